@@ -1,0 +1,2 @@
+/* codegen.c: not written yet. */
+#include "ir.h"

@@ -1,0 +1,30 @@
+/* The ONNX frontend: ModelProto in, IR graph out. */
+#ifndef NNCC_FRONTEND_H
+#define NNCC_FRONTEND_H
+
+#include "ir.h"
+
+/* A binding of a graph input's dimensions from --input-shape NAME=1x3x8x8. */
+typedef struct fe_input_shape {
+	const char *name;
+	ir_shape shape;
+} fe_input_shape;
+
+typedef struct fe_options {
+	const fe_input_shape *shapes; /* borrowed */
+	int nshapes;
+} fe_options;
+
+/* import.c */
+/* Reads the ONNX model at path, imports it and runs shape inference.
+ * Returns a graph the caller frees with ir_graph_free, or NULL after
+ * reporting every problem found to d. */
+ir_graph *fe_import_onnx(const char *path, const fe_options *o, nn_diag *d);
+/* Parses "NAME=1x3x224x224" into s (name borrowed from arg); false if
+ * malformed. */
+bool fe_parse_input_shape(const char *arg, fe_input_shape *s);
+/* Loads a model by extension: ".onnx" through fe_import_onnx, anything
+ * else as IR text (then verified). */
+ir_graph *fe_load_model(const char *path, const fe_options *o, nn_diag *d);
+
+#endif

@@ -1,0 +1,2 @@
+/* infer.c: not written yet. */
+#include "ir.h"

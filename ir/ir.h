@@ -1,0 +1,429 @@
+/* The nncc IR: SSA graphs over tensors, the op table, shape inference and
+ * the reference interpreter. Every other layer builds on this header. */
+#ifndef NNCC_IR_H
+#define NNCC_IR_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ------------------------------------------------------------------ */
+/* arena.c: memory. All compiler memory comes from arenas or nn_x*alloc,
+ * which abort on out-of-memory (a bug class, not a user error). */
+
+typedef struct nn_arena nn_arena;
+
+nn_arena *nn_arena_new(void);
+void nn_arena_free(nn_arena *a);
+/* Zeroed, 64-byte aligned; freed with the arena. */
+void *nn_alloc(nn_arena *a, size_t size);
+/* nn_alloc of n * size with an overflow check (overflow is a bug). */
+void *nn_alloc_array(nn_arena *a, size_t n, size_t size);
+char *nn_strdup(nn_arena *a, const char *s);
+void *nn_xmalloc(size_t size);
+void *nn_xcalloc(size_t n, size_t size);
+void *nn_xrealloc(void *p, size_t size);
+char *nn_xstrdup(const char *s);
+
+/* ------------------------------------------------------------------ */
+/* diag.c: diagnostics. User errors go to an nn_diag; broken invariants
+ * abort through NN_ASSERT. Messages read like a compiler's:
+ *   nncc: error: model.onnx: node 'conv1' (Conv): kernel rank 3 != 2
+ *   m.nnir:3:7: error: unknown op 'Foo'
+ */
+
+typedef struct nn_diag {
+	const char *tool; /* "nncc", "nncc-opt", ...; borrowed */
+	const char *file; /* the model or IR file being read; borrowed */
+	int nerrors;
+	FILE *out;        /* stderr unless a test redirects it */
+} nn_diag;
+
+struct ir_node;
+
+void nn_diag_init(nn_diag *d, const char *tool, const char *file);
+/* "TOOL: error: FILE: MSG" */
+void nn_error(nn_diag *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* "TOOL: error: FILE: node 'NAME' (OP): MSG"; the node name is omitted
+ * when the node has none, and then its output value names it. */
+void nn_error_node(nn_diag *d, const struct ir_node *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* "FILE:LINE:COL: error: MSG" (text IR locations). */
+void nn_error_at(nn_diag *d, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* "TOOL: warning: FILE: MSG" and "TOOL: note: MSG". */
+void nn_warn(nn_diag *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void nn_note(nn_diag *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void nn_verror(nn_diag *d, const char *fmt, va_list ap);
+
+_Noreturn void nn_assert_fail(const char *file, int line, const char *expr);
+#define NN_ASSERT(e) ((e) ? (void)0 : nn_assert_fail(__FILE__, __LINE__, #e))
+#define nn_unreachable() nn_assert_fail(__FILE__, __LINE__, "unreachable")
+
+/* ------------------------------------------------------------------ */
+/* types.c: element types (numbered as ONNX's TensorProto.DataType) and
+ * shapes. f16 and bf16 are stored as their uint16_t bit patterns. */
+
+typedef enum ir_dtype {
+	IR_UNDEF = 0,
+	IR_F32 = 1,
+	IR_U8 = 2,
+	IR_I8 = 3,
+	IR_U16 = 4,
+	IR_I16 = 5,
+	IR_I32 = 6,
+	IR_I64 = 7,
+	IR_STRING = 8, /* never in the IR: the importer rejects it */
+	IR_BOOL = 9,   /* one byte, 0 or 1 */
+	IR_F16 = 10,
+	IR_F64 = 11,
+	IR_U32 = 12,
+	IR_U64 = 13,
+	IR_BF16 = 16,
+	IR_NDTYPE
+} ir_dtype;
+
+#define IR_MAX_RANK 8
+/* Refuse tensors larger than this many elements or bytes: a guard against
+ * absurd dimensions in hostile models (and size_t overflow). */
+#define IR_MAX_ELEMS ((int64_t)1 << 40)
+
+typedef struct ir_shape {
+	int rank;
+	int64_t dim[IR_MAX_RANK]; /* -1: unknown (never after import) */
+} ir_shape;
+
+size_t ir_dtype_size(ir_dtype t);      /* 0 for IR_UNDEF/IR_STRING */
+const char *ir_dtype_name(ir_dtype t); /* "f32", "i64", "bool", ... */
+ir_dtype ir_dtype_parse(const char *s, size_t len); /* IR_UNDEF if bad */
+bool ir_dtype_is_float(ir_dtype t);    /* f16, bf16, f32, f64 */
+bool ir_dtype_is_int(ir_dtype t);      /* signed or unsigned, not bool */
+/* Element count; -1 if a dim is unknown or the count exceeds IR_MAX_ELEMS. */
+int64_t ir_shape_numel(const ir_shape *s);
+bool ir_shape_eq(const ir_shape *a, const ir_shape *b);
+/* Writes "[1,3,224,224]" into buf (at most size bytes). */
+void ir_shape_str(const ir_shape *s, char *buf, size_t size);
+/* numpy broadcasting of a and b into out; false if incompatible. */
+bool ir_shape_broadcast(const ir_shape *a, const ir_shape *b, ir_shape *out);
+float ir_f16_to_f32(uint16_t h);
+uint16_t ir_f32_to_f16(float f);
+float ir_bf16_to_f32(uint16_t h);
+uint16_t ir_f32_to_bf16(float f);
+/* Element i of data (of type t) as a double, and the reverse (with C
+ * conversion semantics: truncation toward zero for integers). */
+double ir_load_f64(const void *data, ir_dtype t, int64_t i);
+void ir_store_f64(void *data, ir_dtype t, int64_t i, double v);
+int64_t ir_load_i64(const void *data, ir_dtype t, int64_t i);
+
+/* ------------------------------------------------------------------ */
+/* The op table (ops.def) and the kinds that give ops their behaviour. */
+
+typedef enum ir_op {
+#define OP(id, name, min_in, max_in, min_out, max_out, kind) OP_##id,
+#include "ops.def"
+#undef OP
+	IR_NOPS
+} ir_op;
+
+typedef enum ir_kind {
+	IR_KIND_UNARY,     /* elementwise one-input math, incl. Clip */
+	IR_KIND_BINARY,    /* numpy-broadcast two-input math, incl. PRelu */
+	IR_KIND_CONV,      /* Conv, ConvTranspose */
+	IR_KIND_GEMM,      /* Gemm, MatMul */
+	IR_KIND_POOL,      /* MaxPool, AveragePool, Global*Pool */
+	IR_KIND_NORM,      /* BatchNormalization, LayerNormalization */
+	IR_KIND_SOFTMAX,   /* Softmax, LogSoftmax */
+	IR_KIND_REDUCE,    /* ReduceMean/Sum/Max, ArgMax */
+	IR_KIND_RESHAPE,   /* data-preserving views: Reshape, Flatten, Squeeze,
+			      Unsqueeze, Identity, Dropout */
+	IR_KIND_TRANSPOSE,
+	IR_KIND_CONCAT,
+	IR_KIND_SPLIT,
+	IR_KIND_SLICE,
+	IR_KIND_GATHER,
+	IR_KIND_PAD,
+	IR_KIND_SHAPE,     /* Shape */
+	IR_KIND_CONSTANT,  /* Constant, ConstantOfShape */
+	IR_KIND_CAST,
+	IR_KIND_RESIZE,
+	IR_NKINDS
+} ir_kind;
+
+typedef struct ir_op_info {
+	const char *name; /* ONNX spelling */
+	int min_in, max_in;   /* max -1: variadic */
+	int min_out, max_out;
+	ir_kind kind;
+} ir_op_info;
+
+extern const ir_op_info ir_ops[IR_NOPS];
+/* IR_NOPS if name is not an op nncc knows. */
+ir_op ir_op_lookup(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Attributes. ONNX attributes are kept by name, sorted by name, and
+ * checked at import against attrs.def (name and kind per op). The hooks
+ * read them through ir_attr_* with the ONNX default. */
+
+typedef enum ir_attr_kind {
+	IR_ATTR_INT,
+	IR_ATTR_FLOAT,
+	IR_ATTR_STRING,
+	IR_ATTR_INTS,
+	IR_ATTR_FLOATS,
+	IR_ATTR_STRINGS,
+	IR_ATTR_TENSOR,
+	IR_NATTR_KINDS
+} ir_attr_kind;
+
+typedef struct ir_tensor {
+	ir_dtype dtype;
+	ir_shape shape;
+	void *data; /* numel * dtype size bytes */
+} ir_tensor;
+
+typedef struct ir_attr {
+	const char *name;
+	ir_attr_kind kind;
+	int64_t i;
+	double f;
+	const char *s;
+	int n; /* element count of the list kinds */
+	int64_t *ints;
+	double *floats;
+	const char **strings;
+	ir_tensor *t;
+} ir_attr;
+
+/* attrs.c: the schema of attrs.def. */
+/* The expected kind of attribute `name` of op, or IR_NATTR_KINDS if the op
+ * has no such attribute. */
+ir_attr_kind ir_attr_schema(ir_op op, const char *name);
+const char *ir_attr_kind_name(ir_attr_kind k); /* "int", "ints", ... */
+
+/* ------------------------------------------------------------------ */
+/* graph.c: values, nodes, graphs. A graph owns two arenas: `arena` for
+ * structure (nodes, values, attributes, strings) and `weights` for tensor
+ * data, which is immutable once a value holds it. */
+
+typedef struct ir_value ir_value;
+typedef struct ir_node ir_node;
+
+typedef struct ir_use {
+	ir_node *node;
+	int index; /* operand index in node->in */
+} ir_use;
+
+struct ir_value {
+	int id;           /* printer numbering; set by ir_number_values */
+	const char *name; /* ONNX name (interned), or NULL */
+	ir_dtype dtype;
+	ir_shape shape;
+	ir_node *def;     /* producing node; NULL for inputs and constants */
+	/* Tensor data: for a constant (def == NULL and not a graph input),
+	 * its value; for a node output, the value shape inference could
+	 * compute from constants (NULL when unknown). Lives in g->weights. */
+	void *data;
+	bool is_input;
+	bool elided;      /* constant parsed from an elided summary: no data */
+	int64_t nnz;      /* constants: non-zero count (ir_const_facts) */
+	uint64_t hash;    /* constants: FNV-1a of the bytes (ir_const_facts) */
+	ir_use *uses;     /* ir_compute_uses; g->arena */
+	int nuses;
+};
+
+struct ir_node {
+	ir_op op;
+	const char *name; /* ONNX node name, or NULL */
+	int nin, nout;
+	ir_value **in;    /* in[i] NULL: optional input omitted */
+	ir_value **out;   /* out[i] NULL: optional output not produced */
+	int nattrs;
+	ir_attr *attrs;   /* sorted by name */
+	ir_node *prev, *next;
+	int id;
+};
+
+typedef struct ir_graph {
+	nn_arena *arena;
+	nn_arena *weights;
+	const char *name;
+	int64_t opset;         /* default-domain opset the model was imported at */
+	int ninputs, noutputs, nconsts;
+	ir_value **inputs;     /* graph order */
+	ir_value **outputs;    /* graph order */
+	ir_value **consts;
+	ir_node *first, *last; /* nodes in topological order */
+	int nnodes;
+} ir_graph;
+
+ir_graph *ir_graph_new(const char *name);
+void ir_graph_free(ir_graph *g);
+const char *ir_intern(ir_graph *g, const char *s); /* copy into g->arena */
+ir_value *ir_add_input(ir_graph *g, const char *name, ir_dtype t,
+		       const ir_shape *s);
+/* A constant; data (borrowed) is copied into g->weights unless NULL, in
+ * which case zeroed storage is allocated for the caller to fill. */
+ir_value *ir_add_const(ir_graph *g, const char *name, ir_dtype t,
+		       const ir_shape *s, const void *data);
+void ir_add_output(ir_graph *g, ir_value *v);
+/* A node appended at the end with nout fresh output values (untyped until
+ * shape inference). in is copied. */
+ir_node *ir_add_node(ir_graph *g, ir_op op, const char *name, int nin,
+		     ir_value *const *in, int nout);
+/* Like ir_add_node, inserted before `before`. */
+ir_node *ir_insert_node(ir_graph *g, ir_node *before, ir_op op,
+			const char *name, int nin, ir_value *const *in,
+			int nout);
+void ir_remove_node(ir_graph *g, ir_node *n); /* unlinks; arena keeps it */
+/* Replace every use of `from` (node inputs and graph outputs) by `to`. */
+void ir_replace_uses(ir_graph *g, ir_value *from, ir_value *to);
+ir_attr *ir_set_attr(ir_graph *g, ir_node *n, const char *name,
+		     ir_attr_kind k); /* added or reset; kept sorted */
+const ir_attr *ir_get_attr(const ir_node *n, const char *name);
+int64_t ir_attr_int(const ir_node *n, const char *name, int64_t dflt);
+double ir_attr_float(const ir_node *n, const char *name, double dflt);
+const char *ir_attr_str(const ir_node *n, const char *name,
+			const char *dflt);
+/* The ints list, or NULL (and *count 0) if absent. */
+const int64_t *ir_attr_ints(const ir_node *n, const char *name, int *count);
+void ir_compute_uses(ir_graph *g);
+void ir_number_values(ir_graph *g);
+void ir_const_facts(ir_value *v); /* nnz and hash of a constant */
+bool ir_is_const(const ir_value *v); /* def == NULL && !is_input */
+/* A readable name for messages: the ONNX name, or "%id". */
+const char *ir_value_label(const ir_value *v);
+const char *ir_node_label(const ir_node *n); /* node name, or "" */
+
+/* ------------------------------------------------------------------ */
+/* ops.c: per-kind hooks, indexed by ir_kind (designated initializers).
+ *
+ * shape: sets dtype and shape of every non-NULL n->out[i] from the inputs'
+ *   types, attributes and, where the op needs them, the data of inputs
+ *   (n->in[i]->data; if NULL where it is required, report an error saying
+ *   which input must be constant). Reports every user error through
+ *   nn_error_node and returns false. A Shape node may also fill its output
+ *   data here (allocated from g->weights), since it never depends on data.
+ * eval: computes outputs into preallocated buffers of the shapes shape
+ *   inference gave; in[i] is NULL for an omitted optional input. Errors
+ *   that depend on data (a Gather index out of range) go to d. */
+
+typedef bool (*ir_shape_fn)(ir_graph *g, ir_node *n, nn_diag *d);
+typedef bool (*ir_eval_fn)(const ir_node *n, const void *const *in,
+			   void *const *out, nn_diag *d);
+
+typedef struct ir_kind_hooks {
+	ir_shape_fn shape;
+	ir_eval_fn eval;
+} ir_kind_hooks;
+
+extern const ir_kind_hooks ir_kinds[IR_NKINDS];
+
+/* op_unary.c */
+bool ir_shape_unary(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_unary(const ir_node *n, const void *const *in, void *const *out,
+		   nn_diag *d);
+/* op_binary.c */
+bool ir_shape_binary(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_binary(const ir_node *n, const void *const *in,
+		    void *const *out, nn_diag *d);
+/* op_conv.c */
+bool ir_shape_conv(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_conv(const ir_node *n, const void *const *in, void *const *out,
+		  nn_diag *d);
+/* op_gemm.c */
+bool ir_shape_gemm(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_gemm(const ir_node *n, const void *const *in, void *const *out,
+		  nn_diag *d);
+/* op_pool.c */
+bool ir_shape_pool(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_pool(const ir_node *n, const void *const *in, void *const *out,
+		  nn_diag *d);
+/* op_norm.c */
+bool ir_shape_norm(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_norm(const ir_node *n, const void *const *in, void *const *out,
+		  nn_diag *d);
+/* op_softmax.c */
+bool ir_shape_softmax(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_softmax(const ir_node *n, const void *const *in,
+		     void *const *out, nn_diag *d);
+/* op_reduce.c */
+bool ir_shape_reduce(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_reduce(const ir_node *n, const void *const *in,
+		    void *const *out, nn_diag *d);
+/* op_reshape.c */
+bool ir_shape_reshape(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_reshape(const ir_node *n, const void *const *in,
+		     void *const *out, nn_diag *d);
+/* op_transpose.c */
+bool ir_shape_transpose(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_transpose(const ir_node *n, const void *const *in,
+		       void *const *out, nn_diag *d);
+/* op_concat.c: Concat and Split */
+bool ir_shape_concat(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_concat(const ir_node *n, const void *const *in,
+		    void *const *out, nn_diag *d);
+bool ir_shape_split(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_split(const ir_node *n, const void *const *in,
+		   void *const *out, nn_diag *d);
+/* op_slice.c: Slice, Gather, Pad */
+bool ir_shape_slice(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_slice(const ir_node *n, const void *const *in,
+		   void *const *out, nn_diag *d);
+bool ir_shape_gather(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_gather(const ir_node *n, const void *const *in,
+		    void *const *out, nn_diag *d);
+bool ir_shape_pad(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_pad(const ir_node *n, const void *const *in, void *const *out,
+		 nn_diag *d);
+/* op_misc.c: Shape, Constant, ConstantOfShape, Cast */
+bool ir_shape_shape(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_shape(const ir_node *n, const void *const *in,
+		   void *const *out, nn_diag *d);
+bool ir_shape_constant(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_constant(const ir_node *n, const void *const *in,
+		      void *const *out, nn_diag *d);
+bool ir_shape_cast(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_cast(const ir_node *n, const void *const *in, void *const *out,
+		  nn_diag *d);
+/* op_resize.c */
+bool ir_shape_resize(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_resize(const ir_node *n, const void *const *in,
+		    void *const *out, nn_diag *d);
+
+/* ------------------------------------------------------------------ */
+/* infer.c: shape inference over the whole graph, in order. Sets every
+ * node output's dtype and shape through the shape hooks, and, where all
+ * inputs of a node have data (constants or computed ones) or the node is a
+ * Shape, evaluates it so that data-dependent shapes downstream (Reshape
+ * targets built by Shape/Gather/Concat chains) resolve. */
+bool ir_infer_shapes(ir_graph *g, nn_diag *d);
+
+/* verify.c: SSA form, arity against ops.def, every use defined before it
+ * is used, static shapes, and shapes equal to what inference computes. */
+bool ir_verify(ir_graph *g, nn_diag *d);
+
+/* print.c / parse.c: the text form (see docs/ir.md). */
+typedef struct ir_print_opts {
+	bool weights; /* print every constant in full */
+} ir_print_opts;
+void ir_print(FILE *f, ir_graph *g, const ir_print_opts *o);
+/* NULL on error (reported at line:col). text is borrowed. */
+ir_graph *ir_parse(const char *text, size_t len, nn_diag *d);
+/* Reads FILE as IR text; NULL on error. */
+ir_graph *ir_parse_file(const char *path, nn_diag *d);
+
+/* interp.c: the reference interpreter; it defines what every op means.
+ * inputs and outputs are dense row-major buffers in graph order. */
+bool ir_run(ir_graph *g, const void *const *inputs, void *const *outputs,
+	    nn_diag *d);
+/* Evaluates one node with the kind's eval hook. */
+bool ir_eval_node(const ir_node *n, const void *const *in, void *const *out,
+		  nn_diag *d);
+
+#endif

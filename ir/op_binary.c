@@ -1,0 +1,2 @@
+/* op_binary.c: not written yet. */
+#include "ir.h"

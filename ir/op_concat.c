@@ -1,0 +1,2 @@
+/* op_concat.c: not written yet. */
+#include "ir.h"

@@ -1,0 +1,2 @@
+/* op_conv.c: not written yet. */
+#include "ir.h"

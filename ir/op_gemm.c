@@ -1,0 +1,2 @@
+/* op_gemm.c: not written yet. */
+#include "ir.h"

@@ -1,0 +1,2 @@
+/* op_misc.c: not written yet. */
+#include "ir.h"

@@ -1,0 +1,2 @@
+/* op_norm.c: not written yet. */
+#include "ir.h"

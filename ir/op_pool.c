@@ -1,0 +1,2 @@
+/* op_pool.c: not written yet. */
+#include "ir.h"

@@ -1,0 +1,2 @@
+/* op_reduce.c: not written yet. */
+#include "ir.h"

@@ -1,0 +1,2 @@
+/* op_resize.c: not written yet. */
+#include "ir.h"

@@ -1,0 +1,2 @@
+/* op_slice.c: not written yet. */
+#include "ir.h"

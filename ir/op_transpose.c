@@ -1,0 +1,2 @@
+/* op_transpose.c: not written yet. */
+#include "ir.h"

@@ -1,0 +1,2 @@
+/* op_unary.c: not written yet. */
+#include "ir.h"

@@ -1,0 +1,43 @@
+/* The op table expanded from ops.def, and the per-kind hook table. */
+#include <string.h>
+
+#include "ir.h"
+
+const ir_op_info ir_ops[IR_NOPS] = {
+#define OP(id, nm, mi, ma, mo, mx, k) \
+	[OP_##id] = {.name = nm, .min_in = mi, .max_in = ma, .min_out = mo, \
+		     .max_out = mx, .kind = IR_KIND_##k},
+#include "ops.def"
+#undef OP
+};
+
+const ir_kind_hooks ir_kinds[IR_NKINDS] = {
+	[IR_KIND_UNARY] = {ir_shape_unary, ir_eval_unary},
+	[IR_KIND_BINARY] = {ir_shape_binary, ir_eval_binary},
+	[IR_KIND_CONV] = {ir_shape_conv, ir_eval_conv},
+	[IR_KIND_GEMM] = {ir_shape_gemm, ir_eval_gemm},
+	[IR_KIND_POOL] = {ir_shape_pool, ir_eval_pool},
+	[IR_KIND_NORM] = {ir_shape_norm, ir_eval_norm},
+	[IR_KIND_SOFTMAX] = {ir_shape_softmax, ir_eval_softmax},
+	[IR_KIND_REDUCE] = {ir_shape_reduce, ir_eval_reduce},
+	[IR_KIND_RESHAPE] = {ir_shape_reshape, ir_eval_reshape},
+	[IR_KIND_TRANSPOSE] = {ir_shape_transpose, ir_eval_transpose},
+	[IR_KIND_CONCAT] = {ir_shape_concat, ir_eval_concat},
+	[IR_KIND_SPLIT] = {ir_shape_split, ir_eval_split},
+	[IR_KIND_SLICE] = {ir_shape_slice, ir_eval_slice},
+	[IR_KIND_GATHER] = {ir_shape_gather, ir_eval_gather},
+	[IR_KIND_PAD] = {ir_shape_pad, ir_eval_pad},
+	[IR_KIND_SHAPE] = {ir_shape_shape, ir_eval_shape},
+	[IR_KIND_CONSTANT] = {ir_shape_constant, ir_eval_constant},
+	[IR_KIND_CAST] = {ir_shape_cast, ir_eval_cast},
+	[IR_KIND_RESIZE] = {ir_shape_resize, ir_eval_resize},
+};
+
+ir_op
+ir_op_lookup(const char *name)
+{
+	for (int i = 0; i < IR_NOPS; i++)
+		if (strcmp(ir_ops[i].name, name) == 0)
+			return (ir_op)i;
+	return IR_NOPS;
+}

@@ -1,0 +1,2 @@
+/* types.c: not written yet. */
+#include "ir.h"

@@ -1,0 +1,2 @@
+/* manager.c: not written yet. */
+#include "passes.h"

@@ -1,0 +1,45 @@
+/* nncc runtime: what applications and test harnesses link. Freestanding
+ * of the rest of nncc. */
+#ifndef NNCC_RUNTIME_H
+#define NNCC_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Element types, numbered as ONNX's TensorProto.DataType. */
+enum {
+	NNRT_F32 = 1, NNRT_U8 = 2, NNRT_I8 = 3, NNRT_U16 = 4, NNRT_I16 = 5,
+	NNRT_I32 = 6, NNRT_I64 = 7, NNRT_BOOL = 9, NNRT_F16 = 10,
+	NNRT_F64 = 11, NNRT_U32 = 12, NNRT_U64 = 13
+};
+
+typedef struct nnrt_array {
+	int dtype;        /* NNRT_* */
+	int rank;
+	int64_t dim[8];
+	void *data;       /* malloc'd; nnrt_array_free releases it */
+	size_t nbytes;
+} nnrt_array;
+
+/* npy.c */
+/* Reads a .npy file (version 1-3, little-endian, C order). Returns 0, or
+ * -1 with a message in err (errsize bytes). */
+int nnrt_npy_read(const char *path, nnrt_array *a, char *err, size_t errsize);
+/* Writes a .npy file; 0 or -1 with a message in err. */
+int nnrt_npy_write(const char *path, const nnrt_array *a, char *err,
+		   size_t errsize);
+void nnrt_array_free(nnrt_array *a);
+size_t nnrt_dtype_size(int dtype);
+
+/* timing.c */
+double nnrt_now_ns(void);   /* monotonic clock */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

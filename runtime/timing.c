@@ -1,0 +1,1 @@
+/* timing.c: not written yet. */

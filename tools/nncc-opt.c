@@ -1,0 +1,2 @@
+/* nncc-opt: not written yet. */
+int main(void) { return 1; }

@@ -1,0 +1,2 @@
+/* nncc-run: not written yet. */
+int main(void) { return 1; }
