@@ -1,2 +1,452 @@
-/* graph.c: not written yet. */
+/* Graph construction and editing: values, nodes, attributes, use lists,
+ * value numbering and constant facts. Everything lives in the graph's
+ * arenas; nothing is freed before ir_graph_free. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "ir.h"
+
+/* Growable arrays in the arena without a stored capacity: the capacity
+ * of an array of n elements is max(4, next power of two >= n), so an
+ * append reallocates exactly when n reaches a power of two. Code that
+ * builds g->inputs/outputs/consts by itself must keep that invariant
+ * (allocate at least that capacity) or go through these functions. */
+static void *
+grow(nn_arena *a, void *arr, int n, size_t elem)
+{
+	if (n < 4 && arr)
+		return arr;
+	if (n >= 4 && (n & (n - 1)) != 0)
+		return arr;
+	size_t cap = n < 4 ? 4 : (size_t)n * 2;
+	void *p = nn_alloc_array(a, cap, elem);
+	if (n)
+		memcpy(p, arr, (size_t)n * elem);
+	return p;
+}
+
+#define APPEND(g, arr, n, v)                                           \
+	do {                                                           \
+		(arr) = grow((g)->arena, (arr), (n), sizeof *(arr));   \
+		(arr)[(n)++] = (v);                                    \
+	} while (0)
+
+ir_graph *
+ir_graph_new(const char *name)
+{
+	nn_arena *a = nn_arena_new();
+	ir_graph *g = nn_alloc(a, sizeof *g);
+	g->arena = a;
+	g->weights = nn_arena_new();
+	g->name = nn_strdup(a, name ? name : "main");
+	return g;
+}
+
+void
+ir_graph_free(ir_graph *g)
+{
+	if (!g)
+		return;
+	nn_arena_free(g->weights);
+	nn_arena_free(g->arena); /* g itself lives here: free it last */
+}
+
+const char *
+ir_intern(ir_graph *g, const char *s)
+{
+	return s ? nn_strdup(g->arena, s) : NULL;
+}
+
+static ir_value *
+new_value(ir_graph *g, const char *name, ir_dtype t, const ir_shape *s)
+{
+	ir_value *v = nn_alloc(g->arena, sizeof *v);
+	v->id = -1;
+	v->name = ir_intern(g, name);
+	v->dtype = t;
+	if (s)
+		v->shape = *s;
+	return v;
+}
+
+ir_value *
+ir_add_input(ir_graph *g, const char *name, ir_dtype t, const ir_shape *s)
+{
+	ir_value *v = new_value(g, name, t, s);
+	v->is_input = true;
+	APPEND(g, g->inputs, g->ninputs, v);
+	return v;
+}
+
+ir_value *
+ir_add_const(ir_graph *g, const char *name, ir_dtype t, const ir_shape *s,
+	     const void *data)
+{
+	ir_value *v = new_value(g, name, t, s);
+	int64_t n = ir_shape_numel(&v->shape);
+	NN_ASSERT(n >= 0);
+	size_t bytes = (size_t)n * ir_dtype_size(t);
+	v->data = nn_alloc(g->weights, bytes);
+	if (data && bytes)
+		memcpy(v->data, data, bytes);
+	APPEND(g, g->consts, g->nconsts, v);
+	if (data)
+		ir_const_facts(v);
+	return v;
+}
+
+void
+ir_add_output(ir_graph *g, ir_value *v)
+{
+	APPEND(g, g->outputs, g->noutputs, v);
+}
+
+static ir_node *
+new_node(ir_graph *g, ir_op op, const char *name, int nin,
+	 ir_value *const *in, int nout)
+{
+	NN_ASSERT(op >= 0 && op < IR_NOPS && nin >= 0 && nout >= 0);
+	ir_node *n = nn_alloc(g->arena, sizeof *n);
+	n->op = op;
+	n->name = ir_intern(g, name);
+	n->nin = nin;
+	n->nout = nout;
+	n->in = nn_alloc_array(g->arena, nin ? nin : 1, sizeof *n->in);
+	if (nin)
+		memcpy(n->in, in, (size_t)nin * sizeof *n->in);
+	n->out = nn_alloc_array(g->arena, nout ? nout : 1, sizeof *n->out);
+	for (int i = 0; i < nout; i++) {
+		n->out[i] = new_value(g, NULL, IR_UNDEF, NULL);
+		n->out[i]->def = n;
+	}
+	n->id = -1;
+	g->nnodes++;
+	return n;
+}
+
+ir_node *
+ir_add_node(ir_graph *g, ir_op op, const char *name, int nin,
+	    ir_value *const *in, int nout)
+{
+	ir_node *n = new_node(g, op, name, nin, in, nout);
+	n->prev = g->last;
+	if (g->last)
+		g->last->next = n;
+	else
+		g->first = n;
+	g->last = n;
+	return n;
+}
+
+ir_node *
+ir_insert_node(ir_graph *g, ir_node *before, ir_op op, const char *name,
+	       int nin, ir_value *const *in, int nout)
+{
+	if (!before)
+		return ir_add_node(g, op, name, nin, in, nout);
+	ir_node *n = new_node(g, op, name, nin, in, nout);
+	n->next = before;
+	n->prev = before->prev;
+	if (before->prev)
+		before->prev->next = n;
+	else
+		g->first = n;
+	before->prev = n;
+	return n;
+}
+
+void
+ir_remove_node(ir_graph *g, ir_node *n)
+{
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		g->first = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	else
+		g->last = n->prev;
+	n->prev = n->next = NULL;
+	g->nnodes--;
+}
+
+/* Use lists are not updated here (they are an explicit analysis): call
+ * ir_compute_uses again before relying on them. */
+void
+ir_replace_uses(ir_graph *g, ir_value *from, ir_value *to)
+{
+	for (ir_node *n = g->first; n; n = n->next)
+		for (int i = 0; i < n->nin; i++)
+			if (n->in[i] == from)
+				n->in[i] = to;
+	for (int i = 0; i < g->noutputs; i++)
+		if (g->outputs[i] == from)
+			g->outputs[i] = to;
+}
+
+/* Index of attribute `name` in n->attrs, or -(insertion point) - 1. */
+static int
+find_attr(const ir_node *n, const char *name)
+{
+	int lo = 0, hi = n->nattrs;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		int c = strcmp(n->attrs[mid].name, name);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -lo - 1;
+}
+
+ir_attr *
+ir_set_attr(ir_graph *g, ir_node *n, const char *name, ir_attr_kind k)
+{
+	int i = find_attr(n, name);
+	if (i < 0) {
+		i = -i - 1;
+		ir_attr *a = nn_alloc_array(g->arena, (size_t)n->nattrs + 1,
+					    sizeof *a);
+		if (i)
+			memcpy(a, n->attrs, (size_t)i * sizeof *a);
+		if (n->nattrs - i)
+			memcpy(a + i + 1, n->attrs + i,
+			       (size_t)(n->nattrs - i) * sizeof *a);
+		n->attrs = a;
+		n->nattrs++;
+		name = ir_intern(g, name);
+	} else {
+		name = n->attrs[i].name;
+	}
+	ir_attr *a = &n->attrs[i];
+	memset(a, 0, sizeof *a);
+	a->name = name;
+	a->kind = k;
+	return a;
+}
+
+const ir_attr *
+ir_get_attr(const ir_node *n, const char *name)
+{
+	int i = find_attr(n, name);
+	return i >= 0 ? &n->attrs[i] : NULL;
+}
+
+int64_t
+ir_attr_int(const ir_node *n, const char *name, int64_t dflt)
+{
+	const ir_attr *a = ir_get_attr(n, name);
+	if (!a)
+		return dflt;
+	return a->kind == IR_ATTR_FLOAT ? (int64_t)a->f : a->i;
+}
+
+double
+ir_attr_float(const ir_node *n, const char *name, double dflt)
+{
+	const ir_attr *a = ir_get_attr(n, name);
+	if (!a)
+		return dflt;
+	return a->kind == IR_ATTR_INT ? (double)a->i : a->f;
+}
+
+const char *
+ir_attr_str(const ir_node *n, const char *name, const char *dflt)
+{
+	const ir_attr *a = ir_get_attr(n, name);
+	return a && a->kind == IR_ATTR_STRING ? a->s : dflt;
+}
+
+const int64_t *
+ir_attr_ints(const ir_node *n, const char *name, int *count)
+{
+	const ir_attr *a = ir_get_attr(n, name);
+	if (!a || a->kind != IR_ATTR_INTS) {
+		*count = 0;
+		return NULL;
+	}
+	*count = a->n;
+	return a->ints;
+}
+
+static void
+reset_uses(ir_value *v)
+{
+	if (v) {
+		v->nuses = 0;
+		v->uses = NULL;
+	}
+}
+
+void
+ir_compute_uses(ir_graph *g)
+{
+	for (int i = 0; i < g->ninputs; i++)
+		reset_uses(g->inputs[i]);
+	for (int i = 0; i < g->nconsts; i++)
+		reset_uses(g->consts[i]);
+	for (ir_node *n = g->first; n; n = n->next) {
+		for (int i = 0; i < n->nin; i++)
+			reset_uses(n->in[i]);
+		for (int i = 0; i < n->nout; i++)
+			reset_uses(n->out[i]);
+	}
+	/* Count, allocate, then fill, so each list is one exact array. */
+	for (ir_node *n = g->first; n; n = n->next)
+		for (int i = 0; i < n->nin; i++)
+			if (n->in[i])
+				n->in[i]->nuses++;
+	for (ir_node *n = g->first; n; n = n->next)
+		for (int i = 0; i < n->nin; i++) {
+			ir_value *v = n->in[i];
+			if (!v)
+				continue;
+			if (!v->uses) {
+				v->uses = nn_alloc_array(g->arena, (size_t)v->nuses,
+							 sizeof *v->uses);
+				v->nuses = 0;
+			}
+			v->uses[v->nuses++] = (ir_use){n, i};
+		}
+}
+
+bool
+ir_is_const(const ir_value *v)
+{
+	return v->def == NULL && !v->is_input;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	const ir_value *va = *(ir_value *const *)a, *vb = *(ir_value *const *)b;
+	int c = strcmp(va->name, vb->name);
+	if (c)
+		return c;
+	return (vb->id > va->id) - (vb->id < va->id); /* first seen first */
+}
+
+/* Values the printer shows by name get id -2 (a mark, replaced below):
+ * named inputs, constants and graph outputs whose name is not taken by
+ * an earlier such value. Returns how many were marked. */
+static int
+mark_named(ir_graph *g)
+{
+	int total = g->ninputs + g->nconsts + g->noutputs, k = 0, seq = 0;
+	ir_value **named = nn_xmalloc(sizeof *named * (size_t)(total + 1));
+	ir_value **lists[3] = {g->inputs, g->consts, g->outputs};
+	int counts[3] = {g->ninputs, g->nconsts, g->noutputs};
+	for (int l = 0; l < 3; l++)
+		for (int i = 0; i < counts[l]; i++) {
+			ir_value *v = lists[l][i];
+			/* Ids here only order duplicates by first appearance,
+			 * which is print order. */
+			if (v && v->name && v->id == -1) {
+				v->id = -3 - seq++;
+				named[k++] = v;
+			}
+		}
+	qsort(named, (size_t)k, sizeof *named, cmp_name);
+	int marked = 0;
+	for (int i = 0; i < k; i++) {
+		bool dup = i > 0 && strcmp(named[i - 1]->name, named[i]->name) == 0;
+		named[i]->id = dup ? -1 : -2;
+		marked += !dup;
+	}
+	free(named);
+	return marked;
+}
+
+static void
+number(ir_value *v, int *next)
+{
+	if (v && v->id == -1)
+		v->id = (*next)++;
+}
+
+static void
+clear_ids(ir_graph *g)
+{
+	for (int i = 0; i < g->ninputs; i++)
+		g->inputs[i]->id = -1;
+	for (int i = 0; i < g->nconsts; i++)
+		g->consts[i]->id = -1;
+	for (int i = 0; i < g->noutputs; i++)
+		g->outputs[i]->id = -1;
+	for (ir_node *n = g->first; n; n = n->next)
+		for (int i = 0; i < n->nout; i++)
+			if (n->out[i])
+				n->out[i]->id = -1;
+}
+
+/* Ids are unique and dense: the values printed as %N get 0..k-1 in print
+ * order (inputs, constants, node outputs), then the values printed by
+ * name get k.. in the same order. Nodes get their position. */
+void
+ir_number_values(ir_graph *g)
+{
+	clear_ids(g);
+	mark_named(g);
+	int next = 0;
+	for (int i = 0; i < g->ninputs; i++)
+		number(g->inputs[i], &next);
+	for (int i = 0; i < g->nconsts; i++)
+		number(g->consts[i], &next);
+	int nid = 0;
+	for (ir_node *n = g->first; n; n = n->next) {
+		n->id = nid++;
+		for (int i = 0; i < n->nout; i++)
+			number(n->out[i], &next);
+	}
+	for (int i = 0; i < g->noutputs; i++)
+		number(g->outputs[i], &next);
+	/* Second sweep: the named ones. */
+	ir_value **lists[3] = {g->inputs, g->consts, g->outputs};
+	int counts[3] = {g->ninputs, g->nconsts, g->noutputs};
+	for (int l = 0; l < 3; l++)
+		for (int i = 0; i < counts[l]; i++)
+			if (lists[l][i]->id == -2)
+				lists[l][i]->id = next++;
+}
+
+void
+ir_const_facts(ir_value *v)
+{
+	if (!v->data)
+		return; /* elided: the parsed facts stand */
+	int64_t n = ir_shape_numel(&v->shape);
+	size_t esz = ir_dtype_size(v->dtype);
+	int64_t nnz = 0;
+	for (int64_t i = 0; i < n; i++)
+		nnz += ir_load_f64(v->data, v->dtype, i) != 0;
+	uint64_t h = 0xcbf29ce484222325ull;
+	const unsigned char *p = v->data;
+	for (size_t i = 0; i < (size_t)n * esz; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	v->nnz = nnz;
+	v->hash = h;
+}
+
+const char *
+ir_value_label(const ir_value *v)
+{
+	/* Rotating buffers so a message can show a few labels at once. */
+	static char buf[4][24];
+	static int k;
+	if (v->name)
+		return v->name;
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof buf[k], "%%%d", v->id);
+	return buf[k];
+}
+
+const char *
+ir_node_label(const ir_node *n)
+{
+	return n->name ? n->name : "";
+}
