@@ -36,6 +36,10 @@ double pass_opt_f64(const pass_opts *o, const char *pass, const char *key,
 		    double dflt, nn_diag *d, bool *ok);
 int64_t pass_opt_i64(const pass_opts *o, const char *pass, const char *key,
 		     int64_t dflt, nn_diag *d, bool *ok);
+/* Reports every option of o whose key is not in the NULL-terminated list
+ * keys (NULL: the pass takes no options); false if there was one. */
+bool pass_opts_allow(const pass_opts *o, const char *pass,
+		     const char *const *keys, nn_diag *d);
 
 typedef struct pass_pipeline pass_pipeline;
 typedef struct pass_run_opts {

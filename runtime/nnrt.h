@@ -26,17 +26,20 @@ typedef struct nnrt_array {
 } nnrt_array;
 
 /* npy.c */
-/* Reads a .npy file (version 1-3, little-endian, C order). Returns 0, or
- * -1 with a message in err (errsize bytes). */
+/* Reads a .npy file (version 1-3; dtypes <f2 <f4 <f8, <i1..<i8, <u1..<u8,
+ * |b1, with '|' allowed for 1-byte types; C order only). Returns 0, or -1
+ * with a message in err (errsize bytes) and a left empty. */
 int nnrt_npy_read(const char *path, nnrt_array *a, char *err, size_t errsize);
-/* Writes a .npy file; 0 or -1 with a message in err. */
+/* Writes a .npy file (version 1); 0 or -1 with a message in err. */
 int nnrt_npy_write(const char *path, const nnrt_array *a, char *err,
 		   size_t errsize);
 void nnrt_array_free(nnrt_array *a);
-size_t nnrt_dtype_size(int dtype);
+size_t nnrt_dtype_size(int dtype);       /* 0 if not an NNRT_* type */
+const char *nnrt_dtype_name(int dtype);  /* "f32", "i64", "bool", "?" */
+int64_t nnrt_array_numel(const nnrt_array *a);
 
 /* timing.c */
-double nnrt_now_ns(void);   /* monotonic clock */
+double nnrt_now_ns(void);   /* monotonic clock, in nanoseconds */
 
 #ifdef __cplusplus
 }
