@@ -403,6 +403,7 @@ ir_number_values(ir_graph *g)
 	}
 	for (int i = 0; i < g->noutputs; i++)
 		number(g->outputs[i], &next);
+	g->nnumbered = next;
 	/* Second sweep: the named ones. */
 	ir_value **lists[3] = {g->inputs, g->consts, g->outputs};
 	int counts[3] = {g->ninputs, g->nconsts, g->noutputs};

@@ -67,9 +67,8 @@ inputs_known(const ir_node *n)
 	return true;
 }
 
-/* Evaluates n into fresh g->weights buffers when its inputs are known. */
-static bool
-fold(ir_graph *g, ir_node *n, nn_diag *d)
+bool
+ir_fold_node(ir_graph *g, ir_node *n, nn_diag *d)
 {
 	void *out[n->nout > 0 ? n->nout : 1];
 	for (int i = 0; i < n->nout; i++) {
@@ -115,7 +114,7 @@ ir_infer_shapes(ir_graph *g, nn_diag *d)
 		for (int i = 0; i < n->nout; i++)
 			if (n->out[i] && !check_output(n, i, d))
 				return false;
-		if (!fold(g, n, d))
+		if (!ir_fold_node(g, n, d))
 			return false;
 	}
 	return true;

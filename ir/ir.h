@@ -260,6 +260,10 @@ typedef struct ir_graph {
 	ir_value **consts;
 	ir_node *first, *last; /* nodes in topological order */
 	int nnodes;
+	/* Set by ir_number_values: the values printed as %N have ids below
+	 * nnumbered; inputs, constants and graph outputs printed by their
+	 * name have ids from nnumbered up. */
+	int nnumbered;
 } ir_graph;
 
 ir_graph *ir_graph_new(const char *name);
@@ -403,6 +407,10 @@ bool ir_eval_resize(const ir_node *n, const void *const *in,
  * Shape, evaluates it so that data-dependent shapes downstream (Reshape
  * targets built by Shape/Gather/Concat chains) resolve. */
 bool ir_infer_shapes(ir_graph *g, nn_diag *d);
+/* The evaluation step of ir_infer_shapes for one typed node: if every
+ * present input has data and the outputs are small (<= 1<<24 elements),
+ * fills the outputs' data (in g->weights). False only on an eval error. */
+bool ir_fold_node(ir_graph *g, ir_node *n, nn_diag *d);
 
 /* verify.c: SSA form, arity against ops.def, every use defined before it
  * is used, static shapes, and shapes equal to what inference computes. */
