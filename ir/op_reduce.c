@@ -1,2 +1,260 @@
-/* op_reduce.c: not written yet. */
+/* ReduceMean, ReduceSum, ReduceMax (axes as constant input 1, the
+ * opset-18 form) and ArgMax: shape inference and reference kernels.
+ * Float sums accumulate in double; integer sums and maxima stay exact. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "elem.h"
 #include "ir.h"
+
+/* Marks in red[] the reduced dims of node n given its axes data (NULL or
+ * empty: all dims, unless noop_with_empty_axes). False on a bad axis,
+ * reported when d is not NULL. */
+static bool
+reduced_dims(const ir_node *n, const void *axes, nn_diag *d,
+	     bool red[IR_MAX_RANK])
+{
+	int r = n->in[0]->shape.rank;
+	int64_t na = 0;
+	if (n->op == OP_ArgMax) {
+		na = 1;
+	} else if (n->nin > 1 && n->in[1]) {
+		na = ir_shape_numel(&n->in[1]->shape);
+	}
+	bool all = na == 0 && !ir_attr_int(n, "noop_with_empty_axes", 0);
+	for (int i = 0; i < IR_MAX_RANK; i++)
+		red[i] = all;
+	for (int64_t k = 0; k < na; k++) {
+		int64_t a = n->op == OP_ArgMax
+				    ? ir_attr_int(n, "axis", 0)
+				    : ir_load_i64(axes, n->in[1]->dtype, k);
+		if (a < -r || a >= r || (r == 0 && n->op == OP_ArgMax)) {
+			if (d)
+				nn_error_node(d, n,
+					      "axis %lld out of range for rank %d",
+					      (long long)a, r);
+			return false;
+		}
+		red[a < 0 ? a + r : a] = true;
+	}
+	return true;
+}
+
+static bool
+check_input(ir_node *n, nn_diag *d)
+{
+	ir_dtype t = n->in[0]->dtype;
+	if (!ir_dtype_is_float(t) && !ir_dtype_is_int(t)) {
+		nn_error_node(d, n, "unsupported element type %s",
+			      ir_dtype_name(t));
+		return false;
+	}
+	ir_value *ax = n->nin > 1 ? n->in[1] : NULL;
+	if (!ax)
+		return true;
+	if (!ir_dtype_is_int(ax->dtype) || ax->shape.rank > 1) {
+		nn_error_node(d, n, "axes must be a 1-D integer tensor");
+		return false;
+	}
+	if (!ax->data) {
+		nn_error_node(d, n, "axes (input 1) must be a constant");
+		return false;
+	}
+	return true;
+}
+
+bool
+ir_shape_reduce(ir_graph *g, ir_node *n, nn_diag *d)
+{
+	(void)g;
+	bool red[IR_MAX_RANK];
+	if (!check_input(n, d))
+		return false;
+	if (!reduced_dims(n, n->nin > 1 && n->in[1] ? n->in[1]->data : NULL,
+			  d, red))
+		return false;
+	const ir_shape *s = &n->in[0]->shape;
+	ir_shape o = {0};
+	bool keep = ir_attr_int(n, "keepdims", 1) != 0;
+	for (int i = 0; i < s->rank; i++) {
+		if (!red[i])
+			o.dim[o.rank++] = s->dim[i];
+		else if (keep)
+			o.dim[o.rank++] = 1;
+	}
+	n->out[0]->dtype = n->op == OP_ArgMax ? IR_I64 : n->in[0]->dtype;
+	n->out[0]->shape = o;
+	return true;
+}
+
+/* For each input element, the offset of its output element is the dot
+ * product of its index with ostride (0 on reduced dims): one walk over the
+ * input in row-major order accumulates every output. */
+typedef struct walk {
+	int rank;
+	int64_t dim[IR_MAX_RANK], ostride[IR_MAX_RANK], idx[IR_MAX_RANK];
+	int64_t off;
+} walk;
+
+static void
+walk_init(walk *w, const ir_shape *s, const bool *red)
+{
+	int64_t acc = 1;
+	w->rank = s->rank;
+	w->off = 0;
+	for (int i = s->rank - 1; i >= 0; i--) {
+		w->dim[i] = s->dim[i];
+		w->idx[i] = 0;
+		w->ostride[i] = red[i] ? 0 : acc;
+		if (!red[i])
+			acc *= s->dim[i];
+	}
+}
+
+static void
+walk_next(walk *w)
+{
+	for (int i = w->rank - 1; i >= 0; i--) {
+		w->off += w->ostride[i];
+		if (++w->idx[i] < w->dim[i])
+			return;
+		w->off -= w->ostride[i] * w->dim[i];
+		w->idx[i] = 0;
+	}
+}
+
+static void
+reduce_float(const ir_node *n, const void *x, void *y, walk *w,
+	     int64_t nin, int64_t nout)
+{
+	ir_dtype t = n->in[0]->dtype;
+	bool max = n->op == OP_ReduceMax;
+	double *acc = nn_xcalloc((size_t)(nout ? nout : 1), sizeof *acc);
+	for (int64_t o = 0; o < nout; o++)
+		acc[o] = max ? -INFINITY : 0;
+	for (int64_t i = 0; i < nin; i++, walk_next(w)) {
+		double v = ir_load_f64(x, t, i), *a = &acc[w->off];
+		if (!max)
+			*a += v;
+		else if (v > *a || isnan(v))
+			*a = isnan(*a) ? *a : v;
+	}
+	double cnt = nout ? (double)nin / (double)nout : 0;
+	for (int64_t o = 0; o < nout; o++)
+		ir_store_f64(y, t, o,
+			     n->op == OP_ReduceMean ? acc[o] / cnt : acc[o]);
+	free(acc);
+}
+
+/* Integer Sum and Max wrap/compare on the raw bits; Mean truncates. */
+static void
+reduce_int(const ir_node *n, const void *x, void *y, walk *w, int64_t nin,
+	   int64_t nout)
+{
+	ir_dtype t = n->in[0]->dtype;
+	uint64_t *acc = nn_xcalloc((size_t)(nout ? nout : 1), sizeof *acc);
+	bool *seen = nn_xcalloc((size_t)(nout ? nout : 1), sizeof *seen);
+	for (int64_t i = 0; i < nin; i++, walk_next(w)) {
+		uint64_t v = elem_load_bits(x, t, i), *a = &acc[w->off];
+		if (n->op != OP_ReduceMax)
+			*a += v;
+		else if (!seen[w->off] || elem_less(*a, v, t))
+			*a = v;
+		seen[w->off] = true;
+	}
+	uint64_t cnt = nout ? (uint64_t)(nin / nout) : 1;
+	for (int64_t o = 0; o < nout; o++) {
+		uint64_t v = acc[o];
+		if (n->op == OP_ReduceMean && cnt)
+			v = elem_is_unsigned(t) ? v / cnt
+						: (uint64_t)((int64_t)v /
+							     (int64_t)cnt);
+		elem_store_bits(y, t, o, v);
+	}
+	free(seen);
+	free(acc);
+}
+
+/* Whether v (at a later index than best) replaces best: numpy's argmax
+ * takes the first NaN as the maximum. */
+static bool
+argmax_better(double v, double best, bool last)
+{
+	if (isnan(best))
+		return false;
+	return isnan(v) || v > best || (last && v == best);
+}
+
+static void
+argmax_line(const ir_node *n, const void *x, int64_t base, int64_t stride,
+	    int64_t len, int64_t *y)
+{
+	ir_dtype t = n->in[0]->dtype;
+	bool last = ir_attr_int(n, "select_last_index", 0) != 0;
+	int64_t bi = 0;
+	if (ir_dtype_is_int(t)) {
+		uint64_t best = elem_load_bits(x, t, base);
+		for (int64_t k = 1; k < len; k++) {
+			uint64_t v = elem_load_bits(x, t, base + k * stride);
+			if (elem_less(best, v, t) || (last && v == best)) {
+				best = v;
+				bi = k;
+			}
+		}
+	} else {
+		double best = ir_load_f64(x, t, base);
+		for (int64_t k = 1; k < len; k++) {
+			double v = ir_load_f64(x, t, base + k * stride);
+			if (argmax_better(v, best, last)) {
+				best = v;
+				bi = k;
+			}
+		}
+	}
+	*y = bi;
+}
+
+static bool
+eval_argmax(const ir_node *n, const void *x, int64_t *y, nn_diag *d)
+{
+	const ir_shape *s = &n->in[0]->shape;
+	int64_t axis = ir_attr_int(n, "axis", 0);
+	if (axis < 0)
+		axis += s->rank;
+	int64_t outer = 1, len = s->dim[axis], inner = 1;
+	for (int i = 0; i < s->rank; i++) {
+		if (i < axis)
+			outer *= s->dim[i];
+		else if (i > axis)
+			inner *= s->dim[i];
+	}
+	if (len == 0 && outer * inner > 0) {
+		nn_error_node(d, n, "ArgMax over an empty axis");
+		return false;
+	}
+	for (int64_t o = 0; o < outer; o++)
+		for (int64_t i = 0; i < inner; i++)
+			argmax_line(n, x, o * len * inner + i, inner, len,
+				    &y[o * inner + i]);
+	return true;
+}
+
+bool
+ir_eval_reduce(const ir_node *n, const void *const *in, void *const *out,
+	       nn_diag *d)
+{
+	if (n->op == OP_ArgMax)
+		return eval_argmax(n, in[0], out[0], d);
+	bool red[IR_MAX_RANK];
+	if (!reduced_dims(n, n->nin > 1 && n->in[1] ? in[1] : NULL, d, red))
+		return false;
+	walk w;
+	walk_init(&w, &n->in[0]->shape, red);
+	int64_t nin = ir_shape_numel(&n->in[0]->shape);
+	int64_t nout = ir_shape_numel(&n->out[0]->shape);
+	if (ir_dtype_is_int(n->in[0]->dtype))
+		reduce_int(n, in[0], out[0], &w, nin, nout);
+	else
+		reduce_float(n, in[0], out[0], &w, nin, nout);
+	return true;
+}

@@ -1,2 +1,188 @@
-/* op_unary.c: not written yet. */
+/* Elementwise one-input ops (Abs ... Tanh, Clip with optional scalar
+ * min/max inputs): shape inference and reference kernels. f32 runs in
+ * float, the other float types through double, integers as raw bits. */
+#include <math.h>
+
+#include "elem.h"
 #include "ir.h"
+
+/* Ops that also accept integer tensors; the others need a float type. */
+static bool
+accepts_int(ir_op op)
+{
+	return op == OP_Abs || op == OP_Neg || op == OP_Relu || op == OP_Clip;
+}
+
+static bool
+check_clip_bound(ir_node *n, int i, nn_diag *d)
+{
+	ir_value *b = n->in[0], *v = n->in[i];
+	if (!v)
+		return true;
+	if (v->dtype != b->dtype) {
+		nn_error_node(d, n, "%s is %s but the input is %s",
+			      i == 1 ? "min" : "max", ir_dtype_name(v->dtype),
+			      ir_dtype_name(b->dtype));
+		return false;
+	}
+	if (ir_shape_numel(&v->shape) != 1) {
+		nn_error_node(d, n, "%s must be a scalar",
+			      i == 1 ? "min" : "max");
+		return false;
+	}
+	return true;
+}
+
+bool
+ir_shape_unary(ir_graph *g, ir_node *n, nn_diag *d)
+{
+	(void)g;
+	ir_value *x = n->in[0];
+	bool isf = ir_dtype_is_float(x->dtype);
+	if (!isf && !(accepts_int(n->op) && ir_dtype_is_int(x->dtype))) {
+		nn_error_node(d, n, "unsupported element type %s",
+			      ir_dtype_name(x->dtype));
+		return false;
+	}
+	if (n->op == OP_Clip)
+		for (int i = 1; i < n->nin; i++)
+			if (!check_clip_bound(n, i, d))
+				return false;
+	n->out[0]->dtype = x->dtype;
+	n->out[0]->shape = x->shape;
+	return true;
+}
+
+/* One float op; a and b are the op's parameters (alpha/beta, clip
+ * bounds). The body is shared by the float and double versions. */
+#define UNARY_BODY(T, EXP, LOG, SQRT, TANH, ERF, FABS)                     \
+	switch (op) {                                                      \
+	case OP_Abs: return FABS(x);                                       \
+	case OP_Clip: x = x < a ? a : x; return x > b ? b : x;             \
+	case OP_Erf: return ERF(x);                                        \
+	case OP_Exp: return EXP(x);                                        \
+	case OP_HardSigmoid:                                               \
+		x = a * x + b;                                             \
+		return x < 0 ? 0 : x > 1 ? 1 : x;                          \
+	case OP_HardSwish: {                                               \
+		T h = x / 6 + (T)0.5;                                      \
+		return x * (h < 0 ? 0 : h > 1 ? 1 : h);                    \
+	}                                                                  \
+	case OP_LeakyRelu: return x < 0 ? a * x : x;                       \
+	case OP_Log: return LOG(x);                                        \
+	case OP_Neg: return -x;                                            \
+	case OP_Reciprocal: return 1 / x;                                  \
+	case OP_Relu: return x < 0 ? 0 : x;                                \
+	case OP_Sigmoid:                                                   \
+		/* Two forms so that exp never overflows to inf/inf. */    \
+		if (x >= 0)                                                \
+			return 1 / (1 + EXP(-x));                          \
+		return EXP(x) / (1 + EXP(x));                              \
+	case OP_Sqrt: return SQRT(x);                                      \
+	case OP_Tanh: return TANH(x);                                      \
+	default: nn_unreachable();                                         \
+	}
+
+static float
+unary_f32(ir_op op, float x, float a, float b)
+{
+	UNARY_BODY(float, expf, logf, sqrtf, tanhf, erff, fabsf)
+}
+
+static double
+unary_f64(ir_op op, double x, double a, double b)
+{
+	UNARY_BODY(double, exp, log, sqrt, tanh, erf, fabs)
+}
+
+static uint64_t
+unary_int(ir_op op, uint64_t x, uint64_t lo, uint64_t hi, ir_dtype t)
+{
+	bool neg = !elem_is_unsigned(t) && (int64_t)x < 0;
+	switch (op) {
+	case OP_Abs: return neg ? 0 - x : x;
+	case OP_Neg: return 0 - x;
+	case OP_Relu: return neg ? 0 : x;
+	case OP_Clip:
+		x = elem_less(x, lo, t) ? lo : x;
+		return elem_less(hi, x, t) ? hi : x;
+	default: nn_unreachable();
+	}
+}
+
+/* The op's two parameters as doubles: alpha/beta or the clip bounds
+ * (infinite when omitted). */
+static void
+params(const ir_node *n, const void *const *in, double *a, double *b)
+{
+	*a = *b = 0;
+	switch (n->op) {
+	case OP_HardSigmoid:
+		*a = ir_attr_float(n, "alpha", 0.2);
+		*b = ir_attr_float(n, "beta", 0.5);
+		break;
+	case OP_LeakyRelu: *a = ir_attr_float(n, "alpha", 0.01); break;
+	case OP_Clip:
+		*a = -INFINITY;
+		*b = INFINITY;
+		if (n->nin > 1 && n->in[1])
+			*a = ir_load_f64(in[1], n->in[1]->dtype, 0);
+		if (n->nin > 2 && n->in[2])
+			*b = ir_load_f64(in[2], n->in[2]->dtype, 0);
+		break;
+	default: break;
+	}
+}
+
+/* Clip bounds of an integer tensor, defaulting to the type's range. */
+static void
+int_bounds(const ir_node *n, const void *const *in, uint64_t *lo,
+	   uint64_t *hi)
+{
+	ir_dtype t = n->in[0]->dtype;
+	int bits = (int)ir_dtype_size(t) * 8;
+	if (elem_is_unsigned(t)) {
+		*lo = 0;
+		*hi = bits == 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
+	} else {
+		*hi = (UINT64_C(1) << (bits - 1)) - 1;
+		*lo = ~*hi;
+	}
+	if (n->op != OP_Clip)
+		return;
+	if (n->nin > 1 && n->in[1])
+		*lo = elem_load_bits(in[1], t, 0);
+	if (n->nin > 2 && n->in[2])
+		*hi = elem_load_bits(in[2], t, 0);
+}
+
+bool
+ir_eval_unary(const ir_node *n, const void *const *in, void *const *out,
+	      nn_diag *d)
+{
+	(void)d;
+	ir_dtype t = n->in[0]->dtype;
+	int64_t cnt = ir_shape_numel(&n->in[0]->shape);
+	if (ir_dtype_is_int(t)) {
+		uint64_t lo, hi;
+		int_bounds(n, in, &lo, &hi);
+		for (int64_t i = 0; i < cnt; i++)
+			elem_store_bits(out[0], t, i,
+					unary_int(n->op, elem_load_bits(in[0], t, i),
+						  lo, hi, t));
+		return true;
+	}
+	double a, b;
+	params(n, in, &a, &b);
+	if (t == IR_F32) {
+		const float *x = in[0];
+		float *y = out[0];
+		for (int64_t i = 0; i < cnt; i++)
+			y[i] = unary_f32(n->op, x[i], (float)a, (float)b);
+		return true;
+	}
+	for (int64_t i = 0; i < cnt; i++)
+		ir_store_f64(out[0], t, i,
+			     unary_f64(n->op, ir_load_f64(in[0], t, i), a, b));
+	return true;
+}

@@ -1,0 +1,56 @@
+/* Private to the ir/ reference kernels: integer and bool elements as raw
+ * 64-bit patterns, so that integer kernels wrap like C unsigned arithmetic
+ * instead of losing precision through double (i64 shape arithmetic). */
+#ifndef NNCC_IR_ELEM_H
+#define NNCC_IR_ELEM_H
+
+#include <string.h>
+
+#include "ir.h"
+
+static inline bool
+elem_is_unsigned(ir_dtype t)
+{
+	return t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64 ||
+	       t == IR_BOOL;
+}
+
+/* Element i of an integer or bool tensor, sign-extended for signed types
+ * and zero-extended for the others. */
+static inline uint64_t
+elem_load_bits(const void *p, ir_dtype t, int64_t i)
+{
+	switch (t) {
+	case IR_I8: return (uint64_t)(int64_t)((const int8_t *)p)[i];
+	case IR_I16: return (uint64_t)(int64_t)((const int16_t *)p)[i];
+	case IR_I32: return (uint64_t)(int64_t)((const int32_t *)p)[i];
+	case IR_I64: return (uint64_t)((const int64_t *)p)[i];
+	case IR_U8: case IR_BOOL: return ((const uint8_t *)p)[i];
+	case IR_U16: return ((const uint16_t *)p)[i];
+	case IR_U32: return ((const uint32_t *)p)[i];
+	case IR_U64: return ((const uint64_t *)p)[i];
+	default: nn_unreachable();
+	}
+}
+
+/* Stores the low bits of v (two's complement wrap-around, as numpy). */
+static inline void
+elem_store_bits(void *p, ir_dtype t, int64_t i, uint64_t v)
+{
+	switch (ir_dtype_size(t)) {
+	case 1: ((uint8_t *)p)[i] = (uint8_t)v; break;
+	case 2: ((uint16_t *)p)[i] = (uint16_t)v; break;
+	case 4: ((uint32_t *)p)[i] = (uint32_t)v; break;
+	case 8: ((uint64_t *)p)[i] = v; break;
+	default: nn_unreachable();
+	}
+}
+
+/* a < b for two patterns of type t, in its signedness. */
+static inline bool
+elem_less(uint64_t a, uint64_t b, ir_dtype t)
+{
+	return elem_is_unsigned(t) ? a < b : (int64_t)a < (int64_t)b;
+}
+
+#endif
