@@ -1,2 +1,256 @@
-/* nncc-opt: not written yet. */
-int main(void) { return 1; }
+/* nncc-opt: reads a model (ONNX or IR text), runs a pass pipeline on it and
+ * prints the resulting IR. The workhorse of the lit tests. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "frontend.h"
+#include "passes.h"
+
+#define TOOL "nncc-opt"
+
+typedef struct opt_args {
+	const char *model, *passes, *out;
+	bool print_weights;
+	pass_run_opts run;
+	fe_input_shape *shapes;
+	int nshapes;
+} opt_args;
+
+static void
+usage(FILE *f)
+{
+	int i;
+
+	fprintf(f,
+		"usage: " TOOL " MODEL [options]\n"
+		"  MODEL                 .onnx file, IR text (.nnir), or - for "
+		"IR text on stdin\n"
+		"  --passes=LIST         passes to run, comma-separated, each "
+		"with optional {key=value,...}\n"
+		"  -o FILE               write the IR to FILE (default: "
+		"stdout)\n"
+		"  --print-weights       print every constant in full\n"
+		"  --print-after=PASS    dump the IR to stderr after each run "
+		"of PASS\n"
+		"  --print-after-all     dump the IR to stderr after every "
+		"pass\n"
+		"  --verify-each         verify the IR after every pass\n"
+		"  --print-stats         per-pass statistics table on stderr\n"
+		"  --input-shape N=DIMS  bind input N's shape, e.g. "
+		"x=1x3x224x224 (repeatable)\n"
+		"  --help                this text\n"
+		"passes:\n");
+	for (i = 0; i < pass_count; i++)
+		fprintf(f, "  %-20s  %s\n", pass_table[i].name,
+			pass_table[i].help);
+}
+
+/* The value of "--name=V" or "--name V" at argv[*i]; NULL if argv[*i] is
+ * another option. A missing value is reported and sets *bad. */
+static const char *
+opt_value(int argc, char **argv, int *i, const char *name, bool *bad)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != 0)
+		return NULL;
+	if (*i + 1 >= argc) {
+		fprintf(stderr, TOOL ": error: %s needs a value\n", name);
+		*bad = true;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+static bool
+add_shape(opt_args *a, const char *arg)
+{
+	a->shapes = nn_xrealloc(a->shapes,
+				sizeof(fe_input_shape) * (size_t)(a->nshapes + 1));
+	if (!fe_parse_input_shape(arg, &a->shapes[a->nshapes])) {
+		fprintf(stderr, TOOL ": error: malformed --input-shape '%s' "
+			"(expected NAME=1x3x224x224)\n", arg);
+		return false;
+	}
+	a->nshapes++;
+	return true;
+}
+
+/* Handles argv[*i] if it is an option with a value; 1 handled, 0 not
+ * this kind, -1 error. */
+static int
+parse_valued(opt_args *a, int argc, char **argv, int *i)
+{
+	bool bad = false;
+	const char *v;
+
+	if ((v = opt_value(argc, argv, i, "--passes", &bad)))
+		a->passes = v;
+	else if (!bad && (v = opt_value(argc, argv, i, "-o", &bad)))
+		a->out = v;
+	else if (!bad && (v = opt_value(argc, argv, i, "--print-after", &bad)))
+		a->run.print_after = v;
+	else if (!bad && (v = opt_value(argc, argv, i, "--input-shape", &bad)))
+		return add_shape(a, v) ? 1 : -1;
+	return bad ? -1 : v ? 1 : 0;
+}
+
+/* 0 ok, 1 error, 2 --help given. */
+static int
+parse_args(opt_args *a, int argc, char **argv)
+{
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		const char *s = argv[i];
+
+		if (!strcmp(s, "--help") || !strcmp(s, "-h"))
+			return 2;
+		if ((r = parse_valued(a, argc, argv, &i)) != 0) {
+			if (r < 0)
+				return 1;
+		} else if (!strcmp(s, "--print-weights"))
+			a->print_weights = true;
+		else if (!strcmp(s, "--print-after-all"))
+			a->run.print_after_all = true;
+		else if (!strcmp(s, "--verify-each"))
+			a->run.verify_each = true;
+		else if (!strcmp(s, "--print-stats"))
+			a->run.print_stats = true;
+		else if (s[0] == '-' && s[1] != 0) {
+			fprintf(stderr, TOOL ": error: unknown option '%s' "
+				"(see --help)\n", s);
+			return 1;
+		} else if (a->model) {
+			fprintf(stderr, TOOL ": error: more than one model "
+				"given ('%s' and '%s')\n", a->model, s);
+			return 1;
+		} else
+			a->model = s;
+	}
+	if (!a->model) {
+		fprintf(stderr, TOOL ": error: no model given (see --help)\n");
+		return 1;
+	}
+	return 0;
+}
+
+static char *
+read_stdin(size_t *len)
+{
+	size_t cap = 1 << 16, n = 0, r;
+	char *buf = nn_xmalloc(cap);
+
+	while ((r = fread(buf + n, 1, cap - n, stdin)) > 0) {
+		n += r;
+		if (n == cap)
+			buf = nn_xrealloc(buf, cap *= 2);
+	}
+	*len = n;
+	return buf;
+}
+
+static ir_graph *
+load(const opt_args *a, nn_diag *d)
+{
+	fe_options fo = { a->shapes, a->nshapes };
+	ir_graph *g;
+	char *text;
+	size_t len;
+
+	if (strcmp(a->model, "-") != 0)
+		return fe_load_model(a->model, &fo, d);
+	text = read_stdin(&len);
+	g = ir_parse(text, len, d);
+	free(text);
+	if (g && !ir_verify(g, d)) {
+		ir_graph_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+/* Writes the IR to a temporary file next to path, then renames it, so a
+ * failure never leaves a partial output. */
+static bool
+write_output(const char *path, ir_graph *g, const ir_print_opts *po)
+{
+	size_t n = strlen(path) + 16;
+	char *tmp = nn_xmalloc(n);
+	FILE *f;
+	int fd;
+
+	snprintf(tmp, n, "%s.tmpXXXXXX", path);
+	fd = mkstemp(tmp);
+	/* mkstemp makes the file 0600; an IR dump is not secret */
+	if (fd >= 0)
+		fchmod(fd, 0644);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		fprintf(stderr, TOOL ": error: %s: cannot create output\n",
+			path);
+		free(tmp);
+		return false;
+	}
+	ir_print(f, g, po);
+	if (ferror(f) | (fclose(f) != 0) || rename(tmp, path) != 0) {
+		fprintf(stderr, TOOL ": error: %s: write failed\n", path);
+		remove(tmp);
+		free(tmp);
+		return false;
+	}
+	free(tmp);
+	return true;
+}
+
+static int
+run(opt_args *a)
+{
+	ir_print_opts po = { a->print_weights };
+	pass_pipeline *pl;
+	nn_diag pd, d;
+	ir_graph *g;
+	bool ok;
+
+	nn_diag_init(&pd, TOOL, NULL);
+	pl = pass_pipeline_parse(a->passes ? a->passes : "", &pd);
+	if (!pl)
+		return 1;
+	nn_diag_init(&d, TOOL, strcmp(a->model, "-") ? a->model : "<stdin>");
+	g = load(a, &d);
+	ok = g && pass_pipeline_run(pl, g, &a->run, &d);
+	if (ok && a->out)
+		ok = write_output(a->out, g, &po);
+	else if (ok) {
+		ir_print(stdout, g, &po);
+		ok = fflush(stdout) == 0;
+	}
+	pass_pipeline_free(pl);
+	if (g)
+		ir_graph_free(g);
+	return ok ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	opt_args a;
+	int r;
+
+	memset(&a, 0, sizeof a);
+	r = parse_args(&a, argc, argv);
+	if (r == 2) {
+		usage(stdout);
+		r = 0;
+	} else if (r == 0)
+		r = run(&a);
+	free(a.shapes);
+	return r;
+}

@@ -1,2 +1,640 @@
-/* nncc-run: not written yet. */
-int main(void) { return 1; }
+/* nncc-run: runs a model (ONNX or IR text) with the reference interpreter
+ * on .npy inputs; writes, compares (--expect) or scores (--labels) the
+ * outputs. The oracle that compiled code and conformance are held to. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frontend.h"
+#include "nnrt.h"
+
+#define TOOL "nncc-run"
+#define MAX_MISMATCH_LINES 5
+
+typedef struct run_args {
+	const char *model, *labels;
+	const char **in, **out, **expect;
+	int nin, nout, nexpect;
+	double rtol, atol;
+	fe_input_shape *shapes;
+	int nshapes;
+} run_args;
+
+typedef struct tensor_set {
+	int n;
+	void **buf;
+	int64_t *numel;
+} tensor_set;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " TOOL " MODEL IN.npy... [options]\n"
+		"  MODEL                 .onnx file or IR text (.nnir)\n"
+		"  IN.npy...             one array per graph input, in graph "
+		"order\n"
+		"  -o OUT.npy            write the next output (repeat for "
+		"each output, in order)\n"
+		"  --expect EXP.npy...   compare every output with these "
+		"(exit 1 on mismatch)\n"
+		"  --rtol R, --atol A    closeness |got-exp| <= A + R*|exp| "
+		"(defaults 1e-4, 1e-5)\n"
+		"  --labels Y.npy        input 0 holds many samples along dim "
+		"0; print top-1 accuracy\n"
+		"                        of output 0 against these integer "
+		"labels\n"
+		"  --input-shape N=DIMS  bind input N's shape (repeatable)\n"
+		"  --help                this text\n");
+}
+
+static void
+push(const char ***list, int *n, const char *s)
+{
+	*list = nn_xrealloc((void *)*list, sizeof(char *) * (size_t)(*n + 1));
+	(*list)[(*n)++] = s;
+}
+
+static bool
+parse_double(const char *opt, const char *s, double *v)
+{
+	char *end;
+
+	*v = strtod(s, &end);
+	if (end == s || *end || !(*v >= 0)) {
+		fprintf(stderr, TOOL ": error: %s: expected a non-negative "
+			"number, got '%s'\n", opt, s);
+		return false;
+	}
+	return true;
+}
+
+/* Options that take one value; 1 handled, 0 not one of them, -1 error. */
+static int
+parse_valued(run_args *a, const char *s, const char *v)
+{
+	if (strcmp(s, "-o") && strcmp(s, "--rtol") && strcmp(s, "--atol") &&
+	    strcmp(s, "--labels") && strcmp(s, "--input-shape"))
+		return 0;
+	if (!v) {
+		fprintf(stderr, TOOL ": error: %s needs a value\n", s);
+		return -1;
+	}
+	if (!strcmp(s, "-o"))
+		push(&a->out, &a->nout, v);
+	else if (!strcmp(s, "--rtol"))
+		return parse_double(s, v, &a->rtol) ? 1 : -1;
+	else if (!strcmp(s, "--atol"))
+		return parse_double(s, v, &a->atol) ? 1 : -1;
+	else if (!strcmp(s, "--labels"))
+		a->labels = v;
+	else {
+		a->shapes = nn_xrealloc(a->shapes, sizeof(fe_input_shape) *
+					(size_t)(a->nshapes + 1));
+		if (!fe_parse_input_shape(v, &a->shapes[a->nshapes])) {
+			fprintf(stderr, TOOL ": error: malformed --input-shape"
+				" '%s' (expected NAME=1x3x224x224)\n", v);
+			return -1;
+		}
+		a->nshapes++;
+	}
+	return 1;
+}
+
+/* Positional arguments after MODEL are inputs, or expected outputs after
+ * --expect (until the next option). 0 ok, 1 error, 2 --help. */
+static int
+parse_args(run_args *a, int argc, char **argv)
+{
+	bool expecting = false;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		const char *s = argv[i];
+
+		if (!strcmp(s, "--help") || !strcmp(s, "-h"))
+			return 2;
+		if (!strcmp(s, "--expect")) {
+			expecting = true;
+			continue;
+		}
+		r = parse_valued(a, s, i + 1 < argc ? argv[i + 1] : NULL);
+		if (r < 0)
+			return 1;
+		if (r > 0) {
+			i++;
+			expecting = false;
+		} else if (s[0] == '-') {
+			fprintf(stderr, TOOL ": error: unknown option '%s' "
+				"(see --help)\n", s);
+			return 1;
+		} else if (!a->model)
+			a->model = s;
+		else if (expecting)
+			push(&a->expect, &a->nexpect, s);
+		else
+			push(&a->in, &a->nin, s);
+	}
+	if (!a->model) {
+		fprintf(stderr, TOOL ": error: no model given (see --help)\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Inputs and outputs. */
+
+static void
+dims_str(const int64_t *dim, int rank, char *buf, size_t size)
+{
+	ir_shape s;
+
+	s.rank = rank;
+	memcpy(s.dim, dim, sizeof(int64_t) * (size_t)rank);
+	ir_shape_str(&s, buf, size);
+}
+
+static void
+array_type_str(const nnrt_array *a, char *buf, size_t size)
+{
+	char dims[160];
+
+	dims_str(a->dim, a->rank, dims, sizeof dims);
+	snprintf(buf, size, "%s%s", nnrt_dtype_name(a->dtype), dims);
+}
+
+static void
+value_type_str(const ir_value *v, char *buf, size_t size)
+{
+	char dims[160];
+
+	ir_shape_str(&v->shape, dims, sizeof dims);
+	snprintf(buf, size, "%s%s", ir_dtype_name(v->dtype), dims);
+}
+
+static bool
+load_npy(const char *path, nnrt_array *a)
+{
+	char err[256];
+
+	if (nnrt_npy_read(path, a, err, sizeof err) == 0)
+		return true;
+	fprintf(stderr, TOOL ": error: %s: %s\n", path, err);
+	return false;
+}
+
+/* Whether array a fits value v; with skip_dim0 the first dimension is not
+ * compared (--labels batches). Reports a mismatch naming the input. */
+static bool
+check_input(const ir_value *v, int i, const nnrt_array *a, const char *path,
+	    bool skip_dim0)
+{
+	char want[200], got[200];
+	int k;
+	bool ok = (int)v->dtype == a->dtype && v->shape.rank == a->rank;
+
+	for (k = skip_dim0 ? 1 : 0; ok && k < a->rank; k++)
+		ok = v->shape.dim[k] == a->dim[k];
+	if (ok)
+		return true;
+	value_type_str(v, want, sizeof want);
+	array_type_str(a, got, sizeof got);
+	fprintf(stderr, TOOL ": error: %s: input %d '%s' expects %s%s, got "
+		"%s\n", path, i, ir_value_label(v), want,
+		skip_dim0 ? " (any first dimension)" : "", got);
+	return false;
+}
+
+static bool
+load_inputs(const run_args *a, const ir_graph *g, nnrt_array *arr)
+{
+	int i;
+
+	if (a->nin != g->ninputs) {
+		fprintf(stderr, TOOL ": error: %s: the graph has %d input%s, "
+			"%d .npy file%s given\n", a->model, g->ninputs,
+			g->ninputs == 1 ? "" : "s", a->nin,
+			a->nin == 1 ? "" : "s");
+		for (i = 0; i < g->ninputs; i++) {
+			char t[200];
+
+			value_type_str(g->inputs[i], t, sizeof t);
+			fprintf(stderr, TOOL ": note: input %d '%s': %s\n", i,
+				ir_value_label(g->inputs[i]), t);
+		}
+		return false;
+	}
+	for (i = 0; i < a->nin; i++)
+		if (!load_npy(a->in[i], &arr[i]) ||
+		    !check_input(g->inputs[i], i, &arr[i], a->in[i],
+				 a->labels && i == 0))
+			return false;
+	return true;
+}
+
+static void
+alloc_outputs(const ir_graph *g, tensor_set *t)
+{
+	int i;
+
+	t->n = g->noutputs;
+	t->buf = nn_xcalloc((size_t)t->n + 1, sizeof(void *));
+	t->numel = nn_xcalloc((size_t)t->n + 1, sizeof(int64_t));
+	for (i = 0; i < t->n; i++) {
+		const ir_value *v = g->outputs[i];
+
+		t->numel[i] = ir_shape_numel(&v->shape);
+		NN_ASSERT(t->numel[i] >= 0);
+		t->buf[i] = nn_xcalloc((size_t)t->numel[i] + 1,
+				       ir_dtype_size(v->dtype));
+	}
+}
+
+static void
+free_outputs(tensor_set *t)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->buf[i]);
+	free(t->buf);
+	free(t->numel);
+}
+
+/* Writes output i to path through a temporary file and a rename. */
+static bool
+write_output(const char *path, const ir_value *v, void *data, int64_t numel)
+{
+	nnrt_array a;
+	size_t n = strlen(path) + 16;
+	char err[256], *tmp = nn_xmalloc(n);
+	bool ok;
+
+	memset(&a, 0, sizeof a);
+	a.dtype = (int)v->dtype;
+	a.rank = v->shape.rank;
+	memcpy(a.dim, v->shape.dim, sizeof(int64_t) * (size_t)a.rank);
+	a.data = data;
+	a.nbytes = (size_t)numel * ir_dtype_size(v->dtype);
+	snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
+	ok = nnrt_npy_write(tmp, &a, err, sizeof err) == 0 &&
+	     rename(tmp, path) == 0;
+	if (!ok) {
+		fprintf(stderr, TOOL ": error: %s: %s\n", path,
+			nnrt_dtype_size(a.dtype) ? err : "dtype has no .npy "
+			"form");
+		remove(tmp);
+	}
+	free(tmp);
+	return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* --expect: comparison. */
+
+typedef struct cmp_stats {
+	double max_abs, max_rel;
+	int64_t nbad;
+} cmp_stats;
+
+static void
+index_str(const ir_shape *s, int64_t flat, char *buf, size_t size)
+{
+	int64_t idx[IR_MAX_RANK];
+	size_t n = 0;
+	int k;
+
+	for (k = s->rank - 1; k >= 0; k--) {
+		idx[k] = s->dim[k] ? flat % s->dim[k] : 0;
+		flat = s->dim[k] ? flat / s->dim[k] : 0;
+	}
+	n += (size_t)snprintf(buf, size, "[");
+	for (k = 0; k < s->rank && n < size; k++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%lld",
+				      k ? "," : "", (long long)idx[k]);
+	if (n < size)
+		snprintf(buf + n, size - n, "]");
+}
+
+/* Whether got is close to exp: NaN equals NaN, infinities must match
+ * exactly, integers and bools compare exactly. */
+static bool
+close_enough(double got, double exp, bool exact, double rtol, double atol)
+{
+	if (isnan(got) || isnan(exp))
+		return isnan(got) && isnan(exp);
+	if (got == exp)
+		return true;
+	if (exact)
+		return false;
+	return fabs(got - exp) <= atol + rtol * fabs(exp);
+}
+
+static void
+accumulate(cmp_stats *st, double got, double exp)
+{
+	double abs_err = fabs(got - exp);
+
+	if (isnan(got) || isnan(exp) || got == exp)
+		return;
+	if (abs_err > st->max_abs || isnan(abs_err))
+		st->max_abs = abs_err;
+	if (exp != 0 && abs_err / fabs(exp) > st->max_rel)
+		st->max_rel = abs_err / fabs(exp);
+}
+
+/* Compares got with exp; with show, prints the first mismatches. */
+static cmp_stats
+compare_data(const ir_value *v, const void *got, const void *exp,
+	     int64_t numel, const run_args *a, bool show)
+{
+	bool exact = !ir_dtype_is_float(v->dtype);
+	cmp_stats st = { 0, 0, 0 };
+	char at[200];
+	int64_t i;
+
+	for (i = 0; i < numel; i++) {
+		double x = ir_load_f64(got, v->dtype, i);
+		double e = ir_load_f64(exp, v->dtype, i);
+
+		accumulate(&st, x, e);
+		if (close_enough(x, e, exact, a->rtol, a->atol))
+			continue;
+		if (st.nbad++ < MAX_MISMATCH_LINES && show) {
+			index_str(&v->shape, i, at, sizeof at);
+			printf("  mismatch at %s: got %.9g, expected %.9g\n",
+			       at, x, e);
+		}
+	}
+	return st;
+}
+
+/* Compares output i against the .npy at path; false on any mismatch. */
+static bool
+compare_output(const run_args *a, int i, const ir_value *v, const void *got,
+	       int64_t numel)
+{
+	const char *path = a->expect[i];
+	char want[200], have[200];
+	nnrt_array e;
+	cmp_stats st;
+	bool ok;
+
+	if (!load_npy(path, &e))
+		return false;
+	if (e.dtype != (int)v->dtype || e.rank != v->shape.rank ||
+	    memcmp(e.dim, v->shape.dim, sizeof(int64_t) * (size_t)e.rank)) {
+		value_type_str(v, have, sizeof have);
+		array_type_str(&e, want, sizeof want);
+		printf("output %d '%s': mismatch: got %s, expected %s (%s)\n",
+		       i, ir_value_label(v), have, want, path);
+		nnrt_array_free(&e);
+		return false;
+	}
+	st = compare_data(v, got, e.data, numel, a, false);
+	ok = st.nbad == 0;
+	printf("output %d '%s': max abs err %.3g, max rel err %.3g\n", i,
+	       ir_value_label(v), st.max_abs, st.max_rel);
+	if (!ok) {
+		printf("output %d '%s': mismatch: %lld of %lld elements differ"
+		       " (rtol %g, atol %g)\n", i, ir_value_label(v),
+		       (long long)st.nbad, (long long)numel, a->rtol,
+		       a->atol);
+		compare_data(v, got, e.data, numel, a, true);
+	}
+	nnrt_array_free(&e);
+	return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* --labels: top-1 accuracy over many samples. */
+
+static bool
+load_labels(const run_args *a, int64_t nsamples, nnrt_array *y)
+{
+	if (!load_npy(a->labels, y))
+		return false;
+	if (!ir_dtype_is_int((ir_dtype)y->dtype) ||
+	    nnrt_array_numel(y) != nsamples || y->rank < 1 ||
+	    y->dim[0] != nsamples) {
+		char t[200];
+
+		array_type_str(y, t, sizeof t);
+		fprintf(stderr, TOOL ": error: %s: expected %lld integer "
+			"labels, got %s\n", a->labels, (long long)nsamples,
+			t);
+		nnrt_array_free(y);
+		return false;
+	}
+	return true;
+}
+
+/* The number of output-0 elements that belong to one sample of a batch of
+ * b; -1 (reported) if output 0 is not laid out per sample. */
+static int64_t
+per_sample(const ir_graph *g, int64_t b)
+{
+	const ir_value *v = g->outputs[0];
+	int64_t numel = ir_shape_numel(&v->shape);
+
+	if (v->shape.rank >= 1 && v->shape.dim[0] == b)
+		return numel / b;
+	if (b == 1)
+		return numel;
+	fprintf(stderr, TOOL ": error: --labels: output 0 '%s' has no batch "
+		"dimension of %lld\n", ir_value_label(v), (long long)b);
+	return -1;
+}
+
+static int64_t
+argmax(const void *data, ir_dtype t, int64_t off, int64_t n)
+{
+	int64_t i, best = 0;
+	double bv = ir_load_f64(data, t, off);
+
+	for (i = 1; i < n; i++) {
+		double x = ir_load_f64(data, t, off + i);
+
+		if (x > bv) {
+			bv = x;
+			best = i;
+		}
+	}
+	return best;
+}
+
+/* Runs batches of b samples out of input 0 and counts correct top-1
+ * predictions; -1 on error. */
+static int64_t
+score(ir_graph *g, const nnrt_array *in, const nnrt_array *y, int64_t b,
+      int64_t per, nn_diag *d)
+{
+	const void **ins = nn_xcalloc((size_t)g->ninputs, sizeof(void *));
+	size_t row = in[0].nbytes / (size_t)in[0].dim[0];
+	int64_t s, j, correct = 0;
+	tensor_set out;
+	int i;
+
+	alloc_outputs(g, &out);
+	for (i = 1; i < g->ninputs; i++)
+		ins[i] = in[i].data;
+	for (s = 0; s < in[0].dim[0] && correct >= 0; s += b) {
+		ins[0] = (const char *)in[0].data + (size_t)s * row;
+		if (!ir_run(g, (const void *const *)ins, out.buf, d)) {
+			correct = -1;
+			break;
+		}
+		for (j = 0; j < b; j++)
+			correct += argmax(out.buf[0], g->outputs[0]->dtype,
+					  j * per, per) ==
+				   ir_load_i64(y->data, (ir_dtype)y->dtype,
+					       s + j);
+	}
+	free_outputs(&out);
+	free((void *)ins);
+	return correct;
+}
+
+static bool
+run_labels(const run_args *a, ir_graph *g, const nnrt_array *in, nn_diag *d)
+{
+	int64_t n = in[0].rank ? in[0].dim[0] : 0;
+	int64_t b = g->inputs[0]->shape.rank ? g->inputs[0]->shape.dim[0] : 0;
+	int64_t per, correct;
+	nnrt_array y;
+
+	if (b <= 0 || n <= 0 || n % b != 0) {
+		fprintf(stderr, TOOL ": error: --labels: %lld samples in %s do "
+			"not split into batches of %lld (input 0's first "
+			"dimension)\n", (long long)n, a->in[0], (long long)b);
+		return false;
+	}
+	per = per_sample(g, b);
+	if (per <= 0 || !load_labels(a, n, &y))
+		return false;
+	correct = score(g, in, &y, b, per, d);
+	nnrt_array_free(&y);
+	if (correct < 0)
+		return false;
+	printf("accuracy: %.4f (%lld/%lld)\n", (double)correct / (double)n,
+	       (long long)correct, (long long)n);
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* The plain run. */
+
+static void
+print_output(int i, const ir_value *v, const void *data, int64_t numel)
+{
+	char t[200];
+	int64_t k;
+
+	value_type_str(v, t, sizeof t);
+	printf("output %d '%s': %s = [", i, ir_value_label(v), t);
+	for (k = 0; k < numel && k < 32; k++)
+		printf("%s%.6g", k ? ", " : "", ir_load_f64(data, v->dtype, k));
+	printf("%s]\n", numel > 32 ? ", ..." : "");
+}
+
+static bool
+finish_outputs(const run_args *a, const ir_graph *g, const tensor_set *t)
+{
+	bool ok = true;
+	int i;
+
+	for (i = 0; i < a->nout && ok; i++)
+		ok = write_output(a->out[i], g->outputs[i], t->buf[i],
+				  t->numel[i]);
+	for (i = 0; i < a->nexpect; i++)
+		if (!compare_output(a, i, g->outputs[i], t->buf[i],
+				    t->numel[i]))
+			ok = false;
+	for (i = 0; i < t->n && !a->nout && !a->nexpect; i++)
+		print_output(i, g->outputs[i], t->buf[i], t->numel[i]);
+	return ok;
+}
+
+static bool
+check_counts(const run_args *a, const ir_graph *g)
+{
+	if (a->nout > g->noutputs) {
+		fprintf(stderr, TOOL ": error: %d -o files given, the graph "
+			"has %d output%s\n", a->nout, g->noutputs,
+			g->noutputs == 1 ? "" : "s");
+		return false;
+	}
+	if (a->nexpect && a->nexpect != g->noutputs) {
+		fprintf(stderr, TOOL ": error: %d --expect files given, the "
+			"graph has %d output%s\n", a->nexpect, g->noutputs,
+			g->noutputs == 1 ? "" : "s");
+		return false;
+	}
+	if (a->labels && (a->nout || a->nexpect)) {
+		fprintf(stderr, TOOL ": error: --labels cannot be combined "
+			"with -o or --expect\n");
+		return false;
+	}
+	return true;
+}
+
+static bool
+run_model(const run_args *a, ir_graph *g, nn_diag *d)
+{
+	nnrt_array *in = nn_xcalloc((size_t)g->ninputs + 1, sizeof *in);
+	const void **ptr = nn_xcalloc((size_t)g->ninputs + 1, sizeof *ptr);
+	tensor_set out = { 0, NULL, NULL };
+	bool ok;
+	int i;
+
+	ok = check_counts(a, g) && load_inputs(a, g, in);
+	if (ok && a->labels)
+		ok = run_labels(a, g, in, d);
+	else if (ok) {
+		for (i = 0; i < g->ninputs; i++)
+			ptr[i] = in[i].data;
+		alloc_outputs(g, &out);
+		ok = ir_run(g, (const void *const *)ptr, out.buf, d) &&
+		     finish_outputs(a, g, &out);
+		free_outputs(&out);
+	}
+	for (i = 0; i < g->ninputs; i++)
+		nnrt_array_free(&in[i]);
+	free(in);
+	free((void *)ptr);
+	return ok;
+}
+
+int
+main(int argc, char **argv)
+{
+	run_args a;
+	fe_options fo;
+	ir_graph *g = NULL;
+	nn_diag d;
+	int r;
+
+	memset(&a, 0, sizeof a);
+	a.rtol = 1e-4;
+	a.atol = 1e-5;
+	r = parse_args(&a, argc, argv);
+	if (r == 2)
+		usage(stdout);
+	if (r == 0) {
+		fo.shapes = a.shapes;
+		fo.nshapes = a.nshapes;
+		nn_diag_init(&d, TOOL, a.model);
+		g = fe_load_model(a.model, &fo, &d);
+		r = g && run_model(&a, g, &d) ? 0 : 1;
+	}
+	if (g)
+		ir_graph_free(g);
+	free((void *)a.in);
+	free((void *)a.out);
+	free((void *)a.expect);
+	free(a.shapes);
+	return r == 2 ? 0 : r;
+}
