@@ -190,14 +190,17 @@ unsqueeze_shape(const ir_node *n, const ir_shape *in, ir_shape *out,
 	return true;
 }
 
-/* Training-mode Dropout is random: refuse it when we can tell. */
+/* Training-mode Dropout with a non-zero ratio is random: refuse it once
+ * the data shows it (at shape time the inputs may still be unknown). */
 static bool
 dropout_training(const ir_node *n, const void *ratio, const void *train)
 {
 	const ir_value *r = opt_in(n, 1), *t = opt_in(n, 2);
 	if (!t || !train || !ir_load_i64(train, t->dtype, 0))
 		return false;
-	return !r || !ratio || ir_load_f64(ratio, r->dtype, 0) != 0.0;
+	if (!r)
+		return true; /* the default ratio is 0.5 */
+	return ratio && ir_load_f64(ratio, r->dtype, 0) != 0.0;
 }
 
 bool

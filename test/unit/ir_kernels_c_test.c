@@ -167,6 +167,24 @@ test_views(void)
 	CHECK(mask[0] && mask[5]);
 	ir_graph_free(t.g);
 
+	/* Training-mode Dropout: ratio 0 is the identity; a non-zero ratio
+	 * is random and refused at run time (training flag is data). */
+	t.g = ir_graph_new("v");
+	ir_shape s0 = {0};
+	x = ir_add_input(t.g, "x", IR_I8, &s);
+	float ratio = 0.0f;
+	ir_value *di[3] = {x, ir_add_input(t.g, "r", IR_F32, &s0),
+			   ir_add_input(t.g, "t", IR_BOOL, &s0)};
+	node(&t, OP_Dropout, 3, di, 1);
+	bool train = true;
+	const void *di_in[] = {xv, &ratio, &train};
+	CHECK(run(&t, di_in, yo));
+	CHECK(memcmp(y[0], xv, 6) == 0);
+	ratio = 0.5f;
+	CHECK(!run(&t, di_in, yo));
+	CHECK(strstr(t.err, "training-mode Dropout") != NULL);
+	ir_graph_free(t.g);
+
 	/* Squeezing a dim that is not 1. */
 	t.g = ir_graph_new("v");
 	x = ir_add_input(t.g, "x", IR_F32, &s);
