@@ -217,7 +217,8 @@ def dead_neurons(layer):
 	return int(((np.abs(w).sum(axis=1) == 0) & (b <= 0)).sum())
 
 
-def build(name, model, xtr, ytr, xte, yte, out, epochs, l1=None):
+def build(name, model, xtr, ytr, xte, yte, out, epochs, l1=None,
+	  xfile="digits_x.npy"):
 	train(model, xtr, ytr, epochs, l1)
 	path = os.path.join(out, name + ".onnx")
 	export(model, xte, path)
@@ -228,7 +229,8 @@ def build(name, model, xtr, ytr, xte, yte, out, epochs, l1=None):
 				 % (name, cn, ct))
 	print("%s: %d/%d correct, max |torch-onnx| %.2e, min top-2 margin %.3g"
 	      % (name, ct, len(yte), np.abs(lt - ln).max(), min_margin(lt)))
-	return "%s.onnx %.6f %d/%d" % (name, ct / len(yte), ct, len(yte))
+	return "%s.onnx %s %.6f %d/%d" % (name, xfile, ct / len(yte), ct,
+					   len(yte))
 
 
 def main():
@@ -243,7 +245,8 @@ def main():
 	np.save(os.path.join(out, "digits_y.npy"), yte)
 	lines = [build("mlp", Mlp(), xtr, ytr, xte, yte, out, 40)]
 	torch.manual_seed(SEED)
-	lines.append(build("cnn", Cnn(), img(xtr), ytr, img(xte), yte, out, 30))
+	lines.append(build("cnn", Cnn(), img(xtr), ytr, img(xte), yte, out, 30,
+			   xfile="digits_x_img.npy"))
 	torch.manual_seed(SEED)
 	l1 = Mlp()
 	lines.append(build("mlp_l1", l1, xtr, ytr, xte, yte, out, 60, sparsify))
@@ -252,8 +255,8 @@ def main():
 	print("mlp_l1: dead neurons fc1 %d/128, fc2 %d/64; zero weights %d/%d"
 	      % (dead + (zeros, 64 * 128 + 128 * 64 + 64 * 10)))
 	with open(os.path.join(out, "expected_accuracy.txt"), "w") as f:
-		f.write("# model top1-accuracy correct/total (PyTorch, test split;"
-			" written by train.py)\n")
+		f.write("# model input top1-accuracy correct/total (PyTorch, test"
+			" split, labels digits_y.npy; written by train.py)\n")
 		f.write("\n".join(lines) + "\n")
 
 
