@@ -1,2 +1,419 @@
-/* import.c: not written yet. */
-#include "frontend.h"
+/* ONNX import: reads and decodes a ModelProto, checks opsets, binds input
+ * shapes, and builds the IR graph (nodes in nodes.c, tensors in tensor.c). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fe_internal.h"
+
+/* The newest default-domain opset whose changes the importer knows. */
+#define FE_MAX_OPSET 21
+
+const char *
+fe_str(const char *s)
+{
+	return s ? s : "";
+}
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+void *
+fe_map_get(const fe_map *m, const char *key)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t i = hash_str(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->keys[i])
+			return NULL;
+		if (strcmp(m->keys[i], key) == 0)
+			return m->vals[i];
+	}
+}
+
+/* Insert or replace. The table doubles at half load, so probes are short
+ * and never loop. */
+void
+fe_map_put(fe_ctx *c, fe_map *m, const char *key, void *val)
+{
+	if (2 * (m->len + 1) > m->cap) {
+		fe_map old = *m;
+		m->cap = old.cap ? 2 * old.cap : 64;
+		m->keys = nn_alloc_array(c->tmp, m->cap, sizeof *m->keys);
+		m->vals = nn_alloc_array(c->tmp, m->cap, sizeof *m->vals);
+		m->len = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.keys[i])
+				fe_map_put(c, m, old.keys[i], old.vals[i]);
+	}
+	size_t i = hash_str(key) & (m->cap - 1);
+	while (m->keys[i] && strcmp(m->keys[i], key) != 0)
+		i = (i + 1) & (m->cap - 1);
+	if (!m->keys[i])
+		m->len++;
+	m->keys[i] = key;
+	m->vals[i] = val;
+}
+
+void
+fe_error_np(fe_ctx *c, const Onnx__NodeProto *np, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	const char *op = fe_str(np->op_type);
+	if (np->name && *np->name)
+		nn_error(c->d, "node '%s' (%s): %s", np->name, op, msg);
+	else if (np->n_output > 0 && *fe_str(np->output[0]))
+		nn_error(c->d, "node producing '%s' (%s): %s", np->output[0],
+			 op, msg);
+	else
+		nn_error(c->d, "node (%s): %s", op, msg);
+}
+
+static void *
+pb_alloc(void *arena, size_t size)
+{
+	return nn_alloc(arena, size);
+}
+
+static void
+pb_free(void *arena, void *p)
+{
+	(void)arena;
+	(void)p; /* the arena is dropped whole after import */
+}
+
+/* Reads and decodes the file; NULL after an error. */
+static Onnx__ModelProto *
+decode_model(fe_ctx *c)
+{
+	FILE *f = fopen(c->path, "rb");
+	if (!f) {
+		nn_error(c->d, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	size_t cap = 1 << 16, len = 0, n;
+	uint8_t *buf = nn_xmalloc(cap);
+	while ((n = fread(buf + len, 1, cap - len, f)) > 0)
+		if ((len += n) == cap)
+			buf = nn_xrealloc(buf, cap *= 2);
+	bool err = ferror(f);
+	fclose(f);
+	Onnx__ModelProto *m = NULL;
+	ProtobufCAllocator a = {pb_alloc, pb_free, c->tmp};
+	if (err)
+		nn_error(c->d, "cannot read: %s", strerror(errno));
+	else if (len == 0)
+		nn_error(c->d, "empty file, not an ONNX model");
+	else if (!(m = onnx__model_proto__unpack(&a, len, buf)))
+		nn_error(c->d,
+			 "not a valid ONNX model (protobuf decode failed)");
+	else if (!m->graph) {
+		nn_error(c->d, "not a valid ONNX model (no graph)");
+		m = NULL;
+	}
+	free(buf);
+	return m;
+}
+
+static bool
+is_default_domain(const char *d)
+{
+	return !d || !*d || strcmp(d, "ai.onnx") == 0;
+}
+
+static bool
+read_opset(fe_ctx *c, const Onnx__ModelProto *m)
+{
+	c->opset = -1;
+	for (size_t i = 0; i < m->n_opset_import; i++) {
+		const Onnx__OperatorSetIdProto *o = m->opset_import[i];
+		if (is_default_domain(o->domain) && o->version > c->opset)
+			c->opset = o->version;
+	}
+	if (c->opset < 0) {
+		nn_error(c->d, "the model imports no default-domain opset");
+		return false;
+	}
+	if (c->opset < 7) {
+		nn_error(c->d,
+			 "opset %lld is not supported (nncc needs opset 7 or "
+			 "newer; convert the model with "
+			 "onnx.version_converter)",
+			 (long long)c->opset);
+		return false;
+	}
+	if (c->opset > FE_MAX_OPSET)
+		nn_warn(c->d, "opset %lld is newer than %d; importing it as %d",
+			(long long)c->opset, FE_MAX_OPSET, FE_MAX_OPSET);
+	return true;
+}
+
+/* One dimension of input `name`: the model's fixed value, a binding, or
+ * 1 for an unbound symbolic batch (first) dimension. */
+static bool
+bind_dim(fe_ctx *c, const char *name, const Onnx__TensorShapeProto__Dimension *dm,
+	 int i, const fe_input_shape *b, int64_t *out)
+{
+	bool fixed = dm->value_case ==
+			     ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+		     dm->dim_value >= 0;
+	const char *sym = dm->value_case ==
+					  ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+				  dm->dim_param && *dm->dim_param
+			  ? dm->dim_param
+			  : "?";
+	if (fixed && b && b->shape.dim[i] != dm->dim_value) {
+		nn_error(c->d,
+			 "--input-shape %s: dimension %d is %lld in the model, "
+			 "not %lld",
+			 name, i, (long long)dm->dim_value,
+			 (long long)b->shape.dim[i]);
+		return false;
+	}
+	if (fixed || b) {
+		*out = fixed ? dm->dim_value : b->shape.dim[i];
+		return true;
+	}
+	if (i == 0) {
+		nn_note(c->d,
+			"input '%s': symbolic dimension '%s' bound to 1 (use "
+			"--input-shape %s=...)",
+			name, sym, name);
+		*out = 1;
+		return true;
+	}
+	nn_error(c->d,
+		 "input '%s': symbolic dimension '%s' (dimension %d) is not "
+		 "bound (use --input-shape %s=...)",
+		 name, sym, i, name);
+	return false;
+}
+
+static bool
+input_shape(fe_ctx *c, const char *name, const Onnx__TensorShapeProto *sp,
+	    const fe_input_shape *b, ir_shape *s)
+{
+	if (!sp && !b) {
+		nn_error(c->d, "input '%s' has no shape (use --input-shape %s=...)",
+			 name, name);
+		return false;
+	}
+	int rank = sp ? (int)sp->n_dim : b->shape.rank;
+	if (sp && sp->n_dim > IR_MAX_RANK) {
+		nn_error(c->d, "input '%s': rank %zu exceeds the maximum of %d",
+			 name, sp->n_dim, IR_MAX_RANK);
+		return false;
+	}
+	if (b && b->shape.rank != rank) {
+		nn_error(c->d,
+			 "--input-shape %s: rank %d does not match the model's "
+			 "rank %d",
+			 name, b->shape.rank, rank);
+		return false;
+	}
+	s->rank = rank;
+	for (int i = 0; i < rank; i++) {
+		if (!sp)
+			s->dim[i] = b->shape.dim[i];
+		else if (!bind_dim(c, name, sp->dim[i], i, b, &s->dim[i]))
+			return false;
+	}
+	char what[300];
+	snprintf(what, sizeof what, "input '%s'", name);
+	return fe_check_dims(c, s->dim, (size_t)s->rank, what, s);
+}
+
+static const fe_input_shape *
+find_binding(fe_ctx *c, const char *name, bool *used)
+{
+	for (int i = 0; c->o && i < c->o->nshapes; i++)
+		if (strcmp(c->o->shapes[i].name, name) == 0) {
+			used[i] = true;
+			return &c->o->shapes[i];
+		}
+	return NULL;
+}
+
+static bool
+import_input(fe_ctx *c, const Onnx__ValueInfoProto *vi, bool *used)
+{
+	const char *name = fe_str(vi->name);
+	if (fe_map_get(&c->values, name))
+		return true; /* an initializer old exporters also list */
+	char what[300];
+	snprintf(what, sizeof what, "input '%s'", name);
+	const Onnx__TypeProto *tp = vi->type;
+	if (!*name || !tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+		nn_error(c->d, "%s is not a tensor", what);
+		return false;
+	}
+	const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
+	ir_dtype t = fe_dtype(c, tt->has_elem_type ? tt->elem_type : 0, what);
+	ir_shape s;
+	if (t == IR_UNDEF ||
+	    !input_shape(c, name, tt->shape, find_binding(c, name, used), &s))
+		return false;
+	ir_value *v = ir_add_input(c->g, ir_intern(c->g, name), t, &s);
+	fe_map_put(c, &c->values, name, v);
+	return true;
+}
+
+static bool
+import_inputs(fe_ctx *c, const Onnx__GraphProto *gp)
+{
+	int nb = c->o ? c->o->nshapes : 0;
+	bool *used = nn_alloc_array(c->tmp, (size_t)nb + 1, sizeof *used);
+	bool ok = true;
+	for (size_t i = 0; i < gp->n_input; i++)
+		ok &= import_input(c, gp->input[i], used);
+	for (int i = 0; i < nb; i++)
+		if (!used[i]) {
+			nn_error(c->d, "--input-shape: the model has no input "
+				       "named '%s'",
+				 c->o->shapes[i].name);
+			ok = false;
+		}
+	return ok;
+}
+
+/* Graph outputs in graph order. An output that is a graph input or a
+ * constant gets an Identity node, so every output is computed. */
+static bool
+import_outputs(fe_ctx *c, const Onnx__GraphProto *gp)
+{
+	bool ok = true;
+	if (gp->n_output == 0) {
+		nn_error(c->d, "the graph has no outputs");
+		return false;
+	}
+	for (size_t i = 0; i < gp->n_output; i++) {
+		const char *name = fe_str(gp->output[i]->name);
+		ir_value *v = fe_map_get(&c->values, name);
+		if (!v) {
+			nn_error(c->d, "graph output '%s' is not defined", name);
+			ok = false;
+			continue;
+		}
+		if (!v->def) {
+			ir_node *n = ir_add_node(c->g, OP_Identity, NULL, 1, &v, 1);
+			v = n->out[0];
+		}
+		ir_add_output(c->g, v);
+	}
+	return ok;
+}
+
+static bool
+import_graph(fe_ctx *c, const Onnx__GraphProto *gp)
+{
+	if (gp->n_sparse_initializer > 0) {
+		nn_error(c->d, "sparse initializers are not supported");
+		return false;
+	}
+	bool ok = true;
+	for (size_t i = 0; i < gp->n_initializer; i++) {
+		ir_value *v = fe_initializer(c, gp->initializer[i]);
+		if (v)
+			fe_map_put(c, &c->values, v->name, v);
+		ok &= v != NULL;
+	}
+	ok = ok && import_inputs(c, gp);
+	return ok && fe_import_nodes(c, gp) && import_outputs(c, gp);
+}
+
+ir_graph *
+fe_import_onnx(const char *path, const fe_options *o, nn_diag *d)
+{
+	if (!d->file)
+		d->file = path;
+	fe_ctx c = {.d = d, .o = o, .path = path, .tmp = nn_arena_new()};
+	Onnx__ModelProto *m = decode_model(&c);
+	if (m && read_opset(&c, m)) {
+		const char *name = m->graph->name && *m->graph->name
+					   ? m->graph->name
+					   : "main";
+		c.g = ir_graph_new(name);
+		c.g->opset = c.opset;
+		if (!import_graph(&c, m->graph)) {
+			ir_graph_free(c.g);
+			c.g = NULL;
+		}
+	}
+	nn_arena_free(c.tmp);
+	if (c.g && !ir_infer_shapes(c.g, d)) {
+		ir_graph_free(c.g);
+		c.g = NULL;
+	}
+	return c.g;
+}
+
+/* Names parsed from --input-shape live as long as the process; a static
+ * root keeps them reachable for leak checkers. */
+static nn_arena *shape_names;
+
+bool
+fe_parse_input_shape(const char *arg, fe_input_shape *s)
+{
+	const char *eq = strrchr(arg, '=');
+	if (!eq || eq == arg || !eq[1])
+		return false;
+	s->shape.rank = 0;
+	int64_t numel = 1;
+	for (const char *p = eq + 1;;) {
+		char *end;
+		if (*p < '0' || *p > '9' || s->shape.rank == IR_MAX_RANK)
+			return false;
+		errno = 0;
+		long long v = strtoll(p, &end, 10);
+		if (errno || v <= 0 || v > IR_MAX_ELEMS / numel)
+			return false;
+		numel *= v;
+		s->shape.dim[s->shape.rank++] = v;
+		if (!*end)
+			break;
+		if (*end != 'x' && *end != 'X')
+			return false;
+		p = end + 1;
+	}
+	if (!shape_names)
+		shape_names = nn_arena_new();
+	char *name = nn_alloc(shape_names, (size_t)(eq - arg) + 1);
+	memcpy(name, arg, (size_t)(eq - arg));
+	s->name = name;
+	return true;
+}
+
+static bool
+has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+	return n >= k && strcmp(s + n - k, suf) == 0;
+}
+
+ir_graph *
+fe_load_model(const char *path, const fe_options *o, nn_diag *d)
+{
+	if (has_suffix(path, ".onnx"))
+		return fe_import_onnx(path, o, d);
+	if (!d->file)
+		d->file = path;
+	if (o && o->nshapes > 0)
+		nn_warn(d, "--input-shape is ignored for IR text, whose shapes "
+			   "are static");
+	ir_graph *g = ir_parse_file(path, d);
+	if (g && (!ir_infer_shapes(g, d) || !ir_verify(g, d))) {
+		ir_graph_free(g);
+		g = NULL;
+	}
+	return g;
+}

@@ -1,0 +1,64 @@
+/* Private to frontend/: the import context shared by the importer's files.
+ * The only header outside the build tree that includes protobuf-c's. */
+#ifndef NNCC_FE_INTERNAL_H
+#define NNCC_FE_INTERNAL_H
+
+#include "frontend.h"
+#include "onnx.pb-c.h"
+
+/* A string-keyed hash map (keys borrowed), storage in the decode arena. */
+typedef struct fe_map {
+	const char **keys;
+	void **vals;
+	size_t cap, len;
+} fe_map;
+
+typedef struct fe_ctx {
+	nn_diag *d;
+	const fe_options *o;
+	nn_arena *tmp;    /* protobuf decode and scratch; dropped after import */
+	ir_graph *g;
+	const char *path; /* the model file, as given */
+	char *dir;        /* realpath of its folder, resolved on first use */
+	fe_map values;    /* ONNX name -> ir_value* defined so far */
+	int64_t opset;
+} fe_ctx;
+
+/* import.c */
+void *fe_map_get(const fe_map *m, const char *key);
+void fe_map_put(fe_ctx *c, fe_map *m, const char *key, void *val);
+const char *fe_str(const char *s); /* NULL-safe: "" for NULL */
+/* nn_error with the node's location, like nn_error_node, for a node that
+ * has no ir_node yet. */
+void fe_error_np(fe_ctx *c, const Onnx__NodeProto *np, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* tensor.c */
+/* Converts an ONNX elem_type into an ir_dtype; IR_UNDEF (after reporting
+ * it, naming `what`) if nncc has no such type. */
+ir_dtype fe_dtype(fe_ctx *c, int32_t elem_type, const char *what);
+/* Decodes t (named `what` in messages, e.g. "initializer 'w'") into out,
+ * its data allocated in g->weights. False after reporting an error. */
+bool fe_tensor(fe_ctx *c, const Onnx__TensorProto *t, const char *what,
+	       ir_tensor *out);
+/* Decodes initializer t into a new graph constant named after it. */
+ir_value *fe_initializer(fe_ctx *c, const Onnx__TensorProto *t);
+/* Checks shape dims (a numel within IR_MAX_ELEMS, none negative), with
+ * errors naming `what`. */
+bool fe_check_dims(fe_ctx *c, const int64_t *dims, size_t n,
+		   const char *what, ir_shape *out);
+
+/* nodes.c */
+/* Imports the graph's nodes in topological order; every node's inputs
+ * must already be in c->values or be produced by another node. */
+bool fe_import_nodes(fe_ctx *c, const Onnx__GraphProto *gp);
+
+/* convert.c */
+/* Rewrites an old-opset form into the newest one: attributes that became
+ * inputs are moved into *in (growing *nin) and marked consumed by a NULL
+ * name; attributes may be added to *attrs. New arrays come from c->tmp. */
+bool fe_convert_old_form(fe_ctx *c, const Onnx__NodeProto *np, ir_op op,
+			 ir_attr **attrs, int *nattrs, ir_value ***in,
+			 int *nin);
+
+#endif
