@@ -1,2 +1,373 @@
-/* op_resize.c: not written yet. */
+/* Resize (opset 13-18 form: X, roi, scales, sizes): nearest and N-D linear
+ * interpolation with every coordinate transformation mode; cubic and
+ * antialias are refused. Shape inference needs scales or sizes constant. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "ir.h"
+
+enum { CT_HALF_PIXEL, CT_PYTORCH, CT_ALIGN, CT_ASYM, CT_TF_CROP, CT_TF_NN };
+enum { NR_PREFER_FLOOR, NR_PREFER_CEIL, NR_FLOOR, NR_CEIL };
+
+typedef struct rz_plan {
+	int rank;
+	bool linear;
+	int ct, nearest;
+	double extrap;
+	int64_t in[IR_MAX_RANK], out[IR_MAX_RANK];
+	/* scale: output/input ratio; len: the resized length that
+	 * align_corners and tf_crop_and_resize divide by (in * scale). */
+	double scale[IR_MAX_RANK], len[IR_MAX_RANK];
+	double roi0[IR_MAX_RANK], roi1[IR_MAX_RANK];
+} rz_plan;
+
+/* Index of s in names[0..n), or -1 after reporting. */
+static int
+pick(const ir_node *n, const char *attr, const char *s,
+     const char *const *names, int count, nn_diag *d)
+{
+	for (int i = 0; i < count; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	nn_error_node(d, n, "%s '%s' is not supported", attr, s);
+	return -1;
+}
+
+static bool
+read_modes(const ir_node *n, rz_plan *p, nn_diag *d)
+{
+	static const char *const modes[] = {"nearest", "linear"};
+	static const char *const cts[] = {
+		"half_pixel", "pytorch_half_pixel", "align_corners",
+		"asymmetric", "tf_crop_and_resize", "tf_half_pixel_for_nn"};
+	static const char *const nrs[] = {"round_prefer_floor",
+					  "round_prefer_ceil", "floor", "ceil"};
+	int m = pick(n, "mode", ir_attr_str(n, "mode", "nearest"), modes, 2, d);
+	if (m < 0)
+		return false;
+	if (ir_attr_int(n, "antialias", 0) != 0) {
+		nn_error_node(d, n, "antialias=%lld is not supported",
+			      (long long)ir_attr_int(n, "antialias", 0));
+		return false;
+	}
+	p->linear = m == 1;
+	p->ct = pick(n, "coordinate_transformation_mode",
+		     ir_attr_str(n, "coordinate_transformation_mode",
+				 "half_pixel"), cts, 6, d);
+	p->nearest = pick(n, "nearest_mode",
+			  ir_attr_str(n, "nearest_mode", "round_prefer_floor"),
+			  nrs, 4, d);
+	p->extrap = ir_attr_float(n, "extrapolation_value", 0.0);
+	return p->ct >= 0 && p->nearest >= 0;
+}
+
+/* The axes attribute, normalized, into ax[*count]; all axes if absent. */
+static bool
+read_axes(const ir_node *n, int rank, int *ax, int *count, nn_diag *d)
+{
+	int cnt;
+	const int64_t *a = ir_attr_ints(n, "axes", &cnt);
+	bool seen[IR_MAX_RANK] = {false};
+	*count = a ? cnt : rank;
+	for (int i = 0; i < *count; i++) {
+		int64_t v = a ? a[i] : i;
+		v = v < 0 ? v + rank : v;
+		if (v < 0 || v >= rank || seen[v]) {
+			nn_error_node(d, n, "bad or repeated axis %lld for rank "
+				      "%d", (long long)(a ? a[i] : i), rank);
+			return false;
+		}
+		seen[v] = true;
+		ax[i] = (int)v;
+	}
+	return true;
+}
+
+/* Element count of optional input i; 0 when omitted or empty. */
+static int64_t
+count_of(const ir_node *n, int i)
+{
+	if (n->nin <= i || !n->in[i])
+		return 0;
+	return ir_shape_numel(&n->in[i]->shape);
+}
+
+static bool
+apply_scales(const ir_node *n, rz_plan *p, const int *ax, int na,
+	     const void *sc, nn_diag *d)
+{
+	for (int i = 0; i < na; i++) {
+		int a = ax[i];
+		double s = ir_load_f64(sc, n->in[2]->dtype, i);
+		double crop = p->ct == CT_TF_CROP ? p->roi1[a] - p->roi0[a] : 1;
+		if (!(s > 0)) {
+			nn_error_node(d, n, "scale %g for axis %d must be > 0", s,
+				      a);
+			return false;
+		}
+		p->scale[a] = s;
+		p->len[a] = (double)p->in[a] * s;
+		p->out[a] = (int64_t)floor((double)p->in[a] * crop * s);
+	}
+	return true;
+}
+
+static bool
+apply_sizes(const ir_node *n, rz_plan *p, const int *ax, int na,
+	    const void *sz, nn_diag *d)
+{
+	static const char *const pols[] = {"stretch", "not_larger",
+					   "not_smaller"};
+	int pol = pick(n, "keep_aspect_ratio_policy",
+		       ir_attr_str(n, "keep_aspect_ratio_policy", "stretch"),
+		       pols, 3, d);
+	double common = pol == 1 ? INFINITY : 0;
+	if (pol < 0)
+		return false;
+	for (int i = 0; i < na; i++) {
+		int a = ax[i];
+		int64_t s = ir_load_i64(sz, n->in[3]->dtype, i);
+		double r = (double)s / (double)p->in[a];
+		if (s <= 0 || p->in[a] <= 0) {
+			nn_error_node(d, n, "size %lld for axis %d must be > 0 "
+				      "(input size %lld)", (long long)s, a,
+				      (long long)p->in[a]);
+			return false;
+		}
+		p->out[a] = s;
+		p->scale[a] = r;
+		p->len[a] = (double)s;
+		common = pol == 1 ? fmin(common, r) : fmax(common, r);
+	}
+	for (int i = 0; pol != 0 && i < na; i++) {
+		int a = ax[i];
+		p->scale[a] = common;
+		p->len[a] = common * (double)p->in[a];
+		p->out[a] = (int64_t)floor(p->len[a] + 0.5);
+	}
+	return true;
+}
+
+/* The plan from attributes and the data of roi, scales and sizes (NULL
+ * where not known; required ones are reported). */
+static bool
+make_plan(const ir_node *n, const void *roi, const void *sc, const void *sz,
+	  rz_plan *p, nn_diag *d)
+{
+	static const char *const names[] = {"X", "roi", "scales", "sizes"};
+	const ir_shape *xs = &n->in[0]->shape;
+	int ax[IR_MAX_RANK], na;
+	memset(p, 0, sizeof *p);
+	p->rank = xs->rank;
+	if (!read_modes(n, p, d) || !read_axes(n, xs->rank, ax, &na, d))
+		return false;
+	for (int i = 0; i < xs->rank; i++) {
+		p->in[i] = p->out[i] = xs->dim[i];
+		p->scale[i] = 1;
+		p->len[i] = (double)xs->dim[i];
+		p->roi1[i] = 1;
+	}
+	int64_t nr = count_of(n, 1), ns = count_of(n, 2), nz = count_of(n, 3);
+	if ((ns > 0) == (nz > 0)) {
+		nn_error_node(d, n, "exactly one of 'scales' and 'sizes' must "
+			      "be given");
+		return false;
+	}
+	for (int i = 1; i < 4; i++) {
+		int64_t c = count_of(n, i), want = i == 1 ? 2 * na : na;
+		const void *data = i == 1 ? roi : i == 2 ? sc : sz;
+		/* roi matters only to tf_crop_and_resize, and its data only
+		 * to the output shape when scales are given. */
+		if (c == 0 || (i == 1 && p->ct != CT_TF_CROP))
+			continue;
+		if (c != want) {
+			nn_error_node(d, n, "input '%s' has %lld values, "
+				      "expected %lld", names[i], (long long)c,
+				      (long long)want);
+			return false;
+		}
+		if (!data && !(i == 1 && nz > 0)) {
+			nn_error_node(d, n, "input '%s' must be a constant",
+				      names[i]);
+			return false;
+		}
+	}
+	for (int i = 0; roi && nr == 2 * na && i < na; i++) {
+		p->roi0[ax[i]] = ir_load_f64(roi, n->in[1]->dtype, i);
+		p->roi1[ax[i]] = ir_load_f64(roi, n->in[1]->dtype, na + i);
+	}
+	return ns > 0 ? apply_scales(n, p, ax, na, sc, d)
+		      : apply_sizes(n, p, ax, na, sz, d);
+}
+
+static const void *
+data_of(const ir_node *n, int i)
+{
+	return count_of(n, i) > 0 ? n->in[i]->data : NULL;
+}
+
+bool
+ir_shape_resize(ir_graph *g, ir_node *n, nn_diag *d)
+{
+	rz_plan p;
+	(void)g;
+	const char *mode = ir_attr_str(n, "mode", "nearest");
+	if (!strcmp(mode, "cubic")) {
+		nn_error_node(d, n, "mode 'cubic' is not supported");
+		return false;
+	}
+	ir_dtype t = n->in[0]->dtype;
+	if (!ir_dtype_is_float(t) && !ir_dtype_is_int(t)) {
+		nn_error_node(d, n, "dtype %s not supported", ir_dtype_name(t));
+		return false;
+	}
+	if (!make_plan(n, data_of(n, 1), data_of(n, 2), data_of(n, 3), &p, d))
+		return false;
+	for (int i = 0; i < p.rank; i++)
+		if (p.out[i] <= 0) {
+			nn_error_node(d, n, "output size along axis %d is %lld",
+				      i, (long long)p.out[i]);
+			return false;
+		}
+	n->out[0]->dtype = t;
+	n->out[0]->shape.rank = p.rank;
+	memcpy(n->out[0]->shape.dim, p.out, sizeof p.out);
+	return true;
+}
+
+/* Source coordinate of output coordinate x along axis a. */
+static double
+source_coord(const rz_plan *p, int a, int64_t x)
+{
+	double s = p->scale[a], len = p->len[a], in = (double)p->in[a];
+	switch (p->ct) {
+	case CT_PYTORCH:
+		return len > 1 ? ((double)x + 0.5) / s - 0.5 : 0.0;
+	case CT_ALIGN:
+		return len == 1 ? 0.0 : (double)x * (in - 1) / (len - 1);
+	case CT_ASYM:
+		return (double)x / s;
+	case CT_TF_NN:
+		return ((double)x + 0.5) / s;
+	case CT_TF_CROP:
+		if (len == 1)
+			return 0.5 * (p->roi0[a] + p->roi1[a]) * (in - 1);
+		return p->roi0[a] * (in - 1) +
+		       (double)x * (p->roi1[a] - p->roi0[a]) * (in - 1) /
+			       (len - 1);
+	default:
+		return ((double)x + 0.5) / s - 0.5;
+	}
+}
+
+/* Per axis and output coordinate: the two source offsets (already times
+ * the axis stride), the weight of the second, or `outside` (extrapolate). */
+typedef struct rz_axis {
+	int64_t *o0, *o1;
+	double *w;
+	bool *outside;
+} rz_axis;
+
+static int64_t
+clamp(int64_t v, int64_t n)
+{
+	return v < 0 ? 0 : v >= n ? n - 1 : v;
+}
+
+static void
+axis_map(const rz_plan *p, int a, int64_t stride, rz_axis *m)
+{
+	int64_t n = p->out[a], in = p->in[a];
+	m->o0 = nn_xmalloc((size_t)n * sizeof *m->o0);
+	m->o1 = nn_xmalloc((size_t)n * sizeof *m->o1);
+	m->w = nn_xmalloc((size_t)n * sizeof *m->w);
+	m->outside = nn_xmalloc((size_t)n * sizeof *m->outside);
+	for (int64_t x = 0; x < n; x++) {
+		double c = source_coord(p, a, x), f = floor(c), r = c - f;
+		int64_t i0 = (int64_t)f;
+		m->outside[x] = p->ct == CT_TF_CROP &&
+				(c < 0 || c > (double)(in - 1));
+		m->w[x] = p->linear ? r : 0.0;
+		if (!p->linear && r != 0 &&
+		    (p->nearest == NR_CEIL ||
+		     (p->nearest == NR_PREFER_FLOOR && r > 0.5) ||
+		     (p->nearest == NR_PREFER_CEIL && r >= 0.5)))
+			i0++;
+		m->o0[x] = clamp(i0, in) * stride;
+		m->o1[x] = clamp(i0 + 1, in) * stride;
+	}
+}
+
+typedef struct rz_ctx {
+	const rz_plan *p;
+	rz_axis m[IR_MAX_RANK];
+	const double *x;
+} rz_ctx;
+
+/* Separable interpolation: axis a onward, at output index o. */
+static double
+interp(const rz_ctx *c, int a, const int64_t *o, int64_t base)
+{
+	if (a == c->p->rank)
+		return c->x[base];
+	const rz_axis *m = &c->m[a];
+	int64_t x = o[a];
+	if (m->outside[x])
+		return c->p->extrap;
+	double v = interp(c, a + 1, o, base + m->o0[x]);
+	if (m->w[x] != 0)
+		v = v * (1 - m->w[x]) +
+		    m->w[x] * interp(c, a + 1, o, base + m->o1[x]);
+	return v;
+}
+
+static void
+run_resize(rz_ctx *c, const ir_value *yv, void *y)
+{
+	const rz_plan *p = c->p;
+	int64_t stride = 1, o[IR_MAX_RANK] = {0};
+	for (int a = p->rank - 1; a >= 0; a--) {
+		axis_map(p, a, stride, &c->m[a]);
+		stride *= p->in[a];
+	}
+	int64_t ny = ir_shape_numel(&yv->shape);
+	for (int64_t i = 0; i < ny; i++) {
+		ir_store_f64(y, yv->dtype, i, interp(c, 0, o, 0));
+		for (int a = p->rank - 1; a >= 0; a--) {
+			if (++o[a] < p->out[a])
+				break;
+			o[a] = 0;
+		}
+	}
+	for (int a = 0; a < p->rank; a++) {
+		free(c->m[a].o0);
+		free(c->m[a].o1);
+		free(c->m[a].w);
+		free(c->m[a].outside);
+	}
+}
+
+bool
+ir_eval_resize(const ir_node *n, const void *const *in, void *const *out,
+	       nn_diag *d)
+{
+	rz_plan p;
+	rz_ctx c;
+	const void *arg[4] = {NULL, NULL, NULL, NULL};
+	for (int i = 1; i < 4; i++)
+		arg[i] = count_of(n, i) > 0 ? in[i] : NULL;
+	if (!make_plan(n, arg[1], arg[2], arg[3], &p, d))
+		return false;
+	const ir_value *xv = n->in[0];
+	int64_t nx = ir_shape_numel(&xv->shape);
+	double *x = nn_xmalloc((size_t)(nx > 0 ? nx : 1) * sizeof *x);
+	for (int64_t i = 0; i < nx; i++)
+		x[i] = ir_load_f64(in[0], xv->dtype, i);
+	memset(&c, 0, sizeof c);
+	c.p = &p;
+	c.x = x;
+	run_resize(&c, n->out[0], out[0]);
+	free(x);
+	return true;
+}
