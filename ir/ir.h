@@ -337,6 +337,22 @@ bool ir_shape_binary(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_binary(const ir_node *n, const void *const *in,
 		    void *const *out, nn_diag *d);
 /* op_conv.c */
+/* Sliding-window geometry of Conv and the pools (per spatial dim). */
+typedef struct ir_window {
+	int nd;
+	int64_t in[IR_MAX_RANK], out[IR_MAX_RANK], k[IR_MAX_RANK];
+	int64_t s[IR_MAX_RANK], dil[IR_MAX_RANK];
+	int64_t pb[IR_MAX_RANK], pe[IR_MAX_RANK]; /* pads begin, end */
+} ir_window;
+/* Reads strides, dilations, pads and auto_pad of n for input x (N, C,
+ * spatial...) and kernel k (nd values), and computes the output size;
+ * ceil_mode as in the pools. Reports bad attributes and empty outputs. */
+bool ir_window_init(const ir_node *n, const ir_shape *x, const int64_t *k,
+		    bool ceil_mode, ir_window *w, nn_diag *d);
+/* For every kernel offset kk and output position p (row-major), the
+ * row-major input position read, -1 inside the padding, -2 beyond it
+ * (ceil_mode windows). malloc'd [prod(k) * prod(out)]; caller frees. */
+int64_t *ir_window_map(const ir_window *w);
 bool ir_shape_conv(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_conv(const ir_node *n, const void *const *in, void *const *out,
 		  nn_diag *d);
