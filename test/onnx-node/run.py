@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""ONNX backend node conformance for nncc's reference interpreter.
+
+Generates onnx's backend node test cases (model.onnx + test_data_set_*/
+input_*.pb, output_*.pb) into the build tree, selects the cases of every op
+nncc claims, converts their tensors to .npy and checks each one with
+`nncc-run model.onnx in.npy... --expect out.npy...`. Prints a table per op
+and a final line `N passed, N failed`; exits 1 if any case failed.
+
+Usage: /usr/bin/python3 test/onnx-node/run.py --build BUILD [--op OP]...
+           [-k SUBSTR] [-j N] [-v] [--list]
+See README.md in this folder for the rules (what counts, tolerances).
+"""
+import argparse
+import concurrent.futures
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = "/usr/bin/python3"
+
+# The ops nncc claims to implement; every backend case of these counts.
+CLAIMED = """
+Conv ConvTranspose Gemm MatMul Add Sub Mul Div Pow Relu LeakyRelu PRelu Clip
+Sigmoid HardSigmoid HardSwish Tanh Erf Exp Log Sqrt Neg Abs Reciprocal Softmax
+LogSoftmax MaxPool AveragePool GlobalAveragePool GlobalMaxPool
+BatchNormalization LayerNormalization Flatten Reshape Transpose Concat Split
+Slice Squeeze Unsqueeze Shape Gather Pad Constant ConstantOfShape Identity
+Dropout Cast ReduceMean ReduceSum ReduceMax ArgMax Resize
+""".split()
+
+RTOL, ATOL = 1e-4, 1e-5
+# Per-case tolerance overrides: {case name: (rtol, atol, reason)}. Loosen
+# only with a reason that says why the reference itself is that coarse.
+TOLERANCE = {
+}
+
+CASE_TIMEOUT = 120  # seconds per nncc-run
+
+
+def generate(build):
+    """Generates the node cases once per onnx version; returns the node
+    folder. A stamp file marks a complete generation."""
+    import onnx
+    root = os.path.join(build, "test", "onnx-node",
+                        "data-onnx-" + onnx.__version__)
+    stamp = os.path.join(root, ".complete")
+    if not os.path.exists(stamp):
+        os.makedirs(root, exist_ok=True)
+        subprocess.run([PYTHON, os.path.join(HERE, "gen_data.py"),
+                        "generate-data", "-o", root], check=True,
+                       stdout=subprocess.DEVNULL)
+        open(stamp, "w").close()
+    return os.path.join(root, "node")
+
+
+def node_ops(model_path):
+    import onnx
+    m = onnx.load(model_path)
+    return [(n.domain, n.op_type) for n in m.graph.node]
+
+
+def classify(node_dir, names):
+    """Maps case names to (op, reason-to-skip or None). A plain case
+    belongs to the op of its single node; an `_expanded` case (a function
+    body) belongs to the op of its plain sibling and is skipped, not
+    failed, if its body uses an op nncc does not claim."""
+    plain = {}
+    result = {}
+    for name in names:
+        if name.endswith("_expanded"):
+            continue
+        ops = node_ops(os.path.join(node_dir, name, "model.onnx"))
+        if len(ops) == 1 and ops[0][0] in ("", "ai.onnx") and \
+                ops[0][1] in CLAIMED:
+            plain[name] = ops[0][1]
+            result[name] = (ops[0][1], None)
+    for name in names:
+        base = name[:-len("_expanded")]
+        if not name.endswith("_expanded") or base not in plain:
+            continue
+        ops = node_ops(os.path.join(node_dir, name, "model.onnx"))
+        bad = sorted({t if d in ("", "ai.onnx") else d + "." + t
+                      for d, t in ops
+                      if d not in ("", "ai.onnx") or t not in CLAIMED})
+        result[name] = (plain[base], "expanded form uses unsupported op "
+                        + ", ".join(bad) if bad else None)
+    return result
+
+
+def to_npy(pb, npy):
+    import onnx
+    from onnx import numpy_helper
+    import numpy as np
+    t = onnx.TensorProto()
+    with open(pb, "rb") as f:
+        t.ParseFromString(f.read())
+    np.save(npy, numpy_helper.to_array(t))
+
+
+def data_sets(case_dir):
+    return sorted(d for d in os.listdir(case_dir)
+                  if d.startswith("test_data_set_"))
+
+
+def tensors(ds_dir, prefix):
+    files = [f for f in os.listdir(ds_dir)
+             if f.startswith(prefix) and f.endswith(".pb")]
+    return sorted(files, key=lambda f: int(f[len(prefix):-3]))
+
+
+def run_data_set(nncc_run, case_dir, ds, tol):
+    """Runs one data set; returns None if it passed, else the message."""
+    ds_dir = os.path.join(case_dir, ds)
+    args = [nncc_run, os.path.join(case_dir, "model.onnx")]
+    try:
+        npys = {}
+        for prefix in ("input_", "output_"):
+            npys[prefix] = []
+            for pb in tensors(ds_dir, prefix):
+                npy = os.path.join(ds_dir, pb[:-3] + ".npy")
+                to_npy(os.path.join(ds_dir, pb), npy)
+                npys[prefix].append(npy)
+    except Exception as e:  # a tensor numpy cannot hold (strings, ...)
+        return "%s: cannot convert test data: %s" % (ds, e)
+    args += npys["input_"] + ["--expect"] + npys["output_"]
+    args += ["--rtol", repr(tol[0]), "--atol", repr(tol[1])]
+    try:
+        p = subprocess.run(args, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=CASE_TIMEOUT,
+                           universal_newlines=True)
+    except subprocess.TimeoutExpired:
+        return "%s: nncc-run timed out after %ds" % (ds, CASE_TIMEOUT)
+    if p.returncode == 0:
+        return None
+    why = "exit %d" % p.returncode if p.returncode > 0 else \
+        "killed by signal %d" % -p.returncode
+    return "%s: nncc-run %s\n%s" % (ds, why, p.stdout.rstrip())
+
+
+def run_case(nncc_run, node_dir, name):
+    case_dir = os.path.join(node_dir, name)
+    tol = TOLERANCE.get(name, (RTOL, ATOL, None))
+    for ds in data_sets(case_dir):
+        err = run_data_set(nncc_run, case_dir, ds, tol)
+        if err:
+            return err
+    return None
+
+
+def select(cases, args):
+    chosen = {}
+    skipped = {}
+    for name, (op, skip) in sorted(cases.items()):
+        if args.op and op not in args.op:
+            continue
+        if args.k and not any(k in name for k in args.k):
+            continue
+        if skip:
+            skipped[name] = (op, skip)
+        else:
+            chosen[name] = op
+    return chosen, skipped
+
+
+def report(chosen, results, skipped, ops, verbose, filtered):
+    rows = {op: [0, 0, 0] for op in ops}
+    for name, op in chosen.items():
+        rows[op][0] += 1
+        rows[op][1 if results[name] is None else 2] += 1
+    for name in sorted(results):
+        if results[name] is not None:
+            print("FAIL %s (%s)" % (name, chosen[name]))
+            lines = results[name].splitlines()
+            for line in lines[:12]:
+                print("    " + line)
+            if len(lines) > 12:
+                print("    ... (%d more lines)" % (len(lines) - 12))
+    if verbose:
+        for name, (op, why) in sorted(skipped.items()):
+            print("SKIP %s (%s): %s" % (name, op, why))
+    w = max([len("op")] + [len(op) for op in rows])
+    print("%-*s %6s %7s %7s" % (w, "op", "cases", "passed", "failed"))
+    for op in ops:
+        c, p, f = rows[op]
+        if filtered and c == 0:
+            continue
+        print("%-*s %6d %7d %7d%s" % (w, op, c, p, f,
+                                       "  <- no cases" if c == 0 else ""))
+    if skipped:
+        print("(%d expanded cases skipped: their function bodies use ops "
+              "nncc does not claim; -v lists them)" % len(skipped))
+    npass = sum(r is None for r in results.values())
+    nfail = len(results) - npass
+    print("%d passed, %d failed" % (npass, nfail))
+    return nfail
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    ap.add_argument("--build", default=os.environ.get("NNCC_BUILD",
+                    os.path.join(HERE, "..", "..", "build")),
+                    help="the CMake build tree (default: $NNCC_BUILD or "
+                    "./build)")
+    ap.add_argument("--nncc-run", help="nncc-run binary (default: "
+                    "BUILD/tools/nncc-run)")
+    ap.add_argument("--op", action="append",
+                    help="only cases of this op (repeatable)")
+    ap.add_argument("-k", action="append",
+                    help="only cases whose name contains SUBSTR "
+                    "(repeatable)")
+    ap.add_argument("-j", type=int, default=2, help="parallel jobs")
+    ap.add_argument("-v", action="store_true", help="list skipped cases")
+    ap.add_argument("--list", action="store_true",
+                    help="list the selected cases and exit")
+    args = ap.parse_args()
+    for op in args.op or []:
+        if op not in CLAIMED:
+            ap.error("--op %s: not a claimed op (%s)" %
+                     (op, " ".join(CLAIMED)))
+
+    nncc_run = args.nncc_run or os.path.join(args.build, "tools", "nncc-run")
+    if not os.access(nncc_run, os.X_OK):
+        print("run.py: error: %s: not built" % nncc_run, file=sys.stderr)
+        return 2
+    node_dir = generate(args.build)
+    cases = classify(node_dir, sorted(os.listdir(node_dir)))
+    chosen, skipped = select(cases, args)
+    if args.list:
+        for name, op in chosen.items():
+            print(op, name)
+        return 0
+    with concurrent.futures.ThreadPoolExecutor(max(1, args.j)) as ex:
+        futs = {name: ex.submit(run_case, nncc_run, node_dir, name)
+                for name in chosen}
+        results = {name: f.result() for name, f in futs.items()}
+    ops = [op for op in CLAIMED if not args.op or op in args.op]
+    filtered = bool(args.op or args.k)
+    return 1 if report(chosen, results, skipped, ops, args.v, filtered) \
+        else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
