@@ -95,8 +95,10 @@ ir_shape_str(const ir_shape *s, char *buf, size_t size)
 	buf[0] = 0;
 	n += (size_t)snprintf(buf + n, size - n, "[");
 	for (int i = 0; i < s->rank && n < size; i++)
-		n += (size_t)snprintf(buf + n, size - n, "%s%lld",
-				      i ? "," : "", (long long)s->dim[i]);
+		n += s->dim[i] < 0
+			? (size_t)snprintf(buf + n, size - n, "%s?", i ? "," : "")
+			: (size_t)snprintf(buf + n, size - n, "%s%lld",
+					   i ? "," : "", (long long)s->dim[i]);
 	if (n < size)
 		snprintf(buf + n, size - n, "]");
 }
