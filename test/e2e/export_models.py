@@ -90,6 +90,46 @@ class Upsample(nn.Module):
 				     align_corners=self.align)
 
 
+class ResizeSizes(nn.Module):
+	"""Resize to explicit sizes (the `sizes` input, non-integer scales),
+	down and up, nearest and bilinear."""
+
+	def forward(self, x):
+		a = F.interpolate(x, size=(5, 7), mode="nearest")
+		b = F.interpolate(x, size=(11, 13), mode="bilinear",
+				  align_corners=False)
+		c = F.interpolate(x, size=(4, 4), mode="bilinear",
+				  align_corners=False)
+		return a, b, c
+
+
+class Softmax4d(nn.Module):
+	"""Softmax over the channel axis of NCHW: opset 11's Softmax coerces
+	to 2-D, so exporters rewrite it; opset 13 takes the axis as is."""
+
+	def forward(self, x):
+		return F.softmax(x, dim=1), F.log_softmax(x, dim=-2)
+
+
+class SqueezeSlice(nn.Module):
+	"""Squeeze/Unsqueeze (axes attribute before opset 13, input after),
+	negative slice bounds and a reversed axis."""
+
+	def forward(self, x):
+		y = x.unsqueeze(2).squeeze(0)
+		z = y[..., -3:, 1:-1]
+		return z.flip(-1), x.squeeze(0)[:, -1]
+
+
+class GeluTanh(nn.Module):
+	def __init__(self):
+		super().__init__()
+		self.fc = nn.Linear(12, 12)
+
+	def forward(self, x):
+		return F.gelu(self.fc(x), approximate="tanh")
+
+
 class Pools(nn.Module):
 	def __init__(self):
 		super().__init__()
@@ -100,6 +140,7 @@ class Pools(nn.Module):
 		a = F.avg_pool2d(x, 3, 2, 1, count_include_pad=True)
 		b = F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
 		c = F.max_pool2d(x, 3, 2, 1, ceil_mode=True)
+		c = c + F.avg_pool2d(x, 2, 2, ceil_mode=True)[..., :c.shape[-1]]
 		g = F.adaptive_avg_pool2d(x, 1) + F.adaptive_max_pool2d(x, 1)
 		return a + b + g, c
 
@@ -249,6 +290,12 @@ CASES = [
 	     [(1, 3, 7, 9)], opset=11),
 	Case("upsample_bilinear_align_op13", lambda: Upsample("bilinear", True),
 	     [(1, 3, 7, 9)]),
+	Case("resize_sizes", ResizeSizes, [(1, 2, 8, 9)]),
+	Case("softmax4d_op11", Softmax4d, [(2, 3, 4, 5)], opset=11),
+	Case("softmax4d_op13", Softmax4d, [(2, 3, 4, 5)]),
+	Case("squeeze_slice_op11", SqueezeSlice, [(1, 3, 6, 7)], opset=11),
+	Case("squeeze_slice_op13", SqueezeSlice, [(1, 3, 6, 7)]),
+	Case("gelu_tanh", GeluTanh, [(3, 12)]),
 	Case("pools", Pools, [(1, 3, 15, 15)]),
 	Case("convtranspose", ConvT, [(1, 3, 9, 9)]),
 	Case("concat_split_op11", ConcatSplit, [(1, 4, 6, 6), (1, 4, 6, 6)],
