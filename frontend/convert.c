@@ -68,6 +68,7 @@ float_to_input(fe_ctx *c, const Onnx__NodeProto *np, ir_attr *attrs,
 	ir_shape s = {.rank = 0};
 	ir_value *v = ir_add_const(c->g, NULL, t, &s, NULL);
 	ir_store_f64(v->data, t, 0, a->f);
+	ir_const_facts(v);
 	a->name = NULL;
 	return set_input(c, np, in, nin, idx, v, name);
 }

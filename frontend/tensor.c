@@ -420,5 +420,6 @@ fe_initializer(fe_ctx *c, const Onnx__TensorProto *t)
 	ir_value *v = ir_add_const(c->g, name, tt.dtype, &tt.shape, NULL);
 	if (!tensor_fill(c, t, what, &tt, nbytes, s, v->data))
 		return NULL;
+	ir_const_facts(v); /* filled in place, after ir_add_const */
 	return v;
 }
