@@ -20,8 +20,10 @@ typedef struct fe_options {
  * Returns a graph the caller frees with ir_graph_free, or NULL after
  * reporting every problem found to d. */
 ir_graph *fe_import_onnx(const char *path, const fe_options *o, nn_diag *d);
-/* Parses "NAME=1x3x224x224" into s (name borrowed from arg); false if
- * malformed. */
+/* Parses "NAME=1x3x224x224" into s; false if malformed (no name, a dim
+ * that is not a positive decimal, more than IR_MAX_RANK dims, or more than
+ * IR_MAX_ELEMS elements). NAME may contain '=' (the last one splits).
+ * s->name is a copy that lives until the process exits. */
 bool fe_parse_input_shape(const char *arg, fe_input_shape *s);
 /* Loads a model by extension: ".onnx" through fe_import_onnx, anything
  * else as IR text (then verified). */
