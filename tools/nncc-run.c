@@ -228,11 +228,78 @@ load_inputs(const run_args *a, const ir_graph *g, nnrt_array *arr)
 		return false;
 	}
 	for (i = 0; i < a->nin; i++)
-		if (!load_npy(a->in[i], &arr[i]) ||
-		    !check_input(g->inputs[i], i, &arr[i], a->in[i],
+		if (!load_npy(a->in[i], &arr[i]))
+			return false;
+	return true;
+}
+
+static bool
+check_inputs(const run_args *a, const ir_graph *g, const nnrt_array *arr)
+{
+	int i;
+
+	for (i = 0; i < a->nin; i++)
+		if (!check_input(g->inputs[i], i, &arr[i], a->in[i],
 				 a->labels && i == 0))
 			return false;
 	return true;
+}
+
+static bool
+user_bound(const run_args *a, const char *name)
+{
+	int i;
+
+	for (i = 0; i < a->nshapes; i++)
+		if (name && strcmp(a->shapes[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* An ONNX model with symbolic dimensions is imported with batch 1 unless
+ * --input-shape binds it; when an input's .npy has another shape of the
+ * same rank, re-import with the .npy's shape bound (quietly: if the model
+ * fixes that dimension, the mismatch is reported as usual). Input 0 of
+ * --labels keeps the model's batch (samples run batch by batch). */
+static void
+rebind_inputs(const run_args *a, ir_graph **gp, const nnrt_array *arr)
+{
+	fe_input_shape *sh = nn_xcalloc((size_t)(a->nshapes + a->nin) + 1,
+					sizeof *sh);
+	const char *ext = strrchr(a->model, '.');
+	int i, n = a->nshapes;
+	ir_graph *g2 = NULL;
+	fe_options fo;
+	nn_diag d;
+
+	memcpy(sh, a->shapes, sizeof *sh * (size_t)a->nshapes);
+	for (i = a->labels ? 1 : 0; i < a->nin; i++) {
+		const ir_value *v = (*gp)->inputs[i];
+
+		if (v->shape.rank != arr[i].rank || !v->name ||
+		    user_bound(a, v->name) ||
+		    !memcmp(v->shape.dim, arr[i].dim,
+			    sizeof(int64_t) * (size_t)arr[i].rank))
+			continue;
+		sh[n].name = v->name;
+		sh[n].shape.rank = arr[i].rank;
+		memcpy(sh[n++].shape.dim, arr[i].dim,
+		       sizeof(int64_t) * (size_t)arr[i].rank);
+	}
+	nn_diag_init(&d, TOOL, a->model);
+	d.out = fopen("/dev/null", "w");
+	if (n > a->nshapes && ext && !strcmp(ext, ".onnx") && d.out) {
+		fo.shapes = sh;
+		fo.nshapes = n;
+		g2 = fe_load_model(a->model, &fo, &d);
+	}
+	if (d.out)
+		fclose(d.out);
+	if (g2) {
+		ir_graph_free(*gp);
+		*gp = g2;
+	}
+	free(sh);
 }
 
 static void
@@ -582,15 +649,21 @@ check_counts(const run_args *a, const ir_graph *g)
 }
 
 static bool
-run_model(const run_args *a, ir_graph *g, nn_diag *d)
+run_model(const run_args *a, ir_graph **gp, nn_diag *d)
 {
-	nnrt_array *in = nn_xcalloc((size_t)g->ninputs + 1, sizeof *in);
-	const void **ptr = nn_xcalloc((size_t)g->ninputs + 1, sizeof *ptr);
+	int n = (*gp)->ninputs;
+	nnrt_array *in = nn_xcalloc((size_t)n + 1, sizeof *in);
+	const void **ptr = nn_xcalloc((size_t)n + 1, sizeof *ptr);
 	tensor_set out = { 0, NULL, NULL };
+	ir_graph *g;
 	bool ok;
 	int i;
 
-	ok = check_counts(a, g) && load_inputs(a, g, in);
+	ok = check_counts(a, *gp) && load_inputs(a, *gp, in);
+	if (ok)
+		rebind_inputs(a, gp, in);
+	g = *gp;
+	ok = ok && check_counts(a, g) && check_inputs(a, g, in);
 	if (ok && a->labels)
 		ok = run_labels(a, g, in, d);
 	else if (ok) {
@@ -601,7 +674,7 @@ run_model(const run_args *a, ir_graph *g, nn_diag *d)
 		     finish_outputs(a, g, &out);
 		free_outputs(&out);
 	}
-	for (i = 0; i < g->ninputs; i++)
+	for (i = 0; i < n; i++)
 		nnrt_array_free(&in[i]);
 	free(in);
 	free((void *)ptr);
@@ -628,7 +701,7 @@ main(int argc, char **argv)
 		fo.nshapes = a.nshapes;
 		nn_diag_init(&d, TOOL, a.model);
 		g = fe_load_model(a.model, &fo, &d);
-		r = g && run_model(&a, g, &d) ? 0 : 1;
+		r = g && run_model(&a, &g, &d) ? 0 : 1;
 	}
 	if (g)
 		ir_graph_free(g);
