@@ -153,8 +153,10 @@ read_opset(fe_ctx *c, const Onnx__ModelProto *m)
 		return false;
 	}
 	if (c->opset > FE_MAX_OPSET)
-		nn_warn(c->d, "opset %lld is newer than %d; importing it as %d",
-			(long long)c->opset, FE_MAX_OPSET, FE_MAX_OPSET);
+		nn_warn(c->d,
+			"opset %lld is newer than the newest nncc knows (%d); "
+			"importing it anyway",
+			(long long)c->opset, FE_MAX_OPSET);
 	return true;
 }
 
@@ -248,7 +250,12 @@ static bool
 import_input(fe_ctx *c, const Onnx__ValueInfoProto *vi, bool *used)
 {
 	const char *name = fe_str(vi->name);
-	if (fe_map_get(&c->values, name))
+	ir_value *known = fe_map_get(&c->values, name);
+	if (known && known->is_input) {
+		nn_error(c->d, "input '%s' is listed twice", name);
+		return false;
+	}
+	if (known)
 		return true; /* an initializer old exporters also list */
 	char what[300];
 	snprintf(what, sizeof what, "input '%s'", name);
@@ -323,6 +330,11 @@ import_graph(fe_ctx *c, const Onnx__GraphProto *gp)
 	bool ok = true;
 	for (size_t i = 0; i < gp->n_initializer; i++) {
 		ir_value *v = fe_initializer(c, gp->initializer[i]);
+		if (v && fe_map_get(&c->values, v->name)) {
+			nn_error(c->d, "initializer '%s' is defined twice",
+				 v->name);
+			v = NULL;
+		}
 		if (v)
 			fe_map_put(c, &c->values, v->name, v);
 		ok &= v != NULL;

@@ -238,7 +238,11 @@ decode_value(fe_ctx *c, const Onnx__NodeProto *np,
 		snprintf(what, sizeof what, "node '%s' (%s): attribute '%s'",
 			 np_label(np), fe_str(np->op_type), out->name);
 		out->t = nn_alloc(g->arena, sizeof *out->t);
-		return a->t && fe_tensor(c, a->t, what, out->t);
+		if (!a->t) {
+			nn_error(c->d, "%s has no tensor", what);
+			return false;
+		}
+		return fe_tensor(c, a->t, what, out->t);
 	}
 	default: nn_unreachable();
 	}
