@@ -186,6 +186,14 @@ load_npy(const char *path, nnrt_array *a)
 	return false;
 }
 
+/* .npy has no bfloat16: bf16 tensors travel as u16 arrays of their bit
+ * patterns (what onnx.numpy_helper gives too). */
+static int
+npy_dtype(ir_dtype t)
+{
+	return t == IR_BF16 ? NNRT_U16 : (int)t;
+}
+
 /* Whether array a fits value v; with skip_dim0 the first dimension is not
  * compared (--labels batches). Reports a mismatch naming the input. */
 static bool
@@ -194,7 +202,7 @@ check_input(const ir_value *v, int i, const nnrt_array *a, const char *path,
 {
 	char want[200], got[200];
 	int k;
-	bool ok = (int)v->dtype == a->dtype && v->shape.rank == a->rank;
+	bool ok = npy_dtype(v->dtype) == a->dtype && v->shape.rank == a->rank;
 
 	for (k = skip_dim0 ? 1 : 0; ok && k < a->rank; k++)
 		ok = v->shape.dim[k] == a->dim[k];
@@ -341,7 +349,7 @@ write_output(const char *path, const ir_value *v, void *data, int64_t numel)
 	bool ok;
 
 	memset(&a, 0, sizeof a);
-	a.dtype = (int)v->dtype;
+	a.dtype = npy_dtype(v->dtype);
 	a.rank = v->shape.rank;
 	memcpy(a.dim, v->shape.dim, sizeof(int64_t) * (size_t)a.rank);
 	a.data = data;
@@ -452,7 +460,7 @@ compare_output(const run_args *a, int i, const ir_value *v, const void *got,
 
 	if (!load_npy(path, &e))
 		return false;
-	if (e.dtype != (int)v->dtype || e.rank != v->shape.rank ||
+	if (e.dtype != npy_dtype(v->dtype) || e.rank != v->shape.rank ||
 	    memcmp(e.dim, v->shape.dim, sizeof(int64_t) * (size_t)e.rank)) {
 		value_type_str(v, have, sizeof have);
 		array_type_str(&e, want, sizeof want);
