@@ -1,2 +1,757 @@
-/* codegen.c: not written yet. */
-#include "ir.h"
+/* Lowering driver: one LLVM function per node, the exported run entry
+ * points that call them in order over the planned buffers, and the
+ * helpers (loops, scalars, constants) every lowering file uses. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Target.h>
+
+#include "cg_internal.h"
+
+LLVMTypeRef
+cg_type(cg_ctx *c, ir_dtype t)
+{
+	switch (t) {
+	case IR_F32: return c->f32;
+	case IR_F64: return c->f64;
+	case IR_F16: case IR_BF16: case IR_I16: case IR_U16: return c->i16;
+	case IR_I8: case IR_U8: case IR_BOOL: return c->i8;
+	case IR_I32: case IR_U32: return c->i32;
+	case IR_I64: case IR_U64: return c->i64;
+	default: return c->i8;
+	}
+}
+
+LLVMValueRef
+cg_i64(cg_fn *f, int64_t v)
+{
+	return LLVMConstInt(f->c->i64, (unsigned long long)v, 1);
+}
+
+LLVMValueRef
+cg_fconst(cg_fn *f, ir_dtype t, double v)
+{
+	return LLVMConstReal(cg_type(f->c, t), v);
+}
+
+LLVMValueRef
+cg_const(cg_fn *f, ir_dtype t, double v)
+{
+	if (t == IR_F32 || t == IR_F64)
+		return cg_fconst(f, t, v);
+	return LLVMConstInt(cg_type(f->c, t), (unsigned long long)(int64_t)v,
+			    1);
+}
+
+bool
+cg_fail(cg_fn *f, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	nn_error_node(f->c->d, f->n, "%s", buf);
+	return false;
+}
+
+int
+cg_axis(int64_t a, int rank)
+{
+	if (a < 0)
+		a += rank;
+	return a < 0 || a >= rank ? -1 : (int)a;
+}
+
+/* Loops are emitted in do-while form (trip counts are constants >= 1),
+ * which LLVM's loop passes take as already rotated. */
+LLVMValueRef
+cg_loop_begin(cg_fn *f, int64_t n, cg_loop *l)
+{
+	LLVMValueRef zero = cg_i64(f, 0);
+
+	NN_ASSERT(n >= 1);
+	l->end = cg_i64(f, n);
+	if (n == 1) {
+		l->body = NULL;
+		l->iv = zero;
+		return zero;
+	}
+	l->pre = LLVMGetInsertBlock(f->b);
+	l->body = LLVMAppendBasicBlockInContext(f->c->ctx, f->fn, "loop");
+	LLVMBuildBr(f->b, l->body);
+	LLVMPositionBuilderAtEnd(f->b, l->body);
+	l->iv = LLVMBuildPhi(f->b, f->c->i64, "i");
+	LLVMAddIncoming(l->iv, &zero, &l->pre, 1);
+	return l->iv;
+}
+
+void
+cg_loop_end(cg_fn *f, cg_loop *l)
+{
+	LLVMValueRef next, cond;
+	LLVMBasicBlockRef latch, exit;
+
+	if (!l->body)
+		return;
+	next = LLVMBuildNSWAdd(f->b, l->iv, cg_i64(f, 1), "");
+	latch = LLVMGetInsertBlock(f->b);
+	cond = LLVMBuildICmp(f->b, LLVMIntSLT, next, l->end, "");
+	exit = LLVMAppendBasicBlockInContext(f->c->ctx, f->fn, "done");
+	LLVMBuildCondBr(f->b, cond, l->body, exit);
+	LLVMAddIncoming(l->iv, &next, &latch, 1);
+	LLVMPositionBuilderAtEnd(f->b, exit);
+}
+
+LLVMValueRef
+cg_loop_begin_dyn(cg_fn *f, LLVMValueRef lo, LLVMValueRef hi, cg_loop *l)
+{
+	LLVMBasicBlockRef guard = LLVMGetInsertBlock(f->b);
+	LLVMValueRef cond = LLVMBuildICmp(f->b, LLVMIntSLT, lo, hi, "");
+
+	l->body = LLVMAppendBasicBlockInContext(f->c->ctx, f->fn, "dloop");
+	l->pre = LLVMAppendBasicBlockInContext(f->c->ctx, f->fn, "dexit");
+	LLVMBuildCondBr(f->b, cond, l->body, l->pre);
+	LLVMPositionBuilderAtEnd(f->b, l->body);
+	l->iv = LLVMBuildPhi(f->b, f->c->i64, "j");
+	LLVMAddIncoming(l->iv, &lo, &guard, 1);
+	l->end = hi;
+	return l->iv;
+}
+
+void
+cg_loop_end_dyn(cg_fn *f, cg_loop *l)
+{
+	LLVMValueRef next = LLVMBuildNSWAdd(f->b, l->iv, cg_i64(f, 1), "");
+	LLVMBasicBlockRef latch = LLVMGetInsertBlock(f->b);
+	LLVMValueRef cond = LLVMBuildICmp(f->b, LLVMIntSLT, next, l->end, "");
+
+	LLVMBuildCondBr(f->b, cond, l->body, l->pre);
+	LLVMAddIncoming(l->iv, &next, &latch, 1);
+	LLVMPositionBuilderAtEnd(f->b, l->pre);
+}
+
+void
+cg_nest_begin(cg_fn *f, int rank, const int64_t *dims, LLVMValueRef *ivs,
+	      cg_loop *loops)
+{
+	for (int k = 0; k < rank; k++)
+		ivs[k] = cg_loop_begin(f, dims[k], &loops[k]);
+}
+
+void
+cg_nest_end(cg_fn *f, int rank, cg_loop *loops)
+{
+	for (int k = rank - 1; k >= 0; k--)
+		cg_loop_end(f, &loops[k]);
+}
+
+LLVMValueRef
+cg_linear(cg_fn *f, int rank, const LLVMValueRef *ivs, const int64_t *st,
+	  int64_t base)
+{
+	LLVMValueRef acc = cg_i64(f, base);
+
+	for (int k = 0; k < rank; k++) {
+		LLVMValueRef t;
+		if (st[k] == 0)
+			continue;
+		t = st[k] == 1 ? ivs[k]
+			       : LLVMBuildNSWMul(f->b, ivs[k],
+						 cg_i64(f, st[k]), "");
+		acc = LLVMBuildNSWAdd(f->b, acc, t, "");
+	}
+	return acc;
+}
+
+LLVMValueRef
+cg_gep(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx)
+{
+	LLVMTypeRef et = LLVMGetElementType(LLVMTypeOf(ptr));
+
+	return LLVMBuildInBoundsGEP2(f->b, et, ptr, &idx, 1, "");
+}
+
+LLVMValueRef
+cg_load(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx)
+{
+	LLVMTypeRef et = LLVMGetElementType(LLVMTypeOf(ptr));
+
+	return LLVMBuildLoad2(f->b, et, cg_gep(f, ptr, idx), "");
+}
+
+void
+cg_store(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx, LLVMValueRef v)
+{
+	LLVMBuildStore(f->b, v, cg_gep(f, ptr, idx));
+}
+
+LLVMValueRef
+cg_add(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
+{
+	if (ir_dtype_is_float(t))
+		return LLVMBuildFAdd(f->b, a, b, "");
+	return LLVMBuildAdd(f->b, a, b, "");
+}
+
+LLVMValueRef
+cg_mul(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
+{
+	if (ir_dtype_is_float(t))
+		return LLVMBuildFMul(f->b, a, b, "");
+	return LLVMBuildMul(f->b, a, b, "");
+}
+
+static bool
+is_unsigned(ir_dtype t)
+{
+	return t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64 ||
+	       t == IR_BOOL;
+}
+
+/* max/min propagate NaN like the C reference (x > m ? x : m with m first
+ * being the running value keeps a NaN input out; ONNX leaves it open). */
+LLVMValueRef
+cg_max(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
+{
+	LLVMValueRef gt;
+
+	if (ir_dtype_is_float(t))
+		gt = LLVMBuildFCmp(f->b, LLVMRealOGT, a, b, "");
+	else
+		gt = LLVMBuildICmp(f->b, is_unsigned(t) ? LLVMIntUGT
+							: LLVMIntSGT, a, b, "");
+	return LLVMBuildSelect(f->b, gt, a, b, "");
+}
+
+LLVMValueRef
+cg_min(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
+{
+	LLVMValueRef lt;
+
+	if (ir_dtype_is_float(t))
+		lt = LLVMBuildFCmp(f->b, LLVMRealOLT, a, b, "");
+	else
+		lt = LLVMBuildICmp(f->b, is_unsigned(t) ? LLVMIntULT
+							: LLVMIntSLT, a, b, "");
+	return LLVMBuildSelect(f->b, lt, a, b, "");
+}
+
+static LLVMValueRef
+declare(cg_ctx *c, const char *name, LLVMTypeRef ret, int nargs,
+	LLVMTypeRef arg)
+{
+	LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
+	LLVMTypeRef args[2] = {arg, arg};
+
+	if (!fn)
+		fn = LLVMAddFunction(c->mod, name,
+				     LLVMFunctionType(ret, args, nargs, 0));
+	return fn;
+}
+
+LLVMValueRef
+cg_intrin(cg_fn *f, const char *name, ir_dtype t, int nargs,
+	  LLVMValueRef *args)
+{
+	char full[64];
+	LLVMTypeRef ty = cg_type(f->c, t);
+	LLVMValueRef fn;
+
+	snprintf(full, sizeof full, "llvm.%s.%s", name,
+		 t == IR_F64 ? "f64" : "f32");
+	fn = declare(f->c, full, ty, nargs, ty);
+	return LLVMBuildCall2(f->b, LLVMGetElementType(LLVMTypeOf(fn)), fn,
+			      args, (unsigned)nargs, "");
+}
+
+LLVMValueRef
+cg_libm(cg_fn *f, const char *name, ir_dtype t, LLVMValueRef x)
+{
+	char full[64];
+	LLVMTypeRef ty = cg_type(f->c, t);
+	LLVMValueRef fn;
+
+	snprintf(full, sizeof full, "%s%s", name, t == IR_F64 ? "" : "f");
+	fn = declare(f->c, full, ty, 1, ty);
+	return LLVMBuildCall2(f->b, LLVMGetElementType(LLVMTypeOf(fn)), fn,
+			      &x, 1, "");
+}
+
+void
+cg_memcpy(cg_fn *f, LLVMValueRef dst, LLVMValueRef doff, LLVMValueRef src,
+	  LLVMValueRef soff, int64_t nbytes)
+{
+	LLVMTypeRef p8 = f->c->ptr;
+	LLVMValueRef d8 = LLVMBuildBitCast(f->b, dst, p8, "");
+	LLVMValueRef s8 = LLVMBuildBitCast(f->b, src, p8, "");
+
+	if (nbytes <= 0)
+		return;
+	d8 = LLVMBuildInBoundsGEP2(f->b, f->c->i8, d8, &doff, 1, "");
+	s8 = LLVMBuildInBoundsGEP2(f->b, f->c->i8, s8, &soff, 1, "");
+	LLVMBuildMemCpy(f->b, d8, 1, s8, 1, cg_i64(f, nbytes));
+}
+
+void
+cg_strides(const ir_shape *s, int64_t *st)
+{
+	int64_t acc = 1;
+
+	for (int k = s->rank - 1; k >= 0; k--) {
+		st[k] = acc;
+		acc *= s->dim[k];
+	}
+}
+
+void
+cg_bcast_strides(const ir_shape *in, const ir_shape *out, int64_t *st)
+{
+	int64_t s[IR_MAX_RANK];
+	int off = out->rank - in->rank;
+
+	cg_strides(in, s);
+	for (int k = 0; k < out->rank; k++) {
+		int j = k - off;
+		st[k] = j < 0 || in->dim[j] == 1 ? 0 : s[j];
+	}
+}
+
+LLVMValueRef
+cg_const_global(cg_ctx *c, const char *tag, const void *data, size_t nbytes)
+{
+	char name[256];
+	LLVMValueRef init, gv;
+
+	snprintf(name, sizeof name, "%s_%s", c->name, tag);
+	init = LLVMConstStringInContext(c->ctx, data ? data : "",
+					data ? (unsigned)nbytes : 0, 1);
+	gv = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
+	LLVMSetInitializer(gv, init);
+	LLVMSetGlobalConstant(gv, 1);
+	LLVMSetLinkage(gv, LLVMPrivateLinkage);
+	LLVMSetUnnamedAddr(gv, 1);
+	LLVMSetAlignment(gv, 64);
+	return gv;
+}
+
+LLVMValueRef
+cg_i64_table(cg_fn *f, const int64_t *v, int64_t n)
+{
+	LLVMValueRef g = cg_const_global(f->c, "tab", v,
+					 (size_t)n * sizeof *v);
+
+	return LLVMBuildBitCast(f->b, g, LLVMPointerType(f->c->i64, 0), "");
+}
+
+LLVMValueRef
+cg_f32_table(cg_fn *f, const float *v, int64_t n)
+{
+	LLVMValueRef g = cg_const_global(f->c, "tab", v,
+					 (size_t)n * sizeof *v);
+
+	return LLVMBuildBitCast(f->b, g, LLVMPointerType(f->c->f32, 0), "");
+}
+
+bool
+cg_const_ints(cg_fn *f, int i, int64_t *v, int64_t max, int64_t *n)
+{
+	const ir_value *x = i < f->n->nin ? f->n->in[i] : NULL;
+	int64_t cnt;
+
+	if (!x || !x->data)
+		return cg_fail(f, "input %d must be a constant for code "
+			       "generation", i);
+	cnt = ir_shape_numel(&x->shape);
+	if (cnt > max)
+		return cg_fail(f, "input %d has too many elements", i);
+	for (int64_t k = 0; k < cnt; k++)
+		v[k] = ir_load_i64(x->data, x->dtype, k);
+	*n = cnt;
+	return true;
+}
+
+bool
+cg_is_identifier(const char *s)
+{
+	if (!s || !(isalpha((unsigned char)*s) || *s == '_'))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return false;
+	return true;
+}
+
+char *
+cg_default_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char *s, *dot;
+
+	s = nn_xstrdup(base ? base + 1 : path);
+	if ((dot = strchr(s, '.')))
+		*dot = 0;
+	for (char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			*p = '_';
+	if (!*s || isdigit((unsigned char)*s)) {
+		char *t = nn_xmalloc(strlen(s) + 2);
+		t[0] = '_';
+		strcpy(t + 1, s);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+typedef bool (*lower_fn)(cg_fn *f);
+
+static const lower_fn lowerers[IR_NKINDS] = {
+	[IR_KIND_UNARY] = cg_lower_unary,
+	[IR_KIND_BINARY] = cg_lower_binary,
+	[IR_KIND_CONV] = cg_lower_conv,
+	[IR_KIND_GEMM] = cg_lower_gemm,
+	[IR_KIND_POOL] = cg_lower_pool,
+	[IR_KIND_NORM] = cg_lower_norm,
+	[IR_KIND_SOFTMAX] = cg_lower_softmax,
+	[IR_KIND_REDUCE] = cg_lower_reduce,
+	[IR_KIND_RESHAPE] = cg_lower_data,
+	[IR_KIND_TRANSPOSE] = cg_lower_data,
+	[IR_KIND_CONCAT] = cg_lower_data,
+	[IR_KIND_SPLIT] = cg_lower_data,
+	[IR_KIND_SLICE] = cg_lower_data,
+	[IR_KIND_GATHER] = cg_lower_data,
+	[IR_KIND_PAD] = cg_lower_data,
+	[IR_KIND_SHAPE] = cg_lower_data,
+	[IR_KIND_CONSTANT] = cg_lower_data,
+	[IR_KIND_CAST] = cg_lower_data,
+	[IR_KIND_RESIZE] = cg_lower_resize,
+};
+
+static void
+add_attr(cg_ctx *c, LLVMValueRef fn, unsigned idx, const char *name)
+{
+	unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+
+	LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(c->ctx, kind,
+								 0));
+}
+
+/* Node functions take every operand as an i8*; the plan guarantees that
+ * outputs never overlap inputs, hence noalias. */
+static LLVMValueRef
+build_node(cg_ctx *c, const ir_node *n, int idx)
+{
+	char name[256];
+	int na = n->nin + n->nout;
+	LLVMTypeRef *pt = nn_xcalloc((size_t)na + 1, sizeof *pt);
+	LLVMValueRef fn;
+	cg_fn f = {c, c->b, NULL, n, NULL, NULL};
+	bool ok;
+
+	for (int i = 0; i < na; i++)
+		pt[i] = c->ptr;
+	snprintf(name, sizeof name, "%s_%s_%d", c->name, ir_ops[n->op].name,
+		 idx);
+	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
+		LLVMVoidTypeInContext(c->ctx), pt, (unsigned)na, 0));
+	free(pt);
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+	for (int i = 0; i < na; i++)
+		add_attr(c, fn, (unsigned)i + 1, "noalias");
+	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
+		c->ctx, fn, "entry"));
+	f.fn = fn;
+	f.in = nn_xcalloc((size_t)n->nin + 1, sizeof *f.in);
+	f.out = nn_xcalloc((size_t)n->nout + 1, sizeof *f.out);
+	for (int i = 0; i < na; i++) {
+		const ir_value *v = i < n->nin ? n->in[i] : n->out[i - n->nin];
+		LLVMValueRef *slot = i < n->nin ? &f.in[i] : &f.out[i - n->nin];
+		if (v)
+			*slot = LLVMBuildBitCast(c->b, LLVMGetParam(fn,
+				(unsigned)i), LLVMPointerType(cg_type(c,
+				v->dtype), 0), "");
+	}
+	ok = lowerers[ir_ops[n->op].kind](&f);
+	free(f.in);
+	free(f.out);
+	LLVMBuildRetVoid(c->b);
+	if (!ok) {
+		LLVMDeleteFunction(fn);
+		return NULL;
+	}
+	return fn;
+}
+
+static LLVMValueRef
+const_ptr(cg_ctx *c, cg_buf *b)
+{
+	char tag[200];
+	size_t k = 0;
+	const char *nm = b->v->name ? b->v->name : "const";
+
+	if (!b->global) {
+		for (; nm[k] && k + 1 < sizeof tag; k++)
+			tag[k] = isalnum((unsigned char)nm[k]) ? nm[k] : '_';
+		tag[k] = 0;
+		b->global = cg_const_global(c, tag, b->v->data, (size_t)b->size);
+	}
+	return LLVMBuildBitCast(c->b, b->global, c->ptr, "");
+}
+
+/* The i8* of buffer b inside the run function (params ins, outs, ws). */
+static LLVMValueRef
+buf_ptr(cg_ctx *c, LLVMValueRef fn, cg_buf *b)
+{
+	LLVMTypeRef pp = LLVMPointerType(c->ptr, 0);
+	LLVMValueRef idx, arr;
+
+	b = cg_buf_root(b);
+	switch (b->loc) {
+	case CG_LOC_INPUT:
+	case CG_LOC_OUTPUT:
+		idx = LLVMConstInt(c->i64, (unsigned long long)b->index, 0);
+		arr = LLVMGetParam(fn, b->loc == CG_LOC_INPUT ? 0 : 1);
+		return LLVMBuildLoad2(c->b, c->ptr, LLVMBuildInBoundsGEP2(
+			c->b, c->ptr, arr, &idx, 1, ""), "");
+	case CG_LOC_CONST:
+		return const_ptr(c, b);
+	case CG_LOC_ARENA:
+		idx = LLVMConstInt(c->i64, (unsigned long long)b->offset, 0);
+		return LLVMBuildInBoundsGEP2(c->b, c->i8, LLVMGetParam(fn, 2),
+					     &idx, 1, "");
+	default:
+		(void)pp;
+		return LLVMConstNull(c->ptr);
+	}
+}
+
+static void
+call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
+	  const ir_node *n)
+{
+	int na = n->nin + n->nout;
+	LLVMValueRef *args = nn_xcalloc((size_t)na + 1, sizeof *args);
+
+	for (int i = 0; i < na; i++) {
+		const ir_value *v = i < n->nin ? n->in[i] : n->out[i - n->nin];
+		cg_buf *b = v ? cg_plan_find(p, v) : NULL;
+		args[i] = b ? buf_ptr(c, run, b) : LLVMConstNull(c->ptr);
+	}
+	LLVMBuildCall2(c->b, LLVMGetElementType(LLVMTypeOf(nf)), nf, args,
+		       (unsigned)na, "");
+	free(args);
+}
+
+/* Graph outputs not written in place (constants, inputs, views, repeated
+ * outputs) are copied at the end. */
+static void
+copy_outputs(cg_ctx *c, const cg_plan *p, LLVMValueRef run)
+{
+	for (int j = 0; j < c->g->noutputs; j++) {
+		cg_buf *b = cg_plan_find(p, c->g->outputs[j]);
+		cg_buf *r = cg_buf_root(b);
+		cg_buf out = {.loc = CG_LOC_OUTPUT, .index = j};
+		int64_t nbytes = ir_shape_numel(&b->v->shape) *
+				 (int64_t)ir_dtype_size(b->v->dtype);
+
+		if ((r->loc == CG_LOC_OUTPUT && r->index == j) || nbytes <= 0)
+			continue;
+		LLVMBuildMemCpy(c->b, buf_ptr(c, run, &out), 1,
+				buf_ptr(c, run, r), 1,
+				LLVMConstInt(c->i64, (unsigned long long)nbytes,
+					     0));
+	}
+}
+
+static bool
+out_empty(const ir_node *n)
+{
+	for (int i = 0; i < n->nout; i++)
+		if (n->out[i] && ir_shape_numel(&n->out[i]->shape) == 0)
+			return true;
+	return false;
+}
+
+static bool
+build_run(cg_ctx *c, cg_plan *p)
+{
+	LLVMTypeRef pp = LLVMPointerType(c->ptr, 0);
+	LLVMTypeRef args[3] = {pp, pp, c->ptr};
+	char name[256];
+	LLVMValueRef run, *fns;
+	int i = 0;
+	bool ok = true;
+
+	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
+	run = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->i32, args, 3,
+							     0));
+	add_attr(c, run, LLVMAttributeFunctionIndex, "nounwind");
+	fns = nn_xcalloc((size_t)p->nnodes + 1, sizeof *fns);
+	for (ir_node *n = c->g->first; n; n = n->next, i++)
+		if (!p->skip[i] && !out_empty(n) &&
+		    !(fns[i] = build_node(c, n, i)))
+			ok = false;
+	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
+		c->ctx, run, "entry"));
+	i = 0;
+	for (ir_node *n = c->g->first; ok && n; n = n->next, i++)
+		if (fns[i])
+			call_node(c, p, run, fns[i], n);
+	if (ok)
+		copy_outputs(c, p, run);
+	LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+	free(fns);
+	return ok;
+}
+
+static void
+build_entries(cg_ctx *c, const cg_plan *p)
+{
+	LLVMTypeRef pp = LLVMPointerType(c->ptr, 0);
+	LLVMTypeRef args[2] = {pp, pp};
+	LLVMTypeRef sz = LLVMIntPtrTypeInContext(c->ctx,
+		LLVMGetModuleDataLayout(c->mod));
+	LLVMTypeRef at = LLVMArrayType(c->i8, (unsigned)(p->arena_size ?
+							 p->arena_size : 1));
+	char name[256];
+	LLVMValueRef fn, arena, call[3], ws;
+
+	snprintf(name, sizeof name, "%s_arena", c->name);
+	arena = LLVMAddGlobal(c->mod, at, name);
+	LLVMSetInitializer(arena, LLVMConstNull(at));
+	LLVMSetLinkage(arena, LLVMInternalLinkage);
+	LLVMSetAlignment(arena, 64);
+	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
+	ws = LLVMGetNamedFunction(c->mod, name);
+	snprintf(name, sizeof name, "%s_run", c->name);
+	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->i32, args, 2,
+							    0));
+	add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
+		c->ctx, fn, "entry"));
+	call[0] = LLVMGetParam(fn, 0);
+	call[1] = LLVMGetParam(fn, 1);
+	call[2] = LLVMBuildBitCast(c->b, arena, c->ptr, "");
+	LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGetElementType(
+		LLVMTypeOf(ws)), ws, call, 3, ""));
+	snprintf(name, sizeof name, "%s_workspace_size", c->name);
+	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(sz, NULL, 0, 0));
+	add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
+		c->ctx, fn, "entry"));
+	LLVMBuildRet(c->b, LLVMConstInt(sz, (unsigned long long)p->arena_size,
+					0));
+}
+
+bool
+cg_compile(ir_graph *g, const cg_options *o, const char *path, nn_diag *d)
+{
+	cg_ctx c = {0};
+	cg_plan *p;
+	bool ok;
+
+	c.ctx = LLVMContextCreate();
+	c.mod = LLVMModuleCreateWithNameInContext(o->name, c.ctx);
+	c.b = LLVMCreateBuilderInContext(c.ctx);
+	c.g = g;
+	c.d = d;
+	c.name = o->name;
+	c.i1 = LLVMInt1TypeInContext(c.ctx);
+	c.i8 = LLVMInt8TypeInContext(c.ctx);
+	c.i16 = LLVMInt16TypeInContext(c.ctx);
+	c.i32 = LLVMInt32TypeInContext(c.ctx);
+	c.i64 = LLVMInt64TypeInContext(c.ctx);
+	c.f16 = LLVMHalfTypeInContext(c.ctx);
+	c.f32 = LLVMFloatTypeInContext(c.ctx);
+	c.f64 = LLVMDoubleTypeInContext(c.ctx);
+	c.ptr = LLVMPointerType(c.i8, 0);
+	ok = cg_setup_target(&c, o);
+	p = ok ? cg_plan_build(g, d) : NULL;
+	ok = p && build_run(&c, p);
+	if (ok)
+		build_entries(&c, p);
+	LLVMDisposeBuilder(c.b);
+	if (ok)
+		ok = cg_emit(&c, o, path); /* disposes the module */
+	else
+		LLVMDisposeModule(c.mod);
+	LLVMContextDispose(c.ctx);
+	cg_plan_free(p);
+	return ok;
+}
+
+ir_dtype
+cg_ctype(ir_dtype t)
+{
+	return t == IR_F16 || t == IR_BF16 ? IR_F32 : t;
+}
+
+LLVMValueRef
+cg_load_c(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx, ir_dtype t)
+{
+	LLVMValueRef v = cg_load(f, ptr, idx);
+
+	return cg_ctype(t) == t ? v : cg_convert(f, v, t, cg_ctype(t));
+}
+
+void
+cg_store_c(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx, LLVMValueRef v,
+	   ir_dtype t)
+{
+	if (cg_ctype(t) != t)
+		v = cg_convert(f, v, cg_ctype(t), t);
+	cg_store(f, ptr, idx, v);
+}
+
+void
+cg_coalesce(int *rank, int64_t *dims, int nst, int64_t (*st)[IR_MAX_RANK])
+{
+	int r = 0;
+
+	for (int k = 0; k < *rank; k++) {
+		bool merge = r > 0;
+		if (dims[k] == 1)
+			continue;
+		for (int s = 0; merge && s < nst; s++)
+			merge = st[s][r - 1] == st[s][k] * dims[k];
+		if (merge) {
+			dims[r - 1] *= dims[k];
+			for (int s = 0; s < nst; s++)
+				st[s][r - 1] = st[s][k];
+			continue;
+		}
+		dims[r] = dims[k];
+		for (int s = 0; s < nst; s++)
+			st[s][r] = st[s][k];
+		r++;
+	}
+	if (r == 0) {
+		dims[0] = 1;
+		for (int s = 0; s < nst; s++)
+			st[s][0] = 0;
+		r = 1;
+	}
+	*rank = r;
+}
+
+/* Allocas go to the entry block so that mem2reg promotes them. */
+LLVMValueRef
+cg_alloca(cg_fn *f, LLVMTypeRef t)
+{
+	LLVMBuilderRef b = LLVMCreateBuilderInContext(f->c->ctx);
+	LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(f->fn);
+	LLVMValueRef first = LLVMGetFirstInstruction(entry), a;
+
+	if (first)
+		LLVMPositionBuilderBefore(b, first);
+	else
+		LLVMPositionBuilderAtEnd(b, entry);
+	a = LLVMBuildAlloca(b, t, "");
+	LLVMDisposeBuilder(b);
+	return a;
+}

@@ -1,0 +1,168 @@
+/* Internals shared by the codegen files: the lowering context, the loop
+ * builder, scalar helpers and the per-kind lowering entry points. Only
+ * codegen/ includes this header (and so llvm-c). */
+#ifndef NNCC_CG_INTERNAL_H
+#define NNCC_CG_INTERNAL_H
+
+#include <llvm-c/Core.h>
+
+#include "codegen.h"
+
+/* plan.c: where every value lives at run time. */
+typedef enum cg_loc {
+	CG_LOC_NONE,   /* not needed (omitted or unused) */
+	CG_LOC_INPUT,  /* caller's inputs[index] */
+	CG_LOC_OUTPUT, /* caller's outputs[index] */
+	CG_LOC_CONST,  /* private constant global (weights or folded data) */
+	CG_LOC_ARENA,  /* workspace + offset */
+	CG_LOC_ALIAS   /* same bytes as `alias` (reshape-like views) */
+} cg_loc;
+
+typedef struct cg_buf {
+	const ir_value *v;
+	cg_loc loc;
+	int index;             /* CG_LOC_INPUT / CG_LOC_OUTPUT */
+	int64_t offset, size;  /* CG_LOC_ARENA; size in bytes */
+	int first, last;       /* live node range (arena buffers) */
+	struct cg_buf *alias;  /* CG_LOC_ALIAS: the buffer aliased */
+	LLVMValueRef global;   /* CG_LOC_CONST, filled by codegen */
+} cg_buf;
+
+typedef struct cg_plan {
+	int nbufs, cap;
+	cg_buf *bufs;
+	int *table; /* open-addressing map value -> bufs index (+1) */
+	int tsize;
+	int64_t arena_size;
+	bool *skip; /* per node (in order): outputs all constant data */
+	int nnodes;
+} cg_plan;
+
+/* Builds the plan of g; returns NULL after reporting a problem. */
+cg_plan *cg_plan_build(ir_graph *g, nn_diag *d);
+void cg_plan_free(cg_plan *p);
+cg_buf *cg_plan_find(const cg_plan *p, const ir_value *v);
+/* Follows aliases to the buffer that owns the bytes. */
+cg_buf *cg_buf_root(cg_buf *b);
+/* Whether op is a reshape-like view the planner may alias. */
+bool cg_is_view_op(ir_op op);
+
+/* codegen.c: the lowering context. */
+typedef struct cg_ctx {
+	LLVMContextRef ctx;
+	LLVMModuleRef mod;
+	LLVMBuilderRef b;
+	ir_graph *g;
+	nn_diag *d;
+	const char *name;
+	LLVMTypeRef i1, i8, i16, i32, i64, f16, f32, f64, ptr;
+} cg_ctx;
+
+/* The function of one node being built. in[i] and out[i] are typed
+ * element pointers (NULL for an omitted operand). */
+typedef struct cg_fn {
+	cg_ctx *c;
+	LLVMBuilderRef b;
+	LLVMValueRef fn;
+	const ir_node *n;
+	LLVMValueRef *in, *out;
+} cg_fn;
+
+typedef struct cg_loop {
+	LLVMBasicBlockRef pre, body;
+	LLVMValueRef iv, end;
+} cg_loop;
+
+LLVMTypeRef cg_type(cg_ctx *c, ir_dtype t);
+LLVMValueRef cg_i64(cg_fn *f, int64_t v);
+LLVMValueRef cg_fconst(cg_fn *f, ir_dtype t, double v);
+/* A constant of type t (float or int) holding v. */
+LLVMValueRef cg_const(cg_fn *f, ir_dtype t, double v);
+/* Starts a counted loop 0..n-1 (n >= 1) and positions the builder in its
+ * body; returns the i64 induction variable. */
+LLVMValueRef cg_loop_begin(cg_fn *f, int64_t n, cg_loop *l);
+void cg_loop_end(cg_fn *f, cg_loop *l);
+/* Same with a runtime trip count (may be 0). */
+LLVMValueRef cg_loop_begin_dyn(cg_fn *f, LLVMValueRef lo, LLVMValueRef hi,
+			       cg_loop *l);
+void cg_loop_end_dyn(cg_fn *f, cg_loop *l);
+/* Nest of loops over dims[0..rank-1] (all >= 1), outermost first. */
+void cg_nest_begin(cg_fn *f, int rank, const int64_t *dims,
+		   LLVMValueRef *ivs, cg_loop *loops);
+void cg_nest_end(cg_fn *f, int rank, cg_loop *loops);
+/* sum(ivs[k] * strides[k]) + base, skipping zero strides. */
+LLVMValueRef cg_linear(cg_fn *f, int rank, const LLVMValueRef *ivs,
+		       const int64_t *strides, int64_t base);
+LLVMValueRef cg_gep(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx);
+LLVMValueRef cg_load(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx);
+void cg_store(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx, LLVMValueRef v);
+LLVMValueRef cg_add(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_mul(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_max(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_min(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b);
+/* An llvm.NAME.f32/f64 intrinsic of one or two operands. */
+LLVMValueRef cg_intrin(cg_fn *f, const char *name, ir_dtype t, int nargs,
+		       LLVMValueRef *args);
+/* A libm call (for float: NAMEf) of one operand. */
+LLVMValueRef cg_libm(cg_fn *f, const char *name, ir_dtype t, LLVMValueRef x);
+/* Converts v from type `from` to `to` with ONNX Cast semantics. */
+LLVMValueRef cg_convert(cg_fn *f, LLVMValueRef v, ir_dtype from,
+			ir_dtype to);
+/* Copies nbytes from src+soff to dst+doff (byte offsets). */
+void cg_memcpy(cg_fn *f, LLVMValueRef dst, LLVMValueRef doff,
+	       LLVMValueRef src, LLVMValueRef soff, int64_t nbytes);
+/* The type arithmetic happens in: f32 for f16/bf16, else t. */
+ir_dtype cg_ctype(ir_dtype t);
+/* Load/store of element idx converting to/from cg_ctype(t). */
+LLVMValueRef cg_load_c(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx,
+		       ir_dtype t);
+void cg_store_c(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx,
+		LLVMValueRef v, ir_dtype t);
+/* Merges adjacent dims (and drops size-1 dims) of an iteration space
+ * where every stride array st[0..nst-1] stays linear. */
+void cg_coalesce(int *rank, int64_t *dims, int nst, int64_t (*st)[IR_MAX_RANK]);
+LLVMValueRef cg_alloca(cg_fn *f, LLVMTypeRef t);
+/* Row-major strides of s (elements). */
+void cg_strides(const ir_shape *s, int64_t *st);
+/* Broadcast strides of `in` against out (0 on broadcast dims). */
+void cg_bcast_strides(const ir_shape *in, const ir_shape *out, int64_t *st);
+/* A private constant global holding nbytes of data. */
+LLVMValueRef cg_const_global(cg_ctx *c, const char *tag, const void *data,
+			     size_t nbytes);
+/* Element pointer of type t to a constant table of n int64s. */
+LLVMValueRef cg_i64_table(cg_fn *f, const int64_t *v, int64_t n);
+LLVMValueRef cg_f32_table(cg_fn *f, const float *v, int64_t n);
+/* The integer value of a constant input's data (in[i]->data); false with
+ * an error when it is not constant. */
+bool cg_const_ints(cg_fn *f, int i, int64_t *v, int64_t max, int64_t *n);
+bool cg_fail(cg_fn *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Normalizes a possibly negative axis; -1 if out of range. */
+int cg_axis(int64_t a, int rank);
+
+/* The lowering hooks: build the body of f (entry block positioned; the
+ * caller adds the return). False after reporting an error. */
+bool cg_lower_unary(cg_fn *f);
+bool cg_lower_binary(cg_fn *f);
+bool cg_lower_conv(cg_fn *f);
+bool cg_lower_gemm(cg_fn *f);
+bool cg_lower_pool(cg_fn *f);
+bool cg_lower_norm(cg_fn *f);
+bool cg_lower_softmax(cg_fn *f);
+bool cg_lower_reduce(cg_fn *f);
+bool cg_lower_data(cg_fn *f); /* reshape, transpose, concat, split, slice,
+				 gather, pad, cast, constant */
+bool cg_lower_resize(cg_fn *f);
+
+/* emit.c */
+/* Verifies, optimizes and writes the module (taken: disposed here). */
+bool cg_emit(cg_ctx *c, const cg_options *o, const char *path);
+/* Sets the module's triple and data layout for o; false on a bad target.
+ * Needed before lowering so size_t has the target's width. */
+bool cg_setup_target(cg_ctx *c, const cg_options *o);
+/* Writes through a temporary file renamed onto path ("-": stdout). */
+FILE *cg_open_out(const char *path, char **tmp, nn_diag *d);
+bool cg_close_out(FILE *f, const char *path, char *tmp, bool ok,
+		  nn_diag *d);
+
+#endif

@@ -1,0 +1,42 @@
+/* Code generation: IR graph in, native object (or assembly, LLVM IR,
+ * bitcode) and a C header out, through the LLVM C API. */
+#ifndef NNCC_CODEGEN_H
+#define NNCC_CODEGEN_H
+
+#include "ir.h"
+
+typedef enum cg_output {
+	CG_OUT_OBJ,  /* native object file */
+	CG_OUT_ASM,  /* -S */
+	CG_OUT_BC,   /* --emit-llvm */
+	CG_OUT_LL    /* --emit-llvm -S */
+} cg_output;
+
+typedef struct cg_options {
+	const char *name;   /* symbol prefix, a C identifier; borrowed */
+	int opt_level;      /* 0..3 */
+	int size_level;     /* 0, or 1 for -Os */
+	const char *cpu;    /* NULL: the host CPU (with its features) */
+	const char *triple; /* NULL: the host triple */
+	cg_output output;
+} cg_options;
+
+/* codegen.c */
+/* Lowers g (borrowed; must have static shapes and pass ir_verify) to
+ * LLVM IR, optimizes it and writes it to path ("-" is stdout) through a
+ * temporary file, so that nothing is left behind on error. */
+bool cg_compile(ir_graph *g, const cg_options *o, const char *path,
+		nn_diag *d);
+/* Whether s is a valid C identifier. */
+bool cg_is_identifier(const char *s);
+/* The default model name for an output path: its stem made a C
+ * identifier. Returns a malloc'd string the caller frees. */
+char *cg_default_name(const char *path);
+
+/* header.c */
+/* Writes the C header of the generated API for g to path (through a
+ * temporary file). */
+bool cg_write_header(ir_graph *g, const char *name, const char *path,
+		     nn_diag *d);
+
+#endif

@@ -1,0 +1,257 @@
+/* Emission: target machine setup, LLVM's optimization pipeline for the
+ * -O level, and writing object, assembly, bitcode or LLVM IR through a
+ * temporary file renamed into place. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/BitWriter.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "cg_internal.h"
+
+static LLVMTargetMachineRef tm_cache;
+
+static void
+init_targets(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	done = true;
+	LLVMInitializeAllTargetInfos();
+	LLVMInitializeAllTargets();
+	LLVMInitializeAllTargetMCs();
+	LLVMInitializeAllAsmPrinters();
+	LLVMInitializeAllAsmParsers();
+}
+
+static LLVMCodeGenOptLevel
+cg_level(int o)
+{
+	return o <= 0 ? LLVMCodeGenLevelNone
+	     : o == 1 ? LLVMCodeGenLevelLess
+	     : o == 2 ? LLVMCodeGenLevelDefault : LLVMCodeGenLevelAggressive;
+}
+
+bool
+cg_setup_target(cg_ctx *c, const cg_options *o)
+{
+	char *triple, *err = NULL, *cpu, *feat;
+	LLVMTargetRef t;
+	LLVMTargetDataRef td;
+	bool host = !o->triple && !o->cpu;
+
+	init_targets();
+	triple = o->triple ? LLVMNormalizeTargetTriple(o->triple)
+			   : LLVMGetDefaultTargetTriple();
+	if (LLVMGetTargetFromTriple(triple, &t, &err)) {
+		nn_error(c->d, "unknown target '%s': %s", o->triple ? o->triple
+			 : triple, err);
+		LLVMDisposeMessage(err);
+		LLVMDisposeMessage(triple);
+		return false;
+	}
+	cpu = host ? LLVMGetHostCPUName()
+		   : LLVMCreateMessage(o->cpu ? o->cpu
+				       : (o->triple ? "generic" : ""));
+	if (o->cpu && !strcmp(o->cpu, "native") && !o->triple) {
+		LLVMDisposeMessage(cpu);
+		cpu = LLVMGetHostCPUName();
+		host = true;
+	}
+	feat = host ? LLVMGetHostCPUFeatures() : LLVMCreateMessage("");
+	tm_cache = LLVMCreateTargetMachine(t, triple, cpu, feat,
+		cg_level(o->opt_level), LLVMRelocPIC, LLVMCodeModelDefault);
+	LLVMSetTarget(c->mod, triple);
+	td = LLVMCreateTargetDataLayout(tm_cache);
+	LLVMSetModuleDataLayout(c->mod, td);
+	LLVMDisposeTargetData(td);
+	LLVMDisposeMessage(triple);
+	LLVMDisposeMessage(cpu);
+	LLVMDisposeMessage(feat);
+	return true;
+}
+
+/* Function attributes make LLVM's cost models see the chosen CPU. */
+static void
+tag_functions(cg_ctx *c, const cg_options *o)
+{
+	char *cpu = LLVMGetTargetMachineCPU(tm_cache);
+	char *feat = LLVMGetTargetMachineFeatureString(tm_cache);
+
+	for (LLVMValueRef f = LLVMGetFirstFunction(c->mod); f;
+	     f = LLVMGetNextFunction(f)) {
+		if (LLVMIsDeclaration(f))
+			continue;
+		if (*cpu)
+			LLVMAddTargetDependentFunctionAttr(f, "target-cpu", cpu);
+		if (*feat)
+			LLVMAddTargetDependentFunctionAttr(f, "target-features",
+							   feat);
+		if (o->size_level)
+			LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+				LLVMCreateEnumAttribute(c->ctx,
+				LLVMGetEnumAttributeKindForName("optsize", 7),
+				0));
+	}
+	LLVMDisposeMessage(cpu);
+	LLVMDisposeMessage(feat);
+}
+
+static bool
+optimize(cg_ctx *c, const cg_options *o)
+{
+	LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+	char pipe[32];
+	LLVMErrorRef e;
+
+	if (o->opt_level <= 0) {
+		LLVMDisposePassBuilderOptions(po);
+		return true;
+	}
+	snprintf(pipe, sizeof pipe, "default<%s>",
+		 o->size_level ? "Os" : o->opt_level == 1 ? "O1"
+		 : o->opt_level == 2 ? "O2" : "O3");
+	LLVMPassBuilderOptionsSetLoopVectorization(po, o->opt_level >= 2);
+	LLVMPassBuilderOptionsSetSLPVectorization(po, o->opt_level >= 2);
+	LLVMPassBuilderOptionsSetLoopUnrolling(po, !o->size_level);
+	LLVMPassBuilderOptionsSetLoopInterleaving(po, o->opt_level >= 2);
+	e = LLVMRunPasses(c->mod, pipe, tm_cache, po);
+	LLVMDisposePassBuilderOptions(po);
+	if (e) {
+		char *m = LLVMGetErrorMessage(e);
+		nn_error(c->d, "LLVM optimization failed: %s", m);
+		LLVMDisposeErrorMessage(m);
+		return false;
+	}
+	return true;
+}
+
+FILE *
+cg_open_out(const char *path, char **tmp, nn_diag *d)
+{
+	FILE *f;
+	int fd;
+
+	*tmp = NULL;
+	if (!strcmp(path, "-"))
+		return stdout;
+	*tmp = nn_xmalloc(strlen(path) + 16);
+	sprintf(*tmp, "%s.tmpXXXXXX", path);
+	if ((fd = mkstemp(*tmp)) < 0 || !(f = fdopen(fd, "wb"))) {
+		nn_error(d, "cannot write '%s'", path);
+		if (fd >= 0)
+			close(fd);
+		free(*tmp);
+		*tmp = NULL;
+		return NULL;
+	}
+	return f;
+}
+
+bool
+cg_close_out(FILE *f, const char *path, char *tmp, bool ok, nn_diag *d)
+{
+	if (!tmp) {
+		fflush(f);
+		return ok;
+	}
+	if (fclose(f) != 0 && ok) {
+		nn_error(d, "cannot write '%s'", path);
+		ok = false;
+	}
+	if (ok && rename(tmp, path) != 0) {
+		nn_error(d, "cannot rename onto '%s'", path);
+		ok = false;
+	}
+	if (!ok)
+		remove(tmp);
+	free(tmp);
+	return ok;
+}
+
+/* LLVM writes files by name: emit into a temporary, then copy (stdout)
+ * or rename it. */
+static bool
+write_module(cg_ctx *c, const cg_options *o, const char *path)
+{
+	char *tmp, *err = NULL, *s;
+	FILE *f = cg_open_out(path, &tmp, c->d);
+	bool ok = true;
+	char *name = NULL;
+
+	if (!f)
+		return false;
+	if (o->output == CG_OUT_LL) {
+		s = LLVMPrintModuleToString(c->mod);
+		ok = fputs(s, f) >= 0;
+		LLVMDisposeMessage(s);
+		return cg_close_out(f, path, tmp, ok, c->d);
+	}
+	if (!tmp) { /* binary to stdout: go through a named temporary */
+		name = strdup("/tmp/nncc-outXXXXXX");
+		int fd = mkstemp(name);
+		if (fd < 0)
+			return false;
+		close(fd);
+	}
+	if (o->output == CG_OUT_BC)
+		ok = LLVMWriteBitcodeToFile(c->mod, tmp ? tmp : name) == 0;
+	else
+		ok = !LLVMTargetMachineEmitToFile(tm_cache, c->mod,
+			tmp ? tmp : name, o->output == CG_OUT_ASM
+			? LLVMAssemblyFile : LLVMObjectFile, &err);
+	if (!ok) {
+		nn_error(c->d, "cannot emit '%s': %s", path, err ? err : "");
+		LLVMDisposeMessage(err);
+	}
+	if (name) {
+		FILE *in = fopen(name, "rb");
+		char buf[65536];
+		size_t k;
+		while (ok && in && (k = fread(buf, 1, sizeof buf, in)) > 0)
+			fwrite(buf, 1, k, f);
+		if (in)
+			fclose(in);
+		remove(name);
+		free(name);
+	}
+	if (tmp) { /* LLVM rewrote tmp by name; our handle is stale */
+		fclose(f);
+		f = NULL;
+		if (ok && rename(tmp, path) != 0)
+			ok = false;
+		if (!ok)
+			remove(tmp);
+		free(tmp);
+		return ok;
+	}
+	return cg_close_out(f, path, tmp, ok, c->d);
+}
+
+bool
+cg_emit(cg_ctx *c, const cg_options *o, const char *path)
+{
+	char *err = NULL;
+	bool ok;
+
+	if (LLVMVerifyModule(c->mod, LLVMReturnStatusAction, &err)) {
+		nn_error(c->d, "internal error: invalid LLVM module: %s", err);
+		LLVMDisposeMessage(err);
+		LLVMDisposeModule(c->mod);
+		return false;
+	}
+	LLVMDisposeMessage(err);
+	tag_functions(c, o);
+	ok = optimize(c, o) && write_module(c, o, path);
+	LLVMDisposeModule(c->mod);
+	LLVMDisposeTargetMachine(tm_cache);
+	tm_cache = NULL;
+	return ok;
+}

@@ -1,0 +1,194 @@
+/* Lowering of elementwise ops: unary math (incl. Clip) over a flat loop,
+ * and numpy-broadcast binary math over a coalesced loop nest. */
+#include <math.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+static LLVMValueRef
+fconst(cg_fn *f, ir_dtype t, double v)
+{
+	return cg_fconst(f, cg_ctype(t), v);
+}
+
+static LLVMValueRef
+clamp01(cg_fn *f, ir_dtype t, LLVMValueRef x)
+{
+	x = cg_min(f, t, x, fconst(f, t, 1.0));
+	return cg_max(f, t, x, fconst(f, t, 0.0));
+}
+
+/* A Clip bound: the scalar input if given, else the type's extreme. */
+static LLVMValueRef
+clip_bound(cg_fn *f, ir_dtype t, int i, bool hi)
+{
+	const ir_node *n = f->n;
+
+	if (i < n->nin && n->in[i])
+		return cg_load_c(f, f->in[i], cg_i64(f, 0), t);
+	if (ir_dtype_is_float(t))
+		return fconst(f, t, hi ? INFINITY : -INFINITY);
+	if (t == IR_BOOL || t == IR_U8 || t == IR_U16 || t == IR_U32 ||
+	    t == IR_U64)
+		return hi ? LLVMConstAllOnes(cg_type(f->c, t))
+			  : LLVMConstNull(cg_type(f->c, t));
+	{
+		unsigned bits = (unsigned)ir_dtype_size(t) * 8;
+		unsigned long long m = (1ull << (bits - 1)) - 1;
+		return LLVMConstInt(cg_type(f->c, t), hi ? m : ~m, 1);
+	}
+}
+
+static LLVMValueRef
+neg(cg_fn *f, ir_dtype t, LLVMValueRef x)
+{
+	return ir_dtype_is_float(t) ? LLVMBuildFNeg(f->b, x, "")
+				    : LLVMBuildNeg(f->b, x, "");
+}
+
+static LLVMValueRef
+unary_op(cg_fn *f, ir_dtype t, LLVMValueRef x)
+{
+	const ir_node *n = f->n;
+	LLVMValueRef zero = cg_const(f, t, 0), one = fconst(f, t, 1.0), a;
+	bool fl = ir_dtype_is_float(t);
+
+	switch (n->op) {
+	case OP_Abs:
+		if (fl)
+			return cg_intrin(f, "fabs", t, 1, &x);
+		return cg_max(f, t, x, neg(f, t, x));
+	case OP_Clip:
+		x = cg_max(f, t, x, clip_bound(f, t, 1, false));
+		return cg_min(f, t, x, clip_bound(f, t, 2, true));
+	case OP_Erf: return cg_libm(f, "erf", t, x);
+	case OP_Exp: return cg_intrin(f, "exp", t, 1, &x);
+	case OP_Log: return cg_intrin(f, "log", t, 1, &x);
+	case OP_Sqrt: return cg_intrin(f, "sqrt", t, 1, &x);
+	case OP_Tanh: return cg_libm(f, "tanh", t, x);
+	case OP_Neg: return neg(f, t, x);
+	case OP_Reciprocal: return LLVMBuildFDiv(f->b, one, x, "");
+	case OP_Relu: return cg_max(f, t, x, zero);
+	case OP_Sigmoid:
+		a = neg(f, t, x);
+		a = cg_intrin(f, "exp", t, 1, &a);
+		return LLVMBuildFDiv(f->b, one, LLVMBuildFAdd(f->b, one, a, ""),
+				     "");
+	case OP_HardSigmoid:
+		a = LLVMBuildFMul(f->b, x, fconst(f, t, ir_attr_float(n,
+			"alpha", 0.2)), "");
+		a = LLVMBuildFAdd(f->b, a, fconst(f, t, ir_attr_float(n, "beta",
+			0.5)), "");
+		return clamp01(f, t, a);
+	case OP_HardSwish:
+		a = LLVMBuildFMul(f->b, x, fconst(f, t, 1.0 / 6), "");
+		a = clamp01(f, t, LLVMBuildFAdd(f->b, a, fconst(f, t, 0.5), ""));
+		return LLVMBuildFMul(f->b, x, a, "");
+	case OP_LeakyRelu:
+		a = LLVMBuildFMul(f->b, x, fconst(f, t, ir_attr_float(n, "alpha",
+			0.01)), "");
+		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, x,
+			zero, ""), a, x, "");
+	default:
+		return NULL;
+	}
+}
+
+static bool
+float_only(ir_op op)
+{
+	return op != OP_Abs && op != OP_Clip && op != OP_Neg && op != OP_Relu;
+}
+
+bool
+cg_lower_unary(cg_fn *f)
+{
+	const ir_node *n = f->n;
+	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
+	int64_t cnt = ir_shape_numel(&n->out[0]->shape);
+	cg_loop l;
+	LLVMValueRef i, x;
+
+	if (!ir_dtype_is_float(t) && (float_only(n->op) || t == IR_BOOL))
+		return cg_fail(f, "element type %s is not supported",
+			       ir_dtype_name(t));
+	i = cg_loop_begin(f, cnt, &l);
+	x = unary_op(f, ct, cg_load_c(f, f->in[0], i, t));
+	if (!x)
+		return cg_fail(f, "op not supported by code generation");
+	cg_store_c(f, f->out[0], i, x, t);
+	cg_loop_end(f, &l);
+	return true;
+}
+
+static LLVMValueRef
+int_pow(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b, ir_dtype bt)
+{
+	LLVMValueRef args[2];
+
+	args[0] = cg_convert(f, a, t, IR_F64);
+	args[1] = cg_convert(f, b, bt, IR_F64);
+	return cg_convert(f, cg_intrin(f, "pow", IR_F64, 2, args), IR_F64, t);
+}
+
+static LLVMValueRef
+binary_op(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b,
+	  ir_dtype bt)
+{
+	bool fl = ir_dtype_is_float(t);
+	bool un = t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64;
+	LLVMValueRef args[2] = {a, b};
+
+	switch (f->n->op) {
+	case OP_Add: return cg_add(f, t, a, b);
+	case OP_Mul: return cg_mul(f, t, a, b);
+	case OP_Sub:
+		return fl ? LLVMBuildFSub(f->b, a, b, "")
+			  : LLVMBuildSub(f->b, a, b, "");
+	case OP_Div:
+		return fl ? LLVMBuildFDiv(f->b, a, b, "")
+		     : un ? LLVMBuildUDiv(f->b, a, b, "")
+			  : LLVMBuildSDiv(f->b, a, b, "");
+	case OP_Pow:
+		if (!fl)
+			return int_pow(f, t, a, b, bt);
+		args[1] = cg_convert(f, b, bt, t);
+		return cg_intrin(f, "pow", t, 2, args);
+	case OP_PRelu:
+		return LLVMBuildSelect(f->b, fl ? LLVMBuildFCmp(f->b,
+			LLVMRealOLT, a, cg_const(f, t, 0), "") : LLVMBuildICmp(
+			f->b, LLVMIntSLT, a, cg_const(f, t, 0), ""),
+			cg_mul(f, t, a, b), a, "");
+	default:
+		return NULL;
+	}
+}
+
+bool
+cg_lower_binary(cg_fn *f)
+{
+	const ir_node *n = f->n;
+	ir_dtype t = n->in[0]->dtype, bt = n->in[1]->dtype;
+	int64_t dims[IR_MAX_RANK], st[3][IR_MAX_RANK];
+	LLVMValueRef ivs[IR_MAX_RANK], a, b, r;
+	cg_loop loops[IR_MAX_RANK];
+	int rank = n->out[0]->shape.rank;
+
+	if (t == IR_BOOL || (n->op != OP_Pow && bt != t))
+		return cg_fail(f, "element types %s, %s are not supported",
+			       ir_dtype_name(t), ir_dtype_name(bt));
+	memcpy(dims, n->out[0]->shape.dim, sizeof dims);
+	cg_strides(&n->out[0]->shape, st[0]);
+	cg_bcast_strides(&n->in[0]->shape, &n->out[0]->shape, st[1]);
+	cg_bcast_strides(&n->in[1]->shape, &n->out[0]->shape, st[2]);
+	cg_coalesce(&rank, dims, 3, st);
+	cg_nest_begin(f, rank, dims, ivs, loops);
+	a = cg_load_c(f, f->in[0], cg_linear(f, rank, ivs, st[1], 0), t);
+	b = cg_load_c(f, f->in[1], cg_linear(f, rank, ivs, st[2], 0), bt);
+	r = binary_op(f, cg_ctype(t), a, b, cg_ctype(bt));
+	if (!r)
+		return cg_fail(f, "op not supported by code generation");
+	cg_store_c(f, f->out[0], cg_linear(f, rank, ivs, st[0], 0), r, t);
+	cg_nest_end(f, rank, loops);
+	return true;
+}

@@ -1,0 +1,179 @@
+/* Lowering of Gemm and MatMul: an i-k-j loop nest whose innermost loop
+ * runs over contiguous output columns (vectorizable without reordering
+ * sums); constant transposed weights are transposed at compile time. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+typedef struct mm {
+	int64_t m, n, k;
+	int64_t sa_i, sa_k, sb_k, sb_j; /* element strides */
+	LLVMValueRef a, b, y, c;        /* c: Gemm bias or NULL */
+	int64_t sc_i, sc_j;
+	double alpha, beta;
+	ir_dtype t;
+} mm;
+
+/* One matrix product at element offsets a0, b0, y0. */
+static void
+mm_core(cg_fn *f, const mm *p, LLVMValueRef a0, LLVMValueRef b0,
+	LLVMValueRef y0)
+{
+	cg_loop li, lj, lk;
+	LLVMValueRef i, j, k, yrow, av, bv, yv, acc;
+	ir_dtype t = p->t;
+
+	i = cg_loop_begin(f, p->m, &li);
+	yrow = LLVMBuildNSWAdd(f->b, y0, LLVMBuildNSWMul(f->b, i,
+		cg_i64(f, p->n), ""), "");
+	j = cg_loop_begin(f, p->n, &lj);
+	yv = cg_const(f, t, 0);
+	if (p->c) {
+		LLVMValueRef ci = LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, i,
+			cg_i64(f, p->sc_i), ""), LLVMBuildNSWMul(f->b, j,
+			cg_i64(f, p->sc_j), ""), "");
+		yv = cg_mul(f, t, cg_load(f, p->c, ci), cg_const(f, t,
+							       p->beta));
+	}
+	cg_store(f, p->y, LLVMBuildNSWAdd(f->b, yrow, j, ""), yv);
+	cg_loop_end(f, &lj);
+	k = cg_loop_begin(f, p->k, &lk);
+	av = cg_load(f, p->a, LLVMBuildNSWAdd(f->b, a0, LLVMBuildNSWAdd(f->b,
+		LLVMBuildNSWMul(f->b, i, cg_i64(f, p->sa_i), ""),
+		LLVMBuildNSWMul(f->b, k, cg_i64(f, p->sa_k), ""), ""), ""));
+	if (p->alpha != 1.0)
+		av = cg_mul(f, t, av, cg_const(f, t, p->alpha));
+	j = cg_loop_begin(f, p->n, &lj);
+	bv = cg_load(f, p->b, LLVMBuildNSWAdd(f->b, b0, LLVMBuildNSWAdd(f->b,
+		LLVMBuildNSWMul(f->b, k, cg_i64(f, p->sb_k), ""),
+		LLVMBuildNSWMul(f->b, j, cg_i64(f, p->sb_j), ""), ""), ""));
+	yv = cg_load(f, p->y, LLVMBuildNSWAdd(f->b, yrow, j, ""));
+	acc = cg_add(f, t, yv, cg_mul(f, t, av, bv));
+	cg_store(f, p->y, LLVMBuildNSWAdd(f->b, yrow, j, ""), acc);
+	cg_loop_end(f, &lj);
+	cg_loop_end(f, &lk);
+	cg_loop_end(f, &li);
+}
+
+/* A constant [r,c] matrix transposed into a new global. */
+static LLVMValueRef
+transposed(cg_fn *f, const ir_value *w, int64_t r, int64_t c)
+{
+	size_t es = ir_dtype_size(w->dtype);
+	char *d = nn_xmalloc((size_t)(r * c) * es + 1);
+	LLVMValueRef g;
+
+	for (int64_t i = 0; i < r; i++)
+		for (int64_t j = 0; j < c; j++)
+			memcpy(d + (size_t)(j * r + i) * es,
+			       (const char *)w->data + (size_t)(i * c + j) * es,
+			       es);
+	g = cg_const_global(f->c, "wT", d, (size_t)(r * c) * es);
+	free(d);
+	return LLVMBuildBitCast(f->b, g, LLVMPointerType(cg_type(f->c,
+		w->dtype), 0), "");
+}
+
+static bool
+lower_gemm(cg_fn *f)
+{
+	const ir_node *n = f->n;
+	const ir_shape *as = &n->in[0]->shape, *bs = &n->in[1]->shape;
+	bool ta = ir_attr_int(n, "transA", 0), tb = ir_attr_int(n, "transB", 0);
+	mm p = {0};
+
+	p.t = n->out[0]->dtype;
+	p.m = ta ? as->dim[1] : as->dim[0];
+	p.k = ta ? as->dim[0] : as->dim[1];
+	p.n = tb ? bs->dim[0] : bs->dim[1];
+	p.sa_i = ta ? 1 : p.k;
+	p.sa_k = ta ? p.m : 1;
+	p.sb_k = tb ? 1 : p.n;
+	p.sb_j = tb ? p.k : 1;
+	p.a = f->in[0];
+	p.b = f->in[1];
+	p.y = f->out[0];
+	p.alpha = ir_attr_float(n, "alpha", 1.0);
+	p.beta = ir_attr_float(n, "beta", 1.0);
+	if (tb && n->in[1]->data) {
+		p.b = transposed(f, n->in[1], p.n, p.k);
+		p.sb_k = p.n;
+		p.sb_j = 1;
+	}
+	if (n->nin > 2 && n->in[2] && p.beta != 0.0) {
+		ir_shape ys = {2, {p.m, p.n}};
+		int64_t st[IR_MAX_RANK];
+		cg_bcast_strides(&n->in[2]->shape, &ys, st);
+		p.c = f->in[2];
+		p.sc_i = st[0];
+		p.sc_j = st[1];
+	}
+	if (p.k == 0)
+		return cg_fail(f, "empty inner dimension is not supported");
+	mm_core(f, &p, cg_i64(f, 0), cg_i64(f, 0), cg_i64(f, 0));
+	return true;
+}
+
+/* Broadcast strides of the batch dims of a matrix operand. */
+static void
+batch_strides(const ir_shape *s, int mat, const ir_shape *ob, int64_t msz,
+	      int64_t *st)
+{
+	ir_shape b = {0, {0}};
+
+	b.rank = s->rank > mat ? s->rank - mat : 0;
+	if (mat == 1)
+		b.rank = 0;
+	memcpy(b.dim, s->dim, sizeof(int64_t) * (size_t)b.rank);
+	cg_bcast_strides(&b, ob, st);
+	for (int k = 0; k < ob->rank; k++)
+		st[k] *= msz;
+}
+
+static bool
+lower_matmul(cg_fn *f)
+{
+	const ir_node *n = f->n;
+	const ir_shape *as = &n->in[0]->shape, *bs = &n->in[1]->shape;
+	int ar = as->rank, br = bs->rank;
+	ir_shape ob = {0, {0}};
+	int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK], so[IR_MAX_RANK];
+	LLVMValueRef ivs[IR_MAX_RANK];
+	cg_loop loops[IR_MAX_RANK];
+	mm p = {0};
+
+	p.t = n->out[0]->dtype;
+	p.m = ar >= 2 ? as->dim[ar - 2] : 1;
+	p.k = as->dim[ar - 1];
+	p.n = br >= 2 ? bs->dim[br - 1] : 1;
+	p.sa_i = p.k, p.sa_k = 1, p.sb_k = p.n, p.sb_j = 1;
+	p.alpha = 1.0;
+	p.a = f->in[0], p.b = f->in[1], p.y = f->out[0];
+	ob.rank = n->out[0]->shape.rank - (ar >= 2) - (br >= 2);
+	memcpy(ob.dim, n->out[0]->shape.dim, sizeof(int64_t) * (size_t)ob.rank);
+	batch_strides(as, ar >= 2 ? 2 : 1, &ob, p.m * p.k, sa);
+	batch_strides(bs, br >= 2 ? 2 : 1, &ob, p.k * p.n, sb);
+	cg_strides(&ob, so);
+	for (int k = 0; k < ob.rank; k++)
+		so[k] *= p.m * p.n;
+	if (p.k == 0)
+		return cg_fail(f, "empty inner dimension is not supported");
+	cg_nest_begin(f, ob.rank, ob.dim, ivs, loops);
+	mm_core(f, &p, cg_linear(f, ob.rank, ivs, sa, 0),
+		cg_linear(f, ob.rank, ivs, sb, 0),
+		cg_linear(f, ob.rank, ivs, so, 0));
+	cg_nest_end(f, ob.rank, loops);
+	return true;
+}
+
+bool
+cg_lower_gemm(cg_fn *f)
+{
+	ir_dtype t = f->n->out[0]->dtype;
+
+	if (t != IR_F32 && t != IR_F64)
+		return cg_fail(f, "element type %s is not supported",
+			       ir_dtype_name(t));
+	return f->n->op == OP_Gemm ? lower_gemm(f) : lower_matmul(f);
+}

@@ -1,0 +1,243 @@
+/* Lowering of reductions (ReduceSum/Mean/Max, ArgMax) and of Softmax and
+ * LogSoftmax: kept dims in outer loops, reduced dims in inner loops. */
+#include <math.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+/* Reduced-axis mask from input 1 (or the axes attribute); false after an
+ * error. *all_noop is set when axes are empty and noop_with_empty_axes. */
+static bool
+reduced_axes(cg_fn *f, bool *red, bool *noop)
+{
+	const ir_node *n = f->n;
+	int rank = n->in[0]->shape.rank, na = 0;
+	int64_t ax[IR_MAX_RANK * 2], cnt = 0;
+	const int64_t *aa = ir_attr_ints(n, "axes", &na);
+
+	*noop = false;
+	if (n->nin > 1 && n->in[1]) {
+		if (!cg_const_ints(f, 1, ax, IR_MAX_RANK * 2, &cnt))
+			return false;
+	} else {
+		for (int k = 0; aa && k < na && k < IR_MAX_RANK * 2; k++)
+			ax[cnt++] = aa[k];
+	}
+	for (int k = 0; k < rank; k++)
+		red[k] = cnt == 0;
+	if (cnt == 0 && ir_attr_int(n, "noop_with_empty_axes", 0)) {
+		for (int k = 0; k < rank; k++)
+			red[k] = false;
+		*noop = true;
+	}
+	for (int64_t k = 0; k < cnt; k++) {
+		int a = cg_axis(ax[k], rank);
+		if (a < 0)
+			return cg_fail(f, "axis %lld out of range",
+				       (long long)ax[k]);
+		red[a] = true;
+	}
+	return true;
+}
+
+static LLVMValueRef
+red_init(cg_fn *f, ir_dtype t)
+{
+	if (f->n->op != OP_ReduceMax)
+		return cg_const(f, t, 0);
+	if (ir_dtype_is_float(t))
+		return cg_fconst(f, t, -INFINITY);
+	if (t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64 ||
+	    t == IR_BOOL)
+		return LLVMConstNull(cg_type(f->c, t));
+	return LLVMConstInt(cg_type(f->c, t),
+			    1ull << (ir_dtype_size(t) * 8 - 1), 0);
+}
+
+static bool
+lower_reduce(cg_fn *f)
+{
+	const ir_node *n = f->n;
+	const ir_shape *x = &n->in[0]->shape;
+	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
+	bool red[IR_MAX_RANK], noop;
+	int64_t st[IR_MAX_RANK], kd[IR_MAX_RANK], ks[IR_MAX_RANK];
+	int64_t rd[IR_MAX_RANK], rs[IR_MAX_RANK], os[IR_MAX_RANK], rcnt = 1;
+	int nk = 0, nr = 0;
+	LLVMValueRef kiv[IR_MAX_RANK], riv[IR_MAX_RANK], a, v, o;
+	cg_loop kl[IR_MAX_RANK], rl[IR_MAX_RANK];
+
+	if (!reduced_axes(f, red, &noop))
+		return false;
+	cg_strides(x, st);
+	for (int k = 0; k < x->rank; k++) {
+		if (red[k]) {
+			rd[nr] = x->dim[k], rs[nr++] = st[k];
+			rcnt *= x->dim[k];
+		} else {
+			kd[nk] = x->dim[k], ks[nk++] = st[k];
+		}
+	}
+	{
+		ir_shape ks_shape = {nk, {0}};
+		memcpy(ks_shape.dim, kd, sizeof(int64_t) * (size_t)nk);
+		cg_strides(&ks_shape, os);
+	}
+	a = cg_alloca(f, cg_type(f->c, ct));
+	cg_nest_begin(f, nk, kd, kiv, kl);
+	LLVMBuildStore(f->b, red_init(f, ct), a);
+	if (rcnt > 0) {
+		cg_nest_begin(f, nr, rd, riv, rl);
+		v = cg_load_c(f, f->in[0], LLVMBuildNSWAdd(f->b, cg_linear(f,
+			nk, kiv, ks, 0), cg_linear(f, nr, riv, rs, 0), ""), t);
+		o = LLVMBuildLoad2(f->b, cg_type(f->c, ct), a, "");
+		LLVMBuildStore(f->b, n->op == OP_ReduceMax ? cg_max(f, ct, v, o)
+			       : cg_add(f, ct, o, v), a);
+		cg_nest_end(f, nr, rl);
+	}
+	v = LLVMBuildLoad2(f->b, cg_type(f->c, ct), a, "");
+	if (n->op == OP_ReduceMean)
+		v = ir_dtype_is_float(ct)
+		    ? LLVMBuildFDiv(f->b, v, cg_fconst(f, ct, (double)rcnt), "")
+		    : LLVMBuildSDiv(f->b, v, cg_const(f, ct, (double)rcnt), "");
+	cg_store_c(f, f->out[0], cg_linear(f, nk, kiv, os, 0), v, t);
+	cg_nest_end(f, nk, kl);
+	return true;
+}
+
+static bool
+lower_argmax(cg_fn *f)
+{
+	const ir_node *n = f->n;
+	const ir_shape *x = &n->in[0]->shape;
+	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
+	int ax = cg_axis(ir_attr_int(n, "axis", 0), x->rank);
+	bool last = ir_attr_int(n, "select_last_index", 0);
+	int64_t outer = 1, inner = 1, len, dims[2];
+	LLVMValueRef ivs[2], best, bi, base, k, v, cur, better;
+	cg_loop lo[2], lk;
+
+	if (ax < 0)
+		return cg_fail(f, "axis out of range");
+	len = x->dim[ax];
+	for (int d = 0; d < x->rank; d++)
+		if (d != ax)
+			*(d < ax ? &outer : &inner) *= x->dim[d];
+	dims[0] = outer, dims[1] = inner;
+	best = cg_alloca(f, cg_type(f->c, ct));
+	bi = cg_alloca(f, f->c->i64);
+	cg_nest_begin(f, 2, dims, ivs, lo);
+	base = LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, ivs[0],
+		cg_i64(f, len * inner), ""), ivs[1], "");
+	LLVMBuildStore(f->b, cg_load_c(f, f->in[0], base, t), best);
+	LLVMBuildStore(f->b, cg_i64(f, 0), bi);
+	k = cg_loop_begin(f, len, &lk);
+	v = cg_load_c(f, f->in[0], LLVMBuildNSWAdd(f->b, base, LLVMBuildNSWMul(
+		f->b, k, cg_i64(f, inner), ""), ""), t);
+	cur = LLVMBuildLoad2(f->b, cg_type(f->c, ct), best, "");
+	if (ir_dtype_is_float(ct))
+		better = LLVMBuildFCmp(f->b, last ? LLVMRealOGE : LLVMRealOGT,
+				       v, cur, "");
+	else
+		better = LLVMBuildICmp(f->b, last ? LLVMIntSGE : LLVMIntSGT, v,
+				       cur, "");
+	LLVMBuildStore(f->b, LLVMBuildSelect(f->b, better, v, cur, ""), best);
+	LLVMBuildStore(f->b, LLVMBuildSelect(f->b, better, k, LLVMBuildLoad2(
+		f->b, f->c->i64, bi, ""), ""), bi);
+	cg_loop_end(f, &lk);
+	cg_store(f, f->out[0], LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b,
+		ivs[0], cg_i64(f, inner), ""), ivs[1], ""), LLVMBuildLoad2(f->b,
+		f->c->i64, bi, ""));
+	cg_nest_end(f, 2, lo);
+	return true;
+}
+
+/* One pass over the softmax axis: max (mode 0), sum of exp (1), or the
+ * output (2). */
+static LLVMValueRef
+smax_pass(cg_fn *f, int mode, LLVMValueRef base, int64_t len,
+	  int64_t inner, LLVMValueRef m, LLVMValueRef s)
+{
+	const ir_node *n = f->n;
+	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
+	LLVMTypeRef ty = cg_type(f->c, ct);
+	LLVMValueRef a = cg_alloca(f, ty), k, i, v;
+	cg_loop l;
+
+	LLVMBuildStore(f->b, cg_fconst(f, ct, mode == 0 ? -INFINITY : 0), a);
+	k = cg_loop_begin(f, len, &l);
+	i = LLVMBuildNSWAdd(f->b, base, LLVMBuildNSWMul(f->b, k,
+		cg_i64(f, inner), ""), "");
+	v = cg_load_c(f, f->in[0], i, t);
+	if (mode == 0) {
+		LLVMBuildStore(f->b, cg_max(f, ct, v, LLVMBuildLoad2(f->b, ty,
+			a, "")), a);
+	} else {
+		v = LLVMBuildFSub(f->b, v, m, "");
+		if (mode == 2 && n->op == OP_LogSoftmax) {
+			v = LLVMBuildFSub(f->b, v, s, "");
+		} else {
+			v = cg_intrin(f, "exp", ct, 1, &v);
+			if (mode == 2)
+				v = LLVMBuildFDiv(f->b, v, s, "");
+		}
+		if (mode == 1)
+			LLVMBuildStore(f->b, LLVMBuildFAdd(f->b, LLVMBuildLoad2(
+				f->b, ty, a, ""), v, ""), a);
+		else
+			cg_store_c(f, f->out[0], i, v, t);
+	}
+	cg_loop_end(f, &l);
+	return LLVMBuildLoad2(f->b, ty, a, "");
+}
+
+static bool
+lower_softmax(cg_fn *f)
+{
+	const ir_node *n = f->n;
+	const ir_shape *x = &n->in[0]->shape;
+	bool old = f->c->g->opset > 0 && f->c->g->opset < 13;
+	int ax = cg_axis(ir_attr_int(n, "axis", old ? 1 : -1), x->rank);
+	int64_t outer = 1, len = 1, inner = 1, dims[2];
+	LLVMValueRef ivs[2], base, m, s;
+	cg_loop lo[2];
+	ir_dtype ct = cg_ctype(n->in[0]->dtype);
+
+	if (ax < 0)
+		return cg_fail(f, "axis out of range");
+	for (int d = 0; d < x->rank; d++)
+		*(d < ax ? &outer : d == ax || old ? &len : &inner) *= x->dim[d];
+	dims[0] = outer, dims[1] = inner;
+	cg_nest_begin(f, 2, dims, ivs, lo);
+	base = LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, ivs[0],
+		cg_i64(f, len * inner), ""), ivs[1], "");
+	m = smax_pass(f, 0, base, len, inner, NULL, NULL);
+	s = smax_pass(f, 1, base, len, inner, m, NULL);
+	if (n->op == OP_LogSoftmax)
+		s = cg_intrin(f, "log", ct, 1, &s);
+	smax_pass(f, 2, base, len, inner, m, s);
+	cg_nest_end(f, 2, lo);
+	return true;
+}
+
+bool
+cg_lower_softmax(cg_fn *f)
+{
+	if (!ir_dtype_is_float(f->n->in[0]->dtype))
+		return cg_fail(f, "element type %s is not supported",
+			       ir_dtype_name(f->n->in[0]->dtype));
+	return lower_softmax(f);
+}
+
+bool
+cg_lower_reduce(cg_fn *f)
+{
+	ir_dtype t = f->n->in[0]->dtype;
+
+	if (t == IR_BOOL || (t != cg_ctype(t) && f->n->op == OP_ArgMax))
+		return cg_fail(f, "element type %s is not supported",
+			       ir_dtype_name(t));
+	if (f->n->op == OP_ArgMax)
+		return lower_argmax(f);
+	return lower_reduce(f);
+}

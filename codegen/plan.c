@@ -1,0 +1,249 @@
+/* The memory planner: decides where every value lives at run time, with
+ * liveness over the node order and first-fit packing of intermediates
+ * into one 64-byte aligned arena. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+#define ALIGN 64
+
+static size_t
+hash_ptr(const void *p, int tsize)
+{
+	uintptr_t x = (uintptr_t)p;
+
+	x ^= x >> 17;
+	x *= 0x9E3779B97F4A7C15ull;
+	return (size_t)(x >> 7) & (size_t)(tsize - 1);
+}
+
+cg_buf *
+cg_plan_find(const cg_plan *p, const ir_value *v)
+{
+	size_t h = hash_ptr(v, p->tsize);
+
+	while (p->table[h]) {
+		cg_buf *b = &p->bufs[p->table[h] - 1];
+		if (b->v == v)
+			return b;
+		h = (h + 1) & (size_t)(p->tsize - 1);
+	}
+	return NULL;
+}
+
+cg_buf *
+cg_buf_root(cg_buf *b)
+{
+	while (b && b->loc == CG_LOC_ALIAS)
+		b = b->alias;
+	return b;
+}
+
+bool
+cg_is_view_op(ir_op op)
+{
+	return ir_ops[op].kind == IR_KIND_RESHAPE;
+}
+
+/* Adds v (if new); the buffers array is sized up front, so pointers into
+ * it stay valid. */
+static cg_buf *
+add(cg_plan *p, const ir_value *v, cg_loc loc, int index)
+{
+	cg_buf *b = cg_plan_find(p, v);
+	size_t h;
+
+	if (b)
+		return b;
+	NN_ASSERT(p->nbufs < p->cap);
+	b = &p->bufs[p->nbufs++];
+	memset(b, 0, sizeof *b);
+	b->v = v;
+	b->loc = loc;
+	b->index = index;
+	b->size = ir_shape_numel(&v->shape) * (int64_t)ir_dtype_size(v->dtype);
+	b->first = b->last = -1;
+	h = hash_ptr(v, p->tsize);
+	while (p->table[h])
+		h = (h + 1) & (size_t)(p->tsize - 1);
+	p->table[h] = p->nbufs;
+	return b;
+}
+
+/* A view node aliases its input when nothing else of it is needed. */
+static bool
+can_alias(const ir_node *n)
+{
+	if (!cg_is_view_op(n->op) || !n->in[0] || !n->out[0])
+		return false;
+	for (int i = 1; i < n->nout; i++)
+		if (n->out[i])
+			return false;
+	return true;
+}
+
+static bool
+all_data(const ir_node *n)
+{
+	for (int i = 0; i < n->nout; i++)
+		if (n->out[i] && !n->out[i]->data)
+			return false;
+	return true;
+}
+
+static bool
+place_node(cg_plan *p, ir_graph *g, ir_node *n, int i, nn_diag *d)
+{
+	cg_buf *out0;
+
+	(void)g;
+	for (int k = 0; k < n->nin; k++) {
+		cg_buf *b;
+		if (!n->in[k])
+			continue;
+		if (!(b = cg_plan_find(p, n->in[k]))) {
+			nn_error_node(d, n, "input %d is used before it is "
+				      "defined", k);
+			return false;
+		}
+		if (b->loc == CG_LOC_CONST && !b->v->data) {
+			nn_error_node(d, n, "constant '%s' has no data (elided)",
+				      ir_value_label(b->v));
+			return false;
+		}
+		b = cg_buf_root(b);
+		if (b->last < i)
+			b->last = i;
+	}
+	out0 = n->nout > 0 && n->out[0] ? cg_plan_find(p, n->out[0]) : NULL;
+	p->skip[i] = all_data(n) ||
+		     (can_alias(n) && !(out0 && out0->loc == CG_LOC_OUTPUT));
+	for (int k = 0; k < n->nout; k++) {
+		cg_buf *b;
+		if (!n->out[k])
+			continue;
+		b = add(p, n->out[k], CG_LOC_ARENA, 0);
+		if (b->loc == CG_LOC_OUTPUT)
+			continue;
+		if (n->out[k]->data) {
+			b->loc = CG_LOC_CONST;
+		} else if (p->skip[i]) {
+			b->loc = CG_LOC_ALIAS;
+			b->alias = cg_plan_find(p, n->in[0]);
+		} else {
+			b->first = b->last = i;
+		}
+	}
+	return true;
+}
+
+static int
+by_size(const void *a, const void *b)
+{
+	const cg_buf *x = *(cg_buf *const *)a, *y = *(cg_buf *const *)b;
+
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return x->first - y->first;
+}
+
+static int
+by_offset(const void *a, const void *b)
+{
+	const cg_buf *x = *(cg_buf *const *)a, *y = *(cg_buf *const *)b;
+
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* First fit by offset among the placed buffers whose lifetimes overlap,
+ * largest buffers first. */
+static void
+pack(cg_plan *p)
+{
+	cg_buf **list = nn_xcalloc((size_t)p->nbufs + 1, sizeof *list);
+	cg_buf **live = nn_xcalloc((size_t)p->nbufs + 1, sizeof *live);
+	int n = 0;
+
+	for (int i = 0; i < p->nbufs; i++)
+		if (p->bufs[i].loc == CG_LOC_ARENA)
+			list[n++] = &p->bufs[i];
+	qsort(list, (size_t)n, sizeof *list, by_size);
+	p->arena_size = 0;
+	for (int i = 0; i < n; i++) {
+		cg_buf *b = list[i];
+		int nl = 0;
+		int64_t off = 0, sz = (b->size + ALIGN - 1) / ALIGN * ALIGN;
+		for (int j = 0; j < i; j++)
+			if (list[j]->first <= b->last &&
+			    b->first <= list[j]->last)
+				live[nl++] = list[j];
+		qsort(live, (size_t)nl, sizeof *live, by_offset);
+		for (int j = 0; j < nl; j++) {
+			if (live[j]->offset >= off + sz)
+				break;
+			if (live[j]->offset + live[j]->size > off)
+				off = (live[j]->offset + live[j]->size +
+				       ALIGN - 1) / ALIGN * ALIGN;
+		}
+		b->offset = off;
+		if (off + sz > p->arena_size)
+			p->arena_size = off + sz;
+	}
+	free(list);
+	free(live);
+}
+
+cg_plan *
+cg_plan_build(ir_graph *g, nn_diag *d)
+{
+	cg_plan *p = nn_xcalloc(1, sizeof *p);
+	int nvals = g->ninputs + g->nconsts + g->noutputs, i = 0;
+
+	for (ir_node *n = g->first; n; n = n->next)
+		nvals += n->nout;
+	p->cap = nvals + 1;
+	p->bufs = nn_xcalloc((size_t)p->cap, sizeof *p->bufs);
+	for (p->tsize = 16; p->tsize < 2 * p->cap; p->tsize *= 2)
+		;
+	p->table = nn_xcalloc((size_t)p->tsize, sizeof *p->table);
+	p->nnodes = g->nnodes;
+	for (ir_node *n = g->first; n; n = n->next)
+		i++;
+	p->nnodes = i;
+	p->skip = nn_xcalloc((size_t)i + 1, sizeof *p->skip);
+	for (int k = 0; k < g->ninputs; k++)
+		add(p, g->inputs[k], CG_LOC_INPUT, k);
+	for (int k = 0; k < g->nconsts; k++)
+		add(p, g->consts[k], CG_LOC_CONST, 0);
+	/* Outputs first, so the first occurrence of a node output that is a
+	 * graph output is written in place. */
+	for (int k = 0; k < g->noutputs; k++)
+		if (g->outputs[k]->def && !g->outputs[k]->data)
+			add(p, g->outputs[k], CG_LOC_OUTPUT, k);
+	i = 0;
+	for (ir_node *n = g->first; n; n = n->next, i++)
+		if (!place_node(p, g, n, i, d)) {
+			cg_plan_free(p);
+			return NULL;
+		}
+	/* Values copied to the outputs at the end must live to the end. */
+	for (int k = 0; k < g->noutputs; k++) {
+		cg_buf *b = cg_buf_root(cg_plan_find(p, g->outputs[k]));
+		if (b && b->loc == CG_LOC_ARENA)
+			b->last = p->nnodes;
+	}
+	pack(p);
+	return p;
+}
+
+void
+cg_plan_free(cg_plan *p)
+{
+	if (!p)
+		return;
+	free(p->bufs);
+	free(p->table);
+	free(p->skip);
+	free(p);
+}
