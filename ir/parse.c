@@ -707,16 +707,22 @@ parse_const(parser *P, const token *res)
 /* ------------------------------------------------------------------ */
 /* Attributes */
 
-/* An attribute float: the f32 reading when the text is exactly how the
- * printer spells that f32 (see ir_fmt_attr_float), else the double. */
+/* An attribute float: text with at most 9 significant digits is an f32
+ * (what the printer writes for ONNX's f32 attributes, and what a person
+ * writes), longer text a double (the printer's 17-digit form). */
 static double
 attr_float(const char *text)
 {
-	char canon[IR_NUM_BUF];
-	float f = strtof(text, NULL);
-	ir_fmt_attr_float(canon, (double)f);
-	if (strcmp(canon, text) == 0)
-		return (double)f;
+	int digits = 0;
+	bool leading = true;
+	for (const char *p = text; *p && *p != 'e' && *p != 'E'; p++) {
+		if (*p < '0' || *p > '9')
+			continue;
+		leading = leading && *p == '0';
+		digits += !leading;
+	}
+	if (digits <= 9)
+		return (double)strtof(text, NULL);
 	return strtod(text, NULL);
 }
 

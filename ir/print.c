@@ -95,8 +95,8 @@ ir_fmt_attr_float(char *buf, double v)
 	float f = (float)v;
 	if ((double)f == v || isnan(v))
 		fmt_float(buf, &f, IR_F32, 0);
-	else
-		snprintf(buf, IR_NUM_BUF, "%.17g", v);
+	else /* 17 digits even when trailing ones are 0: see attr_float */
+		snprintf(buf, IR_NUM_BUF, "%.16e", v);
 	if (!strpbrk(buf, ".eni"))
 		strcat(buf, ".0");
 }

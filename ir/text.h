@@ -16,14 +16,14 @@ void ir_fmt_elem(char *buf, const void *data, ir_dtype t, int64_t i);
 /* Reads the text of a float element into element i of data; the exact
  * inverse of ir_fmt_elem for float dtypes. */
 void ir_read_float_elem(const char *text, void *data, ir_dtype t, int64_t i);
-/* A float attribute: shortest f32 text if the double is an exact f32 (ONNX
- * float attributes always are), else %.17g; always with a '.', 'e', "nan"
- * or "inf", so that it never reads as an int. */
+/* A float attribute: shortest f32 text (at most 9 significant digits) if
+ * the double is an exact f32 (ONNX float attributes always are), else
+ * %.16e (always 17 digits), so the parser can tell them apart; always
+ * with a '.', 'e', "nan" or "inf", so that it never reads as an int. */
 void ir_fmt_attr_float(char *buf, double v);
 /* Quoted, with \\ \" \n \t and \xHH escapes. */
 void ir_print_str(FILE *f, const char *s);
-/* Whether s prints bare after % or @: [A-Za-z_][A-Za-z0-9_]* and not all
- * digits (those are numbered values). */
+/* Whether s prints bare after % or @: [A-Za-z_][A-Za-z0-9_]*. */
 bool ir_is_plain_name(const char *s);
 
 #endif

@@ -264,6 +264,15 @@ test_text(void)
 	CHECK(ir_attr_float(g->first->next->next, "cubic_coeff_a", 0) ==
 	      (double)-0.75f);
 	CHECK(strstr(once, "%out = Identity") != NULL);
+	/* Float attributes that are not exact f32 values keep every bit. */
+	ir_set_attr(g2, g2->first, "min", IR_ATTR_FLOAT)->f = 0.1;
+	ir_set_attr(g2, g2->first, "max", IR_ATTR_FLOAT)->f = 123456789.0;
+	char *dbl = print_str(g2, false);
+	ir_graph *g3 = ir_parse(dbl, strlen(dbl), &d);
+	CHECK(g3 && ir_attr_float(g3->first, "min", 0) == 0.1 &&
+	      ir_attr_float(g3->first, "max", 0) == 123456789.0);
+	free(dbl);
+	ir_graph_free(g3);
 	free(once);
 	free(twice);
 	ir_graph_free(g);
