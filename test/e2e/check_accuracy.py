@@ -3,7 +3,12 @@
 accuracy that PyTorch got on the same test split, as recorded by
 examples/digits/train.py in expected_accuracy.txt (never by nncc).
 
-Run: /usr/bin/python3 test/e2e/check_accuracy.py NNCC_RUN DIGITS_DIR [MODEL...]
+With --via-ir NNCC_OPT TMPDIR, each model is also printed as IR text with
+full weights (nncc-opt --print-weights) and the .nnir file must score the
+same: the text form loses nothing that matters.
+
+Run: /usr/bin/python3 test/e2e/check_accuracy.py NNCC_RUN DIGITS_DIR
+	[--via-ir NNCC_OPT TMPDIR] [MODEL...]
 """
 import os
 import re
@@ -38,6 +43,18 @@ def reported(text, total):
 	return round(v * total), total
 
 
+def to_ir(nncc_opt, tmp, d, model):
+	"""IR text of MODEL with every weight printed; None on failure."""
+	out = os.path.join(tmp, os.path.splitext(model)[0] + ".nnir")
+	cmd = [nncc_opt, os.path.join(d, model), "--print-weights", "-o", out]
+	p = subprocess.run(cmd, capture_output=True, text=True)
+	if p.returncode != 0:
+		print("FAIL %s: %s: exit %d: %s" % (model, " ".join(cmd),
+		      p.returncode, p.stderr.strip()))
+		return None
+	return out
+
+
 def check(nncc_run, d, model, xfile, ok, total):
 	cmd = [nncc_run, os.path.join(d, model), os.path.join(d, xfile),
 	       "--labels", os.path.join(d, "digits_y.npy")]
@@ -57,10 +74,19 @@ def main():
 	if len(sys.argv) < 3:
 		print(__doc__)
 		return 2
-	nncc_run, d = sys.argv[1], sys.argv[2]
+	nncc_run, d, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
+	via = None
+	if rest[:1] == ["--via-ir"]:
+		via, rest = rest[1:3], rest[3:]
+		os.makedirs(via[1], exist_ok=True)
 	exp = expectations(d)
-	models = sys.argv[3:] or sorted(exp)
-	results = [check(nncc_run, d, m, *exp[m]) for m in models]
+	results = []
+	for m in rest or sorted(exp):
+		results.append(check(nncc_run, d, m, *exp[m]))
+		if via:
+			ir = to_ir(via[0], via[1], d, m)
+			results.append(ir is not None and
+				       check(nncc_run, d, ir, *exp[m]))
 	return 0 if all(results) else 1
 
 
