@@ -521,6 +521,46 @@ test_norm(void)
 }
 
 static void
+test_resize_crop_axes(void)
+{
+	/* tf_crop_and_resize of [1,2,3,4] over roi width [0.5, 1.5] into 3:
+	 * coords 1.5, 3, 4.5 (outside: extrapolation value 9). */
+	tg t = {.g = ir_graph_new("r")};
+	float roi[] = {0, 0, 0, 0.5f, 1, 1, 1, 1.5f};
+	int64_t sz[] = {1, 1, 1, 3}, sz2[] = {4, 4};
+	ir_value *in[4] = {input(&t, "x", SH(1, 1, 1, 4)),
+			   cst(&t, "roi", IR_F32, SH(8), roi), NULL,
+			   cst(&t, "sz", IR_I64, SH(4), sz)};
+	node(&t, OP_Resize, 4, in, 1);
+	set_str(&t, "mode", "linear");
+	set_str(&t, "coordinate_transformation_mode", "tf_crop_and_resize");
+	set_float(&t, "extrapolation_value", 9);
+	/* axes 2,3 with sizes 4x4 on a 2x4 input: not_larger keeps scale 1,
+	 * not_smaller takes scale 2 for both axes. */
+	ir_value *x2 = input(&t, "x2", SH(1, 1, 2, 4));
+	ir_value *in2[4] = {x2, NULL, NULL, cst(&t, "sz2", IR_I64, SH(2), sz2)};
+	ir_node *nl = node(&t, OP_Resize, 4, in2, 1);
+	INTS(&t, "axes", 2, -1);
+	set_str(&t, "keep_aspect_ratio_policy", "not_larger");
+	ir_node *ns = node(&t, OP_Resize, 4, in2, 1);
+	INTS(&t, "axes", 2, 3);
+	set_str(&t, "keep_aspect_ratio_policy", "not_smaller");
+	float xv[] = {1, 2, 3, 4}, x2v[8], y[3], z[8], u[32];
+	float ye[] = {2.5f, 4, 9};
+	for (int i = 0; i < 8; i++)
+		x2v[i] = (float)i;
+	const void *xi[] = {xv, x2v};
+	void *yo[] = {y, z, u};
+	CHECK(run(&t, xi, yo));
+	CHECK(has_shape(nl->out[0], SH(1, 1, 2, 4)));
+	CHECK(has_shape(ns->out[0], SH(1, 1, 4, 8)));
+	CHECK(near(y, ye, 3, 1e-6f) && near(z, x2v, 8, 0));
+	/* Nearest x2 of row 1 (4..7), half_pixel: 4 4 5 5 6 6 7 7. */
+	CHECK(u[16] == 4 && u[17] == 4 && u[18] == 5 && u[31] == 7);
+	ir_graph_free(t.g);
+}
+
+static void
 test_resize(void)
 {
 	tg t = {.g = ir_graph_new("r")};
@@ -549,6 +589,8 @@ test_resize(void)
 	CHECK(near(y, ye, 16, 0) && near(z, ze, 4, 1e-6f) &&
 	      near(u, ue, 4, 1e-6f));
 	ir_graph_free(t.g);
+
+	test_resize_crop_axes();
 
 	t.g = ir_graph_new("r");
 	in[0] = input(&t, "x", SH(1, 1, 2, 2));
