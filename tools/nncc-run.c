@@ -280,7 +280,8 @@ rebind_inputs(const run_args *a, ir_graph **gp, const nnrt_array *arr)
 	fe_options fo;
 	nn_diag d;
 
-	memcpy(sh, a->shapes, sizeof *sh * (size_t)a->nshapes);
+	if (a->nshapes) /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(sh, a->shapes, sizeof *sh * (size_t)a->nshapes);
 	for (i = a->labels ? 1 : 0; i < a->nin; i++) {
 		const ir_value *v = (*gp)->inputs[i];
 
