@@ -151,6 +151,7 @@ typedef enum ir_kind {
 	IR_KIND_CONSTANT,  /* Constant, ConstantOfShape */
 	IR_KIND_CAST,
 	IR_KIND_RESIZE,
+	IR_KIND_FUSED,    /* nncc.FusedConv, nncc.FusedGemm (op_fused.c) */
 	IR_NKINDS
 } ir_kind;
 
@@ -415,6 +416,12 @@ bool ir_eval_cast(const ir_node *n, const void *const *in, void *const *out,
 bool ir_shape_resize(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_resize(const ir_node *n, const void *const *in,
 		    void *const *out, nn_diag *d);
+/* op_fused.c: nncc.FusedConv / nncc.FusedGemm (X, W, B|none, R|none):
+ * the Conv/Gemm, plus the residual R (same shape as the output), then
+ * the `activation` (an ONNX unary op name) with activation_alpha/beta. */
+bool ir_shape_fused(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_fused(const ir_node *n, const void *const *in, void *const *out,
+		   nn_diag *d);
 
 /* ------------------------------------------------------------------ */
 /* infer.c: shape inference over the whole graph, in order. Sets every

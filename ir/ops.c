@@ -31,6 +31,7 @@ const ir_kind_hooks ir_kinds[IR_NKINDS] = {
 	[IR_KIND_CONSTANT] = {ir_shape_constant, ir_eval_constant},
 	[IR_KIND_CAST] = {ir_shape_cast, ir_eval_cast},
 	[IR_KIND_RESIZE] = {ir_shape_resize, ir_eval_resize},
+	[IR_KIND_FUSED] = {ir_shape_fused, ir_eval_fused},
 };
 
 ir_op
