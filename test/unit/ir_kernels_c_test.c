@@ -389,6 +389,19 @@ test_pad(void)
 	CHECK(feq(yd, (float[]){9.5f, 1, 2, 9.5f, 3, 4}, 6));
 	ir_graph_free(t.g);
 
+	/* wrap: np.pad([1,2,3], (2,1), 'wrap') then a crop of 2 at the end
+	 * (numpy 1.24 is not periodic for wide asymmetric pads; ONNX means
+	 * the periodic extension, which this is). */
+	t.g = ir_graph_new("p");
+	x = ir_add_input(t.g, "x", IR_F32, &s);
+	pad(&t, x, INTS(t.g, 2, -2), NULL, NULL, "wrap");
+	float yw[3];
+	void *ywo[] = {yw};
+	CHECK(run(&t, xi, ywo));
+	CHECK(has_shape(t.n->out[0], SH(3)));
+	CHECK(feq(yw, (float[]){2, 3, 1}, 3));
+	ir_graph_free(t.g);
+
 	t.g = ir_graph_new("p");
 	x = ir_add_input(t.g, "x", IR_F32, &s);
 	pad(&t, x, INTS(t.g, 1, 1), NULL, NULL, "mirror");
