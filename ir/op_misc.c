@@ -79,7 +79,8 @@ constant_type(const ir_attr *a, ir_dtype *t, ir_shape *s)
 	case IR_ATTR_TENSOR:
 		*t = a->t->dtype;
 		*s = a->t->shape;
-		return ir_dtype_size(*t) != 0;
+		return ir_dtype_size(*t) != 0 &&
+		       (a->t->data || ir_shape_numel(s) == 0);
 	case IR_ATTR_FLOAT: *t = IR_F32; return true;
 	case IR_ATTR_INT: *t = IR_I64; return true;
 	case IR_ATTR_FLOATS: *t = IR_F32; break;
@@ -153,7 +154,7 @@ cos_value_ok(ir_node *n, nn_diag *d)
 	if (!a)
 		return true;
 	if (a->kind != IR_ATTR_TENSOR || ir_dtype_size(a->t->dtype) == 0 ||
-	    ir_shape_numel(&a->t->shape) != 1) {
+	    ir_shape_numel(&a->t->shape) != 1 || !a->t->data) {
 		nn_error_node(d, n, "value must be a one-element tensor");
 		return false;
 	}

@@ -7,32 +7,49 @@
 #include "elem.h"
 #include "ir.h"
 
+/* The number of axes node n reduces and, through *at, where axis k comes
+ * from: ArgMax's axis, input 1's data, or an "axes" attribute (the
+ * pre-opset-18 form, should a text IR still carry it). */
+static int64_t
+axes_count(const ir_node *n, const void *axes)
+{
+	int cnt = 0;
+	if (n->op == OP_ArgMax)
+		return 1;
+	if (n->nin > 1 && n->in[1])
+		return axes ? ir_shape_numel(&n->in[1]->shape) : 0;
+	ir_attr_ints(n, "axes", &cnt);
+	return cnt;
+}
+
+static int64_t
+axis_at(const ir_node *n, const void *axes, int64_t k)
+{
+	int cnt;
+	if (n->op == OP_ArgMax)
+		return ir_attr_int(n, "axis", 0);
+	if (n->nin > 1 && n->in[1])
+		return ir_load_i64(axes, n->in[1]->dtype, k);
+	return ir_attr_ints(n, "axes", &cnt)[k];
+}
+
 /* Marks in red[] the reduced dims of node n given its axes data (NULL or
  * empty: all dims, unless noop_with_empty_axes). False on a bad axis,
- * reported when d is not NULL. */
+ * reported to d. */
 static bool
 reduced_dims(const ir_node *n, const void *axes, nn_diag *d,
 	     bool red[IR_MAX_RANK])
 {
 	int r = n->in[0]->shape.rank;
-	int64_t na = 0;
-	if (n->op == OP_ArgMax) {
-		na = 1;
-	} else if (n->nin > 1 && n->in[1]) {
-		na = ir_shape_numel(&n->in[1]->shape);
-	}
+	int64_t na = axes_count(n, axes);
 	bool all = na == 0 && !ir_attr_int(n, "noop_with_empty_axes", 0);
 	for (int i = 0; i < IR_MAX_RANK; i++)
 		red[i] = all;
 	for (int64_t k = 0; k < na; k++) {
-		int64_t a = n->op == OP_ArgMax
-				    ? ir_attr_int(n, "axis", 0)
-				    : ir_load_i64(axes, n->in[1]->dtype, k);
+		int64_t a = axis_at(n, axes, k);
 		if (a < -r || a >= r || (r == 0 && n->op == OP_ArgMax)) {
-			if (d)
-				nn_error_node(d, n,
-					      "axis %lld out of range for rank %d",
-					      (long long)a, r);
+			nn_error_node(d, n, "axis %lld out of range for rank %d",
+				      (long long)a, r);
 			return false;
 		}
 		red[a < 0 ? a + r : a] = true;
