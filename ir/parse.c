@@ -1017,9 +1017,10 @@ parse_results(parser *P, token *res, int *nres, int max)
 			r->kind = T_IDENT;
 		} else if (P->tok.kind == T_VALUE) {
 			r->str = nn_xstrdup(P->tok.str);
+			(*nres)++; /* counted now, so the caller frees str */
 			if (!check_fresh(P, r))
 				return false;
-			for (int i = 0; i < *nres; i++)
+			for (int i = 0; i < *nres - 1; i++)
 				if (res[i].str && res[i].numbered == r->numbered &&
 				    !strcmp(res[i].str, r->str)) {
 					err(P, r, "redefinition of value '%%%s'",
@@ -1030,7 +1031,8 @@ parse_results(parser *P, token *res, int *nres, int max)
 			expected(P, "a value to define");
 			return false;
 		}
-		(*nres)++;
+		if (r->kind != T_VALUE)
+			(*nres)++;
 		next(P);
 		if (!is_punct(P, ','))
 			return true;
