@@ -158,11 +158,12 @@ check_node(const ir_node *n, vset *defs, nn_diag *d)
 }
 
 /* Reruns n's shape hook and compares with the stored output types, which
- * are restored afterwards whatever the hook did. */
+ * are restored afterwards whatever the hook did. Data a Shape hook fills
+ * in, or that folding computes, is kept: later hooks (Reshape) read it. */
 static void
 check_shapes(ir_graph *g, ir_node *n, nn_diag *d)
 {
-	int k = n->nout;
+	int k = n->nout, before = d->nerrors;
 	ir_dtype t[k > 0 ? k : 1];
 	ir_shape s[k > 0 ? k : 1];
 	void *data[k > 0 ? k : 1];
@@ -189,8 +190,11 @@ check_shapes(ir_graph *g, ir_node *n, nn_diag *d)
 		}
 		v->dtype = t[i];
 		v->shape = s[i];
-		v->data = data[i];
+		if (data[i] || d->nerrors != before)
+			v->data = data[i];
 	}
+	if (d->nerrors == before)
+		ir_fold_node(g, n, d);
 }
 
 bool
