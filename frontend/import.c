@@ -144,14 +144,6 @@ read_opset(fe_ctx *c, const Onnx__ModelProto *m)
 		nn_error(c->d, "the model imports no default-domain opset");
 		return false;
 	}
-	if (c->opset < 7) {
-		nn_error(c->d,
-			 "opset %lld is not supported (nncc needs opset 7 or "
-			 "newer; convert the model with "
-			 "onnx.version_converter)",
-			 (long long)c->opset);
-		return false;
-	}
 	if (c->opset > FE_MAX_OPSET)
 		nn_warn(c->d,
 			"opset %lld is newer than the newest nncc knows (%d); "

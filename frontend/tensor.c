@@ -374,7 +374,8 @@ tensor_fill(fe_ctx *c, const Onnx__TensorProto *t, const char *what,
 	case SRC_RAW:
 		/* ONNX raw_data is little-endian, as is every host nncc
 		 * targets. */
-		memcpy(dst, t->raw_data.data, nbytes);
+		if (nbytes)
+			memcpy(dst, t->raw_data.data, nbytes);
 		break;
 	case SRC_EXTERNAL:
 		if (!read_external(c, t, what, nbytes, dst))
