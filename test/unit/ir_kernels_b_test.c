@@ -332,6 +332,26 @@ test_reduce(void)
 	CHECK(memcmp(nv, xv, sizeof xv) == 0);
 	ir_graph_free(t.g);
 
+	/* i64 stays exact beyond 2^53; an axes attribute (old form in text
+	 * IR) is honoured, not ignored. */
+	t.g = ir_graph_new("r");
+	x = ir_add_input(t.g, "x", IR_I64, &s23);
+	ir_node *is = node(&t, OP_ReduceSum, 1, &x);
+	ir_node *im = node(&t, OP_ReduceMax, 1, &x);
+	ir_attr *aa = ir_set_attr(t.g, im, "axes", IR_ATTR_INTS);
+	static int64_t ax1[] = {1};
+	aa->n = 1;
+	aa->ints = ax1;
+	const int64_t big = ((int64_t)1 << 60) + 1;
+	int64_t iv[] = {big, 1, -5, -1, -2, -3}, isum[1], imax[2];
+	const void *iin[] = {iv};
+	void *iout[] = {isum, imax};
+	CHECK(run(&t, iin, iout));
+	CHECK(has_shape(is->out[0], SH(1, 1)) && has_shape(im->out[0], SH(2, 1)));
+	CHECK(isum[0] == big - 10);
+	CHECK(imax[0] == big && imax[1] == -1);
+	ir_graph_free(t.g);
+
 	t.g = ir_graph_new("r");
 	x = ir_add_input(t.g, "x", IR_F32, &s23);
 	ir_shape s1d = SH(1);
@@ -461,6 +481,12 @@ test_misc(void)
 	CHECK(run(&t, NULL, out));
 	CHECK(kv[0] == 7 && kv[3] == 7);
 	ir_graph_free(t.g);
+
+	t.g = ir_graph_new("m");
+	int64_t negd[] = {2, -1};
+	d = ir_add_const(t.g, "d", IR_I64, &s1, negd);
+	node(&t, OP_ConstantOfShape, 1, &d);
+	expect_error(&t, "negative dimension -1");
 
 	t.g = ir_graph_new("m");
 	d = ir_add_input(t.g, "d", IR_I64, &s1);
