@@ -305,11 +305,11 @@ pad_read(const ir_node *n, const void *const *in, pad_params *p,
 	const char *mode = ir_attr_str(n, "mode", "constant");
 	int64_t pads[2 * IR_MAX_RANK], ax[IR_MAX_RANK];
 	int k, ka = xs->rank;
-	p->mode = (pad_mode)4;
-	for (int i = 0; i < 4; i++)
-		if (strcmp(mode, modes[i]) == 0)
-			p->mode = (pad_mode)i;
-	if (p->mode == 4) {
+	int m = 0;
+	while (m < 4 && strcmp(mode, modes[m]) != 0)
+		m++;
+	p->mode = (pad_mode)m;
+	if (m == 4) {
 		nn_error_node(d, n, "unknown mode '%s'", mode);
 		return false;
 	}
