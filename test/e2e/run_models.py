@@ -17,6 +17,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # tests write only into the build tree
 sys.path.insert(0, HERE)
 import export_models  # noqa: E402  (after the path tweak)
 
