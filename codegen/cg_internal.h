@@ -153,6 +153,8 @@ bool cg_lower_reduce(cg_fn *f);
 bool cg_lower_data(cg_fn *f); /* reshape, transpose, concat, split, slice,
 				 gather, pad, cast, constant */
 bool cg_lower_resize(cg_fn *f);
+bool cg_lower_fused(cg_fn *f); /* base Conv/Gemm + epilogue */
+bool cg_lower_fused_epilogue(cg_fn *f);
 
 /* emit.c */
 /* Verifies, optimizes and writes the module (taken: disposed here). */

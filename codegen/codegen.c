@@ -429,7 +429,25 @@ static const lower_fn lowerers[IR_NKINDS] = {
 	[IR_KIND_CONSTANT] = cg_lower_data,
 	[IR_KIND_CAST] = cg_lower_data,
 	[IR_KIND_RESIZE] = cg_lower_resize,
+	[IR_KIND_FUSED] = cg_lower_fused,
 };
+
+/* nncc.FusedConv/FusedGemm: the base op on a view of the node (at most
+ * three inputs), then the residual add and activation over its output. */
+bool
+cg_lower_fused(cg_fn *f)
+{
+	const ir_node *n = f->n;
+	ir_node b = *n;
+	bool ok;
+
+	b.op = n->op == OP_FusedConv ? OP_Conv : OP_Gemm;
+	b.nin = n->nin > 3 ? 3 : n->nin;
+	f->n = &b;
+	ok = b.op == OP_Conv ? cg_lower_conv(f) : cg_lower_gemm(f);
+	f->n = n;
+	return ok && cg_lower_fused_epilogue(f);
+}
 
 static void
 add_attr(cg_ctx *c, LLVMValueRef fn, unsigned idx, const char *name)
@@ -476,7 +494,9 @@ build_node(cg_ctx *c, const ir_node *n, int idx)
 				(unsigned)i), LLVMPointerType(cg_type(c,
 				v->dtype), 0), "");
 	}
-	ok = lowerers[ir_ops[n->op].kind](&f);
+	ok = lowerers[ir_ops[n->op].kind]
+	     ? lowerers[ir_ops[n->op].kind](&f)
+	     : cg_fail(&f, "no code generation for this op");
 	free(f.in);
 	free(f.out);
 	LLVMBuildRetVoid(c->b);

@@ -50,8 +50,8 @@ static LLVMValueRef
 unary_op(cg_fn *f, ir_dtype t, LLVMValueRef x)
 {
 	const ir_node *n = f->n;
-	LLVMValueRef zero = cg_const(f, t, 0), one = fconst(f, t, 1.0), a;
 	bool fl = ir_dtype_is_float(t);
+	LLVMValueRef zero = cg_const(f, t, 0), one = cg_const(f, t, 1), a;
 
 	switch (n->op) {
 	case OP_Abs:
@@ -190,5 +190,56 @@ cg_lower_binary(cg_fn *f)
 		return cg_fail(f, "op not supported by code generation");
 	cg_store_c(f, f->out[0], cg_linear(f, rank, ivs, st[0], 0), r, t);
 	cg_nest_end(f, rank, loops);
+	return true;
+}
+
+/* The epilogue of nncc.FusedConv/FusedGemm, after the base op wrote y:
+ * y = act(y + residual), with the activation's alpha/beta attributes
+ * (Clip: min/max). */
+bool
+cg_lower_fused_epilogue(cg_fn *f)
+{
+	const ir_node *n = f->n;
+	const char *an = ir_attr_str(n, "activation", NULL);
+	ir_op act = an ? ir_op_lookup(an) : IR_NOPS;
+	ir_dtype t = n->out[0]->dtype, ct = cg_ctype(t);
+	bool res = n->nin > 3 && n->in[3];
+	const ir_attr *al = ir_get_attr(n, "activation_alpha");
+	const ir_attr *be = ir_get_attr(n, "activation_beta");
+	ir_attr attrs[2];
+	ir_node u = {.op = act, .name = n->name, .nin = 1, .nout = 1,
+		     .in = n->out, .out = n->out, .attrs = attrs};
+	const ir_node *saved = f->n;
+	LLVMValueRef i, y;
+	cg_loop l;
+
+	if (!res && act == IR_NOPS)
+		return true;
+	if (act == IR_NOPS && an)
+		return cg_fail(f, "unknown activation '%s'", an);
+	if (al)
+		attrs[u.nattrs++] = (ir_attr){.name = "alpha",
+			.kind = IR_ATTR_FLOAT, .f = al->f};
+	if (be)
+		attrs[u.nattrs++] = (ir_attr){.name = "beta",
+			.kind = IR_ATTR_FLOAT, .f = be->f};
+	i = cg_loop_begin(f, ir_shape_numel(&n->out[0]->shape), &l);
+	y = cg_load_c(f, f->out[0], i, t);
+	if (res)
+		y = cg_add(f, ct, y, cg_load_c(f, f->in[3], i, t));
+	if (act == OP_Clip) {
+		if (al)
+			y = cg_max(f, ct, y, cg_const(f, ct, al->f));
+		if (be)
+			y = cg_min(f, ct, y, cg_const(f, ct, be->f));
+	} else if (act != IR_NOPS) {
+		f->n = &u;
+		y = unary_op(f, ct, y);
+		f->n = saved;
+		if (!y)
+			return cg_fail(f, "activation '%s' is not supported", an);
+	}
+	cg_store_c(f, f->out[0], i, y, t);
+	cg_loop_end(f, &l);
 	return true;
 }

@@ -56,6 +56,24 @@ get_pgeo(const ir_node *n, pgeo *g)
 	}
 }
 
+static LLVMValueRef
+int_min(cg_fn *f, ir_dtype t)
+{
+	if (t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64)
+		return LLVMConstNull(cg_type(f->c, t));
+	return LLVMConstInt(cg_type(f->c, t),
+			    1ull << (ir_dtype_size(t) * 8 - 1), 0);
+}
+
+static LLVMValueRef
+gt(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
+{
+	if (ir_dtype_is_float(t))
+		return LLVMBuildFCmp(f->b, LLVMRealOGT, a, b, "");
+	return LLVMBuildICmp(f->b, t == IR_U8 || t == IR_U16 || t == IR_U32 ||
+			     t == IR_U64 ? LLVMIntUGT : LLVMIntSGT, a, b, "");
+}
+
 typedef struct acc {
 	LLVMValueRef val, cnt, idx;
 } acc;
@@ -86,8 +104,8 @@ window_step(cg_fn *f, const pgeo *g, acc *ac, LLVMValueRef *oiv,
 	v = cg_load_c(f, f->in[0], li, t);
 	cur = LLVMBuildLoad2(f->b, cg_type(f->c, cg_ctype(t)), ac->val, "");
 	if (max) {
-		better = LLVMBuildAnd(f->b, valid, LLVMBuildFCmp(f->b,
-			LLVMRealOGT, v, cur, ""), "");
+		better = LLVMBuildAnd(f->b, valid, gt(f, cg_ctype(t), v, cur),
+				      "");
 		LLVMBuildStore(f->b, LLVMBuildSelect(f->b, better, v, cur, ""),
 			       ac->val);
 		LLVMBuildStore(f->b, LLVMBuildSelect(f->b, better,
@@ -139,7 +157,8 @@ lower_window(cg_fn *f)
 	ac.idx = cg_alloca(f, f->c->i64);
 	od[0] = nc, od[1] = g.out[0], od[2] = g.out[1], od[3] = g.out[2];
 	cg_nest_begin(f, 4, od, oiv, lo);
-	LLVMBuildStore(f->b, cg_fconst(f, ct, max ? -INFINITY : 0), ac.val);
+	LLVMBuildStore(f->b, ir_dtype_is_float(ct) ? cg_fconst(f, ct, max ?
+		-INFINITY : 0) : int_min(f, ct), ac.val);
 	LLVMBuildStore(f->b, cg_i64(f, 0), ac.cnt);
 	LLVMBuildStore(f->b, cg_i64(f, 0), ac.idx);
 	x0 = LLVMBuildNSWMul(f->b, oiv[0], cg_i64(f, g.isz), "");
@@ -197,7 +216,7 @@ cg_lower_pool(cg_fn *f)
 	ir_dtype t = n->in[0]->dtype;
 	int sp = n->in[0]->shape.rank - 2;
 
-	if (!ir_dtype_is_float(t))
+	if (t == IR_BOOL || (!ir_dtype_is_float(t) && n->op != OP_MaxPool))
 		return cg_fail(f, "element type %s is not supported",
 			       ir_dtype_name(t));
 	if (n->op == OP_GlobalAveragePool || n->op == OP_GlobalMaxPool)

@@ -31,8 +31,11 @@ src_coord(const rz *r, double x, double scale, int64_t in, int64_t out,
 
 	if (!strcmp(m, "asymmetric"))
 		return x / scale;
+	/* With scales given, ONNX's reference takes the output length as
+	 * in * scale, unrounded. */
 	if (!strcmp(m, "align_corners"))
-		return out == 1 ? 0 : x * (double)(in - 1) / (double)(out - 1);
+		return out == 1 ? 0 : x * (double)(in - 1) /
+				      (scale * (double)in - 1);
 	if (!strcmp(m, "pytorch_half_pixel"))
 		return out > 1 ? (x + 0.5) / scale - 0.5 : 0;
 	if (!strcmp(m, "tf_crop_and_resize"))

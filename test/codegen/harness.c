@@ -80,6 +80,13 @@ typedef struct job {
 	int rc;
 } job;
 
+/* bfloat16 (ONNX type 16) travels as uint16 .npy bit patterns. */
+static int
+wire(int dtype)
+{
+	return dtype == 16 ? NNRT_U16 : dtype;
+}
+
 static void *
 run_job(void *p)
 {
@@ -95,7 +102,7 @@ alloc_outs(job *j)
 {
 	for (int k = 0; k < NOUT; k++)
 		j->out[k] = calloc(outs[k].size + 1,
-				   nnrt_dtype_size(outs[k].dtype));
+				   nnrt_dtype_size(wire(outs[k].dtype)));
 	j->ws = malloc(SYM(workspace_size)() + 64);
 }
 
@@ -105,8 +112,8 @@ write_outs(job *j, char **paths)
 	char err[256];
 
 	for (int k = 0; k < NOUT; k++) {
-		nnrt_array a = {outs[k].dtype, outs[k].rank, {0}, j->out[k],
-				outs[k].size * nnrt_dtype_size(outs[k].dtype)};
+		nnrt_array a = {wire(outs[k].dtype), outs[k].rank, {0}, j->out[k],
+				outs[k].size * nnrt_dtype_size(wire(outs[k].dtype))};
 		memcpy(a.dim, outs[k].shape, sizeof a.dim);
 		if (nnrt_npy_write(paths[k], &a, err, sizeof err)) {
 			fprintf(stderr, "harness: %s\n", err);
@@ -129,7 +136,7 @@ threads(job *j)
 	pthread_join(t2, NULL);
 	for (int k = 0; k < NOUT; k++)
 		if (memcmp(j->out[k], j2.out[k], outs[k].size *
-			   nnrt_dtype_size(outs[k].dtype))) {
+			   nnrt_dtype_size(wire(outs[k].dtype)))) {
 			fprintf(stderr, "harness: threads disagree on output "
 				"%d\n", k);
 			return 1;
@@ -158,7 +165,7 @@ main(int argc, char **argv)
 				return 1;
 			}
 			if ((size_t)nnrt_array_numel(&arr[ni]) != ins[ni].size ||
-			    arr[ni].dtype != ins[ni].dtype) {
+			    arr[ni].dtype != wire(ins[ni].dtype)) {
 				fprintf(stderr, "harness: input %d: wrong size "
 					"or type\n", ni);
 				return 1;
