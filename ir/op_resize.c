@@ -1,6 +1,6 @@
-/* Resize (opset 13-18 form: X, roi, scales, sizes): nearest and N-D linear
- * interpolation with every coordinate transformation mode; cubic and
- * antialias are refused. Shape inference needs scales or sizes constant. */
+/* Resize (opset 13-18 form: X, roi, scales, sizes): nearest, linear and
+ * cubic interpolation over N-D, every coordinate transformation mode, and
+ * opset-18 antialias. Shape inference needs scales or sizes constant. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +9,13 @@
 
 enum { CT_HALF_PIXEL, CT_PYTORCH, CT_ALIGN, CT_ASYM, CT_TF_CROP, CT_TF_NN };
 enum { NR_PREFER_FLOOR, NR_PREFER_CEIL, NR_FLOOR, NR_CEIL };
+enum { RZ_NEAREST, RZ_LINEAR, RZ_CUBIC };
 
 typedef struct rz_plan {
 	int rank;
-	bool linear;
-	int ct, nearest;
-	double extrap;
+	int mode, ct, nearest;
+	bool antialias, exclude_outside;
+	double extrap, cubic_a;
 	int64_t in[IR_MAX_RANK], out[IR_MAX_RANK];
 	/* scale: output/input ratio; len: the resized length that
 	 * align_corners and tf_crop_and_resize divide by (in * scale). */
@@ -37,21 +38,29 @@ pick(const ir_node *n, const char *attr, const char *s,
 static bool
 read_modes(const ir_node *n, rz_plan *p, nn_diag *d)
 {
-	static const char *const modes[] = {"nearest", "linear"};
+	static const char *const modes[] = {"nearest", "linear", "cubic"};
 	static const char *const cts[] = {
 		"half_pixel", "pytorch_half_pixel", "align_corners",
 		"asymmetric", "tf_crop_and_resize", "tf_half_pixel_for_nn"};
 	static const char *const nrs[] = {"round_prefer_floor",
 					  "round_prefer_ceil", "floor", "ceil"};
-	int m = pick(n, "mode", ir_attr_str(n, "mode", "nearest"), modes, 2, d);
-	if (m < 0)
+	int64_t aa = ir_attr_int(n, "antialias", 0);
+	int64_t ex = ir_attr_int(n, "exclude_outside", 0);
+	p->mode = pick(n, "mode", ir_attr_str(n, "mode", "nearest"), modes, 3,
+		       d);
+	if (p->mode < 0)
 		return false;
-	if (ir_attr_int(n, "antialias", 0) != 0) {
-		nn_error_node(d, n, "antialias=%lld is not supported",
-			      (long long)ir_attr_int(n, "antialias", 0));
+	if ((aa != 0 && aa != 1) || (ex != 0 && ex != 1)) {
+		nn_error_node(d, n, "%s=%lld is not supported (0 or 1)",
+			      aa != 0 && aa != 1 ? "antialias" :
+						   "exclude_outside",
+			      (long long)(aa != 0 && aa != 1 ? aa : ex));
 		return false;
 	}
-	p->linear = m == 1;
+	/* The spec gives antialias to linear and cubic only. */
+	p->antialias = aa == 1 && p->mode != RZ_NEAREST;
+	p->exclude_outside = ex == 1;
+	p->cubic_a = ir_attr_float(n, "cubic_coeff_a", -0.75);
 	p->ct = pick(n, "coordinate_transformation_mode",
 		     ir_attr_str(n, "coordinate_transformation_mode",
 				 "half_pixel"), cts, 6, d);
@@ -212,11 +221,6 @@ ir_shape_resize(ir_graph *g, ir_node *n, nn_diag *d)
 {
 	rz_plan p;
 	(void)g;
-	const char *mode = ir_attr_str(n, "mode", "nearest");
-	if (!strcmp(mode, "cubic")) {
-		nn_error_node(d, n, "mode 'cubic' is not supported");
-		return false;
-	}
 	ir_dtype t = n->in[0]->dtype;
 	if (!ir_dtype_is_float(t) && !ir_dtype_is_int(t)) {
 		nn_error_node(d, n, "dtype %s not supported", ir_dtype_name(t));
@@ -261,10 +265,11 @@ source_coord(const rz_plan *p, int a, int64_t x)
 	}
 }
 
-/* Per axis and output coordinate: the two source offsets (already times
- * the axis stride), the weight of the second, or `outside` (extrapolate). */
+/* Per axis and output coordinate: `taps` source offsets (already times the
+ * axis stride) and their weights, or `outside` (extrapolate). */
 typedef struct rz_axis {
-	int64_t *o0, *o1;
+	int taps;
+	int64_t *off;
 	double *w;
 	bool *outside;
 } rz_axis;
@@ -275,27 +280,82 @@ clamp(int64_t v, int64_t n)
 	return v < 0 ? 0 : v >= n ? n - 1 : v;
 }
 
+/* The interpolation filter at distance t: the triangle, or the cubic
+ * convolution kernel with parameter cubic_coeff_a. */
+static double
+kernel(const rz_plan *p, double t)
+{
+	double a = p->cubic_a;
+	t = fabs(t);
+	if (p->mode == RZ_LINEAR)
+		return t < 1 ? 1 - t : 0;
+	if (t <= 1)
+		return ((a + 2) * t - (a + 3)) * t * t + 1;
+	if (t < 2)
+		return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a;
+	return 0;
+}
+
+/* Taps of output coordinate x, as the ONNX reference places them: r in
+ * (0, 1] is the distance from the source coordinate back to tap 0's
+ * neighbour, taps run from `start` and edges are replicated. Antialias
+ * stretches the filter by 1/scale when downsampling and renormalizes. */
+static void
+interp_taps(const rz_plan *p, int a, int64_t x, int64_t start, double s,
+	    int64_t stride, rz_axis *m)
+{
+	double c = source_coord(p, a, x), f = floor(c), sum = 0;
+	double r = c == f ? 1 : c - f;
+	int64_t base = c == f ? (int64_t)f - 1 : (int64_t)f, in = p->in[a];
+	double *w = m->w + x * m->taps;
+	int64_t *off = m->off + x * m->taps;
+	m->outside[x] = p->ct == CT_TF_CROP && (c < 0 || c > (double)(in - 1));
+	for (int k = 0; k < m->taps; k++) {
+		int64_t i = start + k, idx = base + i;
+		w[k] = kernel(p, s * ((double)i - r));
+		if (p->exclude_outside && (idx < 0 || idx >= in))
+			w[k] = 0;
+		off[k] = clamp(idx, in) * stride;
+		sum += w[k];
+	}
+	for (int k = 0; (p->antialias || p->exclude_outside) && sum != 0 &&
+			k < m->taps; k++)
+		w[k] /= sum;
+}
+
+static void
+nearest_tap(const rz_plan *p, int a, int64_t x, int64_t stride, rz_axis *m)
+{
+	double c = source_coord(p, a, x), f = floor(c), r = c - f;
+	int64_t i0 = (int64_t)f;
+	m->outside[x] = p->ct == CT_TF_CROP &&
+			(c < 0 || c > (double)(p->in[a] - 1));
+	if (r != 0 && (p->nearest == NR_CEIL ||
+		       (p->nearest == NR_PREFER_FLOOR && r > 0.5) ||
+		       (p->nearest == NR_PREFER_CEIL && r >= 0.5)))
+		i0++;
+	m->off[x] = clamp(i0, p->in[a]) * stride;
+	m->w[x] = 1;
+}
+
 static void
 axis_map(const rz_plan *p, int a, int64_t stride, rz_axis *m)
 {
-	int64_t n = p->out[a], in = p->in[a];
-	m->o0 = nn_xmalloc((size_t)n * sizeof *m->o0);
-	m->o1 = nn_xmalloc((size_t)n * sizeof *m->o1);
-	m->w = nn_xmalloc((size_t)n * sizeof *m->w);
+	int64_t n = p->out[a], start = 0;
+	double s = p->antialias && p->scale[a] < 1 ? p->scale[a] : 1;
+	m->taps = 1;
+	if (p->mode != RZ_NEAREST) {
+		start = (int64_t)floor((p->mode == RZ_CUBIC ? -2 : -1) / s) + 1;
+		m->taps = (int)(2 - 2 * start);
+	}
+	m->off = nn_xmalloc((size_t)(n * m->taps) * sizeof *m->off);
+	m->w = nn_xmalloc((size_t)(n * m->taps) * sizeof *m->w);
 	m->outside = nn_xmalloc((size_t)n * sizeof *m->outside);
 	for (int64_t x = 0; x < n; x++) {
-		double c = source_coord(p, a, x), f = floor(c), r = c - f;
-		int64_t i0 = (int64_t)f;
-		m->outside[x] = p->ct == CT_TF_CROP &&
-				(c < 0 || c > (double)(in - 1));
-		m->w[x] = p->linear ? r : 0.0;
-		if (!p->linear && r != 0 &&
-		    (p->nearest == NR_CEIL ||
-		     (p->nearest == NR_PREFER_FLOOR && r > 0.5) ||
-		     (p->nearest == NR_PREFER_CEIL && r >= 0.5)))
-			i0++;
-		m->o0[x] = clamp(i0, in) * stride;
-		m->o1[x] = clamp(i0 + 1, in) * stride;
+		if (p->mode == RZ_NEAREST)
+			nearest_tap(p, a, x, stride, m);
+		else
+			interp_taps(p, a, x, start, s, stride, m);
 	}
 }
 
@@ -315,10 +375,13 @@ interp(const rz_ctx *c, int a, const int64_t *o, int64_t base)
 	int64_t x = o[a];
 	if (m->outside[x])
 		return c->p->extrap;
-	double v = interp(c, a + 1, o, base + m->o0[x]);
-	if (m->w[x] != 0)
-		v = v * (1 - m->w[x]) +
-		    m->w[x] * interp(c, a + 1, o, base + m->o1[x]);
+	const double *w = m->w + x * m->taps;
+	const int64_t *off = m->off + x * m->taps;
+	double v = 0;
+	/* Skipping zero weights keeps unresized axes to one tap. */
+	for (int k = 0; k < m->taps; k++)
+		if (w[k] != 0)
+			v += w[k] * interp(c, a + 1, o, base + off[k]);
 	return v;
 }
 
@@ -341,8 +404,7 @@ run_resize(rz_ctx *c, const ir_value *yv, void *y)
 		}
 	}
 	for (int a = 0; a < p->rank; a++) {
-		free(c->m[a].o0);
-		free(c->m[a].o1);
+		free(c->m[a].off);
 		free(c->m[a].w);
 		free(c->m[a].outside);
 	}

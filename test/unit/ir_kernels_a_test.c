@@ -596,14 +596,48 @@ test_resize(void)
 	in[0] = input(&t, "x", SH(1, 1, 2, 2));
 	in[2] = cst(&t, "s", IR_F32, SH(4), s2);
 	node(&t, OP_Resize, 3, in, 1);
-	set_str(&t, "mode", "cubic");
-	expect_error(&t, "mode 'cubic' is not supported");
+	set_str(&t, "mode", "bicubic");
+	expect_error(&t, "mode 'bicubic' is not supported");
 
 	t.g = ir_graph_new("r");
 	in[0] = input(&t, "x", SH(1, 1, 2, 2));
 	in[2] = input(&t, "s", SH(4));
 	node(&t, OP_Resize, 3, in, 1);
 	expect_error(&t, "input 'scales' must be a constant");
+}
+
+static void
+test_resize_cubic(void)
+{
+	/* Cubic x2 of [0, 32, 0, 0], asymmetric: coordinate k/2. Keys kernel
+	 * (a = -0.75) at distances 0.5 and 1.5: 0.59375 and -0.09375, so
+	 * half-way points are 32 * 0.59375 = 19 next to the 32 and
+	 * 32 * -0.09375 = -3 one further; integer points copy the input. */
+	tg t = {.g = ir_graph_new("c")};
+	float s2[] = {1, 2};
+	ir_value *in[3] = {input(&t, "x", SH(1, 4)), NULL,
+			   cst(&t, "s", IR_F32, SH(2), s2)};
+	ir_node *r = node(&t, OP_Resize, 3, in, 1);
+	set_str(&t, "mode", "cubic");
+	set_str(&t, "coordinate_transformation_mode", "asymmetric");
+	/* a = -0.5, exclude_outside, half_pixel: output 0 at -0.25 keeps
+	 * taps 0 and 1 (weights 0.8671875, -0.0703125, sum 51/64), so
+	 * 32 * -0.0703125 / (51/64) = -48/17; output 1 at 0.25 keeps taps
+	 * 0..2 (0.8671875, 0.2265625, -0.0234375, sum 137/128): 928/137. */
+	node(&t, OP_Resize, 3, in, 1);
+	set_str(&t, "mode", "cubic");
+	set_float(&t, "cubic_coeff_a", -0.5);
+	set_int(&t, "exclude_outside", 1);
+	float xv[] = {0, 32, 0, 0}, y[8], z[8];
+	float ye[] = {0, 19, 32, 19, 0, -3, 0, 0};
+	const void *xi[] = {xv};
+	void *yo[] = {y, z};
+	CHECK(run(&t, xi, yo));
+	CHECK(has_shape(r->out[0], SH(1, 8)));
+	CHECK(near(y, ye, 8, 1e-5f));
+	CHECK(fabsf(z[0] + 48 / 17.f) < 1e-5f &&
+	      fabsf(z[1] - 928 / 137.f) < 1e-5f);
+	ir_graph_free(t.g);
 }
 
 int
@@ -620,6 +654,7 @@ main(void)
 	test_avgpool();
 	test_norm();
 	test_resize();
+	test_resize_cubic();
 	printf("%d passed, %d failed\n", npass, nfail);
 	return nfail ? 1 : 0;
 }
