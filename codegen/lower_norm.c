@@ -123,6 +123,9 @@ cg_lower_norm(cg_fn *f)
 	if (!ir_dtype_is_float(f->n->in[0]->dtype))
 		return cg_fail(f, "element type %s is not supported",
 			       ir_dtype_name(f->n->in[0]->dtype));
+	if (f->n->op == OP_BatchNormalization &&
+	    ir_attr_int(f->n, "training_mode", 0) != 0)
+		return cg_fail(f, "training_mode=1 is not supported");
 	if (f->n->op == OP_BatchNormalization)
 		return lower_batchnorm(f);
 	return lower_layernorm(f);

@@ -97,7 +97,9 @@ add_str_attr(fe_ctx *c, ir_attr **attrs, int *nattrs, const char *name,
 	++*nattrs;
 }
 
-/* BatchNormalization: nncc compiles inference graphs only. */
+/* BatchNormalization: training_mode=1 stays on the node (the reference
+ * interpreter implements it; codegen and the folding passes must not
+ * treat it as the inference form). */
 static bool
 convert_bn(fe_ctx *c, const Onnx__NodeProto *np, ir_attr *attrs, int nattrs)
 {
@@ -108,14 +110,14 @@ convert_bn(fe_ctx *c, const Onnx__NodeProto *np, ir_attr *attrs, int nattrs)
 		return false;
 	}
 	a = find_attr(attrs, nattrs, "training_mode");
-	if (a && a->i != 0) {
-		fe_error_np(c, np, "training_mode=%lld is not supported "
-				   "(nncc compiles inference graphs)",
+	if (a && a->i != 0 && a->i != 1) {
+		fe_error_np(c, np, "training_mode=%lld is not supported",
 			    (long long)a->i);
 		return false;
 	}
 	drop_attr(attrs, nattrs, "spatial");
-	drop_attr(attrs, nattrs, "training_mode");
+	if (!a || a->i == 0)
+		drop_attr(attrs, nattrs, "training_mode");
 	return true;
 }
 

@@ -1,5 +1,6 @@
-/* BatchNormalization (inference form) and LayerNormalization: shape
- * inference and reference kernels, computed in double. */
+/* BatchNormalization (inference and training_mode=1 forms) and
+ * LayerNormalization: shape inference and reference kernels, computed in
+ * double. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,10 @@ shape_bn(ir_node *n, nn_diag *d)
 {
 	static const char *const names[] = {"X", "scale", "B", "mean", "var"};
 	const ir_shape *xs = &n->in[0]->shape;
-	if (ir_attr_int(n, "training_mode", 0) != 0) {
-		nn_error_node(d, n, "training_mode=1 is not supported "
-			      "(inference only)");
+	int64_t tm = ir_attr_int(n, "training_mode", 0);
+	if (tm != 0 && tm != 1) {
+		nn_error_node(d, n, "training_mode=%lld is not supported (0 or "
+			      "1)", (long long)tm);
 		return false;
 	}
 	if (xs->rank < 2) {
@@ -121,6 +123,43 @@ ir_shape_norm(ir_graph *g, ir_node *n, nn_diag *d)
 	return ok;
 }
 
+/* Training mode: the batch mean and population variance of each channel
+ * (over N and the spatial dims) into mu and var; the running statistics
+ * outputs blend them into the inputs' with momentum. */
+static void
+batch_stats(const ir_node *n, const void *const *in, void *const *out,
+	    int64_t sz, double *mu, double *var)
+{
+	const ir_shape *xs = &n->in[0]->shape;
+	ir_dtype t = n->in[0]->dtype;
+	int64_t c = xs->dim[1], cnt = xs->dim[0] * sz;
+	double mom = ir_attr_float(n, "momentum", 0.9);
+	for (int64_t ch = 0; ch < c; ch++) {
+		double sum = 0, sq = 0;
+		for (int64_t b = 0; b < xs->dim[0]; b++)
+			for (int64_t i = 0; i < sz; i++)
+				sum += ir_load_f64(in[0], t, (b * c + ch) * sz + i);
+		mu[ch] = cnt ? sum / (double)cnt : 0;
+		for (int64_t b = 0; b < xs->dim[0]; b++)
+			for (int64_t i = 0; i < sz; i++) {
+				double v = ir_load_f64(in[0], t,
+						       (b * c + ch) * sz + i) -
+					   mu[ch];
+				sq += v * v;
+			}
+		var[ch] = cnt ? sq / (double)cnt : 0;
+		for (int i = 1; i < n->nout; i++) {
+			if (!n->out[i])
+				continue;
+			double run = ir_load_f64(in[2 + i], n->in[2 + i]->dtype,
+						 ch);
+			double cur = i == 1 ? mu[ch] : var[ch];
+			ir_store_f64(out[i], n->out[i]->dtype, ch,
+				     run * mom + cur * (1 - mom));
+		}
+	}
+}
+
 static void
 eval_bn(const ir_node *n, const void *const *in, void *const *out)
 {
@@ -128,21 +167,30 @@ eval_bn(const ir_node *n, const void *const *in, void *const *out)
 	ir_dtype t = n->in[0]->dtype;
 	double eps = ir_attr_float(n, "epsilon", 1e-5);
 	int64_t c = xs->dim[1], sz = 1;
+	double *mu = nn_xmalloc((size_t)(c > 0 ? c : 1) * 2 * sizeof *mu);
+	double *var = mu + (c > 0 ? c : 1);
+	bool train = ir_attr_int(n, "training_mode", 0) == 1;
 	for (int k = 2; k < xs->rank; k++)
 		sz *= xs->dim[k];
+	for (int64_t ch = 0; !train && ch < c; ch++) {
+		mu[ch] = ir_load_f64(in[3], n->in[3]->dtype, ch);
+		var[ch] = ir_load_f64(in[4], n->in[4]->dtype, ch);
+	}
+	if (train)
+		batch_stats(n, in, out, sz, mu, var);
 	for (int64_t pl = 0; pl < xs->dim[0] * c; pl++) {
 		int64_t ch = pl % c;
 		double sc = ir_load_f64(in[1], n->in[1]->dtype, ch);
 		double b = ir_load_f64(in[2], n->in[2]->dtype, ch);
-		double mu = ir_load_f64(in[3], n->in[3]->dtype, ch);
-		double var = ir_load_f64(in[4], n->in[4]->dtype, ch);
-		double a = sc / sqrt(var + eps);
+		double a = sc / sqrt(var[ch] + eps);
 		for (int64_t i = pl * sz; i < (pl + 1) * sz; i++)
 			ir_store_f64(out[0], t, i,
-				     (ir_load_f64(in[0], t, i) - mu) * a + b);
+				     (ir_load_f64(in[0], t, i) - mu[ch]) * a +
+					     b);
 	}
+	free(mu);
 	/* Inference mode passes the running statistics through. */
-	for (int i = 1; i < n->nout; i++)
+	for (int i = 1; !train && i < n->nout; i++)
 		if (n->out[i])
 			memcpy(out[i], in[2 + i],
 			       (size_t)c * ir_dtype_size(n->out[i]->dtype));

@@ -640,6 +640,45 @@ test_resize_cubic(void)
 	ir_graph_free(t.g);
 }
 
+static void
+test_bn_training(void)
+{
+	/* x [2,2,1] = {1, 2, 3, 6}: channel 0 holds 1, 3 (batch mean 2,
+	 * population variance 1), channel 1 holds 2, 6 (mean 4, variance 4).
+	 * scale {1, 2}, bias {0, 1}, epsilon 0: y = {-1, -1, 1, 3}. Running
+	 * stats with momentum 0.5 from mean {0, 10}, var {1, 1}:
+	 * mean {1, 7}, var {1, 2.5}. */
+	tg t = {.g = ir_graph_new("bt")};
+	float sc[] = {1, 2}, bi[] = {0, 1}, mu[] = {0, 10}, var[] = {1, 1};
+	ir_value *in[5] = {input(&t, "x", SH(2, 2, 1)),
+			   cst(&t, "s", IR_F32, SH(2), sc),
+			   cst(&t, "b", IR_F32, SH(2), bi),
+			   cst(&t, "m", IR_F32, SH(2), mu),
+			   cst(&t, "v", IR_F32, SH(2), var)};
+	ir_node *n = node(&t, OP_BatchNormalization, 5, in, 3);
+	set_float(&t, "epsilon", 0);
+	set_float(&t, "momentum", 0.5);
+	set_int(&t, "training_mode", 1);
+	float xv[] = {1, 2, 3, 6}, y[4], rm[2], rv[2];
+	float ye[] = {-1, -1, 1, 3}, rme[] = {1, 7}, rve[] = {1, 2.5f};
+	const void *xi[] = {xv};
+	void *yo[] = {y, rm, rv};
+	CHECK(run(&t, xi, yo));
+	CHECK(has_shape(n->out[1], SH(2)) && has_shape(n->out[2], SH(2)));
+	CHECK(near(y, ye, 4, 1e-6f) && near(rm, rme, 2, 1e-6f) &&
+	      near(rv, rve, 2, 1e-6f));
+	ir_graph_free(t.g);
+
+	t.g = ir_graph_new("bt");
+	in[0] = input(&t, "x", SH(2, 2, 1));
+	for (int i = 1; i < 5; i++)
+		in[i] = input(&t, i == 1 ? "s" : i == 2 ? "b" : i == 3 ? "m" : "v",
+			      SH(2));
+	node(&t, OP_BatchNormalization, 5, in, 1);
+	set_int(&t, "training_mode", 2);
+	expect_error(&t, "training_mode=2 is not supported");
+}
+
 int
 main(void)
 {
@@ -655,6 +694,7 @@ main(void)
 	test_norm();
 	test_resize();
 	test_resize_cubic();
+	test_bn_training();
 	printf("%d passed, %d failed\n", npass, nfail);
 	return nfail ? 1 : 0;
 }
