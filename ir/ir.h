@@ -92,6 +92,8 @@ typedef enum ir_dtype {
 /* Refuse tensors larger than this many elements or bytes: a guard against
  * absurd dimensions in hostile models (and size_t overflow). */
 #define IR_MAX_ELEMS ((int64_t)1 << 40)
+/* Most centroids a shared-weight codebook may have (codes are bytes). */
+#define IR_MAX_CODES 256
 
 typedef struct ir_shape {
 	int rank;
@@ -234,6 +236,14 @@ struct ir_value {
 	bool elided;      /* constant parsed from an elided summary: no data */
 	int64_t nnz;      /* constants: non-zero count (ir_const_facts) */
 	uint64_t hash;    /* constants: FNV-1a of the bytes (ir_const_facts) */
+	/* Shared weights (passes/share.c, docs/compression.md): an f32
+	 * constant whose every element is codebook[codes[i]]; data still
+	 * holds those dequantized floats so nothing else needs to know.
+	 * ncodes 0: no codebook. An elided constant may have ncodes > 0 with
+	 * codebook == codes == NULL. Both arrays live in g->weights. */
+	int ncodes;       /* 1..IR_MAX_CODES */
+	float *codebook;  /* [ncodes]; codebook[0] == 0 if the data has zeros */
+	uint8_t *codes;   /* [numel] */
 	ir_use *uses;     /* ir_compute_uses; g->arena */
 	int nuses;
 };

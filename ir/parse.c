@@ -671,6 +671,84 @@ parse_elided(parser *P, ir_value *v)
 	return expect_punct(P, ')');
 }
 
+/* Each element's index in the codebook (the first equal centroid). */
+static bool
+derive_codes(parser *P, const token *at, ir_value *v)
+{
+	int64_t n = ir_shape_numel(&v->shape);
+	v->codes = nn_alloc(P->g->weights, (size_t)n);
+	for (int64_t i = 0; i < n; i++) {
+		float x = ((const float *)v->data)[i];
+		int k = 0;
+		while (k < v->ncodes && v->codebook[k] != x)
+			k++;
+		if (k == v->ncodes) {
+			err(P, at, "element %lld (%g) is not in the codebook",
+			    (long long)i, (double)x);
+			return false;
+		}
+		v->codes[i] = (uint8_t)k;
+	}
+	return true;
+}
+
+/* codebook(k=N) after elided data, or codebook([c, ...]) after full data
+ * (docs/compression.md): the shared-weight centroids of an f32 constant. */
+static bool
+parse_codebook(parser *P, ir_value *v)
+{
+	token at = P->tok;
+	int64_t k = 0;
+	next(P);
+	if (!expect_punct(P, '('))
+		return false;
+	if (v->dtype != IR_F32) {
+		err(P, &at, "a codebook needs an f32 constant, not %s",
+		    ir_dtype_name(v->dtype));
+		return false;
+	}
+	if (is_ident(P, "k")) {
+		next(P);
+		if (!expect_punct(P, '=') || !parse_int(P, &k))
+			return false;
+		if (v->data) {
+			err(P, &at, "codebook(k=N) is for elided data; list "
+			    "the centroids");
+			return false;
+		}
+	} else if (expect_punct(P, '[')) {
+		float c[IR_MAX_CODES + 1];
+		while (!P->failed && !is_punct(P, ']')) {
+			if (k && !expect_punct(P, ','))
+				return false;
+			if (k == IR_MAX_CODES) {
+				err(P, &at, "a codebook has at most %d "
+				    "centroids", IR_MAX_CODES);
+				return false;
+			}
+			if (!parse_elem(P, c, IR_F32, k))
+				return false;
+			k++;
+		}
+		if (!expect_punct(P, ']'))
+			return false;
+		if (k >= 1 && k <= IR_MAX_CODES) {
+			v->codebook = nn_alloc_array(P->g->weights, (size_t)k,
+						     sizeof(float));
+			memcpy(v->codebook, c, (size_t)k * sizeof(float));
+		}
+	}
+	if (P->failed || !expect_punct(P, ')'))
+		return false;
+	if (k < 1 || k > IR_MAX_CODES) {
+		err(P, &at, "a codebook has 1 to %d centroids, not %lld",
+		    IR_MAX_CODES, (long long)k);
+		return false;
+	}
+	v->ncodes = (int)k;
+	return !v->data || derive_codes(P, &at, v);
+}
+
 static bool
 parse_const(parser *P, const token *res)
 {
@@ -700,6 +778,8 @@ parse_const(parser *P, const token *res)
 			return false;
 		ir_const_facts(v);
 	}
+	if (is_ident(P, "codebook") && !parse_codebook(P, v))
+		return false;
 	sym_put(P, res, v);
 	return true;
 }

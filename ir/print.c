@@ -163,6 +163,25 @@ print_data(FILE *f, ir_dtype t, const ir_shape *s, const void *data,
 	return true;
 }
 
+/* The shared-weight codebook: its centroids when the data printed in full
+ * (the codes are then implied: each element names its centroid), else
+ * only their count. */
+static void
+print_codebook(FILE *f, const ir_value *v, bool full)
+{
+	char buf[IR_NUM_BUF];
+	if (!full || !v->codebook) {
+		fprintf(f, " codebook(k=%d)", v->ncodes);
+		return;
+	}
+	fputs(" codebook([", f);
+	for (int i = 0; i < v->ncodes; i++) {
+		ir_fmt_elem(buf, v->codebook, IR_F32, i);
+		fprintf(f, "%s%s", i ? ", " : "", buf);
+	}
+	fputs("])", f);
+}
+
 static void
 print_const(FILE *f, const ir_graph *g, const ir_value *v, bool weights)
 {
@@ -171,9 +190,13 @@ print_const(FILE *f, const ir_graph *g, const ir_value *v, bool weights)
 	fputs(" = const ", f);
 	print_type(f, v->dtype, &v->shape);
 	fputc(' ', f);
-	if (!v->data || !print_data(f, v->dtype, &v->shape, v->data, weights))
+	bool full = v->data &&
+		    print_data(f, v->dtype, &v->shape, v->data, weights);
+	if (!full)
 		fprintf(f, "elided(nnz=%lld, hash=0x%016llx)",
 			(long long)v->nnz, (unsigned long long)v->hash);
+	if (v->ncodes)
+		print_codebook(f, v, full);
 	fputc('\n', f);
 }
 

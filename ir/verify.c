@@ -86,6 +86,35 @@ check_type(const ir_value *v, const char *what, nn_diag *d)
 	return true;
 }
 
+/* A shared-weight constant: every element is its code's centroid, so
+ * code generation may store codes + codebook instead of the floats. */
+static void
+check_codebook(const ir_value *v, nn_diag *d)
+{
+	const char *l = ir_value_label(v);
+	if (v->dtype != IR_F32 || v->ncodes < 1 || v->ncodes > IR_MAX_CODES) {
+		nn_error(d, "constant '%s': bad codebook (%d centroids, %s)",
+			 l, v->ncodes, ir_dtype_name(v->dtype));
+		return;
+	}
+	if (!v->data)
+		return; /* elided: only the count is known */
+	if (!v->codebook || !v->codes) {
+		nn_error(d, "constant '%s' has a codebook without centroids "
+			 "or codes", l);
+		return;
+	}
+	int64_t n = ir_shape_numel(&v->shape);
+	const float *x = v->data;
+	for (int64_t i = 0; i < n; i++)
+		if (v->codes[i] >= v->ncodes ||
+		    x[i] != v->codebook[v->codes[i]]) {
+			nn_error(d, "constant '%s': element %lld disagrees "
+				 "with its codebook entry", l, (long long)i);
+			return;
+		}
+}
+
 static void
 check_leaves(ir_graph *g, vset *defs, nn_diag *d)
 {
@@ -110,7 +139,8 @@ check_leaves(ir_graph *g, vset *defs, nn_diag *d)
 		if (!vset_add(defs, v))
 			nn_error(d, "constant '%s' is defined twice",
 				 ir_value_label(v));
-		check_type(v, "constant", d);
+		if (check_type(v, "constant", d) && v->ncodes)
+			check_codebook(v, d);
 	}
 }
 
