@@ -64,4 +64,57 @@ bool pass_verify(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed);
 bool pass_shape_infer(ir_graph *g, const pass_opts *o, nn_diag *d,
 		      bool *changed);
 
+/* The lossy compression passes (docs/compression.md); opt-in only. */
+/* prune.c */
+bool pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed);
+/* share.c */
+bool pass_share_weights(ir_graph *g, const pass_opts *o, nn_diag *d,
+			bool *changed);
+
+/* compress_report.c: what compression cost and saved. */
+typedef struct pass_fidelity {
+	int64_t nsamples;
+	double max_abs;     /* max |compressed - reference| over all outputs */
+	double max_rel;     /* max over outputs of max_abs / max |reference| */
+	int64_t agree;      /* samples whose output-0 top-1 class agrees */
+	double top1_agree;  /* agree / nsamples */
+	int64_t correct;    /* with labels: compressed model's correct top-1 */
+	double accuracy;    /* correct / nsamples; -1 without labels */
+	int64_t ref_correct;/* with labels: the reference model's */
+	double ref_accuracy;/* -1 without labels */
+} pass_fidelity;
+/* Runs both graphs (same inputs and outputs: one f32 input whose dim 0 is
+ * the batch B) with ir_run on calib, which holds nsamples samples along
+ * dim 0 of input 0 (nsamples a multiple of B); labels (int64, one per
+ * sample, or NULL) give accuracies. Top-1 is the argmax of output 0's
+ * per-sample row, which must be [B, classes]-shaped. */
+bool pass_measure_fidelity(ir_graph *reference, ir_graph *compressed,
+			   const void *calib, int64_t nsamples,
+			   const int64_t *labels, pass_fidelity *out,
+			   nn_diag *d);
+/* nsamples seeded uniform [-1, 1) samples for g's input 0 (f32), for
+ * when no --calib file is given; malloc'd, caller frees. */
+float *pass_random_calib(const ir_graph *g, int64_t nsamples,
+			 uint64_t seed);
+
+/* One weight layer (Conv/ConvTranspose/Gemm/MatMul and fused forms). */
+typedef struct pass_layer_stat {
+	const char *name;   /* node name or weight label (graph-owned) */
+	const char *op;
+	int64_t params, nnz;
+	double sparsity;    /* 1 - nnz / params */
+	int ncodes;         /* shared-weight codebook size, 0 if none */
+	int64_t dense_bytes;  /* params * 4 (f32) */
+	int64_t packed_bytes; /* codes at ceil(log2 ncodes) bits + the f32
+				 codebook; dense_bytes without a codebook */
+} pass_layer_stat;
+/* The weight layers of g in node order; malloc'd, count in *n. */
+pass_layer_stat *pass_layer_stats(ir_graph *g, int *n);
+/* The --report table: per layer of `after`, then totals of weight bytes
+ * before (dense graph) and after, then the fidelity lines if fid is not
+ * NULL (calib_note, e.g. "64 seeded random inputs (no --calib)", says
+ * what the samples were). */
+void pass_print_report(FILE *f, ir_graph *before, ir_graph *after,
+		       const pass_fidelity *fid, const char *calib_note);
+
 #endif

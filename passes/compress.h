@@ -1,0 +1,101 @@
+/* Internals of the lossy compression passes (prune.c, prune_rules.c,
+ * share.c, compress_util.c, compress_report.c): weight-layer discovery,
+ * the seeded RNG, the rules file and 1-D k-means. Unit tests use it too. */
+#ifndef NNCC_COMPRESS_H
+#define NNCC_COMPRESS_H
+
+#include "passes.h"
+
+/* splitmix64, the generator of docs/ir.md's random() fill. */
+typedef struct cmp_rng {
+	uint64_t s;
+} cmp_rng;
+uint64_t cmp_rng_next(cmp_rng *r);
+double cmp_rng_unif(cmp_rng *r); /* [0, 1), 53 bits */
+
+/* A weight layer: node n whose input `slot` is the weight constant w,
+ * seen as the 2-D matrix [rows = outputs, cols = reduction] (Conv:
+ * [M, C/g*kh*kw]; Gemm: one row per output whatever transB; MatMul B
+ * [..., K, N]: [N, batch*K]; ConvTranspose W [C, M/g, k...]: [M/g,
+ * C*k]). Element (r, c) of the view is w's flat element
+ * r*rs + (c / inner)*os + (c % inner)*is. */
+typedef struct cmp_layer {
+	ir_node *n;
+	int slot;
+	ir_value *w;
+	int64_t rows, cols;
+	int64_t rs, inner, os, is;
+} cmp_layer;
+/* The weight layers of g in node order, each weight constant once (the
+ * first node using it); malloc'd array, count in *n. Constants without
+ * data or of a non-float type are left out. */
+cmp_layer *cmp_weight_layers(ir_graph *g, int *n);
+static inline int64_t
+cmp_at(const cmp_layer *L, int64_t r, int64_t c)
+{
+	return r * L->rs + (c / L->inner) * L->os + (c % L->inner) * L->is;
+}
+/* The layer's name for messages and rules: the node's name, else the
+ * weight's, else its label. */
+const char *cmp_layer_name(const cmp_layer *L);
+/* Makes w' (a new constant holding vals, converted to w's dtype) the
+ * weight of every layer node that reads w in a weight slot. */
+ir_value *cmp_replace_weight(ir_graph *g, ir_value *w, const double *vals);
+
+/* Prune methods and one layer's choice. */
+typedef enum cmp_method {
+	CMP_MAGNITUDE,
+	CMP_GLOBAL,
+	CMP_RANDOM,
+	CMP_L1,
+	CMP_L2,
+	CMP_NM,
+	CMP_BLOCK,
+	CMP_DENSE,
+	CMP_NMETHODS
+} cmp_method;
+extern const char *const cmp_method_names[CMP_NMETHODS];
+typedef struct cmp_spec {
+	cmp_method method;
+	double sparsity;
+	int n, m;       /* N:M */
+	int br, bc;     /* block rows x cols */
+	uint64_t seed;
+} cmp_spec;
+cmp_method cmp_method_lookup(const char *s); /* CMP_NMETHODS if unknown */
+/* "RxC" into *r, *c (both >= 1). */
+bool cmp_parse_block(const char *s, int *r, int *c);
+/* Checks ranges (sparsity in [0,1], 0 < n < m, blocks >= 1); reports
+ * with `where` as the message prefix. */
+bool cmp_spec_check(const cmp_spec *s, const char *where, nn_diag *d);
+
+/* prune_rules.c: the rules file (docs/compression.md). */
+typedef struct cmp_rule {
+	char *pattern; /* fnmatch glob on the layer name */
+	cmp_spec spec;
+	int line;
+} cmp_rule;
+typedef struct cmp_rules {
+	int n;
+	cmp_rule *rule;
+} cmp_rules;
+/* Parses text (the contents of file `path`); every rule starts from dflt
+ * and overrides what its line says. NULL after reporting
+ * "PATH:LINE:COL: error: ..." */
+cmp_rules *cmp_rules_parse(const char *text, const char *path,
+			   const cmp_spec *dflt, nn_diag *d);
+cmp_rules *cmp_rules_load(const char *path, const cmp_spec *dflt,
+			  nn_diag *d);
+/* The first rule matching name, or NULL. */
+const cmp_rule *cmp_rules_match(const cmp_rules *r, const char *name);
+void cmp_rules_free(cmp_rules *r);
+
+/* share.c: 1-D k-means (k-means++ seeding with a splitmix64 stream seeded
+ * by `seed`, then Lloyd iterations until no assignment changes or
+ * max_iter). Writes at most k distinct centroids, ascending, into c and
+ * returns how many (fewer than k when x has fewer distinct values; 0 when
+ * n == 0); *iters gets the Lloyd iteration count if not NULL. */
+int cmp_kmeans_1d(const float *x, int64_t n, int k, uint64_t seed,
+		  int max_iter, float *c, int *iters);
+
+#endif

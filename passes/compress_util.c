@@ -1,0 +1,191 @@
+/* Shared pieces of the lossy compression passes: which constants are
+ * weights (and their 2-D view), the seeded RNG, prune method names and
+ * option checks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compress.h"
+
+const char *const cmp_method_names[CMP_NMETHODS] = {
+	"magnitude", "global", "random", "l1", "l2", "nm", "block", "dense",
+};
+
+uint64_t
+cmp_rng_next(cmp_rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+double
+cmp_rng_unif(cmp_rng *r)
+{
+	return (double)(cmp_rng_next(r) >> 11) * 0x1p-53;
+}
+
+cmp_method
+cmp_method_lookup(const char *s)
+{
+	for (int i = 0; i < CMP_NMETHODS; i++)
+		if (strcmp(s, cmp_method_names[i]) == 0)
+			return (cmp_method)i;
+	return CMP_NMETHODS;
+}
+
+bool
+cmp_parse_block(const char *s, int *r, int *c)
+{
+	char *e;
+	long a = strtol(s, &e, 10), b;
+	if (e == s || (*e != 'x' && *e != 'X'))
+		return false;
+	s = e + 1;
+	b = strtol(s, &e, 10);
+	if (e == s || *e || a < 1 || b < 1 || a > 65536 || b > 65536)
+		return false;
+	*r = (int)a;
+	*c = (int)b;
+	return true;
+}
+
+bool
+cmp_spec_check(const cmp_spec *s, const char *where, nn_diag *d)
+{
+	if (!(s->sparsity >= 0 && s->sparsity <= 1)) {
+		nn_error(d, "%s: sparsity %g is not in [0, 1]", where,
+			 s->sparsity);
+		return false;
+	}
+	if (s->method == CMP_NM && !(s->n >= 1 && s->n < s->m)) {
+		nn_error(d, "%s: N:M needs 1 <= n < m, got n=%d m=%d", where,
+			 s->n, s->m);
+		return false;
+	}
+	if (s->method == CMP_BLOCK && (s->br < 1 || s->bc < 1)) {
+		nn_error(d, "%s: bad block %dx%d", where, s->br, s->bc);
+		return false;
+	}
+	return true;
+}
+
+/* The weight slot of n (1 for every weight layer), or -1. */
+static int
+weight_slot(const ir_node *n)
+{
+	switch (n->op) {
+	case OP_Conv: case OP_ConvTranspose: case OP_Gemm: case OP_MatMul:
+	case OP_FusedConv: case OP_FusedGemm:
+		break;
+	default:
+		return -1;
+	}
+	const ir_value *w = n->nin > 1 ? n->in[1] : NULL;
+	if (!w || !ir_is_const(w) || !w->data || w->elided ||
+	    !ir_dtype_is_float(w->dtype) || w->shape.rank < 1)
+		return -1;
+	return 1;
+}
+
+/* Fills the 2-D view of L->w for L->n's op (see compress.h). */
+static void
+layer_view(cmp_layer *L)
+{
+	const ir_shape *s = &L->w->shape;
+	int64_t numel = ir_shape_numel(s);
+	bool conv = L->n->op == OP_Conv || L->n->op == OP_FusedConv;
+	bool gemm = L->n->op == OP_Gemm || L->n->op == OP_FusedGemm;
+	if (conv || (gemm && ir_attr_int(L->n, "transB", 0)) ||
+	    s->rank == 1) {
+		/* rows are dim 0 (a rank-1 MatMul B is one column) */
+		L->rows = s->rank == 1 && !conv ? 1 : s->dim[0];
+		L->cols = L->rows ? numel / L->rows : 0;
+		*L = (cmp_layer){ L->n, L->slot, L->w, L->rows, L->cols,
+				  L->cols, L->cols ? L->cols : 1, 0, 1 };
+	} else if (L->n->op == OP_ConvTranspose) {
+		int64_t k = s->dim[1] ? numel / s->dim[0] / s->dim[1] : 1;
+		L->rows = s->dim[1];
+		L->cols = s->dim[0] * k;
+		L->rs = k;
+		L->inner = k ? k : 1;
+		L->os = s->dim[1] * k;
+		L->is = 1;
+	} else { /* [..., K, N]: Gemm transB=0, MatMul */
+		int64_t K = s->dim[s->rank - 2], N = s->dim[s->rank - 1];
+		L->rows = N;
+		L->cols = N ? numel / N : 0;
+		L->rs = 1;
+		L->inner = K ? K : 1;
+		L->os = K * N;
+		L->is = N;
+	}
+}
+
+cmp_layer *
+cmp_weight_layers(ir_graph *g, int *count)
+{
+	cmp_layer *L = NULL;
+	int n = 0;
+	for (ir_node *nd = g->first; nd; nd = nd->next) {
+		int slot = weight_slot(nd), i;
+		if (slot < 0)
+			continue;
+		for (i = 0; i < n && L[i].w != nd->in[slot]; i++)
+			;
+		if (i < n)
+			continue;
+		L = nn_xrealloc(L, sizeof *L * (size_t)(n + 1));
+		L[n] = (cmp_layer){ .n = nd, .slot = slot, .w = nd->in[slot] };
+		layer_view(&L[n++]);
+	}
+	*count = n;
+	return L;
+}
+
+const char *
+cmp_layer_name(const cmp_layer *L)
+{
+	if (L->n->name && *L->n->name)
+		return L->n->name;
+	return ir_value_label(L->w);
+}
+
+/* Whether anything but a weight slot still reads v. */
+static bool
+still_used(const ir_graph *g, const ir_value *v)
+{
+	for (const ir_node *n = g->first; n; n = n->next)
+		for (int k = 0; k < n->nin; k++)
+			if (n->in[k] == v)
+				return true;
+	for (int k = 0; k < g->noutputs; k++)
+		if (g->outputs[k] == v)
+			return true;
+	return false;
+}
+
+ir_value *
+cmp_replace_weight(ir_graph *g, ir_value *w, const double *vals)
+{
+	ir_value *nw = ir_add_const(g, NULL, w->dtype, &w->shape, NULL);
+	int64_t numel = ir_shape_numel(&w->shape);
+	for (int64_t i = 0; i < numel; i++)
+		ir_store_f64(nw->data, w->dtype, i, vals[i] == 0 ? 0 : vals[i]);
+	ir_const_facts(nw);
+	for (ir_node *n = g->first; n; n = n->next)
+		if (weight_slot(n) == 1 && n->in[1] == w)
+			n->in[1] = nw;
+	if (still_used(g, w))
+		return nw;
+	/* The new weight takes the old one's name and place, so the printed
+	 * graph reads as before with only the data changed. */
+	for (int i = 0; i < g->nconsts - 1; i++)
+		if (g->consts[i] == w) {
+			g->consts[i] = nw;
+			g->nconsts--;
+			break;
+		}
+	nw->name = w->name;
+	return nw;
+}
