@@ -238,6 +238,24 @@ find_binding(fe_ctx *c, const char *name, bool *used)
 	return NULL;
 }
 
+/* The kind of a non-tensor value type, for the refusal message. */
+static const char *
+type_kind(const Onnx__TypeProto *tp)
+{
+	switch (tp ? tp->value_case : ONNX__TYPE_PROTO__VALUE__NOT_SET) {
+	case ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE:
+		return "a sequence";
+	case ONNX__TYPE_PROTO__VALUE_MAP_TYPE:
+		return "a map";
+	case ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE:
+		return "an optional";
+	case ONNX__TYPE_PROTO__VALUE_SPARSE_TENSOR_TYPE:
+		return "a sparse tensor";
+	default:
+		return "untyped";
+	}
+}
+
 static bool
 import_input(fe_ctx *c, const Onnx__ValueInfoProto *vi, bool *used)
 {
@@ -253,7 +271,8 @@ import_input(fe_ctx *c, const Onnx__ValueInfoProto *vi, bool *used)
 	snprintf(what, sizeof what, "input '%s'", name);
 	const Onnx__TypeProto *tp = vi->type;
 	if (!*name || !tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
-		nn_error(c->d, "%s is not a tensor", what);
+		nn_error(c->d, "%s is %s, not a tensor (nncc supports tensor "
+			 "values only)", what, type_kind(tp));
 		return false;
 	}
 	const Onnx__TypeProto__Tensor *tt = tp->tensor_type;

@@ -28,6 +28,11 @@ LogSoftmax MaxPool AveragePool GlobalAveragePool GlobalMaxPool
 BatchNormalization LayerNormalization Flatten Reshape Transpose Concat Split
 Slice Squeeze Unsqueeze Shape Gather Pad Constant ConstantOfShape Identity
 Dropout Cast ReduceMean ReduceSum ReduceMax ArgMax Resize
+Equal Less Greater LessOrEqual GreaterOrEqual Not And Or Xor Where Expand
+Range Mod Min Max Sum Mean Tile Floor Ceil Round Sign Sin Cos Softplus
+Softsign Elu Selu Celu ThresholdedRelu
+ReduceMin ReduceProd ReduceL1 ReduceL2 ReduceLogSumExp ReduceSumSquare ArgMin
+ScatterND GatherElements DepthToSpace SpaceToDepth
 """.split()
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -51,6 +56,7 @@ SHAPE_INPUTS = {
     "Unsqueeze": (1,), "Split": (1,), "Pad": (1,), "ConstantOfShape": (0,),
     "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,),
     "Resize": (1, 2, 3), "Dropout": (1, 2), "Expand": (1,), "Tile": (1,),
+    "Range": (0, 1, 2),
 }
 
 
@@ -156,6 +162,17 @@ def freeze_shape_inputs(case_dir, ds_dir):
     return path, [j for j in range(len(names)) if j not in frozen]
 
 
+def import_verdict(nncc_run, case_dir):
+    """nncc's own refusal of the model (e.g. a sequence or optional input),
+    so a case whose data the runner cannot convert still names the
+    unsupported construct; empty when nncc imports the model."""
+    opt = os.path.join(os.path.dirname(nncc_run), "nncc-opt")
+    p = subprocess.run([opt, os.path.join(case_dir, "model.onnx")],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       timeout=CASE_TIMEOUT, universal_newlines=True)
+    return "" if p.returncode == 0 else "\n" + p.stderr.rstrip()
+
+
 def run_data_set(nncc_run, case_dir, ds, tol):
     """Runs one data set; returns None if it passed, else the message."""
     ds_dir = os.path.join(case_dir, ds)
@@ -169,7 +186,8 @@ def run_data_set(nncc_run, case_dir, ds, tol):
                 to_npy(os.path.join(ds_dir, pb), npy)
                 npys[prefix].append(npy)
     except Exception as e:  # a tensor numpy cannot hold (strings, ...)
-        return "%s: cannot convert test data: %s" % (ds, e)
+        return "%s: cannot convert test data: %s%s" % (
+            ds, e, import_verdict(nncc_run, case_dir))
     args = [nncc_run, model] + [npys["input_"][j] for j in kept]
     args += ["--expect"] + npys["output_"]
     args += ["--rtol", repr(tol[0]), "--atol", repr(tol[1])]
