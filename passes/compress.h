@@ -30,6 +30,9 @@ typedef struct cmp_layer {
  * first node using it); malloc'd array, count in *n. Constants without
  * data or of a non-float type are left out. */
 cmp_layer *cmp_weight_layers(ir_graph *g, int *n);
+/* Reports a weight layer whose weight constant was parsed elided (no
+ * data to compress); false if there is one. */
+bool cmp_check_data(ir_graph *g, const char *pass, nn_diag *d);
 static inline int64_t
 cmp_at(const cmp_layer *L, int64_t r, int64_t c)
 {

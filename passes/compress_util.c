@@ -70,20 +70,20 @@ cmp_spec_check(const cmp_spec *s, const char *where, nn_diag *d)
 	return true;
 }
 
+static bool
+is_weight_op(ir_op op)
+{
+	return op == OP_Conv || op == OP_ConvTranspose || op == OP_Gemm ||
+	       op == OP_MatMul || op == OP_FusedConv || op == OP_FusedGemm;
+}
+
 /* The weight slot of n (1 for every weight layer), or -1. */
 static int
 weight_slot(const ir_node *n)
 {
-	switch (n->op) {
-	case OP_Conv: case OP_ConvTranspose: case OP_Gemm: case OP_MatMul:
-	case OP_FusedConv: case OP_FusedGemm:
-		break;
-	default:
-		return -1;
-	}
 	const ir_value *w = n->nin > 1 ? n->in[1] : NULL;
-	if (!w || !ir_is_const(w) || !w->data || w->elided ||
-	    !ir_dtype_is_float(w->dtype) || w->shape.rank < 1)
+	if (!is_weight_op(n->op) || !w || !ir_is_const(w) || !w->data ||
+	    w->elided || !ir_dtype_is_float(w->dtype) || w->shape.rank < 1)
 		return -1;
 	return 1;
 }
@@ -141,6 +141,20 @@ cmp_weight_layers(ir_graph *g, int *count)
 	}
 	*count = n;
 	return L;
+}
+
+bool
+cmp_check_data(ir_graph *g, const char *pass, nn_diag *d)
+{
+	for (ir_node *n = g->first; n; n = n->next)
+		if (is_weight_op(n->op) && n->nin > 1 && n->in[1] &&
+		    n->in[1]->elided) {
+			nn_error_node(d, n, "%s: weight '%s' is elided (print "
+				      "the IR with --print-weights)", pass,
+				      ir_value_label(n->in[1]));
+			return false;
+		}
+	return true;
 }
 
 const char *

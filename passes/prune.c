@@ -256,8 +256,11 @@ pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 	cmp_spec dflt;
 	cmp_rules *rules = NULL;
 	int nl;
-	if (!read_opts(o, &dflt, &rules, d))
+	if (!read_opts(o, &dflt, &rules, d) ||
+	    !cmp_check_data(g, "prune", d)) {
+		cmp_rules_free(rules);
 		return false;
+	}
 	bool verbose = pass_opt_str(o, "verbose", NULL) != NULL;
 	cmp_layer *L = cmp_weight_layers(g, &nl);
 	cmp_spec *specs = nn_xmalloc(sizeof *specs * (size_t)(nl ? nl : 1));

@@ -255,7 +255,7 @@ pass_share_weights(ir_graph *g, const pass_opts *o, nn_diag *d,
 {
 	share_opts so;
 	int nl;
-	if (!read_opts(o, &so, d))
+	if (!read_opts(o, &so, d) || !cmp_check_data(g, "share-weights", d))
 		return false;
 	cmp_layer *L = cmp_weight_layers(g, &nl);
 	float *nz = NULL;
