@@ -67,7 +67,7 @@ seed_plusplus(const double *xs, int64_t n, int k, cmp_rng *r, double *c)
 static bool
 boundaries(const double *xs, int64_t n, const double *c, int m, int64_t *b)
 {
-	bool moved = false;
+	bool moved = b[0] != 0 || b[m] != n;
 	for (int j = 1; j < m; j++) {
 		int64_t nb = upper_bound(xs, n, (c[j - 1] + c[j]) / 2);
 		moved |= nb != b[j];
