@@ -112,9 +112,68 @@ test_block_and_rng(void)
 	CHECK(fabs(-1 + 2 * cmp_rng_unif(&g) - 0.48312977) < 1e-7);
 }
 
+static ir_graph *
+parse(const char *text, nn_diag *d)
+{
+	ir_graph *g = ir_parse(text, strlen(text), d);
+	if (g && !ir_verify(g, d)) {
+		ir_graph_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+/* Fidelity of y = x W against y' = x W': with W' = W except one weight
+ * raised by 0.5, the error is 0.5 * |x| at that output, and the top-1
+ * class changes exactly where the raise overtakes the winner. */
+static void
+test_fidelity(void)
+{
+	nn_diag d;
+	nn_diag_init(&d, "compress_test", NULL);
+	ir_graph *a = parse("graph @a(%x: f32[2,2]) -> (f32[2,2]) {\n"
+			    "  %w = const f32[2,2] [1, 0, 0, 1]\n"
+			    "  %0 = MatMul(%x, %w) : f32[2,2]\n"
+			    "  return %0\n}\n", &d);
+	ir_graph *b = parse("graph @b(%x: f32[2,2]) -> (f32[2,2]) {\n"
+			    "  %w = const f32[2,2] [1, 0.5, 0, 1]\n"
+			    "  %0 = MatMul(%x, %w) : f32[2,2]\n"
+			    "  return %0\n}\n", &d);
+	CHECK(a && b);
+	if (!a || !b)
+		return;
+	/* 4 samples (2 batches): rows of x; y = x, y' = (x0, x1 + x0/2) */
+	float x[8] = { 1, 0.2f, 1, 0.8f, 0, 1, 2, 1 };
+	int64_t labels[4] = { 0, 1, 1, 0 };
+	pass_fidelity f;
+	CHECK(pass_measure_fidelity(a, b, x, 4, labels, &f, &d));
+	CHECK(f.nsamples == 4);
+	CHECK(fabs(f.max_abs - 1.0) < 1e-6);       /* sample 3: 2 / 2 */
+	CHECK(fabs(f.max_rel - 0.5) < 1e-6);       /* 1 / max |y| = 2 */
+	CHECK(f.agree == 3 && f.top1_agree == 0.75); /* sample 1 flips */
+	CHECK(f.ref_correct == 3 && f.correct == 4); /* the flip fixes s1 */
+	CHECK(f.accuracy == 1 && f.ref_accuracy == 0.75);
+	CHECK(pass_measure_fidelity(a, a, x, 4, NULL, &f, &d));
+	CHECK(f.max_abs == 0 && f.agree == 4 && f.accuracy == -1);
+	int before = d.nerrors;
+	d.out = fopen("/dev/null", "w");
+	CHECK(!pass_measure_fidelity(a, b, x, 3, NULL, &f, &d));
+	CHECK(d.nerrors == before + 1);
+	fclose(d.out);
+	int n;
+	pass_layer_stat *st = pass_layer_stats(b, &n);
+	CHECK(n == 1 && st[0].params == 4 && st[0].nnz == 3 &&
+	      st[0].sparsity == 0.25 && st[0].dense_bytes == 16 &&
+	      st[0].packed_bytes == 16);
+	free(st);
+	ir_graph_free(a);
+	ir_graph_free(b);
+}
+
 int
 main(void)
 {
+	test_fidelity();
 	test_kmeans_mixture();
 	test_kmeans_degenerate();
 	test_rules();
