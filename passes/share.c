@@ -160,8 +160,10 @@ make_book(const float *nz, int64_t cnt, bool has_zero, int k, uint64_t seed,
 		bk->c[bk->n++] = 0;
 		bk->lo = 1;
 	}
+	/* A centroid that rounds to 0 is dropped: sharing never turns a
+	 * non-zero into a zero, so nnz (and the sparse pattern) is kept. */
 	for (int j = 0; j < m; j++)
-		if (!(has_zero && cs[j] == 0))
+		if (cs[j] != 0)
 			bk->c[bk->n++] = cs[j];
 	if (bk->n == bk->lo) /* no non-zero: keep a harmless entry */
 		bk->c[bk->n++] = 0;
