@@ -28,6 +28,15 @@ pass_lookup(const char *name)
 	return NULL;
 }
 
+const char *
+pass_pipeline_for_level(int level, bool size)
+{
+	if (size || level >= 2)
+		return "const-fold,eliminate-layers,dead-neurons,"
+		       "dedup-weights,fuse,dce";
+	return level == 1 ? "const-fold,eliminate-layers,dce" : "";
+}
+
 /* ------------------------------------------------------------------ */
 /* Options. */
 

@@ -55,6 +55,9 @@ pass_pipeline *pass_pipeline_parse(const char *spec, nn_diag *d);
 void pass_pipeline_free(pass_pipeline *p);
 bool pass_pipeline_run(pass_pipeline *p, ir_graph *g,
 		       const pass_run_opts *o, nn_diag *d);
+/* The pipeline spec of -O<level> (0..3; size: -Os), for
+ * pass_pipeline_parse: "" for -O0. A static string. */
+const char *pass_pipeline_for_level(int level, bool size);
 
 /* The passes: each returns false after reporting an error; *changed says
  * whether the graph changed. */
@@ -63,6 +66,24 @@ bool pass_verify(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed);
 /* shape_infer.c: runs ir_infer_shapes. */
 bool pass_shape_infer(ir_graph *g, const pass_opts *o, nn_diag *d,
 		      bool *changed);
+
+/* The lossless optimizer passes (one file each; see passes.def). */
+/* const_fold.c */
+bool pass_const_fold(ir_graph *g, const pass_opts *o, nn_diag *d,
+		     bool *changed);
+/* eliminate_layers.c */
+bool pass_eliminate_layers(ir_graph *g, const pass_opts *o, nn_diag *d,
+			   bool *changed);
+/* dead_neurons.c */
+bool pass_dead_neurons(ir_graph *g, const pass_opts *o, nn_diag *d,
+		       bool *changed);
+/* dedup_weights.c */
+bool pass_dedup_weights(ir_graph *g, const pass_opts *o, nn_diag *d,
+			bool *changed);
+/* fuse.c */
+bool pass_fuse(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed);
+/* dce.c */
+bool pass_dce(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed);
 
 /* The lossy compression passes (docs/compression.md); opt-in only. */
 /* prune.c */

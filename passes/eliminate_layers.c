@@ -1,0 +1,178 @@
+/* eliminate-layers: removes layers that compute nothing (Identity,
+ * Dropout, same-shape Reshape/Flatten/Squeeze/Unsqueeze, Transpose pairs
+ * that cancel), collapses Reshape chains, folds constant zero Pad into the
+ * Conv after it, and per-channel affine layers (BatchNormalization,
+ * constant Mul/Add/Sub/Div) into the neighbouring Conv/Gemm/MatMul. */
+#include <string.h>
+
+#include "opt_util.h"
+
+/* n's output equals its input 0 element for element and shape for
+ * shape (Dropout only in its one-output or unread-mask form). */
+static bool
+is_noop(const ir_node *n)
+{
+	const ir_value *x = n->in[0], *y = n->out[0];
+	switch (n->op) {
+	case OP_Identity:
+		return true;
+	case OP_Dropout:
+		return n->nout < 2 || !n->out[1] || n->out[1]->nuses == 0;
+	case OP_Reshape:
+	case OP_Flatten:
+	case OP_Squeeze:
+	case OP_Unsqueeze:
+		return x->dtype == y->dtype && ir_shape_eq(&x->shape, &y->shape);
+	default:
+		return false;
+	}
+}
+
+/* Transpose's permutation (default: reversed axes). */
+static void
+perm_of(const ir_node *n, int rank, int64_t *p)
+{
+	int cnt;
+	const int64_t *a = ir_attr_ints(n, "perm", &cnt);
+	for (int i = 0; i < rank; i++)
+		p[i] = a && cnt == rank ? a[i] : rank - 1 - i;
+}
+
+/* Transpose(Transpose(x)) that gives x back: x, else NULL. A single
+ * identity Transpose counts as well. */
+static ir_value *
+transpose_source(const ir_node *n)
+{
+	int64_t p2[IR_MAX_RANK], p1[IR_MAX_RANK];
+	int r = n->out[0]->shape.rank;
+	const ir_node *t = n->in[0]->def;
+	perm_of(n, r, p2);
+	if (!t || t->op != OP_Transpose) {
+		for (int i = 0; i < r; i++)
+			if (p2[i] != i)
+				return NULL;
+		return n->in[0];
+	}
+	perm_of(t, r, p1);
+	for (int i = 0; i < r; i++)
+		if (p1[p2[i]] != i)
+			return NULL;
+	return t->in[0];
+}
+
+/* Output of n replaced by `src` when n is a no-op or a cancelling
+ * Transpose pair; 1 if done. */
+static int
+drop_noop(ir_graph *g, ir_node *n)
+{
+	ir_value *src = NULL;
+	if (is_noop(n))
+		src = n->in[0];
+	else if (n->op == OP_Transpose)
+		src = transpose_source(n);
+	if (!src || !pass_can_replace(g, n->out[0], src))
+		return 0;
+	pass_replace(g, n->out[0], src);
+	ir_remove_node(g, n);
+	return 1;
+}
+
+/* Reshape/Flatten of a Reshape/Flatten output: shapes are static, so the
+ * inner one can be skipped (it dies if nothing else reads it). */
+static int
+skip_inner_reshape(ir_node *n)
+{
+	if (n->op != OP_Reshape && n->op != OP_Flatten)
+		return 0;
+	const ir_node *p = n->in[0]->def;
+	if (!p || (p->op != OP_Reshape && p->op != OP_Flatten))
+		return 0;
+	n->in[0] = p->in[0];
+	return 1;
+}
+
+/* The Pad's begin/end amounts when it pads spatial axes only, with
+ * zeros, by non-negative amounts; false otherwise. */
+static bool
+zero_spatial_pad(const ir_node *p, int64_t *pads)
+{
+	int r = p->in[0]->shape.rank;
+	const ir_value *pv = p->nin > 1 ? p->in[1] : NULL;
+	const ir_value *cv = p->nin > 2 ? p->in[2] : NULL;
+	if (strcmp(ir_attr_str(p, "mode", "constant"), "constant") ||
+	    (p->nin > 3 && p->in[3]) || !pv || !pass_has_data(pv) ||
+	    ir_shape_numel(&pv->shape) != 2 * r)
+		return false;
+	if (cv && (!pass_has_data(cv) || ir_load_f64(cv->data, cv->dtype, 0)))
+		return false;
+	for (int i = 0; i < 2 * r; i++) {
+		pads[i] = ir_load_i64(pv->data, pv->dtype, i);
+		if (pads[i] < 0 || ((i % r) < 2 && pads[i]))
+			return false;
+	}
+	return true;
+}
+
+/* Conv(Pad(x)) with a zero spatial Pad read only by the Conv becomes
+ * Conv(x) with larger pads (explicit pads only). Needs uses. */
+static int
+pad_into_conv(ir_graph *g, ir_node *c)
+{
+	int64_t pads[2 * IR_MAX_RANK];
+	ir_node *p = c->in[0]->def;
+	if (c->op != OP_Conv || !p || p->op != OP_Pad ||
+	    c->in[0]->nuses != 1 || pass_is_output(g, c->in[0]) ||
+	    strcmp(ir_attr_str(c, "auto_pad", "NOTSET"), "NOTSET") ||
+	    !zero_spatial_pad(p, pads))
+		return 0;
+	int r = p->in[0]->shape.rank, nd = r - 2, cnt;
+	const int64_t *old = ir_attr_ints(c, "pads", &cnt);
+	ir_attr *a = ir_set_attr(g, c, "pads", IR_ATTR_INTS);
+	a->n = 2 * nd;
+	a->ints = nn_alloc_array(g->arena, (size_t)a->n, sizeof *a->ints);
+	for (int i = 0; i < nd; i++) {
+		a->ints[i] = (old && cnt == 2 * nd ? old[i] : 0) + pads[2 + i];
+		a->ints[nd + i] = (old && cnt == 2 * nd ? old[nd + i] : 0) +
+				  pads[r + 2 + i];
+	}
+	c->in[0] = p->in[0];
+	ir_remove_node(g, p);
+	return 1;
+}
+
+/* One rewrite at n; 1 if the graph changed (uses are then stale). */
+static int
+rewrite(ir_graph *g, ir_node *n)
+{
+	if (drop_noop(g, n) || skip_inner_reshape(n) || pad_into_conv(g, n))
+		return 1;
+	return pass_fold_affine_into_producer(g, n) ||
+	       pass_fold_bn_into_consumer(g, n);
+}
+
+/* Needs: types (runs from a verified graph) and uses (computed here).
+ * Leaves: uses stale; values re-typed by ir_infer_shapes at the end;
+ * orphaned constants and producers for dce. */
+bool
+pass_eliminate_layers(ir_graph *g, const pass_opts *o, nn_diag *d,
+		      bool *changed)
+{
+	if (!pass_opts_allow(o, "eliminate-layers", NULL, d))
+		return false;
+	int total = 0, done;
+	do {
+		done = 0;
+		ir_compute_uses(g);
+		ir_node *next;
+		for (ir_node *n = g->first; n; n = next) {
+			next = n->next;
+			if (rewrite(g, n)) {
+				done++;
+				ir_compute_uses(g);
+			}
+		}
+		total += done;
+	} while (done);
+	*changed = total > 0;
+	return !total || ir_infer_shapes(g, d);
+}

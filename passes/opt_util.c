@@ -1,0 +1,91 @@
+/* Helpers shared by the lossless optimizer passes: replacing values while
+ * graph outputs keep their names, building constants, use queries. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "opt_util.h"
+
+bool
+pass_is_output(const ir_graph *g, const ir_value *v)
+{
+	for (int i = 0; i < g->noutputs; i++)
+		if (g->outputs[i] == v)
+			return true;
+	return false;
+}
+
+bool
+pass_can_replace(const ir_graph *g, const ir_value *from, const ir_value *to)
+{
+	if (from == to)
+		return false;
+	if (!pass_is_output(g, from))
+		return true;
+	return to->def && !pass_is_output(g, to);
+}
+
+void
+pass_replace(ir_graph *g, ir_value *from, ir_value *to)
+{
+	if (pass_is_output(g, from))
+		to->name = from->name;
+	ir_replace_uses(g, from, to);
+}
+
+ir_value *
+pass_new_const(ir_graph *g, ir_dtype t, const ir_shape *s)
+{
+	return ir_add_const(g, NULL, t, s, NULL);
+}
+
+ir_value *
+pass_const_f64(ir_graph *g, ir_dtype t, const ir_shape *s, const double *vals)
+{
+	ir_value *v = pass_new_const(g, t, s);
+	int64_t n = ir_shape_numel(s);
+	for (int64_t i = 0; i < n; i++)
+		ir_store_f64(v->data, t, i, vals[i]);
+	ir_const_facts(v);
+	return v;
+}
+
+double *
+pass_load_f64(const ir_value *v)
+{
+	if (!v->data)
+		return NULL;
+	int64_t n = ir_shape_numel(&v->shape);
+	double *r = nn_xmalloc((size_t)(n > 0 ? n : 1) * sizeof *r);
+	for (int64_t i = 0; i < n; i++)
+		r[i] = ir_load_f64(v->data, v->dtype, i);
+	return r;
+}
+
+ir_node *
+pass_sole_user(const ir_value *v)
+{
+	return v->nuses == 1 ? v->uses[0].node : NULL;
+}
+
+bool
+pass_has_data(const ir_value *v)
+{
+	return v && ir_is_const(v) && v->data && !v->elided;
+}
+
+int
+pass_drop_unused_consts(ir_graph *g)
+{
+	int k = 0, dropped = 0;
+	for (int i = 0; i < g->nconsts; i++) {
+		ir_value *c = g->consts[i];
+		/* Shrinking keeps graph.c's capacity invariant. */
+		if (c->nuses == 0 && !pass_is_output(g, c)) {
+			dropped++;
+			continue;
+		}
+		g->consts[k++] = c;
+	}
+	g->nconsts = k;
+	return dropped;
+}

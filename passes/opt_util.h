@@ -1,0 +1,44 @@
+/* Helpers shared by the lossless optimizer passes (const_fold.c ...
+ * dce.c): graph-output-aware value replacement and constant building.
+ * Internal to passes/; the public entries are in passes.h. */
+#ifndef NNCC_OPT_UTIL_H
+#define NNCC_OPT_UTIL_H
+
+#include "passes.h"
+
+/* opt_util.c */
+bool pass_is_output(const ir_graph *g, const ir_value *v);
+/* Whether every use of `from` may become `to` while graph outputs keep
+ * their ONNX names: true unless from is a graph output and `to` cannot
+ * take its name (to is an input, a constant, or another graph output). */
+bool pass_can_replace(const ir_graph *g, const ir_value *from,
+		      const ir_value *to);
+/* Replaces every use of from by to; if from was a graph output, to takes
+ * its name. Call pass_can_replace first. Uses are left stale. */
+void pass_replace(ir_graph *g, ir_value *from, ir_value *to);
+/* A new unnamed constant of the given type with zeroed data for the
+ * caller to fill; call ir_const_facts when done. */
+ir_value *pass_new_const(ir_graph *g, ir_dtype t, const ir_shape *s);
+/* A constant from doubles (converted to t). vals is borrowed. */
+ir_value *pass_const_f64(ir_graph *g, ir_dtype t, const ir_shape *s,
+			 const double *vals);
+/* The value's elements as doubles (malloc'd; caller frees), or NULL if it
+ * has no data. */
+double *pass_load_f64(const ir_value *v);
+/* The only node using v, or NULL (needs ir_compute_uses). */
+ir_node *pass_sole_user(const ir_value *v);
+/* Whether v is a constant with data (not elided). */
+bool pass_has_data(const ir_value *v);
+/* Removes constants nothing uses from g->consts; returns how many. */
+int pass_drop_unused_consts(ir_graph *g);
+
+/* fold_affine.c (eliminate-layers): folds u, a BatchNormalization or a
+ * Mul/Add/Sub/Div by a per-channel or scalar constant, into the
+ * Conv/Gemm/MatMul producing its input when u is that value's only user;
+ * returns 1 if it did. Needs uses; leaves them stale. */
+int pass_fold_affine_into_producer(ir_graph *g, ir_node *u);
+/* Folds u, an inference BatchNormalization whose only reader is a
+ * zero-padded Conv or a Gemm (as A), into that layer; 1 if done. */
+int pass_fold_bn_into_consumer(ir_graph *g, ir_node *u);
+
+#endif
