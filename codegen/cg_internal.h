@@ -155,6 +155,9 @@ bool cg_lower_data(cg_fn *f); /* reshape, transpose, concat, split, slice,
 bool cg_lower_resize(cg_fn *f);
 bool cg_lower_fused(cg_fn *f); /* base Conv/Gemm + epilogue */
 bool cg_lower_fused_epilogue(cg_fn *f);
+bool cg_lower_nary(cg_fn *f);    /* lower_nary.c: IR_KIND_NARY */
+bool cg_lower_expand(cg_fn *f);  /* IR_KIND_EXPAND */
+bool cg_lower_scatter(cg_fn *f); /* IR_KIND_SCATTER */
 
 /* emit.c */
 /* Verifies, optimizes and writes the module (taken: disposed here). */

@@ -430,6 +430,9 @@ static const lower_fn lowerers[IR_NKINDS] = {
 	[IR_KIND_CAST] = cg_lower_data,
 	[IR_KIND_RESIZE] = cg_lower_resize,
 	[IR_KIND_FUSED] = cg_lower_fused,
+	[IR_KIND_NARY] = cg_lower_nary,
+	[IR_KIND_EXPAND] = cg_lower_expand,
+	[IR_KIND_SCATTER] = cg_lower_scatter,
 };
 
 /* nncc.FusedConv/FusedGemm: the base op on a view of the node (at most

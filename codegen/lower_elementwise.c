@@ -47,6 +47,82 @@ neg(cg_fn *f, ir_dtype t, LLVMValueRef x)
 }
 
 static LLVMValueRef
+unary_op(cg_fn *f, ir_dtype t, LLVMValueRef x);
+
+/* Sign of any numeric type: -1, 0 or 1 (NaN stays NaN). */
+static LLVMValueRef
+sign(cg_fn *f, ir_dtype t, LLVMValueRef x)
+{
+	LLVMValueRef zero = cg_const(f, t, 0), pos, ng;
+	bool u = t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64;
+
+	if (ir_dtype_is_float(t)) {
+		pos = LLVMBuildFCmp(f->b, LLVMRealOGT, x, zero, "");
+		ng = LLVMBuildFCmp(f->b, LLVMRealOLT, x, zero, "");
+	} else {
+		pos = LLVMBuildICmp(f->b, u ? LLVMIntNE : LLVMIntSGT, x, zero,
+				    "");
+		ng = u ? LLVMConstNull(f->c->i1)
+		       : LLVMBuildICmp(f->b, LLVMIntSLT, x, zero, "");
+		x = zero;
+	}
+	return LLVMBuildSelect(f->b, pos, cg_const(f, t, 1), LLVMBuildSelect(
+		f->b, ng, cg_const(f, t, -1), x, ""), "");
+}
+
+/* The unary ops added with the wider op set (ops engineer): rounding,
+ * trigonometry and the exponential-family activations. */
+static LLVMValueRef
+unary_more(cg_fn *f, ir_dtype t, LLVMValueRef x)
+{
+	const ir_node *n = f->n;
+	LLVMValueRef zero = cg_const(f, t, 0), one = cg_const(f, t, 1), a, e;
+	double al = ir_attr_float(n, "alpha", n->op == OP_Selu
+				  ? 1.67326319217681884765625 : 1.0);
+
+	switch (n->op) {
+	case OP_Floor: return cg_intrin(f, "floor", t, 1, &x);
+	case OP_Ceil: return cg_intrin(f, "ceil", t, 1, &x);
+	case OP_Round: return cg_intrin(f, "rint", t, 1, &x);
+	case OP_Sin: return cg_intrin(f, "sin", t, 1, &x);
+	case OP_Cos: return cg_intrin(f, "cos", t, 1, &x);
+	case OP_Sign: return sign(f, t, x);
+	case OP_Softsign:
+		return LLVMBuildFDiv(f->b, x, LLVMBuildFAdd(f->b, one,
+			cg_intrin(f, "fabs", t, 1, &x), ""), "");
+	case OP_Softplus:
+		/* max(x, 0) + log1p(exp(-|x|)): exp never overflows. */
+		a = neg(f, t, cg_intrin(f, "fabs", t, 1, &x));
+		a = cg_libm(f, "log1p", t, cg_intrin(f, "exp", t, 1, &a));
+		return LLVMBuildFAdd(f->b, cg_max(f, t, x, zero), a, "");
+	case OP_Elu:
+		a = LLVMBuildFMul(f->b, fconst(f, t, al),
+				  cg_libm(f, "expm1", t, x), "");
+		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, x,
+			zero, ""), a, x, "");
+	case OP_Selu:
+		a = LLVMBuildFMul(f->b, fconst(f, t, al), cg_intrin(f, "exp",
+			t, 1, &x), "");
+		a = LLVMBuildFSub(f->b, a, fconst(f, t, al), "");
+		a = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLE, x,
+			zero, ""), a, x, "");
+		return LLVMBuildFMul(f->b, a, fconst(f, t, ir_attr_float(n,
+			"gamma", 1.05070102214813232421875)), "");
+	case OP_Celu:
+		e = LLVMBuildFDiv(f->b, x, fconst(f, t, al), "");
+		a = LLVMBuildFMul(f->b, fconst(f, t, al),
+				  cg_libm(f, "expm1", t, e), "");
+		return LLVMBuildFAdd(f->b, cg_max(f, t, x, zero),
+				     cg_min(f, t, a, zero), "");
+	case OP_ThresholdedRelu:
+		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOGT, x,
+			fconst(f, t, al), ""), x, zero, "");
+	default:
+		return NULL;
+	}
+}
+
+static LLVMValueRef
 unary_op(cg_fn *f, ir_dtype t, LLVMValueRef x)
 {
 	const ir_node *n = f->n;
@@ -90,14 +166,15 @@ unary_op(cg_fn *f, ir_dtype t, LLVMValueRef x)
 		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, x,
 			zero, ""), a, x, "");
 	default:
-		return NULL;
+		return unary_more(f, t, x);
 	}
 }
 
 static bool
 float_only(ir_op op)
 {
-	return op != OP_Abs && op != OP_Clip && op != OP_Neg && op != OP_Relu;
+	return op != OP_Abs && op != OP_Clip && op != OP_Neg && op != OP_Relu &&
+	       op != OP_Sign;
 }
 
 bool

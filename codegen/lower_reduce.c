@@ -43,6 +43,17 @@ reduced_axes(cg_fn *f, bool *red, bool *noop)
 static LLVMValueRef
 red_init(cg_fn *f, ir_dtype t)
 {
+	bool uns = t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64;
+
+	if (f->n->op == OP_ReduceProd)
+		return cg_const(f, t, 1);
+	if (f->n->op == OP_ReduceMin) {
+		if (ir_dtype_is_float(t))
+			return cg_fconst(f, t, INFINITY);
+		return uns ? LLVMConstAllOnes(cg_type(f->c, t))
+			   : LLVMConstInt(cg_type(f->c, t), (1ull << (
+				ir_dtype_size(t) * 8 - 1)) - 1, 0);
+	}
 	if (f->n->op != OP_ReduceMax)
 		return cg_const(f, t, 0);
 	if (ir_dtype_is_float(t))
@@ -52,6 +63,28 @@ red_init(cg_fn *f, ir_dtype t)
 		return LLVMConstNull(cg_type(f->c, t));
 	return LLVMConstInt(cg_type(f->c, t),
 			    1ull << (ir_dtype_size(t) * 8 - 1), 0);
+}
+
+/* The running value o after element v (ReduceMin ... ReduceSumSquare). */
+static LLVMValueRef
+red_step(cg_fn *f, ir_dtype t, LLVMValueRef o, LLVMValueRef v)
+{
+	switch (f->n->op) {
+	case OP_ReduceMax: return cg_max(f, t, v, o);
+	case OP_ReduceMin: return cg_min(f, t, v, o);
+	case OP_ReduceProd: return cg_mul(f, t, o, v);
+	case OP_ReduceL1:
+		if (ir_dtype_is_float(t))
+			v = cg_intrin(f, "fabs", t, 1, &v);
+		else if (t != IR_U8 && t != IR_U16 && t != IR_U32 && t != IR_U64)
+			v = cg_max(f, t, v, LLVMBuildNeg(f->b, v, ""));
+		return cg_add(f, t, o, v);
+	case OP_ReduceL2:
+	case OP_ReduceSumSquare: return cg_add(f, t, o, cg_mul(f, t, v, v));
+	case OP_ReduceLogSumExp:
+		return cg_add(f, t, o, cg_intrin(f, "exp", t, 1, &v));
+	default: return cg_add(f, t, o, v);
+	}
 }
 
 static bool
@@ -91,8 +124,7 @@ lower_reduce(cg_fn *f)
 		v = cg_load_c(f, f->in[0], LLVMBuildNSWAdd(f->b, cg_linear(f,
 			nk, kiv, ks, 0), cg_linear(f, nr, riv, rs, 0), ""), t);
 		o = LLVMBuildLoad2(f->b, cg_type(f->c, ct), a, "");
-		LLVMBuildStore(f->b, n->op == OP_ReduceMax ? cg_max(f, ct, v, o)
-			       : cg_add(f, ct, o, v), a);
+		LLVMBuildStore(f->b, red_step(f, ct, o, v), a);
 		cg_nest_end(f, nr, rl);
 	}
 	v = LLVMBuildLoad2(f->b, cg_type(f->c, ct), a, "");
@@ -100,6 +132,10 @@ lower_reduce(cg_fn *f)
 		v = ir_dtype_is_float(ct)
 		    ? LLVMBuildFDiv(f->b, v, cg_fconst(f, ct, (double)rcnt), "")
 		    : LLVMBuildSDiv(f->b, v, cg_const(f, ct, (double)rcnt), "");
+	if (n->op == OP_ReduceL2)
+		v = cg_intrin(f, "sqrt", ct, 1, &v);
+	if (n->op == OP_ReduceLogSumExp)
+		v = cg_intrin(f, "log", ct, 1, &v);
 	cg_store_c(f, f->out[0], cg_linear(f, nk, kiv, os, 0), v, t);
 	cg_nest_end(f, nk, kl);
 	return true;
@@ -113,6 +149,7 @@ lower_argmax(cg_fn *f)
 	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
 	int ax = cg_axis(ir_attr_int(n, "axis", 0), x->rank);
 	bool last = ir_attr_int(n, "select_last_index", 0);
+	bool min = n->op == OP_ArgMin;
 	int64_t outer = 1, inner = 1, len, dims[2];
 	LLVMValueRef ivs[2], best, bi, base, k, v, cur, better;
 	cg_loop lo[2], lk;
@@ -136,11 +173,13 @@ lower_argmax(cg_fn *f)
 		f->b, k, cg_i64(f, inner), ""), ""), t);
 	cur = LLVMBuildLoad2(f->b, cg_type(f->c, ct), best, "");
 	if (ir_dtype_is_float(ct))
-		better = LLVMBuildFCmp(f->b, last ? LLVMRealOGE : LLVMRealOGT,
-				       v, cur, "");
+		better = LLVMBuildFCmp(f->b, min ? (last ? LLVMRealOLE
+			: LLVMRealOLT) : last ? LLVMRealOGE : LLVMRealOGT, v,
+			cur, "");
 	else
-		better = LLVMBuildICmp(f->b, last ? LLVMIntSGE : LLVMIntSGT, v,
-				       cur, "");
+		better = LLVMBuildICmp(f->b, min ? (last ? LLVMIntSLE
+			: LLVMIntSLT) : last ? LLVMIntSGE : LLVMIntSGT, v, cur,
+			"");
 	LLVMBuildStore(f->b, LLVMBuildSelect(f->b, better, v, cur, ""), best);
 	LLVMBuildStore(f->b, LLVMBuildSelect(f->b, better, k, LLVMBuildLoad2(
 		f->b, f->c->i64, bi, ""), ""), bi);
@@ -234,10 +273,14 @@ cg_lower_reduce(cg_fn *f)
 {
 	ir_dtype t = f->n->in[0]->dtype;
 
-	if (t == IR_BOOL || (t != cg_ctype(t) && f->n->op == OP_ArgMax))
+	bool arg = f->n->op == OP_ArgMax || f->n->op == OP_ArgMin;
+
+	if (t == IR_BOOL || (t != cg_ctype(t) && arg) ||
+	    (!ir_dtype_is_float(t) && (f->n->op == OP_ReduceL2 ||
+				       f->n->op == OP_ReduceLogSumExp)))
 		return cg_fail(f, "element type %s is not supported",
 			       ir_dtype_name(t));
-	if (f->n->op == OP_ArgMax)
+	if (arg)
 		return lower_argmax(f);
 	return lower_reduce(f);
 }

@@ -154,6 +154,10 @@ typedef enum ir_kind {
 	IR_KIND_CAST,
 	IR_KIND_RESIZE,
 	IR_KIND_FUSED,    /* nncc.FusedConv, nncc.FusedGemm (op_fused.c) */
+	IR_KIND_NARY,     /* broadcast compare/logic/Mod/Min/Max/Sum/Mean/
+			     Where/Not (op_nary.c) */
+	IR_KIND_EXPAND,   /* Expand, Tile, Depth/SpaceToDepth, Range */
+	IR_KIND_SCATTER,  /* ScatterND, GatherElements (op_scatter.c) */
 	IR_NKINDS
 } ir_kind;
 
@@ -432,6 +436,21 @@ bool ir_eval_resize(const ir_node *n, const void *const *in,
 bool ir_shape_fused(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_fused(const ir_node *n, const void *const *in, void *const *out,
 		   nn_diag *d);
+/* op_nary.c */
+bool ir_shape_nary(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_nary(const ir_node *n, const void *const *in, void *const *out,
+		  nn_diag *d);
+/* op_expand.c. ir_expand_map: for every output element (row-major) of an
+ * Expand/Tile/DepthToSpace/SpaceToDepth node, the input element it copies
+ * (map has numel(out) entries). */
+bool ir_shape_expand(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_expand(const ir_node *n, const void *const *in,
+		    void *const *out, nn_diag *d);
+void ir_expand_map(const ir_node *n, int64_t *map);
+/* op_scatter.c */
+bool ir_shape_scatter(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_scatter(const ir_node *n, const void *const *in,
+		     void *const *out, nn_diag *d);
 
 /* ------------------------------------------------------------------ */
 /* infer.c: shape inference over the whole graph, in order. Sets every

@@ -14,7 +14,7 @@ static int64_t
 axes_count(const ir_node *n, const void *axes)
 {
 	int cnt = 0;
-	if (n->op == OP_ArgMax)
+	if (n->op == OP_ArgMax || n->op == OP_ArgMin)
 		return 1;
 	if (n->nin > 1 && n->in[1])
 		return axes ? ir_shape_numel(&n->in[1]->shape) : 0;
@@ -26,7 +26,7 @@ static int64_t
 axis_at(const ir_node *n, const void *axes, int64_t k)
 {
 	int cnt;
-	if (n->op == OP_ArgMax)
+	if (n->op == OP_ArgMax || n->op == OP_ArgMin)
 		return ir_attr_int(n, "axis", 0);
 	if (n->nin > 1 && n->in[1])
 		return ir_load_i64(axes, n->in[1]->dtype, k);
@@ -47,7 +47,8 @@ reduced_dims(const ir_node *n, const void *axes, nn_diag *d,
 		red[i] = all;
 	for (int64_t k = 0; k < na; k++) {
 		int64_t a = axis_at(n, axes, k);
-		if (a < -r || a >= r || (r == 0 && n->op == OP_ArgMax)) {
+		if (a < -r || a >= r ||
+		    (r == 0 && (n->op == OP_ArgMax || n->op == OP_ArgMin))) {
 			nn_error_node(d, n, "axis %lld out of range for rank %d",
 				      (long long)a, r);
 			return false;
@@ -99,7 +100,8 @@ ir_shape_reduce(ir_graph *g, ir_node *n, nn_diag *d)
 		else if (keep)
 			o.dim[o.rank++] = 1;
 	}
-	n->out[0]->dtype = n->op == OP_ArgMax ? IR_I64 : n->in[0]->dtype;
+	n->out[0]->dtype = n->op == OP_ArgMax || n->op == OP_ArgMin
+			   ? IR_I64 : n->in[0]->dtype;
 	n->out[0]->shape = o;
 	return true;
 }
@@ -140,26 +142,52 @@ walk_next(walk *w)
 	}
 }
 
+/* The running value of a float reduction after element v. */
+static double
+reduce_step(ir_op op, double a, double v)
+{
+	switch (op) {
+	case OP_ReduceMax:
+		return isnan(a) ? a : v > a || isnan(v) ? v : a;
+	case OP_ReduceMin:
+		return isnan(a) ? a : v < a || isnan(v) ? v : a;
+	case OP_ReduceProd: return a * v;
+	case OP_ReduceL1: return a + fabs(v);
+	case OP_ReduceL2:
+	case OP_ReduceSumSquare: return a + v * v;
+	case OP_ReduceLogSumExp: return a + exp(v);
+	default: return a + v;
+	}
+}
+
+static double
+reduce_final(ir_op op, double a, double cnt)
+{
+	switch (op) {
+	case OP_ReduceMean: return a / cnt;
+	case OP_ReduceL2: return sqrt(a);
+	case OP_ReduceLogSumExp: return log(a);
+	default: return a;
+	}
+}
+
 static void
 reduce_float(const ir_node *n, const void *x, void *y, walk *w,
 	     int64_t nin, int64_t nout)
 {
 	ir_dtype t = n->in[0]->dtype;
-	bool max = n->op == OP_ReduceMax;
 	double *acc = nn_xcalloc((size_t)(nout ? nout : 1), sizeof *acc);
+	double init = n->op == OP_ReduceMax ? -INFINITY
+		    : n->op == OP_ReduceMin ? INFINITY
+		    : n->op == OP_ReduceProd ? 1 : 0;
 	for (int64_t o = 0; o < nout; o++)
-		acc[o] = max ? -INFINITY : 0;
-	for (int64_t i = 0; i < nin; i++, walk_next(w)) {
-		double v = ir_load_f64(x, t, i), *a = &acc[w->off];
-		if (!max)
-			*a += v;
-		else if (v > *a || isnan(v))
-			*a = isnan(*a) ? *a : v;
-	}
+		acc[o] = init;
+	for (int64_t i = 0; i < nin; i++, walk_next(w))
+		acc[w->off] = reduce_step(n->op, acc[w->off],
+					  ir_load_f64(x, t, i));
 	double cnt = nout ? (double)nin / (double)nout : 0;
 	for (int64_t o = 0; o < nout; o++)
-		ir_store_f64(y, t, o,
-			     n->op == OP_ReduceMean ? acc[o] / cnt : acc[o]);
+		ir_store_f64(y, t, o, reduce_final(n->op, acc[o], cnt));
 	free(acc);
 }
 
@@ -171,12 +199,25 @@ reduce_int(const ir_node *n, const void *x, void *y, walk *w, int64_t nin,
 	ir_dtype t = n->in[0]->dtype;
 	uint64_t *acc = nn_xcalloc((size_t)(nout ? nout : 1), sizeof *acc);
 	bool *seen = nn_xcalloc((size_t)(nout ? nout : 1), sizeof *seen);
+	for (int64_t o = 0; o < nout && n->op == OP_ReduceProd; o++)
+		acc[o] = 1;
 	for (int64_t i = 0; i < nin; i++, walk_next(w)) {
 		uint64_t v = elem_load_bits(x, t, i), *a = &acc[w->off];
-		if (n->op != OP_ReduceMax)
+		bool neg = !elem_is_unsigned(t) && (int64_t)v < 0;
+		if (n->op == OP_ReduceMax || n->op == OP_ReduceMin) {
+			if (!seen[w->off] || (n->op == OP_ReduceMax
+					      ? elem_less(*a, v, t)
+					      : elem_less(v, *a, t)))
+				*a = v;
+		} else if (n->op == OP_ReduceProd) {
+			*a *= v;
+		} else if (n->op == OP_ReduceL1) {
+			*a += neg ? 0 - v : v;
+		} else if (n->op == OP_ReduceSumSquare) {
+			*a += v * v;
+		} else {
 			*a += v;
-		else if (!seen[w->off] || elem_less(*a, v, t))
-			*a = v;
+		}
 		seen[w->off] = true;
 	}
 	uint64_t cnt = nout ? (uint64_t)(nin / nout) : 1;
@@ -195,11 +236,11 @@ reduce_int(const ir_node *n, const void *x, void *y, walk *w, int64_t nin,
 /* Whether v (at a later index than best) replaces best: numpy's argmax
  * takes the first NaN as the maximum. */
 static bool
-argmax_better(double v, double best, bool last)
+argmax_better(double v, double best, bool last, bool min)
 {
 	if (isnan(best))
 		return false;
-	return isnan(v) || v > best || (last && v == best);
+	return isnan(v) || (min ? v < best : v > best) || (last && v == best);
 }
 
 static void
@@ -208,12 +249,14 @@ argmax_line(const ir_node *n, const void *x, int64_t base, int64_t stride,
 {
 	ir_dtype t = n->in[0]->dtype;
 	bool last = ir_attr_int(n, "select_last_index", 0) != 0;
+	bool min = n->op == OP_ArgMin;
 	int64_t bi = 0;
 	if (ir_dtype_is_int(t)) {
 		uint64_t best = elem_load_bits(x, t, base);
 		for (int64_t k = 1; k < len; k++) {
 			uint64_t v = elem_load_bits(x, t, base + k * stride);
-			if (elem_less(best, v, t) || (last && v == best)) {
+			if ((min ? elem_less(v, best, t) : elem_less(best, v, t))
+			    || (last && v == best)) {
 				best = v;
 				bi = k;
 			}
@@ -222,7 +265,7 @@ argmax_line(const ir_node *n, const void *x, int64_t base, int64_t stride,
 		double best = ir_load_f64(x, t, base);
 		for (int64_t k = 1; k < len; k++) {
 			double v = ir_load_f64(x, t, base + k * stride);
-			if (argmax_better(v, best, last)) {
+			if (argmax_better(v, best, last, min)) {
 				best = v;
 				bi = k;
 			}
@@ -246,7 +289,7 @@ eval_argmax(const ir_node *n, const void *x, int64_t *y, nn_diag *d)
 			inner *= s->dim[i];
 	}
 	if (len == 0 && outer * inner > 0) {
-		nn_error_node(d, n, "ArgMax over an empty axis");
+		nn_error_node(d, n, "%s over an empty axis", ir_ops[n->op].name);
 		return false;
 	}
 	for (int64_t o = 0; o < outer; o++)
@@ -260,7 +303,7 @@ bool
 ir_eval_reduce(const ir_node *n, const void *const *in, void *const *out,
 	       nn_diag *d)
 {
-	if (n->op == OP_ArgMax)
+	if (n->op == OP_ArgMax || n->op == OP_ArgMin)
 		return eval_argmax(n, in[0], out[0], d);
 	bool red[IR_MAX_RANK];
 	if (!reduced_dims(n, n->nin > 1 && n->in[1] ? in[1] : NULL, d, red))
@@ -269,7 +312,9 @@ ir_eval_reduce(const ir_node *n, const void *const *in, void *const *out,
 	walk_init(&w, &n->in[0]->shape, red);
 	int64_t nin = ir_shape_numel(&n->in[0]->shape);
 	int64_t nout = ir_shape_numel(&n->out[0]->shape);
-	if (ir_dtype_is_int(n->in[0]->dtype))
+	/* Integer L2 and LogSumExp go through double, truncated at the end. */
+	if (ir_dtype_is_int(n->in[0]->dtype) && n->op != OP_ReduceL2 &&
+	    n->op != OP_ReduceLogSumExp)
 		reduce_int(n, in[0], out[0], &w, nin, nout);
 	else
 		reduce_float(n, in[0], out[0], &w, nin, nout);

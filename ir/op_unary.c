@@ -10,7 +10,8 @@
 static bool
 accepts_int(ir_op op)
 {
-	return op == OP_Abs || op == OP_Neg || op == OP_Relu || op == OP_Clip;
+	return op == OP_Abs || op == OP_Neg || op == OP_Relu || op == OP_Clip ||
+	       op == OP_Sign;
 }
 
 static bool
@@ -55,8 +56,23 @@ ir_shape_unary(ir_graph *g, ir_node *n, nn_diag *d)
 
 /* One float op; a and b are the op's parameters (alpha/beta, clip
  * bounds). The body is shared by the float and double versions. */
-#define UNARY_BODY(T, EXP, LOG, SQRT, TANH, ERF, FABS)                     \
+#define UNARY_BODY(T, EXP, LOG, SQRT, TANH, ERF, FABS, M)                  \
 	switch (op) {                                                      \
+	case OP_Ceil: return M(ceil)(x);                                   \
+	case OP_Floor: return M(floor)(x);                                 \
+	case OP_Round: return M(rint)(x); /* half to even */               \
+	case OP_Sin: return M(sin)(x);                                     \
+	case OP_Cos: return M(cos)(x);                                     \
+	case OP_Sign: return x > 0 ? 1 : x < 0 ? -1 : x;                   \
+	case OP_Softsign: return x / (1 + FABS(x));                        \
+	case OP_Softplus:                                                  \
+		return x > 0 ? x + M(log1p)(EXP(-x)) : M(log1p)(EXP(x));   \
+	case OP_Elu: return x < 0 ? a * (M(expm1)(x)) : x;                 \
+	case OP_Selu: return b * (x <= 0 ? a * EXP(x) - a : x);            \
+	case OP_Celu:                                                      \
+		return (x > 0 ? x : 0) +                                   \
+		       (x < 0 ? a * M(expm1)(x / a) : 0);                  \
+	case OP_ThresholdedRelu: return x > a ? x : 0;                     \
 	case OP_Abs: return FABS(x);                                       \
 	case OP_Clip: x = x < a ? a : x; return x > b ? b : x;             \
 	case OP_Erf: return ERF(x);                                        \
@@ -86,13 +102,17 @@ ir_shape_unary(ir_graph *g, ir_node *n, nn_diag *d)
 static float
 unary_f32(ir_op op, float x, float a, float b)
 {
-	UNARY_BODY(float, expf, logf, sqrtf, tanhf, erff, fabsf)
+#define MF(fn) fn##f
+	UNARY_BODY(float, expf, logf, sqrtf, tanhf, erff, fabsf, MF)
+#undef MF
 }
 
 static double
 unary_f64(ir_op op, double x, double a, double b)
 {
-	UNARY_BODY(double, exp, log, sqrt, tanh, erf, fabs)
+#define MD(f) f
+	UNARY_BODY(double, exp, log, sqrt, tanh, erf, fabs, MD)
+#undef MD
 }
 
 static uint64_t
@@ -103,6 +123,7 @@ unary_int(ir_op op, uint64_t x, uint64_t lo, uint64_t hi, ir_dtype t)
 	case OP_Abs: return neg ? 0 - x : x;
 	case OP_Neg: return 0 - x;
 	case OP_Relu: return neg ? 0 : x;
+	case OP_Sign: return neg ? UINT64_MAX : x != 0;
 	case OP_Clip:
 		x = elem_less(x, lo, t) ? lo : x;
 		return elem_less(hi, x, t) ? hi : x;
@@ -122,6 +143,13 @@ params(const ir_node *n, const void *const *in, double *a, double *b)
 		*b = ir_attr_float(n, "beta", 0.5);
 		break;
 	case OP_LeakyRelu: *a = ir_attr_float(n, "alpha", 0.01); break;
+	case OP_Elu:
+	case OP_Celu:
+	case OP_ThresholdedRelu: *a = ir_attr_float(n, "alpha", 1.0); break;
+	case OP_Selu:
+		*a = ir_attr_float(n, "alpha", 1.67326319217681884765625);
+		*b = ir_attr_float(n, "gamma", 1.05070102214813232421875);
+		break;
 	case OP_Clip:
 		*a = -INFINITY;
 		*b = INFINITY;

@@ -32,6 +32,9 @@ const ir_kind_hooks ir_kinds[IR_NKINDS] = {
 	[IR_KIND_CAST] = {ir_shape_cast, ir_eval_cast},
 	[IR_KIND_RESIZE] = {ir_shape_resize, ir_eval_resize},
 	[IR_KIND_FUSED] = {ir_shape_fused, ir_eval_fused},
+	[IR_KIND_NARY] = {ir_shape_nary, ir_eval_nary},
+	[IR_KIND_EXPAND] = {ir_shape_expand, ir_eval_expand},
+	[IR_KIND_SCATTER] = {ir_shape_scatter, ir_eval_scatter},
 };
 
 ir_op
