@@ -8,6 +8,9 @@ Modes (combinable):
   --model FILE       a model (.onnx or .nnir) with seeded random inputs,
                      compiled output vs `nncc-run` on the IR that code
                      generation received (--emit-ir); repeatable
+  --e2e DIR          the exported models of test/e2e (DIR/CASE/model.onnx,
+                     input_*.npy, expected_*.npy, args.txt): compiled output
+                     vs nncc-run on the emitted IR and vs the expected files
   --extra            two models linked into one program, run_with_workspace
                      from two threads, one run under valgrind
 Prints failures, then `N passed, N failed`; exits 1 if any failed.
@@ -198,6 +201,50 @@ def model_case(t, model, mode=None, prefix=(), name="m", extra=()):
     return None
 
 
+def e2e_case(t, case):
+    """A test/e2e export: compiled vs nncc-run on the emitted IR (same
+    inputs) and vs PyTorch's expected outputs, with the case's args."""
+    args = open(os.path.join(case, "args.txt")).read().split()
+    shapes = [args[i + 1] for i, a in enumerate(args) if a == "--input-shape"]
+    rtol = float(args[args.index("--rtol") + 1]) if "--rtol" in args else RTOL
+    atol = float(args[args.index("--atol") + 1]) if "--atol" in args else ATOL
+    ins = sorted((f for f in os.listdir(case) if re.match(r"input_\d+\.npy$", f)),
+                 key=lambda f: int(f[6:-4]))
+    exps = sorted((f for f in os.listdir(case)
+                   if re.match(r"expected_\d+\.npy$", f)),
+                  key=lambda f: int(f[9:-4]))
+    ins = [os.path.join(case, f) for f in ins]
+    wd = tempfile.mkdtemp(prefix="cg-")
+    try:
+        exe, err = build_model(t, os.path.join(case, "model.onnx"), wd,
+                               shapes=shapes)
+        if err:
+            return err
+        outs = [os.path.join(wd, "out%d.npy" % k) for k in range(len(exps))]
+        refs = [os.path.join(wd, "ref%d.npy" % k) for k in range(len(exps))]
+        rc, out = run_exe(exe, ins, outs)
+        if rc != 0:
+            return "harness exit %d\n%s" % (rc, out)
+        a = [t.nncc_run, os.path.join(wd, "m.nnir")] + ins
+        for r in refs:
+            a += ["-o", r]
+        rc, out = sh(a)
+        if rc != 0:
+            return "nncc-run failed:\n" + out
+        for k in range(len(exps)):
+            got = np.load(outs[k])
+            msg = close(got, np.load(refs[k]))
+            if msg:
+                return "output %d vs nncc-run: %s" % (k, msg)
+            msg = close(got, np.load(os.path.join(case, exps[k])), rtol,
+                        atol)
+            if msg:
+                return "output %d vs expected: %s" % (k, msg)
+    finally:
+        shutil.rmtree(wd, ignore_errors=True)
+    return None
+
+
 def two_models(t, ma, mb):
     wd = tempfile.mkdtemp(prefix="cg-")
     try:
@@ -238,7 +285,7 @@ def two_models(t, ma, mb):
 
 
 def extras(t):
-    models = os.path.join(HERE, "models")
+    models = os.path.join(HERE, "Inputs")
     cnn, mlp = os.path.join(models, "cnn.nnir"), os.path.join(models, "mlp.nnir")
     jobs = [("two models in one program", lambda: two_models(t, cnn, mlp)),
             ("run_with_workspace", lambda: model_case(t, cnn, "--ws")),
@@ -258,6 +305,7 @@ def main():
     ap.add_argument("-k", action="append", help="onnx-node: name substring")
     ap.add_argument("--model", action="append", default=[])
     ap.add_argument("--extra", action="store_true")
+    ap.add_argument("--e2e", help="folder of test/e2e exports")
     ap.add_argument("-j", type=int, default=2)
     a = ap.parse_args()
     t = Tools(os.path.abspath(a.build))
@@ -272,6 +320,11 @@ def main():
             jobs.append((name, lambda n=name: node_case(t, node_dir, n)))
     for m in a.model:
         jobs.append((m, lambda m=m: model_case(t, os.path.abspath(m))))
+    if a.e2e:
+        for c in sorted(os.listdir(a.e2e)):
+            d = os.path.join(a.e2e, c)
+            if os.path.exists(os.path.join(d, "args.txt")):
+                jobs.append((c, lambda d=d: e2e_case(t, d)))
     if a.extra:
         jobs += extras(t)
     failed = 0
