@@ -187,28 +187,6 @@ parse_args(args *a, int argc, char **argv)
 	return 0;
 }
 
-/* The passes of each -O level that exist in this build, in order. */
-static char *
-pipeline_for(int opt)
-{
-	static const char *const o1[] = {"const-fold", "dce", NULL};
-	static const char *const o2[] = {
-		"const-fold", "eliminate-layers", "dead-neurons",
-		"dedup-weights", "dce", NULL,
-	};
-	const char *const *list = opt <= 0 ? NULL : opt == 1 ? o1 : o2;
-	char *spec = nn_xcalloc(1, 256);
-
-	for (int k = 0; list && list[k]; k++) {
-		if (!pass_lookup(list[k]))
-			continue;
-		if (*spec)
-			strcat(spec, ",");
-		strcat(spec, list[k]);
-	}
-	return spec;
-}
-
 static bool
 write_ir(const char *path, ir_graph *g, nn_diag *d)
 {
@@ -268,7 +246,8 @@ static int
 compile(args *a)
 {
 	fe_options fo = {a->shapes, a->nshapes};
-	char *spec = pipeline_for(a->opt), *name;
+	const char *spec = pass_pipeline_for_level(a->opt, a->size);
+	char *name;
 	pass_pipeline *pl;
 	nn_diag d;
 	ir_graph *g;
@@ -276,7 +255,6 @@ compile(args *a)
 
 	nn_diag_init(&d, TOOL, a->model);
 	pl = pass_pipeline_parse(spec, &d);
-	free(spec);
 	if (!pl)
 		return 1;
 	name = a->name ? nn_xstrdup(a->name)
