@@ -1,8 +1,10 @@
 /* eliminate-layers: removes layers that compute nothing (Identity,
  * Dropout, same-shape Reshape/Flatten/Squeeze/Unsqueeze, Transpose pairs
- * that cancel), collapses Reshape chains, folds constant zero Pad into the
- * Conv after it, and per-channel affine layers (BatchNormalization,
- * constant Mul/Add/Sub/Div) into the neighbouring Conv/Gemm/MatMul. */
+ * that cancel), collapses Reshape chains, folds a constant Pad into the
+ * Conv/pool after it where that layer pads the same way, and per-channel
+ * affine layers (BatchNormalization, constant Mul/Add/Sub/Div) into the
+ * neighbouring Conv/Gemm/MatMul. */
+#include <math.h>
 #include <string.h>
 
 #include "opt_util.h"
@@ -77,34 +79,39 @@ drop_noop(ir_graph *g, ir_node *n)
 	return 1;
 }
 
-/* Reshape/Flatten of a Reshape/Flatten output: shapes are static, so the
- * inner one can be skipped (it dies if nothing else reads it). */
+/* Reshape of a Reshape/Flatten output: shapes are static, so the inner
+ * one can be skipped (it dies if nothing else reads it) when the outer
+ * target does not copy dims from its input (a 0 without allowzero). A
+ * Flatten's result depends on its input's shape, so it never skips. */
 static int
 skip_inner_reshape(ir_node *n)
 {
-	if (n->op != OP_Reshape && n->op != OP_Flatten)
+	if (n->op != OP_Reshape || !pass_has_data(n->in[1]))
 		return 0;
 	const ir_node *p = n->in[0]->def;
 	if (!p || (p->op != OP_Reshape && p->op != OP_Flatten))
 		return 0;
+	int64_t cnt = ir_shape_numel(&n->in[1]->shape);
+	for (int64_t i = 0; i < cnt && !ir_attr_int(n, "allowzero", 0); i++)
+		if (ir_load_i64(n->in[1]->data, n->in[1]->dtype, i) == 0)
+			return 0;
 	n->in[0] = p->in[0];
 	return 1;
 }
 
-/* The Pad's begin/end amounts when it pads spatial axes only, with
- * zeros, by non-negative amounts; false otherwise. */
+/* The Pad's begin/end amounts and fill value when it is a constant Pad
+ * of the spatial axes only, by non-negative amounts; false otherwise. */
 static bool
-zero_spatial_pad(const ir_node *p, int64_t *pads)
+spatial_pad(const ir_node *p, int64_t *pads, double *value)
 {
 	int r = p->in[0]->shape.rank;
 	const ir_value *pv = p->nin > 1 ? p->in[1] : NULL;
 	const ir_value *cv = p->nin > 2 ? p->in[2] : NULL;
 	if (strcmp(ir_attr_str(p, "mode", "constant"), "constant") ||
 	    (p->nin > 3 && p->in[3]) || !pv || !pass_has_data(pv) ||
-	    ir_shape_numel(&pv->shape) != 2 * r)
+	    ir_shape_numel(&pv->shape) != 2 * r || (cv && !pass_has_data(cv)))
 		return false;
-	if (cv && (!pass_has_data(cv) || ir_load_f64(cv->data, cv->dtype, 0)))
-		return false;
+	*value = cv ? ir_load_f64(cv->data, cv->dtype, 0) : 0;
 	for (int i = 0; i < 2 * r; i++) {
 		pads[i] = ir_load_i64(pv->data, pv->dtype, i);
 		if (pads[i] < 0 || ((i % r) < 2 && pads[i]))
@@ -113,28 +120,53 @@ zero_spatial_pad(const ir_node *p, int64_t *pads)
 	return true;
 }
 
-/* Conv(Pad(x)) with a zero spatial Pad read only by the Conv becomes
- * Conv(x) with larger pads (explicit pads only). Needs uses. */
+/* Whether a Pad with fill `value` in front of window op c equals c's own
+ * padding: zeros for Conv and for an AveragePool that counts padding,
+ * -inf for a MaxPool (whose indices nobody reads), never in ceil mode. */
+static bool
+pad_matches(const ir_node *c, double value)
+{
+	if (strcmp(ir_attr_str(c, "auto_pad", "NOTSET"), "NOTSET"))
+		return false;
+	switch (c->op) {
+	case OP_Conv:
+		return value == 0;
+	case OP_AveragePool:
+		return value == 0 && ir_attr_int(c, "count_include_pad", 0) &&
+		       !ir_attr_int(c, "ceil_mode", 0);
+	case OP_MaxPool:
+		return value == -INFINITY && !ir_attr_int(c, "ceil_mode", 0) &&
+		       (c->nout < 2 || !c->out[1] || !c->out[1]->nuses);
+	default:
+		return false;
+	}
+}
+
+/* Conv/pool(Pad(x)) with a spatial Pad read only by that layer, filled
+ * with what the layer pads with, becomes the layer on x with larger
+ * pads. Needs uses. */
 static int
-pad_into_conv(ir_graph *g, ir_node *c)
+pad_into_window(ir_graph *g, ir_node *c)
 {
 	int64_t pads[2 * IR_MAX_RANK];
-	ir_node *p = c->in[0]->def;
-	if (c->op != OP_Conv || !p || p->op != OP_Pad ||
-	    c->in[0]->nuses != 1 || pass_is_output(g, c->in[0]) ||
-	    strcmp(ir_attr_str(c, "auto_pad", "NOTSET"), "NOTSET") ||
-	    !zero_spatial_pad(p, pads))
+	double value;
+	ir_node *p = c->nin ? c->in[0]->def : NULL;
+	if (!p || p->op != OP_Pad || c->in[0]->nuses != 1 ||
+	    pass_is_output(g, c->in[0]) || !spatial_pad(p, pads, &value) ||
+	    !pad_matches(c, value))
 		return 0;
 	int r = p->in[0]->shape.rank, nd = r - 2, cnt;
 	const int64_t *old = ir_attr_ints(c, "pads", &cnt);
+	if (old && cnt != 2 * nd)
+		return 0;
+	int64_t *np = nn_alloc_array(g->arena, (size_t)(2 * nd), sizeof *np);
+	for (int i = 0; i < nd; i++) {
+		np[i] = (old ? old[i] : 0) + pads[2 + i];
+		np[nd + i] = (old ? old[nd + i] : 0) + pads[r + 2 + i];
+	}
 	ir_attr *a = ir_set_attr(g, c, "pads", IR_ATTR_INTS);
 	a->n = 2 * nd;
-	a->ints = nn_alloc_array(g->arena, (size_t)a->n, sizeof *a->ints);
-	for (int i = 0; i < nd; i++) {
-		a->ints[i] = (old && cnt == 2 * nd ? old[i] : 0) + pads[2 + i];
-		a->ints[nd + i] = (old && cnt == 2 * nd ? old[nd + i] : 0) +
-				  pads[r + 2 + i];
-	}
+	a->ints = np;
 	c->in[0] = p->in[0];
 	ir_remove_node(g, p);
 	return 1;
@@ -144,7 +176,7 @@ pad_into_conv(ir_graph *g, ir_node *c)
 static int
 rewrite(ir_graph *g, ir_node *n)
 {
-	if (drop_noop(g, n) || skip_inner_reshape(n) || pad_into_conv(g, n))
+	if (drop_noop(g, n) || skip_inner_reshape(n) || pad_into_window(g, n))
 		return 1;
 	return pass_fold_affine_into_producer(g, n) ||
 	       pass_fold_bn_into_consumer(g, n);
