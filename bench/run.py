@@ -452,7 +452,9 @@ def machine(args):
         f'- CPU: {cpu} ({isa}), {os.cpu_count()} cores visible, '
         f'load average at start {os.getloadavg()[0]:.2f} (shared machine)',
         f'- OS: {platform.platform()}',
-        f'- nncc: {cmd_version([args.nncc, "--version"])}, built in `{args.build}`; '
+        f'- nncc: {cmd_version([args.nncc, "--version"])} at commit '
+        f'{cmd_version(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])}, '
+        f'built in `{os.path.relpath(args.build, ROOT)}`; '
         f'LLVM {cmd_version(["llvm-config-14", "--version"])}',
         f'- harness compiler: {cmd_version([args.cc, "--version"])} (-O2)',
         f'- ONNX Runtime: onnxruntime-node {ort} (CPU EP, intra/inter-op threads 1, '
@@ -482,7 +484,7 @@ def parse_args():
     args.rtlib = os.path.join(args.build, 'runtime', 'libnncc_rt.a')
     args.timing = (dict(warmup=3, runs=100000, min_runs=5, seconds=0.3, rounds=1)
                    if args.quick else
-                   dict(warmup=10, runs=100000, min_runs=15, seconds=2.0, rounds=3))
+                   dict(warmup=5, runs=100000, min_runs=10, seconds=2.0, rounds=3))
     return args
 
 
@@ -512,7 +514,10 @@ def main():
         log(f'{args.nncc} not found: nncc columns will say n/a')
         configs = []
     skipped = check_configs(args, configs) if configs else {}
-    report = ['## Machine', ''] + machine(args) + ['']
+    report = ['# nncc benchmark results', '',
+              f'`/usr/bin/python3 bench/run.py {" ".join(sys.argv[1:])}` '
+              '(see bench/README.md for what each column means)', '',
+              '## Machine', ''] + machine(args) + ['']
     rows = [bench_model(args, m, configs, skipped, interp) for m in models]
     report += ['## Dense: nncc -O3 vs ONNX Runtime vs the interpreter', '']
     report += main_table(rows) + ['']
