@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <llvm-c/Analysis.h>
@@ -144,7 +145,13 @@ cg_open_out(const char *path, char **tmp, nn_diag *d)
 		return stdout;
 	*tmp = nn_xmalloc(strlen(path) + 16);
 	sprintf(*tmp, "%s.tmpXXXXXX", path);
-	if ((fd = mkstemp(*tmp)) < 0 || !(f = fdopen(fd, "wb"))) {
+	fd = mkstemp(*tmp);
+	if (fd >= 0) { /* mkstemp makes 0600; outputs get the usual mode */
+		mode_t m = umask(0);
+		umask(m);
+		fchmod(fd, 0666 & ~m);
+	}
+	if (fd < 0 || !(f = fdopen(fd, "wb"))) {
 		nn_error(d, "cannot write '%s'", path);
 		if (fd >= 0)
 			close(fd);

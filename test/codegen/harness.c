@@ -1,9 +1,10 @@
 /* Test harness for a compiled model, written only from the generated API:
  * reads .npy inputs, calls MODEL_run (or MODEL_run_with_workspace), writes
  * .npy outputs. Build with -DMODEL=name -DHEADER='"name.h"'.
- *   harness [--ws | --threads] IN.npy... -o OUT.npy...
+ *   harness [--ws | --threads] [--time N] IN.npy... -o OUT.npy...
  * --ws: a caller-supplied workspace; --threads: two threads at once, each
- * with its own workspace, and their outputs must agree bit for bit. */
+ * with its own workspace, and their outputs must agree bit for bit;
+ * --time N: also N timed runs, printing milliseconds per run. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -149,7 +150,7 @@ main(int argc, char **argv)
 {
 	nnrt_array arr[NIN + 1];
 	char *opaths[NOUT + 1], err[256];
-	int ni = 0, no = 0, mode = 0;
+	int ni = 0, no = 0, mode = 0, reps = 0;
 	job j = {{0}, {0}, NULL, 0};
 
 	for (int i = 1; i < argc; i++) {
@@ -157,6 +158,8 @@ main(int argc, char **argv)
 			mode = 1;
 		else if (!strcmp(argv[i], "--threads"))
 			mode = 2;
+		else if (!strcmp(argv[i], "--time") && i + 1 < argc)
+			reps = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "-o") && i + 1 < argc && no < NOUT)
 			opaths[no++] = argv[++i];
 		else if (ni < NIN) {
@@ -186,6 +189,12 @@ main(int argc, char **argv)
 		j.rc = SYM(run_with_workspace)(j.in, j.out, j.ws);
 	else
 		j.rc = SYM(run)(j.in, j.out);
+	if (reps > 0) {
+		double t0 = nnrt_now_ns();
+		for (int r = 0; r < reps; r++)
+			j.rc |= SYM(run)(j.in, j.out);
+		printf("%.3f ms per run\n", (nnrt_now_ns() - t0) / 1e6 / reps);
+	}
 	if (j.rc) {
 		fprintf(stderr, "harness: run returned %d\n", j.rc);
 		return 1;

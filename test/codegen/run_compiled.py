@@ -39,6 +39,24 @@ NP_TYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 4: np.uint16,
             16: np.uint16}
 
 
+# Node cases the compiled path cannot pass because nncc itself (the
+# frontend or the shape hooks) rejects them, not code generation. They are
+# listed, not silently dropped: `--onnx-node -v` prints them, and a case
+# here that starts to compile is reported so the list shrinks.
+NOT_COMPILED = {
+    "test_batchnorm_epsilon_training_mode": "training mode",
+    "test_batchnorm_example_training_mode": "training mode",
+    "test_training_dropout": "training mode",
+    "test_training_dropout_default": "training mode",
+    "test_training_dropout_default_mask": "training mode",
+    "test_training_dropout_mask": "training mode",
+    "test_cast_FLOAT_to_STRING": "string tensors",
+    "test_cast_STRING_to_FLOAT": "string tensors",
+    "test_identity_opt": "optional type",
+    "test_identity_sequence": "sequence type",
+}
+
+
 class Tools:
     def __init__(self, build):
         self.nncc = os.path.join(build, "tools", "nncc")
@@ -245,6 +263,16 @@ def e2e_case(t, case):
     return None
 
 
+def expect_reject(err, name):
+    """A NOT_COMPILED case must still fail in nncc itself."""
+    if err is None:
+        return "passes now: remove it from NOT_COMPILED"
+    if "nncc failed" in err or "cannot convert test data" in err:
+        return None
+    return "expected nncc to reject it (%s), got: %s" % (
+        NOT_COMPILED[name], err)
+
+
 def two_models(t, ma, mb):
     wd = tempfile.mkdtemp(prefix="cg-")
     try:
@@ -307,6 +335,7 @@ def main():
     ap.add_argument("--extra", action="store_true")
     ap.add_argument("--e2e", help="folder of test/e2e exports")
     ap.add_argument("-j", type=int, default=2)
+    ap.add_argument("-v", action="store_true", help="list skipped cases")
     a = ap.parse_args()
     t = Tools(os.path.abspath(a.build))
     jobs = []
@@ -316,6 +345,12 @@ def main():
         for name, (op, skip) in sorted(cases.items()):
             if skip or (a.op and op not in a.op) or \
                     (a.k and not any(k in name for k in a.k)):
+                continue
+            if name in NOT_COMPILED:
+                if a.v:
+                    print("skip %s: %s" % (name, NOT_COMPILED[name]))
+                jobs.append((name, lambda n=name: expect_reject(
+                    node_case(t, node_dir, n), n)))
                 continue
             jobs.append((name, lambda n=name: node_case(t, node_dir, n)))
     for m in a.model:
