@@ -1,7 +1,8 @@
 /* Part of eliminate-layers: per-channel affine maps y*s + t
  * (BatchNormalization, constant Mul/Add/Sub/Div) folded into the weights
  * and bias of the Conv/Gemm/MatMul that produces y, and an inference
- * BatchNormalization folded into the zero-padded Conv or Gemm after it. */
+ * BatchNormalization or constant affine op folded into the zero-padded
+ * Conv or Gemm after it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,30 +323,49 @@ shift_into(ir_graph *g, ir_node *c, const double *s, const double *t)
 		wv[i] *= s[ci];
 	}
 	ir_shape bs = {1, {m}};
+	bool bias = c->nin > 2 && c->in[2];
+	for (int64_t k = 0; k < m && !bias; k++)
+		bias = b[k] != 0;
 	set_input(g, c, 1, pass_const_f64(g, w->dtype, &w->shape, wv));
-	set_input(g, c, 2, pass_const_f64(g, w->dtype, &bs, b));
-	if (!conv)
-		set_float_attr(g, c, "beta", 1.0);
+	if (bias) {
+		set_input(g, c, 2, pass_const_f64(g, w->dtype, &bs, b));
+		if (!conv)
+			set_float_attr(g, c, "beta", 1.0);
+	}
 	free(wv);
 	free(b);
 }
 
-/* An inference BatchNormalization u whose only reader is a zero-padded
- * Conv or a Gemm (as A) is folded into that layer's weights and bias.
- * Needs uses. */
+/* The value u maps per channel: BN's input, or the non-constant operand
+ * of a binary op with a constant; NULL otherwise. */
+static ir_value *
+affine_source(const ir_node *u)
+{
+	if (u->op == OP_BatchNormalization)
+		return u->in[0];
+	if (ir_ops[u->op].kind != IR_KIND_BINARY || u->nin != 2)
+		return NULL;
+	if (pass_has_data(u->in[1]))
+		return u->in[0];
+	return pass_has_data(u->in[0]) ? u->in[1] : NULL;
+}
+
+/* u, an inference BatchNormalization or a Mul/Add/Sub/Div by a
+ * per-channel constant, whose only reader is a zero-padded Conv or a Gemm
+ * (as A), is folded into that layer's weights and bias. Needs uses. */
 int
 pass_fold_bn_into_consumer(ir_graph *g, ir_node *u)
 {
-	ir_value *y = u->out[0];
+	ir_value *y = u->out[0], *x = affine_source(u);
 	ir_node *c = pass_sole_user(y);
-	if (u->op != OP_BatchNormalization || !c || pass_is_output(g, y) ||
+	if (!x || x->shape.rank < 2 || !c || pass_is_output(g, y) ||
 	    !exact_consumer(c, y))
 		return 0;
-	int64_t ch = u->in[0]->shape.dim[1];
+	int64_t ch = x->shape.dim[1];
 	double *s = nn_xmalloc((size_t)ch * sizeof *s);
 	double *t = nn_xmalloc((size_t)ch * sizeof *t);
 	int axis;
-	bool ok = bn_affine(u, ch, s, t);
+	bool ok = op_affine(u, x, 1, ch, s, t);
 	if (ok && c->op == OP_Gemm) {
 		int64_t m = layer_channels(c, &axis);
 		double *b = nn_xmalloc((size_t)m * sizeof *b);
@@ -354,7 +374,7 @@ pass_fold_bn_into_consumer(ir_graph *g, ir_node *u)
 	}
 	if (ok) {
 		shift_into(g, c, s, t);
-		c->in[0] = u->in[0];
+		c->in[0] = x;
 		ir_remove_node(g, u);
 	}
 	free(s);

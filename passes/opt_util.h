@@ -37,8 +37,9 @@ int pass_drop_unused_consts(ir_graph *g);
  * Conv/Gemm/MatMul producing its input when u is that value's only user;
  * returns 1 if it did. Needs uses; leaves them stale. */
 int pass_fold_affine_into_producer(ir_graph *g, ir_node *u);
-/* Folds u, an inference BatchNormalization whose only reader is a
- * zero-padded Conv or a Gemm (as A), into that layer; 1 if done. */
+/* Folds u, an inference BatchNormalization or a Mul/Add/Sub/Div by a
+ * per-channel constant, whose only reader is a zero-padded Conv or a Gemm
+ * (as A), into that layer; 1 if done. */
 int pass_fold_bn_into_consumer(ir_graph *g, ir_node *u);
 
 #endif
