@@ -125,9 +125,9 @@ convert_bn(fe_ctx *c, const Onnx__NodeProto *np, ir_attr *attrs, int nattrs)
  * between them and made the coordinate mapping an attribute. */
 static void
 convert_resize10(fe_ctx *c, ir_attr **attrs, int *nattrs, ir_value ***in,
-		 int *nin)
+		 int *nin, bool upsample)
 {
-	if (c->opset >= 11 || *nin != 2)
+	if ((c->opset >= 11 && !upsample) || *nin != 2)
 		return;
 	ir_value **grown = nn_alloc_array(c->tmp, 3, sizeof *grown);
 	grown[0] = (*in)[0];
@@ -139,6 +139,29 @@ convert_resize10(fe_ctx *c, ir_attr **attrs, int *nattrs, ir_value ***in,
 		add_str_attr(c, attrs, nattrs, "nearest_mode", "floor");
 	add_str_attr(c, attrs, nattrs, "coordinate_transformation_mode",
 		     "asymmetric");
+}
+
+/* Upsample is Resize-10 with its scales as input 1 (opset 9) or as an
+ * attribute (opset 7), and "bilinear" for linear in old exports. */
+static bool
+convert_upsample(fe_ctx *c, const Onnx__NodeProto *np, ir_attr **attrs,
+		 int *nattrs, ir_value ***in, int *nin)
+{
+	ir_attr *s = find_attr(*attrs, *nattrs, "scales");
+	ir_attr *mode = find_attr(*attrs, *nattrs, "mode");
+	if (s) {
+		ir_shape sh = {.rank = 1, .dim = {s->n}};
+		ir_value *v = ir_add_const(c->g, NULL, IR_F32, &sh, NULL);
+		for (int i = 0; i < s->n; i++)
+			((float *)v->data)[i] = (float)s->floats[i];
+		s->name = NULL;
+		if (!set_input(c, np, in, nin, 1, v, "scales"))
+			return false;
+	}
+	if (mode && strcmp(mode->s, "bilinear") == 0)
+		mode->s = "linear";
+	convert_resize10(c, attrs, nattrs, in, nin, true);
+	return true;
 }
 
 bool
@@ -174,7 +197,9 @@ fe_convert_old_form(fe_ctx *c, const Onnx__NodeProto *np, ir_op op,
 	case OP_BatchNormalization:
 		return convert_bn(c, np, a, na);
 	case OP_Resize:
-		convert_resize10(c, attrs, nattrs, in, nin);
+		if (strcmp(fe_str(np->op_type), "Upsample") == 0)
+			return convert_upsample(c, np, attrs, nattrs, in, nin);
+		convert_resize10(c, attrs, nattrs, in, nin, false);
 		return true;
 	default:
 		return true;

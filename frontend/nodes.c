@@ -60,6 +60,16 @@ note_bad(fe_ctx *c, bad_op *b, int *nb, const Onnx__NodeProto *np)
 	b[(*nb)++] = (bad_op){type, np_label(np), 1};
 }
 
+/* Upsample (deprecated at opset 10) imports as Resize; convert.c turns
+ * it into the current Resize form. */
+static ir_op
+lookup_op(const char *type)
+{
+	if (strcmp(type, "Upsample") == 0)
+		return OP_Resize;
+	return ir_op_lookup(type);
+}
+
 /* Looks every op up first, so that one run lists all that are missing. */
 static bool
 lookup_ops(fe_ctx *c, const Onnx__GraphProto *gp, ir_op *ops)
@@ -73,7 +83,7 @@ lookup_ops(fe_ctx *c, const Onnx__GraphProto *gp, ir_op *ops)
 		ops[i] = IR_NOPS;
 		if (!default_domain(np->domain))
 			note_bad(c, dom, &ndom, np);
-		else if ((ops[i] = ir_op_lookup(fe_str(np->op_type))) == IR_NOPS)
+		else if ((ops[i] = lookup_op(fe_str(np->op_type))) == IR_NOPS)
 			note_bad(c, unk, &nunk, np);
 	}
 	if (ndom)
