@@ -6,9 +6,10 @@
  * (producers) and reading them (leaves). Channel c of a group dies when
  * every leaf's weights for it are zero, or when every value a leaf reads
  * is a known constant there (the producers' rows are zero, so it is their
- * bias carried through), which goes into the leaves' bias. Anything the
- * analysis does not understand (a Concat, a graph input or output in the
- * group, a grouped Conv) leaves the whole group alone. */
+ * bias carried through), which goes into the leaves' bias. A Concat along
+ * the channel axis moves the group's channels to an offset. Anything the
+ * analysis does not understand (a graph input or output in the group, a
+ * grouped Conv, a Concat reached backwards) leaves the group alone. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,8 @@ val_index(const dn_group *gr, const ir_value *v)
 static bool
 same_layout(const dn_layout *a, const dn_layout *b)
 {
-	return a->rank == b->rank && a->axis == b->axis && a->blk == b->blk;
+	return a->rank == b->rank && a->axis == b->axis && a->blk == b->blk &&
+	       a->off == b->off && a->total == b->total;
 }
 
 /* Adds v (once) with layout l; false on a conflict or overflow. */
@@ -58,7 +60,7 @@ add_step(dn_group *gr, ir_node *n, const dn_layout *at, bool join)
 {
 	if (gr->nsteps == DN_MAX_NODES)
 		return false;
-	gr->step[gr->nsteps++] = (dn_step){n, *at, join};
+	gr->step[gr->nsteps++] = (dn_step){n, *at, join, 0};
 	return true;
 }
 
@@ -76,7 +78,7 @@ is_activation(ir_op op)
 /* A map step n reading y (layout *l) that keeps channels apart; updates
  * *l for a Flatten/Reshape to [N, C*rest]. */
 static bool
-map_step(const ir_node *n, const ir_value *y, dn_layout *l, int64_t m)
+map_step(const ir_node *n, const ir_value *y, dn_layout *l)
 {
 	const ir_shape *ys = &y->shape, *os = &n->out[0]->shape;
 	if (n->in[0] != y || (n->nout > 1 && n->out[1] && n->out[1]->nuses))
@@ -91,7 +93,7 @@ map_step(const ir_node *n, const ir_value *y, dn_layout *l, int64_t m)
 	case OP_Add: case OP_Sub: case OP_Mul: case OP_Div:
 		return n->in[1] != y && pass_has_data(n->in[1]) &&
 		       ir_shape_eq(os, ys) &&
-		       pass_dn_const_axis(n->in[1], y, l, m) != -2;
+		       pass_dn_const_axis(n->in[1], y, l) != -2;
 	case OP_MaxPool: case OP_AveragePool:
 	case OP_GlobalAveragePool: case OP_GlobalMaxPool:
 		return l->rank >= 3 && l->axis == 1 && l->blk == 1;
@@ -100,7 +102,7 @@ map_step(const ir_node *n, const ir_value *y, dn_layout *l, int64_t m)
 		    os->dim[0] != ys->dim[0] ||
 		    (n->op == OP_Flatten && ir_attr_int(n, "axis", 1) != 1))
 			return false;
-		l->blk = os->dim[1] / m;
+		l->blk = os->dim[1] / l->total;
 		l->rank = 2;
 		return true;
 	default:
@@ -123,7 +125,10 @@ static dn_layout
 out_layout(const ir_node *n)
 {
 	int r = n->out[0]->shape.rank;
-	return (dn_layout){r, n->op == OP_Conv ? 1 : r - 1, 1};
+	int oax, iax;
+	pass_dn_w_axes(n, &oax, &iax);
+	return (dn_layout){r, n->op == OP_Conv ? 1 : r - 1, 1, 0,
+			   n->in[1]->shape.dim[oax]};
 }
 
 /* A layer writing m channels in layout l, with a bias that is one row. */
@@ -177,9 +182,37 @@ visit_def(dn_group *gr, ir_value *v, const dn_layout *l)
 		       add_value(gr, d->in[1], l);
 	/* Backwards only through steps that keep the layout. */
 	if (d->op == OP_Flatten || d->op == OP_Reshape ||
-	    !map_step(d, d->in[0], &nl, gr->m))
+	    !map_step(d, d->in[0], &nl))
 		return false;
 	return add_step(gr, d, l, false) && add_value(gr, d->in[0], l);
+}
+
+/* A Concat along the layout's axis reading v once: the channels continue
+ * in its output after the inputs before v. */
+static bool
+visit_concat(dn_group *gr, ir_node *u, ir_value *v, const dn_layout *l)
+{
+	int r = u->out[0]->shape.rank, seen = 0, slot = 0;
+	int64_t ax = ir_attr_int(u, "axis", 0), off = 0, pos = 0;
+	if (ax < 0)
+		ax += r;
+	if (ax != l->axis || l->blk != 1)
+		return false;
+	for (int i = 0; i < u->nin; i++) {
+		if (u->in[i] == v) {
+			seen++;
+			pos = off;
+			slot = i;
+		}
+		off += u->in[i]->shape.dim[ax];
+	}
+	dn_layout nl = *l;
+	nl.off = l->off + pos;
+	nl.total = u->out[0]->shape.dim[ax];
+	if (seen != 1 || !add_step(gr, u, l, false))
+		return false;
+	gr->step[gr->nsteps - 1].slot = slot;
+	return add_value(gr, u->out[0], &nl);
 }
 
 static bool
@@ -195,7 +228,9 @@ visit_use(dn_group *gr, ir_value *v, const dn_layout *l, ir_node *u)
 		return add_step(gr, u, l, true) &&
 		       add_value(gr, u->out[0], l) &&
 		       add_value(gr, u->in[u->in[0] == v], l);
-	if (map_step(u, v, &nl, gr->m))
+	if (u->op == OP_Concat)
+		return visit_concat(gr, u, v, l);
+	if (map_step(u, v, &nl))
 		return add_step(gr, u, l, false) &&
 		       add_value(gr, u->out[0], &nl);
 	if (!leaf_ok(u, v, l) || gr->nleaves == DN_MAX_NODES)
@@ -291,15 +326,16 @@ activation(const ir_node *n, double x)
 
 /* The constant operand at channel c, or NAN if it varies in the block. */
 static double
-operand_at(const ir_node *n, const dn_layout *l, int64_t c, int64_t m)
+operand_at(const ir_node *n, const dn_layout *l, int64_t c)
 {
 	const ir_value *k = n->in[1];
-	int ax = pass_dn_const_axis(k, n->in[0], l, m);
+	int ax = pass_dn_const_axis(k, n->in[0], l);
 	if (ax < 0)
 		return ir_load_f64(k->data, k->dtype, 0);
-	double v = ir_load_f64(k->data, k->dtype, c * l->blk);
+	int64_t at = (l->off + c) * l->blk;
+	double v = ir_load_f64(k->data, k->dtype, at);
 	for (int64_t j = 1; j < l->blk; j++)
-		if (ir_load_f64(k->data, k->dtype, c * l->blk + j) != v)
+		if (ir_load_f64(k->data, k->dtype, at + j) != v)
 			return NAN;
 	return v;
 }
@@ -344,18 +380,18 @@ leaf_takes_constant(const ir_node *n)
 
 /* x through map step s at channel c. */
 static double
-apply_step(const dn_step *s, double x, int64_t c, int64_t m)
+apply_step(const dn_step *s, double x, int64_t c)
 {
 	const ir_node *n = s->n;
 	switch (n->op) {
-	case OP_Add: return x + operand_at(n, &s->at, c, m);
-	case OP_Sub: return x - operand_at(n, &s->at, c, m);
-	case OP_Mul: return x * operand_at(n, &s->at, c, m);
-	case OP_Div: return x / operand_at(n, &s->at, c, m);
+	case OP_Add: return x + operand_at(n, &s->at, c);
+	case OP_Sub: return x - operand_at(n, &s->at, c);
+	case OP_Mul: return x * operand_at(n, &s->at, c);
+	case OP_Div: return x / operand_at(n, &s->at, c);
 	case OP_MaxPool: case OP_AveragePool:
 	case OP_GlobalAveragePool: case OP_GlobalMaxPool:
 		return pool_keeps_constants(n) ? x : NAN;
-	case OP_Flatten: case OP_Reshape: return x;
+	case OP_Flatten: case OP_Reshape: case OP_Concat: return x;
 	default: return activation(n, x);
 	}
 }
@@ -376,11 +412,11 @@ channel_values(const dn_group *gr, int64_t c, double *vals)
 	}
 	for (int i = 0; i < gr->nsteps; i++) {
 		const dn_step *s = &gr->step[i];
-		double x = vals[val_index(gr, s->n->in[0])];
+		double x = vals[val_index(gr, s->n->in[s->slot])];
 		if (s->join)
 			x += vals[val_index(gr, s->n->in[1])];
 		else
-			x = apply_step(s, x, c, gr->m);
+			x = apply_step(s, x, c);
 		vals[val_index(gr, s->n->out[0])] = isfinite(x) ? x : NAN;
 	}
 }
@@ -400,7 +436,8 @@ channel_dead(const dn_group *gr, int64_t c, double *vals, double *k)
 	for (int i = 0; i < gr->nleaves && out_zero; i++) {
 		pass_dn_w_axes(gr->leaf[i].n, &oax, &iax);
 		out_zero = pass_dn_block_zero(gr->leaf[i].n->in[1], iax,
-					      gr->leaf[i].at.blk, c);
+					      gr->leaf[i].at.blk,
+					      gr->leaf[i].at.off + c);
 	}
 	if (out_zero)
 		return true;

@@ -9,16 +9,18 @@
 #define DN_MAX_NODES 64
 
 /* Where channel c lives in a value: along `axis`, as `blk` consecutive
- * positions starting at c * blk (blk > 1 after a Flatten). */
+ * positions starting at (off + c) * blk, among `total` such blocks (blk >
+ * 1 after a Flatten; off > 0 and total > m after a Concat). */
 typedef struct dn_layout {
 	int rank, axis;
-	int64_t blk;
+	int64_t blk, off, total;
 } dn_layout;
 
 typedef struct dn_step {
 	ir_node *n;
 	dn_layout at; /* layout of the step's input(s) */
 	bool join;    /* an Add of two group values (a residual) */
+	int slot;     /* the input that is a group value (map steps) */
 } dn_step;
 
 typedef struct dn_leaf {
@@ -53,7 +55,7 @@ bool pass_dn_block_zero(const ir_value *v, int ax, int64_t blk, int64_t c);
 /* The axis of constant c (right-aligned against y) that carries the
  * layout's channels, -1 when c is 1 there, -2 when c does not fit. */
 int pass_dn_const_axis(const ir_value *c, const ir_value *y,
-		       const dn_layout *l, int64_t m);
+		       const dn_layout *l);
 /* Removes the channels with keep[c] false from every producer, step
  * constant, Reshape target and leaf; k[l * m + c] is the constant leaf l
  * saw on dead channel c, added into its bias. */

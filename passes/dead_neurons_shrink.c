@@ -67,8 +67,7 @@ pass_dn_block_zero(const ir_value *v, int ax, int64_t blk, int64_t c)
 }
 
 int
-pass_dn_const_axis(const ir_value *c, const ir_value *y, const dn_layout *l,
-		   int64_t m)
+pass_dn_const_axis(const ir_value *c, const ir_value *y, const dn_layout *l)
 {
 	int off = y->shape.rank - c->shape.rank, ax = -1;
 	if (off < 0)
@@ -76,7 +75,7 @@ pass_dn_const_axis(const ir_value *c, const ir_value *y, const dn_layout *l,
 	for (int i = 0; i < c->shape.rank; i++) {
 		if (c->shape.dim[i] == 1)
 			continue;
-		if (off + i != l->axis || c->shape.dim[i] != m * l->blk)
+		if (off + i != l->axis || c->shape.dim[i] != l->total * l->blk)
 			return -2;
 		ax = i;
 	}
@@ -109,6 +108,17 @@ slice_axis(ir_graph *g, const ir_value *v, int ax, int64_t blk,
 	return r;
 }
 
+/* keep over all `total` blocks of a layout: blocks outside the group's
+ * range stay. malloc'd; caller frees. */
+static bool *
+keep_blocks(const dn_layout *l, int64_t m, const bool *keep)
+{
+	bool *kb = nn_xmalloc((size_t)l->total * sizeof *kb);
+	for (int64_t b = 0; b < l->total; b++)
+		kb[b] = b < l->off || b >= l->off + m || keep[b - l->off];
+	return kb;
+}
+
 /* A producer without its dead output channels (its bias is one row, as
  * the analysis checked). */
 static void
@@ -131,17 +141,21 @@ shrink_step(ir_graph *g, const dn_step *s, int64_t m, int64_t nk,
 	if (s->join)
 		return;
 	if (n->op == OP_Reshape) {
+		int64_t d1 = n->out[0]->shape.dim[1];
 		int64_t t[2] = {n->out[0]->shape.dim[0],
-				n->out[0]->shape.dim[1] / m * nk};
+				d1 - (m - nk) * (d1 / s->at.total)};
 		ir_shape ts = {1, {2}};
 		n->in[1] = ir_add_const(g, NULL, IR_I64, &ts, t);
 		return;
 	}
 	if (ir_ops[n->op].kind != IR_KIND_BINARY)
 		return;
-	int ax = pass_dn_const_axis(n->in[1], n->in[0], &s->at, m);
-	if (ax >= 0)
-		n->in[1] = slice_axis(g, n->in[1], ax, s->at.blk, keep);
+	int ax = pass_dn_const_axis(n->in[1], n->in[0], &s->at);
+	if (ax >= 0) {
+		bool *kb = keep_blocks(&s->at, m, keep);
+		n->in[1] = slice_axis(g, n->in[1], ax, s->at.blk, kb);
+		free(kb);
+	}
 }
 
 static void
@@ -159,7 +173,7 @@ set_bias(ir_graph *g, ir_node *n, ir_value *b)
 /* A leaf's bias plus k[c] times the weights of each dead channel c, then
  * its weights without the dead input channels. */
 static void
-shrink_leaf(ir_graph *g, const dn_leaf *lf, const bool *keep,
+shrink_leaf(ir_graph *g, const dn_leaf *lf, int64_t m, const bool *keep,
 	    const double *k)
 {
 	int oax, iax;
@@ -176,8 +190,9 @@ shrink_leaf(ir_graph *g, const dn_leaf *lf, const bool *keep,
 	for (int64_t i = 0; i < cnt; i++) {
 		/* Conv [N, C, k...]; Gemm [K, N] or [N, K] (transB). */
 		int64_t o = oax == 0 ? i / (nin * kk) : i % nn;
-		int64_t c = (oax == 0 ? (i / kk) % nin : i / nn) / lf->at.blk;
-		if (!keep[c] && k[c] != 0) {
+		int64_t c = (oax == 0 ? (i / kk) % nin : i / nn) / lf->at.blk -
+			    lf->at.off;
+		if (c >= 0 && c < m && !keep[c] && k[c] != 0) {
 			b[o] += alpha * k[c] * ir_load_f64(w->data, w->dtype, i);
 			any = true;
 		}
@@ -187,7 +202,9 @@ shrink_leaf(ir_graph *g, const dn_leaf *lf, const bool *keep,
 		set_bias(g, n, pass_const_f64(g, w->dtype, &bs, b));
 	}
 	free(b);
-	n->in[1] = slice_axis(g, w, iax, lf->at.blk, keep);
+	bool *kb = keep_blocks(&lf->at, m, keep);
+	n->in[1] = slice_axis(g, w, iax, lf->at.blk, kb);
+	free(kb);
 }
 
 void
@@ -200,7 +217,7 @@ pass_dn_shrink(ir_graph *g, const dn_group *gr, const bool *keep,
 	/* Leaves first: a layer may be a leaf and a producer of one group
 	 * (y = x + conv(x)), and the leaf half reads the original bias. */
 	for (int i = 0; i < gr->nleaves; i++)
-		shrink_leaf(g, &gr->leaf[i], keep, k + i * gr->m);
+		shrink_leaf(g, &gr->leaf[i], gr->m, keep, k + i * gr->m);
 	for (int i = 0; i < gr->nsteps; i++)
 		shrink_step(g, &gr->step[i], gr->m, nk, keep);
 	for (int i = 0; i < gr->nprod; i++)
