@@ -169,6 +169,35 @@ lower_range(cg_fn *f)
 	return true;
 }
 
+/* Trilu: a masked copy over (matrices, rows, cols). */
+static bool
+lower_trilu(cg_fn *f)
+{
+	const ir_shape *s = &f->n->in[0]->shape;
+	int64_t dims[3], k = ir_trilu_k(f->n);
+	bool up = ir_attr_int(f->n, "upper", 1) != 0;
+	LLVMValueRef ivs[3], idx, diff, keep, v;
+	cg_loop loops[3];
+
+	dims[1] = s->dim[s->rank - 2];
+	dims[2] = s->dim[s->rank - 1];
+	dims[0] = dims[1] && dims[2] ? ir_shape_numel(s) / (dims[1] * dims[2])
+				    : 0;
+	if (!dims[0] || !dims[1] || !dims[2])
+		return true;
+	cg_nest_begin(f, 3, dims, ivs, loops);
+	idx = cg_linear(f, 3, ivs, (int64_t[]){dims[1] * dims[2], dims[2], 1},
+			0);
+	diff = LLVMBuildSub(f->b, ivs[2], ivs[1], "");
+	keep = LLVMBuildICmp(f->b, up ? LLVMIntSGE : LLVMIntSLE, diff,
+			     cg_i64(f, k), "");
+	v = cg_load(f, f->in[0], idx);
+	cg_store(f, f->out[0], idx, LLVMBuildSelect(f->b, keep, v,
+		LLVMConstNull(LLVMTypeOf(v)), ""));
+	cg_nest_end(f, 3, loops);
+	return true;
+}
+
 bool
 cg_lower_expand(cg_fn *f)
 {
@@ -181,6 +210,8 @@ cg_lower_expand(cg_fn *f)
 
 	if (n->op == OP_Range)
 		return lower_range(f);
+	if (n->op == OP_Trilu)
+		return lower_trilu(f);
 	if (cnt == 0)
 		return true;
 	if (n->op == OP_Expand) {

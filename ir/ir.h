@@ -447,6 +447,7 @@ bool ir_shape_expand(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_expand(const ir_node *n, const void *const *in,
 		    void *const *out, nn_diag *d);
 void ir_expand_map(const ir_node *n, int64_t *map);
+int64_t ir_trilu_k(const ir_node *n); /* Trilu's constant k, 0 if none */
 /* op_scatter.c */
 bool ir_shape_scatter(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_scatter(const ir_node *n, const void *const *in,

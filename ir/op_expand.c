@@ -1,6 +1,7 @@
 /* Copies where every output element is one input element at a computed
- * offset (Expand, Tile, DepthToSpace, SpaceToDepth), and Range. Shape
- * inputs (Expand's shape, Tile's repeats, Range's scalars) must be known. */
+ * offset (Expand, Tile, DepthToSpace, SpaceToDepth), Trilu (a masked copy)
+ * and Range. Shape inputs (Expand's shape, Tile's repeats, Range's
+ * scalars, Trilu's k) must be known. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,51 @@ shape_range(ir_node *n, nn_diag *d)
 	return true;
 }
 
+static bool
+shape_trilu(ir_node *n, nn_diag *d)
+{
+	int64_t k;
+	int cnt;
+	if (n->in[0]->shape.rank < 2) {
+		nn_error_node(d, n, "input rank must be at least 2");
+		return false;
+	}
+	if (n->nin > 1 && n->in[1] && !known_ints(n, 1, &k, 1, &cnt, d))
+		return false;
+	n->out[0]->shape = n->in[0]->shape;
+	return true;
+}
+
+/* Trilu's diagonal offset k (0 when omitted). */
+int64_t
+ir_trilu_k(const ir_node *n)
+{
+	const ir_value *k = n->nin > 1 ? n->in[1] : NULL;
+	return k && k->data && ir_shape_numel(&k->shape) == 1
+	       ? ir_load_i64(k->data, k->dtype, 0) : 0;
+}
+
+/* Keeps element (i, j) of each matrix where j - i >= k (upper) or
+ * j - i <= k (lower), zeroes the others. */
+static void
+eval_trilu(const ir_node *n, const void *x, void *y)
+{
+	const ir_shape *s = &n->in[0]->shape;
+	int64_t r = s->dim[s->rank - 2], c = s->dim[s->rank - 1];
+	int64_t total = ir_shape_numel(s), k = ir_trilu_k(n);
+	bool up = ir_attr_int(n, "upper", 1) != 0;
+	size_t es = ir_dtype_size(n->in[0]->dtype);
+	for (int64_t e = 0; e < total; e++) {
+		int64_t i = e / c % r, j = e % c;
+		bool keep = up ? j - i >= k : j - i <= k;
+		if (keep)
+			memcpy((char *)y + e * (int64_t)es,
+			       (const char *)x + e * (int64_t)es, es);
+		else
+			memset((char *)y + e * (int64_t)es, 0, es);
+	}
+}
+
 bool
 ir_shape_expand(ir_graph *g, ir_node *n, nn_diag *d)
 {
@@ -139,6 +185,7 @@ ir_shape_expand(ir_graph *g, ir_node *n, nn_diag *d)
 	case OP_Expand: ok = shape_expand(n, d); break;
 	case OP_Tile: ok = shape_tile(n, d); break;
 	case OP_Range: ok = shape_range(n, d); break;
+	case OP_Trilu: ok = shape_trilu(n, d); break;
 	default: ok = shape_depth(n, d); break;
 	}
 	n->out[0]->dtype = n->in[0]->dtype;
@@ -215,6 +262,10 @@ ir_eval_expand(const ir_node *n, const void *const *in, void *const *out,
 	(void)d;
 	if (n->op == OP_Range) {
 		eval_range(n, in, out[0]);
+		return true;
+	}
+	if (n->op == OP_Trilu) {
+		eval_trilu(n, in[0], out[0]);
 		return true;
 	}
 	int64_t total = ir_shape_numel(&n->out[0]->shape);

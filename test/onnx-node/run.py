@@ -32,7 +32,7 @@ Equal Less Greater LessOrEqual GreaterOrEqual Not And Or Xor Where Expand
 Range Mod Min Max Sum Mean Tile Floor Ceil Round Sign Sin Cos Softplus
 Softsign Elu Selu Celu ThresholdedRelu
 ReduceMin ReduceProd ReduceL1 ReduceL2 ReduceLogSumExp ReduceSumSquare ArgMin
-ScatterND GatherElements DepthToSpace SpaceToDepth Upsample
+ScatterND GatherElements DepthToSpace SpaceToDepth Upsample Trilu
 """.split()
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -56,7 +56,7 @@ SHAPE_INPUTS = {
     "Unsqueeze": (1,), "Split": (1,), "Pad": (1,), "ConstantOfShape": (0,),
     "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,),
     "Resize": (1, 2, 3), "Dropout": (1, 2), "Expand": (1,), "Tile": (1,),
-    "Range": (0, 1, 2), "Upsample": (1,),
+    "Range": (0, 1, 2), "Upsample": (1,), "Trilu": (1,),
 }
 
 
