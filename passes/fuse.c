@@ -133,7 +133,9 @@ emit(ir_graph *g, group *gr, ir_node *const *absorbed)
 	f->nattrs = b->op == OP_MatMul ? 0 : b->nattrs;
 	f->attrs = nn_alloc_array(g->arena, (size_t)(f->nattrs + 1),
 				  sizeof *f->attrs);
-	memcpy(f->attrs, b->attrs, (size_t)f->nattrs * sizeof *f->attrs);
+	if (f->nattrs)
+		memcpy(f->attrs, b->attrs,
+		       (size_t)f->nattrs * sizeof *f->attrs);
 	if (gr->act)
 		set_activation(g, f, gr->act);
 	ir_value *y = gr->last->out[0];
