@@ -55,6 +55,7 @@ typedef struct cg_ctx {
 	ir_graph *g;
 	nn_diag *d;
 	const char *name;
+	const cg_options *o;
 	LLVMTypeRef i1, i8, i16, i32, i64, f16, f32, f64, ptr;
 } cg_ctx;
 
@@ -158,6 +159,11 @@ bool cg_lower_fused_epilogue(cg_fn *f);
 bool cg_lower_nary(cg_fn *f);    /* lower_nary.c: IR_KIND_NARY */
 bool cg_lower_expand(cg_fn *f);  /* IR_KIND_EXPAND */
 bool cg_lower_scatter(cg_fn *f); /* IR_KIND_SCATTER */
+
+/* sparse_cost.c: the kernel of a weight layer (dense, or a sparse kernel
+ * that cg_lower_sparse builds); announce: print it under --print-stats. */
+cg_kernel cg_sparse_kernel(cg_ctx *c, const ir_node *n, bool announce);
+bool cg_lower_sparse(cg_fn *f, cg_kernel k);
 
 /* emit.c */
 /* Verifies, optimizes and writes the module (taken: disposed here). */

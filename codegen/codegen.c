@@ -471,6 +471,7 @@ build_node(cg_ctx *c, const ir_node *n, int idx)
 	LLVMTypeRef *pt = nn_xcalloc((size_t)na + 1, sizeof *pt);
 	LLVMValueRef fn;
 	cg_fn f = {c, c->b, NULL, n, NULL, NULL};
+	cg_kernel k;
 	bool ok;
 
 	for (int i = 0; i < na; i++)
@@ -497,9 +498,13 @@ build_node(cg_ctx *c, const ir_node *n, int idx)
 				(unsigned)i), LLVMPointerType(cg_type(c,
 				v->dtype), 0), "");
 	}
-	ok = lowerers[ir_ops[n->op].kind]
-	     ? lowerers[ir_ops[n->op].kind](&f)
-	     : cg_fail(&f, "no code generation for this op");
+	k = cg_sparse_kernel(c, n, true);
+	if (k == CG_KERNEL_UNROLLED || k == CG_KERNEL_TABLE)
+		ok = cg_lower_sparse(&f, k);
+	else
+		ok = lowerers[ir_ops[n->op].kind]
+		     ? lowerers[ir_ops[n->op].kind](&f)
+		     : cg_fail(&f, "no code generation for this op");
 	free(f.in);
 	free(f.out);
 	LLVMBuildRetVoid(c->b);
@@ -559,10 +564,13 @@ call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
 {
 	int na = n->nin + n->nout;
 	LLVMValueRef *args = nn_xcalloc((size_t)na + 1, sizeof *args);
+	cg_kernel k = cg_sparse_kernel(c, n, false);
+	/* sparse kernels carry their own weight tables: no dense copy */
+	bool own_w = k == CG_KERNEL_UNROLLED || k == CG_KERNEL_TABLE;
 
 	for (int i = 0; i < na; i++) {
 		const ir_value *v = i < n->nin ? n->in[i] : n->out[i - n->nin];
-		cg_buf *b = v ? cg_plan_find(p, v) : NULL;
+		cg_buf *b = v && !(own_w && i == 1) ? cg_plan_find(p, v) : NULL;
 		args[i] = b ? buf_ptr(c, run, b) : LLVMConstNull(c->ptr);
 	}
 	LLVMBuildCall2(c->b, LLVMGetElementType(LLVMTypeOf(nf)), nf, args,
@@ -684,6 +692,7 @@ cg_compile(ir_graph *g, const cg_options *o, const char *path, nn_diag *d)
 	c.g = g;
 	c.d = d;
 	c.name = o->name;
+	c.o = o;
 	c.i1 = LLVMInt1TypeInContext(c.ctx);
 	c.i8 = LLVMInt8TypeInContext(c.ctx);
 	c.i16 = LLVMInt16TypeInContext(c.ctx);

@@ -19,7 +19,34 @@ typedef struct cg_options {
 	const char *cpu;    /* NULL: the host CPU (with its features) */
 	const char *triple; /* NULL: the host triple */
 	cg_output output;
+	bool print_stats;   /* per-layer kernel choice and cost to stderr */
+	int force_kernel;   /* a cg_kernel for every eligible layer; 0: the
+			       cost model decides */
 } cg_options;
+
+/* lower_sparse.c / sparse_cost.c: the kernel of each weight layer
+ * (Conv/Gemm/MatMul/nncc.Fused* with a constant weight), chosen by a cost
+ * model calibrated on bench/ (docs/kernels.md). */
+typedef enum cg_kernel {
+	CG_KERNEL_NONE,     /* not a weight layer */
+	CG_KERNEL_DENSE,    /* the dense loop nest */
+	CG_KERNEL_UNROLLED, /* non-zeros as straight-line code */
+	CG_KERNEL_TABLE     /* compact CSR-like table + loop */
+} cg_kernel;
+
+typedef struct cg_kernel_choice {
+	cg_kernel kind;
+	int64_t params, nnz;
+	int64_t bytes[4];   /* weight bytes in the object, per kernel kind */
+	double ns[4];       /* predicted time per run, per kernel kind */
+	int64_t code[4];    /* predicted code bytes, per kernel kind */
+} cg_kernel_choice;
+
+/* The kernel n gets under o; fills *c (may be NULL). Pure: the driver's
+ * report and code generation agree. */
+cg_kernel cg_sparse_choose(const ir_node *n, const cg_options *o,
+			   cg_kernel_choice *c);
+const char *cg_kernel_name(cg_kernel k);
 
 /* codegen.c */
 /* Lowers g (borrowed; must have static shapes and pass ir_verify) to

@@ -1,12 +1,15 @@
 /* nncc: the compiler driver. Loads a model (ONNX or IR text), runs the
- * pass pipeline of the -O level and emits an object file (or assembly,
+ * pass pipeline of the -O level, then the lossy compression passes asked
+ * for (measuring what they cost), and emits an object file (or assembly,
  * LLVM IR, bitcode) and optionally its C header. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codegen.h"
 #include "frontend.h"
+#include "nnrt.h"
 #include "passes.h"
 
 #define TOOL "nncc"
@@ -19,6 +22,13 @@ typedef struct args {
 	pass_run_opts run;
 	fe_input_shape *shapes;
 	int nshapes;
+	/* compression (docs/compression.md); prune_spec is the pass text */
+	char prune_spec[256];
+	const char *prune, *prune_rules, *calib, *labels;
+	int share;        /* 0: no sharing */
+	double tolerance; /* < 0: none */
+	bool report;
+	int kernel;       /* --sparse-kernel: a cg_kernel, 0 = cost model */
 } args;
 
 static void
@@ -43,9 +53,31 @@ usage(FILE *f)
 	      "  --print-after=PASS      dump the IR to stderr after PASS\n"
 	      "  --print-after-all       dump the IR after every pass\n"
 	      "  --print-stats           per-pass statistics on stderr\n"
-	      "  --prune=SPARSITY[:METHOD] --share=K --calib FILE.npy\n"
-	      "  --labels FILE.npy --tolerance X --emit-onnx FILE --report\n"
-	      "                          compression (not implemented yet)\n"
+	      "compression (lossy, only when asked; runs after the -O passes):\n"
+	      "  --prune=SPARSITY[:METHOD]  prune weight layers to SPARSITY in "
+	      "[0, 1];\n"
+	      "                          METHOD: magnitude (default), global, "
+	      "random, l1, l2,\n"
+	      "                          nmN:M (e.g. nm2:4), blockRxC (e.g. "
+	      "block4x4), dense\n"
+	      "  --prune-rules FILE      per-layer rules (docs/compression.md)\n"
+	      "  --share=K               k-means weight sharing, K in 2..256 "
+	      "centroids\n"
+	      "  --calib FILE.npy        f32 inputs to measure fidelity on "
+	      "(default:\n"
+	      "                          seeded random inputs)\n"
+	      "  --labels FILE.npy       int labels of --calib: report "
+	      "accuracy\n"
+	      "  --tolerance X           fail if top-1 agreement with the "
+	      "uncompressed\n"
+	      "                          model is below 1-X\n"
+	      "  --report                per-layer table, sizes and fidelity "
+	      "(stdout)\n"
+	      "  --emit-onnx FILE        (not implemented yet)\n"
+	      "  --sparse-kernel=K       auto (cost model, default), dense, "
+	      "unrolled or table\n"
+	      "                          for every weight layer that can take "
+	      "it (testing)\n"
 	      "  --help, --version\n", f);
 }
 
@@ -78,10 +110,112 @@ value(int argc, char **argv, int *i, const char *name, bool *bad)
 	return argv[++*i];
 }
 
-static const char *const compression[] = {
-	"--prune", "--share", "--calib", "--labels", "--tolerance",
-	"--emit-onnx", NULL,
-};
+/* --prune=S[:METHOD] -> "prune{sparsity=S,method=...}" in a->prune_spec. */
+static bool
+parse_prune(args *a, const char *v)
+{
+	const char *colon = strchr(v, ':'), *m = colon ? colon + 1 : "magnitude";
+	char *end, extra[64] = "";
+	double s = strtod(v, &end);
+	int x, y, k;
+
+	if (end == v || (*end && end != colon) || !(s >= 0 && s <= 1)) {
+		fprintf(stderr, TOOL ": error: --prune: bad sparsity '%.*s' "
+			"(expected a number in [0, 1])\n",
+			(int)(colon ? colon - v : (long)strlen(v)), v);
+		return false;
+	}
+	if (!strcmp(m, "magnitude") || !strcmp(m, "global") ||
+	    !strcmp(m, "random") || !strcmp(m, "l1") || !strcmp(m, "l2") ||
+	    !strcmp(m, "dense")) {
+		snprintf(extra, sizeof extra, "%s", m);
+	} else if (sscanf(m, "nm%d:%d%n", &x, &y, &k) == 2 && !m[k] &&
+		   x >= 1 && y >= x) {
+		snprintf(extra, sizeof extra, "nm,n=%d,m=%d", x, y);
+	} else if (!strcmp(m, "block") ||
+		   (sscanf(m, "block%dx%d%n", &x, &y, &k) == 2 && !m[k] &&
+		    x >= 1 && y >= 1)) {
+		if (strcmp(m, "block"))
+			snprintf(extra, sizeof extra, "block,block=%dx%d", x, y);
+		else
+			snprintf(extra, sizeof extra, "block");
+	} else {
+		fprintf(stderr, TOOL ": error: --prune: unknown method '%s' "
+			"(expected magnitude, global, random, l1, l2, nmN:M, "
+			"blockRxC or dense)\n", m);
+		return false;
+	}
+	snprintf(a->prune_spec, sizeof a->prune_spec,
+		 "prune{sparsity=%.17g,method=%s}", s, extra);
+	a->prune = v;
+	return true;
+}
+
+static bool
+parse_share(args *a, const char *v)
+{
+	char *end;
+	long k = strtol(v, &end, 10);
+
+	if (end == v || *end || k < 2 || k > IR_MAX_CODES) {
+		fprintf(stderr, TOOL ": error: --share: K must be an integer "
+			"in 2..%d, got '%s'\n", IR_MAX_CODES, v);
+		return false;
+	}
+	a->share = (int)k;
+	return true;
+}
+
+static bool
+parse_tolerance(args *a, const char *v)
+{
+	char *end;
+	double t = strtod(v, &end);
+
+	if (end == v || *end || !(t >= 0 && t <= 1)) {
+		err("--tolerance: bad value '%s' (expected a number in [0, 1])",
+		    v);
+		return false;
+	}
+	a->tolerance = t;
+	return true;
+}
+
+/* The compression flags: 1 handled, 0 not one, -1 error. */
+static int
+parse_compression(args *a, int argc, char **argv, int *i)
+{
+	bool bad = false;
+	const char *v;
+
+	if ((v = value(argc, argv, i, "--prune-rules", &bad)))
+		a->prune_rules = v;
+	else if (!bad && (v = value(argc, argv, i, "--prune", &bad)))
+		return parse_prune(a, v) ? 1 : -1;
+	else if (!bad && (v = value(argc, argv, i, "--share", &bad)))
+		return parse_share(a, v) ? 1 : -1;
+	else if (!bad && (v = value(argc, argv, i, "--calib", &bad)))
+		a->calib = v;
+	else if (!bad && (v = value(argc, argv, i, "--labels", &bad)))
+		a->labels = v;
+	else if (!bad && (v = value(argc, argv, i, "--tolerance", &bad)))
+		return parse_tolerance(a, v) ? 1 : -1;
+	else if (!bad && (v = value(argc, argv, i, "--sparse-kernel", &bad))) {
+		static const char *const k[] = {"auto", "dense", "unrolled",
+						"table", NULL};
+		for (a->kernel = 0; k[a->kernel] && strcmp(k[a->kernel], v);)
+			a->kernel++;
+		if (!k[a->kernel]) {
+			err("--sparse-kernel: unknown kernel '%s' (expected "
+			    "auto, dense, unrolled or table)", v);
+			return -1;
+		}
+	} else if (!bad && (v = value(argc, argv, i, "--emit-onnx", &bad))) {
+		err("%s is not implemented yet", "--emit-onnx");
+		return -1;
+	}
+	return bad ? -1 : v ? 1 : 0;
+}
 
 static bool
 add_shape(args *a, const char *v)
@@ -103,13 +237,10 @@ parse_valued(args *a, int argc, char **argv, int *i)
 {
 	bool bad = false;
 	const char *v;
+	int r = parse_compression(a, argc, argv, i);
 
-	for (int k = 0; compression[k]; k++)
-		if ((v = value(argc, argv, i, compression[k], &bad)) || bad) {
-			if (!bad)
-				err("%s is not implemented yet", compression[k]);
-			return -1;
-		}
+	if (r != 0)
+		return r;
 	if ((v = value(argc, argv, i, "-o", &bad)))
 		a->out = v;
 	else if (!bad && (v = value(argc, argv, i, "--name", &bad)))
@@ -147,7 +278,7 @@ parse_flag(args *a, const char *s)
 	else if (!strcmp(s, "--print-stats"))
 		a->run.print_stats = true;
 	else if (!strcmp(s, "--report"))
-		return err("%s is not implemented yet", s);
+		a->report = true;
 	else
 		return err("unknown option '%s' (see --help)", s);
 	return 0;
@@ -184,6 +315,12 @@ parse_args(args *a, int argc, char **argv)
 		return err("no output file given%s", " (-o FILE)");
 	if (a->name && !cg_is_identifier(a->name))
 		return err("--name '%s' is not a C identifier", a->name);
+	if (a->prune_rules && !a->prune)
+		snprintf(a->prune_spec, sizeof a->prune_spec,
+			 "prune{method=dense}");
+	if (a->labels && !a->calib)
+		return err("--labels needs --calib (the inputs they label)%s",
+			   "");
 	return 0;
 }
 
@@ -223,7 +360,7 @@ static bool
 emit_all(const args *a, ir_graph *g, const char *name, nn_diag *d)
 {
 	cg_options o = {name, a->opt, a->size, a->cpu, a->triple,
-			output_kind(a)};
+			output_kind(a), a->run.print_stats, a->kernel};
 
 	if (a->emit_ir && !write_ir(a->emit_ir, g, d))
 		return false;
@@ -242,30 +379,298 @@ emit_all(const args *a, ir_graph *g, const char *name, nn_diag *d)
 	return true;
 }
 
+static bool
+lossy(const args *a)
+{
+	return a->prune_spec[0] || a->share;
+}
+
+/* The lossy passes, after the -O ones: prune, then dead-neurons + dce so
+ * that structurally pruned rows physically go, then sharing last (passes
+ * that rebuild weights drop codebooks). */
+static void
+lossy_spec(const args *a, char *buf, size_t n)
+{
+	size_t k = 0;
+
+	buf[0] = 0;
+	if (a->prune_spec[0]) {
+		k = (size_t)snprintf(buf, n, "%.*s",
+				     (int)strlen(a->prune_spec) - 1,
+				     a->prune_spec);
+		if (a->prune_rules)
+			k += (size_t)snprintf(buf + k, n - k, ",rules=%s",
+					      a->prune_rules);
+		k += (size_t)snprintf(buf + k, n - k, "},dead-neurons,dce");
+	}
+	if (a->share)
+		snprintf(buf + k, n - k, "%sshare-weights{k=%d}", k ? "," : "",
+			 a->share);
+}
+
+static bool
+read_npy(const char *flag, const char *path, nnrt_array *arr, nn_diag *d)
+{
+	char e[256];
+
+	if (nnrt_npy_read(path, arr, e, sizeof e) == 0)
+		return true;
+	nn_error(d, "%s: cannot read '%s': %s", flag, path, e);
+	return false;
+}
+
+/* Checks the --calib array against input 0 of g: f32, samples along dim
+ * 0, a whole number of batches. */
+static bool
+check_calib(const ir_graph *g, const nnrt_array *x, const char *path,
+	    nn_diag *d)
+{
+	const ir_shape *s = &g->inputs[0]->shape;
+	bool ok = x->dtype == NNRT_F32 && x->rank == s->rank && s->rank >= 1;
+
+	for (int k = 1; ok && k < s->rank; k++)
+		ok = x->dim[k] == s->dim[k];
+	if (!ok) {
+		nn_error(d, "--calib: '%s' must be f32 with the shape of input "
+			 "'%s' (%s) but for dim 0, got %s with rank %d", path,
+			 ir_value_label(g->inputs[0]),
+			 ir_dtype_name(g->inputs[0]->dtype),
+			 nnrt_dtype_name(x->dtype), x->rank);
+		return false;
+	}
+	if (x->dim[0] == 0 || x->dim[0] % s->dim[0]) {
+		nn_error(d, "--calib: '%s' has %lld samples, not a positive "
+			 "multiple of the model's batch %lld", path,
+			 (long long)x->dim[0], (long long)s->dim[0]);
+		return false;
+	}
+	return true;
+}
+
+static int64_t *
+read_labels(const char *path, int64_t n, nn_diag *d)
+{
+	nnrt_array y;
+	int64_t *l = NULL;
+
+	if (!read_npy("--labels", path, &y, d))
+		return NULL;
+	if ((y.dtype != NNRT_I64 && y.dtype != NNRT_I32) ||
+	    nnrt_array_numel(&y) != n) {
+		nn_error(d, "--labels: '%s' must hold %lld int64 or int32 "
+			 "labels, one per --calib sample", path, (long long)n);
+	} else {
+		l = nn_xmalloc((size_t)n * sizeof *l);
+		for (int64_t i = 0; i < n; i++)
+			l[i] = y.dtype == NNRT_I64 ? ((int64_t *)y.data)[i]
+						   : ((int32_t *)y.data)[i];
+	}
+	nnrt_array_free(&y);
+	return l;
+}
+
+/* Fidelity of g against ref on --calib, or on seeded random inputs. */
+static bool
+measure(const args *a, ir_graph *ref, ir_graph *g, pass_fidelity *fid,
+	char *note, size_t nn, nn_diag *d)
+{
+	nnrt_array x = {0};
+	float *rnd = NULL;
+	int64_t *labels = NULL, n, B;
+	bool ok;
+
+	if (ref->ninputs != 1 || ref->inputs[0]->shape.rank < 1) {
+		nn_error(d, "fidelity needs a model with one input whose dim 0 "
+			 "is the batch");
+		return false;
+	}
+	B = ref->inputs[0]->shape.dim[0];
+	if (a->calib) {
+		if (!read_npy("--calib", a->calib, &x, d) ||
+		    !check_calib(ref, &x, a->calib, d))
+			goto fail;
+		n = x.dim[0];
+		snprintf(note, nn, "--calib %s", a->calib);
+		if (a->labels && !(labels = read_labels(a->labels, n, d)))
+			goto fail;
+	} else {
+		n = B * (a->report ? 64 : 16);
+		rnd = pass_random_calib(ref, n, 1);
+		snprintf(note, nn, "%lld seeded random batches (no --calib)",
+			 (long long)(n / B));
+	}
+	ok = pass_measure_fidelity(ref, g, a->calib ? x.data : rnd, n, labels,
+				   fid, d);
+	nnrt_array_free(&x);
+	free(rnd);
+	free(labels);
+	return ok;
+fail:
+	nnrt_array_free(&x);
+	return false;
+}
+
+static const char *
+method_of(const args *a, const ir_value *w)
+{
+	static char buf[96];
+
+	snprintf(buf, sizeof buf, "%s%s%s", a->prune_rules ? "rules"
+		 : a->prune ? (strchr(a->prune, ':') ? strchr(a->prune, ':') + 1
+			       : "magnitude") : "-",
+		 w->ncodes ? "+share" : "", "");
+	if (w->ncodes)
+		snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%d",
+			 w->ncodes);
+	return buf;
+}
+
+/* Per weight layer: method, sparsity, params, bytes in the object,
+ * kernel; returns the total weight bytes in the object. */
+static int64_t
+report_layers(FILE *f, const args *a, ir_graph *g, const cg_options *o)
+{
+	int64_t total = 0;
+
+	fprintf(f, "%-24s %-15s %-16s %10s %10s %9s %12s %-8s\n", "layer",
+		"op", "method", "params", "nnz", "sparsity", "object-bytes",
+		"kernel");
+	for (ir_node *n = g->first; n; n = n->next) {
+		cg_kernel_choice c;
+		const ir_value *w;
+		if (cg_sparse_choose(n, o, &c) == CG_KERNEL_NONE)
+			continue;
+		w = n->in[1];
+		total += c.bytes[c.kind];
+		fprintf(f, "%-24s %-15s %-16s %10lld %10lld %8.2f%% %12lld "
+			"%-8s\n", n->name ? n->name : ir_value_label(w),
+			ir_ops[n->op].name, method_of(a, w),
+			(long long)c.params, (long long)c.nnz,
+			c.params ? 100.0 * (1 - (double)c.nnz /
+					    (double)c.params) : 0.0,
+			(long long)c.bytes[c.kind], cg_kernel_name(c.kind));
+	}
+	return total;
+}
+
+static int64_t
+dense_weight_bytes(ir_graph *g)
+{
+	int n;
+	int64_t t = 0;
+	pass_layer_stat *st = pass_layer_stats(g, &n);
+
+	for (int i = 0; i < n; i++)
+		t += st[i].dense_bytes;
+	free(st);
+	return t;
+}
+
+static void
+print_fid(FILE *f, const pass_fidelity *fid, const char *note)
+{
+	fprintf(f, "fidelity on %lld samples (%s): max abs err %.3g, max rel "
+		"err %.3g, top-1 agreement %.4f (%lld/%lld)\n",
+		(long long)fid->nsamples, note, fid->max_abs, fid->max_rel,
+		fid->top1_agree, (long long)fid->agree,
+		(long long)fid->nsamples);
+	if (fid->accuracy >= 0)
+		fprintf(f, "accuracy: %.4f (%lld/%lld), uncompressed %.4f "
+			"(%lld/%lld)\n", fid->accuracy, (long long)fid->correct,
+			(long long)fid->nsamples, fid->ref_accuracy,
+			(long long)fid->ref_correct, (long long)fid->nsamples);
+}
+
+/* --report (stdout, or stderr when the object goes to stdout), or the
+ * one-line cost of the lossy passes; then --tolerance. */
+static bool
+account(const args *a, ir_graph *ref, ir_graph *g, const char *name,
+	nn_diag *d)
+{
+	cg_options o = {name, a->opt, a->size, a->cpu, a->triple,
+			output_kind(a), false, a->kernel};
+	FILE *f = strcmp(a->out, "-") ? stdout : stderr;
+	pass_fidelity fid;
+	char note[512];
+	bool ok = measure(a, ref, g, &fid, note, sizeof note, d);
+	int64_t before = dense_weight_bytes(ref), after;
+
+	/* a bad --calib/--labels is an error; a model fidelity cannot be
+	 * measured on (several inputs, ...) only when --tolerance needs it */
+	if (!ok && (a->tolerance >= 0 || a->calib))
+		return false;
+	if (a->report) {
+		after = report_layers(f, a, g, &o);
+		fprintf(f, "weights: %lld bytes dense f32 before, %lld bytes in "
+			"the object after (%.2fx smaller)\n", (long long)before,
+			(long long)after, after ? (double)before / (double)after
+			: 0.0);
+		if (ok)
+			print_fid(f, &fid, note);
+	} else if (ok) {
+		after = report_layers(fopen("/dev/null", "w"), a, g, &o);
+		nn_note(d, "compression: weights %lld -> %lld bytes; on %lld "
+			"samples (%s): max abs err %.3g, top-1 agreement %.4f",
+			(long long)before, (long long)after,
+			(long long)fid.nsamples, note, fid.max_abs,
+			fid.top1_agree);
+	}
+	if (a->tolerance >= 0 && 1 - fid.top1_agree > a->tolerance + 1e-12) {
+		nn_error(d, "top-1 agreement with the uncompressed model is "
+			 "%.4f (%lld/%lld), below 1 - tolerance = %.4f; nothing "
+			 "written", fid.top1_agree, (long long)fid.agree,
+			 (long long)fid.nsamples, 1 - a->tolerance);
+		return false;
+	}
+	return true;
+}
+
+static ir_graph *
+load_optimized(const args *a, const char *spec, const pass_run_opts *ro,
+	       nn_diag *d)
+{
+	fe_options fo = {a->shapes, a->nshapes};
+	pass_pipeline *pl = pass_pipeline_parse(spec, d);
+	ir_graph *g = pl ? fe_load_model(a->model, &fo, d) : NULL;
+
+	if (g && !pass_pipeline_run(pl, g, ro, d)) {
+		ir_graph_free(g);
+		g = NULL;
+	}
+	if (pl)
+		pass_pipeline_free(pl);
+	return g;
+}
+
 static int
 compile(args *a)
 {
-	fe_options fo = {a->shapes, a->nshapes};
-	const char *spec = pass_pipeline_for_level(a->opt, a->size);
+	const char *ospec = pass_pipeline_for_level(a->opt, a->size);
+	char spec[2048], lspec[1024];
+	pass_run_opts quiet = {0};
 	char *name;
-	pass_pipeline *pl;
 	nn_diag d;
-	ir_graph *g;
+	ir_graph *g, *ref = NULL;
 	bool ok;
 
 	nn_diag_init(&d, TOOL, a->model);
-	pl = pass_pipeline_parse(spec, &d);
-	if (!pl)
-		return 1;
+	lossy_spec(a, lspec, sizeof lspec);
+	snprintf(spec, sizeof spec, "%s%s%s", ospec, *ospec && *lspec ? ","
+		 : "", lspec);
 	name = a->name ? nn_xstrdup(a->name)
 		       : cg_default_name(strcmp(a->out, "-") ? a->out
 							     : a->model);
-	g = fe_load_model(a->model, &fo, &d);
-	ok = g && pass_pipeline_run(pl, g, &a->run, &d);
+	g = load_optimized(a, spec, &a->run, &d);
+	ok = g != NULL;
+	if (ok && (lossy(a) || a->report || a->tolerance >= 0)) {
+		ref = load_optimized(a, ospec, &quiet, &d);
+		ok = ref && account(a, ref, g, name, &d);
+	}
 	ok = ok && emit_all(a, g, name, &d);
-	pass_pipeline_free(pl);
 	if (g)
 		ir_graph_free(g);
+	if (ref)
+		ir_graph_free(ref);
 	free(name);
 	return ok ? 0 : 1;
 }
@@ -278,6 +683,7 @@ main(int argc, char **argv)
 
 	memset(&a, 0, sizeof a);
 	a.opt = 2;
+	a.tolerance = -1;
 	r = parse_args(&a, argc, argv);
 	if (r == 2) {
 		usage(stdout);

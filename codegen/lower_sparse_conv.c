@@ -1,0 +1,251 @@
+/* Sparse 2-D convolution (Conv, nncc.FusedConv with a constant weight),
+ * output-stationary: the input is copied once into zero-padded stride
+ * phase planes, so that every non-zero (ic, kh, kw) of an output channel
+ * reads a contiguous run at a constant offset. A tile of 32 output pixels
+ * (of the plane computed Wq wide, junk columns dropped) stays in four
+ * vector registers while each non-zero adds a broadcast weight times a
+ * vector load: one FMA per 8 pixels and non-zero. */
+#include <stdlib.h>
+
+#include "sparse.h"
+
+typedef struct centries {
+	int32_t *ptr; /* [rows + 1] */
+	int32_t *off; /* offset into the phase planes */
+	float *val;
+	uint8_t *code;
+} centries;
+
+static void
+entries_build(const sp_layer *L, centries *e)
+{
+	int64_t k = 0, cg = L->cols / (L->kh * L->kw), mg = L->rows / L->group;
+	int64_t plane = L->hq * L->wq;
+
+	e->ptr = nn_xmalloc((size_t)(L->rows + 1) * sizeof *e->ptr);
+	e->off = nn_xmalloc((size_t)(L->nnz + 1) * sizeof *e->off);
+	e->val = nn_xmalloc((size_t)(L->nnz + 1) * sizeof *e->val);
+	e->code = nn_xmalloc((size_t)(L->nnz + 1));
+	for (int64_t r = 0; r < L->rows; r++) {
+		e->ptr[r] = (int32_t)k;
+		for (int64_t c = 0; c < L->cols; c++) {
+			float w = sp_weight(L, r, c);
+			int64_t icl = c / (L->kh * L->kw), y = c / L->kw % L->kh;
+			int64_t x = c % L->kw, ic = r / mg * cg + icl;
+			int64_t ph = y * L->dh % L->sh, pw = x * L->dw % L->sw;
+			if (w == 0)
+				continue;
+			e->off[k] = (int32_t)(((ic * L->sh + ph) * L->sw + pw) *
+				plane + y * L->dh / L->sh * L->wq +
+				x * L->dw / L->sw);
+			e->val[k] = w;
+			e->code[k++] = L->w->ncodes ? (uint8_t)sp_code(L, r, c)
+						    : 0;
+		}
+	}
+	e->ptr[L->rows] = (int32_t)k;
+}
+
+static void
+entries_free(centries *e)
+{
+	free(e->ptr);
+	free(e->off);
+	free(e->val);
+	free(e->code);
+}
+
+/* Zero-padded phase planes of image x0 at ph[0..]. */
+static void
+fill_phases(cg_fn *f, const sp_layer *L, LLVMValueRef x0, LLVMValueRef ph)
+{
+	int64_t dims[3] = {L->c, L->h, L->wd}, st[3] = {L->h * L->wd, L->wd, 1};
+	int64_t nph = L->c * L->sh * L->sw * L->hq * L->wq + SP_TILE + L->wq;
+	LLVMValueRef ivs[3], hp, wp, idx, p8;
+	cg_loop loops[3];
+
+	p8 = LLVMBuildBitCast(f->b, ph, f->c->ptr, "");
+	LLVMBuildMemSet(f->b, p8, LLVMConstInt(f->c->i8, 0, 0),
+			cg_i64(f, nph * 4), 4);
+	cg_nest_begin(f, 3, dims, ivs, loops);
+	hp = LLVMBuildNSWAdd(f->b, ivs[1], cg_i64(f, L->pt), "");
+	wp = LLVMBuildNSWAdd(f->b, ivs[2], cg_i64(f, L->pl), "");
+	idx = LLVMBuildNSWMul(f->b, ivs[0], cg_i64(f, L->sh), "");
+	idx = LLVMBuildNSWAdd(f->b, idx, LLVMBuildURem(f->b, hp,
+		cg_i64(f, L->sh), ""), "");
+	idx = LLVMBuildNSWMul(f->b, idx, cg_i64(f, L->sw), "");
+	idx = LLVMBuildNSWAdd(f->b, idx, LLVMBuildURem(f->b, wp,
+		cg_i64(f, L->sw), ""), "");
+	idx = LLVMBuildNSWMul(f->b, idx, cg_i64(f, L->hq * L->wq), "");
+	idx = LLVMBuildNSWAdd(f->b, idx, LLVMBuildNSWMul(f->b, LLVMBuildUDiv(
+		f->b, hp, cg_i64(f, L->sh), ""), cg_i64(f, L->wq), ""), "");
+	idx = LLVMBuildNSWAdd(f->b, idx, LLVMBuildUDiv(f->b, wp,
+		cg_i64(f, L->sw), ""), "");
+	cg_store(f, ph, idx, cg_load(f, x0, cg_linear(f, 3, ivs, st, 0)));
+	cg_nest_end(f, 3, loops);
+}
+
+/* y[oc, oh, ow] = wide[oh * wq + ow]. */
+static void
+copy_out(cg_fn *f, const sp_layer *L, LLVMValueRef wide, LLVMValueRef y,
+	 LLVMValueRef oc)
+{
+	int64_t dims[2] = {L->oh, L->ow}, ws[2] = {L->wq, 1},
+		ys[2] = {L->ow, 1};
+	LLVMValueRef ivs[2], y0;
+	cg_loop loops[2];
+
+	y0 = LLVMBuildNSWMul(f->b, oc, cg_i64(f, L->oh * L->ow), "");
+	cg_nest_begin(f, 2, dims, ivs, loops);
+	cg_store(f, y, LLVMBuildNSWAdd(f->b, y0, cg_linear(f, 2, ivs, ys, 0),
+		 ""), cg_load(f, wide, cg_linear(f, 2, ivs, ws, 0)));
+	cg_nest_end(f, 2, loops);
+}
+
+static LLVMValueRef
+bias_of(cg_fn *f, LLVMValueRef bias, LLVMValueRef oc)
+{
+	return bias ? cg_load(f, bias, oc) : cg_fconst(f, IR_F32, 0);
+}
+
+/* Table kernel: every output channel of one image. */
+static void
+table_channels(cg_fn *f, const sp_layer *L, const centries *e,
+	       LLVMValueRef ph, LLVMValueRef wide, LLVMValueRef y,
+	       LLVMValueRef bias)
+{
+	bool codes = L->w->ncodes > 0;
+	int64_t n = L->nnz ? L->nnz : 1;
+	LLVMTypeRef vt = LLVMVectorType(f->c->f32, 8);
+	LLVMValueRef ptr = sp_table(f, e->ptr, L->rows + 1, 4);
+	LLVMValueRef off = sp_table(f, e->off, n, 4), val, cb = NULL;
+	LLVMValueRef acc[4], oc, t, j, b0, base, w;
+	cg_loop lo, lt, lj;
+
+	val = codes ? sp_table(f, e->code, n, 1) : cg_f32_table(f, e->val, n);
+	if (codes)
+		cb = cg_f32_table(f, L->w->codebook, L->w->ncodes);
+	for (int v = 0; v < 4; v++)
+		acc[v] = cg_alloca(f, vt);
+	oc = cg_loop_begin(f, L->rows, &lo);
+	b0 = sp_splat(f, bias_of(f, bias, oc), 8);
+	t = cg_loop_begin(f, L->ntiles, &lt);
+	t = LLVMBuildNSWMul(f->b, t, cg_i64(f, SP_TILE), "");
+	for (int v = 0; v < 4; v++)
+		LLVMBuildStore(f->b, b0, acc[v]);
+	j = cg_loop_begin_dyn(f, LLVMBuildSExt(f->b, cg_load(f, ptr, oc),
+		f->c->i64, ""), LLVMBuildSExt(f->b, cg_load(f, ptr,
+		LLVMBuildNSWAdd(f->b, oc, cg_i64(f, 1), "")), f->c->i64, ""),
+		&lj);
+	base = LLVMBuildNSWAdd(f->b, LLVMBuildSExt(f->b, cg_load(f, off, j),
+		f->c->i64, ""), t, "");
+	w = codes ? cg_load(f, cb, sp_index(f, val, j)) : cg_load(f, val, j);
+	w = sp_splat(f, w, 8);
+	for (int v = 0; v < 4; v++)
+		LLVMBuildStore(f->b, sp_fmuladd(f, w, sp_vload(f, ph,
+			LLVMBuildNSWAdd(f->b, base, cg_i64(f, 8 * v), ""), 8),
+			LLVMBuildLoad2(f->b, vt, acc[v], "")), acc[v]);
+	cg_loop_end_dyn(f, &lj);
+	for (int v = 0; v < 4; v++)
+		sp_vstore(f, wide, LLVMBuildNSWAdd(f->b, t, cg_i64(f, 8 * v),
+			  ""), LLVMBuildLoad2(f->b, vt, acc[v], ""));
+	cg_loop_end(f, &lt);
+	copy_out(f, L, wide, y, oc);
+	cg_loop_end(f, &lo);
+}
+
+/* Unrolled kernel: channels [r0, r1) with their non-zeros' offsets as
+ * immediates, in a function of (phases, wide, y, bias, weights); weights
+ * through a base register (no relocation per non-zero). */
+static void
+unrolled_part(cg_fn *f, const sp_layer *L, const centries *e, int64_t r0,
+	      int64_t r1, LLVMValueRef *args)
+{
+	LLVMBuilderRef b;
+	cg_fn s;
+	LLVMValueRef fn = sp_sub_begin(f, &s, 5, &b), p[5];
+	LLVMTypeRef pf = LLVMPointerType(f->c->f32, 0);
+	int32_t j0 = e->ptr[r0];
+
+	for (int i = 0; i < 5; i++)
+		p[i] = LLVMBuildBitCast(b, LLVMGetParam(fn, (unsigned)i), pf,
+					"");
+	for (int64_t r = r0; r < r1; r++) {
+		LLVMValueRef acc[4], t, b0;
+		cg_loop lt;
+		b0 = sp_splat(&s, bias_of(&s, args[3] ? p[3] : NULL,
+					  cg_i64(&s, r)), 8);
+		t = cg_loop_begin(&s, L->ntiles, &lt);
+		t = LLVMBuildNSWMul(s.b, t, cg_i64(&s, SP_TILE), "");
+		for (int v = 0; v < 4; v++)
+			acc[v] = b0;
+		for (int32_t j = e->ptr[r]; j < e->ptr[r + 1]; j++) {
+			LLVMValueRef w = sp_splat(&s, cg_load(&s, p[4],
+				cg_i64(&s, j - j0)), 8);
+			for (int v = 0; v < 4; v++)
+				acc[v] = sp_fmuladd(&s, w, sp_vload(&s, p[0],
+					LLVMBuildNSWAdd(s.b, t, cg_i64(&s,
+					e->off[j] + 8 * v), ""), 8), acc[v]);
+		}
+		for (int v = 0; v < 4; v++)
+			sp_vstore(&s, p[1], LLVMBuildNSWAdd(s.b, t, cg_i64(&s,
+				  8 * v), ""), acc[v]);
+		cg_loop_end(&s, &lt);
+		copy_out(&s, L, p[1], p[2], cg_i64(&s, r));
+	}
+	sp_sub_end(&s, b);
+	{
+		LLVMValueRef a[5];
+		for (int i = 0; i < 4; i++)
+			a[i] = args[i] ? LLVMBuildBitCast(f->b, args[i],
+				f->c->ptr, "") : LLVMConstNull(f->c->ptr);
+		a[4] = LLVMBuildBitCast(f->b, sp_weights(f, e->val + j0,
+			e->ptr[r1] > j0 ? e->ptr[r1] - j0 : 1), f->c->ptr, "");
+		LLVMBuildCall2(f->b, LLVMGetElementType(LLVMTypeOf(fn)), fn,
+			       a, 5, "");
+	}
+}
+
+static void
+unrolled_channels(cg_fn *f, const sp_layer *L, const centries *e,
+		  LLVMValueRef *args)
+{
+	int64_t r0 = 0;
+
+	for (int64_t r = 0; r < L->rows; r++)
+		if ((e->ptr[r + 1] - e->ptr[r0]) * 4 > SP_CHUNK && r > r0) {
+			unrolled_part(f, L, e, r0, r, args);
+			r0 = r;
+		}
+	unrolled_part(f, L, e, r0, L->rows, args);
+}
+
+bool
+cg_lower_sparse_conv(cg_fn *f, const sp_layer *L, cg_kernel k)
+{
+	centries e;
+	int64_t nph = L->c * L->sh * L->sw * L->hq * L->wq + SP_TILE + L->wq;
+	LLVMValueRef sc, ph, wide, bias, i, x0, y0;
+	cg_loop li;
+
+	entries_build(L, &e);
+	sc = cg_alloca(f, LLVMArrayType(f->c->f32, (unsigned)L->scratch));
+	ph = LLVMBuildBitCast(f->b, sc, LLVMPointerType(f->c->f32, 0), "");
+	wide = cg_gep(f, ph, cg_i64(f, nph));
+	bias = f->n->nin > 2 && f->n->in[2] ? f->in[2] : NULL;
+	i = cg_loop_begin(f, L->nb, &li);
+	x0 = cg_gep(f, f->in[0], LLVMBuildNSWMul(f->b, i,
+		cg_i64(f, L->c * L->h * L->wd), ""));
+	y0 = cg_gep(f, f->out[0], LLVMBuildNSWMul(f->b, i,
+		cg_i64(f, L->rows * L->oh * L->ow), ""));
+	fill_phases(f, L, x0, ph);
+	if (k == CG_KERNEL_TABLE) {
+		table_channels(f, L, &e, ph, wide, y0, bias);
+	} else {
+		LLVMValueRef args[4] = {ph, wide, y0, bias};
+		unrolled_channels(f, L, &e, args);
+	}
+	cg_loop_end(f, &li);
+	entries_free(&e);
+	return true;
+}

@@ -1,0 +1,63 @@
+/* Shared by the sparse kernel files (lower_sparse_fc.c, lower_sparse_conv.c,
+ * sparse_cost.c): the geometry of a weight layer seen as a sparse matrix of
+ * [rows = outputs, cols = reduction], and the cost model's entry points. */
+#ifndef NNCC_CG_SPARSE_H
+#define NNCC_CG_SPARSE_H
+
+#include "cg_internal.h"
+
+/* Pixels per tile of the conv kernels (4 vectors of 8 floats). */
+#define SP_TILE 32
+/* Most input-copy floats a conv kernel keeps on the stack. */
+#define SP_MAX_SCRATCH (1 << 20)
+/* Most straight-line multiply-adds in one generated function (bounds the
+ * LLVM time per function; bigger layers are split). */
+#define SP_CHUNK 4096
+
+typedef struct sp_layer {
+	const ir_node *n;
+	const ir_value *w;
+	bool conv;
+	int64_t rows, cols, nnz;
+	/* FC: y[M, rows] = alpha * x[M, cols] . W^T + beta * C */
+	int64_t m, mc;    /* batch rows, and per vector chunk (divides m) */
+	bool tb;          /* weight stored [rows, cols] (else [cols, rows]) */
+	double alpha, beta;
+	/* Conv (2-D): x[nb, c, h, w] -> y[nb, rows, oh, ow] */
+	int64_t nb, c, h, wd, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, group;
+	int64_t hq, wq;   /* one stride phase plane of the padded input */
+	int64_t scratch;  /* floats: phase planes + slack, plus one wide row */
+	int64_t ntiles;   /* SP_TILE tiles of the wide output plane */
+} sp_layer;
+
+/* sparse_cost.c */
+/* Whether n can take a sparse kernel, with its geometry in *L. */
+bool sp_describe(const ir_node *n, sp_layer *L);
+/* Weight of (row, col), and its codebook index (ncodes > 0). */
+float sp_weight(const sp_layer *L, int64_t r, int64_t c);
+int sp_code(const sp_layer *L, int64_t r, int64_t c);
+
+/* lower_sparse_fc.c, lower_sparse_conv.c: the kernels. */
+bool cg_lower_sparse_fc(cg_fn *f, const sp_layer *L, cg_kernel k);
+bool cg_lower_sparse_conv(cg_fn *f, const sp_layer *L, cg_kernel k);
+
+/* lower_sparse_fc.c: helpers both kernels use. */
+LLVMValueRef sp_fmuladd(cg_fn *f, LLVMValueRef a, LLVMValueRef b,
+			LLVMValueRef c);
+LLVMValueRef sp_splat(cg_fn *f, LLVMValueRef s, unsigned n);
+LLVMValueRef sp_vload(cg_fn *f, LLVMValueRef base, LLVMValueRef idx,
+		      unsigned n);
+void sp_vstore(cg_fn *f, LLVMValueRef base, LLVMValueRef idx,
+	       LLVMValueRef v);
+/* A constant global of n elements of the given byte width. */
+LLVMValueRef sp_table(cg_fn *f, const void *data, int64_t n, int bytes);
+LLVMValueRef sp_weights(cg_fn *f, const float *w, int64_t n);
+/* Element idx of table t (width bytes), zero-extended to i64. */
+LLVMValueRef sp_index(cg_fn *f, LLVMValueRef t, LLVMValueRef idx);
+/* A sub-function of the node (ptr params), entered with a fresh builder
+ * in *sub; sp_sub_end returns to the caller's builder. */
+LLVMValueRef sp_sub_begin(cg_fn *f, cg_fn *sub, int nparams,
+			  LLVMBuilderRef *b);
+void sp_sub_end(cg_fn *sub, LLVMBuilderRef b);
+
+#endif

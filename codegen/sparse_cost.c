@@ -1,0 +1,322 @@
+/* The per-layer kernel choice: which weight layers can take a sparse
+ * kernel, their geometry, and a cost model (time, weight bytes, code
+ * bytes) calibrated with bench/ measurements (docs/kernels.md). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sparse.h"
+
+/* Calibration (ns, one core of the bench machine; docs/kernels.md):
+ * dense: per multiply-add of the dense kernels; sparse: per stored
+ * non-zero (FC, per batch vector) or per non-zero and 32-pixel tile
+ * (conv); the margin keeps a sparse kernel out unless it is clearly
+ * faster, so that model error never makes a layer slower than dense. */
+static const struct {
+	double dense_fc, dense_fc_mem, dense_conv;
+	int64_t cache_bytes; /* weights above this stream from memory */
+	double tab_fc, tab_fc_vec, unr_fc, unr_fc_vec, row;
+	double tab_conv, unr_conv, conv_fixed;
+	double margin;
+	int64_t unroll_max_code; /* bytes of straight-line code per layer */
+} K = {
+	.dense_fc = 0.06, .dense_fc_mem = 0.45, .dense_conv = 0.08,
+	.cache_bytes = 4 << 20,
+	.tab_fc = 0.55, .tab_fc_vec = 0.75, .unr_fc = 0.40,
+	.unr_fc_vec = 0.55, .row = 2.0,
+	.tab_conv = 2.6, .unr_conv = 2.2, .conv_fixed = 0.6,
+	.margin = 0.8,
+	.unroll_max_code = 1 << 20,
+};
+
+static bool
+is_f32_const(const ir_value *v)
+{
+	return v && v->dtype == IR_F32 && !v->def && !v->is_input && v->data;
+}
+
+static bool
+describe_fc(const ir_node *n, sp_layer *L)
+{
+	const ir_shape *as = &n->in[0]->shape, *ws = &n->in[1]->shape;
+	bool gemm = n->op != OP_MatMul;
+
+	if (ws->rank != 2 || as->rank < 2 || n->out[0]->dtype != IR_F32 ||
+	    n->in[0]->dtype != IR_F32)
+		return false;
+	if (gemm && (as->rank != 2 || ir_attr_int(n, "transA", 0)))
+		return false;
+	L->tb = gemm && ir_attr_int(n, "transB", 0);
+	L->rows = L->tb ? ws->dim[0] : ws->dim[1];
+	L->cols = L->tb ? ws->dim[1] : ws->dim[0];
+	L->m = ir_shape_numel(as) / as->dim[as->rank - 1];
+	L->alpha = gemm ? ir_attr_float(n, "alpha", 1.0) : 1.0;
+	L->beta = gemm ? ir_attr_float(n, "beta", 1.0) : 1.0;
+	if (as->dim[as->rank - 1] != L->cols || L->cols == 0 || L->m == 0 ||
+	    L->rows == 0)
+		return false;
+	L->mc = 1;
+	for (int64_t d = 16; d > 1; d--)
+		if (L->m % d == 0 && L->cols * d <= SP_MAX_SCRATCH) {
+			L->mc = d;
+			break;
+		}
+	return true;
+}
+
+/* Pads of one spatial axis (begin), auto_pad included. */
+static int64_t
+pad_begin(const ir_node *n, int axis, int64_t in, int64_t out, int64_t k,
+	  int64_t s, int64_t d)
+{
+	const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+	int np;
+	const int64_t *p = ir_attr_ints(n, "pads", &np);
+	int64_t tot;
+
+	if (!strcmp(ap, "VALID"))
+		return 0;
+	if (!strcmp(ap, "NOTSET"))
+		return p && axis < np ? p[axis] : 0;
+	tot = (out - 1) * s + (k - 1) * d + 1 - in;
+	if (tot < 0)
+		tot = 0;
+	return !strcmp(ap, "SAME_UPPER") ? tot / 2 : tot - tot / 2;
+}
+
+static int64_t
+attr_at(const ir_node *n, const char *name, int i)
+{
+	int cnt;
+	const int64_t *v = ir_attr_ints(n, name, &cnt);
+
+	return v && i < cnt ? v[i] : 1;
+}
+
+static bool
+describe_conv(const ir_node *n, sp_layer *L)
+{
+	const ir_shape *x = &n->in[0]->shape, *w = &n->in[1]->shape,
+		       *y = &n->out[0]->shape;
+	int64_t hp, wp;
+
+	if (x->rank != 4 || n->out[0]->dtype != IR_F32 ||
+	    n->in[0]->dtype != IR_F32)
+		return false;
+	L->conv = true;
+	L->nb = x->dim[0], L->c = x->dim[1], L->h = x->dim[2];
+	L->wd = x->dim[3], L->rows = y->dim[1], L->oh = y->dim[2];
+	L->ow = y->dim[3], L->kh = w->dim[2], L->kw = w->dim[3];
+	L->group = ir_attr_int(n, "group", 1);
+	L->cols = w->dim[1] * L->kh * L->kw;
+	L->sh = attr_at(n, "strides", 0), L->sw = attr_at(n, "strides", 1);
+	L->dh = attr_at(n, "dilations", 0), L->dw = attr_at(n, "dilations", 1);
+	L->pt = pad_begin(n, 0, L->h, L->oh, L->kh, L->sh, L->dh);
+	L->pl = pad_begin(n, 1, L->wd, L->ow, L->kw, L->sw, L->dw);
+	hp = (L->oh - 1) * L->sh + (L->kh - 1) * L->dh + 1;
+	wp = (L->ow - 1) * L->sw + (L->kw - 1) * L->dw + 1;
+	hp = hp > L->h + L->pt ? hp : L->h + L->pt;
+	wp = wp > L->wd + L->pl ? wp : L->wd + L->pl;
+	L->hq = (hp + L->sh - 1) / L->sh;
+	L->wq = (wp + L->sw - 1) / L->sw;
+	L->ntiles = (L->oh * L->wq + SP_TILE - 1) / SP_TILE;
+	L->scratch = L->c * L->sh * L->sw * L->hq * L->wq + SP_TILE + L->wq +
+		     L->ntiles * SP_TILE;
+	return L->oh > 0 && L->ow > 0 && L->nb > 0 && L->rows > 0 &&
+	       L->cols > 0 && L->scratch <= SP_MAX_SCRATCH &&
+	       L->sh > 0 && L->sw > 0;
+}
+
+bool
+sp_describe(const ir_node *n, sp_layer *L)
+{
+	memset(L, 0, sizeof *L);
+	L->n = n;
+	if (n->nin < 2 || !n->in[0] || !is_f32_const(n->in[1]) ||
+	    !n->out[0] || (!n->in[0]->def && !n->in[0]->is_input))
+		return false;
+	L->w = n->in[1];
+	L->nnz = L->w->nnz;
+	switch (n->op) {
+	case OP_Gemm: case OP_MatMul: case OP_FusedGemm:
+		return describe_fc(n, L);
+	case OP_Conv: case OP_FusedConv:
+		return describe_conv(n, L);
+	default:
+		return false;
+	}
+}
+
+static int64_t
+flat(const sp_layer *L, int64_t r, int64_t c)
+{
+	return L->conv || L->tb ? r * L->cols + c : c * L->rows + r;
+}
+
+float
+sp_weight(const sp_layer *L, int64_t r, int64_t c)
+{
+	return ((const float *)L->w->data)[flat(L, r, c)];
+}
+
+int
+sp_code(const sp_layer *L, int64_t r, int64_t c)
+{
+	return L->w->codes[flat(L, r, c)];
+}
+
+static bool
+is_weight_layer(const ir_node *n)
+{
+	switch (n->op) {
+	case OP_Gemm: case OP_MatMul: case OP_FusedGemm: case OP_Conv:
+	case OP_FusedConv: case OP_ConvTranspose:
+		return n->nin > 1 && n->in[1] && n->in[1]->data &&
+		       ir_dtype_is_float(n->in[1]->dtype);
+	default:
+		return false;
+	}
+}
+
+/* Bytes per stored entry of the table kernel: index + value (or code). */
+static int64_t
+entry_bytes(const sp_layer *L)
+{
+	int64_t idx = L->conv ? 4 : L->cols <= 65536 ? 2 : 4;
+
+	return idx + (L->w->ncodes ? 1 : 4);
+}
+
+static void
+estimate_fc(const sp_layer *L, cg_kernel_choice *c)
+{
+	double chunks = (double)(L->m / L->mc), nz = (double)L->nnz;
+	double vec = L->mc > 1;
+	double pad = (double)L->rows * 1.5; /* rows padded to 4 entries */
+
+	/* the dense loop streams the weights once per batch row */
+	c->ns[CG_KERNEL_DENSE] = (double)L->m * (double)c->params *
+		(c->params * 4 > K.cache_bytes ? K.dense_fc_mem : K.dense_fc);
+	c->ns[CG_KERNEL_TABLE] = chunks * ((nz + pad) * (vec ? K.tab_fc_vec
+		: K.tab_fc) + (double)L->rows * K.row);
+	c->ns[CG_KERNEL_UNROLLED] = chunks * (nz * (vec ? K.unr_fc_vec
+		: K.unr_fc) + (double)L->rows * K.row);
+	c->bytes[CG_KERNEL_TABLE] = (L->nnz + (int64_t)pad) * entry_bytes(L) +
+				    (L->rows + 1) * 4 + L->w->ncodes * 4;
+	c->code[CG_KERNEL_UNROLLED] = L->nnz * 18 + L->rows * 24;
+	c->bytes[CG_KERNEL_UNROLLED] = L->nnz * 4;
+}
+
+static void
+estimate_conv(const sp_layer *L, cg_kernel_choice *c)
+{
+	double per = (double)L->nb * (double)L->ntiles, nz = (double)L->nnz;
+	double macs = (double)L->nb * (double)L->oh * (double)L->ow *
+		      (double)c->params;
+	double copy = (double)L->nb * ((double)L->scratch +
+		      (double)L->rows * (double)L->oh * (double)L->ow) *
+		      K.conv_fixed;
+
+	c->ns[CG_KERNEL_DENSE] = macs * K.dense_conv;
+	c->ns[CG_KERNEL_TABLE] = nz * per * K.tab_conv + copy;
+	c->ns[CG_KERNEL_UNROLLED] = nz * per * K.unr_conv + copy;
+	c->bytes[CG_KERNEL_TABLE] = L->nnz * entry_bytes(L) +
+				    (L->rows + 1) * 4 + L->w->ncodes * 4;
+	c->code[CG_KERNEL_UNROLLED] = L->nnz * 48 + L->rows * 200;
+	c->bytes[CG_KERNEL_UNROLLED] = L->nnz * 4;
+}
+
+/* -O3 (speed): the fastest predicted kernel, sparse only when clearly
+ * faster than dense; -Os (size): the table whenever it is smaller. */
+static cg_kernel
+pick(const cg_options *o, const cg_kernel_choice *c)
+{
+	double d = c->ns[CG_KERNEL_DENSE];
+	bool unroll_ok = c->code[CG_KERNEL_UNROLLED] <= K.unroll_max_code;
+
+	if (o->force_kernel)
+		return (cg_kernel)o->force_kernel;
+	if (o->size_level)
+		return c->bytes[CG_KERNEL_TABLE] < c->bytes[CG_KERNEL_DENSE]
+		       ? CG_KERNEL_TABLE : CG_KERNEL_DENSE;
+	if (o->opt_level == 0)
+		return CG_KERNEL_DENSE;
+	if (unroll_ok && c->ns[CG_KERNEL_UNROLLED] <= c->ns[CG_KERNEL_TABLE] &&
+	    c->ns[CG_KERNEL_UNROLLED] < K.margin * d)
+		return CG_KERNEL_UNROLLED;
+	return c->ns[CG_KERNEL_TABLE] < K.margin * d ? CG_KERNEL_TABLE
+						     : CG_KERNEL_DENSE;
+}
+
+cg_kernel
+cg_sparse_choose(const ir_node *n, const cg_options *o, cg_kernel_choice *c)
+{
+	cg_kernel_choice tmp;
+	sp_layer L;
+
+	if (!c)
+		c = &tmp;
+	memset(c, 0, sizeof *c);
+	if (!is_weight_layer(n))
+		return c->kind = CG_KERNEL_NONE;
+	c->params = ir_shape_numel(&n->in[1]->shape);
+	c->nnz = n->in[1]->nnz;
+	c->bytes[CG_KERNEL_DENSE] = c->params *
+				    (int64_t)ir_dtype_size(n->in[1]->dtype);
+	if (!sp_describe(n, &L))
+		return c->kind = CG_KERNEL_DENSE;
+	if (L.conv)
+		estimate_conv(&L, c);
+	else
+		estimate_fc(&L, c);
+	return c->kind = pick(o, c);
+}
+
+const char *
+cg_kernel_name(cg_kernel k)
+{
+	static const char *const names[] = {"-", "dense", "unrolled",
+					    "table"};
+
+	return names[k];
+}
+
+static void
+print_choice(const ir_node *n, const cg_kernel_choice *c)
+{
+	fprintf(stderr, "nncc: kernel %-20s %-14s nnz %9lld/%-9lld -> %-8s "
+		"predicted dense %.1f us, unrolled %.1f us (%lld B code), "
+		"table %.1f us (%lld B)\n",
+		n->name ? n->name : ir_value_label(n->out[0]),
+		ir_ops[n->op].name, (long long)c->nnz, (long long)c->params,
+		cg_kernel_name(c->kind), c->ns[CG_KERNEL_DENSE] / 1e3,
+		c->ns[CG_KERNEL_UNROLLED] / 1e3,
+		(long long)c->code[CG_KERNEL_UNROLLED],
+		c->ns[CG_KERNEL_TABLE] / 1e3,
+		(long long)c->bytes[CG_KERNEL_TABLE]);
+}
+
+cg_kernel
+cg_sparse_kernel(cg_ctx *c, const ir_node *n, bool announce)
+{
+	cg_kernel_choice ch;
+	cg_kernel k = cg_sparse_choose(n, c->o, &ch);
+
+	if (c->o->print_stats && k != CG_KERNEL_NONE && announce)
+		print_choice(n, &ch);
+	return k;
+}
+
+bool
+cg_lower_sparse(cg_fn *f, cg_kernel k)
+{
+	sp_layer L;
+	bool ok;
+
+	NN_ASSERT(sp_describe(f->n, &L));
+	ok = L.conv ? cg_lower_sparse_conv(f, &L, k)
+		    : cg_lower_sparse_fc(f, &L, k);
+	if (ok && (f->n->op == OP_FusedConv || f->n->op == OP_FusedGemm))
+		ok = cg_lower_fused_epilogue(f);
+	return ok;
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""Sparse and codebook kernels: compiled output vs nncc-run on the IR code
+generation received (--emit-ir), within rtol 1e-4 / atol 1e-5.
+
+Models (written here with numpy weights of an exact sparsity, plus an
+empty row and an empty column whenever some zeros are asked for):
+FC Gemm(transB=1)+Relu+Gemm at batch 1 and 8, MatMul [K,N] at batch 3,
+Conv 3x3 pad 1 + Relu + Conv 3x3 stride 2 + grouped 1x1 conv, at 0, 50,
+90, 99 and 100% sparsity, each with the table and the unrolled kernel
+forced, plus the cost model's choice under -O3 and -Os; then 16-centroid
+sharing with and without 90% pruning. Also checks that a sparse kernel
+leaves the dense weights out of the object.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import run_compiled as rc  # noqa: E402
+
+import onnx  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+
+def sparse(shape, s, rng):
+    w = rng.standard_normal(shape).astype(np.float32)
+    flat = w.reshape(w.shape[0], -1)
+    nz = int(round(s * flat.size))
+    idx = rng.permutation(flat.size)[:nz]
+    flat.flat[idx] = 0
+    if 0 < s < 1:
+        flat[0, :] = 0          # an empty row (output)
+        flat[:, -1] = 0         # an empty column (input)
+    return flat.reshape(shape)
+
+
+def save(nodes, inits, x, y, path):
+    g = helper.make_graph(nodes, "g", [x], [y],
+                          [numpy_helper.from_array(a, n) for n, a in inits])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    onnx.save(m, path)
+
+
+def fc_model(path, s, batch, rng, matmul=False):
+    k, n = 48, 40
+    w1 = sparse((n, k), s, rng)
+    w2 = sparse((10, n), s, rng)
+    if matmul:
+        nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]),
+                 helper.make_node("Relu", ["h"], ["r"]),
+                 helper.make_node("MatMul", ["r", "w2"], ["y"])]
+        inits = [("w1", w1.T.copy()), ("w2", w2.T.copy())]
+    else:
+        nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1),
+                 helper.make_node("Relu", ["h"], ["r"]),
+                 helper.make_node("Gemm", ["r", "w2", "b2"], ["y"], transB=1,
+                                  alpha=0.5, beta=2.0)]
+        inits = [("w1", w1), ("w2", w2),
+                 ("b1", rng.standard_normal(n).astype(np.float32)),
+                 ("b2", rng.standard_normal(10).astype(np.float32))]
+    save(nodes, inits,
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, k]),
+         helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 10]),
+         path)
+    return (batch, k)
+
+
+def conv_model(path, s, batch, rng):
+    w1 = sparse((8, 3, 3, 3), s, rng)
+    w2 = sparse((6, 8, 3, 3), s, rng)
+    w3 = sparse((4, 3, 1, 1), s, rng)
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["h"], pads=[1] * 4),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Conv", ["r", "w2"], ["c"], strides=[2, 2],
+                              pads=[1, 0, 1, 1]),
+             helper.make_node("Conv", ["c", "w3"], ["y"], group=2)]
+    inits = [("w1", w1), ("w2", w2), ("w3", w3),
+             ("b1", rng.standard_normal(8).astype(np.float32))]
+    save(nodes, inits,
+         helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                       [batch, 3, 11, 13]),
+         helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 4, 6, 6]),
+         path)
+    return (batch, 3, 11, 13)
+
+
+def check(t, wd, model, shape, flags, rng):
+    """Compile with flags, run, compare with nncc-run on the emitted IR."""
+    exe, err = rc.build_model(t, model, wd, opt=flags[0], extra=flags[1:])
+    if err:
+        return err
+    x = rng.uniform(-1, 1, shape).astype(np.float32)
+    xi, yo, yr = (os.path.join(wd, f) for f in ("x.npy", "y.npy", "r.npy"))
+    np.save(xi, x)
+    r, out = rc.sh([exe, xi, "-o", yo])
+    if r != 0:
+        return "run failed: " + out
+    r, out = rc.sh([t.nncc_run, os.path.join(wd, "m.nnir"), xi, "-o", yr])
+    if r != 0:
+        return "nncc-run failed: " + out
+    return rc.close(np.load(yo), np.load(yr))
+
+
+def kernels_chosen(t, model, flags):
+    p = subprocess.run([t.nncc, model, *flags, "--print-stats", "-o",
+                        "/dev/null"], stderr=subprocess.PIPE, text=True)
+    return [l.split("-> ")[1].split()[0] for l in p.stderr.splitlines()
+            if l.startswith("nncc: kernel ")]
+
+
+def cases():
+    for s in (0.0, 0.5, 0.9, 0.99, 1.0):
+        for kind, batch in (("fc", 1), ("fc", 8), ("mm", 3), ("conv", 1),
+                            ("conv", 2)):
+            for k in ("table", "unrolled"):
+                yield kind, batch, s, ["-O3", "--sparse-kernel=" + k]
+            if s in (0.0, 0.9):
+                yield kind, batch, s, ["-O3"]
+                yield kind, batch, s, ["-Os"]
+    for kind, batch in (("fc", 1), ("fc", 8), ("conv", 1)):
+        for s in (0.0, 0.9):
+            for o in ("-O3", "-Os"):
+                for k in ("auto", "table", "unrolled"):
+                    yield kind, batch, s, [o, "--share=16",
+                                           "--sparse-kernel=" + k]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    args = ap.parse_args()
+    t = rc.Tools(args.build)
+    fails, n = [], 0
+    with tempfile.TemporaryDirectory() as wd:
+        for kind, batch, s, flags in cases():
+            rng = np.random.default_rng(int(s * 100) + batch)
+            model = os.path.join(wd, "model.onnx")
+            make = conv_model if kind == "conv" else fc_model
+            shape = make(model, s, batch, rng, *( [True] if kind == "mm"
+                                                   else []))
+            err = check(t, wd, model, shape, flags, rng)
+            n += 1
+            if err:
+                fails.append(f"{kind} b{batch} s={s} {' '.join(flags)}: {err}")
+        # a sparse kernel must not carry the dense weights too
+        rng = np.random.default_rng(7)
+        big = os.path.join(wd, "big.onnx")
+        w = sparse((512, 512), 0.9, rng)
+        save([helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)],
+             [("w", w)],
+             helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 512]),
+             helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 512]),
+             big)
+        for flags, most in ((["-O3"], 0.6), (["-Os"], 0.25)):
+            obj = os.path.join(wd, "big.o")
+            r, out = rc.sh([t.nncc, big, *flags, "-o", obj])
+            size = os.path.getsize(obj) if r == 0 else -1
+            n += 1
+            if not 0 < size < w.nbytes * most:
+                fails.append(f"90%-sparse 512x512 {flags}: object {size} "
+                             f"bytes, dense weights {w.nbytes}: {out}")
+        ks = kernels_chosen(t, big, ["-O3"]) + kernels_chosen(t, big, ["-Os"])
+        n += 1
+        if ks != ["unrolled", "table"] and ks != ["table", "table"]:
+            fails.append(f"90%-sparse 512x512: kernels {ks}")
+    for f in fails:
+        print("FAIL", f)
+    print(f"{n - len(fails)} passed, {len(fails)} failed")
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
