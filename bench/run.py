@@ -36,7 +36,7 @@ MODELS = {
     'resnet18': dict(export='resnet18', shape=(1, 3, 224, 224)),
     'mobilenetv2': dict(export='mobilenetv2', shape=(1, 3, 224, 224)),
 }
-DEFAULT_MODELS = ['digits_mlp', 'digits_cnn', 'digits_mlp_l1', 'mlp4k',
+DEFAULT_MODELS = ['digits_mlp', 'digits_cnn', 'digits_mlp_l1', 'mlp4k', 'mlp4k_b8',
                   'resnet18', 'mobilenetv2']
 
 # Build configurations: (name, nncc flags, models or None for all). The first
