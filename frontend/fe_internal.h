@@ -18,7 +18,7 @@ typedef struct fe_ctx {
 	const fe_options *o;
 	nn_arena *tmp;    /* protobuf decode and scratch; dropped after import */
 	ir_graph *g;
-	const char *path; /* the model file, as given */
+	const char *path; /* the model file, as given; NULL when in memory */
 	char *dir;        /* realpath of its folder, resolved on first use */
 	fe_map values;    /* ONNX name -> ir_value* defined so far */
 	int64_t opset;

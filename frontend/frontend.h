@@ -20,6 +20,12 @@ typedef struct fe_options {
  * Returns a graph the caller frees with ir_graph_free, or NULL after
  * reporting every problem found to d. */
 ir_graph *fe_import_onnx(const char *path, const fe_options *o, nn_diag *d);
+/* The same for a model already in memory (data borrowed); name is the
+ * file name used in messages. External data is refused: there is no
+ * folder to resolve it against. */
+ir_graph *fe_import_onnx_buffer(const void *data, size_t len,
+				const char *name, const fe_options *o,
+				nn_diag *d);
 /* Parses "NAME=1x3x224x224" into s; false if malformed (no name, a dim
  * that is not a positive decimal, more than IR_MAX_RANK dims, or more than
  * IR_MAX_ELEMS elements). NAME may contain '=' (the last one splits).

@@ -92,6 +92,24 @@ pb_free(void *arena, void *p)
 	(void)p; /* the arena is dropped whole after import */
 }
 
+/* Decodes an in-memory ModelProto; NULL after an error. */
+static Onnx__ModelProto *
+decode_buffer(fe_ctx *c, const void *data, size_t len)
+{
+	Onnx__ModelProto *m = NULL;
+	ProtobufCAllocator a = {pb_alloc, pb_free, c->tmp};
+	if (len == 0)
+		nn_error(c->d, "empty file, not an ONNX model");
+	else if (!(m = onnx__model_proto__unpack(&a, len, data)))
+		nn_error(c->d,
+			 "not a valid ONNX model (protobuf decode failed)");
+	else if (!m->graph) {
+		nn_error(c->d, "not a valid ONNX model (no graph)");
+		m = NULL;
+	}
+	return m;
+}
+
 /* Reads and decodes the file; NULL after an error. */
 static Onnx__ModelProto *
 decode_model(fe_ctx *c)
@@ -109,18 +127,10 @@ decode_model(fe_ctx *c)
 	bool err = ferror(f);
 	fclose(f);
 	Onnx__ModelProto *m = NULL;
-	ProtobufCAllocator a = {pb_alloc, pb_free, c->tmp};
 	if (err)
 		nn_error(c->d, "cannot read: %s", strerror(errno));
-	else if (len == 0)
-		nn_error(c->d, "empty file, not an ONNX model");
-	else if (!(m = onnx__model_proto__unpack(&a, len, buf)))
-		nn_error(c->d,
-			 "not a valid ONNX model (protobuf decode failed)");
-	else if (!m->graph) {
-		nn_error(c->d, "not a valid ONNX model (no graph)");
-		m = NULL;
-	}
+	else
+		m = decode_buffer(c, buf, len);
 	free(buf);
 	return m;
 }
@@ -354,30 +364,48 @@ import_graph(fe_ctx *c, const Onnx__GraphProto *gp)
 	return ok && fe_import_nodes(c, gp) && import_outputs(c, gp);
 }
 
+/* Imports a decoded model (m may be NULL after a decode error), then runs
+ * shape inference; frees c's scratch arena. */
+static ir_graph *
+import_model(fe_ctx *c, const Onnx__ModelProto *m)
+{
+	if (m && read_opset(c, m)) {
+		const char *name = m->graph->name && *m->graph->name
+					   ? m->graph->name
+					   : "main";
+		c->g = ir_graph_new(name);
+		c->g->opset = c->opset;
+		if (!import_graph(c, m->graph)) {
+			ir_graph_free(c->g);
+			c->g = NULL;
+		}
+	}
+	nn_arena_free(c->tmp);
+	if (c->g && !ir_infer_shapes(c->g, c->d)) {
+		ir_graph_free(c->g);
+		c->g = NULL;
+	}
+	return c->g;
+}
+
 ir_graph *
 fe_import_onnx(const char *path, const fe_options *o, nn_diag *d)
 {
 	if (!d->file)
 		d->file = path;
 	fe_ctx c = {.d = d, .o = o, .path = path, .tmp = nn_arena_new()};
-	Onnx__ModelProto *m = decode_model(&c);
-	if (m && read_opset(&c, m)) {
-		const char *name = m->graph->name && *m->graph->name
-					   ? m->graph->name
-					   : "main";
-		c.g = ir_graph_new(name);
-		c.g->opset = c.opset;
-		if (!import_graph(&c, m->graph)) {
-			ir_graph_free(c.g);
-			c.g = NULL;
-		}
-	}
-	nn_arena_free(c.tmp);
-	if (c.g && !ir_infer_shapes(c.g, d)) {
-		ir_graph_free(c.g);
-		c.g = NULL;
-	}
-	return c.g;
+	return import_model(&c, decode_model(&c));
+}
+
+ir_graph *
+fe_import_onnx_buffer(const void *data, size_t len, const char *name,
+		      const fe_options *o, nn_diag *d)
+{
+	if (!d->file)
+		d->file = name;
+	/* No path: there is no folder, so external data is refused. */
+	fe_ctx c = {.d = d, .o = o, .path = NULL, .tmp = nn_arena_new()};
+	return import_model(&c, decode_buffer(&c, data, len));
 }
 
 /* Names parsed from --input-shape live as long as the process; a static

@@ -214,6 +214,11 @@ fill_typed(const Onnx__TensorProto *t, src s, ir_dtype dt, int64_t numel,
 static char *
 external_path(fe_ctx *c, const char *loc, const char *what)
 {
+	if (!c->path) {
+		nn_error(c->d, "%s: external data '%s' needs a model file (the "
+			 "model was read from memory)", what, loc);
+		return NULL;
+	}
 	if (!c->dir) {
 		char *copy = nn_xstrdup(c->path);
 		char *slash = strrchr(copy, '/');

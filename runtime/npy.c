@@ -309,6 +309,18 @@ read_file(FILE *f, nnrt_array *a, char *err, size_t errsize)
 }
 
 int
+nnrt_npy_fread(FILE *f, nnrt_array *a, char *err, size_t errsize)
+{
+	int rc;
+
+	memset(a, 0, sizeof *a);
+	rc = read_file(f, a, err, errsize);
+	if (rc)
+		nnrt_array_free(a);
+	return rc;
+}
+
+int
 nnrt_npy_read(const char *path, nnrt_array *a, char *err, size_t errsize)
 {
 	FILE *f;
@@ -318,10 +330,8 @@ nnrt_npy_read(const char *path, nnrt_array *a, char *err, size_t errsize)
 	f = fopen(path, "rb");
 	if (!f)
 		return fail(err, errsize, "cannot open: %s", strerror(errno));
-	rc = read_file(f, a, err, errsize);
+	rc = nnrt_npy_fread(f, a, err, errsize);
 	fclose(f);
-	if (rc)
-		nnrt_array_free(a);
 	return rc;
 }
 
