@@ -102,6 +102,20 @@ count_of(const ir_node *n, int i)
 	return ir_shape_numel(&n->in[i]->shape);
 }
 
+/* floor(v) as output dimension a; an error instead of an out-of-range
+ * conversion (undefined behaviour) for absurd scales or sizes. */
+static bool
+out_dim(const ir_node *n, int a, double v, int64_t *out, nn_diag *d)
+{
+	if (!(fabs(v) < (double)IR_MAX_ELEMS)) {
+		nn_error_node(d, n, "output dimension %d would be %g, above the "
+			      "maximum of %lld", a, v, (long long)IR_MAX_ELEMS);
+		return false;
+	}
+	*out = (int64_t)floor(v);
+	return true;
+}
+
 static bool
 apply_scales(const ir_node *n, rz_plan *p, const int *ax, int na,
 	     const void *sc, nn_diag *d)
@@ -117,7 +131,8 @@ apply_scales(const ir_node *n, rz_plan *p, const int *ax, int na,
 		}
 		p->scale[a] = s;
 		p->len[a] = (double)p->in[a] * s;
-		p->out[a] = (int64_t)floor((double)p->in[a] * crop * s);
+		if (!out_dim(n, a, (double)p->in[a] * crop * s, &p->out[a], d))
+			return false;
 	}
 	return true;
 }
@@ -153,7 +168,8 @@ apply_sizes(const ir_node *n, rz_plan *p, const int *ax, int na,
 		int a = ax[i];
 		p->scale[a] = common;
 		p->len[a] = common * (double)p->in[a];
-		p->out[a] = (int64_t)floor(p->len[a] + 0.5);
+		if (!out_dim(n, a, p->len[a] + 0.5, &p->out[a], d))
+			return false;
 	}
 	return true;
 }
