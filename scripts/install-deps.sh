@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
 	build-essential cmake ninja-build pkg-config
-	llvm-dev llvm-14-dev llvm-14-tools clang
+	llvm-dev llvm-14-dev llvm-14-tools clang libclang-rt-14-dev
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libopenblas-dev
 	python3 python3-numpy python3-onnx python3-torch python3-torchvision
