@@ -5,7 +5,8 @@
 #include "opt_util.h"
 
 /* Replaces the outputs of n (all of which have data) by constants; false
- * when a graph output could not keep its name (then n stays). */
+ * when a graph output could not keep its name (then n stays). Node
+ * outputs never gain readers here, so their use lists stay complete. */
 static bool
 fold(ir_graph *g, ir_node *n)
 {
@@ -20,13 +21,13 @@ fold(ir_graph *g, ir_node *n)
 		const char *name = pass_is_output(g, v) ? v->name : NULL;
 		ir_value *c = ir_add_const(g, name, v->dtype, &v->shape,
 					   v->data);
-		ir_replace_uses(g, v, c);
+		pass_replace_listed(g, v, c);
 	}
 	ir_remove_node(g, n);
 	return true;
 }
 
-/* Needs: nothing (runs ir_infer_shapes to refresh data). Leaves: folded
+/* Needs: nothing (runs ir_infer_shapes to refresh data, computes uses). Leaves: folded
  * inputs possibly unused (run dce); uses stale; shapes unchanged. */
 bool
 pass_const_fold(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
@@ -35,6 +36,7 @@ pass_const_fold(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 		return false;
 	if (!ir_infer_shapes(g, d))
 		return false;
+	ir_compute_uses(g);
 	int folded = 0;
 	ir_node *next;
 	for (ir_node *n = g->first; n; n = next) {

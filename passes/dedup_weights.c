@@ -17,17 +17,62 @@ static bool
 same_const(const ir_value *a, const ir_value *b)
 {
 	return a->dtype == b->dtype && ir_shape_eq(&a->shape, &b->shape) &&
-	       a->hash == b->hash && a->data && b->data && !a->elided &&
-	       !b->elided && memcmp(a->data, b->data, const_bytes(a)) == 0;
+	       a->data && b->data && !a->elided && !b->elided &&
+	       memcmp(a->data, b->data, const_bytes(a)) == 0;
+}
+
+/* A constant and its grouping key. */
+typedef struct keyed {
+	uint64_t key;
+	ir_value *v;
+} keyed;
+
+/* FNV-1a of the type and of at most 64 words spread over the bytes:
+ * equal constants get equal keys, and hashing every byte of every
+ * weight (hundreds of MB in a transformer) is left to memcmp on the few
+ * candidates that share a key. */
+static uint64_t
+sample_key(const ir_value *v)
+{
+	uint64_t h = 1469598103934665603ull;
+	size_t nb = const_bytes(v), step = nb / 64 > 8 ? nb / 64 : 8;
+	h = (h ^ (uint64_t)v->dtype) * 1099511628211ull;
+	for (int i = 0; i < v->shape.rank; i++)
+		h = (h ^ (uint64_t)v->shape.dim[i]) * 1099511628211ull;
+	if (!v->data || v->elided)
+		return h;
+	const unsigned char *p = v->data;
+	for (size_t off = 0; off + 8 <= nb; off += step) {
+		uint64_t w;
+		memcpy(&w, p + off, 8);
+		h = (h ^ w) * 1099511628211ull;
+	}
+	for (size_t off = nb & ~(size_t)7; off < nb; off++)
+		h = (h ^ p[off]) * 1099511628211ull;
+	return h;
 }
 
 static int
-cmp_hash(const void *x, const void *y)
+cmp_key(const void *x, const void *y)
 {
-	const ir_value *a = *(ir_value *const *)x, *b = *(ir_value *const *)y;
-	if (a->hash != b->hash)
-		return a->hash < b->hash ? -1 : 1;
-	return (a->id > b->id) - (a->id < b->id); /* keep graph order */
+	const keyed *a = x, *b = y;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	return (a->v->id > b->v->id) - (a->v->id < b->v->id); /* graph order */
+}
+
+/* Points every node input at rep[id] of the constant it reads (ids are
+ * indices into g->consts here), in one walk over the graph. */
+static void
+apply_reps(ir_graph *g, ir_value *const *rep)
+{
+	for (ir_node *n = g->first; n; n = n->next)
+		for (int i = 0; i < n->nin; i++) {
+			ir_value *v = n->in[i];
+			if (v && ir_is_const(v) && v->id >= 0 &&
+			    v->id < g->nconsts && g->consts[v->id] == v)
+				n->in[i] = rep[v->id];
+		}
 }
 
 /* Every constant equal to an earlier one is replaced by it; graph
@@ -36,23 +81,27 @@ static int
 merge_consts(ir_graph *g)
 {
 	int n = g->nconsts, merged = 0;
-	ir_value **v = nn_xmalloc(sizeof *v * (size_t)(n + 1));
+	keyed *v = nn_xmalloc(sizeof *v * (size_t)(n + 1));
+	ir_value **rep = nn_xmalloc(sizeof *rep * (size_t)(n + 1));
 	for (int i = 0; i < n; i++) {
-		v[i] = g->consts[i];
-		v[i]->id = i;
-		ir_const_facts(v[i]);
+		rep[i] = g->consts[i];
+		rep[i]->id = i;
+		v[i] = (keyed){sample_key(rep[i]), rep[i]};
 	}
-	qsort(v, (size_t)n, sizeof *v, cmp_hash);
+	qsort(v, (size_t)n, sizeof *v, cmp_key);
 	for (int i = 0; i < n; i++) {
-		if (pass_is_output(g, v[i]))
+		if (pass_is_output(g, v[i].v))
 			continue;
-		for (int j = i - 1; j >= 0 && v[j]->hash == v[i]->hash; j--)
-			if (same_const(v[j], v[i])) {
-				ir_replace_uses(g, v[i], v[j]);
+		for (int j = i - 1; j >= 0 && v[j].key == v[i].key; j--)
+			if (same_const(v[j].v, v[i].v)) {
+				rep[v[i].v->id] = rep[v[j].v->id];
 				merged++;
 				break;
 			}
 	}
+	if (merged)
+		apply_reps(g, rep);
+	free(rep);
 	free(v);
 	return merged;
 }
@@ -105,33 +154,61 @@ replaceable(const ir_graph *g, const ir_node *n, const ir_node *m)
 	return true;
 }
 
+/* Hash of what same_node compares first: op, arity and input values. */
+static uint64_t
+node_hash(const ir_node *n)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)n->op;
+	h = (h ^ (uint64_t)n->nin) * 1099511628211ull;
+	for (int i = 0; i < n->nin; i++)
+		h = (h ^ (uint64_t)(uintptr_t)n->in[i]) * 1099511628211ull;
+	return h ^ (h >> 29);
+}
+
+/* n's outputs become m's (their use lists are complete: a value only
+ * ever gains readers here as an m, which is never replaced). */
+static void
+merge_into(ir_graph *g, ir_node *n, ir_node *m)
+{
+	for (int i = 0; i < n->nout; i++)
+		if (n->out[i])
+			pass_replace_listed(g, n->out[i], m->out[i]);
+	ir_remove_node(g, n);
+}
+
 /* A node equal to an earlier one (same op, attributes and inputs) is
- * removed and its outputs replaced. Quadratic in the nodes sharing an
- * input, which is fine for the graphs nncc sees. */
+ * removed and its outputs replaced; earlier nodes are found through an
+ * open-addressing table on node_hash. Needs uses. */
 static int
 merge_nodes(ir_graph *g)
 {
+	size_t cap = 64, mask;
+	while (cap < 2 * (size_t)g->nnodes + 2)
+		cap *= 2;
+	mask = cap - 1;
+	ir_node **tab = nn_xcalloc(cap, sizeof *tab);
 	int merged = 0;
 	ir_node *next;
 	for (ir_node *n = g->first; n; n = next) {
 		next = n->next;
-		if (n->op == OP_Constant)
+		if (n->op == OP_Constant || n->nin == 0)
 			continue;
-		for (ir_node *m = g->first; m != n; m = m->next) {
-			if (!same_node(m, n) || !replaceable(g, n, m))
-				continue;
-			for (int i = 0; i < n->nout; i++)
-				if (n->out[i])
-					pass_replace(g, n->out[i], m->out[i]);
-			ir_remove_node(g, n);
-			merged++;
-			break;
+		size_t i = (size_t)node_hash(n) & mask;
+		for (; tab[i]; i = (i + 1) & mask)
+			if (same_node(tab[i], n) && replaceable(g, n, tab[i]))
+				break;
+		if (!tab[i]) {
+			tab[i] = n;
+			continue;
 		}
+		merge_into(g, n, tab[i]);
+		merged++;
 	}
+	free(tab);
 	return merged;
 }
 
-/* Needs: constant facts (recomputed here). Leaves: uses stale; merged
+/* Needs: nothing. Leaves: uses stale; merged
  * constants unused (run dce); shapes unchanged. */
 bool
 pass_dedup_weights(ir_graph *g, const pass_opts *o, nn_diag *d,
@@ -140,6 +217,7 @@ pass_dedup_weights(ir_graph *g, const pass_opts *o, nn_diag *d,
 	if (!pass_opts_allow(o, "dedup-weights", NULL, d))
 		return false;
 	int merged = merge_consts(g);
+	ir_compute_uses(g);
 	merged += merge_nodes(g);
 	if (merged) {
 		ir_compute_uses(g);

@@ -63,18 +63,25 @@ transpose_source(const ir_node *n)
 }
 
 /* Output of n replaced by `src` when n is a no-op or a cancelling
- * Transpose pair; 1 if done. */
+ * Transpose pair; 1 if done. Uses only the use lists of values not in
+ * `dirty` (those may miss uses gained in this sweep). */
 static int
-drop_noop(ir_graph *g, ir_node *n)
+drop_noop(ir_graph *g, ir_node *n, const pass_vset *dirty)
 {
-	ir_value *src = NULL;
+	ir_value *src = NULL, *y = n->out[0];
+	if (n->op == OP_Dropout && n->nout > 1 && n->out[1] &&
+	    pass_vset_has(dirty, n->out[1]))
+		return 0;
 	if (is_noop(n))
 		src = n->in[0];
 	else if (n->op == OP_Transpose)
 		src = transpose_source(n);
-	if (!src || !pass_can_replace(g, n->out[0], src))
+	if (!src || !pass_can_replace(g, y, src))
 		return 0;
-	pass_replace(g, n->out[0], src);
+	if (y->nuses && !pass_vset_has(dirty, y))
+		pass_replace_listed(g, y, src);
+	else
+		pass_replace(g, y, src);
 	ir_remove_node(g, n);
 	return 1;
 }
@@ -172,15 +179,56 @@ pad_into_window(ir_graph *g, ir_node *c)
 	return 1;
 }
 
-/* One rewrite at n; 1 if the graph changed (uses are then stale). */
-static int
-rewrite(ir_graph *g, ir_node *n)
+/* Whether v's use list may be trusted this sweep. */
+static bool
+clean(const ir_value *v, const pass_vset *dirty)
 {
-	if (drop_noop(g, n) || skip_inner_reshape(n) || pad_into_window(g, n))
-		return 1;
-	return pass_fold_affine_into_producer(g, n) ||
-	       pass_fold_bn_into_consumer(g, n);
+	return !v || !pass_vset_has(dirty, v);
 }
+
+/* One rewrite at n; 1 if the graph changed. The rewrites that read use
+ * counts skip a node whose tested value's list may be stale: the Pad
+ * output or producer output it reads, or its own output. */
+static int
+rewrite(ir_graph *g, ir_node *n, const pass_vset *dirty)
+{
+	if (drop_noop(g, n, dirty) || skip_inner_reshape(n))
+		return 1;
+	bool ins = !n->nin || (clean(n->in[0], dirty) &&
+			       (n->nin < 2 || clean(n->in[1], dirty)));
+	if (ins && (pad_into_window(g, n) ||
+		    pass_fold_affine_into_producer(g, n, dirty)))
+		return 1;
+	return clean(n->out[0], dirty) && pass_fold_bn_into_consumer(g, n);
+}
+
+/* Only node outputs: no rewrite reads the uses of an input or constant. */
+static void
+mark_node(const ir_node *n, pass_vset *dirty)
+{
+	for (int i = 0; i < n->nin; i++)
+		if (n->in[i] && n->in[i]->def)
+			pass_vset_add(dirty, n->in[i]);
+	for (int i = 0; i < n->nout; i++)
+		pass_vset_add(dirty, n->out[i]);
+}
+
+/* After a rewrite at n: every value that may have gained a use is among
+ * n's operands and those of the nodes defining n's inputs (a rewrite
+ * reaches one producer up); values it creates have empty lists, which
+ * only ever make a use-count test fail. */
+static void
+mark_around(const ir_node *n, pass_vset *dirty)
+{
+	mark_node(n, dirty);
+	for (int i = 0; i < n->nin; i++)
+		if (n->in[i] && n->in[i]->def)
+			mark_node(n->in[i]->def, dirty);
+}
+
+/* Sweeps until nothing changes, at most this many times (each sweep
+ * computes uses once, so the pass stays linear in the graph). */
+enum { MAX_SWEEPS = 32 };
 
 /* Needs: types (runs from a verified graph) and uses (computed here).
  * Leaves: uses stale; values re-typed by ir_infer_shapes at the end;
@@ -191,20 +239,23 @@ pass_eliminate_layers(ir_graph *g, const pass_opts *o, nn_diag *d,
 {
 	if (!pass_opts_allow(o, "eliminate-layers", NULL, d))
 		return false;
-	int total = 0, done;
-	do {
+	pass_vset dirty = {0};
+	int total = 0, done = 1;
+	for (int sweep = 0; sweep < MAX_SWEEPS && done; sweep++) {
 		done = 0;
 		ir_compute_uses(g);
+		pass_vset_clear(&dirty);
 		ir_node *next;
 		for (ir_node *n = g->first; n; n = next) {
 			next = n->next;
-			if (rewrite(g, n)) {
+			if (rewrite(g, n, &dirty)) {
 				done++;
-				ir_compute_uses(g);
+				mark_around(n, &dirty);
 			}
 		}
 		total += done;
-	} while (done);
+	}
+	pass_vset_free(&dirty);
 	*changed = total > 0;
 	return !total || ir_infer_shapes(g, d);
 }

@@ -242,7 +242,8 @@ fold_map(ir_graph *g, ir_node *p, int64_t m, const double *s,
 /* u (BN or a constant binary op) after a foldable layer p whose output
  * only u reads: folds u into p. Needs uses. */
 int
-pass_fold_affine_into_producer(ir_graph *g, ir_node *u)
+pass_fold_affine_into_producer(ir_graph *g, ir_node *u,
+			       const pass_vset *dirty)
 {
 	int axis = 0;
 	for (int i = 0; i < u->nin && i < 2; i++) {
@@ -262,7 +263,10 @@ pass_fold_affine_into_producer(ir_graph *g, ir_node *u)
 		free(t);
 		if (!r)
 			continue;
-		pass_replace(g, u->out[0], r);
+		if (u->out[0]->nuses && !pass_vset_has(dirty, u->out[0]))
+			pass_replace_listed(g, u->out[0], r);
+		else
+			pass_replace(g, u->out[0], r);
 		ir_remove_node(g, u);
 		return 1;
 	}

@@ -24,12 +24,12 @@ fusable_activation(ir_op op)
 }
 
 /* The value the group currently produces, and its only reader if it may
- * be absorbed. Needs uses. */
+ * be absorbed. Needs uses (a value in dirty has a stale list). */
 static ir_node *
-next_reader(const ir_graph *g, const group *gr)
+next_reader(const ir_graph *g, const group *gr, const pass_vset *dirty)
 {
 	ir_value *y = gr->last->out[0];
-	if (pass_is_output(g, y))
+	if (pass_is_output(g, y) || pass_vset_has(dirty, y))
 		return NULL;
 	return pass_sole_user(y);
 }
@@ -122,9 +122,10 @@ set_activation(ir_graph *g, ir_node *f, const ir_node *a)
 }
 
 /* Builds the fused node after gr->last, removes the base and the
- * absorbed nodes, and returns the fused node. */
+ * absorbed nodes, and returns the fused node. The group's inputs gain
+ * the fused node as a reader: they join dirty. */
 static ir_node *
-emit(ir_graph *g, group *gr, ir_node *const *absorbed)
+emit(ir_graph *g, group *gr, ir_node *const *absorbed, pass_vset *dirty)
 {
 	ir_node *b = gr->base;
 	ir_op op = b->op == OP_Conv ? OP_FusedConv : OP_FusedGemm;
@@ -141,7 +142,13 @@ emit(ir_graph *g, group *gr, ir_node *const *absorbed)
 	ir_value *y = gr->last->out[0];
 	f->out[0]->dtype = y->dtype;
 	f->out[0]->shape = y->shape;
-	pass_replace(g, y, f->out[0]);
+	if (y->nuses && !pass_vset_has(dirty, y))
+		pass_replace_listed(g, y, f->out[0]);
+	else
+		pass_replace(g, y, f->out[0]);
+	for (int i = 0; i < 4; i++)
+		if (gr->in[i] && gr->in[i]->def)
+			pass_vset_add(dirty, gr->in[i]);
 	ir_remove_node(g, b);
 	for (int i = 0; i < gr->nabsorbed; i++)
 		ir_remove_node(g, absorbed[i]);
@@ -150,7 +157,7 @@ emit(ir_graph *g, group *gr, ir_node *const *absorbed)
 
 /* Grows a group from base n; the fused node, or NULL. Needs uses. */
 static ir_node *
-fuse_from(ir_graph *g, ir_node *n)
+fuse_from(ir_graph *g, ir_node *n, pass_vset *dirty)
 {
 	group gr = {n, n, {n->in[0], n->in[1], n->nin > 2 ? n->in[2] : NULL,
 			   NULL}, NULL, 0};
@@ -158,7 +165,7 @@ fuse_from(ir_graph *g, ir_node *n)
 	ir_node *u;
 	if (!base_ok(n))
 		return NULL;
-	while (gr.nabsorbed < 3 && (u = next_reader(g, &gr))) {
+	while (gr.nabsorbed < 3 && (u = next_reader(g, &gr, dirty))) {
 		ir_value *y = gr.last->out[0];
 		if (!absorb_bias(&gr, u, y) && !absorb_residual(&gr, u, y) &&
 		    !absorb_activation(&gr, u))
@@ -170,8 +177,12 @@ fuse_from(ir_graph *g, ir_node *n)
 	}
 	if (!gr.nabsorbed)
 		return NULL;
-	return emit(g, &gr, absorbed);
+	return emit(g, &gr, absorbed, dirty);
 }
+
+/* Sweeps until nothing fuses, at most this many times; each computes
+ * uses once, so the pass stays linear in the graph. */
+enum { MAX_SWEEPS = 8 };
 
 /* Needs: types, and uses (computed here). Leaves: uses stale; shapes of
  * surviving values unchanged (fused outputs typed as the values they
@@ -181,17 +192,21 @@ pass_fuse(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 {
 	if (!pass_opts_allow(o, "fuse", NULL, d))
 		return false;
-	int fused = 0;
-	ir_compute_uses(g);
-	ir_node *next;
-	for (ir_node *n = g->first; n; n = next) {
-		ir_node *f = fuse_from(g, n);
-		next = f ? f->next : n->next;
-		if (f) {
-			fused++;
-			ir_compute_uses(g);
+	pass_vset dirty = {0};
+	int fused = 0, done = 1;
+	for (int sweep = 0; sweep < MAX_SWEEPS && done; sweep++) {
+		done = 0;
+		ir_compute_uses(g);
+		pass_vset_clear(&dirty);
+		ir_node *next;
+		for (ir_node *n = g->first; n; n = next) {
+			ir_node *f = fuse_from(g, n, &dirty);
+			next = f ? f->next : n->next;
+			done += f != NULL;
 		}
+		fused += done;
 	}
+	pass_vset_free(&dirty);
 	*changed = fused > 0;
 	return !fused || ir_infer_shapes(g, d);
 }

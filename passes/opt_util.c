@@ -32,6 +32,82 @@ pass_replace(ir_graph *g, ir_value *from, ir_value *to)
 	ir_replace_uses(g, from, to);
 }
 
+void
+pass_replace_listed(ir_graph *g, ir_value *from, ir_value *to)
+{
+	for (int i = 0; i < from->nuses; i++) {
+		ir_use u = from->uses[i];
+		if (u.node->in[u.index] == from)
+			u.node->in[u.index] = to;
+	}
+	for (int i = 0; i < g->noutputs; i++)
+		if (g->outputs[i] == from) {
+			g->outputs[i] = to;
+			to->name = from->name;
+		}
+}
+
+static size_t
+vset_hash(const ir_value *v, size_t cap)
+{
+	uint64_t h = (uint64_t)(uintptr_t)v * 0x9E3779B97F4A7C15ull;
+	return (size_t)(h >> 32) & (cap - 1);
+}
+
+static void
+vset_grow(pass_vset *s)
+{
+	pass_vset old = *s;
+	s->cap = old.cap ? 2 * old.cap : 64;
+	s->slot = nn_xcalloc(s->cap, sizeof *s->slot);
+	s->n = 0;
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.slot[i])
+			pass_vset_add(s, old.slot[i]);
+	free(old.slot);
+}
+
+void
+pass_vset_add(pass_vset *s, const ir_value *v)
+{
+	if (!v || pass_vset_has(s, v))
+		return;
+	if (2 * (s->n + 1) > s->cap)
+		vset_grow(s);
+	size_t i = vset_hash(v, s->cap);
+	while (s->slot[i])
+		i = (i + 1) & (s->cap - 1);
+	s->slot[i] = v;
+	s->n++;
+}
+
+bool
+pass_vset_has(const pass_vset *s, const ir_value *v)
+{
+	if (!s->n)
+		return false;
+	for (size_t i = vset_hash(v, s->cap); s->slot[i];
+	     i = (i + 1) & (s->cap - 1))
+		if (s->slot[i] == v)
+			return true;
+	return false;
+}
+
+void
+pass_vset_clear(pass_vset *s)
+{
+	if (s->n)
+		memset(s->slot, 0, s->cap * sizeof *s->slot);
+	s->n = 0;
+}
+
+void
+pass_vset_free(pass_vset *s)
+{
+	free(s->slot);
+	*s = (pass_vset){0};
+}
+
 ir_value *
 pass_new_const(ir_graph *g, ir_dtype t, const ir_shape *s)
 {

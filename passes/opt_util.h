@@ -16,6 +16,23 @@ bool pass_can_replace(const ir_graph *g, const ir_value *from,
 /* Replaces every use of from by to; if from was a graph output, to takes
  * its name. Call pass_can_replace first. Uses are left stale. */
 void pass_replace(ir_graph *g, ir_value *from, ir_value *to);
+/* pass_replace through from's use list instead of a scan of the graph:
+ * only when every real use of `from` is in its list (the list may name
+ * extra, stale uses: those are checked and skipped). */
+void pass_replace_listed(ir_graph *g, ir_value *from, ir_value *to);
+
+/* A set of values (open addressing on the pointer), for passes that
+ * rewrite many times per use computation: the values whose use lists
+ * may miss uses since the last ir_compute_uses. */
+typedef struct pass_vset {
+	const ir_value **slot;
+	size_t cap, n;
+} pass_vset;
+void pass_vset_add(pass_vset *s, const ir_value *v);
+bool pass_vset_has(const pass_vset *s, const ir_value *v);
+void pass_vset_clear(pass_vset *s);
+void pass_vset_free(pass_vset *s);
+
 /* A new unnamed constant of the given type with zeroed data for the
  * caller to fill; call ir_const_facts when done. */
 ir_value *pass_new_const(ir_graph *g, ir_dtype t, const ir_shape *s);
@@ -35,8 +52,10 @@ int pass_drop_unused_consts(ir_graph *g);
 /* fold_affine.c (eliminate-layers): folds u, a BatchNormalization or a
  * Mul/Add/Sub/Div by a per-channel or scalar constant, into the
  * Conv/Gemm/MatMul producing its input when u is that value's only user;
- * returns 1 if it did. Needs uses; leaves them stale. */
-int pass_fold_affine_into_producer(ir_graph *g, ir_node *u);
+ * returns 1 if it did. Needs uses (not those of values in dirty); leaves
+ * them stale. */
+int pass_fold_affine_into_producer(ir_graph *g, ir_node *u,
+				   const pass_vset *dirty);
 /* Folds u, an inference BatchNormalization or a Mul/Add/Sub/Div by a
  * per-channel constant, whose only reader is a zero-padded Conv or a Gemm
  * (as A), into that layer; 1 if done. */
