@@ -19,6 +19,10 @@ is_noop(const ir_node *n)
 	case OP_Identity:
 		return true;
 	case OP_Dropout:
+		/* A training_mode known only at run time may make it random
+		 * (which the interpreter refuses); a known one cannot. */
+		if (n->nin > 2 && n->in[2] && !n->in[2]->data)
+			return false;
 		return n->nout < 2 || !n->out[1] || n->out[1]->nuses == 0;
 	case OP_Reshape:
 	case OP_Flatten:

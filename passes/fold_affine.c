@@ -163,10 +163,13 @@ fail:
 }
 
 /* BatchNormalization n (inference form, constant parameters) as
- * per-channel s and t over c channels. */
+ * per-channel s and t over c channels. With training_mode=1 it
+ * normalizes by the batch's own statistics: not a fixed affine map. */
 static bool
 bn_affine(const ir_node *n, int64_t c, double *s, double *t)
 {
+	if (ir_attr_int(n, "training_mode", 0))
+		return false;
 	for (int i = 1; i < 5; i++)
 		if (!float_const(n->in[i]) ||
 		    ir_shape_numel(&n->in[i]->shape) != c)
