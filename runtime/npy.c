@@ -264,6 +264,36 @@ read_preamble(FILE *f, size_t *hlen, char *err, size_t errsize)
 	return 0;
 }
 
+/* Reads up to a->nbytes into a->data, growing the buffer as bytes arrive:
+ * a short file that claims a huge shape must not allocate that shape.
+ * Returns the count read; a->data is NULL only when out of memory. */
+static size_t
+read_grow(FILE *f, nnrt_array *a)
+{
+	size_t cap = a->nbytes < (1u << 20) ? a->nbytes : (1u << 20);
+	size_t len = 0, n;
+	void *p;
+
+	a->data = malloc(cap ? cap : 1);
+	while (a->data && len < a->nbytes) {
+		if (len == cap) {
+			cap = cap > a->nbytes / 2 ? a->nbytes : 2 * cap;
+			p = realloc(a->data, cap);
+			if (!p) {
+				free(a->data);
+				a->data = NULL;
+				break;
+			}
+			a->data = p;
+		}
+		n = fread((char *)a->data + len, 1, cap - len, f);
+		if (n == 0)
+			break;
+		len += n;
+	}
+	return len;
+}
+
 static int
 read_data(FILE *f, nnrt_array *a, char *err, size_t errsize)
 {
@@ -274,12 +304,12 @@ read_data(FILE *f, nnrt_array *a, char *err, size_t errsize)
 	if (n > ((int64_t)1 << 40) / (int64_t)sz)
 		return fail(err, errsize, "array too large");
 	a->nbytes = (size_t)n * sz;
-	a->data = malloc(a->nbytes ? a->nbytes : 1);
-	if (!a->data)
-		return fail(err, errsize, "out of memory");
-	if (fread(a->data, 1, a->nbytes, f) != a->nbytes)
+	if (read_grow(f, a) != a->nbytes) {
+		if (!a->data)
+			return fail(err, errsize, "out of memory");
 		return fail(err, errsize, "truncated data (expected %zu bytes)",
 			    a->nbytes);
+	}
 	if (fread(&extra, 1, 1, f) == 1)
 		return fail(err, errsize, "trailing bytes after the data");
 	return 0;
