@@ -134,6 +134,10 @@ parse_str(struct cur *c, char *buf, size_t size)
 static int
 parse_shape(struct cur *c, nnrt_array *a, char *err, size_t errsize)
 {
+	/* Left-to-right prefix products stay within 2^40, so no later
+	 * product of these dims (nnrt_array_numel) can overflow. */
+	long long numel = 1;
+
 	a->rank = 0;
 	if (!eat(c, '('))
 		return fail(err, errsize, "malformed shape in header");
@@ -154,6 +158,9 @@ parse_shape(struct cur *c, nnrt_array *a, char *err, size_t errsize)
 			return fail(err, errsize, "malformed shape in header");
 		if (a->rank == 8)
 			return fail(err, errsize, "rank above 8 unsupported");
+		if (v > 0 && numel > (1LL << 40) / v)
+			return fail(err, errsize, "array too large");
+		numel *= v;
 		a->dim[a->rank++] = v;
 		if (!eat(c, ',') && !(skip_ws(c), c->p < c->end && *c->p == ')'))
 			return fail(err, errsize, "malformed shape in header");
