@@ -211,7 +211,8 @@ static const char *
 bytes_str(fe_ctx *c, ProtobufCBinaryData b)
 {
 	char *s = nn_alloc(c->g->arena, b.len + 1);
-	memcpy(s, b.data, b.len);
+	if (b.len) /* an empty string has no data pointer */
+		memcpy(s, b.data, b.len);
 	return s;
 }
 
@@ -228,7 +229,8 @@ decode_value(fe_ctx *c, const Onnx__NodeProto *np,
 	case IR_ATTR_INTS:
 		out->n = (int)a->n_ints;
 		out->ints = nn_alloc_array(g->arena, a->n_ints, 8);
-		memcpy(out->ints, a->ints, a->n_ints * 8);
+		if (a->n_ints) /* an empty list has no array */
+			memcpy(out->ints, a->ints, a->n_ints * 8);
 		break;
 	case IR_ATTR_FLOATS:
 		out->n = (int)a->n_floats;
