@@ -95,6 +95,19 @@ read_window_attrs(const ir_node *n, ir_window *w, nn_diag *d)
 				      (long long)w->pb[i], (long long)w->pe[i]);
 			return false;
 		}
+		/* Bounded so the window arithmetic cannot overflow int64. */
+		if (w->s[i] > IR_MAX_ELEMS || w->pb[i] > IR_MAX_ELEMS ||
+		    w->pe[i] > IR_MAX_ELEMS || w->k[i] > IR_MAX_ELEMS ||
+		    w->k[i] - 1 > IR_MAX_ELEMS / w->dil[i]) {
+			nn_error_node(d, n, "spatial axis %d: kernel %lld, "
+				      "stride %lld, dilation %lld or pads "
+				      "%lld+%lld above %lld", i,
+				      (long long)w->k[i], (long long)w->s[i],
+				      (long long)w->dil[i], (long long)w->pb[i],
+				      (long long)w->pe[i],
+				      (long long)IR_MAX_ELEMS);
+			return false;
+		}
 	}
 	return true;
 }
@@ -219,12 +232,22 @@ convt_window(const ir_node *n, ir_window *w, nn_diag *d)
 		return false;
 	}
 	for (int i = 0; i < nd; i++) {
-		int64_t full = w->s[i] * (w->in[i] - 1) + opad[i] +
-			       (w->k[i] - 1) * w->dil[i] + 1;
 		if (opad[i] < 0) {
 			nn_error_node(d, n, "negative output_padding");
 			return false;
 		}
+		/* Bounded so `full` and the pads cannot overflow int64. */
+		if (opad[i] > IR_MAX_ELEMS ||
+		    w->in[i] - 1 > IR_MAX_ELEMS / w->s[i] ||
+		    (os && (os[cnt - nd + i] < 0 ||
+			    os[cnt - nd + i] > IR_MAX_ELEMS))) {
+			nn_error_node(d, n, "spatial axis %d: stride %lld, "
+				      "output_padding or output_shape out of "
+				      "range", i, (long long)w->s[i]);
+			return false;
+		}
+		int64_t full = w->s[i] * (w->in[i] - 1) + opad[i] +
+			       (w->k[i] - 1) * w->dil[i] + 1;
 		if (os || mode == PAD_SAME_UPPER || mode == PAD_SAME_LOWER) {
 			w->out[i] = os ? os[cnt - nd + i] : w->in[i] * w->s[i];
 			int64_t total = full - w->out[i];
