@@ -73,7 +73,13 @@ parse_attr_list(parser *P, ir_attr *a, ir_attr_kind want)
 		} else if (P->tok.kind == T_INT || is_float_tok(P)) {
 			nums = true;
 			floats |= P->tok.kind != T_INT;
+			errno = 0;
 			a->ints[a->n] = strtoll(P->tok.str, NULL, 0);
+			/* Like a scalar: saturating would change the value. */
+			if (P->tok.kind == T_INT && errno) {
+				ir_lex_err(P, &P->tok, "integer out of range");
+				return false;
+			}
 			a->floats[a->n] = P->tok.kind == T_INT
 			                          ? (double)a->ints[a->n]
 			                          : attr_float(P->tok.str);
