@@ -35,6 +35,7 @@ typedef struct cg_plan {
 	int tsize;
 	int64_t arena_size;
 	bool *skip; /* per node (in order): outputs all constant data */
+	int *scratch; /* per node: bufs index + 1 of its scratch, or 0 */
 	int nnodes;
 } cg_plan;
 
@@ -57,6 +58,7 @@ typedef struct cg_ctx {
 	const char *name;
 	const cg_options *o;
 	LLVMTypeRef i1, i8, i16, i32, i64, f16, f32, f64, ptr;
+	int vl, nregs; /* f32 lanes and registers of the target's vectors */
 } cg_ctx;
 
 /* The function of one node being built. in[i] and out[i] are typed
@@ -67,6 +69,10 @@ typedef struct cg_fn {
 	LLVMValueRef fn;
 	const ir_node *n;
 	LLVMValueRef *in, *out;
+	LLVMValueRef scratch;  /* i8* to cg_scratch_bytes(n) bytes, or NULL */
+	const ir_node *fused;  /* the nncc.Fused* node while its base op is
+				  lowered on a view; NULL otherwise */
+	bool epi_done;         /* the base op applied the fused epilogue */
 } cg_fn;
 
 typedef struct cg_loop {
@@ -164,6 +170,57 @@ bool cg_lower_scatter(cg_fn *f); /* IR_KIND_SCATTER */
  * that cg_lower_sparse builds); announce: print it under --print-stats. */
 cg_kernel cg_sparse_kernel(cg_ctx *c, const ir_node *n, bool announce);
 bool cg_lower_sparse(cg_fn *f, cg_kernel k);
+
+/* gemm_kernel.c: register-blocked C = A * B on explicit vectors. */
+typedef enum cg_act { CG_ACT_NONE, CG_ACT_RELU, CG_ACT_CLIP } cg_act;
+
+typedef struct cg_gemm {
+	int64_t m, n, k;
+	int mr, nv;             /* tile: mr rows x nv vectors (cg_gemm_tile) */
+	/* A(i, k) at a + a0 + (i / mr) * amb + (i % mr) * sam + k * sak. */
+	LLVMValueRef a, a0;
+	int64_t sam, sak, amb;
+	/* B(k, j) at b + b0 + (j / nw) * bnb + k * sbk + j % nw, nw = nv*vl;
+	 * in the last, partial tile the row stride is sbkt (when not 0);
+	 * bpad: its rows are zero-padded to whole vectors (no masked loads). */
+	LLVMValueRef b, b0;
+	int64_t sbk, bnb, sbkt;
+	bool bpad;
+	LLVMValueRef c, c0;     /* C(i, j) at c + c0 + i * scm + j */
+	int64_t scm;
+	/* Optional: y = act(alpha * AB + beta * bias(i, j) + res(i, j)). */
+	LLVMValueRef bias, bias0, res, res0;
+	int64_t sbi, sbj;       /* bias strides (0: broadcast) */
+	double alpha, beta;
+	cg_act act;
+	double lo, hi;          /* CG_ACT_CLIP bounds */
+} cg_gemm;
+
+/* Picks mr and nv for an m x n product on c's vectors (A broadcast). */
+void cg_gemm_tile(const cg_ctx *c, int64_t m, int64_t n, int *mr, int *nv);
+/* Emits the loops of g at the builder. */
+void cg_gemm_emit(cg_fn *f, const cg_gemm *g);
+/* The fused activation of n (nncc.Fused*) when the kernels can apply it
+ * in registers; false for an activation they leave to the epilogue. */
+bool cg_gemm_act(const ir_node *n, cg_act *act, double *lo, double *hi);
+LLVMTypeRef cg_vtype(cg_ctx *c);
+LLVMValueRef cg_vload(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx, int nv);
+void cg_vstore(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx, LLVMValueRef v,
+	       int nv);
+LLVMValueRef cg_vsplat(cg_fn *f, LLVMValueRef x);
+LLVMValueRef cg_vfma(cg_fn *f, LLVMValueRef a, LLVMValueRef b,
+		     LLVMValueRef c);
+/* Loop metadata: the loop of latch branch br is not unrolled. */
+void cg_no_unroll(cg_fn *f, LLVMValueRef br);
+/* cg_loop_end, and the loop is not unrolled. */
+void cg_loop_end_nounroll(cg_fn *f, cg_loop *l);
+/* act(v) on a vector. */
+LLVMValueRef cg_vact(cg_fn *f, LLVMValueRef v, cg_act act, double lo,
+		     double hi);
+
+/* lower_conv.c: workspace bytes n's kernel needs (0: none). Pure, so the
+ * planner and the lowering agree. */
+int64_t cg_scratch_bytes(const ir_node *n);
 
 /* emit.c */
 /* Verifies, optimizes and writes the module (taken: disposed here). */

@@ -447,9 +447,12 @@ cg_lower_fused(cg_fn *f)
 	b.op = n->op == OP_FusedConv ? OP_Conv : OP_Gemm;
 	b.nin = n->nin > 3 ? 3 : n->nin;
 	f->n = &b;
+	f->fused = n;
+	f->epi_done = false;
 	ok = b.op == OP_Conv ? cg_lower_conv(f) : cg_lower_gemm(f);
 	f->n = n;
-	return ok && cg_lower_fused_epilogue(f);
+	f->fused = NULL;
+	return ok && (f->epi_done || cg_lower_fused_epilogue(f));
 }
 
 static void
@@ -461,29 +464,43 @@ add_attr(cg_ctx *c, LLVMValueRef fn, unsigned idx, const char *name)
 								 0));
 }
 
+/* Operands a kernel did not read (weights it repacked) lose their cast,
+ * so that call_node passes NULL and their global is never emitted. */
+static void
+drop_unused(const ir_node *n, cg_fn *f)
+{
+	for (int i = 0; i < n->nin; i++)
+		if (f->in[i] && LLVMIsAInstruction(f->in[i]) &&
+		    !LLVMGetFirstUse(f->in[i]))
+			LLVMInstructionEraseFromParent(f->in[i]);
+}
+
 /* Node functions take every operand as an i8*; the plan guarantees that
  * outputs never overlap inputs, hence noalias. */
 static LLVMValueRef
 build_node(cg_ctx *c, const ir_node *n, int idx)
 {
 	char name[256];
-	int na = n->nin + n->nout;
-	LLVMTypeRef *pt = nn_xcalloc((size_t)na + 1, sizeof *pt);
+	int na = n->nin + n->nout, ns = cg_scratch_bytes(n) > 0;
+	LLVMTypeRef *pt = nn_xcalloc((size_t)na + 2, sizeof *pt);
 	LLVMValueRef fn;
-	cg_fn f = {c, c->b, NULL, n, NULL, NULL};
+	cg_fn f = {c, c->b, NULL, n, NULL, NULL, NULL, NULL, false};
 	cg_kernel k;
 	bool ok;
 
-	for (int i = 0; i < na; i++)
+	for (int i = 0; i < na + ns; i++)
 		pt[i] = c->ptr;
 	snprintf(name, sizeof name, "%s_%s_%d", c->name, ir_ops[n->op].name,
 		 idx);
 	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
-		LLVMVoidTypeInContext(c->ctx), pt, (unsigned)na, 0));
+		LLVMVoidTypeInContext(c->ctx), pt, (unsigned)(na + ns), 0));
 	free(pt);
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
 	add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
-	for (int i = 0; i < na; i++)
+	/* one function per layer in the object too: inlining every layer
+	 * into the run function only makes LLVM's passes slower */
+	add_attr(c, fn, LLVMAttributeFunctionIndex, "noinline");
+	for (int i = 0; i < na + ns; i++)
 		add_attr(c, fn, (unsigned)i + 1, "noalias");
 	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
 		c->ctx, fn, "entry"));
@@ -498,6 +515,8 @@ build_node(cg_ctx *c, const ir_node *n, int idx)
 				(unsigned)i), LLVMPointerType(cg_type(c,
 				v->dtype), 0), "");
 	}
+	if (ns)
+		f.scratch = LLVMGetParam(fn, (unsigned)na);
 	k = cg_sparse_kernel(c, n, true);
 	if (k == CG_KERNEL_UNROLLED || k == CG_KERNEL_TABLE)
 		ok = cg_lower_sparse(&f, k);
@@ -505,6 +524,7 @@ build_node(cg_ctx *c, const ir_node *n, int idx)
 		ok = lowerers[ir_ops[n->op].kind]
 		     ? lowerers[ir_ops[n->op].kind](&f)
 		     : cg_fail(&f, "no code generation for this op");
+	drop_unused(n, &f);
 	free(f.in);
 	free(f.out);
 	LLVMBuildRetVoid(c->b);
@@ -560,10 +580,10 @@ buf_ptr(cg_ctx *c, LLVMValueRef fn, cg_buf *b)
 
 static void
 call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
-	  const ir_node *n)
+	  const ir_node *n, int idx)
 {
-	int na = n->nin + n->nout;
-	LLVMValueRef *args = nn_xcalloc((size_t)na + 1, sizeof *args);
+	int na = n->nin + n->nout, ns = p->scratch[idx] != 0;
+	LLVMValueRef *args = nn_xcalloc((size_t)na + 2, sizeof *args);
 	cg_kernel k = cg_sparse_kernel(c, n, false);
 	/* sparse kernels carry their own weight tables: no dense copy */
 	bool own_w = k == CG_KERNEL_UNROLLED || k == CG_KERNEL_TABLE;
@@ -571,10 +591,15 @@ call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
 	for (int i = 0; i < na; i++) {
 		const ir_value *v = i < n->nin ? n->in[i] : n->out[i - n->nin];
 		cg_buf *b = v && !(own_w && i == 1) ? cg_plan_find(p, v) : NULL;
+		/* operands the kernel did not read (drop_unused) get NULL */
+		if (!LLVMGetFirstUse(LLVMGetParam(nf, (unsigned)i)))
+			b = NULL;
 		args[i] = b ? buf_ptr(c, run, b) : LLVMConstNull(c->ptr);
 	}
+	if (ns)
+		args[na] = buf_ptr(c, run, &p->bufs[p->scratch[idx] - 1]);
 	LLVMBuildCall2(c->b, LLVMGetElementType(LLVMTypeOf(nf)), nf, args,
-		       (unsigned)na, "");
+		       (unsigned)(na + ns), "");
 	free(args);
 }
 
@@ -632,7 +657,7 @@ build_run(cg_ctx *c, cg_plan *p)
 	i = 0;
 	for (ir_node *n = c->g->first; ok && n; n = n->next, i++)
 		if (fns[i])
-			call_node(c, p, run, fns[i], n);
+			call_node(c, p, run, fns[i], n, i);
 	if (ok)
 		copy_outputs(c, p, run);
 	LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));

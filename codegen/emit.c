@@ -40,6 +40,43 @@ cg_level(int o)
 	     : o == 2 ? LLVMCodeGenLevelDefault : LLVMCodeGenLevelAggressive;
 }
 
+static bool
+has(const char *list, const char *const *names)
+{
+	for (; *names; names++)
+		if (strstr(list, *names))
+			return true;
+	return false;
+}
+
+/* The kernels' vector width: from the host's features, else from the
+ * -mcpu name (LLVM's C API does not expose a CPU's feature list). */
+static void
+vector_shape(cg_ctx *c, const char *triple, const char *cpu,
+	     const char *feat)
+{
+	static const char *const v16[] = {"avx512", "skylake-avx512",
+		"cascadelake", "cooperlake", "cannonlake", "icelake",
+		"tigerlake", "rocketlake", "sapphirerapids", "znver4",
+		"znver5", "x86-64-v4", "knl", "knm", NULL};
+	static const char *const v8[] = {"haswell", "broadwell", "skylake",
+		"znver", "alderlake", "raptorlake", "meteorlake", "bdver",
+		"x86-64-v3", "sandybridge", "ivybridge", "btver2", NULL};
+	bool x86 = !strncmp(triple, "x86_64", 6) || !strncmp(triple, "i386", 4)
+		   || !strncmp(triple, "i686", 4);
+
+	c->vl = 4;
+	c->nregs = x86 ? 16 : 32;
+	if (!x86)
+		return;
+	if (*feat ? strstr(feat, "+avx512f") != NULL : has(cpu, v16)) {
+		c->vl = 16;
+		c->nregs = 32;
+	} else if (*feat ? strstr(feat, "+avx") != NULL : has(cpu, v8)) {
+		c->vl = 8;
+	}
+}
+
 bool
 cg_setup_target(cg_ctx *c, const cg_options *o)
 {
@@ -69,6 +106,7 @@ cg_setup_target(cg_ctx *c, const cg_options *o)
 	feat = host ? LLVMGetHostCPUFeatures() : LLVMCreateMessage("");
 	tm_cache = LLVMCreateTargetMachine(t, triple, cpu, feat,
 		cg_level(o->opt_level), LLVMRelocPIC, LLVMCodeModelDefault);
+	vector_shape(c, triple, cpu, feat);
 	LLVMSetTarget(c->mod, triple);
 	td = LLVMCreateTargetDataLayout(tm_cache);
 	LLVMSetModuleDataLayout(c->mod, td);

@@ -1,8 +1,9 @@
-/* Lowering of Conv and ConvTranspose (1 to 3 spatial dims, groups,
- * dilations, padding). For every output/input channel pair, each kernel
- * position becomes its own loop nest over the spatial range where it is
- * in bounds (computed at compile time), so there are no bound checks and
- * the innermost loop runs over contiguous columns. */
+/* Lowering of Conv and ConvTranspose. conv_kind picks the kernel of each
+ * layer: 2-D f32 convolutions with constant weights become the blocked
+ * GEMM of gemm_kernel.c (1x1 directly on the input, others on an im2col
+ * copy in the workspace) or a vector depthwise kernel over a padded copy;
+ * the rest (1-D/3-D, f64, ConvTranspose) get the generic loop nests. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cg_internal.h"
@@ -12,6 +13,8 @@ typedef struct geo {
 	int64_t kvol, isz, osz;
 } geo;
 
+static bool geo_of(const ir_node *n, geo *g, bool transpose);
+
 static int64_t
 floor_div(int64_t a, int64_t b)
 {
@@ -20,11 +23,26 @@ floor_div(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+/* The generic path: for every output/input channel pair, each kernel
+ * position becomes its own loop nest over the spatial range where it is
+ * in bounds (computed at compile time), so there are no bound checks and
+ * the innermost loop runs over contiguous columns. */
+
 /* Spatial geometry normalized to 3 dims (missing leading dims are 1). */
 static bool
 get_geo(cg_fn *f, geo *g, bool transpose)
 {
 	const ir_node *n = f->n;
+
+	if (n->in[0]->shape.rank < 3 || n->in[0]->shape.rank > 5)
+		return cg_fail(f, "%d spatial dims are not supported",
+			       n->in[0]->shape.rank - 2);
+	return geo_of(n, g, transpose);
+}
+
+static bool
+geo_of(const ir_node *n, geo *g, bool transpose)
+{
 	const ir_shape *x = &n->in[0]->shape, *w = &n->in[1]->shape,
 		       *y = &n->out[0]->shape;
 	int sp = x->rank - 2, np, ns, nd;
@@ -37,7 +55,7 @@ get_geo(cg_fn *f, geo *g, bool transpose)
 		      ir_get_attr(n, "output_shape") != NULL;
 
 	if (sp < 1 || sp > 3)
-		return cg_fail(f, "%d spatial dims are not supported", sp);
+		return false;
 	dl = ir_attr_ints(n, "dilations", &nd);
 	g->kvol = g->isz = g->osz = 1;
 	for (int a = 0; a < 3; a++) {
@@ -165,8 +183,8 @@ all_positions(cg_fn *f, const geo *g, bool tr, LLVMValueRef wbase,
 			}
 }
 
-bool
-cg_lower_conv(cg_fn *f)
+static bool
+generic_conv(cg_fn *f)
 {
 	const ir_node *n = f->n;
 	bool tr = n->op == OP_ConvTranspose;
@@ -207,4 +225,397 @@ cg_lower_conv(cg_fn *f)
 	cg_loop_end(f, &lc);
 	cg_nest_end(f, 3, loops);
 	return true;
+}
+
+/* The fast kernels (2-D, f32, constant weights). */
+typedef enum conv_kind { CK_GENERIC, CK_GEMM, CK_IM2COL, CK_DW } conv_kind;
+
+typedef struct cplan {
+	conv_kind kind;
+	geo g;
+	int64_t nb, cin, cout, grp, cg, mg;
+	int64_t hp, wq, sw; /* depthwise: padded rows, phase width, phases */
+} cplan;
+
+#define SLACK 64 /* floats a vector may read past a padded row */
+#define MAX_SCRATCH ((int64_t)1 << 30)
+
+static conv_kind
+kind_of(const ir_node *n, cplan *p)
+{
+	const geo *g = &p->g;
+	bool one;
+
+	if ((n->op != OP_Conv && n->op != OP_FusedConv) ||
+	    n->out[0]->dtype != IR_F32 || n->in[0]->shape.rank != 4 ||
+	    !n->in[1]->data || !geo_of(n, &p->g, false) || p->g.osz == 0)
+		return CK_GENERIC;
+	one = g->k[1] == 1 && g->k[2] == 1 && g->s[1] == 1 && g->s[2] == 1 &&
+	      g->p[1] == 0 && g->p[2] == 0;
+	if (p->cg == 1 && p->grp > 1)
+		return CK_DW;
+	/* ONNX pads may differ at the end; one=true needs none at all */
+	if (one && g->out[1] == g->in[1] && g->out[2] == g->in[2])
+		return CK_GEMM;
+	return CK_IM2COL;
+}
+
+static void
+conv_plan(const ir_node *n, cplan *p)
+{
+	const ir_shape *x = &n->in[0]->shape, *y = &n->out[0]->shape;
+
+	memset(p, 0, sizeof *p);
+	p->nb = x->dim[0];
+	p->cin = x->dim[1];
+	p->cout = y->dim[1];
+	p->grp = ir_attr_int(n, "group", 1);
+	p->cg = p->grp > 0 ? p->cin / p->grp : 0;
+	p->mg = p->grp > 0 ? p->cout / p->grp : 0;
+	p->kind = p->grp > 0 ? kind_of(n, p) : CK_GENERIC;
+	if (p->kind == CK_DW) {
+		const geo *g = &p->g;
+		int64_t wp = (g->out[2] - 1) * g->s[2] + (g->k[2] - 1) * g->d[2]
+			     + 1;
+		p->sw = g->s[2];
+		p->hp = (g->out[1] - 1) * g->s[1] + (g->k[1] - 1) * g->d[1] + 1;
+		p->wq = (wp + p->sw - 1) / p->sw + SLACK;
+	}
+}
+
+static int64_t
+plan_bytes(const cplan *p)
+{
+	if (p->kind == CK_IM2COL)
+		return p->cg * p->g.kvol * p->g.osz * 4;
+	if (p->kind == CK_DW)
+		return p->hp * p->sw * p->wq * 4;
+	return 0;
+}
+
+int64_t
+cg_scratch_bytes(const ir_node *n)
+{
+	cplan p;
+
+	if (ir_ops[n->op].kind != IR_KIND_CONV &&
+	    n->op != OP_FusedConv)
+		return 0;
+	conv_plan(n, &p);
+	return plan_bytes(&p) <= MAX_SCRATCH ? plan_bytes(&p) : 0;
+}
+
+static LLVMValueRef
+fptr(cg_fn *f, LLVMValueRef p)
+{
+	return LLVMBuildBitCast(f->b, p, LLVMPointerType(f->c->f32, 0), "");
+}
+
+static LLVMValueRef
+add_mul(cg_fn *f, LLVMValueRef base, LLVMValueRef i, int64_t k)
+{
+	return LLVMBuildNSWAdd(f->b, base, LLVMBuildNSWMul(f->b, i,
+		cg_i64(f, k), ""), "");
+}
+
+static void
+zero_fill(cg_fn *f, LLVMValueRef p, LLVMValueRef idx, int64_t n)
+{
+	if (n <= 0)
+		return;
+	LLVMBuildMemSet(f->b, LLVMBuildBitCast(f->b, cg_gep(f, p, idx),
+		f->c->ptr, ""), LLVMConstInt(f->c->i8, 0, 0),
+		cg_i64(f, n * 4), 4);
+}
+
+/* Row (ic, kh, kw) of the im2col matrix: B[row][oh*OW + ow] =
+ * X[ic][oh*sh + kh*dh - ph][ow*sw + kw*dw - pw], 0 outside; the in-range
+ * rows and columns are compile-time intervals, so there are no tests. */
+static void
+im2col_row(cg_fn *f, const geo *g, LLVMValueRef x, LLVMValueRef x0,
+	   LLVMValueRef dst, LLVMValueRef d0, int64_t kh, int64_t kw)
+{
+	int64_t olo, ohi, wlo, whi, ow = g->out[2], iw = g->in[2];
+	LLVMValueRef oh, drow, srow, j;
+	cg_loop lh, lw;
+
+	range(g->out[1], g->in[1], g->s[1], kh * g->d[1], g->p[1], &olo, &ohi);
+	range(ow, iw, g->s[2], kw * g->d[2], g->p[2], &wlo, &whi);
+	if (ohi <= olo || whi <= wlo) {
+		zero_fill(f, dst, d0, g->osz);
+		return;
+	}
+	zero_fill(f, dst, d0, olo * ow);
+	zero_fill(f, dst, LLVMBuildNSWAdd(f->b, d0, cg_i64(f, ohi * ow), ""),
+		  (g->out[1] - ohi) * ow);
+	oh = LLVMBuildNSWAdd(f->b, cg_loop_begin(f, ohi - olo, &lh),
+			     cg_i64(f, olo), "");
+	drow = add_mul(f, d0, oh, ow);
+	srow = add_mul(f, LLVMBuildNSWAdd(f->b, x0, cg_i64(f,
+		(kh * g->d[1] - g->p[1]) * iw + kw * g->d[2] - g->p[2]), ""),
+		oh, g->s[1] * iw);
+	zero_fill(f, dst, drow, wlo);
+	zero_fill(f, dst, LLVMBuildNSWAdd(f->b, drow, cg_i64(f, whi), ""),
+		  ow - whi);
+	j = LLVMBuildNSWAdd(f->b, cg_loop_begin(f, whi - wlo, &lw),
+			    cg_i64(f, wlo), "");
+	cg_store(f, dst, LLVMBuildNSWAdd(f->b, drow, j, ""), cg_load(f, x,
+		add_mul(f, srow, j, g->s[2])));
+	cg_loop_end(f, &lw);
+	cg_loop_end(f, &lh);
+}
+
+static void
+im2col(cg_fn *f, const cplan *p, LLVMValueRef x0, LLVMValueRef dst)
+{
+	const geo *g = &p->g;
+	LLVMValueRef ic, xc, d0;
+	cg_loop l;
+	int64_t kidx = 0;
+
+	ic = cg_loop_begin(f, p->cg, &l);
+	xc = add_mul(f, x0, ic, g->isz);
+	d0 = LLVMBuildNSWMul(f->b, ic, cg_i64(f, g->kvol * g->osz), "");
+	for (int64_t kh = 0; kh < g->k[1]; kh++)
+		for (int64_t kw = 0; kw < g->k[2]; kw++, kidx++)
+			im2col_row(f, g, f->in[0], xc, dst, LLVMBuildNSWAdd(
+				f->b, d0, cg_i64(f, kidx * g->osz), ""), kh, kw);
+	cg_loop_end(f, &l);
+}
+
+/* Weights [grp][mg][K] as [grp][ceil(mg/mr)][K][mr], zero-padded. */
+static LLVMValueRef
+pack_a(cg_fn *f, const cplan *p, int64_t k, int mr)
+{
+	const float *w = f->n->in[1]->data;
+	int64_t mb = (p->mg + mr - 1) / mr;
+	size_t bytes = (size_t)(p->grp * mb * k * mr) * sizeof(float);
+	float *d = nn_xcalloc(1, bytes + 1);
+	LLVMValueRef g;
+
+	for (int64_t gi = 0; gi < p->grp; gi++)
+		for (int64_t i = 0; i < p->mg; i++)
+			for (int64_t kk = 0; kk < k; kk++)
+				d[((gi * mb + i / mr) * k + kk) * mr + i % mr] =
+					w[(gi * p->mg + i) * k + kk];
+	g = cg_const_global(f->c, "wconv", d, bytes);
+	free(d);
+	return fptr(f, g);
+}
+
+/* Bias, residual and activation of the (fused) node into the kernel. */
+static void
+conv_epilogue(cg_fn *f, cg_act *act, double *lo, double *hi,
+	      LLVMValueRef *res)
+{
+	const ir_node *fn = f->fused;
+
+	*res = NULL;
+	*act = CG_ACT_NONE;
+	if (!fn || !cg_gemm_act(fn, act, lo, hi)) {
+		*act = CG_ACT_NONE;
+		return;
+	}
+	if (fn->nin > 3 && fn->in[3])
+		*res = f->in[3]; /* f->in holds every input of fn */
+	f->epi_done = true;
+}
+
+/* Per image and group: C[mg][OH*OW] = W[mg][K] * B[K][OH*OW], B being the
+ * input itself (1x1) or its im2col copy in the scratch. */
+static bool
+conv_gemm(cg_fn *f, const cplan *p)
+{
+	const geo *g = &p->g;
+	int64_t k = p->kind == CK_GEMM ? p->cg : p->cg * g->kvol;
+	LLVMValueRef bi, gi, x0, sc = NULL;
+	cg_loop lb, lg;
+	cg_gemm m = {0};
+
+	m.m = p->mg, m.n = g->osz, m.k = k;
+	cg_gemm_tile(f->c, m.m, m.n, &m.mr, &m.nv);
+	m.a = pack_a(f, p, k, m.mr);
+	m.sam = 1, m.sak = m.mr, m.amb = k * m.mr;
+	m.sbk = g->osz, m.bnb = (int64_t)m.nv * f->c->vl;
+	m.scm = g->osz;
+	m.alpha = m.beta = 1.0;
+	conv_epilogue(f, &m.act, &m.lo, &m.hi, &m.res);
+	if (f->n->nin > 2 && f->in[2])
+		m.bias = f->in[2], m.sbi = 1;
+	if (p->kind == CK_IM2COL)
+		sc = fptr(f, f->scratch);
+	bi = cg_loop_begin(f, p->nb, &lb);
+	gi = cg_loop_begin(f, p->grp, &lg);
+	x0 = LLVMBuildNSWMul(f->b, add_mul(f, gi, bi, p->grp),
+			     cg_i64(f, p->cg * g->isz), "");
+	m.a0 = LLVMBuildNSWMul(f->b, gi, cg_i64(f, (p->mg + m.mr - 1) / m.mr *
+						k * m.mr), "");
+	m.c0 = LLVMBuildNSWMul(f->b, add_mul(f, gi, bi, p->grp),
+			       cg_i64(f, p->mg * g->osz), "");
+	m.res0 = m.c0;
+	m.bias0 = LLVMBuildNSWMul(f->b, gi, cg_i64(f, p->mg), "");
+	m.c = f->out[0];
+	if (p->kind == CK_IM2COL) {
+		im2col(f, p, x0, sc);
+		m.b = sc, m.b0 = cg_i64(f, 0);
+	} else {
+		m.b = f->in[0], m.b0 = x0;
+	}
+	cg_gemm_emit(f, &m);
+	cg_loop_end(f, &lg);
+	cg_loop_end(f, &lb);
+	return true;
+}
+
+/* Input channel plane x0 into the zero-bordered plane: padded column
+ * c = j*sw + q lives in phase q at j, so stride-sw taps read contiguous
+ * vectors. Borders are zeroed once per layer and never written. */
+static void
+dw_pack(cg_fn *f, const cplan *p, LLVMValueRef x0, LLVMValueRef pl)
+{
+	const geo *g = &p->g;
+	int64_t rows = g->in[1], rs = p->sw * p->wq;
+	LLVMValueRef ih, src, dst, j;
+	cg_loop lh, lj;
+
+	if (rows > p->hp - g->p[1])
+		rows = p->hp - g->p[1];
+	if (rows <= 0)
+		return;
+	ih = cg_loop_begin(f, rows, &lh);
+	src = add_mul(f, x0, ih, g->in[2]);
+	dst = add_mul(f, cg_i64(f, g->p[1] * rs), ih, rs);
+	for (int64_t q = 0; q < p->sw; q++) {
+		int64_t lo, hi;
+		range(p->wq - SLACK, g->in[2], p->sw, q, g->p[2], &lo, &hi);
+		if (hi <= lo)
+			continue;
+		j = LLVMBuildNSWAdd(f->b, cg_loop_begin(f, hi - lo, &lj),
+				    cg_i64(f, lo), "");
+		cg_store(f, pl, LLVMBuildNSWAdd(f->b, dst, LLVMBuildNSWAdd(f->b,
+			j, cg_i64(f, q * p->wq), ""), ""), cg_load(f, f->in[0],
+			LLVMBuildNSWAdd(f->b, add_mul(f, src, j, p->sw),
+			cg_i64(f, q - g->p[2]), "")));
+		cg_loop_end(f, &lj);
+	}
+	cg_loop_end(f, &lh);
+}
+
+typedef struct dwrow {
+	LLVMValueRef row, y0, bias, w[64];
+	cg_act act;
+	double lo, hi;
+	LLVMValueRef res;
+} dwrow;
+
+/* nvec vectors of output row (plane row base r->row, output y0) from
+ * column ow0; the last one has `lanes` lanes. */
+static void
+dw_vectors(cg_fn *f, const cplan *p, const dwrow *r, LLVMValueRef ow0,
+	   int nvec, int lanes)
+{
+	const geo *g = &p->g;
+	int vl = f->c->vl;
+
+	for (int v = 0; v < nvec; v++) {
+		LLVMValueRef acc = r->bias, col, y;
+		int64_t kidx = 0;
+		col = LLVMBuildNSWAdd(f->b, ow0, cg_i64(f, v * vl), "");
+		for (int64_t kh = 0; kh < g->k[1]; kh++)
+			for (int64_t kw = 0; kw < g->k[2]; kw++, kidx++) {
+				int64_t c = kw * g->d[2];
+				int64_t off = kh * g->d[1] * p->sw * p->wq +
+					      c % p->sw * p->wq + c / p->sw;
+				LLVMValueRef x = cg_vload(f, fptr(f, f->scratch),
+					LLVMBuildNSWAdd(f->b, r->row,
+					LLVMBuildNSWAdd(f->b, col,
+					cg_i64(f, off), ""), ""), vl);
+				acc = cg_vfma(f, r->w[kidx], x, acc);
+			}
+		y = LLVMBuildNSWAdd(f->b, r->y0, col, "");
+		if (r->res)
+			acc = LLVMBuildFAdd(f->b, acc, cg_vload(f, r->res, y,
+				v == nvec - 1 ? lanes : vl), "");
+		acc = cg_vact(f, acc, r->act, r->lo, r->hi);
+		cg_vstore(f, f->out[0], y, acc, v == nvec - 1 ? lanes : vl);
+	}
+}
+
+/* One output plane: rows, groups of four vectors, then the tail. */
+static void
+dw_plane(cg_fn *f, const cplan *p, dwrow *r, LLVMValueRef y0)
+{
+	const geo *g = &p->g;
+	int vl = f->c->vl;
+	int64_t ow = g->out[2], ng = ow / (4 * vl), rem = ow - ng * 4 * vl;
+	LLVMValueRef oh;
+	cg_loop lh, lg;
+
+	oh = cg_loop_begin(f, g->out[1], &lh);
+	r->row = LLVMBuildNSWMul(f->b, oh, cg_i64(f, g->s[1] * p->sw * p->wq),
+				 "");
+	r->y0 = add_mul(f, y0, oh, ow);
+	if (ng > 0) {
+		LLVMValueRef gi = cg_loop_begin(f, ng, &lg);
+		dw_vectors(f, p, r, LLVMBuildNSWMul(f->b, gi,
+			cg_i64(f, 4 * vl), ""), 4, vl);
+		cg_loop_end_nounroll(f, &lg);
+	}
+	if (rem > 0) {
+		int nvec = (int)((rem + vl - 1) / vl);
+		dw_vectors(f, p, r, cg_i64(f, ng * 4 * vl), nvec,
+			   (int)(rem - (nvec - 1) * vl));
+	}
+	cg_loop_end_nounroll(f, &lh);
+}
+
+static bool
+conv_dw(cg_fn *f, const cplan *p)
+{
+	const geo *g = &p->g;
+	LLVMValueRef bi, ci, mi, oc, pl = fptr(f, f->scratch);
+	cg_loop lb, lc, lm;
+	dwrow r;
+
+	if (g->kvol > 64)
+		return generic_conv(f);
+	conv_epilogue(f, &r.act, &r.lo, &r.hi, &r.res);
+	zero_fill(f, pl, cg_i64(f, 0), p->hp * p->sw * p->wq);
+	bi = cg_loop_begin(f, p->nb, &lb);
+	ci = cg_loop_begin(f, p->cin, &lc);
+	dw_pack(f, p, add_mul(f, cg_i64(f, 0), add_mul(f, ci, bi, p->cin),
+			      g->isz), pl);
+	mi = cg_loop_begin(f, p->mg, &lm);
+	oc = add_mul(f, mi, ci, p->mg);
+	for (int64_t k = 0; k < g->kvol; k++)
+		r.w[k] = cg_vsplat(f, cg_load(f, f->in[1], add_mul(f,
+			cg_i64(f, k), oc, g->kvol)));
+	r.bias = f->n->nin > 2 && f->in[2]
+		 ? cg_vsplat(f, cg_load(f, f->in[2], oc))
+		 : LLVMConstNull(cg_vtype(f->c));
+	dw_plane(f, p, &r, LLVMBuildNSWMul(f->b, add_mul(f, oc, bi, p->cout),
+					   cg_i64(f, g->osz), ""));
+	cg_loop_end(f, &lm);
+	cg_loop_end(f, &lc);
+	cg_loop_end(f, &lb);
+	return true;
+}
+
+bool
+cg_lower_conv(cg_fn *f)
+{
+	const ir_node *n = f->n;
+	ir_dtype t = n->out[0]->dtype;
+	cplan p;
+
+	if (t != IR_F32 && t != IR_F64)
+		return cg_fail(f, "element type %s is not supported",
+			       ir_dtype_name(t));
+	conv_plan(n, &p);
+	if (p.kind == CK_GENERIC || plan_bytes(&p) > MAX_SCRATCH ||
+	    (plan_bytes(&p) > 0 && !f->scratch))
+		return generic_conv(f);
+	if (p.kind == CK_DW)
+		return conv_dw(f, &p);
+	return conv_gemm(f, &p);
 }

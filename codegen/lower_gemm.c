@@ -1,6 +1,8 @@
-/* Lowering of Gemm and MatMul: an i-k-j loop nest whose innermost loop
- * runs over contiguous output columns (vectorizable without reordering
- * sums); constant transposed weights are transposed at compile time. */
+/* Lowering of Gemm and MatMul. A constant 2-D right operand (the weights)
+ * is packed at compile time into column tiles for the register-blocked
+ * kernel of gemm_kernel.c (at batch 1, a weight stream with nv vector
+ * accumulators); anything else gets an i-k-j loop nest whose innermost
+ * loop runs over contiguous output columns. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,6 +169,101 @@ lower_matmul(cg_fn *f)
 	return true;
 }
 
+/* W (k x n, or n x k when tb) packed as [tiles][k][nw], the last,
+ * partial tile as [k][n % nw] (no padding: small layers stay small). */
+static LLVMValueRef
+pack_b(cg_fn *f, const float *w, int64_t k, int64_t n, bool tb, int64_t nw)
+{
+	int64_t nt = (n + nw - 1) / nw;
+	size_t bytes = (size_t)(n * k) * sizeof(float);
+	float *d = nn_xcalloc(1, bytes + 1);
+	LLVMValueRef g;
+
+	if (!tb && n < nw) /* one partial tile: W as it is */
+		return f->in[1];
+	for (int64_t t = 0; t < nt; t++) {
+		int64_t w0 = t * nw, tw = n - w0 < nw ? n - w0 : nw;
+		for (int64_t kk = 0; kk < k; kk++)
+			for (int64_t j = w0; j < w0 + tw; j++)
+				d[w0 * k + kk * tw + j - w0] =
+					tb ? w[j * k + kk] : w[kk * n + j];
+	}
+	g = cg_const_global(f->c, "wpack", d, bytes);
+	free(d);
+	return LLVMBuildBitCast(f->b, g, LLVMPointerType(f->c->f32, 0), "");
+}
+
+/* The fused epilogue of f->fused (if any) goes into the kernel when it
+ * can; false leaves it to cg_lower_fused_epilogue. */
+static void
+fuse_epilogue(cg_fn *f, cg_gemm *g)
+{
+	const ir_node *fn = f->fused;
+
+	if (!fn || !cg_gemm_act(fn, &g->act, &g->lo, &g->hi))
+		return;
+	if (fn->nin > 3 && fn->in[3]) {
+		g->res = f->in[3]; /* f->in holds every input of fn */
+		g->res0 = cg_i64(f, 0);
+	}
+	f->epi_done = true;
+}
+
+/* The product as (m, k) x constant (k, n); false when it does not fit
+ * the blocked kernel. */
+static bool
+fast_gemm(cg_fn *f)
+{
+	const ir_node *n = f->n;
+	const ir_value *w = n->in[1];
+	const ir_shape *as = &n->in[0]->shape, *bs = &w->shape;
+	bool gemm = n->op == OP_Gemm, ta = false, tb = false;
+	cg_gemm g = {0};
+
+	if (n->out[0]->dtype != IR_F32 || !w->data || bs->rank != 2 ||
+	    (!gemm && as->rank < 1))
+		return false;
+	if (gemm) {
+		ta = ir_attr_int(n, "transA", 0);
+		tb = ir_attr_int(n, "transB", 0);
+		g.alpha = ir_attr_float(n, "alpha", 1.0);
+		g.beta = ir_attr_float(n, "beta", 1.0);
+		g.m = ta ? as->dim[1] : as->dim[0];
+		g.k = ta ? as->dim[0] : as->dim[1];
+	} else {
+		g.alpha = g.beta = 1.0;
+		g.k = as->dim[as->rank - 1];
+		g.m = ir_shape_numel(as) / (g.k ? g.k : 1);
+	}
+	g.n = tb ? bs->dim[0] : bs->dim[1];
+	if (g.k == 0 || g.m == 0 || g.n == 0)
+		return false;
+	cg_gemm_tile(f->c, g.m, g.n, &g.mr, &g.nv);
+	g.a = f->in[0];
+	g.a0 = cg_i64(f, 0);
+	g.sam = ta ? 1 : g.k;
+	g.sak = ta ? g.m : 1;
+	g.amb = g.mr * g.sam;
+	g.sbk = (int64_t)g.nv * f->c->vl;
+	g.bnb = g.k * g.sbk;
+	g.sbkt = g.n % g.sbk;
+	g.b = pack_b(f, w->data, g.k, g.n, tb, g.sbk);
+	g.b0 = g.c0 = g.bias0 = cg_i64(f, 0);
+	g.c = f->out[0];
+	g.scm = g.n;
+	if (gemm && n->nin > 2 && n->in[2] && g.beta != 0.0) {
+		ir_shape ys = {2, {g.m, g.n}};
+		int64_t st[IR_MAX_RANK];
+		cg_bcast_strides(&n->in[2]->shape, &ys, st);
+		g.bias = f->in[2];
+		g.sbi = st[0];
+		g.sbj = st[1];
+	}
+	fuse_epilogue(f, &g);
+	cg_gemm_emit(f, &g);
+	return true;
+}
+
 bool
 cg_lower_gemm(cg_fn *f)
 {
@@ -175,5 +272,7 @@ cg_lower_gemm(cg_fn *f)
 	if (t != IR_F32 && t != IR_F64)
 		return cg_fail(f, "element type %s is not supported",
 			       ir_dtype_name(t));
+	if (fast_gemm(f))
+		return true;
 	return f->n->op == OP_Gemm ? lower_gemm(f) : lower_matmul(f);
 }

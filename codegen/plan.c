@@ -138,6 +138,28 @@ place_node(cg_plan *p, ir_graph *g, ir_node *n, int i, nn_diag *d)
 	return true;
 }
 
+/* Kernel workspace (padded or im2col'd inputs), live only during its
+ * node; not in the value table (v is NULL). */
+static void
+add_scratch(cg_plan *p, ir_graph *g)
+{
+	int i = 0;
+
+	for (ir_node *n = g->first; n; n = n->next, i++) {
+		int64_t sz = p->skip[i] ? 0 : cg_scratch_bytes(n);
+		cg_buf *b;
+		if (sz <= 0)
+			continue;
+		NN_ASSERT(p->nbufs < p->cap);
+		b = &p->bufs[p->nbufs++];
+		memset(b, 0, sizeof *b);
+		b->loc = CG_LOC_ARENA;
+		b->size = sz;
+		b->first = b->last = i;
+		p->scratch[i] = p->nbufs;
+	}
+}
+
 static int
 by_size(const void *a, const void *b)
 {
@@ -202,6 +224,8 @@ cg_plan_build(ir_graph *g, nn_diag *d)
 
 	for (ir_node *n = g->first; n; n = n->next)
 		nvals += n->nout;
+	for (ir_node *n = g->first; n; n = n->next)
+		nvals++; /* a scratch buffer per node at most */
 	p->cap = nvals + 1;
 	p->bufs = nn_xcalloc((size_t)p->cap, sizeof *p->bufs);
 	for (p->tsize = 16; p->tsize < 2 * p->cap; p->tsize *= 2)
@@ -212,6 +236,7 @@ cg_plan_build(ir_graph *g, nn_diag *d)
 		i++;
 	p->nnodes = i;
 	p->skip = nn_xcalloc((size_t)i + 1, sizeof *p->skip);
+	p->scratch = nn_xcalloc((size_t)i + 1, sizeof *p->scratch);
 	for (int k = 0; k < g->ninputs; k++)
 		add(p, g->inputs[k], CG_LOC_INPUT, k);
 	for (int k = 0; k < g->nconsts; k++)
@@ -227,6 +252,7 @@ cg_plan_build(ir_graph *g, nn_diag *d)
 			cg_plan_free(p);
 			return NULL;
 		}
+	add_scratch(p, g);
 	/* Values copied to the outputs at the end must live to the end. */
 	for (int k = 0; k < g->noutputs; k++) {
 		cg_buf *b = cg_buf_root(cg_plan_find(p, g->outputs[k]));
@@ -245,5 +271,6 @@ cg_plan_free(cg_plan *p)
 	free(p->bufs);
 	free(p->table);
 	free(p->skip);
+	free(p->scratch);
 	free(p);
 }
