@@ -1,10 +1,10 @@
 /* Sparse 2-D convolution (Conv, nncc.FusedConv with a constant weight),
  * output-stationary: the input is copied once into zero-padded stride
  * phase planes, so that every non-zero (ic, kh, kw) of an output channel
- * reads a contiguous run at a constant offset. A tile of 32 output pixels
+ * reads a contiguous run at a constant offset. A tile of SP_TILE output pixels
  * (of the plane computed Wq wide, junk columns dropped) stays in four
  * vector registers while each non-zero adds a broadcast weight times a
- * vector load: one FMA per 8 pixels and non-zero. */
+ * vector load: one FMA per SP_VEC pixels and non-zero. */
 #include <stdlib.h>
 
 #include "sparse.h"
@@ -116,7 +116,7 @@ table_channels(cg_fn *f, const sp_layer *L, const centries *e,
 {
 	bool codes = L->w->ncodes > 0;
 	int64_t n = L->nnz ? L->nnz : 1;
-	LLVMTypeRef vt = LLVMVectorType(f->c->f32, 8);
+	LLVMTypeRef vt = LLVMVectorType(f->c->f32, SP_VEC);
 	LLVMValueRef ptr = sp_table(f, e->ptr, L->rows + 1, 4);
 	LLVMValueRef off = sp_table(f, e->off, n, 4), val, cb = NULL;
 	LLVMValueRef acc[4], oc, t, j, b0, base, w;
@@ -128,7 +128,7 @@ table_channels(cg_fn *f, const sp_layer *L, const centries *e,
 	for (int v = 0; v < 4; v++)
 		acc[v] = cg_alloca(f, vt);
 	oc = cg_loop_begin(f, L->rows, &lo);
-	b0 = sp_splat(f, bias_of(f, bias, oc), 8);
+	b0 = sp_splat(f, bias_of(f, bias, oc), SP_VEC);
 	t = cg_loop_begin(f, L->ntiles, &lt);
 	t = LLVMBuildNSWMul(f->b, t, cg_i64(f, SP_TILE), "");
 	for (int v = 0; v < 4; v++)
@@ -140,14 +140,14 @@ table_channels(cg_fn *f, const sp_layer *L, const centries *e,
 	base = LLVMBuildNSWAdd(f->b, LLVMBuildSExt(f->b, cg_load(f, off, j),
 		f->c->i64, ""), t, "");
 	w = codes ? cg_load(f, cb, sp_index(f, val, j)) : cg_load(f, val, j);
-	w = sp_splat(f, w, 8);
+	w = sp_splat(f, w, SP_VEC);
 	for (int v = 0; v < 4; v++)
 		LLVMBuildStore(f->b, sp_fmuladd(f, w, sp_vload(f, ph,
-			LLVMBuildNSWAdd(f->b, base, cg_i64(f, 8 * v), ""), 8),
+			LLVMBuildNSWAdd(f->b, base, cg_i64(f, SP_VEC * v), ""), SP_VEC),
 			LLVMBuildLoad2(f->b, vt, acc[v], "")), acc[v]);
 	cg_loop_end_dyn(f, &lj);
 	for (int v = 0; v < 4; v++)
-		sp_vstore(f, wide, LLVMBuildNSWAdd(f->b, t, cg_i64(f, 8 * v),
+		sp_vstore(f, wide, LLVMBuildNSWAdd(f->b, t, cg_i64(f, SP_VEC * v),
 			  ""), LLVMBuildLoad2(f->b, vt, acc[v], ""));
 	cg_loop_end(f, &lt);
 	copy_out(f, L, wide, y, oc);
@@ -174,22 +174,23 @@ unrolled_part(cg_fn *f, const sp_layer *L, const centries *e, int64_t r0,
 		LLVMValueRef acc[4], t, b0;
 		cg_loop lt;
 		b0 = sp_splat(&s, bias_of(&s, args[3] ? p[3] : NULL,
-					  cg_i64(&s, r)), 8);
+					  cg_i64(&s, r)), SP_VEC);
 		t = cg_loop_begin(&s, L->ntiles, &lt);
 		t = LLVMBuildNSWMul(s.b, t, cg_i64(&s, SP_TILE), "");
 		for (int v = 0; v < 4; v++)
 			acc[v] = b0;
 		for (int32_t j = e->ptr[r]; j < e->ptr[r + 1]; j++) {
 			LLVMValueRef w = sp_splat(&s, cg_load(&s, p[4],
-				cg_i64(&s, j - j0)), 8);
+				cg_i64(&s, j - j0)), SP_VEC);
 			for (int v = 0; v < 4; v++)
 				acc[v] = sp_fmuladd(&s, w, sp_vload(&s, p[0],
 					LLVMBuildNSWAdd(s.b, t, cg_i64(&s,
-					e->off[j] + 8 * v), ""), 8), acc[v]);
+					e->off[j] + SP_VEC * v), ""), SP_VEC),
+					acc[v]);
 		}
 		for (int v = 0; v < 4; v++)
 			sp_vstore(&s, p[1], LLVMBuildNSWAdd(s.b, t, cg_i64(&s,
-				  8 * v), ""), acc[v]);
+				  SP_VEC * v), ""), acc[v]);
 		cg_loop_end(&s, &lt);
 		copy_out(&s, L, p[1], p[2], cg_i64(&s, r));
 	}

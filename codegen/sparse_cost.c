@@ -18,7 +18,9 @@ static const struct {
 	double tab_fc, tab_fc_vec, unr_fc, unr_fc_vec, row;
 	double tab_conv, unr_conv, conv_fixed;
 	double margin;
-	int64_t unroll_max_code; /* bytes of straight-line code per layer */
+	/* bytes of straight-line code per layer: LLVM time grows with it,
+	 * and conv gains little from unrolling (the tile loop dominates) */
+	int64_t unroll_max_fc, unroll_max_conv;
 } K = {
 	.dense_fc = 0.06, .dense_fc_mem = 0.45, .dense_conv = 0.08,
 	.cache_bytes = 4 << 20,
@@ -26,7 +28,7 @@ static const struct {
 	.unr_fc_vec = 0.55, .row = 2.0,
 	.tab_conv = 2.6, .unr_conv = 2.2, .conv_fixed = 0.6,
 	.margin = 0.8,
-	.unroll_max_code = 1 << 20,
+	.unroll_max_fc = 1 << 20, .unroll_max_conv = 64 << 10,
 };
 
 static bool
@@ -229,10 +231,11 @@ estimate_conv(const sp_layer *L, cg_kernel_choice *c)
 /* -O3 (speed): the fastest predicted kernel, sparse only when clearly
  * faster than dense; -Os (size): the table whenever it is smaller. */
 static cg_kernel
-pick(const cg_options *o, const cg_kernel_choice *c)
+pick(const cg_options *o, const cg_kernel_choice *c, bool conv)
 {
 	double d = c->ns[CG_KERNEL_DENSE];
-	bool unroll_ok = c->code[CG_KERNEL_UNROLLED] <= K.unroll_max_code;
+	bool unroll_ok = c->code[CG_KERNEL_UNROLLED] <=
+			 (conv ? K.unroll_max_conv : K.unroll_max_fc);
 
 	if (o->force_kernel)
 		return (cg_kernel)o->force_kernel;
@@ -269,7 +272,7 @@ cg_sparse_choose(const ir_node *n, const cg_options *o, cg_kernel_choice *c)
 		estimate_conv(&L, c);
 	else
 		estimate_fc(&L, c);
-	return c->kind = pick(o, c);
+	return c->kind = pick(o, c, L.conv);
 }
 
 const char *
