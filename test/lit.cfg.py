@@ -42,6 +42,9 @@ config.substitutions.append(("%nnrt_include",
 config.substitutions.append(("%nnrt_lib",
                              os.path.join(config.nncc_rt_dir, "libnncc_rt.a")))
 config.substitutions.append(("%cc", config.cc))
+# Scripts that build harnesses read CC (a wrapper adding the sanitizer flags
+# in a sanitized build).
+config.environment["CC"] = config.cc
 
 if config.sanitize in ("ON", "1", "TRUE", "YES"):
     config.available_features.add("sanitize")

@@ -124,25 +124,37 @@ write_outs(job *j, char **paths)
 	return 0;
 }
 
+static void
+free_outs(job *j)
+{
+	for (int k = 0; k < NOUT; k++)
+		free(j->out[k]);
+	free(j->ws);
+}
+
 static int
 threads(job *j)
 {
 	job j2 = *j;
 	pthread_t t1, t2;
+	int rc;
 
 	alloc_outs(&j2);
 	pthread_create(&t1, NULL, run_job, j);
 	pthread_create(&t2, NULL, run_job, &j2);
 	pthread_join(t1, NULL);
 	pthread_join(t2, NULL);
+	rc = j->rc | j2.rc;
 	for (int k = 0; k < NOUT; k++)
 		if (memcmp(j->out[k], j2.out[k], outs[k].size *
 			   nnrt_dtype_size(wire(outs[k].dtype)))) {
 			fprintf(stderr, "harness: threads disagree on output "
 				"%d\n", k);
-			return 1;
+			rc = 1;
+			break;
 		}
-	return j->rc | j2.rc;
+	free_outs(&j2);
+	return rc;
 }
 
 int
@@ -195,9 +207,11 @@ main(int argc, char **argv)
 			j.rc |= SYM(run)(j.in, j.out);
 		printf("%.3f ms per run\n", (nnrt_now_ns() - t0) / 1e6 / reps);
 	}
-	if (j.rc) {
+	int rc = j.rc ? 1 : write_outs(&j, opaths);
+	if (j.rc)
 		fprintf(stderr, "harness: run returned %d\n", j.rc);
-		return 1;
-	}
-	return write_outs(&j, opaths);
+	free_outs(&j);
+	for (int k = 0; k < ni; k++)
+		nnrt_array_free(&arr[k]);
+	return rc;
 }
