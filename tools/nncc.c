@@ -385,27 +385,36 @@ lossy(const args *a)
 	return a->prune_spec[0] || a->share;
 }
 
-/* The lossy passes, after the -O ones: prune, then dead-neurons + dce so
- * that structurally pruned rows physically go, then sharing last (passes
- * that rebuild weights drop codebooks). */
+/* The whole pipeline when compressing. Pruning sees the model's weights as
+ * given, after only the exact folds that make them constants (const-fold,
+ * eliminate-layers) and before the structural passes: --prune=S then means
+ * S of the model's own weights, rather than of what dead-neurons left (it
+ * would shrink the denominators and prune real weights the user's zeros
+ * already paid for). The rest of the -O pipeline follows (at least
+ * dead-neurons and dce, so structurally pruned rows physically go), and
+ * sharing comes last, since passes that rebuild weights drop codebooks. */
 static void
-lossy_spec(const args *a, char *buf, size_t n)
+lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 {
-	size_t k = 0;
+	static const char head[] = "const-fold,eliminate-layers,";
+	size_t k = (size_t)snprintf(buf, n, "%s", head);
 
-	buf[0] = 0;
 	if (a->prune_spec[0]) {
-		k = (size_t)snprintf(buf, n, "%.*s",
-				     (int)strlen(a->prune_spec) - 1,
-				     a->prune_spec);
+		k += (size_t)snprintf(buf + k, n - k, "%.*s",
+				      (int)strlen(a->prune_spec) - 1,
+				      a->prune_spec);
 		if (a->prune_rules)
 			k += (size_t)snprintf(buf + k, n - k, ",rules=%s",
 					      a->prune_rules);
-		k += (size_t)snprintf(buf + k, n - k, "},dead-neurons,dce");
+		k += (size_t)snprintf(buf + k, n - k, "},");
 	}
+	if (strncmp(ospec, head, sizeof head - 1) == 0)
+		k += (size_t)snprintf(buf + k, n - k, "%s",
+				      ospec + sizeof head - 1);
+	else
+		k += (size_t)snprintf(buf + k, n - k, "dead-neurons,dce");
 	if (a->share)
-		snprintf(buf + k, n - k, "%sshare-weights{k=%d}", k ? "," : "",
-			 a->share);
+		snprintf(buf + k, n - k, ",share-weights{k=%d}", a->share);
 }
 
 static bool
@@ -646,7 +655,7 @@ static int
 compile(args *a)
 {
 	const char *ospec = pass_pipeline_for_level(a->opt, a->size);
-	char spec[2048], lspec[1024];
+	char spec[2048];
 	pass_run_opts quiet = {0};
 	char *name;
 	nn_diag d;
@@ -654,9 +663,10 @@ compile(args *a)
 	bool ok;
 
 	nn_diag_init(&d, TOOL, a->model);
-	lossy_spec(a, lspec, sizeof lspec);
-	snprintf(spec, sizeof spec, "%s%s%s", ospec, *ospec && *lspec ? ","
-		 : "", lspec);
+	if (lossy(a))
+		lossy_spec(a, ospec, spec, sizeof spec);
+	else
+		snprintf(spec, sizeof spec, "%s", ospec);
 	name = a->name ? nn_xstrdup(a->name)
 		       : cg_default_name(strcmp(a->out, "-") ? a->out
 							     : a->model);
