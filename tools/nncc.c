@@ -39,9 +39,9 @@ usage(FILE *f)
 	      "  -o FILE                 output (object by default; - for "
 	      "stdout)\n"
 	      "  -O0 -O1 -O2 -O3 -Os     optimization level (default -O2)\n"
-	      "  -S                      emit assembly (with --emit-llvm: "
-	      "LLVM IR text)\n"
-	      "  --emit-llvm             emit LLVM bitcode (LLVM IR with -S)\n"
+	      "  -S                      emit assembly\n"
+	      "  --emit-llvm             emit LLVM IR text (.ll; bitcode if -o "
+	      "ends in .bc)\n"
 	      "  -mcpu=CPU               target CPU (default: the host's)\n"
 	      "  --target=TRIPLE         target triple (default: the host's)\n"
 	      "  --name NAME             symbol prefix (default: output file "
@@ -350,8 +350,13 @@ write_ir(const char *path, ir_graph *g, nn_diag *d)
 static cg_output
 output_kind(const args *a)
 {
-	if (a->emit_llvm)
-		return a->asm_out ? CG_OUT_LL : CG_OUT_BC;
+	/* --emit-llvm writes LLVM IR text (.ll); bitcode when -o names a .bc
+	 * file. */
+	if (a->emit_llvm) {
+		size_t n = strlen(a->out);
+		return n > 3 && strcmp(a->out + n - 3, ".bc") == 0 ? CG_OUT_BC
+								   : CG_OUT_LL;
+	}
 	return a->asm_out ? CG_OUT_ASM : CG_OUT_OBJ;
 }
 
