@@ -5,7 +5,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,8 +30,9 @@ typedef struct nnrt_array {
  * |b1, with '|' allowed for 1-byte types; C order only). Returns 0, or -1
  * with a message in err (errsize bytes) and a left empty. */
 int nnrt_npy_read(const char *path, nnrt_array *a, char *err, size_t errsize);
-/* The same from an open stream, read to its end (f stays open). */
-int nnrt_npy_fread(FILE *f, nnrt_array *a, char *err, size_t errsize);
+/* The same from the size bytes at data (borrowed). */
+int nnrt_npy_read_mem(const void *data, size_t size, nnrt_array *a,
+		      char *err, size_t errsize);
 /* Writes a .npy file (version 1); 0 or -1 with a message in err. */
 int nnrt_npy_write(const char *path, const nnrt_array *a, char *err,
 		   size_t errsize);

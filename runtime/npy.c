@@ -345,8 +345,9 @@ read_file(FILE *f, nnrt_array *a, char *err, size_t errsize)
 	return read_data(f, a, err, errsize);
 }
 
-int
-nnrt_npy_fread(FILE *f, nnrt_array *a, char *err, size_t errsize)
+/* Reads a stream to its end (f stays open). */
+static int
+read_stream(FILE *f, nnrt_array *a, char *err, size_t errsize)
 {
 	int rc;
 
@@ -354,6 +355,26 @@ nnrt_npy_fread(FILE *f, nnrt_array *a, char *err, size_t errsize)
 	rc = read_file(f, a, err, errsize);
 	if (rc)
 		nnrt_array_free(a);
+	return rc;
+}
+
+int
+nnrt_npy_read_mem(const void *data, size_t size, nnrt_array *a, char *err,
+		  size_t errsize)
+{
+	FILE *f;
+	int rc;
+
+	memset(a, 0, sizeof *a);
+	/* glibc's fmemopen refuses an empty buffer, which is a short file. */
+	if (size == 0)
+		return fail(err, errsize, "not a .npy file (empty)");
+	f = fmemopen((void *)data, size, "rb");
+	if (!f)
+		return fail(err, errsize, "cannot read memory: %s",
+			    strerror(errno));
+	rc = read_stream(f, a, err, errsize);
+	fclose(f);
 	return rc;
 }
 
@@ -367,7 +388,7 @@ nnrt_npy_read(const char *path, nnrt_array *a, char *err, size_t errsize)
 	f = fopen(path, "rb");
 	if (!f)
 		return fail(err, errsize, "cannot open: %s", strerror(errno));
-	rc = nnrt_npy_fread(f, a, err, errsize);
+	rc = read_stream(f, a, err, errsize);
 	fclose(f);
 	return rc;
 }
