@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "compress.h"
-#include "ir_test.h"
+#include "unit.h"
 
 /* n points around each of the given centres, +-0.01, shuffled. */
 static float *
@@ -178,5 +178,5 @@ main(void)
 	test_kmeans_degenerate();
 	test_rules();
 	test_block_and_rng();
-	return test_report();
+	return unit_report();
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "ir.h"
-#include "ir_test.h"
+#include "unit.h"
 
 static nn_diag
 quiet(void)
@@ -291,5 +291,5 @@ main(void)
 	test_verify();
 	test_run();
 	test_text();
-	return test_report();
+	return unit_report();
 }

@@ -1,40 +1,12 @@
 /* Unit test of the math kernels (unary, binary, Softmax, reductions, Shape,
  * Constant, ConstantOfShape, Cast): tiny graphs built through ir.h, shape
  * inference plus the interpreter, against hand-computed values. */
-#include "ir.h"
+#include "unit.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int npass, nfail;
-
-#define CHECK(c) check((c), #c, __LINE__)
-
-static void
-check(bool ok, const char *what, int line)
-{
-	if (ok) {
-		npass++;
-		return;
-	}
-	nfail++;
-	fprintf(stderr, "FAIL: line %d: %s\n", line, what);
-}
-
-static ir_shape
-mkshape(const int64_t *d, int rank)
-{
-	ir_shape s = {.rank = rank};
-	for (int i = 0; i < rank; i++)
-		s.dim[i] = d[i];
-	return s;
-}
-
-#define SH(...) mkshape((const int64_t[]){__VA_ARGS__}, \
-	(int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
-#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* One test graph; the error text of the last infer/run lands in err. */
 typedef struct tg {
@@ -505,6 +477,5 @@ main(void)
 	test_argmax();
 	test_cast();
 	test_misc();
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail != 0;
+	return unit_report();
 }

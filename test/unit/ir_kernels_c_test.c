@@ -1,38 +1,11 @@
 /* Unit test of the data-movement kernels (Reshape family, Transpose,
  * Concat/Split, Slice/Gather/Pad): tiny graphs built through ir.h, shape
  * inference plus the interpreter, against hand-computed values. */
-#include "ir.h"
+#include "unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int npass, nfail;
-
-#define CHECK(c) check((c), #c, __LINE__)
-
-static void
-check(bool ok, const char *what, int line)
-{
-	if (ok) {
-		npass++;
-		return;
-	}
-	nfail++;
-	fprintf(stderr, "FAIL: line %d: %s\n", line, what);
-}
-
-static ir_shape
-mkshape(const int64_t *d, int rank)
-{
-	ir_shape s = {.rank = rank};
-	for (int i = 0; i < rank; i++)
-		s.dim[i] = d[i];
-	return s;
-}
-
-#define SH(...) mkshape((const int64_t[]){__VA_ARGS__}, \
-	(int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
 
 static ir_value *
 ints(ir_graph *g, int k, const int64_t *v)
@@ -420,6 +393,5 @@ main(void)
 	test_slice();
 	test_gather();
 	test_pad();
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail != 0;
+	return unit_report();
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "ir.h"
-#include "ir_test.h"
+#include "unit.h"
 
 static void
 test_dtypes(void)
@@ -152,5 +152,5 @@ main(void)
 	test_f16();
 	test_bf16();
 	test_elems();
-	return test_report();
+	return unit_report();
 }
