@@ -10,6 +10,9 @@
  * AVX2 register each; 16 measured slower on ResNet-18). */
 #define SP_VEC 8
 #define SP_TILE (4 * SP_VEC)
+/* Non-zeros per vector FMA of the batch-1 FC table kernel (rows are
+ * padded to a multiple of it). */
+#define SP_B1 8
 /* Most input-copy floats a conv kernel keeps on the stack. */
 #define SP_MAX_SCRATCH (1 << 20)
 /* Most straight-line multiply-adds in one generated function (bounds the

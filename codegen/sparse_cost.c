@@ -24,7 +24,7 @@ static const struct {
 } K = {
 	.dense_fc = 0.06, .dense_fc_mem = 0.45, .dense_conv = 0.08,
 	.cache_bytes = 4 << 20,
-	.tab_fc = 0.55, .tab_fc_vec = 0.75, .unr_fc = 0.40,
+	.tab_fc = 0.30, .tab_fc_vec = 0.75, .unr_fc = 0.40,
 	.unr_fc_vec = 0.55, .row = 2.0,
 	.tab_conv = 2.6, .unr_conv = 2.2, .conv_fixed = 0.6,
 	.margin = 0.8,
@@ -194,7 +194,8 @@ estimate_fc(const sp_layer *L, cg_kernel_choice *c)
 {
 	double chunks = (double)(L->m / L->mc), nz = (double)L->nnz;
 	double vec = L->mc > 1;
-	double pad = (double)L->rows * 1.5; /* rows padded to 4 entries */
+	/* rows padded to SP_B1 entries at batch 1, else to 4 */
+	double pad = (double)L->rows * (L->mc == 1 ? (SP_B1 - 1) / 2.0 : 1.5);
 
 	/* the dense loop streams the weights once per batch row */
 	c->ns[CG_KERNEL_DENSE] = (double)L->m * (double)c->params *
