@@ -6,8 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "frontend.h"
 #include "passes.h"
+
+/* The value of option NAME at argv[*i] (cli_value), inside a parser with
+ * argc, argv, i and a bool bad in scope. */
+#define VALUE(name) cli_value(TOOL, argc, argv, i, name, &bad)
 
 #define TOOL "nncc-opt"
 
@@ -48,41 +53,6 @@ usage(FILE *f)
 			pass_table[i].help);
 }
 
-/* The value of "--name=V" or "--name V" at argv[*i]; NULL if argv[*i] is
- * another option. A missing value is reported and sets *bad. */
-static const char *
-opt_value(int argc, char **argv, int *i, const char *name, bool *bad)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != 0)
-		return NULL;
-	if (*i + 1 >= argc) {
-		fprintf(stderr, TOOL ": error: %s needs a value\n", name);
-		*bad = true;
-		return NULL;
-	}
-	return argv[++*i];
-}
-
-static bool
-add_shape(opt_args *a, const char *arg)
-{
-	a->shapes = nn_xrealloc(a->shapes,
-				sizeof(fe_input_shape) * (size_t)(a->nshapes + 1));
-	if (!fe_parse_input_shape(arg, &a->shapes[a->nshapes])) {
-		fprintf(stderr, TOOL ": error: malformed --input-shape '%s' "
-			"(expected NAME=1x3x224x224)\n", arg);
-		return false;
-	}
-	a->nshapes++;
-	return true;
-}
-
 /* Handles argv[*i] if it is an option with a value; 1 handled, 0 not
  * this kind, -1 error. */
 static int
@@ -91,14 +61,14 @@ parse_valued(opt_args *a, int argc, char **argv, int *i)
 	bool bad = false;
 	const char *v;
 
-	if ((v = opt_value(argc, argv, i, "--passes", &bad)))
+	if ((v = VALUE("--passes")))
 		a->passes = v;
-	else if (!bad && (v = opt_value(argc, argv, i, "-o", &bad)))
+	else if (!bad && (v = VALUE("-o")))
 		a->out = v;
-	else if (!bad && (v = opt_value(argc, argv, i, "--print-after", &bad)))
+	else if (!bad && (v = VALUE("--print-after")))
 		a->run.print_after = v;
-	else if (!bad && (v = opt_value(argc, argv, i, "--input-shape", &bad)))
-		return add_shape(a, v) ? 1 : -1;
+	else if (!bad && (v = VALUE("--input-shape")))
+		return cli_add_input_shape(TOOL, &a->shapes, &a->nshapes, v) ? 1 : -1;
 	return bad ? -1 : v ? 1 : 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "frontend.h"
 #include "nnrt.h"
 
@@ -90,16 +91,8 @@ parse_valued(run_args *a, const char *s, const char *v)
 		return parse_double(s, v, &a->atol) ? 1 : -1;
 	else if (!strcmp(s, "--labels"))
 		a->labels = v;
-	else {
-		a->shapes = nn_xrealloc(a->shapes, sizeof(fe_input_shape) *
-					(size_t)(a->nshapes + 1));
-		if (!fe_parse_input_shape(v, &a->shapes[a->nshapes])) {
-			fprintf(stderr, TOOL ": error: malformed --input-shape"
-				" '%s' (expected NAME=1x3x224x224)\n", v);
-			return -1;
-		}
-		a->nshapes++;
-	}
+	else if (!cli_add_input_shape(TOOL, &a->shapes, &a->nshapes, v))
+		return -1;
 	return 1;
 }
 

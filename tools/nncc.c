@@ -8,9 +8,14 @@
 #include <string.h>
 
 #include "codegen.h"
+#include "cli.h"
 #include "frontend.h"
 #include "nnrt.h"
 #include "passes.h"
+
+/* The value of option NAME at argv[*i] (cli_value), inside a parser with
+ * argc, argv, i and a bool bad in scope. */
+#define VALUE(name) cli_value(TOOL, argc, argv, i, name, &bad)
 
 #define TOOL "nncc"
 #define NNCC_VERSION "0.1.0"
@@ -88,26 +93,6 @@ err(const char *fmt, const char *a)
 	fprintf(stderr, fmt, a);
 	fputc('\n', stderr);
 	return 1;
-}
-
-/* "--name=V" or "--name V" (when name is followed by '=' or nothing). */
-static const char *
-value(int argc, char **argv, int *i, const char *name, bool *bad)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != 0)
-		return NULL;
-	if (*i + 1 >= argc) {
-		err("%s needs a value", name);
-		*bad = true;
-		return NULL;
-	}
-	return argv[++*i];
 }
 
 /* --prune=S[:METHOD] -> "prune{sparsity=S,method=...}" in a->prune_spec. */
@@ -188,19 +173,19 @@ parse_compression(args *a, int argc, char **argv, int *i)
 	bool bad = false;
 	const char *v;
 
-	if ((v = value(argc, argv, i, "--prune-rules", &bad)))
+	if ((v = VALUE("--prune-rules")))
 		a->prune_rules = v;
-	else if (!bad && (v = value(argc, argv, i, "--prune", &bad)))
+	else if (!bad && (v = VALUE("--prune")))
 		return parse_prune(a, v) ? 1 : -1;
-	else if (!bad && (v = value(argc, argv, i, "--share", &bad)))
+	else if (!bad && (v = VALUE("--share")))
 		return parse_share(a, v) ? 1 : -1;
-	else if (!bad && (v = value(argc, argv, i, "--calib", &bad)))
+	else if (!bad && (v = VALUE("--calib")))
 		a->calib = v;
-	else if (!bad && (v = value(argc, argv, i, "--labels", &bad)))
+	else if (!bad && (v = VALUE("--labels")))
 		a->labels = v;
-	else if (!bad && (v = value(argc, argv, i, "--tolerance", &bad)))
+	else if (!bad && (v = VALUE("--tolerance")))
 		return parse_tolerance(a, v) ? 1 : -1;
-	else if (!bad && (v = value(argc, argv, i, "--sparse-kernel", &bad))) {
+	else if (!bad && (v = VALUE("--sparse-kernel"))) {
 		static const char *const k[] = {"auto", "dense", "unrolled",
 						"table", NULL};
 		for (a->kernel = 0; k[a->kernel] && strcmp(k[a->kernel], v);)
@@ -210,26 +195,13 @@ parse_compression(args *a, int argc, char **argv, int *i)
 			    "auto, dense, unrolled or table)", v);
 			return -1;
 		}
-	} else if (!bad && (v = value(argc, argv, i, "--emit-onnx", &bad))) {
+	} else if (!bad && (v = VALUE("--emit-onnx"))) {
 		err("%s is not implemented yet", "--emit-onnx");
 		return -1;
 	}
 	return bad ? -1 : v ? 1 : 0;
 }
 
-static bool
-add_shape(args *a, const char *v)
-{
-	a->shapes = nn_xrealloc(a->shapes, sizeof(fe_input_shape) *
-					   (size_t)(a->nshapes + 1));
-	if (!fe_parse_input_shape(v, &a->shapes[a->nshapes])) {
-		err("malformed --input-shape '%s' (expected NAME=1x3x224x224)",
-		    v);
-		return false;
-	}
-	a->nshapes++;
-	return true;
-}
 
 /* 1 handled, 0 not a valued option, -1 error. */
 static int
@@ -241,22 +213,21 @@ parse_valued(args *a, int argc, char **argv, int *i)
 
 	if (r != 0)
 		return r;
-	if ((v = value(argc, argv, i, "-o", &bad)))
+	if ((v = VALUE("-o")))
 		a->out = v;
-	else if (!bad && (v = value(argc, argv, i, "--name", &bad)))
+	else if (!bad && (v = VALUE("--name")))
 		a->name = v;
-	else if (!bad && ((v = value(argc, argv, i, "-H", &bad)) ||
-			  (!bad && (v = value(argc, argv, i, "--emit-header",
-					      &bad)))))
+	else if (!bad && ((v = VALUE("-H")) ||
+			  (!bad && (v = VALUE("--emit-header")))))
 		a->header = v;
-	else if (!bad && (v = value(argc, argv, i, "--emit-ir", &bad)))
+	else if (!bad && (v = VALUE("--emit-ir")))
 		a->emit_ir = v;
-	else if (!bad && (v = value(argc, argv, i, "--target", &bad)))
+	else if (!bad && (v = VALUE("--target")))
 		a->triple = v;
-	else if (!bad && (v = value(argc, argv, i, "--print-after", &bad)))
+	else if (!bad && (v = VALUE("--print-after")))
 		a->run.print_after = v;
-	else if (!bad && (v = value(argc, argv, i, "--input-shape", &bad)))
-		return add_shape(a, v) ? 1 : -1;
+	else if (!bad && (v = VALUE("--input-shape")))
+		return cli_add_input_shape(TOOL, &a->shapes, &a->nshapes, v) ? 1 : -1;
 	return bad ? -1 : v ? 1 : 0;
 }
 
@@ -541,14 +512,32 @@ method_of(const args *a, const ir_value *w)
 
 /* Per weight layer: method, sparsity, params, bytes in the object,
  * kernel; returns the total weight bytes in the object. */
+/* The element count of the weight of the layer named `name` in g (the
+ * uncompressed graph), or `dflt` if g has no layer of that name. */
 static int64_t
-report_layers(FILE *f, const args *a, ir_graph *g, const cg_options *o)
+params_before(ir_graph *g, const char *name, int64_t dflt)
+{
+	for (ir_node *n = g->first; n && name; n = n->next)
+		if (n->name && strcmp(n->name, name) == 0 && n->nin > 1 &&
+		    n->in[1])
+			return ir_shape_numel(&n->in[1]->shape);
+	return dflt;
+}
+
+/* One row per weight layer (to f, unless NULL); returns the bytes the
+ * chosen kernels store. `params` is the layer's weight count in the
+ * uncompressed model and sparsity the share of those gone, pruned or
+ * physically removed with dead neurons. */
+static int64_t
+report_layers(FILE *f, const args *a, ir_graph *ref, ir_graph *g,
+	      const cg_options *o)
 {
 	int64_t total = 0;
 
-	fprintf(f, "%-24s %-15s %-16s %10s %10s %9s %12s %-8s\n", "layer",
-		"op", "method", "params", "nnz", "sparsity", "object-bytes",
-		"kernel");
+	if (f)
+		fprintf(f, "%-24s %-15s %-16s %10s %10s %9s %12s %-8s\n",
+			"layer", "op", "method", "params", "nnz", "sparsity",
+			"object-bytes", "kernel");
 	for (ir_node *n = g->first; n; n = n->next) {
 		cg_kernel_choice c;
 		const ir_value *w;
@@ -556,12 +545,14 @@ report_layers(FILE *f, const args *a, ir_graph *g, const cg_options *o)
 			continue;
 		w = n->in[1];
 		total += c.bytes[c.kind];
+		if (!f)
+			continue;
+		int64_t p = params_before(ref, n->name, c.params);
 		fprintf(f, "%-24s %-15s %-16s %10lld %10lld %8.2f%% %12lld "
 			"%-8s\n", n->name ? n->name : ir_value_label(w),
-			ir_ops[n->op].name, method_of(a, w),
-			(long long)c.params, (long long)c.nnz,
-			c.params ? 100.0 * (1 - (double)c.nnz /
-					    (double)c.params) : 0.0,
+			ir_ops[n->op].name, method_of(a, w), (long long)p,
+			(long long)c.nnz,
+			p ? 100.0 * (1 - (double)c.nnz / (double)p) : 0.0,
 			(long long)c.bytes[c.kind], cg_kernel_name(c.kind));
 	}
 	return total;
@@ -614,7 +605,7 @@ account(const args *a, ir_graph *ref, ir_graph *g, const char *name,
 	if (!ok && (a->tolerance >= 0 || a->calib))
 		return false;
 	if (a->report) {
-		after = report_layers(f, a, g, &o);
+		after = report_layers(f, a, ref, g, &o);
 		fprintf(f, "weights: %lld bytes dense f32 before, %lld bytes in "
 			"the object after (%.2fx smaller)\n", (long long)before,
 			(long long)after, after ? (double)before / (double)after
@@ -622,7 +613,7 @@ account(const args *a, ir_graph *ref, ir_graph *g, const char *name,
 		if (ok)
 			print_fid(f, &fid, note);
 	} else if (ok) {
-		after = report_layers(fopen("/dev/null", "w"), a, g, &o);
+		after = report_layers(NULL, a, ref, g, &o);
 		nn_note(d, "compression: weights %lld -> %lld bytes; on %lld "
 			"samples (%s): max abs err %.3g, top-1 agreement %.4f",
 			(long long)before, (long long)after,
