@@ -22,7 +22,7 @@ static const struct {
 	 * and conv gains little from unrolling (the tile loop dominates) */
 	int64_t unroll_max_fc, unroll_max_conv;
 } K = {
-	.dense_fc = 0.06, .dense_fc_mem = 0.45, .dense_conv = 0.08,
+	.dense_fc = 0.06, .dense_fc_mem = 0.14, .dense_conv = 0.04,
 	.cache_bytes = 4 << 20,
 	.tab_fc = 0.30, .tab_fc_vec = 0.75, .unr_fc = 0.40,
 	.unr_fc_vec = 0.55, .row = 2.0,
@@ -197,8 +197,9 @@ estimate_fc(const sp_layer *L, cg_kernel_choice *c)
 	/* rows padded to SP_B1 entries at batch 1, else to 4 */
 	double pad = (double)L->rows * (L->mc == 1 ? (SP_B1 - 1) / 2.0 : 1.5);
 
-	/* the dense loop streams the weights once per batch row */
-	c->ns[CG_KERNEL_DENSE] = (double)L->m * (double)c->params *
+	/* the blocked dense kernel streams the weights once per block of
+	 * up to 8 batch rows (gemm_kernel.c keeps 8 rows in registers) */
+	c->ns[CG_KERNEL_DENSE] = ceil((double)L->m / 8.0) * (double)c->params *
 		(c->params * 4 > K.cache_bytes ? K.dense_fc_mem : K.dense_fc);
 	c->ns[CG_KERNEL_TABLE] = chunks * ((nz + pad) * (vec ? K.tab_fc_vec
 		: K.tab_fc) + (double)L->rows * K.row);
