@@ -9,7 +9,7 @@
 
 /* Calibration (ns, one core of the bench machine; docs/kernels.md):
  * dense: per multiply-add of the dense kernels; sparse: per stored
- * non-zero (FC, per batch vector) or per non-zero and 32-pixel tile
+ * non-zero (FC, per batch vector) or per non-zero and SP_TILE-pixel tile
  * (conv); the margin keeps a sparse kernel out unless it is clearly
  * faster, so that model error never makes a layer slower than dense. */
 static const struct {
@@ -26,9 +26,9 @@ static const struct {
 	.cache_bytes = 4 << 20,
 	.tab_fc = 0.30, .tab_fc_vec = 0.75, .unr_fc = 0.40,
 	.unr_fc_vec = 0.55, .row = 2.0,
-	.tab_conv = 2.6, .unr_conv = 2.2, .conv_fixed = 0.6,
+	.tab_conv = 4.8, .unr_conv = 4.1, .conv_fixed = 0.6,
 	.margin = 0.8,
-	.unroll_max_fc = 1 << 20, .unroll_max_conv = 64 << 10,
+	.unroll_max_fc = 1 << 20, .unroll_max_conv = 128 << 10,
 };
 
 static bool
@@ -226,7 +226,7 @@ estimate_conv(const sp_layer *L, cg_kernel_choice *c)
 	c->ns[CG_KERNEL_UNROLLED] = nz * per * K.unr_conv + copy;
 	c->bytes[CG_KERNEL_TABLE] = L->nnz * entry_bytes(L) +
 				    (L->rows + 1) * 4 + L->w->ncodes * 4;
-	c->code[CG_KERNEL_UNROLLED] = L->nnz * 48 + L->rows * 200;
+	c->code[CG_KERNEL_UNROLLED] = L->nnz * 11 * SP_NV + L->rows * 200;
 	c->bytes[CG_KERNEL_UNROLLED] = L->nnz * 4;
 }
 

@@ -90,6 +90,24 @@ def conv_model(path, s, batch, rng):
     return (batch, 3, 11, 13)
 
 
+def wconv_model(path, s, batch, rng):
+    """Many input channels: the table kernel blocks them (partial last
+    block, stride-2 phase planes, partial last tile)."""
+    w1 = sparse((40, 96, 3, 3), s, rng)
+    w2 = sparse((3, 40, 3, 3), s, rng)
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["h"], pads=[1] * 4),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Conv", ["r", "w2"], ["y"], strides=[2, 2])]
+    inits = [("w1", w1), ("w2", w2),
+             ("b1", rng.standard_normal(40).astype(np.float32))]
+    save(nodes, inits,
+         helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                       [batch, 96, 9, 10]),
+         helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 3, 4, 4]),
+         path)
+    return (batch, 96, 9, 10)
+
+
 def check(t, wd, model, shape, flags, rng):
     """Compile with flags, run, compare with nncc-run on the emitted IR."""
     exe, err = rc.build_model(t, model, wd, opt=flags[0], extra=flags[1:])
@@ -123,6 +141,10 @@ def cases():
             if s in (0.0, 0.9):
                 yield kind, batch, s, ["-O3"]
                 yield kind, batch, s, ["-Os"]
+    for s in (0.0, 0.5, 0.9, 1.0):
+        yield "wconv", 2, s, ["-O3", "--sparse-kernel=table"]
+    yield "wconv", 1, 0.9, ["-O3"]
+    yield "wconv", 1, 0.9, ["-Os", "--share=16"]
     for kind, batch in (("fc", 1), ("fc", 8), ("conv", 1)):
         for s in (0.0, 0.9):
             for o in ("-O3", "-Os"):
@@ -141,7 +163,8 @@ def main():
         for kind, batch, s, flags in cases():
             rng = np.random.default_rng(int(s * 100) + batch)
             model = os.path.join(wd, "model.onnx")
-            make = conv_model if kind == "conv" else fc_model
+            make = {"conv": conv_model, "wconv": wconv_model}.get(
+                kind, fc_model)
             shape = make(model, s, batch, rng, *( [True] if kind == "mm"
                                                    else []))
             err = check(t, wd, model, shape, flags, rng)
