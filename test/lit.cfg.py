@@ -10,9 +10,10 @@ config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".nnir", ".test"]
 config.test_source_root = os.path.dirname(os.path.abspath(__file__))
 config.test_exec_root = os.path.join(config.nncc_obj_root, "test")
-# Not lit tests: C unit tests and the conformance runner have their own
-# ctest entries; Inputs/ folders hold data that RUN lines read.
-config.excludes = ["unit", "onnx-node", "Inputs", "lit.cfg.py",
+# Not lit tests: C unit tests, the conformance runner and the fuzz corpus
+# replays have their own ctest entries; Inputs/ folders hold data that RUN
+# lines read.
+config.excludes = ["unit", "onnx-node", "fuzz", "Inputs", "lit.cfg.py",
                    "CMakeLists.txt", "README.md"]
 
 # Tool names in RUN lines (nncc, nncc-opt, nncc-run, FileCheck, not, unit
