@@ -189,8 +189,27 @@ entry_bytes(const sp_layer *L)
 	return idx + (L->w->ncodes ? 1 : 4);
 }
 
+static int64_t
+int_bytes(int64_t max)
+{
+	return max < 256 ? 1 : max < 65536 ? 2 : 4;
+}
+
+/* Bytes of the -Os compact table (lower_sparse_fc.c table_compact):
+ * per-row counts and columns at the narrowest width, 4-bit codes up to
+ * 16 centroids, no padding. */
+static int64_t
+compact_bytes(const sp_layer *L)
+{
+	int64_t nc = L->w->ncodes, v = nc == 0 ? L->nnz * 4 : nc <= 16 ?
+		L->nnz / 2 + 1 : L->nnz;
+
+	return L->rows * int_bytes(L->cols) + L->nnz * int_bytes(L->cols - 1) +
+	       v + nc * 4;
+}
+
 static void
-estimate_fc(const sp_layer *L, cg_kernel_choice *c)
+estimate_fc(const sp_layer *L, bool small, cg_kernel_choice *c)
 {
 	double chunks = (double)(L->m / L->mc), nz = (double)L->nnz;
 	double vec = L->mc > 1;
@@ -205,8 +224,9 @@ estimate_fc(const sp_layer *L, cg_kernel_choice *c)
 		: K.tab_fc) + (double)L->rows * K.row);
 	c->ns[CG_KERNEL_UNROLLED] = chunks * (nz * (vec ? K.unr_fc_vec
 		: K.unr_fc) + (double)L->rows * K.row);
-	c->bytes[CG_KERNEL_TABLE] = (L->nnz + (int64_t)pad) * entry_bytes(L) +
-				    (L->rows + 1) * 4 + L->w->ncodes * 4;
+	c->bytes[CG_KERNEL_TABLE] = small ? compact_bytes(L) :
+		(L->nnz + (int64_t)pad) * entry_bytes(L) + (L->rows + 1) * 4 +
+		L->w->ncodes * 4;
 	c->code[CG_KERNEL_UNROLLED] = L->nnz * 18 + L->rows * 24;
 	c->bytes[CG_KERNEL_UNROLLED] = L->nnz * 4;
 }
@@ -273,7 +293,7 @@ cg_sparse_choose(const ir_node *n, const cg_options *o, cg_kernel_choice *c)
 	if (L.conv)
 		estimate_conv(&L, c);
 	else
-		estimate_fc(&L, c);
+		estimate_fc(&L, o->size_level > 0, c);
 	return c->kind = pick(o, c, L.conv);
 }
 

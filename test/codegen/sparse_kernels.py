@@ -144,6 +144,8 @@ def cases():
     for s in (0.0, 0.5, 0.9, 1.0):
         yield "wconv", 2, s, ["-O3", "--sparse-kernel=table"]
     yield "wconv", 1, 0.9, ["-O3"]
+    for batch in (1, 8):  # -Os compact table with byte (not 4-bit) codes
+        yield "fc", batch, 0.9, ["-Os", "--share=32"]
     yield "wconv", 1, 0.9, ["-Os", "--share=16"]
     for kind, batch in (("fc", 1), ("fc", 8), ("conv", 1)):
         for s in (0.0, 0.9):
