@@ -328,30 +328,52 @@ zero_fill(cg_fn *f, LLVMValueRef p, LLVMValueRef idx, int64_t n)
 		cg_i64(f, n * 4), 4);
 }
 
-/* Row (ic, kh, kw) of the im2col matrix: B[row][oh*OW + ow] =
- * X[ic][oh*sh + kh*dh - ph][ow*sw + kw*dw - pw], 0 outside; the in-range
- * rows and columns are compile-time intervals, so there are no tests. */
+/* n floats of zeros at p[idx], n a runtime count (may be 0). */
 static void
-im2col_row(cg_fn *f, const geo *g, LLVMValueRef x, LLVMValueRef x0,
-	   LLVMValueRef dst, LLVMValueRef d0, int64_t kh, int64_t kw)
+zero_fill_dyn(cg_fn *f, LLVMValueRef p, LLVMValueRef idx, LLVMValueRef n)
+{
+	LLVMBuildMemSet(f->b, LLVMBuildBitCast(f->b, cg_gep(f, p, idx),
+		f->c->ptr, ""), LLVMConstInt(f->c->i8, 0, 0),
+		LLVMBuildNSWMul(f->b, n, cg_i64(f, 4), ""), 4);
+}
+
+static LLVMValueRef
+smax(cg_fn *f, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSGT, a, b, ""),
+			       a, b, "");
+}
+
+/* Row (ic, kh, kw) of the im2col matrix over the band of output rows
+ * [oh0, oh0 + bh): B[row][(oh - oh0)*OW + ow] =
+ * X[ic][oh*sh + kh*dh - ph][ow*sw + kw*dw - pw], 0 outside; the in-range
+ * columns are compile-time intervals, the rows clamped to the band. */
+static void
+im2col_row(cg_fn *f, const geo *g, const LLVMValueRef *xd, LLVMValueRef d0,
+	   int64_t kh, int64_t kw, LLVMValueRef oh0, int64_t bh)
 {
 	int64_t olo, ohi, wlo, whi, ow = g->out[2], iw = g->in[2];
-	LLVMValueRef oh, drow, srow, j;
+	LLVMValueRef oh, drow, srow, j, lo, hi, end, x = xd[0], dst = xd[2];
 	cg_loop lh, lw;
 
 	range(g->out[1], g->in[1], g->s[1], kh * g->d[1], g->p[1], &olo, &ohi);
 	range(ow, iw, g->s[2], kw * g->d[2], g->p[2], &wlo, &whi);
 	if (ohi <= olo || whi <= wlo) {
-		zero_fill(f, dst, d0, g->osz);
+		zero_fill(f, dst, d0, bh * ow);
 		return;
 	}
-	zero_fill(f, dst, d0, olo * ow);
-	zero_fill(f, dst, LLVMBuildNSWAdd(f->b, d0, cg_i64(f, ohi * ow), ""),
-		  (g->out[1] - ohi) * ow);
-	oh = LLVMBuildNSWAdd(f->b, cg_loop_begin(f, ohi - olo, &lh),
-			     cg_i64(f, olo), "");
-	drow = add_mul(f, d0, oh, ow);
-	srow = add_mul(f, LLVMBuildNSWAdd(f->b, x0, cg_i64(f,
+	end = LLVMBuildNSWAdd(f->b, oh0, cg_i64(f, bh), "");
+	lo = smax(f, oh0, cg_i64(f, olo));
+	hi = smax(f, lo, LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSLT,
+		end, cg_i64(f, ohi), ""), end, cg_i64(f, ohi), ""));
+	zero_fill_dyn(f, dst, d0, LLVMBuildNSWMul(f->b, LLVMBuildNSWSub(f->b,
+		lo, oh0, ""), cg_i64(f, ow), ""));
+	zero_fill_dyn(f, dst, add_mul(f, d0, LLVMBuildNSWSub(f->b, hi, oh0, ""),
+		ow), LLVMBuildNSWMul(f->b, LLVMBuildNSWSub(f->b, end, hi, ""),
+		cg_i64(f, ow), ""));
+	oh = cg_loop_begin_dyn(f, lo, hi, &lh);
+	drow = add_mul(f, d0, LLVMBuildNSWSub(f->b, oh, oh0, ""), ow);
+	srow = add_mul(f, LLVMBuildNSWAdd(f->b, xd[1], cg_i64(f,
 		(kh * g->d[1] - g->p[1]) * iw + kw * g->d[2] - g->p[2]), ""),
 		oh, g->s[1] * iw);
 	zero_fill(f, dst, drow, wlo);
@@ -362,24 +384,31 @@ im2col_row(cg_fn *f, const geo *g, LLVMValueRef x, LLVMValueRef x0,
 	cg_store(f, dst, LLVMBuildNSWAdd(f->b, drow, j, ""), cg_load(f, x,
 		add_mul(f, srow, j, g->s[2])));
 	cg_loop_end(f, &lw);
-	cg_loop_end(f, &lh);
+	cg_loop_end_dyn(f, &lh);
+	/* runtime-unrolled copies of every row loop tripled LLVM's time */
+	cg_no_unroll(f, LLVMGetBasicBlockTerminator(LLVMGetIncomingBlock(
+		lh.iv, 1)));
 }
 
+/* The band [oh0, oh0 + bh) of the im2col matrix (row stride bh*OW). */
 static void
-im2col(cg_fn *f, const cplan *p, LLVMValueRef x0, LLVMValueRef dst)
+im2col(cg_fn *f, const cplan *p, LLVMValueRef x0, LLVMValueRef dst,
+       LLVMValueRef oh0, int64_t bh)
 {
 	const geo *g = &p->g;
-	LLVMValueRef ic, xc, d0;
+	int64_t kidx = 0, bc = bh * g->out[2];
+	LLVMValueRef ic, xd[3], d0;
 	cg_loop l;
-	int64_t kidx = 0;
 
 	ic = cg_loop_begin(f, p->cg, &l);
-	xc = add_mul(f, x0, ic, g->isz);
-	d0 = LLVMBuildNSWMul(f->b, ic, cg_i64(f, g->kvol * g->osz), "");
+	xd[0] = f->in[0];
+	xd[1] = add_mul(f, x0, ic, g->isz);
+	xd[2] = dst;
+	d0 = LLVMBuildNSWMul(f->b, ic, cg_i64(f, g->kvol * bc), "");
 	for (int64_t kh = 0; kh < g->k[1]; kh++)
 		for (int64_t kw = 0; kw < g->k[2]; kw++, kidx++)
-			im2col_row(f, g, f->in[0], xc, dst, LLVMBuildNSWAdd(
-				f->b, d0, cg_i64(f, kidx * g->osz), ""), kh, kw);
+			im2col_row(f, g, xd, LLVMBuildNSWAdd(f->b, d0,
+				cg_i64(f, kidx * bc), ""), kh, kw, oh0, bh);
 	cg_loop_end(f, &l);
 }
 
@@ -421,22 +450,44 @@ conv_epilogue(cg_fn *f, cg_act *act, double *lo, double *hi,
 	f->epi_done = true;
 }
 
-/* Per image and group: C[mg][OH*OW] = W[mg][K] * B[K][OH*OW], B being the
- * input itself (1x1) or its im2col copy in the scratch. */
+#define BAND_BYTES (640 << 10) /* im2col band kept in L2 for its GEMM */
+#define BAND_COLS 96           /* narrower bands waste the column tiles */
+
+/* Output rows per im2col band: the whole plane when its matrix fits the
+ * budget, else the largest divisor of OH whose band does and is still
+ * wide; written and read back from L2 instead of memory. */
+static int64_t
+band_rows(const cplan *p)
+{
+	const geo *g = &p->g;
+	int64_t row = p->cg * g->kvol * g->out[2] * 4;
+
+	if (p->kind != CK_IM2COL || row * g->out[1] <= BAND_BYTES)
+		return g->out[1];
+	for (int64_t bh = g->out[1] - 1; bh >= 1; bh--)
+		if (g->out[1] % bh == 0 && bh * row <= BAND_BYTES)
+			return bh * g->out[2] >= BAND_COLS ? bh : g->out[1];
+	return g->out[1];
+}
+
+/* Per image, group and band of output rows: C[mg][cols] = W[mg][K] *
+ * B[K][cols], B being the input itself (1x1) or its im2col copy in the
+ * scratch. */
 static bool
 conv_gemm(cg_fn *f, const cplan *p)
 {
 	const geo *g = &p->g;
 	int64_t k = p->kind == CK_GEMM ? p->cg : p->cg * g->kvol;
-	LLVMValueRef bi, gi, x0, sc = NULL;
-	cg_loop lb, lg;
+	int64_t bh = band_rows(p), bc = bh * g->out[2];
+	LLVMValueRef bi, gi, x0, oh0, sc = NULL;
+	cg_loop lb, lg, lr;
 	cg_gemm m = {0};
 
-	m.m = p->mg, m.n = g->osz, m.k = k;
+	m.m = p->mg, m.n = bc, m.k = k;
 	cg_gemm_tile(f->c, m.m, m.n, &m.mr, &m.nv);
 	m.a = pack_a(f, p, k, m.mr);
 	m.sam = 1, m.sak = m.mr, m.amb = k * m.mr;
-	m.sbk = g->osz, m.bnb = (int64_t)m.nv * f->c->vl;
+	m.sbk = bc, m.bnb = (int64_t)m.nv * f->c->vl;
 	m.scm = g->osz;
 	m.alpha = m.beta = 1.0;
 	conv_epilogue(f, &m.act, &m.lo, &m.hi, &m.res);
@@ -450,18 +501,21 @@ conv_gemm(cg_fn *f, const cplan *p)
 			     cg_i64(f, p->cg * g->isz), "");
 	m.a0 = LLVMBuildNSWMul(f->b, gi, cg_i64(f, (p->mg + m.mr - 1) / m.mr *
 						k * m.mr), "");
-	m.c0 = LLVMBuildNSWMul(f->b, add_mul(f, gi, bi, p->grp),
-			       cg_i64(f, p->mg * g->osz), "");
+	oh0 = LLVMBuildNSWMul(f->b, cg_loop_begin(f, g->out[1] / bh, &lr),
+			      cg_i64(f, bh), "");
+	m.c0 = add_mul(f, LLVMBuildNSWMul(f->b, add_mul(f, gi, bi, p->grp),
+		cg_i64(f, p->mg * g->osz), ""), oh0, g->out[2]);
 	m.res0 = m.c0;
 	m.bias0 = LLVMBuildNSWMul(f->b, gi, cg_i64(f, p->mg), "");
 	m.c = f->out[0];
 	if (p->kind == CK_IM2COL) {
-		im2col(f, p, x0, sc);
+		im2col(f, p, x0, sc, oh0, bh);
 		m.b = sc, m.b0 = cg_i64(f, 0);
 	} else {
 		m.b = f->in[0], m.b0 = x0;
 	}
 	cg_gemm_emit(f, &m);
+	cg_loop_end_nounroll(f, &lr);
 	cg_loop_end(f, &lg);
 	cg_loop_end(f, &lb);
 	return true;
