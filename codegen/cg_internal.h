@@ -43,6 +43,9 @@ typedef struct cg_plan {
 cg_plan *cg_plan_build(ir_graph *g, nn_diag *d);
 void cg_plan_free(cg_plan *p);
 cg_buf *cg_plan_find(const cg_plan *p, const ir_value *v);
+/* The node's workspace scratch: enough for its dense kernel and for a
+ * sparse one, whichever the cost model picks (0: none). */
+int64_t cg_node_scratch_bytes(const ir_node *n);
 /* Follows aliases to the buffer that owns the bytes. */
 cg_buf *cg_buf_root(cg_buf *b);
 /* Whether op is a reshape-like view the planner may alias. */
@@ -221,6 +224,9 @@ LLVMValueRef cg_vact(cg_fn *f, LLVMValueRef v, cg_act act, double lo,
 /* lower_conv.c: workspace bytes n's kernel needs (0: none). Pure, so the
  * planner and the lowering agree. */
 int64_t cg_scratch_bytes(const ir_node *n);
+/* sparse_cost.c: workspace bytes a sparse conv kernel for n would need
+ * (0: n cannot take one). */
+int64_t cg_sparse_scratch_bytes(const ir_node *n);
 
 /* emit.c */
 /* Verifies, optimizes and writes the module (taken: disposed here). */

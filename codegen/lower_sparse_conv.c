@@ -354,8 +354,12 @@ cg_lower_sparse_conv(cg_fn *f, const sp_layer *L, cg_kernel k)
 		  nsc <= SP_MAX_SCRATCH;
 	if (blocked)
 		entries_block(L, &e, icb, nblk);
-	sc = cg_alloca(f, LLVMArrayType(f->c->f32, (unsigned)(blocked ? nsc
-		: L->scratch)));
+	/* The input copy lives in the node's workspace scratch, never on the
+	 * stack: it can be megabytes, and callers' threads may have small
+	 * stacks. The planner sized it (cg_node_scratch_bytes). */
+	NN_ASSERT(f->scratch && cg_sparse_scratch_bytes(f->n) >=
+		  4 * (blocked ? nsc : L->scratch));
+	sc = f->scratch;
 	ph = LLVMBuildBitCast(f->b, sc, LLVMPointerType(f->c->f32, 0), "");
 	wide = cg_gep(f, ph, cg_i64(f, nph));
 	bias = f->n->nin > 2 && f->n->in[2] ? f->in[2] : NULL;

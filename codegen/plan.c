@@ -138,6 +138,14 @@ place_node(cg_plan *p, ir_graph *g, ir_node *n, int i, nn_diag *d)
 	return true;
 }
 
+int64_t
+cg_node_scratch_bytes(const ir_node *n)
+{
+	int64_t dense = cg_scratch_bytes(n), sparse = cg_sparse_scratch_bytes(n);
+
+	return dense > sparse ? dense : sparse;
+}
+
 /* Kernel workspace (padded or im2col'd inputs), live only during its
  * node; not in the value table (v is NULL). */
 static void
@@ -146,7 +154,7 @@ add_scratch(cg_plan *p, ir_graph *g)
 	int i = 0;
 
 	for (ir_node *n = g->first; n; n = n->next, i++) {
-		int64_t sz = p->skip[i] ? 0 : cg_scratch_bytes(n);
+		int64_t sz = p->skip[i] ? 0 : cg_node_scratch_bytes(n);
 		cg_buf *b;
 		if (sz <= 0)
 			continue;

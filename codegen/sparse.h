@@ -20,7 +20,8 @@
 /* Non-zeros per vector FMA of the batch-1 FC table kernel (rows are
  * padded to a multiple of it). */
 #define SP_B1 8
-/* Most input-copy floats a conv kernel keeps on the stack. */
+/* Most input-copy floats a sparse conv kernel keeps in its workspace
+ * scratch (cg_sparse_scratch_bytes). */
 #define SP_MAX_SCRATCH (1 << 20)
 /* Most straight-line multiply-adds in one generated function (bounds the
  * LLVM time per function; bigger layers are split). */

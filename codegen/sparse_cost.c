@@ -149,6 +149,18 @@ sp_describe(const ir_node *n, sp_layer *L)
 	}
 }
 
+int64_t
+cg_sparse_scratch_bytes(const ir_node *n)
+{
+	sp_layer L;
+	int64_t nsc;
+
+	if (!sp_describe(n, &L) || !L.conv)
+		return 0;
+	nsc = L.scratch + (L.rows - 1) * L.ntiles * SP_TILE;
+	return 4 * (L.group == 1 && nsc <= SP_MAX_SCRATCH ? nsc : L.scratch);
+}
+
 static int64_t
 flat(const sp_layer *L, int64_t r, int64_t c)
 {
