@@ -256,9 +256,12 @@ ir_parse_data(parser *P, void *data, ir_dtype t, const ir_shape *s, int64_t n)
 {
 	token at = P->tok;
 	if (ir_lex_is_ident(P, "splat")) {
+		/* An empty tensor has no element 0 to parse the value into. */
+		unsigned char spare[8];
 		ir_lex_next(P);
 		if (!ir_lex_expect_punct(P, '(') ||
-		    !parse_elem(P, data, t, 0) || !ir_lex_expect_punct(P, ')'))
+		    !parse_elem(P, n > 0 ? data : spare, t, 0) ||
+		    !ir_lex_expect_punct(P, ')'))
 			return false;
 		size_t esz = ir_dtype_size(t);
 		for (int64_t i = 1; i < n; i++)
