@@ -176,11 +176,12 @@ pack_b(cg_fn *f, const float *w, int64_t k, int64_t n, bool tb, int64_t nw)
 {
 	int64_t nt = (n + nw - 1) / nw;
 	size_t bytes = (size_t)(n * k) * sizeof(float);
-	float *d = nn_xcalloc(1, bytes + 1);
+	float *d;
 	LLVMValueRef g;
 
 	if (!tb && n < nw) /* one partial tile: W as it is */
 		return f->in[1];
+	d = nn_xcalloc(1, bytes + 1);
 	for (int64_t t = 0; t < nt; t++) {
 		int64_t w0 = t * nw, tw = n - w0 < nw ? n - w0 : nw;
 		for (int64_t kk = 0; kk < k; kk++)
