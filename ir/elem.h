@@ -1,5 +1,5 @@
-/* Private to the ir/ reference kernels: integer and bool elements as raw
- * 64-bit patterns, so that integer kernels wrap like C unsigned arithmetic
+/* Private to the ir/ reference kernels: element copies, and integer and
+ * bool elements as raw 64-bit patterns, so that integer kernels wrap like C unsigned arithmetic
  * instead of losing precision through double (i64 shape arithmetic). */
 #ifndef NNCC_IR_ELEM_H
 #define NNCC_IR_ELEM_H
@@ -7,6 +7,20 @@
 #include <string.h>
 
 #include "ir.h"
+
+/* One element of esz bytes; the constant sizes let the compiler turn the
+ * copy into a single move in the data-movement kernels' inner loops. */
+static inline void
+elem_copy(char *dst, const char *src, size_t esz)
+{
+	switch (esz) {
+	case 1: *dst = *src; break;
+	case 2: memcpy(dst, src, 2); break;
+	case 4: memcpy(dst, src, 4); break;
+	case 8: memcpy(dst, src, 8); break;
+	default: memcpy(dst, src, esz); break;
+	}
+}
 
 static inline bool
 elem_is_unsigned(ir_dtype t)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "elem.h"
 #include "ir.h"
 
 static const void *
@@ -145,18 +146,6 @@ ir_shape_slice(ir_graph *g, ir_node *n, nn_diag *d)
 	return true;
 }
 
-static void
-copy_elem(char *dst, const char *src, size_t esz)
-{
-	switch (esz) {
-	case 1: *dst = *src; break;
-	case 2: memcpy(dst, src, 2); break;
-	case 4: memcpy(dst, src, 4); break;
-	case 8: memcpy(dst, src, 8); break;
-	default: memcpy(dst, src, esz); break;
-	}
-}
-
 bool
 ir_eval_slice(const ir_node *n, const void *const *in, void *const *out,
 	      nn_diag *d)
@@ -178,7 +167,7 @@ ir_eval_slice(const ir_node *n, const void *const *in, void *const *out,
 	const char *src = in[0];
 	char *dst = out[0];
 	for (int64_t e = 0; e < numel; e++) {
-		copy_elem(dst + (size_t)e * esz, src + (size_t)off * esz, esz);
+		elem_copy(dst + (size_t)e * esz, src + (size_t)off * esz, esz);
 		for (int a = rank - 1; a >= 0; a--) {
 			off += st[a];
 			if (++idx[a] < m.len[a])
@@ -430,7 +419,7 @@ ir_eval_pad(const ir_node *n, const void *const *in, void *const *out,
 		int64_t off = 0;
 		for (int a = 0; a < rank && off >= 0; a++)
 			off = map[a][idx[a]] < 0 ? -1 : off + map[a][idx[a]];
-		copy_elem((char *)out[0] + (size_t)e * esz, off < 0 ? val :
+		elem_copy((char *)out[0] + (size_t)e * esz, off < 0 ? val :
 			  (const char *)in[0] + (size_t)off * esz, esz);
 		for (int a = rank - 1; a >= 0; a--) {
 			if (++idx[a] < ys->dim[a])

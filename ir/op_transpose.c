@@ -3,6 +3,7 @@
  * elements by size so that every dtype works. */
 #include <string.h>
 
+#include "elem.h"
 #include "ir.h"
 
 /* The permutation, checked; perm[i] is the input axis of output axis i. */
@@ -50,18 +51,6 @@ ir_shape_transpose(ir_graph *g, ir_node *n, nn_diag *d)
 	return true;
 }
 
-static void
-copy_elem(char *dst, const char *src, size_t esz)
-{
-	switch (esz) {
-	case 1: *dst = *src; break;
-	case 2: memcpy(dst, src, 2); break;
-	case 4: memcpy(dst, src, 4); break;
-	case 8: memcpy(dst, src, 8); break;
-	default: memcpy(dst, src, esz); break;
-	}
-}
-
 bool
 ir_eval_transpose(const ir_node *n, const void *const *in, void *const *out,
 		  nn_diag *d)
@@ -83,7 +72,7 @@ ir_eval_transpose(const ir_node *n, const void *const *in, void *const *out,
 	const char *src = in[0];
 	char *dst = out[0];
 	for (int64_t e = 0; e < numel; e++) {
-		copy_elem(dst + (size_t)e * esz, src + (size_t)off * esz, esz);
+		elem_copy(dst + (size_t)e * esz, src + (size_t)off * esz, esz);
 		/* Odometer over output indices, keeping the input offset. */
 		for (int i = rank - 1; i >= 0; i--) {
 			off += st[i];
