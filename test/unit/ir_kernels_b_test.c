@@ -33,16 +33,8 @@ set_int(tg *t, ir_node *n, const char *name, int64_t v)
 static bool
 run(tg *t, const void *const *inputs, void *const *outputs)
 {
-	nn_diag d;
-	nn_diag_init(&d, "test", "t");
-	d.out = tmpfile();
-	bool ok = ir_infer_shapes(t->g, &d);
-	if (ok && outputs)
-		ok = ir_run(t->g, inputs, outputs, &d);
-	rewind(d.out);
-	size_t len = fread(t->err, 1, sizeof t->err - 1, d.out);
-	t->err[len] = 0;
-	fclose(d.out);
+	bool ok = unit_infer_run(t->g, inputs, outputs, t->err,
+				 sizeof t->err);
 	return ok;
 }
 

@@ -31,6 +31,25 @@ unit_report(void)
 	return nfail != 0;
 }
 
+/* Shape inference on g, then (if outputs) ir_run on inputs into outputs;
+ * the diagnostics' text lands in err (errsize bytes). */
+static inline bool
+unit_infer_run(ir_graph *g, const void *const *inputs, void *const *outputs,
+	       char *err, size_t errsize)
+{
+	nn_diag d;
+	nn_diag_init(&d, "test", "t");
+	d.out = tmpfile();
+	bool ok = ir_infer_shapes(g, &d);
+	if (ok && outputs)
+		ok = ir_run(g, inputs, outputs, &d);
+	rewind(d.out);
+	size_t len = fread(err, 1, errsize - 1, d.out);
+	err[len] = 0;
+	fclose(d.out);
+	return ok;
+}
+
 static inline ir_shape
 mkshape(const int64_t *d, int rank)
 {
