@@ -62,6 +62,8 @@ typedef struct cg_ctx {
 	const cg_options *o;
 	LLVMTypeRef i1, i8, i16, i32, i64, f16, f32, f64, ptr;
 	int vl, nregs; /* f32 lanes and registers of the target's vectors */
+	const ir_value *cb_w; /* cg_codebook's last weight and its global */
+	LLVMValueRef cb_g;
 } cg_ctx;
 
 /* The function of one node being built. in[i] and out[i] are typed
@@ -76,6 +78,7 @@ typedef struct cg_fn {
 	const ir_node *fused;  /* the nncc.Fused* node while its base op is
 				  lowered on a view; NULL otherwise */
 	bool epi_done;         /* the base op applied the fused epilogue */
+	LLVMValueRef wcodes, wcb; /* cg_weight_load's tables, made once */
 } cg_fn;
 
 typedef struct cg_loop {
@@ -136,6 +139,23 @@ LLVMValueRef cg_alloca(cg_fn *f, LLVMTypeRef t);
 void cg_strides(const ir_shape *s, int64_t *st);
 /* Broadcast strides of `in` against out (0 on broadcast dims). */
 void cg_bcast_strides(const ir_shape *in, const ir_shape *out, int64_t *st);
+/* codes.c: shared weights as a bitstream of cg_code_bits(ncodes)-bit
+ * codebook indices (cg_code_table) plus the codebook (cg_codebook). */
+bool cg_weight_shared(const ir_value *w);
+int cg_code_bits(int ncodes);
+LLVMValueRef cg_code_table(cg_fn *f, const uint8_t *codes, int64_t n,
+			   int bits);
+LLVMValueRef cg_codebook(cg_fn *f, const ir_value *w);
+/* Code e (i64), and codes e0..e0+n-1 as <n x i32> (e0 * bits % 8 == 0). */
+LLVMValueRef cg_code_load(cg_fn *f, LLVMValueRef t, LLVMValueRef e,
+			  int bits);
+LLVMValueRef cg_code_vload(cg_fn *f, LLVMValueRef t, LLVMValueRef e0, int n,
+			   int bits);
+/* codebook[idx] for an <n x i32> idx. */
+LLVMValueRef cg_code_lookup(cg_fn *f, LLVMValueRef cb, int ncodes,
+			    LLVMValueRef idx, int n);
+/* Element idx of the node's weight (input 1), shared or not. */
+LLVMValueRef cg_weight_load(cg_fn *f, LLVMValueRef idx);
 /* A private constant global holding nbytes of data. */
 LLVMValueRef cg_const_global(cg_ctx *c, const char *tag, const void *data,
 			     size_t nbytes);
@@ -189,6 +209,11 @@ typedef struct cg_gemm {
 	LLVMValueRef b, b0;
 	int64_t sbk, bnb, sbkt;
 	bool bpad;
+	/* Shared weights: a (b) is then a cg_code_table bitstream in the
+	 * same element order, of abits (bbits) per code, into acb (bcb) of
+	 * ancodes (bncodes) floats; B's vectors must be padded (bpad). */
+	LLVMValueRef acb, bcb;
+	int abits, bbits, ancodes, bncodes;
 	LLVMValueRef c, c0;     /* C(i, j) at c + c0 + i * scm + j */
 	int64_t scm;
 	/* Optional: y = act(alpha * AB + beta * bias(i, j) + res(i, j)). */

@@ -484,7 +484,7 @@ build_node(cg_ctx *c, const ir_node *n, int idx)
 	int na = n->nin + n->nout, ns = cg_node_scratch_bytes(n) > 0;
 	LLVMTypeRef *pt = nn_xcalloc((size_t)na + 2, sizeof *pt);
 	LLVMValueRef fn;
-	cg_fn f = {c, c->b, NULL, n, NULL, NULL, NULL, NULL, false};
+	cg_fn f = {c, c->b, NULL, n, NULL, NULL, NULL, NULL, false, NULL, NULL};
 	cg_kernel k;
 	bool ok;
 

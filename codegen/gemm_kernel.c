@@ -228,6 +228,37 @@ imul(cg_fn *f, LLVMValueRef a, int64_t k)
 	return k == 1 ? a : LLVMBuildNSWMul(f->b, a, cg_i64(f, k), "");
 }
 
+/* B's vector at element offset off (lanes used: nv). */
+static LLVMValueRef
+b_vector(cg_fn *f, const cg_gemm *g, LLVMValueRef off, int nv)
+{
+	int vl = f->c->vl;
+	LLVMValueRef idx, v;
+
+	if (!g->bcb)
+		return cg_vload(f, g->b, off, nv);
+	if (vl * g->bbits % 8 == 0) {
+		idx = cg_code_vload(f, g->b, off, vl, g->bbits);
+		return cg_code_lookup(f, g->bcb, g->bncodes, idx, vl);
+	}
+	/* lanes that do not start on a byte (vl 4, odd widths) */
+	v = LLVMConstNull(cg_vtype(f->c));
+	for (int l = 0; l < vl; l++)
+		v = LLVMBuildInsertElement(f->b, v, cg_load(f, g->bcb,
+			cg_code_load(f, g->b, iadd(f, off, cg_i64(f, l)),
+				     g->bbits)), LLVMConstInt(f->c->i32,
+			(unsigned long long)l, 0), "");
+	return v;
+}
+
+static LLVMValueRef
+a_scalar(cg_fn *f, const cg_gemm *g, LLVMValueRef off)
+{
+	if (!g->acb)
+		return cg_load(f, g->a, off);
+	return cg_load(f, g->acb, cg_code_load(f, g->a, off, g->abits));
+}
+
 /* One k step: acc[i][v] += A(i, k) * B(k, v). */
 static void
 k_step(cg_fn *f, const cg_gemm *g, const tpos *t, LLVMValueRef k,
@@ -238,10 +269,10 @@ k_step(cg_fn *f, const cg_gemm *g, const tpos *t, LLVMValueRef k,
 	int vl = f->c->vl;
 
 	for (int v = 0; v < t->nv; v++)
-		bv[v] = cg_vload(f, g->b, iadd(f, brow, cg_i64(f, v * vl)),
+		bv[v] = b_vector(f, g, iadd(f, brow, cg_i64(f, v * vl)),
 				 v == t->nv - 1 && !g->bpad ? t->lanes : vl);
 	for (int i = 0; i < t->mr; i++) {
-		LLVMValueRef a = cg_vsplat(f, cg_load(f, g->a, iadd(f, arow,
+		LLVMValueRef a = cg_vsplat(f, a_scalar(f, g, iadd(f, arow,
 			cg_i64(f, i * g->sam))));
 		for (int v = 0; v < t->nv; v++)
 			acc[i * 4 + v] = cg_vfma(f, a, bv[v], acc[i * 4 + v]);

@@ -175,7 +175,7 @@ all_positions(cg_fn *f, const geo *g, bool tr, LLVMValueRef wbase,
 	for (kk[0] = 0; kk[0] < g->k[0]; kk[0]++)
 		for (kk[1] = 0; kk[1] < g->k[1]; kk[1]++)
 			for (kk[2] = 0; kk[2] < g->k[2]; kk[2]++, kidx++) {
-				LLVMValueRef w = cg_load(f, f->in[1],
+				LLVMValueRef w = cg_weight_load(f,
 					LLVMBuildNSWAdd(f->b, wbase,
 						cg_i64(f, kidx), ""));
 				kernel_pos(f, g, kk, tr, f->out[0], y0,
@@ -412,24 +412,40 @@ im2col(cg_fn *f, const cplan *p, LLVMValueRef x0, LLVMValueRef dst,
 	cg_loop_end(f, &l);
 }
 
-/* Weights [grp][mg][K] as [grp][ceil(mg/mr)][K][mr], zero-padded. */
-static LLVMValueRef
-pack_a(cg_fn *f, const cplan *p, int64_t k, int mr)
+/* Weights [grp][mg][K] as [grp][ceil(mg/mr)][K][mr], zero-padded: f32,
+ * or for shared weights their codes (m->acb set). */
+static void
+pack_a(cg_fn *f, const cplan *p, int64_t k, cg_gemm *m)
 {
-	const float *w = f->n->in[1]->data;
-	int64_t mb = (p->mg + mr - 1) / mr;
-	size_t bytes = (size_t)(p->grp * mb * k * mr) * sizeof(float);
-	float *d = nn_xcalloc(1, bytes + 1);
-	LLVMValueRef g;
+	const ir_value *wv = f->n->in[1];
+	const float *w = wv->data;
+	bool codes = cg_weight_shared(wv);
+	int mr = m->mr;
+	int64_t mb = (p->mg + mr - 1) / mr, n = p->grp * mb * k * mr;
+	size_t es = codes ? 1 : sizeof(float);
+	char *d = nn_xcalloc(1, (size_t)n * es + 1);
 
 	for (int64_t gi = 0; gi < p->grp; gi++)
 		for (int64_t i = 0; i < p->mg; i++)
-			for (int64_t kk = 0; kk < k; kk++)
-				d[((gi * mb + i / mr) * k + kk) * mr + i % mr] =
-					w[(gi * p->mg + i) * k + kk];
-	g = cg_const_global(f->c, "wconv", d, bytes);
+			for (int64_t kk = 0; kk < k; kk++) {
+				int64_t to = ((gi * mb + i / mr) * k + kk) * mr +
+					     i % mr, from = (gi * p->mg + i) * k
+					     + kk;
+				if (codes)
+					d[to] = (char)wv->codes[from];
+				else
+					((float *)d)[to] = w[from];
+			}
+	if (codes) {
+		m->abits = cg_code_bits(wv->ncodes);
+		m->ancodes = wv->ncodes;
+		m->acb = cg_codebook(f, wv);
+		m->a = cg_code_table(f, (const uint8_t *)d, n, m->abits);
+	} else {
+		m->a = fptr(f, cg_const_global(f->c, "wconv", d,
+					       (size_t)n * es));
+	}
 	free(d);
-	return fptr(f, g);
 }
 
 /* Bias, residual and activation of the (fused) node into the kernel. */
@@ -485,7 +501,7 @@ conv_gemm(cg_fn *f, const cplan *p)
 
 	m.m = p->mg, m.n = bc, m.k = k;
 	cg_gemm_tile(f->c, m.m, m.n, &m.mr, &m.nv);
-	m.a = pack_a(f, p, k, m.mr);
+	pack_a(f, p, k, &m);
 	m.sam = 1, m.sak = m.mr, m.amb = k * m.mr;
 	m.sbk = bc, m.bnb = (int64_t)m.nv * f->c->vl;
 	m.scm = g->osz;
@@ -642,7 +658,7 @@ conv_dw(cg_fn *f, const cplan *p)
 	mi = cg_loop_begin(f, p->mg, &lm);
 	oc = add_mul(f, mi, ci, p->mg);
 	for (int64_t k = 0; k < g->kvol; k++)
-		r.w[k] = cg_vsplat(f, cg_load(f, f->in[1], add_mul(f,
+		r.w[k] = cg_vsplat(f, cg_weight_load(f, add_mul(f,
 			cg_i64(f, k), oc, g->kvol)));
 	r.bias = f->n->nin > 2 && f->in[2]
 		 ? cg_vsplat(f, cg_load(f, f->in[2], oc))

@@ -194,6 +194,31 @@ pack_b(cg_fn *f, const float *w, int64_t k, int64_t n, bool tb, int64_t nw)
 	return LLVMBuildBitCast(f->b, g, LLVMPointerType(f->c->f32, 0), "");
 }
 
+/* Shared W: its codes in pack_b's order, the last tile padded to whole
+ * vectors (so that every vector starts on a byte of the bitstream). */
+static void
+pack_codes(cg_fn *f, const ir_value *w, bool tb, cg_gemm *g)
+{
+	int64_t k = g->k, n = g->n, nw = g->sbk, nt = n / nw, vl = f->c->vl;
+	int64_t tail = (n % nw + vl - 1) / vl * vl;
+	int64_t total = nt * k * nw + k * tail;
+	uint8_t *d = nn_xcalloc(1, (size_t)total + 1);
+
+	for (int64_t j = 0; j < n; j++) {
+		int64_t t = j / nw, tw = t < nt ? nw : tail;
+		for (int64_t kk = 0; kk < k; kk++)
+			d[t * k * nw + kk * tw + j % nw] =
+				w->codes[tb ? j * k + kk : kk * n + j];
+	}
+	g->bbits = cg_code_bits(w->ncodes);
+	g->bncodes = w->ncodes;
+	g->b = cg_code_table(f, d, total, g->bbits);
+	g->bcb = cg_codebook(f, w);
+	g->sbkt = tail;
+	g->bpad = true;
+	free(d);
+}
+
 /* The fused epilogue of f->fused (if any) goes into the kernel when it
  * can; false leaves it to cg_lower_fused_epilogue. */
 static void
@@ -248,7 +273,10 @@ fast_gemm(cg_fn *f)
 	g.sbk = (int64_t)g.nv * f->c->vl;
 	g.bnb = g.k * g.sbk;
 	g.sbkt = g.n % g.sbk;
-	g.b = pack_b(f, w->data, g.k, g.n, tb, g.sbk);
+	if (cg_weight_shared(w))
+		pack_codes(f, w, tb, &g);
+	else
+		g.b = pack_b(f, w->data, g.k, g.n, tb, g.sbk);
 	g.b0 = g.c0 = g.bias0 = cg_i64(f, 0);
 	g.c = f->out[0];
 	g.scm = g.n;

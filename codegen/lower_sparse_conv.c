@@ -271,7 +271,8 @@ table_blocked(cg_fn *f, const sp_layer *L, const centries *e, int64_t nblk,
 
 /* Unrolled kernel: channels [r0, r1) with their non-zeros' offsets as
  * immediates, in a function of (phases, wide, y, bias, weights); weights
- * through a base register (no relocation per non-zero). */
+ * through a base register (no relocation per non-zero). Shared weights:
+ * the table is the codebook, indexed by the constant codes. */
 static void
 unrolled_part(cg_fn *f, const sp_layer *L, const centries *e, int64_t r0,
 	      int64_t r1, LLVMValueRef *args)
@@ -296,7 +297,8 @@ unrolled_part(cg_fn *f, const sp_layer *L, const centries *e, int64_t r0,
 			acc[v] = b0;
 		for (int32_t j = e->ptr[r]; j < e->ptr[r + 1]; j++) {
 			LLVMValueRef w = sp_splat(&s, cg_load(&s, p[4],
-				cg_i64(&s, j - j0)), SP_VEC);
+				cg_i64(&s, L->w->ncodes ? e->code[j] : j - j0)),
+				SP_VEC);
 			for (int v = 0; v < SP_NV; v++)
 				acc[v] = sp_fmuladd(&s, w, sp_vload(&s, p[0],
 					LLVMBuildNSWAdd(s.b, t, cg_i64(&s,
@@ -315,7 +317,8 @@ unrolled_part(cg_fn *f, const sp_layer *L, const centries *e, int64_t r0,
 		for (int i = 0; i < 4; i++)
 			a[i] = args[i] ? LLVMBuildBitCast(f->b, args[i],
 				f->c->ptr, "") : LLVMConstNull(f->c->ptr);
-		a[4] = LLVMBuildBitCast(f->b, sp_weights(f, e->val + j0,
+		a[4] = LLVMBuildBitCast(f->b, L->w->ncodes ?
+			cg_codebook(f, L->w) : sp_weights(f, e->val + j0,
 			e->ptr[r1] > j0 ? e->ptr[r1] - j0 : 1), f->c->ptr, "");
 		LLVMBuildCall2(f->b, LLVMGetElementType(LLVMTypeOf(fn)), fn,
 			       a, 5, "");

@@ -130,6 +130,7 @@ sp_sub_begin(cg_fn *f, cg_fn *sub, int nparams, LLVMBuilderRef *b)
 		LLVMVoidTypeInContext(f->c->ctx), pt, (unsigned)nparams, 0));
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
 	*sub = *f;
+	sub->wcodes = sub->wcb = NULL; /* values of the parent function */
 	*b = LLVMCreateBuilderInContext(f->c->ctx);
 	sub->b = *b;
 	sub->fn = fn;
@@ -246,20 +247,18 @@ hsum8(cg_fn *f, LLVMValueRef v)
 				       "");
 }
 
-/* Eight lanes from table t (f32, or codebook cb indexed by u8 codes) at
- * j0: a vector load, or eight scalar loads for codes. */
+/* Eight lanes from table t at j0: f32 weights, or codes looked up in
+ * the codebook cb (a permute when it fits a register). */
 static LLVMValueRef
-lanes8(cg_fn *f, LLVMValueRef t, LLVMValueRef cb, LLVMValueRef j0)
+lanes8(cg_fn *f, const sp_layer *L, LLVMValueRef t, LLVMValueRef cb,
+       LLVMValueRef j0)
 {
-	LLVMValueRef v = LLVMGetUndef(LLVMVectorType(f->c->f32, SP_B1));
+	int bits = cg_code_bits(L->w->ncodes);
 
 	if (!cb)
 		return sp_vload(f, t, j0, SP_B1);
-	for (unsigned u = 0; u < SP_B1; u++)
-		v = LLVMBuildInsertElement(f->b, v, cg_load(f, cb, sp_index(f,
-			t, LLVMBuildNSWAdd(f->b, j0, cg_i64(f, u), ""))),
-			LLVMConstInt(f->c->i32, u, 0), "");
-	return v;
+	return cg_code_lookup(f, cb, L->w->ncodes, cg_code_vload(f, t, j0,
+		SP_B1, bits), SP_B1);
 }
 
 /* Batch-1 table kernel: rows padded to SP_B1 entries; each group of
@@ -290,7 +289,7 @@ table_rows_b1(cg_fn *f, const sp_layer *L, LLVMValueRef ptr,
 		xv = LLVMBuildInsertElement(f->b, xv, cg_load(f, x, sp_index(f,
 			col, LLVMBuildNSWAdd(f->b, j0, cg_i64(f, u), ""))),
 			LLVMConstInt(f->c->i32, u, 0), "");
-	LLVMBuildStore(f->b, sp_fmuladd(f, lanes8(f, val, cb, j0), xv,
+	LLVMBuildStore(f->b, sp_fmuladd(f, lanes8(f, L, val, cb, j0), xv,
 		LLVMBuildLoad2(f->b, vt, acc, "")), acc);
 	cg_loop_end_dyn(f, &lq);
 	store_row(f, L, y, r, hsum8(f, LLVMBuildLoad2(f->b, vt, acc, "")));
@@ -305,6 +304,7 @@ table_rows(cg_fn *f, const sp_layer *L, const csr *s, LLVMValueRef xs,
 {
 	unsigned mc = (unsigned)L->mc;
 	bool codes = L->w->ncodes > 0, narrow = L->cols <= 65536;
+	int bits = cg_code_bits(L->w->ncodes);
 	int64_t n = s->n ? s->n : 1;
 	uint16_t *c16 = NULL;
 	int32_t *c32 = NULL;
@@ -325,9 +325,10 @@ table_rows(cg_fn *f, const sp_layer *L, const csr *s, LLVMValueRef xs,
 	col = narrow ? sp_table(f, c16, n, 2) : sp_table(f, c32, n, 4);
 	free(c16);
 	free(c32);
-	val = codes ? sp_table(f, s->code, n, 1) : cg_f32_table(f, s->val, n);
+	val = codes ? cg_code_table(f, s->code, n, bits)
+		    : cg_f32_table(f, s->val, n);
 	if (codes)
-		cb = cg_f32_table(f, L->w->codebook, L->w->ncodes);
+		cb = cg_codebook(f, L->w);
 	if (mc == 1) {
 		table_rows_b1(f, L, ptr, col, val, cb, xs, y);
 		return;
@@ -347,7 +348,7 @@ table_rows(cg_fn *f, const sp_layer *L, const csr *s, LLVMValueRef xs,
 		LLVMValueRef j = LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, q,
 			cg_i64(f, 4), ""), cg_i64(f, u), "");
 		LLVMValueRef c = sp_index(f, col, j), w, xv;
-		w = codes ? cg_load(f, cb, sp_index(f, val, j))
+		w = codes ? cg_load(f, cb, cg_code_load(f, val, j, bits))
 			  : cg_load(f, val, j);
 		xv = sp_vload(f, xs, mc == 1 ? c : LLVMBuildNSWMul(f->b, c,
 			cg_i64(f, mc), ""), mc);
@@ -488,7 +489,9 @@ table_compact(cg_fn *f, const sp_layer *L, const csr *s, LLVMValueRef xs,
 /* Unrolled kernel: rows [r0, r1) as straight-line code in a function of
  * (xs, y, weights): offsets are immediates; the weights come from a table
  * through a base register, since constant-pool operands would cost one
- * relocation (24 bytes of object) each. */
+ * relocation (24 bytes of object) each. With shared weights the table is
+ * the codebook itself, indexed by the constant codes: no per-non-zero
+ * data at all. */
 static void
 unrolled_part(cg_fn *f, const sp_layer *L, const csr *s, int64_t r0,
 	      int64_t r1, LLVMValueRef xs, LLVMValueRef y)
@@ -502,6 +505,7 @@ unrolled_part(cg_fn *f, const sp_layer *L, const csr *s, int64_t r0,
 	LLVMValueRef sy = LLVMBuildBitCast(b, LLVMGetParam(fn, 1), pf, "");
 	LLVMValueRef sw = LLVMBuildBitCast(b, LLVMGetParam(fn, 2), pf, "");
 	int32_t j0 = s->ptr[r0];
+	bool codes = L->w->ncodes > 0;
 
 	for (int64_t r = r0; r < r1; r++) {
 		LLVMValueRef acc[4];
@@ -509,7 +513,7 @@ unrolled_part(cg_fn *f, const sp_layer *L, const csr *s, int64_t r0,
 			acc[u] = vzero(&sub, L);
 		for (int32_t j = s->ptr[r]; j < s->ptr[r + 1]; j++) {
 			LLVMValueRef w = sp_splat(&sub, cg_load(&sub, sw,
-				cg_i64(&sub, j - j0)), mc);
+				cg_i64(&sub, codes ? s->code[j] : j - j0)), mc);
 			LLVMValueRef xv = sp_vload(&sub, sx, cg_i64(&sub,
 				s->col[j] * (int64_t)mc), mc);
 			acc[j % 4] = sp_fmuladd(&sub, w, xv, acc[j % 4]);
@@ -519,8 +523,9 @@ unrolled_part(cg_fn *f, const sp_layer *L, const csr *s, int64_t r0,
 	sp_sub_end(&sub, b);
 	args[0] = LLVMBuildBitCast(f->b, xs, f->c->ptr, "");
 	args[1] = LLVMBuildBitCast(f->b, y, f->c->ptr, "");
-	args[2] = LLVMBuildBitCast(f->b, sp_weights(f, s->val + j0,
-		s->ptr[r1] > j0 ? s->ptr[r1] - j0 : 1), f->c->ptr, "");
+	args[2] = LLVMBuildBitCast(f->b, codes ? cg_codebook(f, L->w) :
+		sp_weights(f, s->val + j0, s->ptr[r1] > j0 ? s->ptr[r1] - j0 :
+		1), f->c->ptr, "");
 	LLVMBuildCall2(f->b, LLVMGetElementType(LLVMTypeOf(fn)), fn, args, 3,
 		       "");
 }

@@ -192,13 +192,24 @@ is_weight_layer(const ir_node *n)
 	}
 }
 
-/* Bytes per stored entry of the table kernel: index + value (or code). */
+/* Bytes of n stored entries of the -O3 table kernel: index + value, or
+ * index + a code in the bitstream (codes.c) and the codebook. */
 static int64_t
-entry_bytes(const sp_layer *L)
+table_bytes(const sp_layer *L, int64_t n)
 {
 	int64_t idx = L->conv ? 4 : L->cols <= 65536 ? 2 : 4;
+	int nc = L->w->ncodes;
 
-	return idx + (L->w->ncodes ? 1 : 4);
+	return n * idx + (nc ? (n * cg_code_bits(nc) + 7) / 8 + nc * 4
+			     : n * 4);
+}
+
+/* Weight bytes of the unrolled kernels: the values, or just the
+ * codebook the constant codes index. */
+static int64_t
+unrolled_bytes(const sp_layer *L)
+{
+	return L->w->ncodes ? L->w->ncodes * 4 : L->nnz * 4;
 }
 
 static int64_t
@@ -237,10 +248,9 @@ estimate_fc(const sp_layer *L, bool small, cg_kernel_choice *c)
 	c->ns[CG_KERNEL_UNROLLED] = chunks * (nz * (vec ? K.unr_fc_vec
 		: K.unr_fc) + (double)L->rows * K.row);
 	c->bytes[CG_KERNEL_TABLE] = small ? compact_bytes(L) :
-		(L->nnz + (int64_t)pad) * entry_bytes(L) + (L->rows + 1) * 4 +
-		L->w->ncodes * 4;
+		table_bytes(L, L->nnz + (int64_t)pad) + (L->rows + 1) * 4;
 	c->code[CG_KERNEL_UNROLLED] = L->nnz * 18 + L->rows * 24;
-	c->bytes[CG_KERNEL_UNROLLED] = L->nnz * 4;
+	c->bytes[CG_KERNEL_UNROLLED] = unrolled_bytes(L);
 }
 
 static void
@@ -256,10 +266,10 @@ estimate_conv(const sp_layer *L, cg_kernel_choice *c)
 	c->ns[CG_KERNEL_DENSE] = macs * K.dense_conv;
 	c->ns[CG_KERNEL_TABLE] = nz * per * K.tab_conv + copy;
 	c->ns[CG_KERNEL_UNROLLED] = nz * per * K.unr_conv + copy;
-	c->bytes[CG_KERNEL_TABLE] = L->nnz * entry_bytes(L) +
-				    (L->rows + 1) * 4 + L->w->ncodes * 4;
+	c->bytes[CG_KERNEL_TABLE] = table_bytes(L, L->nnz) +
+				    (L->rows + 1) * 4;
 	c->code[CG_KERNEL_UNROLLED] = L->nnz * 11 * SP_NV + L->rows * 200;
-	c->bytes[CG_KERNEL_UNROLLED] = L->nnz * 4;
+	c->bytes[CG_KERNEL_UNROLLED] = unrolled_bytes(L);
 }
 
 /* -O3 (speed): the fastest predicted kernel, sparse only when clearly
@@ -298,8 +308,10 @@ cg_sparse_choose(const ir_node *n, const cg_options *o, cg_kernel_choice *c)
 		return c->kind = CG_KERNEL_NONE;
 	c->params = ir_shape_numel(&n->in[1]->shape);
 	c->nnz = n->in[1]->nnz;
-	c->bytes[CG_KERNEL_DENSE] = c->params *
-				    (int64_t)ir_dtype_size(n->in[1]->dtype);
+	c->bytes[CG_KERNEL_DENSE] = cg_weight_shared(n->in[1]) ?
+		(c->params * cg_code_bits(n->in[1]->ncodes) + 7) / 8 +
+		n->in[1]->ncodes * 4 :
+		c->params * (int64_t)ir_dtype_size(n->in[1]->dtype);
 	if (!sp_describe(n, &L))
 		return c->kind = CG_KERNEL_DENSE;
 	if (L.conv)
