@@ -51,6 +51,7 @@ CONFIGS = [
     ('prune0.9', ['-O3', '--prune=0.9'], None),
     ('prune0.95', ['-O3', '--prune=0.95'], None),
     ('share16', ['-O3', '--share=16'], None),
+    ('prune0.9+share16', ['-O3', '--prune=0.9', '--share=16'], None),
     ('prune0.9+share16-Os', ['-Os', '--prune=0.9', '--share=16'], None),
 ]
 

@@ -14,6 +14,8 @@
  * faster, so that model error never makes a layer slower than dense. */
 static const struct {
 	double dense_fc, dense_fc_mem, dense_conv;
+	double dense_fc_codes; /* decoding shared weights (codes.c); their
+				* codes are small enough not to be memory-bound */
 	int64_t cache_bytes; /* weights above this stream from memory */
 	double tab_fc, tab_fc_vec, unr_fc, unr_fc_vec, row;
 	double tab_conv, unr_conv, conv_fixed;
@@ -23,6 +25,7 @@ static const struct {
 	int64_t unroll_max_fc, unroll_max_conv;
 } K = {
 	.dense_fc = 0.06, .dense_fc_mem = 0.14, .dense_conv = 0.04,
+	.dense_fc_codes = 0.05,
 	.cache_bytes = 4 << 20,
 	.tab_fc = 0.30, .tab_fc_vec = 0.75, .unr_fc = 0.40,
 	.unr_fc_vec = 0.55, .row = 2.0,
@@ -242,7 +245,8 @@ estimate_fc(const sp_layer *L, bool small, cg_kernel_choice *c)
 	/* the blocked dense kernel streams the weights once per block of
 	 * up to 8 batch rows (gemm_kernel.c keeps 8 rows in registers) */
 	c->ns[CG_KERNEL_DENSE] = ceil((double)L->m / 8.0) * (double)c->params *
-		(c->params * 4 > K.cache_bytes ? K.dense_fc_mem : K.dense_fc);
+		(L->w->ncodes ? K.dense_fc + K.dense_fc_codes :
+		 c->params * 4 > K.cache_bytes ? K.dense_fc_mem : K.dense_fc);
 	c->ns[CG_KERNEL_TABLE] = chunks * ((nz + pad) * (vec ? K.tab_fc_vec
 		: K.tab_fc) + (double)L->rows * K.row);
 	c->ns[CG_KERNEL_UNROLLED] = chunks * (nz * (vec ? K.unr_fc_vec
