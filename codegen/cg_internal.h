@@ -64,7 +64,24 @@ typedef struct cg_ctx {
 	int vl, nregs; /* f32 lanes and registers of the target's vectors */
 	const ir_value *cb_w; /* cg_codebook's last weight and its global */
 	LLVMValueRef cb_g;
+	cg_plan *plan;
+	bool profile;         /* time every node call (profile.c) */
+	LLVMValueRef prof;    /* the profile's per-node tick counters */
 } cg_ctx;
+
+/* codegen.c: builds the module of g (profile: with per-node tick
+ * counters); cg_ctx_dispose frees the context and plan, not the module. */
+bool cg_build(cg_ctx *c, ir_graph *g, const cg_options *o, bool profile,
+	      nn_diag *d);
+void cg_ctx_dispose(cg_ctx *c);
+
+/* profile.c: the counters build_run adds around every node call. */
+void cg_profile_begin(cg_ctx *c, int nnodes);
+LLVMValueRef cg_profile_tick(cg_ctx *c);
+void cg_profile_add(cg_ctx *c, int node, LLVMValueRef t0);
+/* --print-stats: per weight layer, the measured time of its kernel next
+ * to the cost model's prediction (host targets only). */
+void cg_print_measured(ir_graph *g, const cg_options *o, nn_diag *d);
 
 /* The function of one node being built. in[i] and out[i] are typed
  * element pointers (NULL for an omitted operand). */
@@ -256,6 +273,8 @@ int64_t cg_sparse_scratch_bytes(const ir_node *n);
 /* emit.c */
 /* Verifies, optimizes and writes the module (taken: disposed here). */
 bool cg_emit(cg_ctx *c, const cg_options *o, const char *path);
+/* cg_emit's verification and optimization, without writing. */
+bool cg_prepare(cg_ctx *c, const cg_options *o);
 /* Sets the module's triple and data layout for o; false on a bad target.
  * Needed before lowering so size_t has the target's width. */
 bool cg_setup_target(cg_ctx *c, const cg_options *o);

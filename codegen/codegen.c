@@ -655,9 +655,15 @@ build_run(cg_ctx *c, cg_plan *p)
 	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
 		c->ctx, run, "entry"));
 	i = 0;
+	if (c->profile)
+		cg_profile_begin(c, p->nnodes);
 	for (ir_node *n = c->g->first; ok && n; n = n->next, i++)
-		if (fns[i])
+		if (fns[i]) {
+			LLVMValueRef t0 = c->profile ? cg_profile_tick(c) : NULL;
 			call_node(c, p, run, fns[i], n, i);
+			if (c->profile)
+				cg_profile_add(c, i, t0);
+		}
 	if (ok)
 		copy_outputs(c, p, run);
 	LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
@@ -704,41 +710,68 @@ build_entries(cg_ctx *c, const cg_plan *p)
 					0));
 }
 
+/* The context and module of g under o; false after reporting a problem
+ * (c is then disposed). */
+bool
+cg_build(cg_ctx *c, ir_graph *g, const cg_options *o, bool profile,
+	 nn_diag *d)
+{
+	bool ok;
+
+	memset(c, 0, sizeof *c);
+	c->ctx = LLVMContextCreate();
+	c->mod = LLVMModuleCreateWithNameInContext(o->name, c->ctx);
+	c->b = LLVMCreateBuilderInContext(c->ctx);
+	c->g = g;
+	c->d = d;
+	c->name = o->name;
+	c->o = o;
+	c->profile = profile;
+	c->i1 = LLVMInt1TypeInContext(c->ctx);
+	c->i8 = LLVMInt8TypeInContext(c->ctx);
+	c->i16 = LLVMInt16TypeInContext(c->ctx);
+	c->i32 = LLVMInt32TypeInContext(c->ctx);
+	c->i64 = LLVMInt64TypeInContext(c->ctx);
+	c->f16 = LLVMHalfTypeInContext(c->ctx);
+	c->f32 = LLVMFloatTypeInContext(c->ctx);
+	c->f64 = LLVMDoubleTypeInContext(c->ctx);
+	c->ptr = LLVMPointerType(c->i8, 0);
+	ok = cg_setup_target(c, o);
+	c->plan = ok ? cg_plan_build(g, d) : NULL;
+	ok = c->plan && build_run(c, c->plan);
+	if (ok)
+		build_entries(c, c->plan);
+	LLVMDisposeBuilder(c->b);
+	c->b = NULL;
+	if (!ok) {
+		LLVMDisposeModule(c->mod);
+		c->mod = NULL;
+		cg_ctx_dispose(c);
+	}
+	return ok;
+}
+
+void
+cg_ctx_dispose(cg_ctx *c)
+{
+	LLVMContextDispose(c->ctx);
+	cg_plan_free(c->plan);
+	c->ctx = NULL;
+	c->plan = NULL;
+}
+
 bool
 cg_compile(ir_graph *g, const cg_options *o, const char *path, nn_diag *d)
 {
-	cg_ctx c = {0};
-	cg_plan *p;
-	bool ok;
+	cg_ctx c;
+	bool ok = cg_build(&c, g, o, false, d);
 
-	c.ctx = LLVMContextCreate();
-	c.mod = LLVMModuleCreateWithNameInContext(o->name, c.ctx);
-	c.b = LLVMCreateBuilderInContext(c.ctx);
-	c.g = g;
-	c.d = d;
-	c.name = o->name;
-	c.o = o;
-	c.i1 = LLVMInt1TypeInContext(c.ctx);
-	c.i8 = LLVMInt8TypeInContext(c.ctx);
-	c.i16 = LLVMInt16TypeInContext(c.ctx);
-	c.i32 = LLVMInt32TypeInContext(c.ctx);
-	c.i64 = LLVMInt64TypeInContext(c.ctx);
-	c.f16 = LLVMHalfTypeInContext(c.ctx);
-	c.f32 = LLVMFloatTypeInContext(c.ctx);
-	c.f64 = LLVMDoubleTypeInContext(c.ctx);
-	c.ptr = LLVMPointerType(c.i8, 0);
-	ok = cg_setup_target(&c, o);
-	p = ok ? cg_plan_build(g, d) : NULL;
-	ok = p && build_run(&c, p);
-	if (ok)
-		build_entries(&c, p);
-	LLVMDisposeBuilder(c.b);
-	if (ok)
-		ok = cg_emit(&c, o, path); /* disposes the module */
-	else
-		LLVMDisposeModule(c.mod);
-	LLVMContextDispose(c.ctx);
-	cg_plan_free(p);
+	if (!ok)
+		return false;
+	ok = cg_emit(&c, o, path); /* disposes the module */
+	cg_ctx_dispose(&c);
+	if (ok && o->print_stats)
+		cg_print_measured(g, o, d);
 	return ok;
 }
 

@@ -300,3 +300,21 @@ cg_emit(cg_ctx *c, const cg_options *o, const char *path)
 	tm_cache = NULL;
 	return ok;
 }
+
+/* The profiler's module (profile.c): verified, tagged and optimized as
+ * cg_emit does, then left to the caller's in-process JIT. */
+bool
+cg_prepare(cg_ctx *c, const cg_options *o)
+{
+	char *err = NULL;
+	bool ok = !LLVMVerifyModule(c->mod, LLVMReturnStatusAction, &err);
+
+	if (!ok)
+		nn_error(c->d, "internal error: invalid LLVM module: %s", err);
+	LLVMDisposeMessage(err);
+	tag_functions(c, o);
+	ok = ok && optimize(c, o);
+	LLVMDisposeTargetMachine(tm_cache);
+	tm_cache = NULL;
+	return ok;
+}
