@@ -282,10 +282,13 @@ unrolled_part(cg_fn *f, const sp_layer *L, const centries *e, int64_t r0,
 	LLVMValueRef fn = sp_sub_begin(f, &s, 5, &b), p[5];
 	LLVMTypeRef pf = LLVMPointerType(f->c->f32, 0);
 	int32_t j0 = e->ptr[r0];
+	LLVMValueRef cbv[IR_MAX_CODES];
 
 	for (int i = 0; i < 5; i++)
 		p[i] = LLVMBuildBitCast(b, LLVMGetParam(fn, (unsigned)i), pf,
 					"");
+	for (int i = 0; i < L->w->ncodes; i++) /* the codebook in registers */
+		cbv[i] = cg_load(&s, p[4], cg_i64(&s, i));
 	for (int64_t r = r0; r < r1; r++) {
 		LLVMValueRef acc[SP_NV], t, b0;
 		cg_loop lt;
@@ -296,9 +299,9 @@ unrolled_part(cg_fn *f, const sp_layer *L, const centries *e, int64_t r0,
 		for (int v = 0; v < SP_NV; v++)
 			acc[v] = b0;
 		for (int32_t j = e->ptr[r]; j < e->ptr[r + 1]; j++) {
-			LLVMValueRef w = sp_splat(&s, cg_load(&s, p[4],
-				cg_i64(&s, L->w->ncodes ? e->code[j] : j - j0)),
-				SP_VEC);
+			LLVMValueRef w = sp_splat(&s, L->w->ncodes ?
+				cbv[e->code[j]] : cg_load(&s, p[4], cg_i64(&s,
+				j - j0)), SP_VEC);
 			for (int v = 0; v < SP_NV; v++)
 				acc[v] = sp_fmuladd(&s, w, sp_vload(&s, p[0],
 					LLVMBuildNSWAdd(s.b, t, cg_i64(&s,

@@ -506,14 +506,18 @@ unrolled_part(cg_fn *f, const sp_layer *L, const csr *s, int64_t r0,
 	LLVMValueRef sw = LLVMBuildBitCast(b, LLVMGetParam(fn, 2), pf, "");
 	int32_t j0 = s->ptr[r0];
 	bool codes = L->w->ncodes > 0;
+	LLVMValueRef cbv[IR_MAX_CODES];
+
+	for (int i = 0; i < L->w->ncodes; i++) /* the codebook in registers */
+		cbv[i] = cg_load(&sub, sw, cg_i64(&sub, i));
 
 	for (int64_t r = r0; r < r1; r++) {
 		LLVMValueRef acc[4];
 		for (int u = 0; u < 4; u++)
 			acc[u] = vzero(&sub, L);
 		for (int32_t j = s->ptr[r]; j < s->ptr[r + 1]; j++) {
-			LLVMValueRef w = sp_splat(&sub, cg_load(&sub, sw,
-				cg_i64(&sub, codes ? s->code[j] : j - j0)), mc);
+			LLVMValueRef w = sp_splat(&sub, codes ? cbv[s->code[j]]
+				: cg_load(&sub, sw, cg_i64(&sub, j - j0)), mc);
 			LLVMValueRef xv = sp_vload(&sub, sx, cg_i64(&sub,
 				s->col[j] * (int64_t)mc), mc);
 			acc[j % 4] = sp_fmuladd(&sub, w, xv, acc[j % 4]);
