@@ -1,4 +1,5 @@
-/* Private to the ir/ reference kernels: element copies, and integer and
+/* Private to the ir/ reference kernels: element copies, whole tensors as
+ * doubles (the BLAS-backed kernels), and integer and
  * bool elements as raw 64-bit patterns, so that integer kernels wrap like C unsigned arithmetic
  * instead of losing precision through double (i64 shape arithmetic). */
 #ifndef NNCC_IR_ELEM_H
@@ -7,6 +8,18 @@
 #include <string.h>
 
 #include "ir.h"
+
+/* The n elements of v (data p) as a malloc'd double array. */
+static inline double *
+elem_to_f64(const ir_value *v, const void *p)
+{
+	int64_t n = ir_shape_numel(&v->shape);
+	double *r = nn_xmalloc((size_t)(n > 0 ? n : 1) * sizeof *r);
+
+	for (int64_t i = 0; i < n; i++)
+		r[i] = ir_load_f64(p, v->dtype, i);
+	return r;
+}
 
 /* One element of esz bytes; the constant sizes let the compiler turn the
  * copy into a single move in the data-movement kernels' inner loops. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "elem.h"
 #include "ir.h"
 
 enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID };
@@ -532,16 +533,6 @@ convt_run(const conv_geom *cg, const conv_bufs *io)
 	add_bias(cg, io);
 }
 
-static double *
-to_double(const ir_value *v, const void *p)
-{
-	int64_t n = ir_shape_numel(&v->shape);
-	double *r = nn_xmalloc((size_t)(n > 0 ? n : 1) * sizeof *r);
-	for (int64_t i = 0; i < n; i++)
-		r[i] = ir_load_f64(p, v->dtype, i);
-	return r;
-}
-
 bool
 ir_eval_conv(const ir_node *n, const void *const *in, void *const *out,
 	     nn_diag *d)
@@ -561,8 +552,9 @@ ir_eval_conv(const ir_node *n, const void *const *in, void *const *out,
 	/* f16, bf16: widen to double, narrow the result. */
 	const ir_value *y = n->out[0];
 	int64_t ny = ir_shape_numel(&y->shape);
-	conv_bufs io = {to_double(n->in[0], in[0]), to_double(n->in[1], in[1]),
-			bias ? to_double(n->in[2], bias) : NULL,
+	conv_bufs io = {elem_to_f64(n->in[0], in[0]),
+			elem_to_f64(n->in[1], in[1]),
+			bias ? elem_to_f64(n->in[2], bias) : NULL,
 			nn_xmalloc((size_t)ny * sizeof(double)), true};
 	run(&cg, &io);
 	for (int64_t i = 0; i < ny; i++)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "elem.h"
 #include "ir.h"
 
 static bool
@@ -227,16 +228,6 @@ run_matmul(const ir_node *n, const gemm_bufs *io)
 	}
 }
 
-static double *
-to_double(const ir_value *v, const void *p)
-{
-	int64_t n = ir_shape_numel(&v->shape);
-	double *r = nn_xmalloc((size_t)(n > 0 ? n : 1) * sizeof *r);
-	for (int64_t i = 0; i < n; i++)
-		r[i] = ir_load_f64(p, v->dtype, i);
-	return r;
-}
-
 bool
 ir_eval_gemm(const ir_node *n, const void *const *in, void *const *out,
 	     nn_diag *d)
@@ -254,8 +245,9 @@ ir_eval_gemm(const ir_node *n, const void *const *in, void *const *out,
 	/* Other types: compute in double (exact for integers below 2^53). */
 	const ir_value *y = n->out[0];
 	int64_t ny = ir_shape_numel(&y->shape);
-	gemm_bufs io = {to_double(n->in[0], in[0]), to_double(n->in[1], in[1]),
-			c ? to_double(n->in[2], c) : NULL,
+	gemm_bufs io = {elem_to_f64(n->in[0], in[0]),
+			elem_to_f64(n->in[1], in[1]),
+			c ? elem_to_f64(n->in[2], c) : NULL,
 			nn_xmalloc((size_t)(ny > 0 ? ny : 1) * sizeof(double)),
 			true};
 	run(n, &io);

@@ -234,6 +234,16 @@ mark_around(const ir_node *n, pass_vset *dirty)
  * computes uses once, so the pass stays linear in the graph). */
 enum { MAX_SWEEPS = 32 };
 
+static bool
+step(ir_graph *g, ir_node *n, pass_vset *dirty, ir_node **next)
+{
+	(void)next; /* n may be gone: continue with its old next */
+	if (!rewrite(g, n, dirty))
+		return false;
+	mark_around(n, dirty);
+	return true;
+}
+
 /* Needs: types (runs from a verified graph) and uses (computed here).
  * Leaves: uses stale; values re-typed by ir_infer_shapes at the end;
  * orphaned constants and producers for dce. */
@@ -241,25 +251,11 @@ bool
 pass_eliminate_layers(ir_graph *g, const pass_opts *o, nn_diag *d,
 		      bool *changed)
 {
+	int total;
+
 	if (!pass_opts_allow(o, "eliminate-layers", NULL, d))
 		return false;
-	pass_vset dirty = {0};
-	int total = 0, done = 1;
-	for (int sweep = 0; sweep < MAX_SWEEPS && done; sweep++) {
-		done = 0;
-		ir_compute_uses(g);
-		pass_vset_clear(&dirty);
-		ir_node *next;
-		for (ir_node *n = g->first; n; n = next) {
-			next = n->next;
-			if (rewrite(g, n, &dirty)) {
-				done++;
-				mark_around(n, &dirty);
-			}
-		}
-		total += done;
-	}
-	pass_vset_free(&dirty);
+	total = pass_sweep(g, step, MAX_SWEEPS);
 	*changed = total > 0;
 	return !total || ir_infer_shapes(g, d);
 }

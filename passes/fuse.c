@@ -184,29 +184,27 @@ fuse_from(ir_graph *g, ir_node *n, pass_vset *dirty)
  * uses once, so the pass stays linear in the graph. */
 enum { MAX_SWEEPS = 8 };
 
+static bool
+step(ir_graph *g, ir_node *n, pass_vset *dirty, ir_node **next)
+{
+	ir_node *f = fuse_from(g, n, dirty);
+
+	if (f)
+		*next = f->next;
+	return f != NULL;
+}
+
 /* Needs: types, and uses (computed here). Leaves: uses stale; shapes of
  * surviving values unchanged (fused outputs typed as the values they
  * replace). */
 bool
 pass_fuse(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 {
+	int fused;
+
 	if (!pass_opts_allow(o, "fuse", NULL, d))
 		return false;
-	pass_vset dirty = {0};
-	int fused = 0, done = 1;
-	for (int sweep = 0; sweep < MAX_SWEEPS && done; sweep++) {
-		done = 0;
-		ir_compute_uses(g);
-		pass_vset_clear(&dirty);
-		ir_node *next;
-		for (ir_node *n = g->first; n; n = next) {
-			ir_node *f = fuse_from(g, n, &dirty);
-			next = f ? f->next : n->next;
-			done += f != NULL;
-		}
-		fused += done;
-	}
-	pass_vset_free(&dirty);
+	fused = pass_sweep(g, step, MAX_SWEEPS);
 	*changed = fused > 0;
 	return !fused || ir_infer_shapes(g, d);
 }

@@ -108,6 +108,27 @@ pass_vset_free(pass_vset *s)
 	*s = (pass_vset){0};
 }
 
+int
+pass_sweep(ir_graph *g, pass_rewrite_fn rw, int max_sweeps)
+{
+	pass_vset dirty = {0};
+	int total = 0, done = 1;
+
+	for (int sweep = 0; sweep < max_sweeps && done; sweep++) {
+		ir_node *next;
+		done = 0;
+		ir_compute_uses(g);
+		pass_vset_clear(&dirty);
+		for (ir_node *n = g->first; n; n = next) {
+			next = n->next;
+			done += rw(g, n, &dirty, &next);
+		}
+		total += done;
+	}
+	pass_vset_free(&dirty);
+	return total;
+}
+
 ir_value *
 pass_new_const(ir_graph *g, ir_dtype t, const ir_shape *s)
 {

@@ -33,6 +33,15 @@ bool pass_vset_has(const pass_vset *s, const ir_value *v);
 void pass_vset_clear(pass_vset *s);
 void pass_vset_free(pass_vset *s);
 
+/* A rewrite of node n for pass_sweep: true if it changed the graph; it
+ * may set *next to the node to continue with (default: n's old next). */
+typedef bool (*pass_rewrite_fn)(ir_graph *g, ir_node *n, pass_vset *dirty,
+				ir_node **next);
+/* Applies rw to every node, sweep after sweep (uses recomputed and dirty
+ * cleared before each), until a sweep changes nothing or max_sweeps ran.
+ * Returns the number of rewrites; leaves uses stale. */
+int pass_sweep(ir_graph *g, pass_rewrite_fn rw, int max_sweeps);
+
 /* A new unnamed constant of the given type with zeroed data for the
  * caller to fill; call ir_const_facts when done. */
 ir_value *pass_new_const(ir_graph *g, ir_dtype t, const ir_shape *s);
