@@ -129,6 +129,12 @@ sp_sub_begin(cg_fn *f, cg_fn *sub, int nparams, LLVMBuilderRef *b)
 	fn = LLVMAddFunction(f->c->mod, name, LLVMFunctionType(
 		LLVMVoidTypeInContext(f->c->ctx), pt, (unsigned)nparams, 0));
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	/* inlined into the node, its table would be a known constant again:
+	 * LLVM folds the loads into constant-pool operands, one relocation
+	 * each, which is what the base register avoids */
+	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+		LLVMCreateEnumAttribute(f->c->ctx,
+		LLVMGetEnumAttributeKindForName("noinline", 8), 0));
 	*sub = *f;
 	sub->wcodes = sub->wcb = NULL; /* values of the parent function */
 	*b = LLVMCreateBuilderInContext(f->c->ctx);
