@@ -143,6 +143,36 @@ tag_functions(cg_ctx *c, const cg_options *o)
 	LLVMDisposeMessage(feat);
 }
 
+/* -Os: the object's fixed costs. Internal functions and data become
+ * private (no symbols) and the run function calls a private body that
+ * the exported name aliases (no PLT relocation). */
+static void
+shrink_object(cg_ctx *c)
+{
+	char name[256];
+	LLVMValueRef ws, a;
+
+	for (LLVMValueRef f = LLVMGetFirstFunction(c->mod); f;
+	     f = LLVMGetNextFunction(f))
+		if (LLVMGetLinkage(f) == LLVMInternalLinkage)
+			LLVMSetLinkage(f, LLVMPrivateLinkage);
+	for (LLVMValueRef g = LLVMGetFirstGlobal(c->mod); g;
+	     g = LLVMGetNextGlobal(g))
+		if (LLVMGetLinkage(g) == LLVMInternalLinkage)
+			LLVMSetLinkage(g, LLVMPrivateLinkage);
+	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
+	if (!(ws = LLVMGetNamedFunction(c->mod, name)))
+		return;
+	LLVMSetValueName2(ws, "body", 4);
+	LLVMSetLinkage(ws, LLVMPrivateLinkage);
+	LLVMAddAttributeAtIndex(ws, LLVMAttributeFunctionIndex,
+		LLVMCreateEnumAttribute(c->ctx,
+		LLVMGetEnumAttributeKindForName("noinline", 8), 0));
+	a = LLVMAddAlias2(c->mod, LLVMGetElementType(LLVMTypeOf(ws)), 0, ws,
+			  name);
+	LLVMSetLinkage(a, LLVMExternalLinkage);
+}
+
 static bool
 optimize(cg_ctx *c, const cg_options *o)
 {
@@ -294,6 +324,8 @@ cg_emit(cg_ctx *c, const cg_options *o, const char *path)
 	}
 	LLVMDisposeMessage(err);
 	tag_functions(c, o);
+	if (o->size_level)
+		shrink_object(c);
 	ok = optimize(c, o) && write_module(c, o, path);
 	LLVMDisposeModule(c->mod);
 	LLVMDisposeTargetMachine(tm_cache);
