@@ -160,6 +160,11 @@ shrink_object(cg_ctx *c)
 	     g = LLVMGetNextGlobal(g))
 		if (LLVMGetLinkage(g) == LLVMInternalLinkage)
 			LLVMSetLinkage(g, LLVMPrivateLinkage);
+	snprintf(name, sizeof name, "%s_arena", c->name);
+	if ((a = LLVMGetNamedGlobal(c->mod, name))) {
+		LLVMSetLinkage(a, LLVMCommonLinkage);
+		LLVMSetVisibility(a, LLVMHiddenVisibility);
+	}
 	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
 	if (!(ws = LLVMGetNamedFunction(c->mod, name)))
 		return;

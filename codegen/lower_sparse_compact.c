@@ -1,7 +1,10 @@
 /* The -Os sparse fully-connected kernel: each layer is one constant blob
- * (header, folded bias, codebook, then a bitstream of (skip, code)
- * entries over the row-major weight matrix) walked by one routine that
- * all such layers share; size over speed (docs/kernels.md). */
+ * (codebook, header, folded bias, then a bitstream of Rice-coded skips
+ * and fixed-width codes over the row-major weight matrix) kept in the
+ * code section and walked by one routine that all such layers share;
+ * size over speed (docs/kernels.md, "table under -Os"). */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,17 +12,29 @@
 
 #include "sparse.h"
 
-/* The blob: u32 rows, cols, conf, nval; f32 bias[rows] when CF_BIAS;
- * f32 val[nval]; the stream, 3 bytes of slack for its 32-bit loads.
- * conf: skip bits | code bits << 8 | flags. */
-enum { CF_RELU = 1 << 16, CF_PLAIN = 1 << 17, CF_BIAS = 1 << 18 };
-#define HDR_BYTES 16
-#define MAX_SKIP_BITS 8
+/* The blob: f32 val[nval] in reverse order, then (where the routine's
+ * pointer points) the header, f32 bias[rows] (one 0 without bias) and
+ * the stream, with 7 bytes of slack for its 64-bit loads. Header fields
+ * are what the routine uses as they are (memory operands, no decoding). */
+enum {
+	H_ROWS = 0, H_COLS = 4,  /* u32 */
+	H_BMASK = 8,             /* i32: -1 with a bias, else 0 */
+	H_LO = 12,               /* f32: 0 for a folded Relu, else -inf */
+	H_STREAM = 16,           /* u32: the stream's offset */
+	H_K = 20, H_C = 21,      /* u8: Rice parameter, code bits */
+	H_W = 22,                /* u8: 1 + k + C */
+	H_STEP = 23,             /* u8: 1 for plain weights (val[hit]) */
+	HDR_BYTES = 24
+};
+/* The decoder reads one 64-bit window per entry (from bit % 8 <= 7):
+ * the unary quotient, its end, k and C bits must fit, so k is chosen
+ * with max(skip >> k) + k + C <= WINDOW. */
+#define WINDOW 56
 
 /* The non-zeros in row-major order: the zeros skipped before each and its
- * code, 1-based (0 marks an escape entry); a last hit at rows * cols ends
- * the walk. val holds the alpha-scaled centroids the codes index, or
- * (plain weights, code always 1) every weight in order. */
+ * code; a last hit at rows * cols ends the walk. val holds the
+ * alpha-scaled centroids the codes index, or (plain weights, no code bits)
+ * every weight in order. */
 typedef struct hits {
 	int64_t n, cap, nval;
 	int64_t *skip;
@@ -41,50 +56,51 @@ hit_add(hits *h, int64_t skip, int code)
 	h->code[h->n++] = (uint16_t)code;
 }
 
+/* Bits of a code among n values: ceil(log2 n), 0 for one value. */
 static int
 bits_for(int64_t n)
 {
-	int b = 1;
+	int b = 0;
 
 	while ((1LL << b) < n)
 		b++;
 	return b;
 }
 
-/* Codes: the centroids the non-zeros use, renumbered from 1 so that the
- * zero centroid costs nothing and code 0 is free for escapes; K = 16
- * with zeros keeps 4-bit codes. */
+/* Codes number the centroids the non-zeros use (the zero centroid drops
+ * out: 16 centroids with zeros keep 4-bit codes). */
 static void
 hits_build(const sp_layer *L, hits *h)
 {
 	const ir_value *w = L->w;
 	bool shared = w->ncodes > 0 && w->codebook && w->codes;
-	int map[IR_MAX_CODES] = {0};
+	int map[IR_MAX_CODES];
 	int64_t last = -1;
 
 	memset(h, 0, sizeof *h);
+	memset(map, -1, sizeof map);
 	h->val = nn_xmalloc((size_t)(shared ? w->ncodes : L->nnz + 1) *
 			    sizeof *h->val);
 	for (int64_t r = 0; r < L->rows; r++)
 		for (int64_t c = 0; c < L->cols; c++) {
 			float v = sp_weight(L, r, c);
-			int k;
+			int k = shared ? sp_code(L, r, c) : 0;
 			if (v == 0)
 				continue;
 			if (!shared) {
 				NN_ASSERT(h->nval <= L->nnz);
 				h->val[h->nval++] = (float)(v * L->alpha);
-				k = 1;
-			} else if (!(k = map[sp_code(L, r, c)])) {
-				h->val[h->nval] = (float)(w->codebook[
-					sp_code(L, r, c)] * L->alpha);
-				k = map[sp_code(L, r, c)] = (int)++h->nval;
+			} else if (map[k] < 0) {
+				h->val[h->nval] = (float)(w->codebook[k] *
+							  L->alpha);
+				map[k] = (int)h->nval++;
 			}
-			hit_add(h, r * L->cols + c - last - 1, k);
+			hit_add(h, r * L->cols + c - last - 1, shared ? map[k]
+				: 0);
 			last = r * L->cols + c;
 		}
-	hit_add(h, L->rows * L->cols - last - 1, 1);
-	h->cbits = shared ? bits_for(h->nval + 1) : 1;
+	hit_add(h, L->rows * L->cols - last - 1, 0);
+	h->cbits = shared ? bits_for(h->nval) : 0;
 	h->plain = !shared;
 }
 
@@ -96,36 +112,36 @@ hits_free(hits *h)
 	free(h->val);
 }
 
-/* Escape entries before a skip of s with g skip bits: each advances
- * (field + 1) << g, so one covers skips up to 2^2g + 2^g - 1. */
+/* Bits of the stream with Rice parameter k: per hit the unary quotient
+ * and its end, k remainder bits and the code. */
 static int64_t
-escapes(int64_t s, int g)
-{
-	return s < (1LL << g) ? 0
-	       : (s - (1LL << g) + (1LL << 2 * g)) >> 2 * g;
-}
-
-static int64_t
-stream_bits(const hits *h, int g)
+stream_bits(const hits *h, int k)
 {
 	int64_t n = 0;
 
 	for (int64_t i = 0; i < h->n; i++)
-		n += 1 + escapes(h->skip[i], g);
-	return n * (g + h->cbits);
+		n += (h->skip[i] >> k) + 1 + k + h->cbits;
+	return n;
 }
 
-/* The skip width that makes the stream shortest. */
+/* The Rice parameter that makes the stream shortest and fits the
+ * window (some k always does: C <= 9 and skips < 2^46). */
 static int
-best_skip_bits(const hits *h, int64_t *bits)
+best_rice(const hits *h, int64_t *bits)
 {
-	int best = 0;
+	int64_t mx = 0;
+	int best = -1;
 
-	*bits = stream_bits(h, 0);
-	for (int g = 1; g <= MAX_SKIP_BITS; g++) {
-		int64_t b = stream_bits(h, g);
-		if (b < *bits)
-			*bits = b, best = g;
+	for (int64_t i = 0; i < h->n; i++)
+		mx = h->skip[i] > mx ? h->skip[i] : mx;
+	NN_ASSERT(mx < (1LL << 46) && h->cbits <= 9);
+	for (int k = 0; k <= 46; k++) {
+		int64_t b;
+		if ((mx >> k) + k + h->cbits > WINDOW)
+			continue;
+		b = stream_bits(h, k);
+		if (best < 0 || b < *bits)
+			*bits = b, best = k;
 	}
 	return best;
 }
@@ -137,15 +153,15 @@ sp_compact_bytes(const sp_layer *L)
 	int64_t bits, n;
 
 	hits_build(L, &h);
-	best_skip_bits(&h, &bits);
-	n = HDR_BYTES + h.nval * 4 + (bits + 7) / 8 + 3;
+	best_rice(&h, &bits);
+	n = HDR_BYTES + h.nval * 4 + (bits + 7) / 8 + 7;
 	hits_free(&h);
 	return n;
 }
 
-/* v (w bits) at bit k of d, least significant bit first. */
+/* v (w bits) at bit *k of d, least significant bit first. */
 static void
-put_bits(uint8_t *d, int64_t *k, uint32_t v, int w)
+put_bits(uint8_t *d, int64_t *k, uint64_t v, int w)
 {
 	for (int i = 0; i < w; i++, (*k)++)
 		if (v >> i & 1)
@@ -153,150 +169,201 @@ put_bits(uint8_t *d, int64_t *k, uint32_t v, int w)
 }
 
 static void
-put_u32(uint8_t *d, uint32_t v)
+put_word(uint8_t *d, const void *v)
 {
-	memcpy(d, &v, 4);
-}
-
-/* The blob of the layer (*n bytes; the caller frees it). */
-static uint8_t *
-build_blob(const sp_layer *L, const hits *h, const float *bias,
-	   uint32_t flags, int64_t *n)
-{
-	int64_t bits, k = 0;
-	int g = best_skip_bits(h, &bits);
-	int64_t nb = bias ? L->rows : 0, s0 = HDR_BYTES + (nb + h->nval) * 4;
-	uint8_t *d;
-
-	*n = s0 + (bits + 7) / 8 + 3;
-	d = nn_xcalloc((size_t)*n, 1);
-	put_u32(d, (uint32_t)L->rows);
-	put_u32(d + 4, (uint32_t)L->cols);
-	put_u32(d + 8, (uint32_t)(g | h->cbits << 8) | flags);
-	put_u32(d + 12, (uint32_t)h->nval);
-	if (bias)
-		memcpy(d + HDR_BYTES, bias, (size_t)nb * 4);
-	memcpy(d + HDR_BYTES + nb * 4, h->val, (size_t)h->nval * 4);
-	for (int64_t i = 0; i < h->n; i++) {
-		int64_t s = h->skip[i];
-		while (s >= (1LL << g)) {
-			int64_t a = s >> g < (1LL << g) ? s >> g : 1LL << g;
-			put_bits(d + s0, &k, (uint32_t)(a - 1), g + h->cbits);
-			s -= a << g;
-		}
-		put_bits(d + s0, &k, (uint32_t)(s | (int64_t)h->code[i] << g),
-			 g + h->cbits);
-	}
-	NN_ASSERT(k == bits);
-	return d;
-}
-
-/* The routine's values read from the header (i64 unless said). */
-typedef struct walk {
-	cg_fn s;
-	unsigned mc;
-	LLVMValueRef rows, cols, g, w, gmask, cmask, plain, hb;
-	LLVMValueRef relu;           /* i1 */
-	LLVMValueRef bias, val, st;  /* f32*, f32*, i8* */
-	LLVMValueRef x, y;           /* f32* */
-} walk;
-
-static LLVMValueRef
-field(cg_fn *f, LLVMValueRef conf, int shift, unsigned long long mask)
-{
-	return LLVMBuildAnd(f->b, LLVMBuildLShr(f->b, conf, cg_i64(f, shift),
-		""), cg_i64(f, (int64_t)mask), "");
-}
-
-static LLVMValueRef
-mask_of(cg_fn *f, LLVMValueRef bits)
-{
-	return LLVMBuildSub(f->b, LLVMBuildShl(f->b, cg_i64(f, 1), bits, ""),
-			    cg_i64(f, 1), "");
+	memcpy(d, v, 4);
 }
 
 static void
-read_header(walk *k, LLVMValueRef blob)
+put_stream(uint8_t *d, const hits *h, int k)
 {
-	cg_fn *f = &k->s;
-	LLVMTypeRef pf = LLVMPointerType(f->c->f32, 0);
-	LLVMValueRef h = LLVMBuildBitCast(f->b, blob, LLVMPointerType(
-		f->c->i32, 0), ""), conf, nval, cbits;
+	int64_t bit = 0;
 
-	k->rows = sp_index(f, h, cg_i64(f, 0));
-	k->cols = sp_index(f, h, cg_i64(f, 1));
-	conf = sp_index(f, h, cg_i64(f, 2));
-	nval = sp_index(f, h, cg_i64(f, 3));
-	k->g = field(f, conf, 0, 255);
-	cbits = field(f, conf, 8, 255);
-	k->w = LLVMBuildAdd(f->b, k->g, cbits, "");
-	k->gmask = mask_of(f, k->g);
-	k->cmask = mask_of(f, cbits);
-	k->relu = LLVMBuildICmp(f->b, LLVMIntNE, field(f, conf, 16, 1),
-				cg_i64(f, 0), "");
-	k->plain = field(f, conf, 17, 1);
-	k->hb = field(f, conf, 18, 1);
-	k->bias = LLVMBuildBitCast(f->b, cg_gep(f, blob, cg_i64(f, HDR_BYTES)),
-				   pf, "");
-	k->val = cg_gep(f, k->bias, LLVMBuildMul(f->b, k->rows, k->hb, ""));
-	k->st = LLVMBuildBitCast(f->b, cg_gep(f, k->val, nval), f->c->ptr,
-				 "");
+	for (int64_t i = 0; i < h->n; i++) {
+		int64_t q = h->skip[i] >> k;
+		put_bits(d, &bit, (1ull << q) - 1, (int)q + 1);
+		put_bits(d, &bit, (uint64_t)h->skip[i], k);
+		put_bits(d, &bit, h->code[i], h->cbits);
+	}
 }
 
-/* The accumulator of row r: its bias (when the blob has one) or 0. */
+/* The blob of the layer (*n bytes, the header at *hdr; the caller frees
+ * it). */
+static uint8_t *
+build_blob(const sp_layer *L, const hits *h, const float *bias, bool relu,
+	   int64_t *n, int64_t *hdr)
+{
+	int64_t bits, nb = bias ? L->rows : 1;
+	int k = best_rice(h, &bits);
+	float lo = relu ? 0.0f : -INFINITY, zero = 0;
+	uint32_t w[4] = {(uint32_t)L->rows, (uint32_t)L->cols, bias ? ~0u : 0,
+			 (uint32_t)(HDR_BYTES + nb * 4)};
+	uint8_t *d, *p;
+
+	*hdr = h->nval * 4;
+	*n = *hdr + HDR_BYTES + nb * 4 + (bits + 7) / 8 + 7;
+	d = nn_xcalloc((size_t)*n, 1);
+	p = d + *hdr;
+	for (int64_t i = 0; i < h->nval; i++)
+		put_word(p - 4 * (i + 1), &h->val[i]);
+	put_word(p + H_ROWS, &w[0]);
+	put_word(p + H_COLS, &w[1]);
+	put_word(p + H_BMASK, &w[2]);
+	put_word(p + H_LO, &lo);
+	put_word(p + H_STREAM, &w[3]);
+	p[H_K] = (uint8_t)k;
+	p[H_C] = (uint8_t)h->cbits;
+	p[H_W] = (uint8_t)(1 + k + h->cbits);
+	p[H_STEP] = h->plain;
+	for (int64_t r = 0; r < nb; r++)
+		put_word(p + HDR_BYTES + 4 * r, bias ? &bias[r] : &zero);
+	put_stream(p + HDR_BYTES + nb * 4, h, k);
+	return d;
+}
+
+static void
+add_fn_attr(cg_ctx *c, LLVMValueRef fn, const char *name)
+{
+	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+		LLVMCreateEnumAttribute(c->ctx, LLVMGetEnumAttributeKindForName(
+		name, strlen(name)), 0));
+}
+
+/* The blob as the body of a naked function in the code section: the
+ * routine reaches it pc-relative, with no relocation, no symbol and no
+ * .rodata section (the bytes are never executed). */
+static LLVMValueRef
+text_blob(cg_ctx *c, const uint8_t *d, int64_t n)
+{
+	char *s = nn_xmalloc((size_t)n * 4 + 16), *q = s, name[256];
+	LLVMTypeRef vt = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), NULL,
+					  0, 0);
+	LLVMValueRef fn, a;
+	LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
+
+	q += sprintf(q, ".byte ");
+	for (int64_t i = 0; i < n; i++)
+		q += sprintf(q, i ? ",%u" : "%u", d[i]);
+	snprintf(name, sizeof name, "%s_spc", c->name);
+	fn = LLVMAddFunction(c->mod, name, vt);
+	LLVMSetLinkage(fn, LLVMPrivateLinkage);
+	LLVMSetAlignment(fn, 4);
+	add_fn_attr(c, fn, "naked");
+	add_fn_attr(c, fn, "nounwind");
+	LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c->ctx, fn,
+								  "data"));
+	a = LLVMGetInlineAsm(vt, s, strlen(s), "", 0, 1, 0,
+			     LLVMInlineAsmDialectATT, 0);
+	LLVMBuildCall2(b, vt, a, NULL, 0, "");
+	LLVMBuildUnreachable(b);
+	LLVMDisposeBuilder(b);
+	free(s);
+	return LLVMConstBitCast(fn, c->ptr);
+}
+
+/* The routine's state outside its loop. */
+typedef struct walk {
+	cg_fn s;
+	unsigned mc;
+	LLVMValueRef h;        /* i8* header */
+	LLVMValueRef bias, st; /* f32* bias, i8* stream */
+	LLVMValueRef x, y;     /* f32* */
+} walk;
+
+/* The header field at byte off, of type t, as an i64 (sign-extended for
+ * i32, else zero-extended); loaded where it is used, so that it costs a
+ * memory operand rather than a register held across the loop. */
+static LLVMValueRef
+hfield(walk *k, int off, LLVMTypeRef t)
+{
+	cg_fn *f = &k->s;
+	LLVMValueRef p = cg_gep(f, k->h, cg_i64(f, off));
+
+	p = LLVMBuildLoad2(f->b, t, LLVMBuildBitCast(f->b, p,
+		LLVMPointerType(t, 0), ""), "");
+	if (LLVMGetTypeKind(t) == LLVMFloatTypeKind)
+		return p;
+	return off == H_BMASK ? LLVMBuildSExt(f->b, p, f->c->i64, "")
+	       : LLVMBuildZExt(f->b, p, f->c->i64, "");
+}
+
+static LLVMValueRef
+hbyte(walk *k, int off)
+{
+	return hfield(k, off, k->s.c->i8);
+}
+
+static LLVMValueRef
+hword(walk *k, int off)
+{
+	return hfield(k, off, k->s.c->i32);
+}
+
+/* The low n bits of v. */
+static LLVMValueRef
+low_bits(cg_fn *f, LLVMValueRef v, LLVMValueRef n)
+{
+	return LLVMBuildAnd(f->b, v, LLVMBuildSub(f->b, LLVMBuildShl(f->b,
+		cg_i64(f, 1), n, ""), cg_i64(f, 1), ""), "");
+}
+
+/* The accumulator of row r: its bias (bias[0] is 0 without one). */
 static LLVMValueRef
 row_start(walk *k, LLVMValueRef r)
 {
 	cg_fn *f = &k->s;
-	LLVMValueRef b = cg_load(f, k->bias, LLVMBuildMul(f->b, r, k->hb, ""));
 
-	b = LLVMBuildSelect(f->b, LLVMBuildTrunc(f->b, k->hb, f->c->i1, ""), b,
-			    LLVMConstReal(f->c->f32, 0), "");
-	return sp_splat(f, b, k->mc);
+	return sp_splat(f, cg_load(f, k->bias, LLVMBuildAnd(f->b, r,
+		hword(k, H_BMASK), "")), k->mc);
 }
 
-/* y[u * rows + r] = act(acc[u]). */
+/* y[u * rows + r] = max(acc[u], lo). */
 static void
 row_store(walk *k, LLVMValueRef r, LLVMValueRef acc)
 {
 	cg_fn *f = &k->s;
-	LLVMValueRef z = LLVMConstNull(LLVMTypeOf(acc));
-	LLVMValueRef neg = LLVMBuildFCmp(f->b, LLVMRealOLT, acc, z, "");
+	LLVMValueRef lo = sp_splat(f, hfield(k, H_LO, f->c->f32), k->mc);
 
-	neg = LLVMBuildAnd(f->b, neg, k->mc == 1 ? k->relu
-			   : sp_splat(f, k->relu, k->mc), "");
-	acc = LLVMBuildSelect(f->b, neg, z, acc, "");
+	acc = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, acc, lo,
+		""), lo, acc, "");
 	for (unsigned u = 0; u < k->mc; u++)
 		cg_store(f, k->y, LLVMBuildAdd(f->b, r, LLVMBuildMul(f->b,
-			cg_i64(f, u), k->rows, ""), ""), k->mc == 1 ? acc
-			: LLVMBuildExtractElement(f->b, acc, LLVMConstInt(
-				f->c->i32, u, 0), ""));
+			cg_i64(f, u), hword(k, H_ROWS), ""), ""), k->mc == 1
+			? acc : LLVMBuildExtractElement(f->b, acc,
+				LLVMConstInt(f->c->i32, u, 0), ""));
 }
 
-/* The next w-bit entry at bit offset bit: a 32-bit load (little-endian
- * stream; swapped on big-endian targets) shifted and masked. */
 static LLVMValueRef
-entry_at(walk *k, LLVMValueRef bit)
+intrinsic(cg_fn *f, const char *name, LLVMTypeRef t, int n,
+	  LLVMValueRef *args)
+{
+	LLVMTypeRef pt[2] = {t, f->c->i1};
+	LLVMValueRef fn = LLVMGetNamedFunction(f->c->mod, name);
+
+	if (!fn)
+		fn = LLVMAddFunction(f->c->mod, name, LLVMFunctionType(t, pt,
+			(unsigned)n, 0));
+	return LLVMBuildCall2(f->b, LLVMGetElementType(LLVMTypeOf(fn)), fn,
+			      args, (unsigned)n, "");
+}
+
+/* The stream from bit on: a 64-bit load (little-endian stream; swapped
+ * on big-endian targets) shifted right by bit % 8. */
+static LLVMValueRef
+window(walk *k, LLVMValueRef bit)
 {
 	cg_fn *f = &k->s;
 	LLVMValueRef p = cg_gep(f, k->st, LLVMBuildLShr(f->b, bit,
 		cg_i64(f, 3), "")), e;
 	LLVMTargetDataRef td = LLVMGetModuleDataLayout(f->c->mod);
 
-	p = LLVMBuildBitCast(f->b, p, LLVMPointerType(f->c->i32, 0), "");
-	e = LLVMBuildLoad2(f->b, f->c->i32, p, "");
+	p = LLVMBuildBitCast(f->b, p, LLVMPointerType(f->c->i64, 0), "");
+	e = LLVMBuildLoad2(f->b, f->c->i64, p, "");
 	LLVMSetAlignment(e, 1);
-	if (LLVMByteOrder(td) == LLVMBigEndian) {
-		LLVMValueRef fn = LLVMGetNamedFunction(f->c->mod,
-						       "llvm.bswap.i32");
-		if (!fn)
-			fn = LLVMAddFunction(f->c->mod, "llvm.bswap.i32",
-				LLVMFunctionType(f->c->i32, &f->c->i32, 1, 0));
-		e = LLVMBuildCall2(f->b, LLVMGetElementType(LLVMTypeOf(fn)), fn,
-				   &e, 1, "");
-	}
-	return LLVMBuildLShr(f->b, LLVMBuildZExt(f->b, e, f->c->i64, ""),
-		LLVMBuildAnd(f->b, bit, cg_i64(f, 7), ""), "");
+	if (LLVMByteOrder(td) == LLVMBigEndian)
+		e = intrinsic(f, "llvm.bswap.i64", f->c->i64, 1, &e);
+	return LLVMBuildLShr(f->b, e, LLVMBuildAnd(f->b, bit, cg_i64(f, 7),
+						   ""), "");
 }
 
 typedef struct state {
@@ -319,7 +386,7 @@ phis(walk *k, state *s, LLVMTypeRef at)
 	s->r = LLVMBuildPhi(f->b, f->c->i64, "r");
 	s->base = LLVMBuildPhi(f->b, f->c->i64, "base");
 	s->acc = LLVMBuildPhi(f->b, at, "acc");
-	s->vp = LLVMBuildPhi(f->b, LLVMTypeOf(k->val), "vp");
+	s->vp = LLVMBuildPhi(f->b, LLVMPointerType(f->c->f32, 0), "vp");
 }
 
 static void
@@ -333,8 +400,8 @@ incoming(const state *to, const state *v, LLVMBasicBlockRef from)
 	LLVMAddIncoming(to->vp, (LLVMValueRef *)&v->vp, &from, 1);
 }
 
-/* Rows end before pos: store them (and the routine returns after the
- * last one); then the hit at pos adds code's value times x. */
+/* Rows that end before pos are stored (the routine returns after the
+ * last one); then the hit at pos adds its value times x. */
 static void
 walk_hit(walk *k, const state *s, LLVMValueRef pos, LLVMValueRef code,
 	 LLVMBasicBlockRef loop, const state *ls)
@@ -354,14 +421,14 @@ walk_hit(walk *k, const state *s, LLVMValueRef pos, LLVMValueRef code,
 	LLVMAddIncoming(r, (LLVMValueRef *)&s->r, &from, 1);
 	LLVMAddIncoming(base, (LLVMValueRef *)&s->base, &from, 1);
 	LLVMAddIncoming(acc, (LLVMValueRef *)&s->acc, &from, 1);
-	end = LLVMBuildAdd(f->b, base, k->cols, "");
+	end = LLVMBuildAdd(f->b, base, hword(k, H_COLS), "");
 	LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, pos, end, ""),
 			hit, st);
 	LLVMPositionBuilderAtEnd(f->b, st);
 	row_store(k, r, acc);
 	r1 = LLVMBuildAdd(f->b, r, cg_i64(f, 1), "");
-	LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntEQ, r1, k->rows, ""),
-			ex, nx);
+	LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntEQ, r1, hword(k,
+		H_ROWS), ""), ex, nx);
 	LLVMPositionBuilderAtEnd(f->b, nx);
 	acc1 = row_start(k, r1);
 	LLVMBuildBr(f->b, fl);
@@ -371,54 +438,50 @@ walk_hit(walk *k, const state *s, LLVMValueRef pos, LLVMValueRef code,
 	LLVMPositionBuilderAtEnd(f->b, ex);
 	LLVMBuildRetVoid(f->b);
 	LLVMPositionBuilderAtEnd(f->b, hit);
-	w = cg_load(f, s->vp, LLVMBuildSub(f->b, code, cg_i64(f, 1), ""));
+	w = cg_load(f, s->vp, LLVMBuildNot(f->b, code, ""));
 	n.acc = sp_fmuladd(f, sp_splat(f, w, k->mc), sp_vload(f, k->x,
 		LLVMBuildMul(f->b, LLVMBuildSub(f->b, pos, base, ""),
 			     cg_i64(f, k->mc), ""), k->mc), acc);
-	n.vp = cg_gep(f, s->vp, k->plain);
+	n.vp = cg_gep(f, s->vp, LLVMBuildNeg(f->b, hbyte(k, H_STEP), ""));
 	n.p = LLVMBuildAdd(f->b, pos, cg_i64(f, 1), "");
 	n.r = r, n.base = base;
 	LLVMBuildBr(f->b, loop);
 	incoming(ls, &n, hit);
 }
 
-/* Decodes entries: an escape moves p on and loops; a hit goes to
- * walk_hit with its position. */
+/* Decodes one entry: unary quotient q, k remainder bits, the code;
+ * then walk_hit. */
 static void
 walk_body(walk *k, LLVMValueRef acc0)
 {
 	cg_fn *f = &k->s;
 	LLVMBasicBlockRef entry = LLVMGetInsertBlock(f->b), loop = block(k,
-		"entry"), esc = block(k, "escape"), found = block(k, "found");
-	LLVMValueRef e, g, code, z = cg_i64(f, 0);
-	state s, n, init = {z, z, z, z, acc0, k->val};
+		"entry");
+	LLVMValueRef e, q, rk, args[2], z = cg_i64(f, 0), skip, code;
+	state s, n, init = {z, z, z, z, acc0, LLVMBuildBitCast(f->b, k->h,
+		LLVMPointerType(f->c->f32, 0), "")};
 
 	LLVMBuildBr(f->b, loop);
 	LLVMPositionBuilderAtEnd(f->b, loop);
 	phis(k, &s, LLVMTypeOf(acc0));
 	incoming(&s, &init, entry);
-	e = entry_at(k, s.bit);
-	g = LLVMBuildAnd(f->b, e, k->gmask, "");
-	code = LLVMBuildAnd(f->b, LLVMBuildLShr(f->b, e, k->g, ""), k->cmask,
-			    "");
+	e = window(k, s.bit);
+	args[0] = LLVMBuildNot(f->b, e, "");
+	args[1] = LLVMConstInt(f->c->i1, 0, 0);
+	q = intrinsic(f, "llvm.cttz.i64", f->c->i64, 2, args);
+	rk = hbyte(k, H_K);
+	e = LLVMBuildLShr(f->b, e, LLVMBuildAdd(f->b, q, cg_i64(f, 1), ""), "");
+	skip = LLVMBuildOr(f->b, LLVMBuildShl(f->b, q, rk, ""), low_bits(f, e,
+		rk), "");
+	code = low_bits(f, LLVMBuildLShr(f->b, e, rk, ""), hbyte(k, H_C));
 	n = s;
-	n.bit = LLVMBuildAdd(f->b, s.bit, k->w, "");
-	LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntEQ, code, z, ""),
-			esc, found);
-	LLVMPositionBuilderAtEnd(f->b, esc);
-	{
-		state m = n;
-		m.p = LLVMBuildAdd(f->b, s.p, LLVMBuildShl(f->b, LLVMBuildAdd(
-			f->b, g, cg_i64(f, 1), ""), k->g, ""), "");
-		LLVMBuildBr(f->b, loop);
-		incoming(&s, &m, esc);
-	}
-	LLVMPositionBuilderAtEnd(f->b, found);
-	walk_hit(k, &n, LLVMBuildAdd(f->b, s.p, g, ""), code, loop, &s);
+	n.bit = LLVMBuildAdd(f->b, LLVMBuildAdd(f->b, s.bit, q, ""),
+			     hbyte(k, H_W), "");
+	walk_hit(k, &n, LLVMBuildAdd(f->b, s.p, skip, ""), code, loop, &s);
 }
 
-/* The routine (blob, x, y) shared by the layers of one batch vector
- * width mc: x is [cols, mc] (mc > 1: transposed), y [mc, rows]. */
+/* The routine (blob header, x, y) shared by the layers of one batch
+ * vector width mc: x is [cols, mc] (mc > 1: transposed), y [mc, rows]. */
 static LLVMValueRef
 routine(cg_ctx *c, unsigned mc)
 {
@@ -434,15 +497,16 @@ routine(cg_ctx *c, unsigned mc)
 	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
 		LLVMVoidTypeInContext(c->ctx), pt, 3, 0));
 	LLVMSetLinkage(fn, LLVMPrivateLinkage);
-	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-		LLVMCreateEnumAttribute(c->ctx,
-		LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
+	add_fn_attr(c, fn, "nounwind");
 	k.s.c = c;
 	k.s.fn = fn;
 	k.s.b = LLVMCreateBuilderInContext(c->ctx);
 	LLVMPositionBuilderAtEnd(k.s.b, LLVMAppendBasicBlockInContext(c->ctx,
 		fn, "start"));
-	read_header(&k, LLVMGetParam(fn, 0));
+	k.h = LLVMGetParam(fn, 0);
+	k.bias = LLVMBuildBitCast(k.s.b, cg_gep(&k.s, k.h, cg_i64(&k.s,
+		HDR_BYTES)), pf, "");
+	k.st = cg_gep(&k.s, k.h, hword(&k, H_STREAM));
 	k.x = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 1), pf, "");
 	k.y = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 2), pf, "");
 	walk_body(&k, row_start(&k, cg_i64(&k.s, 0)));
@@ -510,7 +574,7 @@ sp_compact_fc(cg_fn *f, const sp_layer *L)
 	float *bias;
 	bool relu = own_relu(L->n);
 	hits h;
-	int64_t n;
+	int64_t n, hdr;
 	uint8_t *d;
 	LLVMValueRef g, fn, args[3], ch;
 	cg_loop lc;
@@ -518,16 +582,14 @@ sp_compact_fc(cg_fn *f, const sp_layer *L)
 	if (!fold_bias(L, &bias))
 		return false;
 	hits_build(L, &h);
-	d = build_blob(L, &h, bias, (relu ? CF_RELU : 0) | (bias ? CF_BIAS : 0)
-		       | (h.plain ? CF_PLAIN : 0), &n);
+	d = build_blob(L, &h, bias, relu, &n, &hdr);
 	hits_free(&h);
 	free(bias);
-	g = cg_const_global(c, "spc", d, (size_t)n);
-	LLVMSetAlignment(g, 4);
+	g = text_blob(c, d, n);
 	free(d);
 	fn = routine(c, (unsigned)L->mc);
 	ch = cg_loop_begin(f, L->m / L->mc, &lc);
-	args[0] = LLVMBuildBitCast(f->b, g, c->ptr, "");
+	args[0] = cg_gep(f, g, cg_i64(f, hdr));
 	args[1] = cg_gep(f, f->in[0], LLVMBuildMul(f->b, ch,
 		cg_i64(f, L->mc * L->cols), ""));
 	args[2] = LLVMBuildBitCast(f->b, cg_gep(f, f->out[0], LLVMBuildMul(
