@@ -143,9 +143,51 @@ tag_functions(cg_ctx *c, const cg_options *o)
 	LLVMDisposeMessage(feat);
 }
 
+/* Largest arena that NAME_run keeps on its stack under -Os. */
+#define STACK_ARENA 1024
+
+/* NAME_run's arena as a stack buffer: no data section, no relocation,
+ * no symbol. The arena's uses are the bitcasts that build_entries made
+ * (constant expressions), replaced operand by operand; GlobalDCE then
+ * drops the global. */
+static bool
+arena_on_stack(cg_ctx *c, LLVMValueRef arena)
+{
+	LLVMTypeRef at = LLVMGlobalGetValueType(arena);
+	char name[256];
+	LLVMValueRef run, a;
+	LLVMBasicBlockRef bb;
+	LLVMBuilderRef b;
+
+	snprintf(name, sizeof name, "%s_run", c->name);
+	if (LLVMGetArrayLength(at) > STACK_ARENA ||
+	    !(run = LLVMGetNamedFunction(c->mod, name)))
+		return false;
+	bb = LLVMGetEntryBasicBlock(run);
+	b = LLVMCreateBuilderInContext(c->ctx);
+	LLVMPositionBuilderBefore(b, LLVMGetFirstInstruction(bb));
+	a = LLVMBuildAlloca(b, at, "arena");
+	LLVMSetAlignment(a, 16);
+	for (; bb; bb = LLVMGetNextBasicBlock(bb))
+		for (LLVMValueRef i = LLVMGetFirstInstruction(bb); i;
+		     i = LLVMGetNextInstruction(i))
+			for (int k = 0; k < LLVMGetNumOperands(i); k++) {
+				LLVMValueRef op = LLVMGetOperand(i, (unsigned)k);
+				if (op == arena || (LLVMIsAConstantExpr(op) &&
+				    LLVMGetOperand(op, 0) == arena))
+					LLVMSetOperand(i, (unsigned)k,
+						LLVMBuildBitCast(b, a,
+						LLVMTypeOf(op), ""));
+			}
+	LLVMDisposeBuilder(b);
+	return true;
+}
+
 /* -Os: the object's fixed costs. Internal functions and data become
- * private (no symbols) and the run function calls a private body that
- * the exported name aliases (no PLT relocation). */
+ * private (no symbols); a small arena goes on NAME_run's stack, a larger
+ * one becomes a hidden common symbol (no .bss section); the run function
+ * calls a private body that the exported name aliases (no PLT
+ * relocation). */
 static void
 shrink_object(cg_ctx *c)
 {
@@ -161,7 +203,7 @@ shrink_object(cg_ctx *c)
 		if (LLVMGetLinkage(g) == LLVMInternalLinkage)
 			LLVMSetLinkage(g, LLVMPrivateLinkage);
 	snprintf(name, sizeof name, "%s_arena", c->name);
-	if ((a = LLVMGetNamedGlobal(c->mod, name))) {
+	if ((a = LLVMGetNamedGlobal(c->mod, name)) && !arena_on_stack(c, a)) {
 		LLVMSetLinkage(a, LLVMCommonLinkage);
 		LLVMSetVisibility(a, LLVMHiddenVisibility);
 	}

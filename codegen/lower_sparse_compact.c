@@ -13,18 +13,20 @@
 #include "sparse.h"
 
 /* The blob: f32 val[nval] in reverse order, then (where the routine's
- * pointer points) the header, f32 bias[rows] (one 0 without bias) and
- * the stream, with 7 bytes of slack for its 64-bit loads. Header fields
- * are what the routine uses as they are (memory operands, no decoding). */
+ * pointer points) the header, the packed biases (pack_bias) and the
+ * stream, with 7 bytes of slack for its 64-bit loads. Header fields are
+ * what the routine uses as they are (memory operands, no decoding). */
 enum {
 	H_ROWS = 0, H_COLS = 4,  /* u32 */
-	H_BMASK = 8,             /* i32: -1 with a bias, else 0 */
-	H_LO = 12,               /* f32: 0 for a folded Relu, else -inf */
+	H_LO = 8,                /* f32: 0 for a folded Relu, else -inf */
+	H_EB = 12,               /* u32: bias exponent base << 23 */
 	H_STREAM = 16,           /* u32: the stream's offset */
 	H_K = 20, H_C = 21,      /* u8: Rice parameter, code bits */
 	H_W = 22,                /* u8: 1 + k + C */
 	H_STEP = 23,             /* u8: 1 for plain weights (val[hit]) */
-	HDR_BYTES = 24
+	H_BW = 24,               /* u8: bits per bias (0: no bias) */
+	H_MW = 25,               /* u8: magnitude bits of a bias */
+	HDR_BYTES = 26
 };
 /* The decoder reads one 64-bit window per entry (from bit % 8 <= 7):
  * the unary quotient, its end, k and C bits must fit, so k is chosen
@@ -155,6 +157,7 @@ sp_compact_bytes(const sp_layer *L)
 	hits_build(L, &h);
 	best_rice(&h, &bits);
 	n = HDR_BYTES + h.nval * 4 + (bits + 7) / 8 + 7;
+	/* and the biases (which a dense kernel stores too) */
 	hits_free(&h);
 	return n;
 }
@@ -187,37 +190,76 @@ put_stream(uint8_t *d, const hits *h, int k)
 	}
 }
 
+/* Biases without the exponent bits they share: each is sign | (its bits
+ * without sign - eb) << 1 in 24 + E bits, E the bits of the exponents'
+ * range above the smallest (eb). Without bias: one zero field read for
+ * every row (width 0). */
+typedef struct packed {
+	uint8_t *d;
+	int64_t nbytes;
+	uint32_t eb;
+	int bw, mw;
+} packed;
+
+static void
+pack_bias(const float *bias, int64_t rows, packed *pk)
+{
+	uint32_t emin = 255, emax = 0, u;
+	int64_t bit = 0;
+
+	for (int64_t r = 0; bias && r < rows; r++) {
+		memcpy(&u, &bias[r], 4);
+		emin = (u >> 23 & 255) < emin ? u >> 23 & 255 : emin;
+		emax = (u >> 23 & 255) > emax ? u >> 23 & 255 : emax;
+	}
+	pk->mw = 23 + (bias ? bits_for(emax - emin + 1) : 0);
+	pk->bw = bias ? pk->mw + 1 : 0;
+	pk->eb = bias ? emin << 23 : 0;
+	pk->nbytes = bias ? (rows * pk->bw + 7) / 8 : 3;
+	pk->d = nn_xcalloc((size_t)pk->nbytes, 1);
+	for (int64_t r = 0; bias && r < rows; r++) {
+		memcpy(&u, &bias[r], 4);
+		put_bits(pk->d, &bit, (uint64_t)((u & 0x7fffffff) - pk->eb) << 1
+			 | u >> 31, pk->bw);
+	}
+}
+
 /* The blob of the layer (*n bytes, the header at *hdr; the caller frees
  * it). */
 static uint8_t *
 build_blob(const sp_layer *L, const hits *h, const float *bias, bool relu,
 	   int64_t *n, int64_t *hdr)
 {
-	int64_t bits, nb = bias ? L->rows : 1;
+	int64_t bits;
 	int k = best_rice(h, &bits);
-	float lo = relu ? 0.0f : -INFINITY, zero = 0;
-	uint32_t w[4] = {(uint32_t)L->rows, (uint32_t)L->cols, bias ? ~0u : 0,
-			 (uint32_t)(HDR_BYTES + nb * 4)};
+	float lo = relu ? 0.0f : -INFINITY;
+	packed pk;
+	uint32_t w[3];
 	uint8_t *d, *p;
 
+	pack_bias(bias, L->rows, &pk);
+	w[0] = (uint32_t)L->rows, w[1] = (uint32_t)L->cols;
+	w[2] = (uint32_t)(HDR_BYTES + pk.nbytes);
 	*hdr = h->nval * 4;
-	*n = *hdr + HDR_BYTES + nb * 4 + (bits + 7) / 8 + 7;
+	*n = *hdr + w[2] + (bits + 7) / 8 + 7;
 	d = nn_xcalloc((size_t)*n, 1);
 	p = d + *hdr;
 	for (int64_t i = 0; i < h->nval; i++)
 		put_word(p - 4 * (i + 1), &h->val[i]);
 	put_word(p + H_ROWS, &w[0]);
 	put_word(p + H_COLS, &w[1]);
-	put_word(p + H_BMASK, &w[2]);
 	put_word(p + H_LO, &lo);
-	put_word(p + H_STREAM, &w[3]);
+	put_word(p + H_EB, &pk.eb);
+	put_word(p + H_STREAM, &w[2]);
 	p[H_K] = (uint8_t)k;
 	p[H_C] = (uint8_t)h->cbits;
 	p[H_W] = (uint8_t)(1 + k + h->cbits);
 	p[H_STEP] = h->plain;
-	for (int64_t r = 0; r < nb; r++)
-		put_word(p + HDR_BYTES + 4 * r, bias ? &bias[r] : &zero);
-	put_stream(p + HDR_BYTES + nb * 4, h, k);
+	p[H_BW] = (uint8_t)pk.bw;
+	p[H_MW] = (uint8_t)pk.mw;
+	memcpy(p + HDR_BYTES, pk.d, (size_t)pk.nbytes);
+	free(pk.d);
+	put_stream(p + w[2], h, k);
 	return d;
 }
 
@@ -266,12 +308,12 @@ typedef struct walk {
 	cg_fn s;
 	unsigned mc;
 	LLVMValueRef h;        /* i8* header */
-	LLVMValueRef bias, st; /* f32* bias, i8* stream */
+	LLVMValueRef bias, st; /* i8* packed biases, stream */
 	LLVMValueRef x, y;     /* f32* */
 } walk;
 
-/* The header field at byte off, of type t, as an i64 (sign-extended for
- * i32, else zero-extended); loaded where it is used, so that it costs a
+/* The header field at byte off, of type t, as an i64 (zero-extended;
+ * floats as they are); loaded where it is used, so that it costs a
  * memory operand rather than a register held across the loop. */
 static LLVMValueRef
 hfield(walk *k, int off, LLVMTypeRef t)
@@ -283,8 +325,7 @@ hfield(walk *k, int off, LLVMTypeRef t)
 		LLVMPointerType(t, 0), ""), "");
 	if (LLVMGetTypeKind(t) == LLVMFloatTypeKind)
 		return p;
-	return off == H_BMASK ? LLVMBuildSExt(f->b, p, f->c->i64, "")
-	       : LLVMBuildZExt(f->b, p, f->c->i64, "");
+	return LLVMBuildZExt(f->b, p, f->c->i64, "");
 }
 
 static LLVMValueRef
@@ -307,32 +348,6 @@ low_bits(cg_fn *f, LLVMValueRef v, LLVMValueRef n)
 		cg_i64(f, 1), n, ""), cg_i64(f, 1), ""), "");
 }
 
-/* The accumulator of row r: its bias (bias[0] is 0 without one). */
-static LLVMValueRef
-row_start(walk *k, LLVMValueRef r)
-{
-	cg_fn *f = &k->s;
-
-	return sp_splat(f, cg_load(f, k->bias, LLVMBuildAnd(f->b, r,
-		hword(k, H_BMASK), "")), k->mc);
-}
-
-/* y[u * rows + r] = max(acc[u], lo). */
-static void
-row_store(walk *k, LLVMValueRef r, LLVMValueRef acc)
-{
-	cg_fn *f = &k->s;
-	LLVMValueRef lo = sp_splat(f, hfield(k, H_LO, f->c->f32), k->mc);
-
-	acc = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, acc, lo,
-		""), lo, acc, "");
-	for (unsigned u = 0; u < k->mc; u++)
-		cg_store(f, k->y, LLVMBuildAdd(f->b, r, LLVMBuildMul(f->b,
-			cg_i64(f, u), hword(k, H_ROWS), ""), ""), k->mc == 1
-			? acc : LLVMBuildExtractElement(f->b, acc,
-				LLVMConstInt(f->c->i32, u, 0), ""));
-}
-
 static LLVMValueRef
 intrinsic(cg_fn *f, const char *name, LLVMTypeRef t, int n,
 	  LLVMValueRef *args)
@@ -350,10 +365,10 @@ intrinsic(cg_fn *f, const char *name, LLVMTypeRef t, int n,
 /* The stream from bit on: a 64-bit load (little-endian stream; swapped
  * on big-endian targets) shifted right by bit % 8. */
 static LLVMValueRef
-window(walk *k, LLVMValueRef bit)
+window(walk *k, LLVMValueRef base, LLVMValueRef bit)
 {
 	cg_fn *f = &k->s;
-	LLVMValueRef p = cg_gep(f, k->st, LLVMBuildLShr(f->b, bit,
+	LLVMValueRef p = cg_gep(f, base, LLVMBuildLShr(f->b, bit,
 		cg_i64(f, 3), "")), e;
 	LLVMTargetDataRef td = LLVMGetModuleDataLayout(f->c->mod);
 
@@ -364,6 +379,47 @@ window(walk *k, LLVMValueRef bit)
 		e = intrinsic(f, "llvm.bswap.i64", f->c->i64, 1, &e);
 	return LLVMBuildLShr(f->b, e, LLVMBuildAnd(f->b, bit, cg_i64(f, 7),
 						   ""), "");
+}
+
+/* The bias of row r (pack_bias). */
+static LLVMValueRef
+row_bias(walk *k, LLVMValueRef r)
+{
+	cg_fn *f = &k->s;
+	LLVMValueRef v = window(k, k->bias, LLVMBuildMul(f->b, r,
+		hbyte(k, H_BW), ""));
+	LLVMValueRef m = LLVMBuildAdd(f->b, low_bits(f, LLVMBuildLShr(f->b, v,
+		cg_i64(f, 1), ""), hbyte(k, H_MW)), hword(k, H_EB), "");
+
+	m = LLVMBuildOr(f->b, LLVMBuildTrunc(f->b, m, f->c->i32, ""),
+		LLVMBuildTrunc(f->b, LLVMBuildShl(f->b, v, cg_i64(f, 31), ""),
+			       f->c->i32, ""), "");
+	return sp_splat(f, LLVMBuildBitCast(f->b, m, f->c->f32, ""), k->mc);
+}
+
+static LLVMValueRef
+vzero(walk *k)
+{
+	return LLVMConstNull(k->mc == 1 ? k->s.c->f32
+			     : LLVMVectorType(k->s.c->f32, k->mc));
+}
+
+/* y[u * rows + r] = max(acc[u] + bias, lo): the bias is decoded once,
+ * here, and the accumulators start at 0. */
+static void
+row_store(walk *k, LLVMValueRef r, LLVMValueRef acc)
+{
+	cg_fn *f = &k->s;
+	LLVMValueRef lo = sp_splat(f, hfield(k, H_LO, f->c->f32), k->mc);
+
+	acc = LLVMBuildFAdd(f->b, acc, row_bias(k, r), "");
+	acc = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, acc, lo,
+		""), lo, acc, "");
+	for (unsigned u = 0; u < k->mc; u++)
+		cg_store(f, k->y, LLVMBuildAdd(f->b, r, LLVMBuildMul(f->b,
+			cg_i64(f, u), hword(k, H_ROWS), ""), ""), k->mc == 1
+			? acc : LLVMBuildExtractElement(f->b, acc,
+				LLVMConstInt(f->c->i32, u, 0), ""));
 }
 
 typedef struct state {
@@ -430,7 +486,7 @@ walk_hit(walk *k, const state *s, LLVMValueRef pos, LLVMValueRef code,
 	LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntEQ, r1, hword(k,
 		H_ROWS), ""), ex, nx);
 	LLVMPositionBuilderAtEnd(f->b, nx);
-	acc1 = row_start(k, r1);
+	acc1 = vzero(k);
 	LLVMBuildBr(f->b, fl);
 	LLVMAddIncoming(r, &r1, &nx, 1);
 	LLVMAddIncoming(base, &end, &nx, 1);
@@ -465,7 +521,7 @@ walk_body(walk *k, LLVMValueRef acc0)
 	LLVMPositionBuilderAtEnd(f->b, loop);
 	phis(k, &s, LLVMTypeOf(acc0));
 	incoming(&s, &init, entry);
-	e = window(k, s.bit);
+	e = window(k, k->st, s.bit);
 	args[0] = LLVMBuildNot(f->b, e, "");
 	args[1] = LLVMConstInt(f->c->i1, 0, 0);
 	q = intrinsic(f, "llvm.cttz.i64", f->c->i64, 2, args);
@@ -504,12 +560,11 @@ routine(cg_ctx *c, unsigned mc)
 	LLVMPositionBuilderAtEnd(k.s.b, LLVMAppendBasicBlockInContext(c->ctx,
 		fn, "start"));
 	k.h = LLVMGetParam(fn, 0);
-	k.bias = LLVMBuildBitCast(k.s.b, cg_gep(&k.s, k.h, cg_i64(&k.s,
-		HDR_BYTES)), pf, "");
+	k.bias = cg_gep(&k.s, k.h, cg_i64(&k.s, HDR_BYTES));
 	k.st = cg_gep(&k.s, k.h, hword(&k, H_STREAM));
 	k.x = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 1), pf, "");
 	k.y = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 2), pf, "");
-	walk_body(&k, row_start(&k, cg_i64(&k.s, 0)));
+	walk_body(&k, vzero(&k));
 	LLVMDisposeBuilder(k.s.b);
 	return fn;
 }
