@@ -13,17 +13,18 @@
 #include "sparse.h"
 
 /* The blob: f32 val[nval] in reverse order, then (where the routine's
- * pointer points) the header, the packed biases (pack_bias) and the
- * stream, with 7 bytes of slack for its 64-bit loads. Header fields are
- * what the routine uses as they are (memory operands, no decoding). */
+ * pointer points) the header, the packed biases (pack_bias, read forward)
+ * and the stream (read backward from its end), so that the 64-bit loads
+ * of both stay inside the blob without padding. Header fields are what
+ * the routine uses as they are (memory operands, no decoding). */
 enum {
 	H_ROWS = 0, H_COLS = 4,  /* u32 */
 	H_LO = 8,                /* f32: 0 for a folded Relu, else -inf */
 	H_EB = 12,               /* u32: bias exponent base << 23 */
-	H_STREAM = 16,           /* u32: the stream's offset */
+	H_END = 16,              /* u32: the stream's end */
 	H_K = 20, H_C = 21,      /* u8: Rice parameter, code bits */
 	H_W = 22,                /* u8: 1 + k + C */
-	H_STEP = 23,             /* u8: 1 for plain weights (val[hit]) */
+	H_SH = 23,               /* u8: 63 - k - C */
 	H_BW = 24,               /* u8: bits per bias (0: no bias) */
 	H_MW = 25,               /* u8: magnitude bits of a bias */
 	HDR_BYTES = 26
@@ -156,7 +157,7 @@ sp_compact_bytes(const sp_layer *L)
 
 	hits_build(L, &h);
 	best_rice(&h, &bits);
-	n = HDR_BYTES + h.nval * 4 + (bits + 7) / 8 + 7;
+	n = HDR_BYTES + h.nval * 4 + (bits + 7) / 8;
 	/* and the biases (which a dense kernel stores too) */
 	hits_free(&h);
 	return n;
@@ -177,23 +178,35 @@ put_word(uint8_t *d, const void *v)
 	memcpy(d, v, 4);
 }
 
+/* v (w bits) at bit *k of d, most significant bit first, bit 0 being
+ * the top bit of the last byte (d holds n bytes): the backward stream. */
 static void
-put_stream(uint8_t *d, const hits *h, int k)
+put_bits_back(uint8_t *d, int64_t n, int64_t *k, uint64_t v, int w)
+{
+	for (int i = w - 1; i >= 0; i--, (*k)++)
+		if (v >> i & 1)
+			d[n - 1 - (*k >> 3)] |= (uint8_t)(0x80u >> (*k & 7));
+}
+
+/* Per entry: q ones and a zero (q = skip >> k), then the k low bits of
+ * the skip and the code. */
+static void
+put_stream(uint8_t *d, int64_t n, const hits *h, int k)
 {
 	int64_t bit = 0;
 
 	for (int64_t i = 0; i < h->n; i++) {
 		int64_t q = h->skip[i] >> k;
-		put_bits(d, &bit, (1ull << q) - 1, (int)q + 1);
-		put_bits(d, &bit, (uint64_t)h->skip[i], k);
-		put_bits(d, &bit, h->code[i], h->cbits);
+		put_bits_back(d, n, &bit, ((1ull << q) - 1) << 1, (int)q + 1);
+		put_bits_back(d, n, &bit, ((uint64_t)h->skip[i] & ((1ull << k) -
+			1)) << h->cbits | h->code[i], k + h->cbits);
 	}
 }
 
 /* Biases without the exponent bits they share: each is sign | (its bits
  * without sign - eb) << 1 in 24 + E bits, E the bits of the exponents'
- * range above the smallest (eb). Without bias: one zero field read for
- * every row (width 0). */
+ * range above the smallest (eb). Without bias no bits: every row reads a
+ * 0 magnitude (the sign bit read is noise, and acc + -0 == acc). */
 typedef struct packed {
 	uint8_t *d;
 	int64_t nbytes;
@@ -212,10 +225,10 @@ pack_bias(const float *bias, int64_t rows, packed *pk)
 		emin = (u >> 23 & 255) < emin ? u >> 23 & 255 : emin;
 		emax = (u >> 23 & 255) > emax ? u >> 23 & 255 : emax;
 	}
-	pk->mw = 23 + (bias ? bits_for(emax - emin + 1) : 0);
+	pk->mw = bias ? 23 + bits_for(emax - emin + 1) : 0;
 	pk->bw = bias ? pk->mw + 1 : 0;
 	pk->eb = bias ? emin << 23 : 0;
-	pk->nbytes = bias ? (rows * pk->bw + 7) / 8 : 3;
+	pk->nbytes = (rows * pk->bw + 7) / 8;
 	pk->d = nn_xcalloc((size_t)pk->nbytes, 1);
 	for (int64_t r = 0; bias && r < rows; r++) {
 		memcpy(&u, &bias[r], 4);
@@ -230,7 +243,7 @@ static uint8_t *
 build_blob(const sp_layer *L, const hits *h, const float *bias, bool relu,
 	   int64_t *n, int64_t *hdr)
 {
-	int64_t bits;
+	int64_t bits, sn, last;
 	int k = best_rice(h, &bits);
 	float lo = relu ? 0.0f : -INFINITY;
 	packed pk;
@@ -238,10 +251,13 @@ build_blob(const sp_layer *L, const hits *h, const float *bias, bool relu,
 	uint8_t *d, *p;
 
 	pack_bias(bias, L->rows, &pk);
+	sn = (bits + 7) / 8;
+	/* the last bias load reads 8 bytes from here: pad if past the end */
+	last = (L->rows - 1) * pk.bw / 8 + 8 - pk.nbytes - sn;
 	w[0] = (uint32_t)L->rows, w[1] = (uint32_t)L->cols;
-	w[2] = (uint32_t)(HDR_BYTES + pk.nbytes);
+	w[2] = (uint32_t)(HDR_BYTES + pk.nbytes + sn);
 	*hdr = h->nval * 4;
-	*n = *hdr + w[2] + (bits + 7) / 8 + 7;
+	*n = *hdr + w[2] + (last > 0 ? last : 0);
 	d = nn_xcalloc((size_t)*n, 1);
 	p = d + *hdr;
 	for (int64_t i = 0; i < h->nval; i++)
@@ -250,16 +266,16 @@ build_blob(const sp_layer *L, const hits *h, const float *bias, bool relu,
 	put_word(p + H_COLS, &w[1]);
 	put_word(p + H_LO, &lo);
 	put_word(p + H_EB, &pk.eb);
-	put_word(p + H_STREAM, &w[2]);
+	put_word(p + H_END, &w[2]);
 	p[H_K] = (uint8_t)k;
 	p[H_C] = (uint8_t)h->cbits;
 	p[H_W] = (uint8_t)(1 + k + h->cbits);
-	p[H_STEP] = h->plain;
+	p[H_SH] = (uint8_t)(63 - k - h->cbits);
 	p[H_BW] = (uint8_t)pk.bw;
 	p[H_MW] = (uint8_t)pk.mw;
 	memcpy(p + HDR_BYTES, pk.d, (size_t)pk.nbytes);
 	free(pk.d);
-	put_stream(p + w[2], h, k);
+	put_stream(p + HDR_BYTES + pk.nbytes, sn, h, k);
 	return d;
 }
 
@@ -307,8 +323,9 @@ text_blob(cg_ctx *c, const uint8_t *d, int64_t n)
 typedef struct walk {
 	cg_fn s;
 	unsigned mc;
+	bool plain;            /* val[hit] (else val[code]) */
 	LLVMValueRef h;        /* i8* header */
-	LLVMValueRef bias, st; /* i8* packed biases, stream */
+	LLVMValueRef bias, st; /* i8* packed biases, stream end */
 	LLVMValueRef x, y;     /* f32* */
 } walk;
 
@@ -362,14 +379,13 @@ intrinsic(cg_fn *f, const char *name, LLVMTypeRef t, int n,
 			      args, (unsigned)n, "");
 }
 
-/* The stream from bit on: a 64-bit load (little-endian stream; swapped
- * on big-endian targets) shifted right by bit % 8. */
+/* The 64 bits at byte base + at (a little-endian load; swapped on
+ * big-endian targets). */
 static LLVMValueRef
-window(walk *k, LLVMValueRef base, LLVMValueRef bit)
+load64(walk *k, LLVMValueRef base, LLVMValueRef at)
 {
 	cg_fn *f = &k->s;
-	LLVMValueRef p = cg_gep(f, base, LLVMBuildLShr(f->b, bit,
-		cg_i64(f, 3), "")), e;
+	LLVMValueRef p = cg_gep(f, base, at), e;
 	LLVMTargetDataRef td = LLVMGetModuleDataLayout(f->c->mod);
 
 	p = LLVMBuildBitCast(f->b, p, LLVMPointerType(f->c->i64, 0), "");
@@ -377,8 +393,29 @@ window(walk *k, LLVMValueRef base, LLVMValueRef bit)
 	LLVMSetAlignment(e, 1);
 	if (LLVMByteOrder(td) == LLVMBigEndian)
 		e = intrinsic(f, "llvm.bswap.i64", f->c->i64, 1, &e);
-	return LLVMBuildLShr(f->b, e, LLVMBuildAnd(f->b, bit, cg_i64(f, 7),
-						   ""), "");
+	return e;
+}
+
+/* The biases from bit on, in the low bits. */
+static LLVMValueRef
+window(walk *k, LLVMValueRef bit)
+{
+	cg_fn *f = &k->s;
+
+	return LLVMBuildLShr(f->b, load64(k, k->bias, LLVMBuildLShr(f->b, bit,
+		cg_i64(f, 3), "")), LLVMBuildAnd(f->b, bit, cg_i64(f, 7), ""),
+		"");
+}
+
+/* The backward stream from bit on, in the high bits. */
+static LLVMValueRef
+window_back(walk *k, LLVMValueRef bit)
+{
+	cg_fn *f = &k->s;
+
+	return LLVMBuildShl(f->b, load64(k, k->st, LLVMBuildSub(f->b,
+		cg_i64(f, -8), LLVMBuildLShr(f->b, bit, cg_i64(f, 3), ""), "")),
+		LLVMBuildAnd(f->b, bit, cg_i64(f, 7), ""), "");
 }
 
 /* The bias of row r (pack_bias). */
@@ -386,7 +423,7 @@ static LLVMValueRef
 row_bias(walk *k, LLVMValueRef r)
 {
 	cg_fn *f = &k->s;
-	LLVMValueRef v = window(k, k->bias, LLVMBuildMul(f->b, r,
+	LLVMValueRef v = window(k, LLVMBuildMul(f->b, r,
 		hbyte(k, H_BW), ""));
 	LLVMValueRef m = LLVMBuildAdd(f->b, low_bits(f, LLVMBuildLShr(f->b, v,
 		cg_i64(f, 1), ""), hbyte(k, H_MW)), hword(k, H_EB), "");
@@ -498,22 +535,23 @@ walk_hit(walk *k, const state *s, LLVMValueRef pos, LLVMValueRef code,
 	n.acc = sp_fmuladd(f, sp_splat(f, w, k->mc), sp_vload(f, k->x,
 		LLVMBuildMul(f->b, LLVMBuildSub(f->b, pos, base, ""),
 			     cg_i64(f, k->mc), ""), k->mc), acc);
-	n.vp = cg_gep(f, s->vp, LLVMBuildNeg(f->b, hbyte(k, H_STEP), ""));
+	if (k->plain)
+		n.vp = cg_gep(f, s->vp, cg_i64(f, -1));
 	n.p = LLVMBuildAdd(f->b, pos, cg_i64(f, 1), "");
 	n.r = r, n.base = base;
 	LLVMBuildBr(f->b, loop);
 	incoming(ls, &n, hit);
 }
 
-/* Decodes one entry: unary quotient q, k remainder bits, the code;
- * then walk_hit. */
+/* Decodes one entry: unary quotient q (leading ones), then k remainder
+ * and C code bits as one field f; then walk_hit. */
 static void
 walk_body(walk *k, LLVMValueRef acc0)
 {
 	cg_fn *f = &k->s;
 	LLVMBasicBlockRef entry = LLVMGetInsertBlock(f->b), loop = block(k,
 		"entry");
-	LLVMValueRef e, q, rk, args[2], z = cg_i64(f, 0), skip, code;
+	LLVMValueRef e, q, fl, cb, args[2], z = cg_i64(f, 0), skip;
 	state s, n, init = {z, z, z, z, acc0, LLVMBuildBitCast(f->b, k->h,
 		LLVMPointerType(f->c->f32, 0), "")};
 
@@ -521,33 +559,37 @@ walk_body(walk *k, LLVMValueRef acc0)
 	LLVMPositionBuilderAtEnd(f->b, loop);
 	phis(k, &s, LLVMTypeOf(acc0));
 	incoming(&s, &init, entry);
-	e = window(k, k->st, s.bit);
+	e = window_back(k, s.bit);
 	args[0] = LLVMBuildNot(f->b, e, "");
 	args[1] = LLVMConstInt(f->c->i1, 0, 0);
-	q = intrinsic(f, "llvm.cttz.i64", f->c->i64, 2, args);
-	rk = hbyte(k, H_K);
-	e = LLVMBuildLShr(f->b, e, LLVMBuildAdd(f->b, q, cg_i64(f, 1), ""), "");
-	skip = LLVMBuildOr(f->b, LLVMBuildShl(f->b, q, rk, ""), low_bits(f, e,
-		rk), "");
-	code = low_bits(f, LLVMBuildLShr(f->b, e, rk, ""), hbyte(k, H_C));
+	q = intrinsic(f, "llvm.ctlz.i64", f->c->i64, 2, args);
+	e = LLVMBuildShl(f->b, e, LLVMBuildAdd(f->b, q, cg_i64(f, 1), ""), "");
+	fl = LLVMBuildLShr(f->b, LLVMBuildLShr(f->b, e, cg_i64(f, 1), ""),
+			   hbyte(k, H_SH), "");
+	cb = hbyte(k, H_C);
+	skip = LLVMBuildOr(f->b, LLVMBuildShl(f->b, q, hbyte(k, H_K), ""),
+			   LLVMBuildLShr(f->b, fl, cb, ""), "");
 	n = s;
 	n.bit = LLVMBuildAdd(f->b, LLVMBuildAdd(f->b, s.bit, q, ""),
 			     hbyte(k, H_W), "");
-	walk_hit(k, &n, LLVMBuildAdd(f->b, s.p, skip, ""), code, loop, &s);
+	walk_hit(k, &n, LLVMBuildAdd(f->b, s.p, skip, ""), low_bits(f, fl, cb),
+		 loop, &s);
 }
 
 /* The routine (blob header, x, y) shared by the layers of one batch
- * vector width mc: x is [cols, mc] (mc > 1: transposed), y [mc, rows]. */
+ * vector width mc and weight kind (plain or codes): x is [cols, mc]
+ * (mc > 1: transposed), y [mc, rows]. */
 static LLVMValueRef
-routine(cg_ctx *c, unsigned mc)
+routine(cg_ctx *c, unsigned mc, bool plain)
 {
 	char name[256];
 	LLVMTypeRef pt[3] = {c->ptr, c->ptr, c->ptr};
 	LLVMTypeRef pf = LLVMPointerType(c->f32, 0);
 	LLVMValueRef fn;
-	walk k = {.mc = mc};
+	walk k = {.mc = mc, .plain = plain};
 
-	snprintf(name, sizeof name, "%s_spfc%u", c->name, mc);
+	snprintf(name, sizeof name, "%s_spfc%u%s", c->name, mc, plain ? "p"
+		 : "");
 	if ((fn = LLVMGetNamedFunction(c->mod, name)))
 		return fn;
 	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
@@ -561,7 +603,7 @@ routine(cg_ctx *c, unsigned mc)
 		fn, "start"));
 	k.h = LLVMGetParam(fn, 0);
 	k.bias = cg_gep(&k.s, k.h, cg_i64(&k.s, HDR_BYTES));
-	k.st = cg_gep(&k.s, k.h, hword(&k, H_STREAM));
+	k.st = cg_gep(&k.s, k.h, hword(&k, H_END));
 	k.x = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 1), pf, "");
 	k.y = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 2), pf, "");
 	walk_body(&k, vzero(&k));
@@ -627,7 +669,7 @@ sp_compact_fc(cg_fn *f, const sp_layer *L)
 {
 	cg_ctx *c = f->c;
 	float *bias;
-	bool relu = own_relu(L->n);
+	bool relu = own_relu(L->n), plain;
 	hits h;
 	int64_t n, hdr;
 	uint8_t *d;
@@ -638,11 +680,12 @@ sp_compact_fc(cg_fn *f, const sp_layer *L)
 		return false;
 	hits_build(L, &h);
 	d = build_blob(L, &h, bias, relu, &n, &hdr);
+	plain = h.plain;
 	hits_free(&h);
 	free(bias);
 	g = text_blob(c, d, n);
 	free(d);
-	fn = routine(c, (unsigned)L->mc);
+	fn = routine(c, (unsigned)L->mc, plain);
 	ch = cg_loop_begin(f, L->m / L->mc, &lc);
 	args[0] = cg_gep(f, g, cg_i64(f, hdr));
 	args[1] = cg_gep(f, f->in[0], LLVMBuildMul(f->b, ch,
