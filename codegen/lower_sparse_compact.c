@@ -18,17 +18,24 @@
  * of both stay inside the blob without padding. Header fields are what
  * the routine uses as they are (memory operands, no decoding). */
 enum {
-	H_ROWS = 0, H_COLS = 4,  /* u32 */
-	H_LO = 8,                /* f32: 0 for a folded Relu, else -inf */
-	H_EB = 12,               /* u32: bias exponent base << 23 */
-	H_END = 16,              /* u32: the stream's end */
-	H_K = 20, H_C = 21,      /* u8: Rice parameter, code bits */
-	H_W = 22,                /* u8: 1 + k + C */
-	H_SH = 23,               /* u8: 63 - k - C */
-	H_BW = 24,               /* u8: bits per bias (0: no bias) */
-	H_MW = 25,               /* u8: magnitude bits of a bias */
-	HDR_BYTES = 26
+	H_LO = 0,                /* f32: 0 for a folded Relu, else -inf */
+	H_EB = 4,                /* u32: bias exponent base << 23 */
+	H_K = 8, H_C = 9,        /* u8: Rice parameter, code bits */
+	H_W = 10,                /* u8: 1 + k + C */
+	H_SH = 11,               /* u8: 63 - k - C */
+	H_BW = 12,               /* u8: bits per bias (0: no bias) */
+	H_MW = 13,               /* u8: magnitude bits of a bias */
+	H_SIZES = 14             /* rows, cols, the stream's end: u16, or u32
+				    in a wide layer (a routine of its own) */
 };
+enum { S_ROWS, S_COLS, S_END };
+
+/* Header bytes with size words of ws bytes. */
+static int64_t
+hdr_bytes(int ws)
+{
+	return H_SIZES + 3 * ws;
+}
 /* The decoder reads one 64-bit window per entry (from bit % 8 <= 7):
  * the unary quotient, its end, k and C bits must fit, so k is chosen
  * with max(skip >> k) + k + C <= WINDOW. */
@@ -157,7 +164,7 @@ sp_compact_bytes(const sp_layer *L)
 
 	hits_build(L, &h);
 	best_rice(&h, &bits);
-	n = HDR_BYTES + h.nval * 4 + (bits + 7) / 8;
+	n = hdr_bytes(2) + h.nval * 4 + (bits + 7) / 8;
 	/* and the biases (which a dense kernel stores too) */
 	hits_free(&h);
 	return n;
@@ -237,17 +244,18 @@ pack_bias(const float *bias, int64_t rows, packed *pk)
 	}
 }
 
-/* The blob of the layer (*n bytes, the header at *hdr; the caller frees
- * it). */
+/* The blob of the layer (*n bytes, the header at *hdr, *wide: u32 size
+ * words; the caller frees it). */
 static uint8_t *
 build_blob(const sp_layer *L, const hits *h, const float *bias, bool relu,
-	   int64_t *n, int64_t *hdr)
+	   int64_t *n, int64_t *hdr, bool *wide)
 {
 	int64_t bits, sn, last;
 	int k = best_rice(h, &bits);
 	float lo = relu ? 0.0f : -INFINITY;
 	packed pk;
 	uint32_t w[3];
+	int ws;
 	uint8_t *d, *p;
 
 	pack_bias(bias, L->rows, &pk);
@@ -255,27 +263,30 @@ build_blob(const sp_layer *L, const hits *h, const float *bias, bool relu,
 	/* the last bias load reads 8 bytes from here: pad if past the end */
 	last = (L->rows - 1) * pk.bw / 8 + 8 - pk.nbytes - sn;
 	w[0] = (uint32_t)L->rows, w[1] = (uint32_t)L->cols;
-	w[2] = (uint32_t)(HDR_BYTES + pk.nbytes + sn);
+	w[2] = (uint32_t)(hdr_bytes(2) + pk.nbytes + sn);
+	ws = w[0] < 65536 && w[1] < 65536 && w[2] < 65536 ? 2 : 4;
+	w[2] += (uint32_t)(hdr_bytes(ws) - hdr_bytes(2));
+	*wide = ws == 4;
 	*hdr = h->nval * 4;
 	*n = *hdr + w[2] + (last > 0 ? last : 0);
 	d = nn_xcalloc((size_t)*n, 1);
 	p = d + *hdr;
 	for (int64_t i = 0; i < h->nval; i++)
 		put_word(p - 4 * (i + 1), &h->val[i]);
-	put_word(p + H_ROWS, &w[0]);
-	put_word(p + H_COLS, &w[1]);
+	for (int i = 0; i < 3; i++)
+		for (int b = 0; b < ws; b++)
+			p[H_SIZES + i * ws + b] = (uint8_t)(w[i] >> 8 * b);
 	put_word(p + H_LO, &lo);
 	put_word(p + H_EB, &pk.eb);
-	put_word(p + H_END, &w[2]);
 	p[H_K] = (uint8_t)k;
 	p[H_C] = (uint8_t)h->cbits;
 	p[H_W] = (uint8_t)(1 + k + h->cbits);
 	p[H_SH] = (uint8_t)(63 - k - h->cbits);
 	p[H_BW] = (uint8_t)pk.bw;
 	p[H_MW] = (uint8_t)pk.mw;
-	memcpy(p + HDR_BYTES, pk.d, (size_t)pk.nbytes);
+	memcpy(p + hdr_bytes(ws), pk.d, (size_t)pk.nbytes);
 	free(pk.d);
-	put_stream(p + HDR_BYTES + pk.nbytes, sn, h, k);
+	put_stream(p + hdr_bytes(ws) + pk.nbytes, sn, h, k);
 	return d;
 }
 
@@ -324,6 +335,7 @@ typedef struct walk {
 	cg_fn s;
 	unsigned mc;
 	bool plain;            /* val[hit] (else val[code]) */
+	bool wide;             /* u32 size words */
 	LLVMValueRef h;        /* i8* header */
 	LLVMValueRef bias, st; /* i8* packed biases, stream end */
 	LLVMValueRef x, y;     /* f32* */
@@ -340,6 +352,7 @@ hfield(walk *k, int off, LLVMTypeRef t)
 
 	p = LLVMBuildLoad2(f->b, t, LLVMBuildBitCast(f->b, p,
 		LLVMPointerType(t, 0), ""), "");
+	LLVMSetAlignment(p, 1);
 	if (LLVMGetTypeKind(t) == LLVMFloatTypeKind)
 		return p;
 	return LLVMBuildZExt(f->b, p, f->c->i64, "");
@@ -355,6 +368,14 @@ static LLVMValueRef
 hword(walk *k, int off)
 {
 	return hfield(k, off, k->s.c->i32);
+}
+
+/* Size word i (S_*). */
+static LLVMValueRef
+hsize(walk *k, int i)
+{
+	return hfield(k, H_SIZES + i * (k->wide ? 4 : 2), k->wide ? k->s.c->i32
+		      : k->s.c->i16);
 }
 
 /* The low n bits of v. */
@@ -454,7 +475,7 @@ row_store(walk *k, LLVMValueRef r, LLVMValueRef acc)
 		""), lo, acc, "");
 	for (unsigned u = 0; u < k->mc; u++)
 		cg_store(f, k->y, LLVMBuildAdd(f->b, r, LLVMBuildMul(f->b,
-			cg_i64(f, u), hword(k, H_ROWS), ""), ""), k->mc == 1
+			cg_i64(f, u), hsize(k, S_ROWS), ""), ""), k->mc == 1
 			? acc : LLVMBuildExtractElement(f->b, acc,
 				LLVMConstInt(f->c->i32, u, 0), ""));
 }
@@ -514,14 +535,14 @@ walk_hit(walk *k, const state *s, LLVMValueRef pos, LLVMValueRef code,
 	LLVMAddIncoming(r, (LLVMValueRef *)&s->r, &from, 1);
 	LLVMAddIncoming(base, (LLVMValueRef *)&s->base, &from, 1);
 	LLVMAddIncoming(acc, (LLVMValueRef *)&s->acc, &from, 1);
-	end = LLVMBuildAdd(f->b, base, hword(k, H_COLS), "");
+	end = LLVMBuildAdd(f->b, base, hsize(k, S_COLS), "");
 	LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, pos, end, ""),
 			hit, st);
 	LLVMPositionBuilderAtEnd(f->b, st);
 	row_store(k, r, acc);
 	r1 = LLVMBuildAdd(f->b, r, cg_i64(f, 1), "");
-	LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntEQ, r1, hword(k,
-		H_ROWS), ""), ex, nx);
+	LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntEQ, r1, hsize(k,
+		S_ROWS), ""), ex, nx);
 	LLVMPositionBuilderAtEnd(f->b, nx);
 	acc1 = vzero(k);
 	LLVMBuildBr(f->b, fl);
@@ -580,16 +601,16 @@ walk_body(walk *k, LLVMValueRef acc0)
  * vector width mc and weight kind (plain or codes): x is [cols, mc]
  * (mc > 1: transposed), y [mc, rows]. */
 static LLVMValueRef
-routine(cg_ctx *c, unsigned mc, bool plain)
+routine(cg_ctx *c, unsigned mc, bool plain, bool wide)
 {
 	char name[256];
 	LLVMTypeRef pt[3] = {c->ptr, c->ptr, c->ptr};
 	LLVMTypeRef pf = LLVMPointerType(c->f32, 0);
 	LLVMValueRef fn;
-	walk k = {.mc = mc, .plain = plain};
+	walk k = {.mc = mc, .plain = plain, .wide = wide};
 
-	snprintf(name, sizeof name, "%s_spfc%u%s", c->name, mc, plain ? "p"
-		 : "");
+	snprintf(name, sizeof name, "%s_spfc%u%s%s", c->name, mc, plain ? "p"
+		 : "", wide ? "w" : "");
 	if ((fn = LLVMGetNamedFunction(c->mod, name)))
 		return fn;
 	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
@@ -602,8 +623,8 @@ routine(cg_ctx *c, unsigned mc, bool plain)
 	LLVMPositionBuilderAtEnd(k.s.b, LLVMAppendBasicBlockInContext(c->ctx,
 		fn, "start"));
 	k.h = LLVMGetParam(fn, 0);
-	k.bias = cg_gep(&k.s, k.h, cg_i64(&k.s, HDR_BYTES));
-	k.st = cg_gep(&k.s, k.h, hword(&k, H_END));
+	k.bias = cg_gep(&k.s, k.h, cg_i64(&k.s, hdr_bytes(wide ? 4 : 2)));
+	k.st = cg_gep(&k.s, k.h, hsize(&k, S_END));
 	k.x = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 1), pf, "");
 	k.y = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 2), pf, "");
 	walk_body(&k, vzero(&k));
@@ -669,7 +690,7 @@ sp_compact_fc(cg_fn *f, const sp_layer *L)
 {
 	cg_ctx *c = f->c;
 	float *bias;
-	bool relu = own_relu(L->n), plain;
+	bool relu = own_relu(L->n), plain, wide;
 	hits h;
 	int64_t n, hdr;
 	uint8_t *d;
@@ -679,13 +700,13 @@ sp_compact_fc(cg_fn *f, const sp_layer *L)
 	if (!fold_bias(L, &bias))
 		return false;
 	hits_build(L, &h);
-	d = build_blob(L, &h, bias, relu, &n, &hdr);
+	d = build_blob(L, &h, bias, relu, &n, &hdr, &wide);
 	plain = h.plain;
 	hits_free(&h);
 	free(bias);
 	g = text_blob(c, d, n);
 	free(d);
-	fn = routine(c, (unsigned)L->mc, plain);
+	fn = routine(c, (unsigned)L->mc, plain, wide);
 	ch = cg_loop_begin(f, L->m / L->mc, &lc);
 	args[0] = cg_gep(f, g, cg_i64(f, hdr));
 	args[1] = cg_gep(f, f->in[0], LLVMBuildMul(f->b, ch,
