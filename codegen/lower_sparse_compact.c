@@ -36,6 +36,7 @@ hdr_bytes(int ws)
 {
 	return H_SIZES + 3 * ws;
 }
+
 /* The decoder reads one 64-bit window per entry (from bit % 8 <= 7):
  * the unary quotient, its end, k and C bits must fit, so k is chosen
  * with max(skip >> k) + k + C <= WINDOW. */
@@ -135,7 +136,8 @@ stream_bits(const hits *h, int k)
 }
 
 /* The Rice parameter that makes the stream shortest and fits the
- * window (some k always does: C <= 9 and skips < 2^46). */
+ * window (some k always does: C <= 9 and skips < 2^46); the feasible
+ * k are the ones from the first on. */
 static int
 best_rice(const hits *h, int64_t *bits)
 {
@@ -150,8 +152,9 @@ best_rice(const hits *h, int64_t *bits)
 		if ((mx >> k) + k + h->cbits > WINDOW)
 			continue;
 		b = stream_bits(h, k);
-		if (best < 0 || b < *bits)
-			*bits = b, best = k;
+		if (best >= 0 && b >= *bits)
+			break; /* the cost is convex in k */
+		*bits = b, best = k;
 	}
 	return best;
 }
