@@ -143,6 +143,83 @@ tag_functions(cg_ctx *c, const cg_options *o)
 	LLVMDisposeMessage(feat);
 }
 
+/* Largest arena that NAME_run keeps on its stack under -Os. */
+#define STACK_ARENA 1024
+
+/* NAME_run's arena as a stack buffer: no data section, no relocation,
+ * no symbol. The arena's uses are the bitcasts that build_entries made
+ * (constant expressions), replaced operand by operand; GlobalDCE then
+ * drops the global. */
+static bool
+arena_on_stack(cg_ctx *c, LLVMValueRef arena)
+{
+	LLVMTypeRef at = LLVMGlobalGetValueType(arena);
+	char name[256];
+	LLVMValueRef run, a;
+	LLVMBasicBlockRef bb;
+	LLVMBuilderRef b;
+
+	snprintf(name, sizeof name, "%s_run", c->name);
+	if (LLVMGetArrayLength(at) > STACK_ARENA ||
+	    !(run = LLVMGetNamedFunction(c->mod, name)))
+		return false;
+	bb = LLVMGetEntryBasicBlock(run);
+	b = LLVMCreateBuilderInContext(c->ctx);
+	LLVMPositionBuilderBefore(b, LLVMGetFirstInstruction(bb));
+	a = LLVMBuildAlloca(b, at, "arena");
+	LLVMSetAlignment(a, 16);
+	for (; bb; bb = LLVMGetNextBasicBlock(bb))
+		for (LLVMValueRef i = LLVMGetFirstInstruction(bb); i;
+		     i = LLVMGetNextInstruction(i))
+			for (int k = 0; k < LLVMGetNumOperands(i); k++) {
+				LLVMValueRef op = LLVMGetOperand(i, (unsigned)k);
+				if (op == arena || (LLVMIsAConstantExpr(op) &&
+				    LLVMGetOperand(op, 0) == arena))
+					LLVMSetOperand(i, (unsigned)k,
+						LLVMBuildBitCast(b, a,
+						LLVMTypeOf(op), ""));
+			}
+	LLVMDisposeBuilder(b);
+	return true;
+}
+
+/* -Os: the object's fixed costs. Internal functions and data become
+ * private (no symbols); a small arena goes on NAME_run's stack, a larger
+ * one becomes a hidden common symbol (no .bss section); the run function
+ * calls a private body that the exported name aliases (no PLT
+ * relocation). */
+static void
+shrink_object(cg_ctx *c)
+{
+	char name[256];
+	LLVMValueRef ws, a;
+
+	for (LLVMValueRef f = LLVMGetFirstFunction(c->mod); f;
+	     f = LLVMGetNextFunction(f))
+		if (LLVMGetLinkage(f) == LLVMInternalLinkage)
+			LLVMSetLinkage(f, LLVMPrivateLinkage);
+	for (LLVMValueRef g = LLVMGetFirstGlobal(c->mod); g;
+	     g = LLVMGetNextGlobal(g))
+		if (LLVMGetLinkage(g) == LLVMInternalLinkage)
+			LLVMSetLinkage(g, LLVMPrivateLinkage);
+	snprintf(name, sizeof name, "%s_arena", c->name);
+	if ((a = LLVMGetNamedGlobal(c->mod, name)) && !arena_on_stack(c, a)) {
+		LLVMSetLinkage(a, LLVMCommonLinkage);
+		LLVMSetVisibility(a, LLVMHiddenVisibility);
+	}
+	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
+	if (!(ws = LLVMGetNamedFunction(c->mod, name)))
+		return;
+	LLVMSetValueName2(ws, "body", 4);
+	LLVMSetLinkage(ws, LLVMPrivateLinkage);
+	LLVMAddAttributeAtIndex(ws, LLVMAttributeFunctionIndex,
+		LLVMCreateEnumAttribute(c->ctx,
+		LLVMGetEnumAttributeKindForName("noinline", 8), 0));
+	a = LLVMAddAlias2(c->mod, LLVMGetElementType(LLVMTypeOf(ws)), 0, ws,
+			  name);
+	LLVMSetLinkage(a, LLVMExternalLinkage);
+}
+
 static bool
 optimize(cg_ctx *c, const cg_options *o)
 {
@@ -294,6 +371,8 @@ cg_emit(cg_ctx *c, const cg_options *o, const char *path)
 	}
 	LLVMDisposeMessage(err);
 	tag_functions(c, o);
+	if (o->size_level)
+		shrink_object(c);
 	ok = optimize(c, o) && write_module(c, o, path);
 	LLVMDisposeModule(c->mod);
 	LLVMDisposeTargetMachine(tm_cache);

@@ -371,127 +371,6 @@ table_rows(cg_fn *f, const sp_layer *L, const csr *s, LLVMValueRef xs,
 	cg_loop_end(f, &lr);
 }
 
-/* Element j of a table of 4-bit codes, two per byte, low nibble first. */
-static LLVMValueRef
-nibble(cg_fn *f, LLVMValueRef t, LLVMValueRef j)
-{
-	LLVMValueRef b = sp_index(f, t, LLVMBuildLShr(f->b, j, cg_i64(f, 1),
-						      ""));
-	LLVMValueRef sh = LLVMBuildShl(f->b, LLVMBuildAnd(f->b, j, cg_i64(f, 1),
-		""), cg_i64(f, 2), "");
-
-	return LLVMBuildAnd(f->b, LLVMBuildLShr(f->b, b, sh, ""), cg_i64(f, 15),
-			    "");
-}
-
-/* The tables of one compact layer, packed into one constant (one
- * relocation and no 64-byte alignment gaps per table). */
-typedef struct blob {
-	uint8_t *d;
-	int64_t n;
-	int64_t off[4];
-	int width[4];
-} blob;
-
-static void
-blob_put(blob *b, int i, const void *p, int64_t n, int width)
-{
-	b->n = (b->n + 3) / 4 * 4;
-	b->d = nn_xrealloc(b->d, (size_t)(b->n + n + 4));
-	memcpy(b->d + b->n, p, (size_t)n);
-	b->off[i] = b->n, b->width[i] = width;
-	b->n += n;
-}
-
-/* n integers at the narrowest width (1, 2 or 4 bytes) that holds max. */
-static void
-blob_ints(blob *b, int i, const int64_t *v, int64_t n, int64_t max)
-{
-	int w = max < 256 ? 1 : max < 65536 ? 2 : 4;
-	uint8_t *d = nn_xcalloc((size_t)(n ? n : 1), (size_t)w);
-
-	for (int64_t k = 0; k < n; k++)
-		for (int m = 0; m < w; m++)
-			d[k * w + m] = (uint8_t)(v[k] >> (8 * m));
-	blob_put(b, i, d, n * w, w);
-	free(d);
-}
-
-/* Pointers to the blob's tables (f32 for width 0). */
-static void
-blob_emit(cg_fn *f, blob *b, int nt, LLVMValueRef *t)
-{
-	LLVMValueRef g = cg_const_global(f->c, "spc", b->d, (size_t)b->n + 4);
-
-	LLVMSetAlignment(g, 4);
-	g = LLVMBuildBitCast(f->b, g, f->c->ptr, "");
-	for (int i = 0; i < nt; i++) {
-		int w = b->width[i];
-		LLVMTypeRef ty = w == 0 ? f->c->f32 : w == 1 ? f->c->i8
-				 : w == 2 ? f->c->i16 : f->c->i32;
-		LLVMValueRef o = LLVMConstInt(f->c->i64,
-					      (unsigned long long)b->off[i], 0);
-		t[i] = LLVMBuildBitCast(f->b, LLVMBuildGEP2(f->b, f->c->i8, g,
-			&o, 1, ""), LLVMPointerType(ty, 0), "");
-	}
-	free(b->d);
-}
-
-/* -Os table kernel: no padding, per-row counts and columns in the
- * narrowest integers, codes packed 4 bits when the codebook has at most
- * 16 entries, all in one constant; one multiply-add per non-zero (size
- * over speed). */
-static void
-table_compact(cg_fn *f, const sp_layer *L, const csr *s, LLVMValueRef xs,
-	      LLVMValueRef y)
-{
-	unsigned mc = (unsigned)L->mc;
-	int nc = L->w->ncodes;
-	int64_t *cnt = nn_xmalloc((size_t)L->rows * sizeof *cnt), mx = 0;
-	blob bl = {0};
-	LLVMValueRef t[4], ks, acc, r, k0, n, j, w;
-	LLVMTypeRef at = LLVMTypeOf(vzero(f, L));
-	cg_loop lr, lj;
-
-	for (int64_t i = 0; i < L->rows; i++)
-		if ((cnt[i] = s->ptr[i + 1] - s->ptr[i]) > mx)
-			mx = cnt[i];
-	if (nc)
-		blob_put(&bl, 3, L->w->codebook, nc * 4, 0);
-	blob_ints(&bl, 0, cnt, L->rows, mx);
-	free(cnt);
-	blob_ints(&bl, 1, s->col, s->n, L->cols - 1);
-	if (nc > 0 && nc <= 16) {
-		uint8_t *p = nn_xcalloc((size_t)(s->n / 2 + 1), 1);
-		for (int64_t i = 0; i < s->n; i++)
-			p[i / 2] |= (uint8_t)(s->code[i] << (4 * (i % 2)));
-		blob_put(&bl, 2, p, s->n / 2 + 1, 1);
-		free(p);
-	} else if (nc) {
-		blob_put(&bl, 2, s->code, s->n, 1);
-	} else {
-		blob_put(&bl, 2, s->val, s->n * 4, 0);
-	}
-	blob_emit(f, &bl, nc ? 4 : 3, t);
-	ks = cg_alloca(f, f->c->i64);
-	acc = cg_alloca(f, at);
-	LLVMBuildStore(f->b, cg_i64(f, 0), ks);
-	r = cg_loop_begin(f, L->rows, &lr);
-	LLVMBuildStore(f->b, vzero(f, L), acc);
-	k0 = LLVMBuildLoad2(f->b, f->c->i64, ks, "");
-	n = LLVMBuildNSWAdd(f->b, k0, sp_index(f, t[0], r), "");
-	LLVMBuildStore(f->b, n, ks);
-	j = cg_loop_begin_dyn(f, k0, n, &lj);
-	w = nc > 16 ? cg_load(f, t[3], sp_index(f, t[2], j))
-	    : nc ? cg_load(f, t[3], nibble(f, t[2], j)) : cg_load(f, t[2], j);
-	LLVMBuildStore(f->b, sp_fmuladd(f, sp_splat(f, w, mc), sp_vload(f, xs,
-		LLVMBuildNSWMul(f->b, sp_index(f, t[1], j), cg_i64(f, mc), ""),
-		mc), LLVMBuildLoad2(f->b, at, acc, "")), acc);
-	cg_loop_end_dyn(f, &lj);
-	store_row(f, L, y, r, LLVMBuildLoad2(f->b, at, acc, ""));
-	cg_loop_end(f, &lr);
-}
-
 /* Unrolled kernel: rows [r0, r1) as straight-line code in a function of
  * (xs, y, weights): offsets are immediates; the weights come from a table
  * through a base register, since constant-pool operands would cost one
@@ -603,19 +482,16 @@ cg_lower_sparse_fc(cg_fn *f, const sp_layer *L, cg_kernel k)
 	cg_loop lc;
 	LLVMValueRef ch, x0, y0, xs;
 
-	bool small = f->c->o->size_level && k == CG_KERNEL_TABLE;
-
-	csr_build(L, k != CG_KERNEL_TABLE || small ? 1 : L->mc == 1 ? SP_B1
-		  : 4, &s);
+	if (f->c->o->size_level && k == CG_KERNEL_TABLE && sp_compact_fc(f, L))
+		return true;
+	csr_build(L, k != CG_KERNEL_TABLE ? 1 : L->mc == 1 ? SP_B1 : 4, &s);
 	ch = cg_loop_begin(f, L->m / L->mc, &lc);
 	x0 = cg_gep(f, f->in[0], LLVMBuildNSWMul(f->b, ch,
 		cg_i64(f, L->mc * L->cols), ""));
 	y0 = cg_gep(f, f->out[0], LLVMBuildNSWMul(f->b, ch,
 		cg_i64(f, L->mc * L->rows), ""));
 	xs = L->mc > 1 ? transpose_chunk(f, L, x0) : x0;
-	if (small)
-		table_compact(f, L, &s, xs, y0);
-	else if (k == CG_KERNEL_TABLE)
+	if (k == CG_KERNEL_TABLE)
 		table_rows(f, L, &s, xs, y0);
 	else
 		unrolled_rows(f, L, &s, xs, y0);

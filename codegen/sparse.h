@@ -54,6 +54,11 @@ int sp_code(const sp_layer *L, int64_t r, int64_t c);
 bool cg_lower_sparse_fc(cg_fn *f, const sp_layer *L, cg_kernel k);
 bool cg_lower_sparse_conv(cg_fn *f, const sp_layer *L, cg_kernel k);
 
+/* lower_sparse_compact.c: the -Os FC table kernel (false: C cannot be
+ * folded into it, use another) and its exact byte count. */
+bool sp_compact_fc(cg_fn *f, const sp_layer *L);
+int64_t sp_compact_bytes(const sp_layer *L);
+
 /* lower_sparse_fc.c: helpers both kernels use. */
 LLVMValueRef sp_fmuladd(cg_fn *f, LLVMValueRef a, LLVMValueRef b,
 			LLVMValueRef c);

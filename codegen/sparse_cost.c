@@ -215,25 +215,6 @@ unrolled_bytes(const sp_layer *L)
 	return L->w->ncodes ? L->w->ncodes * 4 : L->nnz * 4;
 }
 
-static int64_t
-int_bytes(int64_t max)
-{
-	return max < 256 ? 1 : max < 65536 ? 2 : 4;
-}
-
-/* Bytes of the -Os compact table (lower_sparse_fc.c table_compact):
- * per-row counts and columns at the narrowest width, 4-bit codes up to
- * 16 centroids, no padding. */
-static int64_t
-compact_bytes(const sp_layer *L)
-{
-	int64_t nc = L->w->ncodes, v = nc == 0 ? L->nnz * 4 : nc <= 16 ?
-		L->nnz / 2 + 1 : L->nnz;
-
-	return L->rows * int_bytes(L->cols) + L->nnz * int_bytes(L->cols - 1) +
-	       v + nc * 4;
-}
-
 static void
 estimate_fc(const sp_layer *L, bool small, cg_kernel_choice *c)
 {
@@ -251,7 +232,7 @@ estimate_fc(const sp_layer *L, bool small, cg_kernel_choice *c)
 		: K.tab_fc) + (double)L->rows * K.row);
 	c->ns[CG_KERNEL_UNROLLED] = chunks * (nz * (vec ? K.unr_fc_vec
 		: K.unr_fc) + (double)L->rows * K.row);
-	c->bytes[CG_KERNEL_TABLE] = small ? compact_bytes(L) :
+	c->bytes[CG_KERNEL_TABLE] = small ? sp_compact_bytes(L) :
 		table_bytes(L, L->nnz + (int64_t)pad) + (L->rows + 1) * 4;
 	c->code[CG_KERNEL_UNROLLED] = L->nnz * 18 + L->rows * 24;
 	c->bytes[CG_KERNEL_UNROLLED] = unrolled_bytes(L);
@@ -369,7 +350,8 @@ cg_lower_sparse(cg_fn *f, cg_kernel k)
 	NN_ASSERT(sp_describe(f->n, &L));
 	ok = L.conv ? cg_lower_sparse_conv(f, &L, k)
 		    : cg_lower_sparse_fc(f, &L, k);
-	if (ok && (f->n->op == OP_FusedConv || f->n->op == OP_FusedGemm))
+	if (ok && !f->epi_done && (f->n->op == OP_FusedConv ||
+				   f->n->op == OP_FusedGemm))
 		ok = cg_lower_fused_epilogue(f);
 	return ok;
 }

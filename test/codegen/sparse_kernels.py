@@ -8,8 +8,10 @@ FC Gemm(transB=1)+Relu+Gemm at batch 1 and 8, MatMul [K,N] at batch 3,
 Conv 3x3 pad 1 + Relu + Conv 3x3 stride 2 + grouped 1x1 conv, at 0, 50,
 90, 99 and 100% sparsity, each with the table and the unrolled kernel
 forced, plus the cost model's choice under -O3 and -Os; then 16-centroid
-sharing with and without 90% pruning. Also checks that a sparse kernel
-leaves the dense weights out of the object.
+sharing with and without 90% pruning; then the -Os table's edge cases
+(2 to 256 centroids, 50-100% sparsity, wide layers with long runs of
+zeros and u32 headers, 0%-sparse rows, a bias it cannot fold). Also
+checks that a sparse kernel leaves the dense weights out of the object.
 """
 import argparse
 import os
@@ -67,6 +69,25 @@ def fc_model(path, s, batch, rng, matmul=False):
     save(nodes, inits,
          helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, k]),
          helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 10]),
+         path)
+    return (batch, k)
+
+
+def fc_edge_model(path, s, batch, rng, kind):
+    """-Os table edge cases: "fcw" a wide layer (skips of thousands of
+    zeros; with cols > 65535 the u32 header), "fcr" a 0%-sparse row next
+    to an empty one, "fcb" a bias that varies along the batch (not
+    foldable into the table)."""
+    k, n = {"fcw": (70000, 5), "fcr": (48, 40), "fcb": (48, 40)}[kind]
+    w1 = sparse((n, k), s, rng)
+    if kind == "fcr":
+        w1[1, :] = rng.standard_normal(k).astype(np.float32)
+    b1 = rng.standard_normal([batch, n] if kind == "fcb" else [n])
+    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1),
+             helper.make_node("Relu", ["h"], ["y"])]
+    save(nodes, [("w1", w1), ("b1", b1.astype(np.float32))],
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, k]),
+         helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, n]),
          path)
     return (batch, k)
 
@@ -153,6 +174,21 @@ def cases():
                 for k in ("auto", "table", "unrolled"):
                     yield kind, batch, s, [o, "--share=16",
                                            "--sparse-kernel=" + k]
+    # the -Os table: codes of 1 to 9 bits, every sparsity, long skips,
+    # wide headers, dense and empty rows, a bias it cannot fold
+    for kc in (2, 3, 8, 32, 256):
+        for kind, batch in (("fc", 1), ("fc", 8), ("mm", 3)):
+            yield kind, batch, 0.9, ["-Os", f"--share={kc}"]
+    for s in (0.5, 0.99, 1.0):
+        for kind, batch in (("fc", 1), ("fc", 8), ("mm", 3)):
+            yield kind, batch, s, ["-Os", "--sparse-kernel=table"]
+            yield kind, batch, s, ["-Os", "--share=16",
+                                   "--sparse-kernel=table"]
+    for kind, batch, s in (("fcw", 1, 0.999), ("fcw", 2, 0.9995),
+                           ("fcr", 1, 0.9), ("fcr", 8, 0.5),
+                           ("fcb", 8, 0.9)):
+        for share in ([], ["--share=16"]):
+            yield kind, batch, s, ["-Os", "--sparse-kernel=table", *share]
 
 
 def main():
@@ -167,8 +203,11 @@ def main():
             model = os.path.join(wd, "model.onnx")
             make = {"conv": conv_model, "wconv": wconv_model}.get(
                 kind, fc_model)
-            shape = make(model, s, batch, rng, *( [True] if kind == "mm"
-                                                   else []))
+            if kind in ("fcw", "fcr", "fcb"):
+                shape = fc_edge_model(model, s, batch, rng, kind)
+            else:
+                shape = make(model, s, batch, rng, *([True] if kind == "mm"
+                                                     else []))
             err = check(t, wd, model, shape, flags, rng)
             n += 1
             if err:
