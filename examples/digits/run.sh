@@ -4,7 +4,8 @@
 # compiles the models to objects -- the dense MLP, the same MLP after
 # PyTorch's own 90% magnitude pruning (masked zeros, no smaller or faster
 # in PyTorch), and that model compressed by nncc (pattern kept, 16 shared
-# weight values, -Os) -- links each object into the demo app
+# weight values) for speed (-O3) and for size (-Os) -- links each object
+# into the demo app
 # (app.c, written only against the generated API), runs it over the test
 # split one sample at a time, and prints accuracy, latency and object size.
 # Set NNCC_SKIP_DEPS=1 to skip the apt step, NNCC_BUILD_DIR to build
@@ -52,7 +53,9 @@ echo "PyTorch's own test accuracy (train.py): $(grep -v '^#' \
 echo
 run_config mlp.onnx digits_x.npy dense -O3
 run_config mlp_pruned.onnx digits_x.npy pruned-by-torch -O3
-run_config mlp_pruned.onnx digits_x.npy compressed -Os --prune=0.9:global \
+run_config mlp_pruned.onnx digits_x.npy compressed-O3 -O3 --prune=0.9:global \
+	--share=16
+run_config mlp_pruned.onnx digits_x.npy compressed-Os -Os --prune=0.9:global \
 	--share=16 --calib "$here/digits_x.npy" --labels "$here/digits_y.npy" \
 	--report
 run_config cnn.onnx digits_x_img.npy dense -O3
