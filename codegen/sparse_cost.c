@@ -17,17 +17,17 @@ static const struct {
 	double dense_fc, dense_fc_mem, dense_conv;
 	int64_t cache_bytes; /* weights above this stream from memory */
 	double tab_fc, tab_fc_vec, unr_fc, unr_fc_vec, row;
-	double tab_conv, tab_conv_seg, unr_conv, conv_copy;
+	double tab_conv, conv_seg, unr_conv, conv_copy;
 	double margin;
 	/* bytes of straight-line code per layer: LLVM time grows with it,
 	 * and conv gains little from unrolling (the tile loop dominates) */
 	int64_t unroll_max_fc, unroll_max_conv;
 } K = {
-	.dense_fc = 0.06, .dense_fc_mem = 0.14, .dense_conv = 0.04,
+	.dense_fc = 0.06, .dense_fc_mem = 0.14, .dense_conv = 0.022,
 	.cache_bytes = 4 << 20,
 	.tab_fc = 0.30, .tab_fc_vec = 0.75, .unr_fc = 0.40,
 	.unr_fc_vec = 0.55, .row = 2.0,
-	.tab_conv = 0.28, .tab_conv_seg = 6.0, .unr_conv = 2.2,
+	.tab_conv = 0.28, .conv_seg = 6.0, .unr_conv = 2.0,
 	.conv_copy = 0.1,
 	.margin = 0.8,
 	.unroll_max_fc = 1 << 20, .unroll_max_conv = 128 << 10,
@@ -316,24 +316,27 @@ estimate_fc(const sp_layer *L, bool small, cg_kernel_choice *c)
 }
 
 /* Table: the blocked kernel, per non-zero and vector of the plane up to
- * its last real pixel, plus per tile, block and channel segment (the
- * accumulators' round trip), plus the input copy and the output written
- * once. Unrolled: full tiles, and the output written, copied and passed
- * over by the epilogue. */
+ * its last real pixel (less for loads a whole vector from the tile: 2/3
+ * as many cache lines, plane_cost), plus per tile, block and channel
+ * segment (the accumulators' round trip), plus the input copy and the
+ * output written once. Unrolled: full tiles, a segment per tile and
+ * channel, and the output written, copied and passed over by the
+ * epilogue. */
 static void
 estimate_conv(const sp_layer *L, cg_kernel_choice *c)
 {
 	double nb = (double)L->nb, nz = (double)L->nnz;
 	double out = (double)L->rows * (double)L->oh * (double)L->ow;
-	double segs = (double)((L->nvec + SP_NV - 1) / SP_NV) *
-		      (double)L->nblk * (double)L->rows;
+	double tiles = (double)((L->nvec + SP_NV - 1) / SP_NV);
+	double vec = (double)plane_cost(L, L->wq) / (double)(3 * L->kw);
 
 	c->ns[CG_KERNEL_DENSE] = nb * (double)L->oh * (double)L->ow *
 				 (double)c->params * K.dense_conv;
-	c->ns[CG_KERNEL_TABLE] = nb * (nz * (double)L->nvec * K.tab_conv +
-		segs * K.tab_conv_seg + ((double)L->planes + out) *
-		K.conv_copy);
+	c->ns[CG_KERNEL_TABLE] = nb * (nz * vec * K.tab_conv + tiles *
+		(double)(L->nblk * L->rows) * K.conv_seg + ((double)L->planes +
+		out) * K.conv_copy);
 	c->ns[CG_KERNEL_UNROLLED] = nb * (nz * (double)L->ntiles * K.unr_conv +
+		(double)(L->ntiles * L->rows) * K.conv_seg +
 		((double)L->scratch + 2 * out) * K.conv_copy);
 	c->bytes[CG_KERNEL_TABLE] = L->nnz * entry_bytes(L) +
 				    (L->rows + 1) * 4 + L->w->ncodes * 4;
