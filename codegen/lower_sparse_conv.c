@@ -1,10 +1,10 @@
 /* Sparse 2-D convolution (Conv, nncc.FusedConv with a constant weight),
  * output-stationary: the input is copied once into zero-padded stride
  * phase planes, so that every non-zero (ic, kh, kw) of an output channel
- * reads a contiguous run at a constant offset. A tile of SP_TILE output pixels
- * (of the plane computed Wq wide, junk columns dropped) stays in four
- * vector registers while each non-zero adds a broadcast weight times a
- * vector load: one FMA per SP_VEC pixels and non-zero. */
+ * reads a contiguous run at a constant offset. A tile of SP_TILE output
+ * pixels (of the plane computed Wq wide, junk columns dropped) stays in
+ * SP_NV vector registers while each non-zero adds a broadcast weight
+ * times a vector load: one FMA per SP_VEC pixels and non-zero. */
 #include <math.h>
 #include <stdlib.h>
 
