@@ -1,11 +1,14 @@
 /* Sparse 2-D convolution (Conv, nncc.FusedConv with a constant weight),
  * output-stationary: the input is copied once into zero-padded stride
  * phase planes, so that every non-zero (ic, kh, kw) of an output channel
- * reads a contiguous run at a constant offset. A tile of SP_TILE output pixels
- * (of the plane computed Wq wide, junk columns dropped) stays in four
- * vector registers while each non-zero adds a broadcast weight times a
- * vector load: one FMA per SP_VEC pixels and non-zero. */
+ * reads a contiguous run at a constant offset. A tile of SP_TILE output
+ * pixels (of the plane computed Wq wide, junk columns dropped) stays in
+ * SP_NV vector registers while each non-zero adds a broadcast weight
+ * times a vector load: one FMA per SP_VEC pixels and non-zero. */
+#include <math.h>
 #include <stdlib.h>
+
+#include <llvm-c/DebugInfo.h>
 
 #include "sparse.h"
 
@@ -37,8 +40,9 @@ entries_build(const sp_layer *L, centries *e)
 			int64_t ph = y * L->dh % L->sh, pw = x * L->dw % L->sw;
 			if (w == 0)
 				continue;
-			e->off[k] = (int32_t)(((ic * L->sh + ph) * L->sw + pw) *
-				plane + y * L->dh / L->sh * L->wq +
+			e->off[k] = (int32_t)(((ic * L->nph + sp_phase(L->kh,
+				L->dh, L->sh, ph)) * L->npw + sp_phase(L->kw,
+				L->dw, L->sw, pw)) * plane + y * L->dh / L->sh * L->wq +
 				x * L->dw / L->sw);
 			e->val[k] = w;
 			e->icl[k] = (int32_t)icl;
@@ -57,22 +61,6 @@ entries_free(centries *e)
 	free(e->val);
 	free(e->code);
 	free(e->icl);
-}
-
-/* Input channels per block of the blocked table kernel: the phase-plane
- * floats one tile reads per input channel, times the block, should stay
- * in L1 (16 KiB) across all output channels. */
-static int64_t
-block_channels(const sp_layer *L)
-{
-	int64_t per = (SP_TILE + (L->kh - 1) * L->dh / L->sh * L->wq +
-		       (L->kw - 1) * L->dw / L->sw) * L->sh * L->sw, cg, b;
-
-	if (per > L->hq * L->wq * L->sh * L->sw)
-		per = L->hq * L->wq * L->sh * L->sw;
-	cg = L->cols / (L->kh * L->kw);
-	b = 4096 / per;
-	return b < 1 ? 1 : b > cg ? cg : b;
 }
 
 /* Reorders the entries block-major: segment (b, oc) holds the entries of
@@ -103,34 +91,161 @@ entries_block(const sp_layer *L, centries *e, int64_t icb, int64_t nblk)
 	*e = o;
 }
 
-/* Zero-padded phase planes of image x0 at ph[0..]. */
+/* The end of loop l, which LLVM must not vectorize: with its inner loops
+ * unrolled (short rows, a constant tile) it would across rows or
+ * channels, with gathers and scatters. */
+static void
+loop_end_novec(cg_fn *f, cg_loop *l, bool dyn)
+{
+	LLVMContextRef ctx = f->c->ctx;
+	LLVMMetadataRef tmp, ops[2], kv[2], loop;
+	LLVMBasicBlockRef latch;
+
+	if (dyn)
+		cg_loop_end_dyn(f, l);
+	else
+		cg_loop_end(f, l);
+	if (!l->body)
+		return;
+	latch = LLVMGetIncomingBlock(l->iv, 1);
+	tmp = LLVMTemporaryMDNode(ctx, NULL, 0);
+	kv[0] = LLVMMDStringInContext2(ctx, "llvm.loop.vectorize.enable", 26);
+	kv[1] = LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(ctx),
+						 0, 0));
+	ops[0] = tmp;
+	ops[1] = LLVMMDNodeInContext2(ctx, kv, 2);
+	loop = LLVMMDNodeInContext2(ctx, ops, 2);
+	LLVMMetadataReplaceAllUsesWith(tmp, loop);
+	LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch),
+			LLVMGetMDKindIDInContext(ctx, "llvm.loop", 9),
+			LLVMMetadataAsValue(ctx, loop));
+}
+
+/* Range [*lo, *hi) of plane index i whose input row i * s + p - pad
+ * lies in [0, n). */
+static void
+phase_range(int64_t n, int64_t s, int64_t p, int64_t pad, int64_t *lo,
+	    int64_t *hi)
+{
+	*lo = pad > p ? (pad - p + s - 1) / s : 0;
+	*hi = (n + pad - p + s - 1) / s;
+}
+
+static bool
+used(int64_t k, int64_t d, int64_t s, int64_t p)
+{
+	return sp_phase(k, d, s, p + 1) > sp_phase(k, d, s, p);
+}
+
+/* Padded column J of input row xr into plane row pr of its phase. */
+static void
+fill_one(cg_fn *f, const sp_layer *L, LLVMValueRef x0, LLVMValueRef xr,
+	 LLVMValueRef pl, LLVMValueRef pr, int64_t J)
+{
+	int64_t q = J % L->sw;
+
+	if (!used(L->kw, L->dw, L->sw, q))
+		return;
+	cg_store(f, pl, LLVMBuildNSWAdd(f->b, pr, cg_i64(f, sp_phase(L->kw,
+		 L->dw, L->sw, q) * L->hq * L->wq + J / L->sw), ""),
+		 cg_load(f, x0, LLVMBuildNSWAdd(f->b, xr, cg_i64(f,
+		 J - L->pl), "")));
+}
+
+/* Padded columns [J, J + span) of a row, span = sw * SP_VEC, J a
+ * multiple of sw: one load, split by lane into the column phases. */
+static void
+fill_vec(cg_fn *f, const sp_layer *L, LLVMValueRef x0, LLVMValueRef xr,
+	 LLVMValueRef pl, LLVMValueRef pr, LLVMValueRef J)
+{
+	unsigned span = (unsigned)(L->sw * SP_VEC);
+	LLVMValueRef v, m[SP_VEC], j, o;
+
+	v = sp_vload(f, x0, LLVMBuildNSWAdd(f->b, xr, LLVMBuildNSWSub(f->b, J,
+		cg_i64(f, L->pl), ""), ""), span);
+	j = LLVMBuildUDiv(f->b, J, cg_i64(f, L->sw), "");
+	for (int64_t q = 0; q < L->sw; q++) {
+		if (!used(L->kw, L->dw, L->sw, q))
+			continue;
+		for (int l = 0; l < SP_VEC; l++)
+			m[l] = LLVMConstInt(f->c->i32, (unsigned long long)(q +
+					    L->sw * l), 0);
+		o = LLVMBuildNSWAdd(f->b, pr, cg_i64(f, sp_phase(L->kw, L->dw,
+			L->sw, q) * L->hq * L->wq), "");
+		sp_vstore(f, pl, LLVMBuildNSWAdd(f->b, o, j, ""), span == SP_VEC
+			  ? v : LLVMBuildShuffleVector(f->b, v, LLVMGetUndef(
+			  LLVMTypeOf(v)), LLVMConstVector(m, SP_VEC), ""));
+	}
+}
+
+/* The data columns [pl, J1) of a row: vectors from the first multiple of
+ * sw, the last one overlapping the one before so that it ends within sw
+ * columns of the row's end; single columns around them. Rows too short
+ * for a vector go column by column. */
+static void
+fill_row(cg_fn *f, const sp_layer *L, LLVMValueRef x0, LLVMValueRef xr,
+	 LLVMValueRef pl, LLVMValueRef pr)
+{
+	int64_t span = L->sw * SP_VEC, J1 = L->wd + L->pl, n, Jl;
+	int64_t J0 = (L->pl + L->sw - 1) / L->sw * L->sw;
+	LLVMValueRef k;
+	cg_loop lk;
+
+	if (J1 - J0 < span) {
+		for (int64_t J = L->pl; J < J1; J++)
+			fill_one(f, L, x0, xr, pl, pr, J);
+		return;
+	}
+	n = (J1 - J0) / span;
+	Jl = (J1 - span) / L->sw * L->sw;
+	k = cg_loop_begin(f, n, &lk);
+	fill_vec(f, L, x0, xr, pl, pr, LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(
+		 f->b, k, cg_i64(f, span), ""), cg_i64(f, J0), ""));
+	cg_loop_end(f, &lk);
+	if (Jl > J0 + (n - 1) * span)
+		fill_vec(f, L, x0, xr, pl, pr, cg_i64(f, Jl));
+	for (int64_t J = L->pl; J < J0; J++)
+		fill_one(f, L, x0, xr, pl, pr, J);
+	for (int64_t J = Jl + span; J < J1; J++)
+		fill_one(f, L, x0, xr, pl, pr, J);
+}
+
+/* Plane rows of row phase ph, every channel and column phase. */
+static void
+fill_phase(cg_fn *f, const sp_layer *L, LLVMValueRef x0, LLVMValueRef pl,
+	   int64_t ph)
+{
+	int64_t i0, i1, dims[2], xs[2], ps[2];
+	LLVMValueRef ivs[2], xr, pr;
+	cg_loop loops[2];
+
+	phase_range(L->h, L->sh, ph, L->pt, &i0, &i1);
+	if (i1 <= i0)
+		return;
+	dims[0] = L->c, dims[1] = i1 - i0;
+	xs[0] = L->h * L->wd, xs[1] = L->sh * L->wd;
+	ps[0] = L->nph * L->npw * L->hq * L->wq, ps[1] = L->wq;
+	cg_nest_begin(f, 2, dims, ivs, loops);
+	xr = cg_linear(f, 2, ivs, xs, (i0 * L->sh + ph - L->pt) * L->wd);
+	pr = cg_linear(f, 2, ivs, ps, sp_phase(L->kh, L->dh, L->sh, ph) *
+		       L->npw * L->hq * L->wq + i0 * L->wq);
+	fill_row(f, L, x0, xr, pl, pr);
+	loop_end_novec(f, &loops[1], false);
+	loop_end_novec(f, &loops[0], false);
+}
+
+/* Zero-padded phase planes of image x0 at ph[0..]: only the phases some
+ * tap reads (one for a 1x1 conv of any stride). */
 static void
 fill_phases(cg_fn *f, const sp_layer *L, LLVMValueRef x0, LLVMValueRef ph)
 {
-	int64_t dims[3] = {L->c, L->h, L->wd}, st[3] = {L->h * L->wd, L->wd, 1};
-	int64_t nph = L->c * L->sh * L->sw * L->hq * L->wq + SP_TILE + L->wq;
-	LLVMValueRef ivs[3], hp, wp, idx, p8;
-	cg_loop loops[3];
+	LLVMValueRef p8 = LLVMBuildBitCast(f->b, ph, f->c->ptr, "");
 
-	p8 = LLVMBuildBitCast(f->b, ph, f->c->ptr, "");
 	LLVMBuildMemSet(f->b, p8, LLVMConstInt(f->c->i8, 0, 0),
-			cg_i64(f, nph * 4), 4);
-	cg_nest_begin(f, 3, dims, ivs, loops);
-	hp = LLVMBuildNSWAdd(f->b, ivs[1], cg_i64(f, L->pt), "");
-	wp = LLVMBuildNSWAdd(f->b, ivs[2], cg_i64(f, L->pl), "");
-	idx = LLVMBuildNSWMul(f->b, ivs[0], cg_i64(f, L->sh), "");
-	idx = LLVMBuildNSWAdd(f->b, idx, LLVMBuildURem(f->b, hp,
-		cg_i64(f, L->sh), ""), "");
-	idx = LLVMBuildNSWMul(f->b, idx, cg_i64(f, L->sw), "");
-	idx = LLVMBuildNSWAdd(f->b, idx, LLVMBuildURem(f->b, wp,
-		cg_i64(f, L->sw), ""), "");
-	idx = LLVMBuildNSWMul(f->b, idx, cg_i64(f, L->hq * L->wq), "");
-	idx = LLVMBuildNSWAdd(f->b, idx, LLVMBuildNSWMul(f->b, LLVMBuildUDiv(
-		f->b, hp, cg_i64(f, L->sh), ""), cg_i64(f, L->wq), ""), "");
-	idx = LLVMBuildNSWAdd(f->b, idx, LLVMBuildUDiv(f->b, wp,
-		cg_i64(f, L->sw), ""), "");
-	cg_store(f, ph, idx, cg_load(f, x0, cg_linear(f, 3, ivs, st, 0)));
-	cg_nest_end(f, 3, loops);
+			cg_i64(f, L->planes * 4), 4);
+	for (int64_t p = 0; p < L->sh; p++)
+		if (used(L->kh, L->dh, L->sh, p))
+			fill_phase(f, L, x0, ph, p);
 }
 
 /* y[oc, oh, ow] = wide[oh * wq + ow]. */
@@ -163,6 +278,7 @@ table_channels(cg_fn *f, const sp_layer *L, const centries *e,
 	       LLVMValueRef bias)
 {
 	bool codes = L->w->ncodes > 0;
+	int bits = cg_code_bits(L->w->ncodes);
 	int64_t n = L->nnz ? L->nnz : 1;
 	LLVMTypeRef vt = LLVMVectorType(f->c->f32, SP_VEC);
 	LLVMValueRef ptr = sp_table(f, e->ptr, L->rows + 1, 4);
@@ -170,9 +286,10 @@ table_channels(cg_fn *f, const sp_layer *L, const centries *e,
 	LLVMValueRef acc[SP_NV], oc, t, j, b0, base, w;
 	cg_loop lo, lt, lj;
 
-	val = codes ? sp_table(f, e->code, n, 1) : cg_f32_table(f, e->val, n);
+	val = codes ? cg_code_table(f, e->code, n, bits)
+		    : cg_f32_table(f, e->val, n);
 	if (codes)
-		cb = cg_f32_table(f, L->w->codebook, L->w->ncodes);
+		cb = cg_codebook(f, L->w);
 	for (int v = 0; v < SP_NV; v++)
 		acc[v] = cg_alloca(f, vt);
 	oc = cg_loop_begin(f, L->rows, &lo);
@@ -187,7 +304,8 @@ table_channels(cg_fn *f, const sp_layer *L, const centries *e,
 		&lj);
 	base = LLVMBuildNSWAdd(f->b, LLVMBuildSExt(f->b, cg_load(f, off, j),
 		f->c->i64, ""), t, "");
-	w = codes ? cg_load(f, cb, sp_index(f, val, j)) : cg_load(f, val, j);
+	w = codes ? cg_load(f, cb, cg_code_load(f, val, j, bits))
+		  : cg_load(f, val, j);
 	w = sp_splat(f, w, SP_VEC);
 	for (int v = 0; v < SP_NV; v++)
 		LLVMBuildStore(f->b, sp_fmuladd(f, w, sp_vload(f, ph,
@@ -202,71 +320,168 @@ table_channels(cg_fn *f, const sp_layer *L, const centries *e,
 	cg_loop_end(f, &lo);
 }
 
-/* Blocked table kernel (group 1, several input-channel blocks): for each
- * tile, for each block of input channels, every output channel adds its
- * non-zeros of that block into its accumulators, kept in the wide planes
- * of all channels; the block's input rows stay in L1 across channels
- * instead of streaming from L2 once per output channel. */
-static void
-table_blocked(cg_fn *f, const sp_layer *L, const centries *e, int64_t nblk,
-	      LLVMValueRef ph, LLVMValueRef wide, LLVMValueRef y,
-	      LLVMValueRef bias)
+/* The fused residual add and activation, applied while a tile is copied
+ * out (Relu, Clip); other activations run after, as for dense. */
+typedef struct cepi {
+	LLVMValueRef res;
+	cg_act act;
+	double lo, hi;
+} cepi;
+
+static LLVMValueRef
+fsel(cg_fn *f, LLVMRealPredicate p, LLVMValueRef v, double k)
 {
-	bool codes = L->w->ncodes > 0;
-	int64_t n = L->nnz ? L->nnz : 1, plane = L->ntiles * SP_TILE;
+	LLVMValueRef c = cg_fconst(f, IR_F32, k);
+
+	return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, p, v, c, ""), v, c,
+			       "");
+}
+
+static LLVMValueRef
+epi_apply(cg_fn *f, const cepi *ep, LLVMValueRef v, LLVMValueRef i)
+{
+	if (ep->res)
+		v = LLVMBuildFAdd(f->b, v, cg_load(f, ep->res, i), "");
+	if (ep->act == CG_ACT_RELU || ep->lo > -INFINITY)
+		v = fsel(f, LLVMRealOGT, v, ep->act == CG_ACT_RELU ? 0 : ep->lo);
+	if (ep->act == CG_ACT_CLIP && ep->hi < INFINITY)
+		v = fsel(f, LLVMRealOLT, v, ep->hi);
+	return v;
+}
+
+static LLVMValueRef
+imin(cg_fn *f, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, a, b, ""),
+			       a, b, "");
+}
+
+/* y[oc] = epilogue(buf[oc]) for the output pixels of the wide tile at t
+ * (px pixels): for each plane row r it touches, the columns [c0, c1)
+ * that are real (junk columns past ow dropped). */
+static void
+tile_out(cg_fn *f, const sp_layer *L, const cepi *ep, LLVMValueRef buf,
+	 LLVMValueRef t, int64_t px, LLVMValueRef y)
+{
+	LLVMValueRef r, d, c0, c1, c, oc, i, v, wq = cg_i64(f, L->wq);
+	cg_loop lr, lo, lc;
+
+	oc = cg_loop_begin(f, L->rows, &lo);
+	r = cg_loop_begin_dyn(f, LLVMBuildUDiv(f->b, t, wq, ""), imin(f,
+		LLVMBuildUDiv(f->b, LLVMBuildNSWAdd(f->b, t, cg_i64(f,
+		px + L->wq - 1), ""), wq, ""), cg_i64(f, L->oh)), &lr);
+	/* d: where row r starts, relative to the tile (<= 0 for the first) */
+	d = LLVMBuildNSWSub(f->b, LLVMBuildNSWMul(f->b, r, wq, ""), t, "");
+	c0 = LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, d,
+		cg_i64(f, 0), ""), LLVMBuildNSWNeg(f->b, d, ""), cg_i64(f, 0),
+		"");
+	c1 = imin(f, LLVMBuildNSWSub(f->b, cg_i64(f, px), d, ""),
+		  cg_i64(f, L->ow));
+	c = cg_loop_begin_dyn(f, c0, c1, &lc);
+	i = LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, oc, cg_i64(f,
+		L->oh * L->ow), ""), LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(
+		f->b, r, cg_i64(f, L->ow), ""), c, ""), "");
+	v = cg_load(f, buf, LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, oc,
+		cg_i64(f, SP_TILE), ""), LLVMBuildNSWAdd(f->b, d, c, ""), ""));
+	cg_store(f, y, i, epi_apply(f, ep, v, i));
+	cg_loop_end_dyn(f, &lc);
+	loop_end_novec(f, &lr, true);
+	loop_end_novec(f, &lo, false);
+}
+
+/* What the blocked kernel's tiles share: tables, buffers, accumulators. */
+typedef struct cblk {
+	LLVMValueRef ptr, off, val, cb, ph, buf, y, bias;
+	LLVMValueRef acc[SP_NV];
+	const cepi *ep;
+	int64_t nblk;
+	int bits;       /* of the codes in val, when cb (shared weights) */
+} cblk;
+
+/* Tiles [t0, t0 + n) of nv vectors: per tile, bias into the buffer, then
+ * per block, per output channel, the block's non-zeros, then out to y. */
+static void
+blocked_tiles(cg_fn *f, const sp_layer *L, const cblk *k, int64_t t0,
+	      int64_t n, int nv)
+{
 	LLVMTypeRef vt = LLVMVectorType(f->c->f32, SP_VEC);
-	LLVMValueRef ptr = sp_table(f, e->ptr, nblk * L->rows + 1, 4);
-	LLVMValueRef off = sp_table(f, e->off, n, 4), val, cb = NULL;
-	LLVMValueRef acc[SP_NV], oc, t, j, b, sg, base, w, o;
+	LLVMValueRef oc, t, j, b, sg, base, w, o;
 	cg_loop lo, lt, lj, lb;
 
-	val = codes ? sp_table(f, e->code, n, 1) : cg_f32_table(f, e->val, n);
-	if (codes)
-		cb = cg_f32_table(f, L->w->codebook, L->w->ncodes);
-	for (int v = 0; v < SP_NV; v++)
-		acc[v] = cg_alloca(f, vt);
-	t = cg_loop_begin(f, L->ntiles, &lt);
-	t = LLVMBuildNSWMul(f->b, t, cg_i64(f, SP_TILE), "");
+	t = cg_loop_begin(f, n, &lt);
+	t = LLVMBuildNSWMul(f->b, LLVMBuildNSWAdd(f->b, t, cg_i64(f, t0), ""),
+			    cg_i64(f, SP_TILE), "");
 	oc = cg_loop_begin(f, L->rows, &lo);
-	o = LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, oc, cg_i64(f, plane),
-		""), t, "");
-	w = sp_splat(f, bias_of(f, bias, oc), SP_VEC);
-	for (int v = 0; v < SP_NV; v++)
-		sp_vstore(f, wide, LLVMBuildNSWAdd(f->b, o, cg_i64(f,
+	o = LLVMBuildNSWMul(f->b, oc, cg_i64(f, SP_TILE), "");
+	w = sp_splat(f, bias_of(f, k->bias, oc), SP_VEC);
+	for (int v = 0; v < nv; v++)
+		sp_vstore(f, k->buf, LLVMBuildNSWAdd(f->b, o, cg_i64(f,
 			  SP_VEC * v), ""), w);
 	cg_loop_end(f, &lo);
-	b = cg_loop_begin(f, nblk, &lb);
+	b = cg_loop_begin(f, k->nblk, &lb);
 	oc = cg_loop_begin(f, L->rows, &lo);
-	o = LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, oc, cg_i64(f, plane),
-		""), t, "");
-	for (int v = 0; v < SP_NV; v++)
-		LLVMBuildStore(f->b, sp_vload(f, wide, LLVMBuildNSWAdd(f->b, o,
-			cg_i64(f, SP_VEC * v), ""), SP_VEC), acc[v]);
+	o = LLVMBuildNSWMul(f->b, oc, cg_i64(f, SP_TILE), "");
+	for (int v = 0; v < nv; v++)
+		LLVMBuildStore(f->b, sp_vload(f, k->buf, LLVMBuildNSWAdd(f->b,
+			o, cg_i64(f, SP_VEC * v), ""), SP_VEC), k->acc[v]);
 	sg = LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, b, cg_i64(f,
 		L->rows), ""), oc, "");
-	j = cg_loop_begin_dyn(f, LLVMBuildSExt(f->b, cg_load(f, ptr, sg),
-		f->c->i64, ""), LLVMBuildSExt(f->b, cg_load(f, ptr,
+	j = cg_loop_begin_dyn(f, LLVMBuildSExt(f->b, cg_load(f, k->ptr, sg),
+		f->c->i64, ""), LLVMBuildSExt(f->b, cg_load(f, k->ptr,
 		LLVMBuildNSWAdd(f->b, sg, cg_i64(f, 1), "")), f->c->i64, ""),
 		&lj);
-	base = LLVMBuildNSWAdd(f->b, LLVMBuildSExt(f->b, cg_load(f, off, j),
-		f->c->i64, ""), t, "");
-	w = codes ? cg_load(f, cb, sp_index(f, val, j)) : cg_load(f, val, j);
+	base = LLVMBuildNSWAdd(f->b, LLVMBuildSExt(f->b, cg_load(f, k->off,
+		j), f->c->i64, ""), t, "");
+	w = k->cb ? cg_load(f, k->cb, cg_code_load(f, k->val, j, k->bits))
+		  : cg_load(f, k->val, j);
 	w = sp_splat(f, w, SP_VEC);
-	for (int v = 0; v < SP_NV; v++)
-		LLVMBuildStore(f->b, sp_fmuladd(f, w, sp_vload(f, ph,
+	for (int v = 0; v < nv; v++)
+		LLVMBuildStore(f->b, sp_fmuladd(f, w, sp_vload(f, k->ph,
 			LLVMBuildNSWAdd(f->b, base, cg_i64(f, SP_VEC * v), ""),
-			SP_VEC), LLVMBuildLoad2(f->b, vt, acc[v], "")), acc[v]);
+			SP_VEC), LLVMBuildLoad2(f->b, vt, k->acc[v], "")),
+			k->acc[v]);
 	cg_loop_end_dyn(f, &lj);
-	for (int v = 0; v < SP_NV; v++)
-		sp_vstore(f, wide, LLVMBuildNSWAdd(f->b, o, cg_i64(f,
-			  SP_VEC * v), ""), LLVMBuildLoad2(f->b, vt, acc[v], ""));
+	for (int v = 0; v < nv; v++)
+		sp_vstore(f, k->buf, LLVMBuildNSWAdd(f->b, o, cg_i64(f,
+			  SP_VEC * v), ""), LLVMBuildLoad2(f->b, vt, k->acc[v],
+			  ""));
 	cg_loop_end(f, &lo);
 	cg_loop_end(f, &lb);
+	tile_out(f, L, k->ep, k->buf, t, nv * SP_VEC, k->y);
 	cg_loop_end(f, &lt);
-	oc = cg_loop_begin(f, L->rows, &lo);
-	copy_out(f, L, cg_gep(f, wide, LLVMBuildNSWMul(f->b, oc,
-		 cg_i64(f, plane), "")), y, oc);
-	cg_loop_end(f, &lo);
+}
+
+/* Blocked table kernel: for each tile, for each block of input channels,
+ * every output channel adds its non-zeros of that block into its
+ * accumulators, kept in a per-tile buffer of all channels (L1/L2); the
+ * block's input rows stay in L1 across channels instead of streaming
+ * from L2 once per output channel. The finished tile goes straight to y
+ * with the fused epilogue, and the last tile is only as wide as the
+ * plane's real pixels need. */
+static void
+table_blocked(cg_fn *f, const sp_layer *L, const centries *e, int64_t nblk,
+	      LLVMValueRef ph, LLVMValueRef buf, LLVMValueRef y,
+	      LLVMValueRef bias, const cepi *ep)
+{
+	bool codes = L->w->ncodes > 0;
+	int64_t n = L->nnz ? L->nnz : 1;
+	cblk k = {.ph = ph, .buf = buf, .y = y, .bias = bias, .ep = ep,
+		  .nblk = nblk};
+
+	k.ptr = sp_table(f, e->ptr, nblk * L->rows + 1, 4);
+	k.off = sp_table(f, e->off, n, 4);
+	k.bits = cg_code_bits(L->w->ncodes);
+	k.val = codes ? cg_code_table(f, e->code, n, k.bits)
+		      : cg_f32_table(f, e->val, n);
+	if (codes)
+		k.cb = cg_codebook(f, L->w);
+	for (int v = 0; v < SP_NV; v++)
+		k.acc[v] = cg_alloca(f, LLVMVectorType(f->c->f32, SP_VEC));
+	if (L->nvec / SP_NV)
+		blocked_tiles(f, L, &k, 0, L->nvec / SP_NV, SP_NV);
+	if (L->nvec % SP_NV)
+		blocked_tiles(f, L, &k, L->nvec / SP_NV, 1,
+			      (int)(L->nvec % SP_NV));
 }
 
 /* Unrolled kernel: channels [r0, r1) with their non-zeros' offsets as
@@ -342,41 +557,57 @@ unrolled_channels(cg_fn *f, const sp_layer *L, const centries *e,
 	unrolled_part(f, L, e, r0, L->rows, args);
 }
 
+/* The epilogue of a fused conv the blocked kernel applies itself (f->n is
+ * the nncc.FusedConv node); false leaves it to cg_lower_fused_epilogue. */
+static bool
+conv_epilogue(cg_fn *f, cepi *ep)
+{
+	const ir_node *n = f->n;
+
+	*ep = (cepi){.act = CG_ACT_NONE, .lo = -INFINITY, .hi = INFINITY};
+	if (n->op != OP_FusedConv)
+		return true;
+	if (!cg_gemm_act(n, &ep->act, &ep->lo, &ep->hi))
+		return false;
+	ep->res = n->nin > 3 && n->in[3] ? f->in[3] : NULL;
+	return true;
+}
+
 bool
 cg_lower_sparse_conv(cg_fn *f, const sp_layer *L, cg_kernel k)
 {
 	centries e;
-	int64_t nph = L->c * L->sh * L->sw * L->hq * L->wq + SP_TILE + L->wq;
 	LLVMValueRef sc, ph, wide, bias, i, x0, y0;
-	int64_t icb, nblk, nsc;
+	int64_t icb, nblk;
 	bool blocked;
+	cepi ep;
 	cg_loop li;
 
 	entries_build(L, &e);
-	icb = block_channels(L);
-	nblk = (L->cols / (L->kh * L->kw) + icb - 1) / icb;
-	nsc = L->scratch + (L->rows - 1) * L->ntiles * SP_TILE;
-	blocked = k == CG_KERNEL_TABLE && L->group == 1 && nblk > 1 &&
-		  nsc <= SP_MAX_SCRATCH;
+	icb = L->icb, nblk = L->nblk;
+	blocked = k == CG_KERNEL_TABLE && L->bscratch <= SP_MAX_SCRATCH &&
+		  conv_epilogue(f, &ep);
 	if (blocked)
 		entries_block(L, &e, icb, nblk);
 	/* The input copy lives in the node's workspace scratch, never on the
 	 * stack: it can be megabytes, and callers' threads may have small
 	 * stacks. The planner sized it (cg_node_scratch_bytes). */
 	NN_ASSERT(f->scratch && cg_sparse_scratch_bytes(f->n) >=
-		  4 * (blocked ? nsc : L->scratch));
+		  4 * (blocked ? L->bscratch : L->scratch));
 	sc = f->scratch;
 	ph = LLVMBuildBitCast(f->b, sc, LLVMPointerType(f->c->f32, 0), "");
-	wide = cg_gep(f, ph, cg_i64(f, nph));
+	wide = cg_gep(f, ph, cg_i64(f, L->planes));
 	bias = f->n->nin > 2 && f->n->in[2] ? f->in[2] : NULL;
 	i = cg_loop_begin(f, L->nb, &li);
 	x0 = cg_gep(f, f->in[0], LLVMBuildNSWMul(f->b, i,
 		cg_i64(f, L->c * L->h * L->wd), ""));
-	y0 = cg_gep(f, f->out[0], LLVMBuildNSWMul(f->b, i,
-		cg_i64(f, L->rows * L->oh * L->ow), ""));
+	y0 = LLVMBuildNSWMul(f->b, i, cg_i64(f, L->rows * L->oh * L->ow), "");
+	if (blocked && ep.res)
+		ep.res = cg_gep(f, ep.res, y0);
+	y0 = cg_gep(f, f->out[0], y0);
 	fill_phases(f, L, x0, ph);
 	if (blocked) {
-		table_blocked(f, L, &e, nblk, ph, wide, y0, bias);
+		table_blocked(f, L, &e, nblk, ph, wide, y0, bias, &ep);
 	} else if (k == CG_KERNEL_TABLE) {
 		table_channels(f, L, &e, ph, wide, y0, bias);
 	} else {
@@ -385,5 +616,6 @@ cg_lower_sparse_conv(cg_fn *f, const sp_layer *L, cg_kernel k)
 	}
 	cg_loop_end(f, &li);
 	entries_free(&e);
+	f->epi_done = blocked;
 	return true;
 }

@@ -39,13 +39,23 @@ typedef struct sp_layer {
 	/* Conv (2-D): x[nb, c, h, w] -> y[nb, rows, oh, ow] */
 	int64_t nb, c, h, wd, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, group;
 	int64_t hq, wq;   /* one stride phase plane of the padded input */
-	int64_t scratch;  /* floats: phase planes + slack, plus one wide row */
+	int64_t nph, npw; /* phases some kernel tap reads (1 for 1x1) */
+	int64_t planes;   /* floats of all phase planes, plus read slack */
+	int64_t scratch;  /* floats: phase planes + slack, plus the wide plane */
+	int64_t bscratch; /* the same with one tile per output channel instead
+			   * of the wide plane (blocked table kernel) */
 	int64_t ntiles;   /* SP_TILE tiles of the wide output plane */
+	int64_t icb, nblk; /* input channels per block, blocks (table) */
+	int64_t nvec;     /* SP_VEC vectors of its pixels up to the last real
+			   * one (the blocked kernel's last tile is partial) */
 } sp_layer;
 
 /* sparse_cost.c */
 /* Whether n can take a sparse kernel, with its geometry in *L. */
 bool sp_describe(const ir_node *n, sp_layer *L);
+/* Index of phase p among the phases of stride s that taps 0..k-1 of
+ * dilation d read (their count for p == s). */
+int64_t sp_phase(int64_t k, int64_t d, int64_t s, int64_t p);
 /* Weight of (row, col), and its codebook index (ncodes > 0). */
 float sp_weight(const sp_layer *L, int64_t r, int64_t c);
 int sp_code(const sp_layer *L, int64_t r, int64_t c);

@@ -9,8 +9,9 @@
 
 /* Calibration (ns, one core of the bench machine; docs/kernels.md):
  * dense: per multiply-add of the dense kernels; sparse: per stored
- * non-zero (FC, per batch vector) or per non-zero and SP_TILE-pixel tile
- * (conv); the margin keeps a sparse kernel out unless it is clearly
+ * non-zero (FC, per batch vector) or per non-zero and SP_VEC-pixel vector
+ * (conv table; unrolled: per SP_TILE-pixel tile), per float copied; the
+ * margin keeps a sparse kernel out unless it is clearly
  * faster, so that model error never makes a layer slower than dense. */
 static const struct {
 	double dense_fc, dense_fc_mem, dense_conv;
@@ -18,18 +19,19 @@ static const struct {
 				* codes are small enough not to be memory-bound */
 	int64_t cache_bytes; /* weights above this stream from memory */
 	double tab_fc, tab_fc_vec, unr_fc, unr_fc_vec, row;
-	double tab_conv, unr_conv, conv_fixed;
+	double tab_conv, conv_seg, unr_conv, conv_copy;
 	double margin;
 	/* bytes of straight-line code per layer: LLVM time grows with it,
 	 * and conv gains little from unrolling (the tile loop dominates) */
 	int64_t unroll_max_fc, unroll_max_conv;
 } K = {
-	.dense_fc = 0.06, .dense_fc_mem = 0.14, .dense_conv = 0.04,
+	.dense_fc = 0.06, .dense_fc_mem = 0.14, .dense_conv = 0.022,
 	.dense_fc_codes = 0.05,
 	.cache_bytes = 4 << 20,
 	.tab_fc = 0.30, .tab_fc_vec = 0.75, .unr_fc = 0.40,
 	.unr_fc_vec = 0.55, .row = 2.0,
-	.tab_conv = 4.8, .unr_conv = 4.1, .conv_fixed = 0.6,
+	.tab_conv = 0.28, .conv_seg = 6.0, .unr_conv = 2.0,
+	.conv_copy = 0.1,
 	.margin = 0.8,
 	.unroll_max_fc = 1 << 20, .unroll_max_conv = 128 << 10,
 };
@@ -98,12 +100,84 @@ attr_at(const ir_node *n, const char *name, int i)
 	return v && i < cnt ? v[i] : 1;
 }
 
+int64_t
+sp_phase(int64_t k, int64_t d, int64_t s, int64_t p)
+{
+	int64_t r = 0;
+
+	for (int64_t q = 0; q < p && q < s; q++)
+		for (int64_t y = 0; y < k; y++)
+			if (y * d % s == q) {
+				r++;
+				break;
+			}
+	return r;
+}
+
+/* Relative time of the tiles for plane width wq: vectors times loads,
+ * where a load whose offset is not a whole vector from the tile (any
+ * tap when wq is not a multiple of SP_VEC) crosses a cache line half of
+ * the time (8 + 4 line accesses per tile instead of 8). */
+static int64_t
+plane_cost(const sp_layer *L, int64_t wq)
+{
+	int64_t nv = ((L->oh - 1) * wq + L->ow + SP_VEC - 1) / SP_VEC, mis = 0;
+
+	for (int64_t x = 0; x < L->kw; x++)
+		mis += wq % SP_VEC != 0 || x * L->dw / L->sw % SP_VEC != 0;
+	return nv * (2 * L->kw + mis);
+}
+
+/* The phase planes: wide enough for the data and every tap of a real
+ * output pixel, where a tap past the right edge may wrap into the next
+ * row's left padding (zero) rather than need its own column (one more
+ * row then keeps the last row's wrap inside the plane); or a multiple
+ * of SP_VEC wide when aligned loads save more than the columns cost. */
+static void
+conv_planes(sp_layer *L)
+{
+	int64_t hp, wp, wn, w8;
+
+	hp = (L->oh - 1) * L->sh + (L->kh - 1) * L->dh + 1;
+	wp = (L->ow - 1) * L->sw + (L->kw - 1) * L->dw + 1;
+	hp = hp > L->h + L->pt ? hp : L->h + L->pt;
+	wn = wp - L->pl > L->wd + L->pl ? wp - L->pl : L->wd + L->pl;
+	wp = wp > L->wd + L->pl ? wp : L->wd + L->pl;
+	wp = (wp + L->sw - 1) / L->sw;
+	wn = (wn + L->sw - 1) / L->sw;
+	w8 = (wn + SP_VEC - 1) / SP_VEC * SP_VEC;
+	L->wq = plane_cost(L, w8) * 20 < plane_cost(L, wn) * 19 ? w8 : wn;
+	if (L->wq < wp)
+		hp += L->sh;
+	L->hq = (hp + L->sh - 1) / L->sh;
+	L->nph = sp_phase(L->kh, L->dh, L->sh, L->sh);
+	L->npw = sp_phase(L->kw, L->dw, L->sw, L->sw);
+	/* rounded to 64 bytes: the tiles after the planes stay aligned */
+	L->planes = (L->c * L->nph * L->npw * L->hq * L->wq + SP_TILE + L->wq +
+		     15) / 16 * 16;
+}
+
+/* Input channels per block of the blocked table kernel: the phase-plane
+ * floats one tile reads per input channel, times the block, should stay
+ * in L1 (16 KiB) across all output channels. */
+static int64_t
+block_channels(const sp_layer *L)
+{
+	int64_t per = (SP_TILE + (L->kh - 1) * L->dh / L->sh * L->wq +
+		       (L->kw - 1) * L->dw / L->sw) * L->nph * L->npw, cg, b;
+
+	if (per > L->hq * L->wq * L->nph * L->npw)
+		per = L->hq * L->wq * L->nph * L->npw;
+	cg = L->cols / (L->kh * L->kw);
+	b = 4096 / per;
+	return b < 1 ? 1 : b > cg ? cg : b;
+}
+
 static bool
 describe_conv(const ir_node *n, sp_layer *L)
 {
 	const ir_shape *x = &n->in[0]->shape, *w = &n->in[1]->shape,
 		       *y = &n->out[0]->shape;
-	int64_t hp, wp;
 
 	if (x->rank != 4 || n->out[0]->dtype != IR_F32 ||
 	    n->in[0]->dtype != IR_F32)
@@ -118,18 +192,17 @@ describe_conv(const ir_node *n, sp_layer *L)
 	L->dh = attr_at(n, "dilations", 0), L->dw = attr_at(n, "dilations", 1);
 	L->pt = pad_begin(n, 0, L->h, L->oh, L->kh, L->sh, L->dh);
 	L->pl = pad_begin(n, 1, L->wd, L->ow, L->kw, L->sw, L->dw);
-	hp = (L->oh - 1) * L->sh + (L->kh - 1) * L->dh + 1;
-	wp = (L->ow - 1) * L->sw + (L->kw - 1) * L->dw + 1;
-	hp = hp > L->h + L->pt ? hp : L->h + L->pt;
-	wp = wp > L->wd + L->pl ? wp : L->wd + L->pl;
-	L->hq = (hp + L->sh - 1) / L->sh;
-	L->wq = (wp + L->sw - 1) / L->sw;
+	if (L->oh <= 0 || L->ow <= 0 || L->sh <= 0 || L->sw <= 0)
+		return false;
+	conv_planes(L);
 	L->ntiles = (L->oh * L->wq + SP_TILE - 1) / SP_TILE;
-	L->scratch = L->c * L->sh * L->sw * L->hq * L->wq + SP_TILE + L->wq +
-		     L->ntiles * SP_TILE;
-	return L->oh > 0 && L->ow > 0 && L->nb > 0 && L->rows > 0 &&
-	       L->cols > 0 && L->scratch <= SP_MAX_SCRATCH &&
-	       L->sh > 0 && L->sw > 0;
+	L->nvec = ((L->oh - 1) * L->wq + L->ow + SP_VEC - 1) / SP_VEC;
+	L->scratch = L->planes + L->ntiles * SP_TILE;
+	L->bscratch = L->planes + L->rows * SP_TILE;
+	L->icb = block_channels(L);
+	L->nblk = (L->cols / (L->kh * L->kw) + L->icb - 1) / L->icb;
+	return L->nb > 0 && L->rows > 0 && L->cols > 0 &&
+	       L->scratch <= SP_MAX_SCRATCH;
 }
 
 bool
@@ -156,12 +229,11 @@ int64_t
 cg_sparse_scratch_bytes(const ir_node *n)
 {
 	sp_layer L;
-	int64_t nsc;
 
 	if (!sp_describe(n, &L) || !L.conv)
 		return 0;
-	nsc = L.scratch + (L.rows - 1) * L.ntiles * SP_TILE;
-	return 4 * (L.group == 1 && nsc <= SP_MAX_SCRATCH ? nsc : L.scratch);
+	return 4 * (L.bscratch > L.scratch && L.bscratch <= SP_MAX_SCRATCH
+		    ? L.bscratch : L.scratch);
 }
 
 static int64_t
@@ -238,19 +310,29 @@ estimate_fc(const sp_layer *L, bool small, cg_kernel_choice *c)
 	c->bytes[CG_KERNEL_UNROLLED] = unrolled_bytes(L);
 }
 
+/* Table: the blocked kernel, per non-zero and vector of the plane up to
+ * its last real pixel (less for loads a whole vector from the tile: 2/3
+ * as many cache lines, plane_cost), plus per tile, block and channel
+ * segment (the accumulators' round trip), plus the input copy and the
+ * output written once. Unrolled: full tiles, a segment per tile and
+ * channel, and the output written, copied and passed over by the
+ * epilogue. */
 static void
 estimate_conv(const sp_layer *L, cg_kernel_choice *c)
 {
-	double per = (double)L->nb * (double)L->ntiles, nz = (double)L->nnz;
-	double macs = (double)L->nb * (double)L->oh * (double)L->ow *
-		      (double)c->params;
-	double copy = (double)L->nb * ((double)L->scratch +
-		      (double)L->rows * (double)L->oh * (double)L->ow) *
-		      K.conv_fixed;
+	double nb = (double)L->nb, nz = (double)L->nnz;
+	double out = (double)L->rows * (double)L->oh * (double)L->ow;
+	double tiles = (double)((L->nvec + SP_NV - 1) / SP_NV);
+	double vec = (double)plane_cost(L, L->wq) / (double)(3 * L->kw);
 
-	c->ns[CG_KERNEL_DENSE] = macs * K.dense_conv;
-	c->ns[CG_KERNEL_TABLE] = nz * per * K.tab_conv + copy;
-	c->ns[CG_KERNEL_UNROLLED] = nz * per * K.unr_conv + copy;
+	c->ns[CG_KERNEL_DENSE] = nb * (double)L->oh * (double)L->ow *
+				 (double)c->params * K.dense_conv;
+	c->ns[CG_KERNEL_TABLE] = nb * (nz * vec * K.tab_conv + tiles *
+		(double)(L->nblk * L->rows) * K.conv_seg + ((double)L->planes +
+		out) * K.conv_copy);
+	c->ns[CG_KERNEL_UNROLLED] = nb * (nz * (double)L->ntiles * K.unr_conv +
+		(double)(L->ntiles * L->rows) * K.conv_seg +
+		((double)L->scratch + 2 * out) * K.conv_copy);
 	c->bytes[CG_KERNEL_TABLE] = table_bytes(L, L->nnz) +
 				    (L->rows + 1) * 4;
 	c->code[CG_KERNEL_UNROLLED] = L->nnz * 11 * SP_NV + L->rows * 200;
@@ -350,8 +432,8 @@ cg_lower_sparse(cg_fn *f, cg_kernel k)
 	NN_ASSERT(sp_describe(f->n, &L));
 	ok = L.conv ? cg_lower_sparse_conv(f, &L, k)
 		    : cg_lower_sparse_fc(f, &L, k);
-	if (ok && !f->epi_done && (f->n->op == OP_FusedConv ||
-				   f->n->op == OP_FusedGemm))
+	if (ok && !f->epi_done &&
+	    (f->n->op == OP_FusedConv || f->n->op == OP_FusedGemm))
 		ok = cg_lower_fused_epilogue(f);
 	return ok;
 }

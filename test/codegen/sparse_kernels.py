@@ -129,6 +129,34 @@ def wconv_model(path, s, batch, rng):
     return (batch, 96, 9, 10)
 
 
+def rconv_model(path, s, batch, rng):
+    """Residual add + Relu and Clip fused into the table kernel's copy-out;
+    a dilated stride-2 conv (one row and column phase of two used) over
+    rows long enough for the split vector copy; a 1x1 stride-2 conv (one
+    phase); planes rounded to whole vectors or sharing a pad column."""
+    w1 = sparse((8, 8, 3, 3), s, rng)
+    w2 = sparse((12, 8, 3, 3), s, rng)
+    w3 = sparse((6, 12, 1, 1), s, rng)
+    lo, hi = np.array(0, np.float32), np.array(0.5, np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1] * 4),
+             helper.make_node("Add", ["c1", "x"], ["a1"]),
+             helper.make_node("Relu", ["a1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"],
+                              strides=[2, 2], dilations=[2, 2], pads=[2] * 4),
+             helper.make_node("Clip", ["c2", "lo", "hi"], ["r2"]),
+             helper.make_node("Conv", ["r2", "w3"], ["y"], strides=[2, 2])]
+    inits = [("w1", w1), ("w2", w2), ("w3", w3), ("lo", lo), ("hi", hi),
+             ("b1", rng.standard_normal(8).astype(np.float32)),
+             ("b2", rng.standard_normal(12).astype(np.float32))]
+    save(nodes, inits,
+         helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                       [batch, 8, 13, 37]),
+         helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                       [batch, 6, 4, 10]),
+         path)
+    return (batch, 8, 13, 37)
+
+
 def check(t, wd, model, shape, flags, rng):
     """Compile with flags, run, compare with nncc-run on the emitted IR."""
     exe, err = rc.build_model(t, model, wd, opt=flags[0], extra=flags[1:])
@@ -165,6 +193,11 @@ def cases():
     for s in (0.0, 0.5, 0.9, 1.0):
         yield "wconv", 2, s, ["-O3", "--sparse-kernel=table"]
     yield "wconv", 1, 0.9, ["-O3"]
+    for s in (0.0, 0.5, 0.9, 1.0):
+        yield "rconv", 2, s, ["-O3", "--sparse-kernel=table"]
+    yield "rconv", 1, 0.9, ["-O3"]
+    yield "rconv", 1, 0.9, ["-O3", "--sparse-kernel=unrolled"]
+    yield "rconv", 1, 0.9, ["-O3", "--share=16", "--sparse-kernel=table"]
     for batch in (1, 8):  # -Os compact table with byte (not 4-bit) codes
         yield "fc", batch, 0.9, ["-Os", "--share=32"]
     yield "wconv", 1, 0.9, ["-Os", "--share=16"]
@@ -201,7 +234,8 @@ def main():
         for kind, batch, s, flags in cases():
             rng = np.random.default_rng(int(s * 100) + batch)
             model = os.path.join(wd, "model.onnx")
-            make = {"conv": conv_model, "wconv": wconv_model}.get(
+            make = {"conv": conv_model, "wconv": wconv_model,
+                    "rconv": rconv_model}.get(
                 kind, fc_model)
             if kind in ("fcw", "fcr", "fcb"):
                 shape = fc_edge_model(model, s, batch, rng, kind)
