@@ -499,19 +499,20 @@ static const char *
 method_of(const args *a, const ir_value *w)
 {
 	static char buf[96];
+	const char *colon = a->prune ? strchr(a->prune, ':') : NULL;
+	const char *p = a->prune_rules ? "rules" : colon ? colon + 1
+		      : a->prune ? "magnitude" : NULL;
 
-	snprintf(buf, sizeof buf, "%s%s%s", a->prune_rules ? "rules"
-		 : a->prune ? (strchr(a->prune, ':') ? strchr(a->prune, ':') + 1
-			       : "magnitude") : "-",
-		 w->ncodes ? "+share" : "", "");
+	/* "l1", "share16", "nm2:4+share16" */
+	if (!p && !w->ncodes)
+		return "-";
+	snprintf(buf, sizeof buf, "%s%s", p ? p : "", p && w->ncodes ? "+" : "");
 	if (w->ncodes)
-		snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%d",
+		snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "share%d",
 			 w->ncodes);
 	return buf;
 }
 
-/* Per weight layer: method, sparsity, params, bytes in the object,
- * kernel; returns the total weight bytes in the object. */
 /* The element count of the weight of the layer named `name` in g (the
  * uncompressed graph), or `dflt` if g has no layer of that name. */
 static int64_t
