@@ -454,6 +454,23 @@ read_labels(const char *path, int64_t n, nn_diag *d)
 	return l;
 }
 
+/* Why fidelity cannot be measured on ref, or NULL: it runs samples
+ * through the model's one f32 input, stacked along dim 0. */
+static const char *
+unmeasurable(const ir_graph *ref)
+{
+	if (ref->ninputs != 1)
+		return "the model has more than one input";
+	if (ref->inputs[0]->dtype != IR_F32)
+		return "the model's input is not f32";
+	if (ref->inputs[0]->shape.rank < 1 || ref->inputs[0]->shape.dim[0] < 1)
+		return "the model's input has no batch dimension";
+	if (ref->noutputs < 1 || ref->outputs[0]->shape.rank < 1 ||
+	    ref->outputs[0]->shape.dim[0] != ref->inputs[0]->shape.dim[0])
+		return "the model's output 0 has no row per sample";
+	return NULL;
+}
+
 /* Fidelity of g against ref on --calib, or on seeded random inputs. */
 static bool
 measure(const args *a, ir_graph *ref, ir_graph *g, pass_fidelity *fid,
@@ -464,11 +481,6 @@ measure(const args *a, ir_graph *ref, ir_graph *g, pass_fidelity *fid,
 	int64_t *labels = NULL, n, B;
 	bool ok;
 
-	if (ref->ninputs != 1 || ref->inputs[0]->shape.rank < 1) {
-		nn_error(d, "fidelity needs a model with one input whose dim 0 "
-			 "is the batch");
-		return false;
-	}
 	B = ref->inputs[0]->shape.dim[0];
 	if (a->calib) {
 		if (!read_npy("--calib", a->calib, &x, d) ||
@@ -598,12 +610,19 @@ account(const args *a, ir_graph *ref, ir_graph *g, const char *name,
 	FILE *f = strcmp(a->out, "-") ? stdout : stderr;
 	pass_fidelity fid;
 	char note[512];
-	bool ok = measure(a, ref, g, &fid, note, sizeof note, d);
+	const char *why = unmeasurable(ref);
+	bool ok = !why && measure(a, ref, g, &fid, note, sizeof note, d);
 	int64_t before = dense_weight_bytes(ref), after;
 
 	/* a bad --calib/--labels is an error; a model fidelity cannot be
-	 * measured on (several inputs, ...) only when --tolerance needs it */
-	if (!ok && (a->tolerance >= 0 || a->calib))
+	 * measured on (several inputs, ...) only when --calib or --tolerance
+	 * asks for it: else the build goes on, with a warning */
+	if (why && (a->tolerance >= 0 || a->calib))
+		nn_error(d, "%s: cannot measure fidelity: %s",
+			 a->calib ? "--calib" : "--tolerance", why);
+	else if (why)
+		nn_warn(d, "fidelity not measured: %s", why);
+	if (!ok && (a->tolerance >= 0 || a->calib || !why))
 		return false;
 	if (a->report) {
 		after = report_layers(f, a, ref, g, &o);
