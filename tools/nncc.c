@@ -286,9 +286,11 @@ parse_args(args *a, int argc, char **argv)
 		return err("no output file given%s", " (-o FILE)");
 	if (a->name && !cg_is_identifier(a->name))
 		return err("--name '%s' is not a C identifier", a->name);
+	/* rules alone: unmatched layers stay as they are (sparsity 0), and
+	 * a rule giving only a sparsity means magnitude, not dense */
 	if (a->prune_rules && !a->prune)
 		snprintf(a->prune_spec, sizeof a->prune_spec,
-			 "prune{method=dense}");
+			 "prune{sparsity=0,method=magnitude}");
 	if (a->labels && !a->calib)
 		return err("--labels needs --calib (the inputs they label)%s",
 			   "");
@@ -376,13 +378,9 @@ lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 	size_t k = (size_t)snprintf(buf, n, "%s", head);
 
 	if (a->prune_spec[0]) {
-		k += (size_t)snprintf(buf + k, n - k, "%.*s",
-				      (int)strlen(a->prune_spec) - 1,
-				      a->prune_spec);
-		if (a->prune_rules)
-			k += (size_t)snprintf(buf + k, n - k, ",rules=%s",
-					      a->prune_rules);
-		k += (size_t)snprintf(buf + k, n - k, "},");
+		/* the rules path is added by load_optimized: a file name may
+		 * hold ',' or '}', which the text form cannot carry */
+		k += (size_t)snprintf(buf + k, n - k, "%s,", a->prune_spec);
 	}
 	if (strncmp(ospec, head, sizeof head - 1) == 0)
 		k += (size_t)snprintf(buf + k, n - k, "%s",
@@ -657,6 +655,9 @@ load_optimized(const args *a, const char *spec, const pass_run_opts *ro,
 	fe_options fo = {a->shapes, a->nshapes};
 	pass_pipeline *pl = pass_pipeline_parse(spec, d);
 	ir_graph *g = pl ? fe_load_model(a->model, &fo, d) : NULL;
+
+	if (pl && a->prune_rules)  /* the reference pipeline has no prune */
+		pass_pipeline_add_opt(pl, "prune", "rules", a->prune_rules);
 
 	if (g && !pass_pipeline_run(pl, g, ro, d)) {
 		ir_graph_free(g);
