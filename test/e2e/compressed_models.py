@@ -2,7 +2,7 @@
 """Compression as a user runs it, on small PyTorch exports nobody tuned for:
 each model is compiled with the documented flags (--prune=S:METHOD for every
 method, --prune-rules, --share=K alone and with pruning, -O3 and -Os,
---report with --calib/--labels), linked with test/codegen/harness.c (written
+--report with --calib/--labels, and each sparse kernel forced), linked with test/codegen/harness.c (written
 from the generated API only) and run; its output must equal `nncc-run` on
 the IR code generation received (--emit-ir) within rtol 1e-4 / atol 1e-5.
 
@@ -60,13 +60,19 @@ FLAGS = {
 	"rules+share": ["-Os", "--prune=0.7", "--prune-rules", "@rules",
 			"--share=8"],
 	"share256": ["-O3", "--share=256"],
+	# the kernels the cost model leaves to bigger layers, forced
+	"unrolled": ["-O3", "--prune=0.9", "--share=16",
+		     "--sparse-kernel=unrolled", "--report"],
+	"table": ["-O3", "--prune=0.8:block4x4", "--sparse-kernel=table"],
 }
 MATRIX = {
 	"cnn": list(FLAGS),
 	"mlp": list(FLAGS),
-	"mlp_b4": ["magnitude", "l1", "nm", "share-Os", "rules"],
-	"conv1d": ["magnitude", "global", "l2", "nm", "block1x8", "share-Os"],
-	"convt": ["magnitude", "random", "l1", "block4x4", "share", "rules"],
+	"mlp_b4": ["magnitude", "l1", "nm", "share-Os", "rules", "unrolled"],
+	"conv1d": ["magnitude", "global", "l2", "nm", "block1x8", "share-Os",
+		   "unrolled"],
+	"convt": ["magnitude", "random", "l1", "block4x4", "share", "rules",
+		  "unrolled", "table"],
 }
 
 
