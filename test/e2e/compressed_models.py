@@ -256,7 +256,10 @@ def check_report(t, report, ir, flags, case, shapes):
 
 
 def run_case(t, case, flags, shapes=(), x=None):
-	"""Compile case.onnx with flags, run, compare; check the report."""
+	"""Compile case.onnx (or case itself, an .nnir) with flags, run,
+	compare; check the report."""
+	model = case if case.endswith(".nnir") else case + ".onnx"
+	case = case[:-5] if case.endswith(".nnir") else case
 	sub = {"@calib": case + "_x.npy", "@labels": case + "_y.npy",
 	       "@rules": case + ".rules"}
 	flags = [sub.get(f, f) for f in flags]
@@ -264,7 +267,7 @@ def run_case(t, case, flags, shapes=(), x=None):
 	extra = [f for f in flags if not f.startswith("-O")]
 	wd = tempfile.mkdtemp(prefix="cmp-")
 	try:
-		args = [t.nncc, case + ".onnx", opt, "-o", wd + "/m.o", "-H",
+		args = [t.nncc, model, opt, "-o", wd + "/m.o", "-H",
 			wd + "/m.h", "--emit-ir", wd + "/m.nnir", "--name", "m"]
 		for s in shapes:
 			args += ["--input-shape", s]
