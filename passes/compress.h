@@ -33,6 +33,9 @@ cmp_layer *cmp_weight_layers(ir_graph *g, int *n);
 /* Reports a weight layer whose weight constant was parsed elided (no
  * data to compress); false if there is one. */
 bool cmp_check_data(ir_graph *g, const char *pass, nn_diag *d);
+/* Reports that g has no weight layer for `pass` to compress: asking to
+ * prune or share a model without weights is a mistake, not a no-op. */
+bool cmp_check_layers(int nlayers, const char *pass, nn_diag *d);
 static inline int64_t
 cmp_at(const cmp_layer *L, int64_t r, int64_t c)
 {
@@ -76,11 +79,12 @@ bool cmp_spec_check(const cmp_spec *s, const char *where, nn_diag *d);
 typedef struct cmp_rule {
 	char *pattern; /* fnmatch glob on the layer name */
 	cmp_spec spec;
-	int line;
+	int line, col;
 } cmp_rule;
 typedef struct cmp_rules {
 	int n;
 	cmp_rule *rule;
+	char *path; /* for messages */
 } cmp_rules;
 /* Parses text (the contents of file `path`); every rule starts from dflt
  * and overrides what its line says. NULL after reporting
@@ -91,6 +95,10 @@ cmp_rules *cmp_rules_load(const char *path, const cmp_spec *dflt,
 			  nn_diag *d);
 /* The first rule matching name, or NULL. */
 const cmp_rule *cmp_rules_match(const cmp_rules *r, const char *name);
+/* Reports the first rule whose pattern matches none of the n layer names
+ * (a typo would otherwise silently leave its layers to the defaults). */
+bool cmp_rules_check_used(const cmp_rules *r, const char *const *names,
+			  int n, nn_diag *d);
 void cmp_rules_free(cmp_rules *r);
 
 /* share.c: 1-D k-means (k-means++ seeding with a splitmix64 stream seeded

@@ -157,6 +157,17 @@ cmp_check_data(ir_graph *g, const char *pass, nn_diag *d)
 	return true;
 }
 
+bool
+cmp_check_layers(int nlayers, const char *pass, nn_diag *d)
+{
+	if (nlayers > 0)
+		return true;
+	nn_error(d, "%s: the model has no weight layer to compress (a Conv, "
+		 "ConvTranspose, Gemm or MatMul whose input 1 is a float "
+		 "constant)", pass);
+	return false;
+}
+
 const char *
 cmp_layer_name(const cmp_layer *L)
 {

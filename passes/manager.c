@@ -242,6 +242,24 @@ parse_step(char *p, pass_pipeline *pl, nn_diag *d)
 	return p;
 }
 
+bool
+pass_pipeline_add_opt(pass_pipeline *pl, const char *pass, const char *key,
+		      const char *value)
+{
+	bool found = false;
+
+	for (int i = 0; i < pl->n; i++) {
+		pass_opts *o = &pl->steps[i].opts;
+		if (strcmp(pl->steps[i].info->name, pass) != 0)
+			continue;
+		o->opt = nn_xrealloc(o->opt, sizeof(pass_opt) *
+				     (size_t)(o->n + 1));
+		o->opt[o->n++] = (pass_opt){ key, value };
+		found = true;
+	}
+	return found;
+}
+
 pass_pipeline *
 pass_pipeline_parse(const char *spec, nn_diag *d)
 {

@@ -53,6 +53,11 @@ typedef struct pass_run_opts {
  * pass or malformed option list. */
 pass_pipeline *pass_pipeline_parse(const char *spec, nn_diag *d);
 void pass_pipeline_free(pass_pipeline *p);
+/* Adds key=value to every step of pass `pass` in p, for values the text
+ * form cannot carry (a file path with ',' or '}'); value must outlive p.
+ * False if p has no such step. */
+bool pass_pipeline_add_opt(pass_pipeline *p, const char *pass,
+			   const char *key, const char *value);
 bool pass_pipeline_run(pass_pipeline *p, ir_graph *g,
 		       const pass_run_opts *o, nn_diag *d);
 /* The pipeline spec of -O<level> (0..3; size: -Os), for

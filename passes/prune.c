@@ -250,6 +250,20 @@ run_global(double **vals, const int64_t *numel, const cmp_spec *specs,
 	free(done);
 }
 
+/* There is something to prune, and every rule names some layer. */
+static bool
+layers_ok(const cmp_layer *L, int nl, const cmp_rules *rules, nn_diag *d)
+{
+	if (!cmp_check_layers(nl, "prune", d))
+		return false;
+	const char **names = nn_xmalloc(sizeof *names * (size_t)nl);
+	for (int i = 0; i < nl; i++)
+		names[i] = cmp_layer_name(&L[i]);
+	bool ok = cmp_rules_check_used(rules, names, nl, d);
+	free(names);
+	return ok;
+}
+
 bool
 pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 {
@@ -263,6 +277,11 @@ pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 	}
 	bool verbose = pass_opt_str(o, "verbose", NULL) != NULL;
 	cmp_layer *L = cmp_weight_layers(g, &nl);
+	if (!layers_ok(L, nl, rules, d)) {
+		free(L);
+		cmp_rules_free(rules);
+		return false;
+	}
 	cmp_spec *specs = nn_xmalloc(sizeof *specs * (size_t)(nl ? nl : 1));
 	double **vals = nn_xcalloc((size_t)(nl ? nl : 1), sizeof *vals);
 	int64_t *numel = nn_xmalloc(sizeof *numel * (size_t)(nl ? nl : 1));

@@ -138,7 +138,7 @@ parse_line(char *line, int lno, const char *path, const cmp_spec *dflt,
 	if (!cmp_spec_check(&s, where, d))
 		return false;
 	r->rule = nn_xrealloc(r->rule, sizeof *r->rule * (size_t)(r->n + 1));
-	r->rule[r->n++] = (cmp_rule){ nn_xstrdup(w[0]), s, lno };
+	r->rule[r->n++] = (cmp_rule){ nn_xstrdup(w[0]), s, lno, col[0] };
 	return true;
 }
 
@@ -147,6 +147,7 @@ cmp_rules_parse(const char *text, const char *path, const cmp_spec *dflt,
 		nn_diag *d)
 {
 	cmp_rules *r = nn_xcalloc(1, sizeof *r);
+	r->path = nn_xstrdup(path);
 	char *buf = nn_xstrdup(text), *p = buf;
 	bool ok = true;
 	for (int lno = 1; p && ok; lno++) {
@@ -180,11 +181,46 @@ cmp_rules_load(const char *path, const cmp_spec *dflt, nn_diag *d)
 		if (len + 1 == cap)
 			text = nn_xrealloc(text, cap *= 2);
 	}
+	/* fopen succeeds on a directory; the read is what fails */
+	if (ferror(f)) {
+		nn_error(d, "cannot read prune rules '%s': %s", path,
+			 strerror(errno));
+		fclose(f);
+		free(text);
+		return NULL;
+	}
 	fclose(f);
 	text[len] = 0;
 	cmp_rules *r = cmp_rules_parse(text, path, dflt, d);
 	free(text);
 	return r;
+}
+
+bool
+cmp_rules_check_used(const cmp_rules *r, const char *const *names, int n,
+		     nn_diag *d)
+{
+	for (int i = 0; r && i < r->n; i++) {
+		int j = 0;
+		while (j < n && fnmatch(r->rule[i].pattern, names[j], 0) != 0)
+			j++;
+		if (j < n)
+			continue;
+		char msg[512];
+		size_t k = (size_t)snprintf(msg, sizeof msg, "rule '%s' matches "
+					    "no weight layer (%d in the model%s",
+					    r->rule[i].pattern, n, n ? ": " : "");
+		for (j = 0; j < n && j < 4 && k < sizeof msg; j++)
+			k += (size_t)snprintf(msg + k, sizeof msg - k, "%s'%s'",
+					      j ? ", " : "", names[j]);
+		if (k < sizeof msg)
+			snprintf(msg + k, sizeof msg - k, "%s)",
+				 n > 4 ? ", ..." : "");
+		rule_error(d, r->path, r->rule[i].line, r->rule[i].col, "%s",
+			   msg);
+		return false;
+	}
+	return true;
 }
 
 const cmp_rule *
@@ -204,5 +240,6 @@ cmp_rules_free(cmp_rules *r)
 	for (int i = 0; i < r->n; i++)
 		free(r->rule[i].pattern);
 	free(r->rule);
+	free(r->path);
 	free(r);
 }

@@ -260,6 +260,10 @@ pass_share_weights(ir_graph *g, const pass_opts *o, nn_diag *d,
 	if (!read_opts(o, &so, d) || !cmp_check_data(g, "share-weights", d))
 		return false;
 	cmp_layer *L = cmp_weight_layers(g, &nl);
+	if (!cmp_check_layers(nl, "share-weights", d)) {
+		free(L);
+		return false;
+	}
 	float *nz = NULL;
 	int64_t cnt = 0, cap = 0;
 	bool zero = false;

@@ -25,7 +25,8 @@ path = [config.nncc_tools_dir, config.nncc_unit_dir,
 config.environment["PATH"] = os.pathsep.join(path)
 
 # Variables that test drivers and CI pass through to tests.
-for var in ["NNCC_E2E_SKIP_HEAVY", "NNCC_E2E_ONLY", "ASAN_OPTIONS",
+for var in ["NNCC_E2E_SKIP_HEAVY", "NNCC_E2E_ONLY", "NNCC_COMPRESSED_BIG",
+            "NNCC_COMPRESSED_MODELS", "ASAN_OPTIONS",
             "UBSAN_OPTIONS", "LSAN_OPTIONS", "TMPDIR", "HOME"]:
     if var in os.environ:
         config.environment[var] = os.environ[var]

@@ -287,9 +287,11 @@ parse_args(args *a, int argc, char **argv)
 		return err("no output file given%s", " (-o FILE)");
 	if (a->name && !cg_is_identifier(a->name))
 		return err("--name '%s' is not a C identifier", a->name);
+	/* rules alone: unmatched layers stay as they are (sparsity 0), and
+	 * a rule giving only a sparsity means magnitude, not dense */
 	if (a->prune_rules && !a->prune)
 		snprintf(a->prune_spec, sizeof a->prune_spec,
-			 "prune{method=dense}");
+			 "prune{sparsity=0,method=magnitude}");
 	if (a->labels && !a->calib)
 		return err("--labels needs --calib (the inputs they label)%s",
 			   "");
@@ -377,13 +379,9 @@ lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 	size_t k = (size_t)snprintf(buf, n, "%s", head);
 
 	if (a->prune_spec[0]) {
-		k += (size_t)snprintf(buf + k, n - k, "%.*s",
-				      (int)strlen(a->prune_spec) - 1,
-				      a->prune_spec);
-		if (a->prune_rules)
-			k += (size_t)snprintf(buf + k, n - k, ",rules=%s",
-					      a->prune_rules);
-		k += (size_t)snprintf(buf + k, n - k, "},");
+		/* the rules path is added by load_optimized: a file name may
+		 * hold ',' or '}', which the text form cannot carry */
+		k += (size_t)snprintf(buf + k, n - k, "%s,", a->prune_spec);
 	}
 	if (strncmp(ospec, head, sizeof head - 1) == 0)
 		k += (size_t)snprintf(buf + k, n - k, "%s",
@@ -455,6 +453,23 @@ read_labels(const char *path, int64_t n, nn_diag *d)
 	return l;
 }
 
+/* Why fidelity cannot be measured on ref, or NULL: it runs samples
+ * through the model's one f32 input, stacked along dim 0. */
+static const char *
+unmeasurable(const ir_graph *ref)
+{
+	if (ref->ninputs != 1)
+		return "the model has more than one input";
+	if (ref->inputs[0]->dtype != IR_F32)
+		return "the model's input is not f32";
+	if (ref->inputs[0]->shape.rank < 1 || ref->inputs[0]->shape.dim[0] < 1)
+		return "the model's input has no batch dimension";
+	if (ref->noutputs < 1 || ref->outputs[0]->shape.rank < 1 ||
+	    ref->outputs[0]->shape.dim[0] != ref->inputs[0]->shape.dim[0])
+		return "the model's output 0 has no row per sample";
+	return NULL;
+}
+
 /* Fidelity of g against ref on --calib, or on seeded random inputs. */
 static bool
 measure(const args *a, ir_graph *ref, ir_graph *g, pass_fidelity *fid,
@@ -465,11 +480,6 @@ measure(const args *a, ir_graph *ref, ir_graph *g, pass_fidelity *fid,
 	int64_t *labels = NULL, n, B;
 	bool ok;
 
-	if (ref->ninputs != 1 || ref->inputs[0]->shape.rank < 1) {
-		nn_error(d, "fidelity needs a model with one input whose dim 0 "
-			 "is the batch");
-		return false;
-	}
 	B = ref->inputs[0]->shape.dim[0];
 	if (a->calib) {
 		if (!read_npy("--calib", a->calib, &x, d) ||
@@ -500,19 +510,20 @@ static const char *
 method_of(const args *a, const ir_value *w)
 {
 	static char buf[96];
+	const char *colon = a->prune ? strchr(a->prune, ':') : NULL;
+	const char *p = a->prune_rules ? "rules" : colon ? colon + 1
+		      : a->prune ? "magnitude" : NULL;
 
-	snprintf(buf, sizeof buf, "%s%s%s", a->prune_rules ? "rules"
-		 : a->prune ? (strchr(a->prune, ':') ? strchr(a->prune, ':') + 1
-			       : "magnitude") : "-",
-		 w->ncodes ? "+share" : "", "");
+	/* "l1", "share16", "nm2:4+share16" */
+	if (!p && !w->ncodes)
+		return "-";
+	snprintf(buf, sizeof buf, "%s%s", p ? p : "", p && w->ncodes ? "+" : "");
 	if (w->ncodes)
-		snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%d",
+		snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "share%d",
 			 w->ncodes);
 	return buf;
 }
 
-/* Per weight layer: method, sparsity, params, bytes in the object,
- * kernel; returns the total weight bytes in the object. */
 /* The element count of the weight of the layer named `name` in g (the
  * uncompressed graph), or `dflt` if g has no layer of that name. */
 static int64_t
@@ -601,12 +612,19 @@ account(const args *a, ir_graph *ref, ir_graph *g, const char *name,
 	FILE *f = strcmp(a->out, "-") ? stdout : stderr;
 	pass_fidelity fid;
 	char note[512];
-	bool ok = measure(a, ref, g, &fid, note, sizeof note, d);
+	const char *why = unmeasurable(ref);
+	bool ok = !why && measure(a, ref, g, &fid, note, sizeof note, d);
 	int64_t before = dense_weight_bytes(ref), after;
 
 	/* a bad --calib/--labels is an error; a model fidelity cannot be
-	 * measured on (several inputs, ...) only when --tolerance needs it */
-	if (!ok && (a->tolerance >= 0 || a->calib))
+	 * measured on (several inputs, ...) only when --calib or --tolerance
+	 * asks for it: else the build goes on, with a warning */
+	if (why && (a->tolerance >= 0 || a->calib))
+		nn_error(d, "%s: cannot measure fidelity: %s",
+			 a->calib ? "--calib" : "--tolerance", why);
+	else if (why)
+		nn_warn(d, "fidelity not measured: %s", why);
+	if (!ok && (a->tolerance >= 0 || a->calib || !why))
 		return false;
 	if (a->report) {
 		after = report_layers(f, a, ref, g, &o);
@@ -641,6 +659,9 @@ load_optimized(const args *a, const char *spec, const pass_run_opts *ro,
 	fe_options fo = {a->shapes, a->nshapes};
 	pass_pipeline *pl = pass_pipeline_parse(spec, d);
 	ir_graph *g = pl ? fe_load_model(a->model, &fo, d) : NULL;
+
+	if (pl && a->prune_rules)  /* the reference pipeline has no prune */
+		pass_pipeline_add_opt(pl, "prune", "rules", a->prune_rules);
 
 	if (g && !pass_pipeline_run(pl, g, ro, d)) {
 		ir_graph_free(g);
