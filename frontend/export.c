@@ -91,14 +91,20 @@ slot(ex_ctx *x, const ir_value *v)
 			return &x->vn[i];
 }
 
+/* Names v after itself, else after `what` and k: "output_0" for graph
+ * outputs, "NODE_output_0" for node outputs (exporters' habit). */
 static void
-name_value(ex_ctx *x, const ir_value *v)
+name_value(ex_ctx *x, const ir_value *v, const char *what, int k)
 {
 	if (!v)
 		return;
 	vname *s = slot(x, v);
-	if (!s->v)
-		*s = (vname){v, unique_name(x, v->name), false};
+	char buf[256];
+	if (s->v)
+		return;
+	snprintf(buf, sizeof buf, "%s%soutput_%d", what ? what : "",
+		 what ? "_" : "", k);
+	*s = (vname){v, unique_name(x, v->name ? v->name : buf), false};
 }
 
 /* Names every value, the graph's inputs and outputs first so that theirs
@@ -115,14 +121,15 @@ name_values(ex_ctx *x)
 		x->vcap *= 2;
 	x->vn = nn_alloc_array(x->fc.tmp, x->vcap, sizeof *x->vn);
 	for (int i = 0; i < g->ninputs; i++)
-		name_value(x, g->inputs[i]);
+		name_value(x, g->inputs[i], "input", i);
 	for (int i = 0; i < g->noutputs; i++)
-		name_value(x, g->outputs[i]);
+		name_value(x, g->outputs[i], NULL, i);
 	for (int i = 0; i < g->nconsts; i++)
-		name_value(x, g->consts[i]);
+		name_value(x, g->consts[i], "const", i);
 	for (const ir_node *nd = g->first; nd; nd = nd->next)
 		for (int i = 0; i < nd->nout; i++)
-			name_value(x, nd->out[i]);
+			name_value(x, nd->out[i], nd->name ? nd->name
+					  : ir_ops[nd->op].name, i);
 }
 
 static bool
@@ -643,6 +650,14 @@ reduce_opset(const ir_node *n)
 	return EX_MIN_OPSET;
 }
 
+/* Opset 14 added the 8- and 16-bit integer types to the arithmetic. */
+static int64_t
+arith_opset(const ir_node *n)
+{
+	ir_dtype t = n->out[0] ? n->out[0]->dtype : IR_F32;
+	return ir_dtype_is_int(t) && ir_dtype_size(t) < 4 ? 14 : EX_MIN_OPSET;
+}
+
 static int64_t
 node_opset(const ir_node *n)
 {
@@ -650,6 +665,13 @@ node_opset(const ir_node *n)
 	case OP_HardSwish:
 	case OP_Trilu:
 		return 14;
+	case OP_Add:
+	case OP_Sub:
+	case OP_Mul:
+	case OP_Div:
+		return arith_opset(n);
+	case OP_Reshape:
+		return has_attr(n, "allowzero") ? 14 : EX_MIN_OPSET;
 	case OP_BatchNormalization:
 		return has_attr(n, "training_mode") ? 14 : EX_MIN_OPSET;
 	case OP_Shape:
