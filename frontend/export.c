@@ -5,41 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fe_internal.h"
+#include "export.h"
 
-/* Oldest opset written: the importer's current forms of Clip, Slice, Pad,
- * Split, Squeeze, Unsqueeze and ReduceSum (inputs, not attributes) and
- * Softmax's one-axis meaning are opset 13's. */
-#define EX_MIN_OPSET 13
-
-typedef struct ptrvec {
-	void **p;
-	size_t n, cap;
-} ptrvec;
-
-/* The ONNX name of a value, and whether its initializer is written. */
-typedef struct vname {
-	const ir_value *v;
-	const char *name;
-	bool emitted;
-} vname;
-
-typedef struct ex_ctx {
-	fe_ctx fc;     /* only fc.tmp (the arena of everything) and fc.d */
-	const ir_graph *g;
-	int64_t opset;
-	fe_map used;   /* ONNX names taken */
-	vname *vn;     /* open addressing on the value pointer */
-	size_t vcap;
-	ptrvec nodes, inits, vinfo;
-} ex_ctx;
-
-static void
-push(ex_ctx *x, ptrvec *v, void *p)
+void
+fe_ex_push(ex_ctx *x, ptrvec *v, void *p)
 {
 	if (v->n == v->cap) {
-		void **grown = nn_alloc_array(x->fc.tmp, v->cap ? 2 * v->cap : 64,
-					      sizeof *grown);
+		void **grown = nn_alloc_array(
+		        x->fc.tmp, v->cap ? 2 * v->cap : 64, sizeof *grown);
 		if (v->n)
 			memcpy(grown, v->p, v->n * sizeof *grown);
 		v->p = grown;
@@ -73,8 +46,8 @@ unique_name(ex_ctx *x, const char *base)
 }
 
 /* A fresh name built from an existing one and a suffix. */
-static const char *
-derived_name(ex_ctx *x, const char *base, const char *suffix)
+const char *
+fe_ex_derived_name(ex_ctx *x, const char *base, const char *suffix)
 {
 	size_t len = strlen(base) + strlen(suffix) + 1;
 	char *t = nn_alloc(x->fc.tmp, len);
@@ -103,7 +76,7 @@ name_value(ex_ctx *x, const ir_value *v, const char *what, int k)
 	if (s->v)
 		return;
 	snprintf(buf, sizeof buf, "%s%soutput_%d", what ? what : "",
-		 what ? "_" : "", k);
+	         what ? "_" : "", k);
 	*s = (vname){v, unique_name(x, v->name ? v->name : buf), false};
 }
 
@@ -114,7 +87,7 @@ name_values(ex_ctx *x)
 {
 	const ir_graph *g = x->g;
 	size_t n = (size_t)g->ninputs + (size_t)g->noutputs +
-		   (size_t)g->nconsts + 1;
+	           (size_t)g->nconsts + 1;
 	for (const ir_node *nd = g->first; nd; nd = nd->next)
 		n += (size_t)nd->nout;
 	for (x->vcap = 64; x->vcap < 2 * n;)
@@ -128,8 +101,9 @@ name_values(ex_ctx *x)
 		name_value(x, g->consts[i], "const", i);
 	for (const ir_node *nd = g->first; nd; nd = nd->next)
 		for (int i = 0; i < nd->nout; i++)
-			name_value(x, nd->out[i], nd->name ? nd->name
-					  : ir_ops[nd->op].name, i);
+			name_value(x, nd->out[i],
+			           nd->name ? nd->name : ir_ops[nd->op].name,
+			           i);
 }
 
 static bool
@@ -143,7 +117,7 @@ little_endian(void)
  * must outlive the packing, as graph weights do). */
 static Onnx__TensorProto *
 tensor_proto(ex_ctx *x, const char *name, ir_dtype t, const ir_shape *s,
-	     const void *data)
+             const void *data)
 {
 	Onnx__TensorProto *tp = nn_alloc(x->fc.tmp, sizeof *tp);
 	*tp = (Onnx__TensorProto)ONNX__TENSOR_PROTO__INIT;
@@ -152,7 +126,7 @@ tensor_proto(ex_ctx *x, const char *name, ir_dtype t, const ir_shape *s,
 	tp->data_type = (int32_t)t;
 	tp->n_dims = (size_t)s->rank;
 	tp->dims = nn_alloc_array(x->fc.tmp, (size_t)s->rank + 1,
-				  sizeof *tp->dims);
+	                          sizeof *tp->dims);
 	memcpy(tp->dims, s->dim, (size_t)s->rank * sizeof *tp->dims);
 	size_t es = ir_dtype_size(t);
 	size_t len = (size_t)ir_shape_numel(s) * es;
@@ -162,15 +136,15 @@ tensor_proto(ex_ctx *x, const char *name, ir_dtype t, const ir_shape *s,
 	if (!little_endian() && es > 1 && len) {
 		uint8_t *b = nn_alloc(x->fc.tmp, len);
 		for (size_t i = 0; i < len; i++)
-			b[i] = ((const uint8_t *)data)[i - i % es + es - 1 -
-							i % es];
+			b[i] = ((const uint8_t *)
+			                data)[i - i % es + es - 1 - i % es];
 		tp->raw_data.data = b;
 	}
 	return tp;
 }
 
-static Onnx__ValueInfoProto *
-value_info(ex_ctx *x, const char *name, ir_dtype t, const ir_shape *s)
+Onnx__ValueInfoProto *
+fe_ex_value_info(ex_ctx *x, const char *name, ir_dtype t, const ir_shape *s)
 {
 	nn_arena *a = x->fc.tmp;
 	Onnx__ValueInfoProto *vi = nn_alloc(a, sizeof *vi);
@@ -193,10 +167,10 @@ value_info(ex_ctx *x, const char *name, ir_dtype t, const ir_shape *s)
 	for (int i = 0; i < s->rank; i++) {
 		Onnx__TensorShapeProto__Dimension *dm = nn_alloc(a, sizeof *dm);
 		*dm = (Onnx__TensorShapeProto__Dimension)
-			ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT;
+		        ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT;
 		if (s->dim[i] >= 0) {
 			dm->value_case =
-				ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+			        ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
 			dm->dim_value = s->dim[i];
 		}
 		sp->dim[i] = dm;
@@ -207,8 +181,8 @@ value_info(ex_ctx *x, const char *name, ir_dtype t, const ir_shape *s)
 /* The name a node input refers to; writes a constant's initializer the
  * first time it is referred to, so unused constants are left out. NULL
  * after reporting a constant without data. */
-static const char *
-ref_value(ex_ctx *x, const ir_value *v)
+const char *
+fe_ex_ref(ex_ctx *x, const ir_value *v)
 {
 	if (!v)
 		return "";
@@ -216,42 +190,44 @@ ref_value(ex_ctx *x, const ir_value *v)
 	NN_ASSERT(s->v == v);
 	if (ir_is_const(v) && !s->emitted) {
 		if (v->elided || !v->data) {
-			nn_error(x->fc.d, "constant '%s' has no data (elided "
-				 "in the IR text it was read from)",
-				 ir_value_label(v));
+			nn_error(x->fc.d,
+			         "constant '%s' has no data (elided "
+			         "in the IR text it was read from)",
+			         ir_value_label(v));
 			return NULL;
 		}
-		push(x, &x->inits, tensor_proto(x, s->name, v->dtype, &v->shape,
-						v->data));
+		fe_ex_push(
+		        x, &x->inits,
+		        tensor_proto(x, s->name, v->dtype, &v->shape, v->data));
 	}
 	s->emitted = true;
 	return s->name;
 }
 
-static const char *
-out_name(ex_ctx *x, const ir_value *v)
+const char *
+fe_ex_out_name(ex_ctx *x, const ir_value *v)
 {
 	return v ? slot(x, v)->name : "";
 }
 
 /* A new initializer named after `base` (a scalar or 1-D tensor). */
-static const char *
-add_init(ex_ctx *x, const char *base, const char *suffix, ir_dtype t,
-	 const ir_shape *s, const void *data)
+const char *
+fe_ex_add_init(ex_ctx *x, const char *base, const char *suffix, ir_dtype t,
+               const ir_shape *s, const void *data)
 {
-	const char *name = derived_name(x, base, suffix);
+	const char *name = fe_ex_derived_name(x, base, suffix);
 	size_t len = (size_t)ir_shape_numel(s) * ir_dtype_size(t);
 	void *copy = nn_alloc(x->fc.tmp, len + 1);
 	memcpy(copy, data, len);
-	push(x, &x->inits, tensor_proto(x, name, t, s, copy));
+	fe_ex_push(x, &x->inits, tensor_proto(x, name, t, s, copy));
 	return name;
 }
 
 /* A node with room for nattr attributes; names are borrowed (they live
  * in the arena or the graph). Trailing omitted inputs are dropped. */
-static Onnx__NodeProto *
-add_node(ex_ctx *x, const char *op, const char *name, int nin,
-	 const char **in, int nout, const char **out, int nattr)
+Onnx__NodeProto *
+fe_ex_add_node(ex_ctx *x, const char *op, const char *name, int nin,
+               const char **in, int nout, const char **out, int nattr)
 {
 	nn_arena *a = x->fc.tmp;
 	Onnx__NodeProto *np = nn_alloc(a, sizeof *np);
@@ -270,15 +246,15 @@ add_node(ex_ctx *x, const char *op, const char *name, int nin,
 	np->output = nn_alloc_array(a, (size_t)nout + 1, sizeof *np->output);
 	for (int i = 0; i < nout; i++)
 		np->output[i] = (char *)out[i];
-	np->attribute = nn_alloc_array(a, (size_t)nattr + 1,
-				       sizeof *np->attribute);
-	push(x, &x->nodes, np);
+	np->attribute =
+	        nn_alloc_array(a, (size_t)nattr + 1, sizeof *np->attribute);
+	fe_ex_push(x, &x->nodes, np);
 	return np;
 }
 
 static Onnx__AttributeProto *
 new_attr(ex_ctx *x, Onnx__NodeProto *np, const char *name,
-	 Onnx__AttributeProto__AttributeType type)
+         Onnx__AttributeProto__AttributeType type)
 {
 	Onnx__AttributeProto *ap = nn_alloc(x->fc.tmp, sizeof *ap);
 	*ap = (Onnx__AttributeProto)ONNX__ATTRIBUTE_PROTO__INIT;
@@ -289,30 +265,30 @@ new_attr(ex_ctx *x, Onnx__NodeProto *np, const char *name,
 	return ap;
 }
 
-static void
-attr_int(ex_ctx *x, Onnx__NodeProto *np, const char *name, int64_t v)
+void
+fe_ex_attr_int(ex_ctx *x, Onnx__NodeProto *np, const char *name, int64_t v)
 {
 	Onnx__AttributeProto *ap = new_attr(
-		x, np, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+	        x, np, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
 	ap->has_i = true;
 	ap->i = v;
 }
 
-static void
-attr_float(ex_ctx *x, Onnx__NodeProto *np, const char *name, double v)
+void
+fe_ex_attr_float(ex_ctx *x, Onnx__NodeProto *np, const char *name, double v)
 {
 	Onnx__AttributeProto *ap = new_attr(
-		x, np, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+	        x, np, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
 	ap->has_f = true;
 	ap->f = (float)v;
 }
 
-static void
-attr_ints(ex_ctx *x, Onnx__NodeProto *np, const char *name,
-	  const int64_t *v, int n)
+void
+fe_ex_attr_ints(ex_ctx *x, Onnx__NodeProto *np, const char *name,
+                const int64_t *v, int n)
 {
 	Onnx__AttributeProto *ap = new_attr(
-		x, np, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+	        x, np, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
 	ap->n_ints = (size_t)n;
 	ap->ints = (int64_t *)v;
 }
@@ -324,384 +300,54 @@ bytes_of(const char *s)
 }
 
 /* Any IR attribute, by its kind. */
-static void
-copy_attr(ex_ctx *x, Onnx__NodeProto *np, const ir_attr *a)
+void
+fe_ex_copy_attr(ex_ctx *x, Onnx__NodeProto *np, const ir_attr *a)
 {
 	Onnx__AttributeProto *ap;
 	switch (a->kind) {
 	case IR_ATTR_INT:
-		attr_int(x, np, a->name, a->i);
+		fe_ex_attr_int(x, np, a->name, a->i);
 		return;
 	case IR_ATTR_FLOAT:
-		attr_float(x, np, a->name, a->f);
+		fe_ex_attr_float(x, np, a->name, a->f);
 		return;
 	case IR_ATTR_INTS:
-		attr_ints(x, np, a->name, a->ints, a->n);
+		fe_ex_attr_ints(x, np, a->name, a->ints, a->n);
 		return;
 	case IR_ATTR_STRING:
 		ap = new_attr(x, np, a->name,
-			      ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+		              ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
 		ap->has_s = true;
 		ap->s = bytes_of(a->s);
 		return;
 	case IR_ATTR_FLOATS:
 		ap = new_attr(x, np, a->name,
-			      ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS);
+		              ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS);
 		ap->n_floats = (size_t)a->n;
 		ap->floats = nn_alloc_array(x->fc.tmp, (size_t)a->n + 1,
-					    sizeof *ap->floats);
+		                            sizeof *ap->floats);
 		for (int i = 0; i < a->n; i++)
 			ap->floats[i] = (float)a->floats[i];
 		return;
 	case IR_ATTR_STRINGS:
 		ap = new_attr(x, np, a->name,
-			      ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS);
+		              ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS);
 		ap->n_strings = (size_t)a->n;
 		ap->strings = nn_alloc_array(x->fc.tmp, (size_t)a->n + 1,
-					     sizeof *ap->strings);
+		                             sizeof *ap->strings);
 		for (int i = 0; i < a->n; i++)
 			ap->strings[i] = bytes_of(a->strings[i]);
 		return;
 	case IR_ATTR_TENSOR:
 		ap = new_attr(x, np, a->name,
-			      ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
+		              ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
 		ap->t = tensor_proto(x, NULL, a->t->dtype, &a->t->shape,
-				     a->t->data);
+		                     a->t->data);
 		return;
 	case IR_NATTR_KINDS:
 		break;
 	}
 	nn_unreachable();
-}
-
-/* Attributes that stay out of the file: nncc's private ones ("nncc."),
- * the fused ops' activation (written as its own node), the reduce axes
- * (placed by emit_reduce) and Cast's saturate, which only float8 types
- * (that nncc does not have) read and opsets before 19 do not know. */
-static bool
-skip_attr(const ir_node *n, const char *name)
-{
-	if (strncmp(name, "nncc.", 5) == 0)
-		return true;
-	if (ir_ops[n->op].kind == IR_KIND_FUSED)
-		return strncmp(name, "activation", 10) == 0;
-	if (ir_ops[n->op].kind == IR_KIND_REDUCE)
-		return strcmp(name, "axes") == 0 ||
-		       strcmp(name, "noop_with_empty_axes") == 0;
-	return n->op == OP_Cast && strcmp(name, "saturate") == 0;
-}
-
-/* A node whose attributes are n's (but the skipped ones), with `extra`
- * more slots. */
-static Onnx__NodeProto *
-add_like(ex_ctx *x, const ir_node *n, const char *op, const char *name,
-	 int nin, const char **in, int nout, const char **out, int extra)
-{
-	Onnx__NodeProto *np = add_node(x, op, name, nin, in, nout, out,
-				       n->nattrs + extra);
-	for (int i = 0; i < n->nattrs; i++)
-		if (!skip_attr(n, n->attrs[i].name))
-			copy_attr(x, np, &n->attrs[i]);
-	return np;
-}
-
-/* The inputs' names of n (NULL after an error). */
-static const char **
-in_names(ex_ctx *x, const ir_node *n, int extra)
-{
-	const char **in = nn_alloc_array(x->fc.tmp, (size_t)(n->nin + extra) + 1,
-					 sizeof *in);
-	for (int i = 0; i < n->nin; i++)
-		if (!(in[i] = ref_value(x, n->in[i])))
-			return NULL;
-	for (int i = n->nin; i < n->nin + extra; i++)
-		in[i] = "";
-	return in;
-}
-
-static const char **
-out_names(ex_ctx *x, const ir_node *n)
-{
-	const char **out = nn_alloc_array(x->fc.tmp, (size_t)n->nout + 1,
-					  sizeof *out);
-	for (int i = 0; i < n->nout; i++)
-		out[i] = out_name(x, n->out[i]);
-	return out;
-}
-
-/* A readable base for generated names: the node's, else its output's. */
-static const char *
-node_base(ex_ctx *x, const ir_node *n)
-{
-	if (n->name && *n->name)
-		return n->name;
-	return out_name(x, n->out[0]);
-}
-
-/* ------------------------------------------------------------------ */
-/* Ops whose IR form needs rewriting. */
-
-static bool
-is_reduce_with_axes(ir_op op)
-{
-	return ir_ops[op].kind == IR_KIND_REDUCE && op != OP_ArgMax &&
-	       op != OP_ArgMin;
-}
-
-/* Before opset 18 only ReduceSum takes its axes as an input. */
-static bool
-axes_as_input(const ex_ctx *x, ir_op op)
-{
-	return op == OP_ReduceSum || x->opset >= 18;
-}
-
-/* The axes as an input (in[1]) or as the "axes" attribute, whichever the
- * target opset wants; the IR may hold either. */
-static bool
-emit_reduce(ex_ctx *x, const ir_node *n)
-{
-	const char **in = in_names(x, n, n->nin < 2 ? 2 - n->nin : 0);
-	int cnt;
-	const int64_t *axes = ir_attr_ints(n, "axes", &cnt);
-	int64_t noop = ir_attr_int(n, "noop_with_empty_axes", 0);
-	if (!in)
-		return false;
-	if (axes_as_input(x, n->op) && axes && !*in[1]) {
-		ir_shape s = {.rank = 1, .dim = {cnt}};
-		in[1] = add_init(x, node_base(x, n), "_axes", IR_I64, &s, axes);
-	} else if (!axes_as_input(x, n->op) && *in[1]) {
-		const ir_value *v = n->in[1];
-		int64_t k = ir_shape_numel(&v->shape);
-		int64_t *buf = nn_alloc_array(x->fc.tmp, (size_t)k + 1,
-					      sizeof *buf);
-		for (int64_t i = 0; i < k; i++)
-			buf[i] = ir_load_i64(v->data, v->dtype, i);
-		axes = buf;
-		cnt = (int)k;
-		in[1] = "";
-	}
-	Onnx__NodeProto *np = add_like(x, n, ir_ops[n->op].name, n->name, 2,
-				       in, n->nout, out_names(x, n), 2);
-	if (!axes_as_input(x, n->op) && axes && cnt > 0)
-		attr_ints(x, np, "axes", axes, cnt);
-	if (noop)
-		attr_int(x, np, "noop_with_empty_axes", noop);
-	return true;
-}
-
-/* Softmax of a model imported at opset < 13 (marked nncc.legacy): the
- * input seen as 2-D at `axis`. Unless that is the last axis anyway, it is
- * Flatten, Softmax over axis 1 and Reshape back. */
-static bool
-emit_legacy_softmax(ex_ctx *x, const ir_node *n)
-{
-	const ir_value *xv = n->in[0], *y = n->out[0];
-	int r = xv->shape.rank;
-	int64_t axis = ir_attr_int(n, "axis", 1);
-	const char **in = in_names(x, n, 0), **out = out_names(x, n);
-	if (!in)
-		return false;
-	axis = axis < 0 ? axis + r : axis;
-	if (r == 0 || axis == r - 1) {
-		Onnx__NodeProto *np = add_node(x, ir_ops[n->op].name, n->name,
-					       1, in, 1, out, 1);
-		attr_int(x, np, "axis", r == 0 ? 0 : axis);
-		return true;
-	}
-	const char *base = node_base(x, n);
-	const char *flat = derived_name(x, out[0], "_flat");
-	const char *sm = derived_name(x, out[0], "_2d");
-	ir_shape s2 = {.rank = 2, .dim = {1, 1}};
-	for (int i = 0; i < r; i++)
-		s2.dim[i >= axis] *= xv->shape.dim[i];
-	Onnx__NodeProto *np = add_node(x, "Flatten",
-				       derived_name(x, base, "_flatten"), 1,
-				       in, 1, &flat, 1);
-	attr_int(x, np, "axis", axis);
-	np = add_node(x, ir_ops[n->op].name, n->name, 1, &flat, 1, &sm, 1);
-	attr_int(x, np, "axis", 1);
-	ir_shape s1 = {.rank = 1, .dim = {r}};
-	const char *rin[2] = {sm, add_init(x, base, "_shape", IR_I64, &s1,
-					   y->shape.dim)};
-	add_node(x, "Reshape", derived_name(x, base, "_reshape"), 2, rin, 1,
-		 out, 0);
-	push(x, &x->vinfo, value_info(x, flat, y->dtype, &s2));
-	push(x, &x->vinfo, value_info(x, sm, y->dtype, &s2));
-	return true;
-}
-
-/* The activation of a fused node as its own node from `in` to `out`. */
-static void
-emit_activation(ex_ctx *x, const ir_node *n, const char *in,
-		const char *out)
-{
-	ir_op act = ir_op_lookup(ir_attr_str(n, "activation", ""));
-	const ir_attr *al = ir_get_attr(n, "activation_alpha");
-	const ir_attr *be = ir_get_attr(n, "activation_beta");
-	const char *base = node_base(x, n);
-	const char *name = derived_name(x, base, "_act");
-	const char *cin[3] = {in, "", ""};
-	NN_ASSERT(act != IR_NOPS);
-	if (act == OP_Clip) {
-		ir_dtype t = n->out[0]->dtype;
-		ir_shape s = {.rank = 0};
-		double buf[1];
-		for (int i = 0; i < 2; i++) {
-			const ir_attr *a = i ? be : al;
-			if (!a)
-				continue;
-			ir_store_f64(buf, t, 0, a->f);
-			cin[1 + i] = add_init(x, base, i ? "_max" : "_min", t,
-					      &s, buf);
-		}
-		add_node(x, "Clip", name, 3, cin, 1, &out, 0);
-		return;
-	}
-	Onnx__NodeProto *np = add_node(x, ir_ops[act].name, name, 1, cin, 1,
-				       &out, 2);
-	if (al && (act == OP_LeakyRelu || act == OP_HardSigmoid))
-		attr_float(x, np, "alpha", al->f);
-	if (be && act == OP_HardSigmoid)
-		attr_float(x, np, "beta", be->f);
-}
-
-/* nncc.FusedConv/FusedGemm (X, W, B, R) as Conv/Gemm, then Add of the
- * residual R, then the activation: the meaning ir/op_fused.c gives. */
-static bool
-emit_fused(ex_ctx *x, const ir_node *n)
-{
-	const ir_value *y = n->out[0];
-	const char **in = in_names(x, n, 0), *out = out_name(x, y);
-	bool res = n->nin > 3 && n->in[3];
-	bool act = ir_get_attr(n, "activation") != NULL;
-	const char *base_op = n->op == OP_FusedConv ? "Conv" : "Gemm";
-	if (!in)
-		return false;
-	const char *cur = res || act ? derived_name(x, out, n->op ==
-						    OP_FusedConv ? "_conv"
-								 : "_gemm")
-				     : out;
-	add_like(x, n, base_op, n->name, n->nin > 3 ? 3 : n->nin, in, 1,
-		 &cur, 0);
-	if (cur != out)
-		push(x, &x->vinfo, value_info(x, cur, y->dtype, &y->shape));
-	if (res) {
-		const char *ain[2] = {cur, in[3]};
-		const char *sum = act ? derived_name(x, out, "_add") : out;
-		add_node(x, "Add", derived_name(x, node_base(x, n), "_add"), 2,
-			 ain, 1, &sum, 0);
-		if (sum != out)
-			push(x, &x->vinfo, value_info(x, sum, y->dtype,
-						      &y->shape));
-		cur = sum;
-	}
-	if (act)
-		emit_activation(x, n, cur, out);
-	return true;
-}
-
-static bool
-emit_node(ex_ctx *x, const ir_node *n)
-{
-	if (ir_ops[n->op].kind == IR_KIND_FUSED)
-		return emit_fused(x, n);
-	if (is_reduce_with_axes(n->op))
-		return emit_reduce(x, n);
-	if ((n->op == OP_Softmax || n->op == OP_LogSoftmax) &&
-	    ir_attr_int(n, "nncc.legacy", 0))
-		return emit_legacy_softmax(x, n);
-	if (strncmp(ir_ops[n->op].name, "nncc.", 5) == 0) {
-		nn_error_node(x->fc.d, n, "has no ONNX form");
-		return false;
-	}
-	const char **in = in_names(x, n, 0);
-	if (!in)
-		return false;
-	add_like(x, n, ir_ops[n->op].name, n->name, n->nin, in, n->nout,
-		 out_names(x, n), 0);
-	return true;
-}
-
-/* ------------------------------------------------------------------ */
-/* The opset: the newest of what each node's form needs. */
-
-static bool
-has_attr(const ir_node *n, const char *name)
-{
-	return ir_get_attr(n, name) != NULL;
-}
-
-static bool
-str_attr_is(const ir_node *n, const char *name, const char *v)
-{
-	return strcmp(ir_attr_str(n, name, ""), v) == 0;
-}
-
-static int64_t
-reduce_opset(const ir_node *n)
-{
-	if (n->op == OP_ReduceSum)
-		return EX_MIN_OPSET;
-	/* axes the export cannot turn into an attribute, or the flag that
-	 * came with axes as an input */
-	if ((n->nin > 1 && n->in[1] && !n->in[1]->data) ||
-	    ir_attr_int(n, "noop_with_empty_axes", 0))
-		return 18;
-	return EX_MIN_OPSET;
-}
-
-/* Opset 14 added the 8- and 16-bit integer types to the arithmetic. */
-static int64_t
-arith_opset(const ir_node *n)
-{
-	ir_dtype t = n->out[0] ? n->out[0]->dtype : IR_F32;
-	return ir_dtype_is_int(t) && ir_dtype_size(t) < 4 ? 14 : EX_MIN_OPSET;
-}
-
-static int64_t
-node_opset(const ir_node *n)
-{
-	switch (n->op) {
-	case OP_HardSwish:
-	case OP_Trilu:
-		return 14;
-	case OP_Add:
-	case OP_Sub:
-	case OP_Mul:
-	case OP_Div:
-		return arith_opset(n);
-	case OP_Reshape:
-		return has_attr(n, "allowzero") ? 14 : EX_MIN_OPSET;
-	case OP_BatchNormalization:
-		return has_attr(n, "training_mode") ? 14 : EX_MIN_OPSET;
-	case OP_Shape:
-		return has_attr(n, "start") || has_attr(n, "end") ? 15
-								 : EX_MIN_OPSET;
-	case OP_ScatterND:
-		if (str_attr_is(n, "reduction", "min") ||
-		    str_attr_is(n, "reduction", "max"))
-			return 18;
-		return has_attr(n, "reduction") ? 16 : EX_MIN_OPSET;
-	case OP_LayerNormalization:
-		return 17;
-	case OP_Pad:
-		if (str_attr_is(n, "mode", "wrap"))
-			return 19;
-		return n->nin > 3 && n->in[3] ? 18 : EX_MIN_OPSET;
-	case OP_Split:
-		return has_attr(n, "num_outputs") ? 18 : EX_MIN_OPSET;
-	case OP_Resize:
-		if (str_attr_is(n, "coordinate_transformation_mode",
-				"half_pixel_symmetric"))
-			return 19;
-		return has_attr(n, "antialias") || has_attr(n, "axes") ||
-			       has_attr(n, "keep_aspect_ratio_policy")
-			       ? 18
-			       : EX_MIN_OPSET;
-	default:
-		return is_reduce_with_axes(n->op) ? reduce_opset(n)
-						  : EX_MIN_OPSET;
-	}
 }
 
 /* The IR version that came with each opset's ONNX release. */
@@ -721,22 +367,22 @@ static Onnx__ValueInfoProto **
 graph_outputs(ex_ctx *x)
 {
 	const ir_graph *g = x->g;
-	Onnx__ValueInfoProto **o = nn_alloc_array(
-		x->fc.tmp, (size_t)g->noutputs + 1, sizeof *o);
+	Onnx__ValueInfoProto **o =
+	        nn_alloc_array(x->fc.tmp, (size_t)g->noutputs + 1, sizeof *o);
 	for (int i = 0; i < g->noutputs; i++) {
 		const ir_value *v = g->outputs[i];
-		const char *name = ref_value(x, v);
+		const char *name = fe_ex_ref(x, v);
 		bool again = false;
 		for (int j = 0; j < i; j++)
 			again |= g->outputs[j] == v;
 		if (!name)
 			return NULL;
 		if (!v->def || again) {
-			const char *id = derived_name(x, name, "_out");
-			add_node(x, "Identity", id, 1, &name, 1, &id, 0);
+			const char *id = fe_ex_derived_name(x, name, "_out");
+			fe_ex_add_node(x, "Identity", id, 1, &name, 1, &id, 0);
 			name = id;
 		}
-		o[i] = value_info(x, name, v->dtype, &v->shape);
+		o[i] = fe_ex_value_info(x, name, v->dtype, &v->shape);
 	}
 	return o;
 }
@@ -754,9 +400,10 @@ intermediate_info(ex_ctx *x)
 			for (int k = 0; v && k < g->noutputs; k++)
 				is_out |= g->outputs[k] == v;
 			if (v && !is_out)
-				push(x, &x->vinfo, value_info(x, out_name(x, v),
-							      v->dtype,
-							      &v->shape));
+				fe_ex_push(x, &x->vinfo,
+				           fe_ex_value_info(
+				                   x, fe_ex_out_name(x, v),
+				                   v->dtype, &v->shape));
 		}
 }
 
@@ -780,14 +427,14 @@ build_graph(ex_ctx *x)
 	gp->name = xstrdup(x, g->name && *g->name ? g->name : "nncc");
 	gp->n_input = (size_t)g->ninputs;
 	gp->input = nn_alloc_array(x->fc.tmp, (size_t)g->ninputs + 1,
-				   sizeof *gp->input);
+	                           sizeof *gp->input);
 	for (int i = 0; i < g->ninputs; i++) {
 		const ir_value *v = g->inputs[i];
-		gp->input[i] = value_info(x, ref_value(x, v), v->dtype,
-					  &v->shape);
+		gp->input[i] = fe_ex_value_info(x, fe_ex_ref(x, v), v->dtype,
+		                                &v->shape);
 	}
 	for (const ir_node *n = g->first; n; n = n->next)
-		if (!emit_node(x, n))
+		if (!fe_ex_emit_node(x, n))
 			return NULL;
 	if (!(gp->output = graph_outputs(x)))
 		return NULL;
@@ -809,8 +456,8 @@ build_model(ex_ctx *x)
 	*os = (Onnx__OperatorSetIdProto)ONNX__OPERATOR_SET_ID_PROTO__INIT;
 	x->opset = EX_MIN_OPSET;
 	for (const ir_node *n = x->g->first; n; n = n->next)
-		if (node_opset(n) > x->opset)
-			x->opset = node_opset(n);
+		if (fe_ex_node_opset(n) > x->opset)
+			x->opset = fe_ex_node_opset(n);
 	name_values(x);
 	if (!(m->graph = build_graph(x)))
 		return NULL;
@@ -866,8 +513,10 @@ fe_export_onnx(const ir_graph *g, const char *path, nn_diag *d)
 		size_t len = onnx__model_proto__get_packed_size(m);
 		/* protobuf's 2 GiB limit; bigger models need external data */
 		if (len > INT32_MAX) {
-			nn_error(d, "the ONNX model would take %zu bytes, more "
-				 "than the 2 GiB one file can hold", len);
+			nn_error(d,
+			         "the ONNX model would take %zu bytes, more "
+			         "than the 2 GiB one file can hold",
+			         len);
 			ok = false;
 		} else {
 			uint8_t *buf = nn_xmalloc(len + 1);
