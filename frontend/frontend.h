@@ -35,4 +35,13 @@ bool fe_parse_input_shape(const char *arg, fe_input_shape *s);
  * else as IR text (then verified). */
 ir_graph *fe_load_model(const char *path, const fe_options *o, nn_diag *d);
 
+/* export.c */
+/* Writes g (borrowed, unchanged) as a plain ONNX model to path ("-":
+ * stdout): standard ops only (nncc's fused ops become the Conv/Gemm, Add
+ * and activation nodes they stand for), weights as they are (shared ones
+ * as their dequantized floats), at the lowest opset that holds the forms
+ * the IR uses. The file is replaced whole or not at all; false after
+ * reporting the problem (a constant without data, a write error). */
+bool fe_export_onnx(const ir_graph *g, const char *path, nn_diag *d);
+
 #endif

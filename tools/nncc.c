@@ -23,6 +23,7 @@
 
 typedef struct args {
 	const char *model, *out, *name, *header, *emit_ir, *cpu, *triple;
+	const char *emit_onnx; /* --emit-onnx: the graph as plain ONNX */
 	int opt;          /* 0..3 */
 	bool size, asm_out, emit_llvm;
 	pass_run_opts run;
@@ -41,6 +42,7 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: " TOOL " MODEL [options] -o FILE\n"
+	      "       " TOOL " MODEL [options] --emit-onnx FILE [-o FILE]\n"
 	      "  MODEL                   .onnx file or IR text (.nnir)\n"
 	      "  -o FILE                 output (object by default; - for "
 	      "stdout)\n"
@@ -79,7 +81,9 @@ usage(FILE *f)
 	      "                          model is below 1-X\n"
 	      "  --report                per-layer table, sizes and fidelity "
 	      "(stdout)\n"
-	      "  --emit-onnx FILE        (not implemented yet)\n"
+	      "  --emit-onnx FILE        write the model after all passes as "
+	      "plain ONNX\n"
+	      "                          (without -o, only that file)\n"
 	      "  --sparse-kernel=K       auto (cost model, default), dense, "
 	      "unrolled or table\n"
 	      "                          for every weight layer that can take "
@@ -196,10 +200,8 @@ parse_compression(args *a, int argc, char **argv, int *i)
 			    "auto, dense, unrolled or table)", v);
 			return -1;
 		}
-	} else if (!bad && (v = VALUE("--emit-onnx"))) {
-		err("%s is not implemented yet", "--emit-onnx");
-		return -1;
-	}
+	} else if (!bad && (v = VALUE("--emit-onnx")))
+		a->emit_onnx = v;
 	return bad ? -1 : v ? 1 : 0;
 }
 
@@ -283,8 +285,12 @@ parse_args(args *a, int argc, char **argv)
 	}
 	if (!a->model)
 		return err("no model given%s", " (see --help)");
-	if (!a->out)
-		return err("no output file given%s", " (-o FILE)");
+	if (!a->out && !a->emit_onnx)
+		return err("no output file given%s",
+			   " (-o FILE, or --emit-onnx FILE)");
+	if (a->out && a->emit_onnx && !strcmp(a->out, "-") &&
+	    !strcmp(a->emit_onnx, "-"))
+		return err("-o and --emit-onnx cannot both be stdout%s", "");
 	if (a->name && !cg_is_identifier(a->name))
 		return err("--name '%s' is not a C identifier", a->name);
 	/* rules alone: unmatched layers stay as they are (sparsity 0), and
@@ -326,7 +332,7 @@ output_kind(const args *a)
 {
 	/* --emit-llvm writes LLVM IR text (.ll); bitcode when -o names a .bc
 	 * file. */
-	if (a->emit_llvm) {
+	if (a->emit_llvm && a->out) {
 		size_t n = strlen(a->out);
 		return n > 3 && strcmp(a->out + n - 3, ".bc") == 0 ? CG_OUT_BC
 								   : CG_OUT_LL;
@@ -340,22 +346,22 @@ emit_all(const args *a, ir_graph *g, const char *name, nn_diag *d)
 {
 	cg_options o = {name, a->opt, a->size, a->cpu, a->triple,
 			output_kind(a), a->run.print_stats, a->kernel};
+	const char *done[3];
+	int n = 0;
+	bool ok = true;
 
-	if (a->emit_ir && !write_ir(a->emit_ir, g, d))
-		return false;
-	if (a->header && !cg_write_header(g, name, a->header, d)) {
-		if (a->emit_ir)
-			remove(a->emit_ir);
-		return false;
-	}
-	if (!cg_compile(g, &o, a->out, d)) {
-		if (a->emit_ir)
-			remove(a->emit_ir);
-		if (a->header && strcmp(a->header, "-"))
-			remove(a->header);
-		return false;
-	}
-	return true;
+	if (a->emit_onnx && (ok = fe_export_onnx(g, a->emit_onnx, d)))
+		done[n++] = a->emit_onnx;
+	if (ok && a->emit_ir && (ok = write_ir(a->emit_ir, g, d)))
+		done[n++] = a->emit_ir;
+	if (ok && a->header && (ok = cg_write_header(g, name, a->header, d)))
+		done[n++] = a->header;
+	if (ok && a->out)
+		ok = cg_compile(g, &o, a->out, d);
+	while (!ok && n-- > 0)
+		if (strcmp(done[n], "-"))
+			remove(done[n]);
+	return ok;
 }
 
 static bool
@@ -609,7 +615,9 @@ account(const args *a, ir_graph *ref, ir_graph *g, const char *name,
 {
 	cg_options o = {name, a->opt, a->size, a->cpu, a->triple,
 			output_kind(a), false, a->kernel};
-	FILE *f = strcmp(a->out, "-") ? stdout : stderr;
+	bool out_stdout = (a->out && !strcmp(a->out, "-")) ||
+			  (a->emit_onnx && !strcmp(a->emit_onnx, "-"));
+	FILE *f = out_stdout ? stderr : stdout;
 	pass_fidelity fid;
 	char note[512];
 	const char *why = unmeasurable(ref);
@@ -700,8 +708,8 @@ compile(args *a)
 	else
 		snprintf(spec, sizeof spec, "%s", ospec);
 	name = a->name ? nn_xstrdup(a->name)
-		       : cg_default_name(strcmp(a->out, "-") ? a->out
-							     : a->model);
+		       : cg_default_name(a->out && strcmp(a->out, "-")
+					 ? a->out : a->model);
 	g = load_optimized(a, spec, &a->run, &d);
 	ok = g != NULL;
 	if (ok && (lossy(a) || a->report || a->tolerance >= 0)) {
