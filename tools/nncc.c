@@ -33,6 +33,7 @@ typedef struct args {
 	char prune_spec[256];
 	const char *prune, *prune_rules, *calib, *labels;
 	int share;        /* 0: no sharing */
+	bool share_global; /* one codebook across layers */
 	double tolerance; /* < 0: none */
 	bool report;
 	int kernel;       /* --sparse-kernel: a cg_kernel, 0 = cost model */
@@ -69,8 +70,11 @@ usage(FILE *f)
 	      "                          nmN:M (e.g. nm2:4), blockRxC (e.g. "
 	      "block4x4), dense\n"
 	      "  --prune-rules FILE      per-layer rules (docs/compression.md)\n"
-	      "  --share=K               k-means weight sharing, K in 2..256 "
-	      "centroids\n"
+	      "  --share=K[:SCOPE]       k-means weight sharing, K in 2..256 "
+	      "centroids;\n"
+	      "                          SCOPE: layer (a codebook per layer, "
+	      "default)\n"
+	      "                          or global (one for all layers)\n"
 	      "  --calib FILE.npy        f32 inputs to measure fidelity on "
 	      "(default:\n"
 	      "                          seeded random inputs)\n"
@@ -141,18 +145,25 @@ parse_prune(args *a, const char *v)
 	return true;
 }
 
+/* K[:layer|global]: one codebook per layer (default) or one for all. */
 static bool
 parse_share(args *a, const char *v)
 {
 	char *end;
 	long k = strtol(v, &end, 10);
 
-	if (end == v || *end || k < 2 || k > IR_MAX_CODES) {
+	if (end == v || (*end && *end != ':') || k < 2 || k > IR_MAX_CODES) {
 		fprintf(stderr, TOOL ": error: --share: K must be an integer "
 			"in 2..%d, got '%s'\n", IR_MAX_CODES, v);
 		return false;
 	}
+	if (*end && strcmp(end, ":layer") && strcmp(end, ":global")) {
+		fprintf(stderr, TOOL ": error: --share: unknown scope '%s' "
+			"(expected layer or global)\n", end + 1);
+		return false;
+	}
 	a->share = (int)k;
+	a->share_global = !strcmp(end, ":global");
 	return true;
 }
 
@@ -395,7 +406,8 @@ lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 	else
 		k += (size_t)snprintf(buf + k, n - k, "dead-neurons,dce");
 	if (a->share)
-		snprintf(buf + k, n - k, ",share-weights{k=%d}", a->share);
+		snprintf(buf + k, n - k, ",share-weights{k=%d,scope=%s}",
+			 a->share, a->share_global ? "global" : "layer");
 }
 
 static bool
