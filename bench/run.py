@@ -51,7 +51,11 @@ CONFIGS = [
     ('prune0.9', ['-O3', '--prune=0.9'], None),
     ('prune0.95', ['-O3', '--prune=0.95'], None),
     ('share16', ['-O3', '--share=16'], None),
+    ('prune0.5+share16', ['-O3', '--prune=0.5', '--share=16'], None),
+    ('prune0.7+share16', ['-O3', '--prune=0.7', '--share=16'], None),
+    ('prune0.8+share16', ['-O3', '--prune=0.8', '--share=16'], None),
     ('prune0.9+share16', ['-O3', '--prune=0.9', '--share=16'], None),
+    ('prune0.95+share16', ['-O3', '--prune=0.95', '--share=16'], None),
     ('prune0.9+share16-Os', ['-Os', '--prune=0.9', '--share=16'], None),
 ]
 

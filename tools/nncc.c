@@ -698,7 +698,7 @@ report_object(const args *a)
 {
 	struct stat st;
 
-	if (strcmp(a->out, "-") && stat(a->out, &st) == 0)
+	if (a->out && strcmp(a->out, "-") && stat(a->out, &st) == 0)
 		printf("object: %s, %lld bytes (code, data and ELF overhead)\n",
 		       a->out, (long long)st.st_size);
 }
