@@ -670,24 +670,6 @@ own_relu(const ir_node *n)
 	       !(n->nin > 3 && n->in[3]);
 }
 
-/* xT[k * mc + u] = x[u * cols + k] for the mc rows of a batch chunk. */
-static LLVMValueRef
-transpose(cg_fn *f, const sp_layer *L, LLVMValueRef x0)
-{
-	LLVMValueRef xt = cg_alloca(f, LLVMArrayType(f->c->f32,
-		(unsigned)(L->cols * L->mc))), k;
-	cg_loop lk;
-
-	xt = LLVMBuildBitCast(f->b, xt, LLVMPointerType(f->c->f32, 0), "");
-	k = cg_loop_begin(f, L->cols, &lk);
-	for (int64_t u = 0; u < L->mc; u++)
-		cg_store(f, xt, LLVMBuildAdd(f->b, LLVMBuildMul(f->b, k,
-			cg_i64(f, L->mc), ""), cg_i64(f, u), ""), cg_load(f, x0,
-			LLVMBuildAdd(f->b, k, cg_i64(f, u * L->cols), "")));
-	cg_loop_end(f, &lk);
-	return xt;
-}
-
 bool
 sp_compact_fc(cg_fn *f, const sp_layer *L)
 {
@@ -717,7 +699,7 @@ sp_compact_fc(cg_fn *f, const sp_layer *L)
 	args[2] = LLVMBuildBitCast(f->b, cg_gep(f, f->out[0], LLVMBuildMul(
 		f->b, ch, cg_i64(f, L->mc * L->rows), "")), c->ptr, "");
 	if (L->mc > 1)
-		args[1] = transpose(f, L, args[1]);
+		args[1] = sp_transpose_chunk(f, L, args[1]);
 	args[1] = LLVMBuildBitCast(f->b, args[1], c->ptr, "");
 	LLVMBuildCall2(f->b, LLVMGetElementType(LLVMTypeOf(fn)), fn, args, 3,
 		       "");

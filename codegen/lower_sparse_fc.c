@@ -433,9 +433,8 @@ unrolled_rows(cg_fn *f, const sp_layer *L, const csr *s, LLVMValueRef xs,
 	unrolled_part(f, L, s, r0, L->rows, xs, y);
 }
 
-/* xT[k * mc + u] = x[(chunk * mc + u) * cols + k]. */
-static LLVMValueRef
-transpose_chunk(cg_fn *f, const sp_layer *L, LLVMValueRef x0)
+LLVMValueRef
+sp_transpose_chunk(cg_fn *f, const sp_layer *L, LLVMValueRef x0)
 {
 	LLVMValueRef xt = cg_alloca(f, LLVMArrayType(f->c->f32,
 		(unsigned)(L->cols * L->mc))), k;
@@ -490,7 +489,7 @@ cg_lower_sparse_fc(cg_fn *f, const sp_layer *L, cg_kernel k)
 		cg_i64(f, L->mc * L->cols), ""));
 	y0 = cg_gep(f, f->out[0], LLVMBuildNSWMul(f->b, ch,
 		cg_i64(f, L->mc * L->rows), ""));
-	xs = L->mc > 1 ? transpose_chunk(f, L, x0) : x0;
+	xs = L->mc > 1 ? sp_transpose_chunk(f, L, x0) : x0;
 	if (k == CG_KERNEL_TABLE)
 		table_rows(f, L, &s, xs, y0);
 	else

@@ -77,6 +77,10 @@ LLVMValueRef sp_vload(cg_fn *f, LLVMValueRef base, LLVMValueRef idx,
 		      unsigned n);
 void sp_vstore(cg_fn *f, LLVMValueRef base, LLVMValueRef idx,
 	       LLVMValueRef v);
+/* xT[k * mc + u] = x0[u * cols + k]: the mc batch rows of a chunk
+ * transposed (in an alloca), so that a non-zero reads one vector. */
+LLVMValueRef sp_transpose_chunk(cg_fn *f, const sp_layer *L,
+				LLVMValueRef x0);
 /* A constant global of n elements of the given byte width. */
 LLVMValueRef sp_table(cg_fn *f, const void *data, int64_t n, int bytes);
 LLVMValueRef sp_weights(cg_fn *f, const float *w, int64_t n);
