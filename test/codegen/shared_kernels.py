@@ -37,8 +37,10 @@ def dw_model(path, s, batch, rng):
     return (batch, 6, 9, 9)
 
 
-MAKERS = {"fc": sk.fc_model, "mm": sk.fc_model, "conv": sk.conv_model,
-          "dw": dw_model}
+def make(kind, model, s, batch, rng):
+    if kind == "dw":
+        return dw_model(model, s, batch, rng)
+    return sk.make_model(kind, model, s, batch, rng)
 
 
 def cases():
@@ -80,17 +82,8 @@ def main():
     ap.add_argument("--build", required=True)
     args = ap.parse_args()
     t = rc.Tools(args.build)
-    fails, n = [], 0
     with tempfile.TemporaryDirectory() as wd:
-        for kind, batch, s, flags in cases():
-            rng = np.random.default_rng(int(s * 100) + batch)
-            model = os.path.join(wd, "model.onnx")
-            extra = [True] if kind == "mm" else []
-            shape = MAKERS[kind](model, s, batch, rng, *extra)
-            err = sk.check(t, wd, model, shape, flags, rng)
-            n += 1
-            if err:
-                fails.append(f"{kind} b{batch} s={s} {' '.join(flags)}: {err}")
+        fails, n = sk.run_cases(t, wd, cases(), make)
         size_fails = size_check(t, wd)
         n += 2
         fails += size_fails

@@ -224,28 +224,36 @@ def cases():
             yield kind, batch, s, ["-Os", "--sparse-kernel=table", *share]
 
 
+def make_model(kind, model, s, batch, rng):
+    if kind in ("fcw", "fcr", "fcb"):
+        return fc_edge_model(model, s, batch, rng, kind)
+    make = {"conv": conv_model, "wconv": wconv_model,
+            "rconv": rconv_model}.get(kind, fc_model)
+    return make(model, s, batch, rng, *([True] if kind == "mm" else []))
+
+
+def run_cases(t, wd, cases, make=make_model):
+    """Builds and checks every (kind, batch, sparsity, flags) case; returns
+    the failure messages and the number of cases."""
+    fails, n = [], 0
+    for kind, batch, s, flags in cases:
+        rng = np.random.default_rng(int(s * 100) + batch)
+        model = os.path.join(wd, "model.onnx")
+        shape = make(kind, model, s, batch, rng)
+        err = check(t, wd, model, shape, flags, rng)
+        n += 1
+        if err:
+            fails.append(f"{kind} b{batch} s={s} {' '.join(flags)}: {err}")
+    return fails, n
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     args = ap.parse_args()
     t = rc.Tools(args.build)
-    fails, n = [], 0
     with tempfile.TemporaryDirectory() as wd:
-        for kind, batch, s, flags in cases():
-            rng = np.random.default_rng(int(s * 100) + batch)
-            model = os.path.join(wd, "model.onnx")
-            make = {"conv": conv_model, "wconv": wconv_model,
-                    "rconv": rconv_model}.get(
-                kind, fc_model)
-            if kind in ("fcw", "fcr", "fcb"):
-                shape = fc_edge_model(model, s, batch, rng, kind)
-            else:
-                shape = make(model, s, batch, rng, *([True] if kind == "mm"
-                                                     else []))
-            err = check(t, wd, model, shape, flags, rng)
-            n += 1
-            if err:
-                fails.append(f"{kind} b{batch} s={s} {' '.join(flags)}: {err}")
+        fails, n = run_cases(t, wd, cases())
         # a sparse kernel must not carry the dense weights too
         rng = np.random.default_rng(7)
         big = os.path.join(wd, "big.onnx")
