@@ -267,6 +267,32 @@ lanes8(cg_fn *f, const sp_layer *L, LLVMValueRef t, LLVMValueRef cb,
 		SP_B1, bits), SP_B1);
 }
 
+/* Column u of the group at j0. 16-bit columns come four to a 64-bit
+ * word, unpacked with shifts: two loads per group instead of eight (the
+ * kernel is bound by its loads). The loads are volatile so that LLVM does
+ * not narrow them back into eight. */
+static LLVMValueRef
+group_col(cg_fn *f, const sp_layer *L, LLVMValueRef col, LLVMValueRef j0,
+	  unsigned u, LLVMValueRef *words)
+{
+	LLVMValueRef w;
+
+	if (L->cols > 65536)
+		return sp_index(f, col, LLVMBuildNSWAdd(f->b, j0,
+						       cg_i64(f, u), ""));
+	if (u % 4 == 0) {
+		LLVMValueRef p = LLVMBuildBitCast(f->b, cg_gep(f, col, j0),
+			LLVMPointerType(f->c->i64, 0), "");
+		p = LLVMBuildGEP2(f->b, f->c->i64, p, (LLVMValueRef[]){
+			cg_i64(f, u / 4)}, 1, "");
+		words[u / 4] = LLVMBuildLoad2(f->b, f->c->i64, p, "");
+		LLVMSetVolatile(words[u / 4], 1);
+		LLVMSetAlignment(words[u / 4], 8);
+	}
+	w = LLVMBuildLShr(f->b, words[u / 4], cg_i64(f, 16 * (u % 4)), "");
+	return LLVMBuildAnd(f->b, w, cg_i64(f, 0xffff), "");
+}
+
 /* Batch-1 table kernel: rows padded to SP_B1 entries; each group of
  * SP_B1 non-zeros gathers its x values with scalar loads into one vector
  * (load ports, not the slow gather instruction) and does one vector FMA
@@ -278,7 +304,7 @@ table_rows_b1(cg_fn *f, const sp_layer *L, LLVMValueRef ptr,
 	      LLVMValueRef x, LLVMValueRef y)
 {
 	LLVMTypeRef vt = LLVMVectorType(f->c->f32, SP_B1);
-	LLVMValueRef acc = cg_alloca(f, vt), r, q, lo, hi, j0, xv;
+	LLVMValueRef acc = cg_alloca(f, vt), r, q, lo, hi, j0, xv, words[2];
 	cg_loop lr, lq;
 
 	r = cg_loop_begin(f, L->rows, &lr);
@@ -292,8 +318,8 @@ table_rows_b1(cg_fn *f, const sp_layer *L, LLVMValueRef ptr,
 	j0 = LLVMBuildNSWMul(f->b, q, cg_i64(f, SP_B1), "");
 	xv = LLVMGetUndef(vt);
 	for (unsigned u = 0; u < SP_B1; u++)
-		xv = LLVMBuildInsertElement(f->b, xv, cg_load(f, x, sp_index(f,
-			col, LLVMBuildNSWAdd(f->b, j0, cg_i64(f, u), ""))),
+		xv = LLVMBuildInsertElement(f->b, xv, cg_load(f, x,
+			group_col(f, L, col, j0, u, words)),
 			LLVMConstInt(f->c->i32, u, 0), "");
 	LLVMBuildStore(f->b, sp_fmuladd(f, lanes8(f, L, val, cb, j0), xv,
 		LLVMBuildLoad2(f->b, vt, acc, "")), acc);
