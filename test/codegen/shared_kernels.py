@@ -87,10 +87,7 @@ def main():
         size_fails = size_check(t, wd)
         n += 2
         fails += size_fails
-    for f in fails:
-        print("FAIL", f)
-    print(f"{n - len(fails)} passed, {len(fails)} failed")
-    return 1 if fails else 0
+    return sk.report(fails, n)
 
 
 if __name__ == "__main__":

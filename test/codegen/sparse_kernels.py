@@ -255,6 +255,14 @@ def run_cases(t, wd, cases, make=make_model):
     return fails, n
 
 
+def report(fails, n):
+    """Prints the failures and the tally; the exit status."""
+    for f in fails:
+        print("FAIL", f)
+    print(f"{n - len(fails)} passed, {len(fails)} failed")
+    return 1 if fails else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -283,10 +291,7 @@ def main():
         n += 1
         if ks != ["unrolled", "table"] and ks != ["table", "table"]:
             fails.append(f"90%-sparse 512x512: kernels {ks}")
-    for f in fails:
-        print("FAIL", f)
-    print(f"{n - len(fails)} passed, {len(fails)} failed")
-    return 1 if fails else 0
+    return report(fails, n)
 
 
 if __name__ == "__main__":
