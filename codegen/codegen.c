@@ -721,6 +721,8 @@ cg_build(cg_ctx *c, ir_graph *g, const cg_options *o, bool profile,
 	memset(c, 0, sizeof *c);
 	c->ctx = LLVMContextCreate();
 	c->mod = LLVMModuleCreateWithNameInContext(o->name, c->ctx);
+	if (o->size_level) /* the object's STT_FILE symbol: no name bytes */
+		LLVMSetSourceFileName(c->mod, "", 0);
 	c->b = LLVMCreateBuilderInContext(c->ctx);
 	c->g = g;
 	c->d = d;
