@@ -95,7 +95,7 @@ typedef struct cg_fn {
 	const ir_node *fused;  /* the nncc.Fused* node while its base op is
 				  lowered on a view; NULL otherwise */
 	bool epi_done;         /* the base op applied the fused epilogue */
-	LLVMValueRef wcodes, wcb; /* cg_weight_load's tables, made once */
+	LLVMValueRef wcodes;   /* cg_weight_load's code table, made once */
 } cg_fn;
 
 typedef struct cg_loop {
@@ -130,6 +130,10 @@ LLVMValueRef cg_add(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cg_mul(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cg_max(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cg_min(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b);
+/* A call of the function (or intrinsic) `name`, declared on first use
+ * with the arguments' types. */
+LLVMValueRef cg_call(cg_fn *f, const char *name, LLVMTypeRef ret,
+		     LLVMValueRef *args, int nargs);
 /* An llvm.NAME.f32/f64 intrinsic of one or two operands. */
 LLVMValueRef cg_intrin(cg_fn *f, const char *name, ir_dtype t, int nargs,
 		       LLVMValueRef *args);
@@ -156,10 +160,9 @@ LLVMValueRef cg_alloca(cg_fn *f, LLVMTypeRef t);
 void cg_strides(const ir_shape *s, int64_t *st);
 /* Broadcast strides of `in` against out (0 on broadcast dims). */
 void cg_bcast_strides(const ir_shape *in, const ir_shape *out, int64_t *st);
-/* codes.c: shared weights as a bitstream of cg_code_bits(ncodes)-bit
+/* codes.c: shared weights as a bitstream of ir_code_bits(ncodes)-bit
  * codebook indices (cg_code_table) plus the codebook (cg_codebook). */
 bool cg_weight_shared(const ir_value *w);
-int cg_code_bits(int ncodes);
 LLVMValueRef cg_code_table(cg_fn *f, const uint8_t *codes, int64_t n,
 			   int bits);
 LLVMValueRef cg_codebook(cg_fn *f, const ir_value *w);

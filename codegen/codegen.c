@@ -254,6 +254,23 @@ declare(cg_ctx *c, const char *name, LLVMTypeRef ret, int nargs,
 }
 
 LLVMValueRef
+cg_call(cg_fn *f, const char *name, LLVMTypeRef ret, LLVMValueRef *args,
+	int nargs)
+{
+	LLVMTypeRef at[8];
+	LLVMValueRef fn = LLVMGetNamedFunction(f->c->mod, name);
+
+	NN_ASSERT(nargs <= 8);
+	for (int i = 0; i < nargs; i++)
+		at[i] = LLVMTypeOf(args[i]);
+	if (!fn)
+		fn = LLVMAddFunction(f->c->mod, name, LLVMFunctionType(ret, at,
+				     (unsigned)nargs, 0));
+	return LLVMBuildCall2(f->b, LLVMGetElementType(LLVMTypeOf(fn)), fn,
+			      args, (unsigned)nargs, "");
+}
+
+LLVMValueRef
 cg_intrin(cg_fn *f, const char *name, ir_dtype t, int nargs,
 	  LLVMValueRef *args)
 {
@@ -484,7 +501,7 @@ build_node(cg_ctx *c, const ir_node *n, int idx)
 	int na = n->nin + n->nout, ns = cg_node_scratch_bytes(n) > 0;
 	LLVMTypeRef *pt = nn_xcalloc((size_t)na + 2, sizeof *pt);
 	LLVMValueRef fn;
-	cg_fn f = {c, c->b, NULL, n, NULL, NULL, NULL, NULL, false, NULL, NULL};
+	cg_fn f = {c, c->b, NULL, n, NULL, NULL, NULL, NULL, false, NULL};
 	cg_kernel k;
 	bool ok;
 

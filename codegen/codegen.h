@@ -37,7 +37,8 @@ typedef enum cg_kernel {
 typedef struct cg_kernel_choice {
 	cg_kernel kind;
 	int64_t params, nnz;
-	int64_t bytes[4];   /* weight bytes in the object, per kernel kind */
+	int64_t bytes[4];   /* weight bytes in the object, per kernel kind
+			       (unrolled: with its predicted code) */
 	double ns[4];       /* predicted time per run, per kernel kind */
 	int64_t code[4];    /* predicted code bytes, per kernel kind */
 } cg_kernel_choice;

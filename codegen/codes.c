@@ -7,17 +7,8 @@
 
 #include "cg_internal.h"
 
-int
-cg_code_bits(int ncodes)
-{
-	int b = 1;
-
-	while ((1 << b) < ncodes)
-		b++;
-	return b;
-}
-
-/* Two bytes of slack: the 16-bit loads of the last codes stay inside. */
+/* Two bytes of slack: the 16-bit loads of the last codes stay inside. A
+ * constant expression, valid in any function (sub-functions too). */
 LLVMValueRef
 cg_code_table(cg_fn *f, const uint8_t *codes, int64_t n, int bits)
 {
@@ -33,7 +24,7 @@ cg_code_table(cg_fn *f, const uint8_t *codes, int64_t n, int bits)
 	}
 	g = cg_const_global(f->c, "codes", d, nbytes);
 	free(d);
-	return LLVMBuildBitCast(f->b, g, LLVMPointerType(f->c->i8, 0), "");
+	return LLVMConstBitCast(g, LLVMPointerType(f->c->i8, 0));
 }
 
 /* One global per weight (the kernels of a layer share it), padded to 16
@@ -122,22 +113,6 @@ cg_code_vload(cg_fn *f, LLVMValueRef t, LLVMValueRef e0, int n, int bits)
 }
 
 static LLVMValueRef
-call(cg_fn *f, const char *name, LLVMTypeRef ret, LLVMValueRef *args,
-     int nargs)
-{
-	LLVMTypeRef at[4];
-	LLVMValueRef fn = LLVMGetNamedFunction(f->c->mod, name);
-
-	for (int i = 0; i < nargs; i++)
-		at[i] = LLVMTypeOf(args[i]);
-	if (!fn)
-		fn = LLVMAddFunction(f->c->mod, name, LLVMFunctionType(ret, at,
-				     (unsigned)nargs, 0));
-	return LLVMBuildCall2(f->b, LLVMFunctionType(ret, at, (unsigned)nargs,
-			      0), fn, args, (unsigned)nargs, "");
-}
-
-static LLVMValueRef
 vload16(cg_fn *f, LLVMValueRef cb, int at)
 {
 	LLVMTypeRef vt = LLVMVectorType(f->c->f32, 16);
@@ -168,32 +143,29 @@ cg_code_lookup(cg_fn *f, LLVMValueRef cb, int ncodes, LLVMValueRef idx,
 	       int n)
 {
 	LLVMTypeRef ft = LLVMVectorType(f->c->f32, (unsigned)n);
-	LLVMValueRef a[4], r, ptrs;
+	LLVMValueRef a[4], r;
+	char name[64];
 
 	if (f->c->vl == 16 && ncodes <= 32 && n <= 16) {
 		LLVMTypeRef v16 = LLVMVectorType(f->c->f32, 16);
 		a[0] = vload16(f, cb, 0);
 		a[1] = n < 16 ? resize(f, idx, n, 16) : idx;
 		if (ncodes <= 16) {
-			r = call(f, "llvm.x86.avx512.permvar.sf.512", v16, a, 2);
+			r = cg_call(f, "llvm.x86.avx512.permvar.sf.512", v16,
+				    a, 2);
 		} else {
 			a[2] = vload16(f, cb, 16);
-			r = call(f, "llvm.x86.avx512.vpermi2var.ps.512", v16,
-				 a, 3);
+			r = cg_call(f, "llvm.x86.avx512.vpermi2var.ps.512", v16,
+				    a, 3);
 		}
 		return n < 16 ? resize(f, r, 16, n) : r;
 	}
-	ptrs = LLVMBuildGEP2(f->b, f->c->f32, cb, &idx, 1, "");
-	a[0] = ptrs;
+	a[0] = LLVMBuildGEP2(f->b, f->c->f32, cb, &idx, 1, "");
 	a[1] = LLVMConstInt(f->c->i32, 4, 0);
 	a[2] = LLVMConstAllOnes(LLVMVectorType(f->c->i1, (unsigned)n));
 	a[3] = LLVMGetUndef(ft);
-	{
-		char name[64];
-		snprintf(name, sizeof name,
-			 "llvm.masked.gather.v%df32.v%dp0f32", n, n);
-		return call(f, name, ft, a, 4);
-	}
+	snprintf(name, sizeof name, "llvm.masked.gather.v%df32.v%dp0f32", n, n);
+	return cg_call(f, name, ft, a, 4);
 }
 
 /* The node's shared weight (input 1), read in its own element order:
@@ -206,22 +178,11 @@ cg_weight_load(cg_fn *f, LLVMValueRef idx)
 
 	if (!cg_weight_shared(w))
 		return cg_load(f, f->in[1], idx);
-	if (!f->wcodes) {
-		LLVMBasicBlockRef here = LLVMGetInsertBlock(f->b);
-		LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(f->fn);
-		LLVMValueRef first = LLVMGetFirstInstruction(entry);
-		/* once, in the entry block: every loop reuses the pointers */
-		if (first)
-			LLVMPositionBuilderBefore(f->b, first);
-		else
-			LLVMPositionBuilderAtEnd(f->b, entry);
+	if (!f->wcodes) /* once per node: every loop reuses the table */
 		f->wcodes = cg_code_table(f, w->codes, ir_shape_numel(&w->shape),
-					  cg_code_bits(w->ncodes));
-		f->wcb = cg_codebook(f, w);
-		LLVMPositionBuilderAtEnd(f->b, here);
-	}
-	return cg_load(f, f->wcb, cg_code_load(f, f->wcodes, idx,
-					       cg_code_bits(w->ncodes)));
+					  ir_code_bits(w->ncodes));
+	return cg_load(f, cg_codebook(f, w), cg_code_load(f, f->wcodes, idx,
+					       ir_code_bits(w->ncodes)));
 }
 
 bool

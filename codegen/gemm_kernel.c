@@ -21,19 +21,9 @@ vintrin(cg_fn *f, const char *fmt, LLVMTypeRef ret, LLVMValueRef *args,
 	int nargs)
 {
 	char name[80];
-	LLVMTypeRef at[4];
-	LLVMValueRef fn;
 
 	snprintf(name, sizeof name, fmt, f->c->vl, f->c->vl);
-	fn = LLVMGetNamedFunction(f->c->mod, name);
-	if (!fn) {
-		for (int i = 0; i < nargs; i++)
-			at[i] = LLVMTypeOf(args[i]);
-		fn = LLVMAddFunction(f->c->mod, name,
-				     LLVMFunctionType(ret, at, (unsigned)nargs, 0));
-	}
-	return LLVMBuildCall2(f->b, LLVMGetElementType(LLVMTypeOf(fn)), fn,
-			      args, (unsigned)nargs, "");
+	return cg_call(f, name, ret, args, nargs);
 }
 
 /* The mask of the first nv lanes. */

@@ -337,13 +337,6 @@ zero_fill_dyn(cg_fn *f, LLVMValueRef p, LLVMValueRef idx, LLVMValueRef n)
 		LLVMBuildNSWMul(f->b, n, cg_i64(f, 4), ""), 4);
 }
 
-static LLVMValueRef
-smax(cg_fn *f, LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSGT, a, b, ""),
-			       a, b, "");
-}
-
 /* Row (ic, kh, kw) of the im2col matrix over the band of output rows
  * [oh0, oh0 + bh): B[row][(oh - oh0)*OW + ow] =
  * X[ic][oh*sh + kh*dh - ph][ow*sw + kw*dw - pw], 0 outside; the in-range
@@ -363,9 +356,8 @@ im2col_row(cg_fn *f, const geo *g, const LLVMValueRef *xd, LLVMValueRef d0,
 		return;
 	}
 	end = LLVMBuildNSWAdd(f->b, oh0, cg_i64(f, bh), "");
-	lo = smax(f, oh0, cg_i64(f, olo));
-	hi = smax(f, lo, LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSLT,
-		end, cg_i64(f, ohi), ""), end, cg_i64(f, ohi), ""));
+	lo = cg_max(f, IR_I64, oh0, cg_i64(f, olo));
+	hi = cg_max(f, IR_I64, lo, cg_min(f, IR_I64, end, cg_i64(f, ohi)));
 	zero_fill_dyn(f, dst, d0, LLVMBuildNSWMul(f->b, LLVMBuildNSWSub(f->b,
 		lo, oh0, ""), cg_i64(f, ow), ""));
 	zero_fill_dyn(f, dst, add_mul(f, d0, LLVMBuildNSWSub(f->b, hi, oh0, ""),
@@ -437,7 +429,7 @@ pack_a(cg_fn *f, const cplan *p, int64_t k, cg_gemm *m)
 					((float *)d)[to] = w[from];
 			}
 	if (codes) {
-		m->abits = cg_code_bits(wv->ncodes);
+		m->abits = ir_code_bits(wv->ncodes);
 		m->ancodes = wv->ncodes;
 		m->acb = cg_codebook(f, wv);
 		m->a = cg_code_table(f, (const uint8_t *)d, n, m->abits);

@@ -210,7 +210,7 @@ pack_codes(cg_fn *f, const ir_value *w, bool tb, cg_gemm *g)
 			d[t * k * nw + kk * tw + j % nw] =
 				w->codes[tb ? j * k + kk : kk * n + j];
 	}
-	g->bbits = cg_code_bits(w->ncodes);
+	g->bbits = ir_code_bits(w->ncodes);
 	g->bncodes = w->ncodes;
 	g->b = cg_code_table(f, d, total, g->bbits);
 	g->bcb = cg_codebook(f, w);

@@ -278,7 +278,7 @@ table_channels(cg_fn *f, const sp_layer *L, const centries *e,
 	       LLVMValueRef bias)
 {
 	bool codes = L->w->ncodes > 0;
-	int bits = cg_code_bits(L->w->ncodes);
+	int bits = ir_code_bits(L->w->ncodes);
 	int64_t n = L->nnz ? L->nnz : 1;
 	LLVMTypeRef vt = LLVMVectorType(f->c->f32, SP_VEC);
 	LLVMValueRef ptr = sp_table(f, e->ptr, L->rows + 1, 4);
@@ -349,13 +349,6 @@ epi_apply(cg_fn *f, const cepi *ep, LLVMValueRef v, LLVMValueRef i)
 	return v;
 }
 
-static LLVMValueRef
-imin(cg_fn *f, LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, a, b, ""),
-			       a, b, "");
-}
-
 /* y[oc] = epilogue(buf[oc]) for the output pixels of the wide tile at t
  * (px pixels): for each plane row r it touches, the columns [c0, c1)
  * that are real (junk columns past ow dropped). */
@@ -367,7 +360,7 @@ tile_out(cg_fn *f, const sp_layer *L, const cepi *ep, LLVMValueRef buf,
 	cg_loop lr, lo, lc;
 
 	oc = cg_loop_begin(f, L->rows, &lo);
-	r = cg_loop_begin_dyn(f, LLVMBuildUDiv(f->b, t, wq, ""), imin(f,
+	r = cg_loop_begin_dyn(f, LLVMBuildUDiv(f->b, t, wq, ""), cg_min(f, IR_I64,
 		LLVMBuildUDiv(f->b, LLVMBuildNSWAdd(f->b, t, cg_i64(f,
 		px + L->wq - 1), ""), wq, ""), cg_i64(f, L->oh)), &lr);
 	/* d: where row r starts, relative to the tile (<= 0 for the first) */
@@ -375,8 +368,8 @@ tile_out(cg_fn *f, const sp_layer *L, const cepi *ep, LLVMValueRef buf,
 	c0 = LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, d,
 		cg_i64(f, 0), ""), LLVMBuildNSWNeg(f->b, d, ""), cg_i64(f, 0),
 		"");
-	c1 = imin(f, LLVMBuildNSWSub(f->b, cg_i64(f, px), d, ""),
-		  cg_i64(f, L->ow));
+	c1 = cg_min(f, IR_I64, LLVMBuildNSWSub(f->b, cg_i64(f, px), d, ""),
+		    cg_i64(f, L->ow));
 	c = cg_loop_begin_dyn(f, c0, c1, &lc);
 	i = LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, oc, cg_i64(f,
 		L->oh * L->ow), ""), LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(
@@ -470,7 +463,7 @@ table_blocked(cg_fn *f, const sp_layer *L, const centries *e, int64_t nblk,
 
 	k.ptr = sp_table(f, e->ptr, nblk * L->rows + 1, 4);
 	k.off = sp_table(f, e->off, n, 4);
-	k.bits = cg_code_bits(L->w->ncodes);
+	k.bits = ir_code_bits(L->w->ncodes);
 	k.val = codes ? cg_code_table(f, e->code, n, k.bits)
 		      : cg_f32_table(f, e->val, n);
 	if (codes)

@@ -136,7 +136,6 @@ sp_sub_begin(cg_fn *f, cg_fn *sub, int nparams, LLVMBuilderRef *b)
 		LLVMCreateEnumAttribute(f->c->ctx,
 		LLVMGetEnumAttributeKindForName("noinline", 8), 0));
 	*sub = *f;
-	sub->wcodes = sub->wcb = NULL; /* values of the parent function */
 	*b = LLVMCreateBuilderInContext(f->c->ctx);
 	sub->b = *b;
 	sub->fn = fn;
@@ -259,7 +258,7 @@ static LLVMValueRef
 lanes8(cg_fn *f, const sp_layer *L, LLVMValueRef t, LLVMValueRef cb,
        LLVMValueRef j0)
 {
-	int bits = cg_code_bits(L->w->ncodes);
+	int bits = ir_code_bits(L->w->ncodes);
 
 	if (!cb)
 		return sp_vload(f, t, j0, SP_B1);
@@ -336,7 +335,7 @@ table_rows(cg_fn *f, const sp_layer *L, const csr *s, LLVMValueRef xs,
 {
 	unsigned mc = (unsigned)L->mc;
 	bool codes = L->w->ncodes > 0, narrow = L->cols <= 65536;
-	int bits = cg_code_bits(L->w->ncodes);
+	int bits = ir_code_bits(L->w->ncodes);
 	int64_t n = s->n ? s->n : 1;
 	uint16_t *c16 = NULL;
 	int32_t *c32 = NULL;

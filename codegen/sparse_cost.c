@@ -275,16 +275,18 @@ table_bytes(const sp_layer *L, int64_t n)
 	int64_t idx = L->conv ? 4 : L->cols <= 65536 ? 2 : 4;
 	int nc = L->w->ncodes;
 
-	return n * idx + (nc ? (n * cg_code_bits(nc) + 7) / 8 + nc * 4
+	return n * idx + (nc ? (n * ir_code_bits(nc) + 7) / 8 + nc * 4
 			     : n * 4);
 }
 
-/* Weight bytes of the unrolled kernels: the values, or just the
- * codebook the constant codes index. */
+/* Object bytes of the unrolled kernels: the values (or just the codebook
+ * the constant codes index) and the straight-line code, which is where
+ * their weights really live. */
 static int64_t
-unrolled_bytes(const sp_layer *L)
+unrolled_bytes(const sp_layer *L, const cg_kernel_choice *c)
 {
-	return L->w->ncodes ? L->w->ncodes * 4 : L->nnz * 4;
+	return (L->w->ncodes ? L->w->ncodes * 4 : L->nnz * 4) +
+	       c->code[CG_KERNEL_UNROLLED];
 }
 
 static void
@@ -307,7 +309,7 @@ estimate_fc(const sp_layer *L, bool small, cg_kernel_choice *c)
 	c->bytes[CG_KERNEL_TABLE] = small ? sp_compact_bytes(L) :
 		table_bytes(L, L->nnz + (int64_t)pad) + (L->rows + 1) * 4;
 	c->code[CG_KERNEL_UNROLLED] = L->nnz * 18 + L->rows * 24;
-	c->bytes[CG_KERNEL_UNROLLED] = unrolled_bytes(L);
+	c->bytes[CG_KERNEL_UNROLLED] = unrolled_bytes(L, c);
 }
 
 /* Table: the blocked kernel, per non-zero and vector of the plane up to
@@ -336,7 +338,7 @@ estimate_conv(const sp_layer *L, cg_kernel_choice *c)
 	c->bytes[CG_KERNEL_TABLE] = table_bytes(L, L->nnz) +
 				    (L->rows + 1) * 4;
 	c->code[CG_KERNEL_UNROLLED] = L->nnz * 11 * SP_NV + L->rows * 200;
-	c->bytes[CG_KERNEL_UNROLLED] = unrolled_bytes(L);
+	c->bytes[CG_KERNEL_UNROLLED] = unrolled_bytes(L, c);
 }
 
 /* -O3 (speed): the fastest predicted kernel, sparse only when clearly
@@ -376,7 +378,7 @@ cg_sparse_choose(const ir_node *n, const cg_options *o, cg_kernel_choice *c)
 	c->params = ir_shape_numel(&n->in[1]->shape);
 	c->nnz = n->in[1]->nnz;
 	c->bytes[CG_KERNEL_DENSE] = cg_weight_shared(n->in[1]) ?
-		(c->params * cg_code_bits(n->in[1]->ncodes) + 7) / 8 +
+		(c->params * ir_code_bits(n->in[1]->ncodes) + 7) / 8 +
 		n->in[1]->ncodes * 4 :
 		c->params * (int64_t)ir_dtype_size(n->in[1]->dtype);
 	if (!sp_describe(n, &L))

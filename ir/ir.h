@@ -101,6 +101,8 @@ typedef struct ir_shape {
 } ir_shape;
 
 size_t ir_dtype_size(ir_dtype t);      /* 0 for IR_UNDEF/IR_STRING */
+/* Bits of a codebook index: ceil(log2 ncodes), at least 1. */
+int ir_code_bits(int ncodes);
 const char *ir_dtype_name(ir_dtype t); /* "f32", "i64", "bool", ... */
 ir_dtype ir_dtype_parse(const char *s, size_t len); /* IR_UNDEF if bad */
 bool ir_dtype_is_float(ir_dtype t);    /* f16, bf16, f32, f64 */

@@ -24,6 +24,16 @@ ir_dtype_size(ir_dtype t)
 	return dtypes[t].size;
 }
 
+int
+ir_code_bits(int ncodes)
+{
+	int b = 1;
+
+	while ((1 << b) < ncodes)
+		b++;
+	return b;
+}
+
 const char *
 ir_dtype_name(ir_dtype t)
 {

@@ -182,7 +182,6 @@ pass_layer_stats(ir_graph *g, int *n)
 	for (int i = 0; i < *n; i++) {
 		const ir_value *w = L[i].w;
 		pass_layer_stat *s = &st[i];
-		int bits = 1;
 		s->name = cmp_layer_name(&L[i]);
 		s->op = ir_ops[L[i].n->op].name;
 		s->params = ir_shape_numel(&w->shape);
@@ -191,9 +190,8 @@ pass_layer_stats(ir_graph *g, int *n)
 					  (double)s->params : 0;
 		s->ncodes = w->ncodes;
 		s->dense_bytes = s->params * 4;
-		while ((1 << bits) < w->ncodes)
-			bits++;
-		s->packed_bytes = w->ncodes ? (s->params * bits + 7) / 8 +
+		s->packed_bytes = w->ncodes ? (s->params *
+					       ir_code_bits(w->ncodes) + 7) / 8 +
 					      w->ncodes * 4 : s->dense_bytes;
 	}
 	free(L);

@@ -574,9 +574,6 @@ report_layers(FILE *f, const args *a, ir_graph *ref, ir_graph *g,
 		if (cg_sparse_choose(n, o, &c) == CG_KERNEL_NONE)
 			continue;
 		w = n->in[1];
-		/* an unrolled kernel's weights are mostly its code */
-		if (c.kind == CG_KERNEL_UNROLLED)
-			c.bytes[c.kind] += c.code[c.kind];
 		total += c.bytes[c.kind];
 		if (!f)
 			continue;
