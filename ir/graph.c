@@ -451,3 +451,138 @@ ir_node_label(const ir_node *n)
 {
 	return n->name ? n->name : "";
 }
+
+/* ------------------------------------------------------------------ */
+/* ir_graph_clone. Values are mapped through their ids, which the clone
+ * sets to positions in one table and then restores with
+ * ir_number_values. */
+
+static ir_attr
+clone_attr(ir_graph *g, const ir_attr *a)
+{
+	ir_attr c = *a;
+	c.name = ir_intern(g, a->name);
+	c.s = ir_intern(g, a->s);
+	if (a->ints) {
+		c.ints = nn_alloc_array(g->arena, (size_t)a->n, sizeof *c.ints);
+		memcpy(c.ints, a->ints, (size_t)a->n * sizeof *c.ints);
+	}
+	if (a->floats) {
+		c.floats = nn_alloc_array(g->arena, (size_t)a->n,
+					  sizeof *c.floats);
+		memcpy(c.floats, a->floats, (size_t)a->n * sizeof *c.floats);
+	}
+	if (a->strings) {
+		c.strings = nn_alloc_array(g->arena, (size_t)a->n,
+					   sizeof *c.strings);
+		for (int i = 0; i < a->n; i++)
+			c.strings[i] = ir_intern(g, a->strings[i]);
+	}
+	if (a->t) {
+		size_t b = (size_t)ir_shape_numel(&a->t->shape) *
+			   ir_dtype_size(a->t->dtype);
+		c.t = nn_alloc(g->arena, sizeof *c.t);
+		*c.t = *a->t;
+		c.t->data = nn_alloc(g->weights, b ? b : 1);
+		if (b)
+			memcpy(c.t->data, a->t->data, b);
+	}
+	return c;
+}
+
+static void *
+clone_bytes(nn_arena *a, const void *p, size_t n)
+{
+	if (!p)
+		return NULL;
+	void *q = nn_alloc(a, n ? n : 1);
+	memcpy(q, p, n);
+	return q;
+}
+
+/* The facts a value carries besides its name, type and definition. */
+static void
+clone_value_facts(ir_graph *g, ir_value *c, const ir_value *v)
+{
+	size_t bytes = (size_t)ir_shape_numel(&v->shape) *
+		       ir_dtype_size(v->dtype);
+	c->dtype = v->dtype;
+	c->shape = v->shape;
+	c->elided = v->elided;
+	c->nnz = v->nnz;
+	c->hash = v->hash;
+	c->ncodes = v->ncodes;
+	if (v->def)
+		c->data = clone_bytes(g->weights, v->data, bytes);
+	else if (!v->data) /* elided: no data, as in g */
+		c->data = NULL;
+	c->codebook = clone_bytes(g->weights, v->codebook,
+				  (size_t)v->ncodes * sizeof *v->codebook);
+	c->codes = clone_bytes(g->weights, v->codes,
+			       (size_t)ir_shape_numel(&v->shape));
+}
+
+static ir_value **
+map_values(ir_graph *g)
+{
+	int k = g->ninputs + g->nconsts;
+	for (ir_node *x = g->first; x; x = x->next)
+		k += x->nout;
+	ir_value **map = nn_xcalloc((size_t)k + 1, sizeof *map);
+	k = 0;
+	for (int i = 0; i < g->ninputs; i++)
+		g->inputs[i]->id = k++;
+	for (int i = 0; i < g->nconsts; i++)
+		g->consts[i]->id = k++;
+	for (ir_node *x = g->first; x; x = x->next)
+		for (int i = 0; i < x->nout; i++)
+			if (x->out[i])
+				x->out[i]->id = k++;
+	return map;
+}
+
+ir_graph *
+ir_graph_clone(ir_graph *g)
+{
+	ir_graph *c = ir_graph_new(g->name);
+	ir_value **map = map_values(g);
+
+	c->opset = g->opset;
+	for (int i = 0; i < g->ninputs; i++) {
+		const ir_value *v = g->inputs[i];
+		map[v->id] = ir_add_input(c, v->name, v->dtype, &v->shape);
+	}
+	for (int i = 0; i < g->nconsts; i++) {
+		const ir_value *v = g->consts[i];
+		map[v->id] = ir_add_const(c, v->name, v->dtype, &v->shape,
+					  v->data);
+		clone_value_facts(c, map[v->id], v);
+	}
+	for (ir_node *x = g->first; x; x = x->next) {
+		ir_value **in = nn_xcalloc((size_t)x->nin + 1, sizeof *in);
+		for (int i = 0; i < x->nin; i++)
+			in[i] = x->in[i] ? map[x->in[i]->id] : NULL;
+		ir_node *y = ir_add_node(c, x->op, x->name, x->nin, in, x->nout);
+		free(in);
+		y->nattrs = x->nattrs;
+		y->attrs = nn_alloc_array(c->arena, (size_t)x->nattrs + 1,
+					  sizeof *y->attrs);
+		for (int i = 0; i < x->nattrs; i++)
+			y->attrs[i] = clone_attr(c, &x->attrs[i]);
+		for (int i = 0; i < x->nout; i++) {
+			if (!x->out[i]) {
+				y->out[i] = NULL;
+				continue;
+			}
+			y->out[i]->name = ir_intern(c, x->out[i]->name);
+			clone_value_facts(c, y->out[i], x->out[i]);
+			map[x->out[i]->id] = y->out[i];
+		}
+	}
+	for (int i = 0; i < g->noutputs; i++)
+		ir_add_output(c, map[g->outputs[i]->id]);
+	free(map);
+	ir_number_values(g);
+	ir_number_values(c);
+	return c;
+}

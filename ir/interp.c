@@ -26,6 +26,8 @@ typedef struct run {
 	ir_graph *g;
 	slot *s;
 	int nslots;
+	const ir_run_hook *hook; /* or NULL */
+	bool stopped;            /* the hook asked to stop */
 	nn_diag *d;
 } run;
 
@@ -99,6 +101,12 @@ step(run *r, ir_node *n)
 	}
 	if (!all_known && !ir_eval_node(n, in, out, r->d))
 		return false;
+	if (r->hook) {
+		const void *ob[n->nout > 0 ? n->nout : 1];
+		for (int i = 0; i < n->nout; i++)
+			ob[i] = n->out[i] ? r->s[n->out[i]->id].buf : NULL;
+		r->stopped = !r->hook->fn(r->hook->ctx, n, in, ob);
+	}
 	/* Free operands whose last reader was n. */
 	for (int i = 0; i < n->nin; i++) {
 		ir_value *v = n->in[i];
@@ -134,14 +142,21 @@ bool
 ir_run(ir_graph *g, const void *const *inputs, void *const *outputs,
        nn_diag *d)
 {
+	return ir_run_hooked(g, inputs, outputs, NULL, d);
+}
+
+bool
+ir_run_hooked(ir_graph *g, const void *const *inputs, void *const *outputs,
+	      const ir_run_hook *hook, nn_diag *d)
+{
 	ir_number_values(g);
-	run r = {g, NULL, count_slots(g), d};
+	run r = {g, NULL, count_slots(g), hook, false, d};
 	r.s = nn_xcalloc((size_t)r.nslots, sizeof *r.s);
 	setup(&r, inputs);
 	bool ok = true;
-	for (ir_node *n = g->first; n && ok; n = n->next)
+	for (ir_node *n = g->first; n && ok && !r.stopped; n = n->next)
 		ok = step(&r, n);
-	for (int i = 0; i < g->noutputs && ok; i++) {
+	for (int i = 0; i < g->noutputs && ok && !r.stopped; i++) {
 		ir_value *v = g->outputs[i];
 		const void *buf = r.s[v->id].buf ? r.s[v->id].buf : v->data;
 		if (!buf) {

@@ -285,6 +285,9 @@ typedef struct ir_graph {
 
 ir_graph *ir_graph_new(const char *name);
 void ir_graph_free(ir_graph *g);
+/* A deep copy of g (structure, attributes, data, codebooks) in arenas
+ * of its own; the caller frees it with ir_graph_free. */
+ir_graph *ir_graph_clone(ir_graph *g);
 const char *ir_intern(ir_graph *g, const char *s); /* copy into g->arena */
 ir_value *ir_add_input(ir_graph *g, const char *name, ir_dtype t,
 		       const ir_shape *s);
@@ -485,6 +488,19 @@ ir_graph *ir_parse_file(const char *path, nn_diag *d);
  * inputs and outputs are dense row-major buffers in graph order. */
 bool ir_run(ir_graph *g, const void *const *inputs, void *const *outputs,
 	    nn_diag *d);
+/* ir_run with an observer: after every node runs, hook->fn sees it with
+ * its operand and result buffers (valid only during the call; a result
+ * that inference had computed is its value's data). fn returns false to
+ * end the run there: ir_run_hooked then returns true without writing
+ * outputs (which may be NULL when the hook always stops early). The
+ * data-driven passes gather calibration statistics this way. */
+typedef struct ir_run_hook {
+	bool (*fn)(void *ctx, const ir_node *n, const void *const *in,
+		   const void *const *out);
+	void *ctx;
+} ir_run_hook;
+bool ir_run_hooked(ir_graph *g, const void *const *inputs,
+		   void *const *outputs, const ir_run_hook *hook, nn_diag *d);
 /* Evaluates one node with the kind's eval hook. */
 bool ir_eval_node(const ir_node *n, const void *const *in, void *const *out,
 		  nn_diag *d);

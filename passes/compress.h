@@ -109,4 +109,57 @@ void cmp_rules_free(cmp_rules *r);
 int cmp_kmeans_1d(const float *x, int64_t n, int k, uint64_t seed,
 		  int max_iter, float *c, int *iters);
 
+/* refit.c, refit_stats.c, refit_codes.c: layer-wise reconstruction. */
+/* Statistics of one group of a layer (refit_stats.c): G [k+1, k+1] (row
+ * and column k: the constant 1 of the bias), XY [k+1, mg], yy [mg]. */
+typedef struct cmp_refit_group {
+	double *g, *xy, *yy;
+} cmp_refit_group;
+typedef struct cmp_refit_stats {
+	int64_t k, mg;       /* reduction length; outputs per group */
+	int64_t ngroups;
+	cmp_refit_group *group;
+	int64_t nrows;       /* input rows seen (per group) */
+	double yy_total;     /* sum of y^2 over everything (> 0) */
+} cmp_refit_stats;
+typedef struct cmp_refit {
+	cmp_layer cl;        /* the layer in the compressed graph */
+	ir_node *n, *t;      /* its node; the teacher's */
+	ir_value *bias;      /* the bias constant, or NULL */
+	double alpha, beta;  /* Gemm's; 1 otherwise */
+	bool conv;
+	ir_window win;       /* Conv: window, map, kernel/position counts */
+	int64_t *map;
+	int64_t kn, pout, pin, cin;
+	cmp_refit_stats st;
+} cmp_refit;
+/* Sets L up for layer cl of g: false (nothing to do) if the teacher has
+ * no such layer, if it is not compressed (unless all), or if refit does
+ * not handle it (warned). */
+bool cmp_refit_init(cmp_refit *L, ir_graph *g, const pass_env *e,
+		    const cmp_layer *cl, bool all, nn_diag *d);
+void cmp_refit_fini(cmp_refit *L);
+/* Runs teacher and g over e->calib, accumulating L's statistics. */
+bool cmp_refit_gather(cmp_refit *L, ir_graph *g, pass_env *e, nn_diag *d);
+/* New weight (flat, w's layout) and bias (or NULL) for L's node. */
+void cmp_refit_store(cmp_refit *L, ir_graph *g, const double *w,
+		     const double *b);
+/* The effective weights of row r of group gi: k values (times alpha),
+ * then the bias (times beta; 0 without one). */
+void cmp_refit_get_row(const cmp_refit *L, int64_t gi, int64_t r,
+		       double *w);
+/* ||X w - y||^2 of group s's output r for w as cmp_refit_get_row's. */
+double cmp_refit_row_error(const cmp_refit_stats *st,
+			   const cmp_refit_group *s, int64_t r,
+			   const double *w);
+/* Solves a x = b (a symmetric positive semi-definite, n x n) in place
+ * (b gets x) with damping damp * mean(diag a), raised until the Cholesky
+ * factorization succeeds; false if it never does. */
+bool cmp_solve_spd(double *a, double *b, int n, double damp);
+/* Shared weights: the centroids of L's codebook (codes fixed, a zero
+ * centroid kept) and the biases, refit together; *err0 and *err1 get
+ * the squared error before and after. */
+void cmp_refit_codes(cmp_refit *L, ir_graph *g, double damp, double *err0,
+		     double *err1);
+
 #endif

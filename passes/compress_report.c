@@ -7,18 +7,18 @@
 
 #include "compress.h"
 
-/* Both graphs take the same single f32 input and give the same outputs,
- * and output 0 has one row per sample. */
+/* Both graphs take the same inputs and give the same outputs, and
+ * output 0 has one row per sample. */
 static bool
-check_pair(const ir_graph *a, const ir_graph *b, int64_t nsamples,
+check_pair(const ir_graph *a, const ir_graph *b, const pass_data *x,
 	   nn_diag *d)
 {
-	if (a->ninputs != 1 || b->ninputs != 1 ||
-	    a->inputs[0]->dtype != IR_F32 ||
-	    !ir_shape_eq(&a->inputs[0]->shape, &b->inputs[0]->shape) ||
-	    a->inputs[0]->shape.rank < 1) {
-		nn_error(d, "fidelity: both models need the same single f32 "
-			 "input with a batch dimension");
+	bool same = a->ninputs == b->ninputs && a->ninputs >= 1;
+	for (int i = 0; same && i < a->ninputs; i++)
+		same = a->inputs[i]->dtype == b->inputs[i]->dtype &&
+		       ir_shape_eq(&a->inputs[i]->shape, &b->inputs[i]->shape);
+	if (!same) {
+		nn_error(d, "fidelity: the models have different inputs");
 		return false;
 	}
 	if (a->noutputs < 1 || a->noutputs != b->noutputs) {
@@ -31,14 +31,10 @@ check_pair(const ir_graph *a, const ir_graph *b, int64_t nsamples,
 			nn_error(d, "fidelity: output %d differs in type", i);
 			return false;
 		}
-	int64_t B = a->inputs[0]->shape.dim[0];
-	const ir_shape *o = &a->outputs[0]->shape;
-	if (B < 1 || nsamples < 1 || nsamples % B) {
-		nn_error(d, "fidelity: %lld samples is not a positive multiple "
-			 "of the batch %lld", (long long)nsamples,
-			 (long long)B);
+	if (!pass_data_check(a, x, d))
 		return false;
-	}
+	int64_t B = pass_data_batch(a);
+	const ir_shape *o = &a->outputs[0]->shape;
 	if (o->rank < 1 || o->dim[0] != B) {
 		nn_error(d, "fidelity: output 0 has no per-sample rows (batch "
 			 "%lld)", (long long)B);
@@ -129,49 +125,32 @@ finish(pass_fidelity *f, const double *err, const double *ref, int nout,
 
 bool
 pass_measure_fidelity(ir_graph *reference, ir_graph *compressed,
-		      const void *calib, int64_t nsamples,
-		      const int64_t *labels, pass_fidelity *out, nn_diag *d)
+		      const pass_data *x, pass_fidelity *out, nn_diag *d)
 {
 	memset(out, 0, sizeof *out);
-	if (!check_pair(reference, compressed, nsamples, d))
+	if (!check_pair(reference, compressed, x, d))
 		return false;
-	int64_t B = reference->inputs[0]->shape.dim[0];
-	size_t per = (size_t)ir_shape_numel(&reference->inputs[0]->shape) *
-		     sizeof(float);
+	int64_t B = pass_data_batch(reference);
 	int nout = reference->noutputs;
 	void **ro = alloc_outputs(reference), **co = alloc_outputs(compressed);
 	double *err = nn_xcalloc((size_t)nout, sizeof *err);
 	double *ref = nn_xcalloc((size_t)nout, sizeof *ref);
 	bool ok = true;
-	out->nsamples = nsamples;
-	for (int64_t s0 = 0; s0 < nsamples && ok; s0 += B) {
-		const void *in = (const char *)calib + (size_t)(s0 / B) * per;
-		ok = ir_run(reference, &in, ro, d) &&
-		     ir_run(compressed, &in, co, d);
+	out->nsamples = x->nsamples;
+	for (int64_t s0 = 0; s0 < x->nsamples && ok; s0 += B) {
+		ok = pass_data_run(reference, x, s0, ro, NULL, d) &&
+		     pass_data_run(compressed, x, s0, co, NULL, d);
 		if (ok)
-			compare_batch(reference, ro, co, B, s0, labels, out,
+			compare_batch(reference, ro, co, B, s0, x->labels, out,
 				      err, ref);
 	}
 	if (ok)
-		finish(out, err, ref, nout, labels != NULL);
+		finish(out, err, ref, nout, x->labels != NULL);
 	free_outputs(ro, nout);
 	free_outputs(co, nout);
 	free(err);
 	free(ref);
 	return ok;
-}
-
-float *
-pass_random_calib(const ir_graph *g, int64_t nsamples, uint64_t seed)
-{
-	const ir_shape *s = &g->inputs[0]->shape;
-	int64_t B = s->rank ? s->dim[0] : 1;
-	int64_t n = ir_shape_numel(s) / (B ? B : 1) * nsamples;
-	float *x = nn_xmalloc((size_t)(n ? n : 1) * sizeof *x);
-	cmp_rng r = { seed };
-	for (int64_t i = 0; i < n; i++)
-		x[i] = (float)(2 * cmp_rng_unif(&r) - 1);
-	return x;
 }
 
 pass_layer_stat *

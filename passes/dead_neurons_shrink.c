@@ -96,13 +96,23 @@ slice_axis(ir_graph *g, const ir_value *v, int ax, int64_t blk,
 	ir_value *r = pass_new_const(g, v->dtype, &s);
 	size_t es = ir_dtype_size(v->dtype), row = (size_t)(blk * inner) * es;
 	char *dst = r->data;
+	uint8_t *cdst = NULL;
+	if (v->ncodes) { /* shared weights keep their codebook and codes */
+		r->ncodes = v->ncodes;
+		r->codebook = v->codebook;
+		r->codes = cdst = nn_alloc(g->weights,
+					   (size_t)(ir_shape_numel(&s) + 1));
+	}
 	for (int64_t o = 0; o < outer; o++)
 		for (int64_t c = 0; c < d / blk; c++)
 			if (keep[c]) {
-				memcpy(dst, (const char *)v->data +
-					    (size_t)((o * d + c * blk) * inner) *
-						    es, row);
+				size_t at = (size_t)((o * d + c * blk) * inner);
+				memcpy(dst, (const char *)v->data + at * es, row);
 				dst += row;
+				if (cdst) {
+					memcpy(cdst, v->codes + at, row / es);
+					cdst += row / es;
+				}
 			}
 	ir_const_facts(r);
 	return r;

@@ -11,7 +11,7 @@
 #include "passes.h"
 
 const pass_info pass_table[] = {
-#define PASS(name, fn, help) { name, fn, help },
+#define PASS(name, fn, lossy, help) { name, fn, lossy, help },
 #include "passes.def"
 #undef PASS
 };
@@ -403,6 +403,28 @@ print_stats(FILE *f, const stat_row *rows, int n)
 	}
 }
 
+/* The fidelity of g against the teacher after lossy step `pass`, as one
+ * line of e's log. */
+static bool
+log_stage(pass_env *e, const char *pass, ir_graph *g, nn_diag *d)
+{
+	const pass_data *x = pass_env_eval(e);
+	pass_fidelity f;
+
+	if (!x->ninputs || !e->teacher)
+		return true;
+	if (!pass_measure_fidelity(e->teacher, g, x, &f, d))
+		return false;
+	if (f.accuracy >= 0)
+		pass_env_log(e, "stage %-16s top-1 agreement %.4f, accuracy "
+			     "%.4f (uncompressed %.4f) on %s", pass,
+			     f.top1_agree, f.accuracy, f.ref_accuracy, x->what);
+	else
+		pass_env_log(e, "stage %-16s top-1 agreement %.4f on %s", pass,
+			     f.top1_agree, x->what);
+	return true;
+}
+
 /* Runs one step with its verification and dump; false on error. */
 static bool
 run_step(const pass_step *s, ir_graph *g, const pass_run_opts *o,
@@ -412,7 +434,9 @@ run_step(const pass_step *s, ir_graph *g, const pass_run_opts *o,
 	FILE *dump = o->dump ? o->dump : stderr;
 	double t0 = now_ms();
 
-	ok = s->info->fn(g, &s->opts, d, &changed);
+	pass_opts opts = s->opts;
+	opts.env = o->env;
+	ok = s->info->fn(g, &opts, d, &changed);
 	*ms = now_ms() - t0;
 	if (!ok) {
 		if (d->nerrors == 0)
@@ -453,12 +477,17 @@ pass_pipeline_run(pass_pipeline *p, ir_graph *g, const pass_run_opts *o,
 	}
 	rows = nn_xcalloc((size_t)p->n + 1, sizeof *rows);
 	for (i = 0; i < p->n && ok; i++) {
-		rows[i].name = p->steps[i].info->name;
+		const pass_info *info = p->steps[i].info;
+		rows[i].name = info->name;
+		if (info->lossy && o->env && !o->env->teacher)
+			o->env->teacher = ir_graph_clone(g);
 		if (o->print_stats)
 			rows[i].before = measure(g);
 		ok = run_step(&p->steps[i], g, o, d, &rows[i].ms);
 		if (o->print_stats)
 			rows[i].after = measure(g);
+		if (ok && info->lossy && o->env && o->env->stages)
+			ok = log_stage(o->env, info->name, g, d);
 	}
 	if (o->print_stats)
 		print_stats(stderr, rows, i);

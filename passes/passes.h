@@ -10,9 +10,11 @@ typedef struct pass_opt {
 	const char *key, *value;
 } pass_opt;
 
+typedef struct pass_env pass_env;
 typedef struct pass_opts {
 	int n;
 	pass_opt *opt;
+	pass_env *env; /* the run's data and teacher (set by the manager) */
 } pass_opts;
 
 typedef bool (*pass_fn)(ir_graph *g, const pass_opts *o, nn_diag *d,
@@ -21,6 +23,7 @@ typedef bool (*pass_fn)(ir_graph *g, const pass_opts *o, nn_diag *d,
 typedef struct pass_info {
 	const char *name;
 	pass_fn fn;
+	bool lossy; /* may change outputs: the teacher is taken before it */
 	const char *help;
 } pass_info;
 
@@ -48,6 +51,11 @@ typedef struct pass_run_opts {
 	const char *print_after; /* a pass name, or NULL */
 	bool print_stats;        /* per-pass table to stderr */
 	FILE *dump;              /* where IR dumps go; stderr if NULL */
+	/* Data for the data-driven passes, or NULL. Before the first lossy
+	 * step the manager sets env->teacher to a copy of the graph (if
+	 * unset); with env->stages, it logs the fidelity after every lossy
+	 * step to env's log. */
+	pass_env *env;
 } pass_run_opts;
 /* Parses "a,b{k=v},c" into a pipeline; NULL after reporting an unknown
  * pass or malformed option list. */
@@ -96,9 +104,73 @@ bool pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed);
 /* share.c */
 bool pass_share_weights(ir_graph *g, const pass_opts *o, nn_diag *d,
 			bool *changed);
+/* refit.c (with refit_stats.c, refit_codes.c) */
+bool pass_refit(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed);
+
+/* calib.c: what the data-driven passes share (docs/compression.md). */
+typedef struct pass_fidelity pass_fidelity;
+/* Samples for every graph input, in graph order: x[i] holds nsamples
+ * samples of input i along dim 0 (dense, the input's dtype), each the
+ * input's shape without its batch dimension; runs take them a batch
+ * (the graph's dim 0) at a time. */
+typedef struct pass_data {
+	int ninputs;             /* 0: no data */
+	const void **x;          /* [ninputs] */
+	int64_t nsamples;
+	ir_dtype *dtype;         /* [ninputs]: the samples' types */
+	ir_shape *shape;         /* [ninputs]: dim 0 is nsamples */
+	const int64_t *labels;   /* nsamples class indices, or NULL */
+	const char *what;        /* for messages: "--calib x.npy" */
+	void **owned;            /* what pass_data_free frees, or NULL */
+	int64_t *labels_owned;
+} pass_data;
+struct pass_env {
+	pass_data calib;  /* the samples the passes learn from */
+	pass_data eval;   /* --eval: where fidelity is measured; else calib */
+	ir_graph *teacher;/* the uncompressed graph (owned), or NULL */
+	bool refit;       /* the driver adds refit after prune/share */
+	bool stages;      /* log fidelity after every lossy step */
+	double tolerance; /* < 0: none */
+	double distill_t; /* --distill temperature; 0: no distillation */
+	uint64_t seed;
+	char *log;        /* --report lines of the passes, or NULL */
+};
+pass_env *pass_env_new(void);
+void pass_env_free(pass_env *e); /* frees the teacher and log, not data */
+/* The set fidelity is measured on: eval if given, else calib. */
+const pass_data *pass_env_eval(const pass_env *e);
+/* o's env if it has calibration data that fits g and a teacher, else
+ * NULL after saying what `pass` is missing. */
+pass_env *pass_need_data(const pass_opts *o, ir_graph *g, const char *pass,
+			 nn_diag *d);
+/* Appends one line (printf format, no newline) to e->log. */
+void pass_env_log(pass_env *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The teacher's node for student node n: the one of the same name, else
+ * the one at the same position when both graphs have as many nodes and
+ * it has n's op; NULL if none. */
+ir_node *pass_teacher_node(const pass_env *e, ir_graph *student,
+			   const ir_node *n);
+/* The graph's batch: dim 0 of input 0 (1 for a scalar input). */
+int64_t pass_data_batch(const ir_graph *g);
+/* Checks x against g: one set per input of its type and shape but for
+ * dim 0, each input batched along dim 0 like input 0, a whole number of
+ * batches. Reported with x->what. */
+bool pass_data_check(const ir_graph *g, const pass_data *x, nn_diag *d);
+/* Pointers to the batch of samples starting at sample s0, per input. */
+void pass_data_inputs(const ir_graph *g, const pass_data *x, int64_t s0,
+		      const void **in);
+/* ir_run_hooked on the batch at s0 (out may be NULL if hook stops). */
+bool pass_data_run(ir_graph *g, const pass_data *x, int64_t s0,
+		   void *const *out, const ir_run_hook *hook, nn_diag *d);
+/* nsamples seeded uniform [-1, 1) samples of every f32 input (zeros for
+ * other types), owned by x. */
+void pass_data_random(const ir_graph *g, int64_t nsamples, uint64_t seed,
+		      pass_data *x);
+void pass_data_free(pass_data *x);
 
 /* compress_report.c: what compression cost and saved. */
-typedef struct pass_fidelity {
+struct pass_fidelity {
 	int64_t nsamples;
 	double max_abs;     /* max |compressed - reference| over all outputs */
 	double max_rel;     /* max over outputs of max_abs / max |reference| */
@@ -108,20 +180,14 @@ typedef struct pass_fidelity {
 	double accuracy;    /* correct / nsamples; -1 without labels */
 	int64_t ref_correct;/* with labels: the reference model's */
 	double ref_accuracy;/* -1 without labels */
-} pass_fidelity;
-/* Runs both graphs (same inputs and outputs: one f32 input whose dim 0 is
- * the batch B) with ir_run on calib, which holds nsamples samples along
- * dim 0 of input 0 (nsamples a multiple of B); labels (int64, one per
- * sample, or NULL) give accuracies. Top-1 is the argmax of output 0's
- * per-sample row, which must be [B, classes]-shaped. */
+};
+/* Runs both graphs (same inputs and outputs, batched along dim 0) with
+ * ir_run on the samples of x (pass_data_check); x->labels, if any, give
+ * accuracies. Top-1 is the argmax of output 0's per-sample row, which
+ * must be [B, classes]-shaped. */
 bool pass_measure_fidelity(ir_graph *reference, ir_graph *compressed,
-			   const void *calib, int64_t nsamples,
-			   const int64_t *labels, pass_fidelity *out,
+			   const pass_data *x, pass_fidelity *out,
 			   nn_diag *d);
-/* nsamples seeded uniform [-1, 1) samples for g's input 0 (f32), for
- * when no --calib file is given; malloc'd, caller frees. */
-float *pass_random_calib(const ir_graph *g, int64_t nsamples,
-			 uint64_t seed);
 
 /* One weight layer (Conv/ConvTranspose/Gemm/MatMul and fused forms). */
 typedef struct pass_layer_stat {

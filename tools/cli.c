@@ -1,8 +1,10 @@
 /* Command-line pieces the nncc tools share (see cli.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "nnrt.h"
 
 const char *
 cli_value(const char *tool, int argc, char **argv, int *i, const char *name,
@@ -36,4 +38,86 @@ cli_add_input_shape(const char *tool, fe_input_shape **shapes, int *n,
 	}
 	(*n)++;
 	return true;
+}
+
+/* Reads one .npy file into *arr, reporting "FLAG: cannot read ...". */
+static bool
+read_npy(const char *flag, const char *path, nnrt_array *arr, nn_diag *d)
+{
+	char e[256];
+
+	if (nnrt_npy_read(path, arr, e, sizeof e) == 0)
+		return true;
+	nn_error(d, "%s: cannot read '%s': %s", flag, path, e);
+	return false;
+}
+
+static bool
+load_labels(const char *path, pass_data *x, nn_diag *d)
+{
+	nnrt_array y;
+	bool ok;
+
+	if (!read_npy("--labels", path, &y, d))
+		return false;
+	ok = (y.dtype == NNRT_I64 || y.dtype == NNRT_I32) &&
+	     nnrt_array_numel(&y) == x->nsamples;
+	if (!ok) {
+		nn_error(d, "--labels: '%s' must hold %lld int64 or int32 "
+			 "labels, one per sample of %s", path,
+			 (long long)x->nsamples, x->what);
+	} else {
+		int64_t *l = nn_xmalloc((size_t)x->nsamples * sizeof *l + 1);
+		for (int64_t i = 0; i < x->nsamples; i++)
+			l[i] = y.dtype == NNRT_I64 ? ((int64_t *)y.data)[i]
+						   : ((int32_t *)y.data)[i];
+		x->labels = x->labels_owned = l;
+	}
+	nnrt_array_free(&y);
+	return ok;
+}
+
+bool
+cli_load_data(const char *flag, const char *const *paths, int n,
+	      const char *labels, pass_data *x, nn_diag *d)
+{
+	static char what[4][512];
+	static int k;
+	bool ok = true;
+
+	memset(x, 0, sizeof *x);
+	k = (k + 1) % 4;
+	snprintf(what[k], sizeof what[k], "%s %s%s", flag, paths[0],
+		 n > 1 ? " ..." : "");
+	x->what = what[k];
+	x->ninputs = n;
+	x->x = nn_xcalloc((size_t)n + 1, sizeof *x->x);
+	x->owned = nn_xcalloc((size_t)n + 1, sizeof *x->owned);
+	x->dtype = nn_xcalloc((size_t)n + 1, sizeof *x->dtype);
+	x->shape = nn_xcalloc((size_t)n + 1, sizeof *x->shape);
+	for (int i = 0; i < n && ok; i++) {
+		nnrt_array a;
+		if (!(ok = read_npy(flag, paths[i], &a, d)))
+			break;
+		x->x[i] = x->owned[i] = a.data;
+		x->dtype[i] = (ir_dtype)a.dtype; /* NNRT_* are ONNX's codes */
+		x->shape[i].rank = a.rank;
+		memcpy(x->shape[i].dim, a.dim, sizeof(int64_t) * (size_t)a.rank);
+		int64_t ns = a.rank >= 1 ? a.dim[0] : 0;
+		if (i == 0)
+			x->nsamples = ns;
+		if (a.rank < 1 || ns != x->nsamples) {
+			nn_error(d, "%s: '%s' has %lld samples along dim 0, "
+				 "where '%s' has %lld (one file per graph "
+				 "input, the same samples in each)", flag,
+				 paths[i], (long long)ns, paths[0],
+				 (long long)x->nsamples);
+			ok = false;
+		}
+	}
+	if (ok && labels)
+		ok = load_labels(labels, x, d);
+	if (!ok)
+		pass_data_free(x);
+	return ok;
 }

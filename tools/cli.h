@@ -4,6 +4,7 @@
 #define NNCC_TOOLS_CLI_H
 
 #include "frontend.h"
+#include "passes.h"
 
 /* cli.c */
 /* The value of "--name=V" or "--name V" at argv[*i] (advancing *i past a
@@ -15,5 +16,11 @@ const char *cli_value(const char *tool, int argc, char **argv, int *i,
  * caller frees it); false after reporting a malformed one. */
 bool cli_add_input_shape(const char *tool, fe_input_shape **shapes, int *n,
 			 const char *arg);
+/* Loads n .npy files (one per graph input, samples along dim 0) into
+ * x, with labels (int64 or int32, one per sample) if not NULL. flag
+ * ("--calib") names them in messages and x->what. False after reporting;
+ * x is then empty. Free with pass_data_free. */
+bool cli_load_data(const char *flag, const char *const *paths, int n,
+		   const char *labels, pass_data *x, nn_diag *d);
 
 #endif

@@ -18,10 +18,13 @@
 
 typedef struct opt_args {
 	const char *model, *passes, *out;
-	bool print_weights;
+	bool print_weights, report;
 	pass_run_opts run;
 	fe_input_shape *shapes;
 	int nshapes;
+	/* data for the data-driven passes: one file per graph input */
+	const char *calib[16], *eval[16], *labels;
+	int ncalib, neval;
 } opt_args;
 
 static void
@@ -46,11 +49,63 @@ usage(FILE *f)
 		"  --print-stats         per-pass statistics table on stderr\n"
 		"  --input-shape N=DIMS  bind input N's shape, e.g. "
 		"x=1x3x224x224 (repeatable)\n"
+		"  --calib FILE.npy      calibration samples of the data-driven "
+		"passes, along\n"
+		"                        dim 0; one file per graph input, in "
+		"order (repeatable)\n"
+		"  --eval FILE.npy       samples fidelity is measured on "
+		"(default: --calib)\n"
+		"  --labels FILE.npy     labels of --eval (else --calib)\n"
+		"  --report              after each lossy pass, the fidelity "
+		"against the\n"
+		"                        model before the first (stderr)\n"
 		"  --help                this text\n"
 		"passes:\n");
 	for (i = 0; i < pass_count; i++)
 		fprintf(f, "  %-20s  %s\n", pass_table[i].name,
 			pass_table[i].help);
+}
+
+static int
+add_file(const char **list, int *n, const char *flag, const char *v)
+{
+	if (*n == 16) {
+		fprintf(stderr, TOOL ": error: %s: more than 16 files\n", flag);
+		return -1;
+	}
+	list[(*n)++] = v;
+	return 1;
+}
+
+/* The data-driven passes' environment, or NULL (none asked for, or an
+ * error: *ok says which). */
+static pass_env *
+load_env(const opt_args *a, bool *ok, nn_diag *d)
+{
+	pass_env *e;
+
+	*ok = true;
+	if (!a->ncalib && !a->neval)
+		return NULL;
+	e = pass_env_new();
+	e->stages = a->report;
+	if (a->ncalib)
+		*ok = cli_load_data("--calib", a->calib, a->ncalib,
+				    a->neval ? NULL : a->labels, &e->calib, d);
+	if (*ok && a->neval)
+		*ok = cli_load_data("--eval", a->eval, a->neval, a->labels,
+				    &e->eval, d);
+	return e;
+}
+
+static void
+free_env(pass_env *e)
+{
+	if (e) {
+		pass_data_free(&e->calib);
+		pass_data_free(&e->eval);
+		pass_env_free(e);
+	}
 }
 
 /* Handles argv[*i] if it is an option with a value; 1 handled, 0 not
@@ -69,6 +124,12 @@ parse_valued(opt_args *a, int argc, char **argv, int *i)
 		a->run.print_after = v;
 	else if (!bad && (v = VALUE("--input-shape")))
 		return cli_add_input_shape(TOOL, &a->shapes, &a->nshapes, v) ? 1 : -1;
+	else if (!bad && (v = VALUE("--calib")))
+		return add_file(a->calib, &a->ncalib, "--calib", v);
+	else if (!bad && (v = VALUE("--eval")))
+		return add_file(a->eval, &a->neval, "--eval", v);
+	else if (!bad && (v = VALUE("--labels")))
+		a->labels = v;
 	return bad ? -1 : v ? 1 : 0;
 }
 
@@ -92,6 +153,8 @@ parse_args(opt_args *a, int argc, char **argv)
 			a->run.print_after_all = true;
 		else if (!strcmp(s, "--verify-each"))
 			a->run.verify_each = true;
+		else if (!strcmp(s, "--report"))
+			a->report = true;
 		else if (!strcmp(s, "--print-stats"))
 			a->run.print_stats = true;
 		else if (s[0] == '-' && s[1] != 0) {
@@ -194,8 +257,11 @@ run(opt_args *a)
 	if (!pl)
 		return 1;
 	nn_diag_init(&d, TOOL, strcmp(a->model, "-") ? a->model : "<stdin>");
-	g = load(a, &d);
+	a->run.env = load_env(a, &ok, &d);
+	g = ok ? load(a, &d) : NULL;
 	ok = g && pass_pipeline_run(pl, g, &a->run, &d);
+	if (a->run.env && a->run.env->log)
+		fputs(a->run.env->log, stderr);
 	if (ok && a->out)
 		ok = write_output(a->out, g, &po);
 	else if (ok) {
@@ -203,6 +269,7 @@ run(opt_args *a)
 		ok = fflush(stdout) == 0;
 	}
 	pass_pipeline_free(pl);
+	free_env(a->run.env);
 	if (g)
 		ir_graph_free(g);
 	return ok ? 0 : 1;

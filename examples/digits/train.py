@@ -4,7 +4,9 @@ e2e accuracy test need: mlp.onnx, cnn.onnx, mlp_pruned.onnx (90% of its
 weights zeroed by PyTorch's own magnitude pruning with fine-tuning, as
 training-side pruning leaves a model), mlp_l1.onnx (sparsified with an
 L1 / group-L1 penalty so that dead-neuron removal has real work), the test
-split (digits_x.npy, digits_x_img.npy, digits_y.npy) and expected_accuracy.txt.
+split (digits_x.npy, digits_x_img.npy, digits_y.npy), 512 training samples
+for calibration (digits_calib_x.npy, digits_calib_x_img.npy,
+digits_calib_y.npy) and expected_accuracy.txt.
 
 The recorded accuracies come from PyTorch, and are cross-checked against a
 small numpy evaluation of the exported ONNX graphs (no onnxruntime on Debian),
@@ -27,6 +29,7 @@ from sklearn.model_selection import train_test_split
 
 SEED = 1234
 OPSET = 13
+CALIB = 512  # training samples saved for --calib
 
 
 def set_seeds():
@@ -260,6 +263,11 @@ def main():
 	np.save(os.path.join(out, "digits_x.npy"), xte)
 	np.save(os.path.join(out, "digits_x_img.npy"), img(xte))
 	np.save(os.path.join(out, "digits_y.npy"), yte)
+	# calibration samples for the data-driven passes: unlabeled training
+	# inputs (labels too, for --prune=auto with --labels)
+	np.save(os.path.join(out, "digits_calib_x.npy"), xtr[:CALIB])
+	np.save(os.path.join(out, "digits_calib_x_img.npy"), img(xtr[:CALIB]))
+	np.save(os.path.join(out, "digits_calib_y.npy"), ytr[:CALIB])
 	lines = [build("mlp", Mlp(), xtr, ytr, xte, yte, out, 40)]
 	torch.manual_seed(SEED)
 	lines.append(build("cnn", Cnn(), img(xtr), ytr, img(xte), yte, out, 30,

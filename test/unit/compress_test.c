@@ -145,19 +145,26 @@ test_fidelity(void)
 	/* 4 samples (2 batches): rows of x; y = x, y' = (x0, x1 + x0/2) */
 	float x[8] = { 1, 0.2f, 1, 0.8f, 0, 1, 2, 1 };
 	int64_t labels[4] = { 0, 1, 1, 0 };
+	const void *xs[1] = { x };
+	ir_dtype dt[1] = { IR_F32 };
+	ir_shape sh[1] = { { 2, { 4, 2 } } };
+	pass_data data = { 1, xs, 4, dt, sh, labels, "test", NULL, NULL };
 	pass_fidelity f;
-	CHECK(pass_measure_fidelity(a, b, x, 4, labels, &f, &d));
+	CHECK(pass_measure_fidelity(a, b, &data, &f, &d));
 	CHECK(f.nsamples == 4);
 	CHECK(fabs(f.max_abs - 1.0) < 1e-6);       /* sample 3: 2 / 2 */
 	CHECK(fabs(f.max_rel - 0.5) < 1e-6);       /* 1 / max |y| = 2 */
 	CHECK(f.agree == 3 && f.top1_agree == 0.75); /* sample 1 flips */
 	CHECK(f.ref_correct == 3 && f.correct == 4); /* the flip fixes s1 */
 	CHECK(f.accuracy == 1 && f.ref_accuracy == 0.75);
-	CHECK(pass_measure_fidelity(a, a, x, 4, NULL, &f, &d));
+	data.labels = NULL;
+	CHECK(pass_measure_fidelity(a, a, &data, &f, &d));
 	CHECK(f.max_abs == 0 && f.agree == 4 && f.accuracy == -1);
 	int before = d.nerrors;
 	d.out = fopen("/dev/null", "w");
-	CHECK(!pass_measure_fidelity(a, b, x, 3, NULL, &f, &d));
+	data.nsamples = 3; /* not a whole number of batches */
+	sh[0].dim[0] = 3;
+	CHECK(!pass_measure_fidelity(a, b, &data, &f, &d));
 	CHECK(d.nerrors == before + 1);
 	fclose(d.out);
 	int n;

@@ -60,7 +60,7 @@ test_options(void)
 {
 	pass_opt kv[] = { { "t", "0.25" }, { "n", "-12" }, { "bad", "1x" },
 			  { "s", "global" } };
-	pass_opts o = { 4, kv };
+	pass_opts o = { 4, kv, NULL };
 	char buf[512];
 	nn_diag d;
 	bool ok = true;

@@ -1,0 +1,60 @@
+/* The nncc driver's own pieces: its arguments (nncc.c) and the
+ * compression side (nncc_compress.c: the lossy flags, calibration data,
+ * the pipeline they make, what compression cost and --report). */
+#ifndef NNCC_TOOLS_NNCC_H
+#define NNCC_TOOLS_NNCC_H
+
+#include "codegen.h"
+#include "cli.h"
+#include "frontend.h"
+#include "passes.h"
+
+#define TOOL "nncc"
+#define NNCC_MAX_DATA 16 /* --calib / --eval files: one per graph input */
+
+typedef struct args {
+	const char *model, *out, *name, *header, *emit_ir, *cpu, *triple;
+	const char *emit_onnx; /* --emit-onnx: the graph as plain ONNX */
+	int opt;          /* 0..3 */
+	bool size, asm_out, emit_llvm;
+	pass_run_opts run;
+	fe_input_shape *shapes;
+	int nshapes;
+	/* compression (docs/compression.md); prune_spec is the pass text */
+	char prune_spec[256];
+	const char *prune, *prune_rules, *labels;
+	const char *calib[NNCC_MAX_DATA], *eval[NNCC_MAX_DATA];
+	int ncalib, neval;
+	bool no_refit;    /* --no-refit */
+	double distill;   /* --distill temperature; 0: none */
+	int share;        /* 0: no sharing */
+	bool share_global; /* one codebook across layers */
+	double tolerance; /* < 0: none */
+	bool report;
+	int kernel;       /* --sparse-kernel: a cg_kernel, 0 = cost model */
+} args;
+
+/* nncc.c */
+int nncc_err(const char *fmt, const char *a); /* prints, returns 1 */
+cg_output nncc_output_kind(const args *a);
+
+/* nncc_compress.c */
+/* The compression flags at argv[*i]: 1 handled, 0 not one, -1 error. */
+int nncc_parse_compression(args *a, int argc, char **argv, int *i);
+/* Checks the compression flags together; 0 or 1 after an error. */
+int nncc_check_compression(args *a);
+bool nncc_lossy(const args *a);
+/* The pipeline when compressing: the head of ospec, the lossy passes,
+ * then the rest of ospec. */
+void nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n);
+/* The data-driven passes' environment: --calib, --eval and --labels
+ * loaded (NULL after an error); free with nncc_env_free. */
+pass_env *nncc_env_new(const args *a, nn_diag *d);
+void nncc_env_free(pass_env *e);
+/* --report (stdout, or stderr when the object goes to stdout), or the
+ * one-line cost of the lossy passes; then --tolerance. ref is the
+ * uncompressed optimized graph, g the compressed one. */
+bool nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
+		  const char *name, nn_diag *d);
+
+#endif

@@ -1,0 +1,447 @@
+/* The compression side of the nncc driver: the lossy flags, the
+ * calibration and evaluation data, the pipeline they make, and what
+ * compression cost (--report, --tolerance). docs/compression.md has the
+ * user's view. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nncc.h"
+
+/* The value of option NAME at argv[*i] (cli_value), inside a parser with
+ * argc, argv, i and a bool bad in scope. */
+#define VALUE(name) cli_value(TOOL, argc, argv, i, name, &bad)
+
+/* --prune=S[:METHOD] -> "prune{sparsity=S,method=...}" in a->prune_spec. */
+static bool
+parse_prune(args *a, const char *v)
+{
+	const char *colon = strchr(v, ':'), *m = colon ? colon + 1 : "magnitude";
+	char *end, extra[64] = "";
+	double s = strtod(v, &end);
+	int x, y, k;
+
+	if (end == v || (*end && end != colon) || !(s >= 0 && s <= 1)) {
+		fprintf(stderr, TOOL ": error: --prune: bad sparsity '%.*s' "
+			"(expected a number in [0, 1])\n",
+			(int)(colon ? colon - v : (long)strlen(v)), v);
+		return false;
+	}
+	if (!strcmp(m, "magnitude") || !strcmp(m, "global") ||
+	    !strcmp(m, "random") || !strcmp(m, "l1") || !strcmp(m, "l2") ||
+	    !strcmp(m, "dense")) {
+		snprintf(extra, sizeof extra, "%s", m);
+	} else if (sscanf(m, "nm%d:%d%n", &x, &y, &k) == 2 && !m[k] &&
+		   x >= 1 && y >= x) {
+		snprintf(extra, sizeof extra, "nm,n=%d,m=%d", x, y);
+	} else if (!strcmp(m, "block") ||
+		   (sscanf(m, "block%dx%d%n", &x, &y, &k) == 2 && !m[k] &&
+		    x >= 1 && y >= 1)) {
+		if (strcmp(m, "block"))
+			snprintf(extra, sizeof extra, "block,block=%dx%d", x, y);
+		else
+			snprintf(extra, sizeof extra, "block");
+	} else {
+		fprintf(stderr, TOOL ": error: --prune: unknown method '%s' "
+			"(expected magnitude, global, random, l1, l2, nmN:M, "
+			"blockRxC or dense)\n", m);
+		return false;
+	}
+	snprintf(a->prune_spec, sizeof a->prune_spec,
+		 "prune{sparsity=%.17g,method=%s}", s, extra);
+	a->prune = v;
+	return true;
+}
+
+/* K[:layer|global]: one codebook per layer (default) or one for all. */
+static bool
+parse_share(args *a, const char *v)
+{
+	char *end;
+	long k = strtol(v, &end, 10);
+
+	if (end == v || (*end && *end != ':') || k < 2 || k > IR_MAX_CODES) {
+		fprintf(stderr, TOOL ": error: --share: K must be an integer "
+			"in 2..%d, got '%s'\n", IR_MAX_CODES, v);
+		return false;
+	}
+	if (*end && strcmp(end, ":layer") && strcmp(end, ":global")) {
+		fprintf(stderr, TOOL ": error: --share: unknown scope '%s' "
+			"(expected layer or global)\n", end + 1);
+		return false;
+	}
+	a->share = (int)k;
+	a->share_global = !strcmp(end, ":global");
+	return true;
+}
+
+/* --distill[=T]: the temperature, 4 by default. */
+static bool
+parse_distill(args *a, const char *s)
+{
+	char *end;
+
+	if (!strcmp(s, "--distill")) {
+		a->distill = 4;
+		return true;
+	}
+	a->distill = strtod(s + 10, &end);
+	if (end == s + 10 || *end || !(a->distill > 0 && a->distill <= 100)) {
+		nncc_err("--distill: bad temperature '%s' (expected a number in "
+			 "(0, 100])", s + 10);
+		return false;
+	}
+	return true;
+}
+
+/* A repeatable file flag: one file per graph input. */
+static int
+add_data(const char **list, int *n, const char *flag, const char *v)
+{
+	if (*n == NNCC_MAX_DATA) {
+		fprintf(stderr, TOOL ": error: %s: more than %d files\n", flag,
+			NNCC_MAX_DATA);
+		return -1;
+	}
+	list[(*n)++] = v;
+	return 1;
+}
+
+static bool
+parse_tolerance(args *a, const char *v)
+{
+	char *end;
+	double t = strtod(v, &end);
+
+	if (end == v || *end || !(t >= 0 && t <= 1)) {
+		nncc_err("--tolerance: bad value '%s' (expected a number in [0, 1])",
+		    v);
+		return false;
+	}
+	a->tolerance = t;
+	return true;
+}
+
+int
+nncc_parse_compression(args *a, int argc, char **argv, int *i)
+{
+	bool bad = false;
+	const char *v;
+
+	if ((v = VALUE("--prune-rules")))
+		a->prune_rules = v;
+	else if (!bad && (v = VALUE("--prune")))
+		return parse_prune(a, v) ? 1 : -1;
+	else if (!bad && (v = VALUE("--share")))
+		return parse_share(a, v) ? 1 : -1;
+	else if (!bad && (v = VALUE("--calib")))
+		return add_data(a->calib, &a->ncalib, "--calib", v);
+	else if (!bad && (v = VALUE("--eval")))
+		return add_data(a->eval, &a->neval, "--eval", v);
+	else if (!bad && (v = VALUE("--labels")))
+		a->labels = v;
+	else if (!bad && (v = VALUE("--tolerance")))
+		return parse_tolerance(a, v) ? 1 : -1;
+	else if (!bad && (v = VALUE("--sparse-kernel"))) {
+		static const char *const k[] = {"auto", "dense", "unrolled",
+						"table", NULL};
+		for (a->kernel = 0; k[a->kernel] && strcmp(k[a->kernel], v);)
+			a->kernel++;
+		if (!k[a->kernel]) {
+			nncc_err("--sparse-kernel: unknown kernel '%s' (expected "
+			    "auto, dense, unrolled or table)", v);
+			return -1;
+		}
+	} else if (!bad && (v = VALUE("--emit-onnx")))
+		a->emit_onnx = v;
+	else if (!bad && !strcmp(argv[*i], "--no-refit"))
+		return a->no_refit = true;
+	else if (!bad && !strncmp(argv[*i], "--distill", 9) &&
+		 (!argv[*i][9] || argv[*i][9] == '='))
+		return parse_distill(a, argv[*i]) ? 1 : -1;
+	return bad ? -1 : v ? 1 : 0;
+}
+
+int
+nncc_check_compression(args *a)
+{
+	/* rules alone: unmatched layers stay as they are (sparsity 0), and
+	 * a rule giving only a sparsity means magnitude, not dense */
+	if (a->prune_rules && !a->prune)
+		snprintf(a->prune_spec, sizeof a->prune_spec,
+			 "prune{sparsity=0,method=magnitude}");
+	if (a->labels && !a->ncalib && !a->neval)
+		return nncc_err("--labels needs --calib or --eval (the inputs "
+				"they label)%s", "");
+	if (a->distill && !a->ncalib)
+		return nncc_err("--distill needs --calib (the inputs the "
+				"teacher's outputs are taken on)%s", "");
+	if (a->no_refit && !a->ncalib)
+		return nncc_err("--no-refit needs --calib (refit only runs "
+				"with calibration data)%s", "");
+	return 0;
+}
+
+bool
+nncc_lossy(const args *a)
+{
+	return a->prune_spec[0] || a->share || a->distill;
+}
+
+/* The whole pipeline when compressing. Pruning sees the model's weights as
+ * given, after only the exact folds that make them constants (const-fold,
+ * eliminate-layers) and before the structural passes: --prune=S then means
+ * S of the model's own weights, rather than of what dead-neurons left (it
+ * would shrink the denominators and prune real weights the user's zeros
+ * already paid for). Every pass that changes weights runs there, on the
+ * graph the teacher was copied from, so that refit and distill find each
+ * layer's teacher node by position: prune, refit, share-weights, refit
+ * (of the centroids), distill. The rest of the -O pipeline follows (at
+ * least dead-neurons and dce, so structurally pruned rows physically go;
+ * dead-neurons keeps codebooks). */
+void
+nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
+{
+	static const char head[] = "const-fold,eliminate-layers,";
+	bool refit = a->ncalib && !a->no_refit;
+	size_t k = (size_t)snprintf(buf, n, "%s", head);
+
+	if (a->prune_spec[0]) {
+		/* the rules path is added by load_optimized: a file name may
+		 * hold ',' or '}', which the text form cannot carry */
+		k += (size_t)snprintf(buf + k, n - k, "%s,%s", a->prune_spec,
+				      refit ? "refit," : "");
+	}
+	if (a->share)
+		k += (size_t)snprintf(buf + k, n - k,
+				      "share-weights{k=%d,scope=%s},%s",
+				      a->share, a->share_global ? "global"
+				      : "layer", refit ? "refit," : "");
+	if (a->distill)
+		k += (size_t)snprintf(buf + k, n - k, "distill{t=%.17g},",
+				      a->distill);
+	if (strncmp(ospec, head, sizeof head - 1) == 0)
+		snprintf(buf + k, n - k, "%s", ospec + sizeof head - 1);
+	else
+		snprintf(buf + k, n - k, "dead-neurons,dce");
+}
+
+pass_env *
+nncc_env_new(const args *a, nn_diag *d)
+{
+	pass_env *e = pass_env_new();
+	bool ok = true;
+
+	e->refit = !a->no_refit;
+	e->tolerance = a->tolerance;
+	e->distill_t = a->distill;
+	e->stages = a->report;
+	if (a->ncalib)
+		ok = cli_load_data("--calib", a->calib, a->ncalib,
+				   a->neval ? NULL : a->labels, &e->calib, d);
+	if (ok && a->neval)
+		ok = cli_load_data("--eval", a->eval, a->neval, a->labels,
+				   &e->eval, d);
+	if (!ok) {
+		nncc_env_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void
+nncc_env_free(pass_env *e)
+{
+	if (!e)
+		return;
+	pass_data_free(&e->calib);
+	pass_data_free(&e->eval);
+	pass_env_free(e);
+}
+
+/* Why fidelity cannot be measured on ref, or NULL: samples are stacked
+ * along dim 0 of every input, and top-1 is taken on output 0's rows. */
+static const char *
+unmeasurable(const ir_graph *ref)
+{
+	int64_t B = pass_data_batch(ref);
+	for (int i = 0; i < ref->ninputs; i++)
+		if (ref->inputs[i]->shape.rank < 1 ||
+		    ref->inputs[i]->shape.dim[0] != B)
+			return "an input has no batch dimension";
+	if (ref->ninputs < 1)
+		return "the model has no inputs";
+	if (ref->noutputs < 1 || ref->outputs[0]->shape.rank < 1 ||
+	    ref->outputs[0]->shape.dim[0] != B)
+		return "the model's output 0 has no row per sample";
+	return NULL;
+}
+
+/* Fidelity of g against ref on the evaluation set, or on seeded random
+ * inputs without data. */
+static bool
+measure(const args *a, const pass_env *e, ir_graph *ref, ir_graph *g,
+	pass_fidelity *fid, char *note, size_t nn, nn_diag *d)
+{
+	pass_data rnd = {0};
+	const pass_data *x = e ? pass_env_eval(e) : NULL;
+	bool ok;
+
+	if (x && x->ninputs) {
+		snprintf(note, nn, "%s", x->what);
+	} else {
+		int64_t B = pass_data_batch(ref), nb = a->report ? 64 : 16;
+		pass_data_random(ref, B * nb, 1, &rnd);
+		snprintf(note, nn, "%lld seeded random batches (no --calib)",
+			 (long long)nb);
+		x = &rnd;
+	}
+	ok = pass_measure_fidelity(ref, g, x, fid, d);
+	pass_data_free(&rnd);
+	return ok;
+}
+
+static const char *
+method_of(const args *a, const ir_value *w)
+{
+	static char buf[96];
+	const char *colon = a->prune ? strchr(a->prune, ':') : NULL;
+	const char *p = a->prune_rules ? "rules" : colon ? colon + 1
+		      : a->prune ? "magnitude" : NULL;
+
+	/* "l1", "share16", "nm2:4+share16" */
+	if (!p && !w->ncodes)
+		return "-";
+	snprintf(buf, sizeof buf, "%s%s", p ? p : "", p && w->ncodes ? "+" : "");
+	if (w->ncodes)
+		snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "share%d",
+			 w->ncodes);
+	return buf;
+}
+
+/* The element count of the weight of the layer named `name` in g (the
+ * uncompressed graph), or `dflt` if g has no layer of that name. */
+static int64_t
+params_before(ir_graph *g, const char *name, int64_t dflt)
+{
+	for (ir_node *n = g->first; n && name; n = n->next)
+		if (n->name && strcmp(n->name, name) == 0 && n->nin > 1 &&
+		    n->in[1])
+			return ir_shape_numel(&n->in[1]->shape);
+	return dflt;
+}
+
+/* One row per weight layer (to f, unless NULL); returns the bytes the
+ * chosen kernels store. `params` is the layer's weight count in the
+ * uncompressed model and sparsity the share of those gone, pruned or
+ * physically removed with dead neurons. */
+static int64_t
+report_layers(FILE *f, const args *a, ir_graph *ref, ir_graph *g,
+	      const cg_options *o)
+{
+	int64_t total = 0;
+
+	if (f)
+		fprintf(f, "%-24s %-15s %-16s %10s %10s %9s %12s %-8s\n",
+			"layer", "op", "method", "params", "nnz", "sparsity",
+			"object-bytes", "kernel");
+	for (ir_node *n = g->first; n; n = n->next) {
+		cg_kernel_choice c;
+		const ir_value *w;
+		if (cg_sparse_choose(n, o, &c) == CG_KERNEL_NONE)
+			continue;
+		w = n->in[1];
+		total += c.bytes[c.kind];
+		if (!f)
+			continue;
+		int64_t p = params_before(ref, n->name, c.params);
+		fprintf(f, "%-24s %-15s %-16s %10lld %10lld %8.2f%% %12lld "
+			"%-8s\n", n->name ? n->name : ir_value_label(w),
+			ir_ops[n->op].name, method_of(a, w), (long long)p,
+			(long long)c.nnz,
+			p ? 100.0 * (1 - (double)c.nnz / (double)p) : 0.0,
+			(long long)c.bytes[c.kind], cg_kernel_name(c.kind));
+	}
+	return total;
+}
+
+static int64_t
+dense_weight_bytes(ir_graph *g)
+{
+	int n;
+	int64_t t = 0;
+	pass_layer_stat *st = pass_layer_stats(g, &n);
+
+	for (int i = 0; i < n; i++)
+		t += st[i].dense_bytes;
+	free(st);
+	return t;
+}
+
+static void
+print_fid(FILE *f, const pass_fidelity *fid, const char *note)
+{
+	fprintf(f, "fidelity on %lld samples (%s): max abs err %.3g, max rel "
+		"err %.3g, top-1 agreement %.4f (%lld/%lld)\n",
+		(long long)fid->nsamples, note, fid->max_abs, fid->max_rel,
+		fid->top1_agree, (long long)fid->agree,
+		(long long)fid->nsamples);
+	if (fid->accuracy >= 0)
+		fprintf(f, "accuracy: %.4f (%lld/%lld), uncompressed %.4f "
+			"(%lld/%lld)\n", fid->accuracy, (long long)fid->correct,
+			(long long)fid->nsamples, fid->ref_accuracy,
+			(long long)fid->ref_correct, (long long)fid->nsamples);
+}
+
+bool
+nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
+	     const char *name, nn_diag *d)
+{
+	cg_options o = {name, a->opt, a->size, a->cpu, a->triple,
+			nncc_output_kind(a), false, a->kernel};
+	bool out_stdout = (a->out && !strcmp(a->out, "-")) ||
+			  (a->emit_onnx && !strcmp(a->emit_onnx, "-"));
+	FILE *f = out_stdout ? stderr : stdout;
+	pass_fidelity fid;
+	char note[512];
+	const char *why = unmeasurable(ref);
+	bool ok = !why && measure(a, e, ref, g, &fid, note, sizeof note, d);
+	int64_t before = dense_weight_bytes(ref), after;
+
+	/* a bad --calib/--labels is an error; a model fidelity cannot be
+	 * measured on (several inputs, ...) only when --calib or --tolerance
+	 * asks for it: else the build goes on, with a warning */
+	if (why && (a->tolerance >= 0 || a->ncalib))
+		nn_error(d, "%s: cannot measure fidelity: %s",
+			 a->ncalib ? "--calib" : "--tolerance", why);
+	else if (why)
+		nn_warn(d, "fidelity not measured: %s", why);
+	if (!ok && (a->tolerance >= 0 || a->ncalib || !why))
+		return false;
+	if (a->report) {
+		after = report_layers(f, a, ref, g, &o);
+		fprintf(f, "weights: %lld bytes dense f32 before, %lld bytes in "
+			"the object after (%.2fx smaller)\n", (long long)before,
+			(long long)after, after ? (double)before / (double)after
+			: 0.0);
+		if (e && e->log)
+			fputs(e->log, f);
+		if (ok)
+			print_fid(f, &fid, note);
+	} else if (ok) {
+		after = report_layers(NULL, a, ref, g, &o);
+		nn_note(d, "compression: weights %lld -> %lld bytes; on %lld "
+			"samples (%s): max abs err %.3g, top-1 agreement %.4f",
+			(long long)before, (long long)after,
+			(long long)fid.nsamples, note, fid.max_abs,
+			fid.top1_agree);
+	}
+	if (a->tolerance >= 0 && 1 - fid.top1_agree > a->tolerance + 1e-12) {
+		nn_error(d, "top-1 agreement with the uncompressed model is "
+			 "%.4f (%lld/%lld), below 1 - tolerance = %.4f; nothing "
+			 "written", fid.top1_agree, (long long)fid.agree,
+			 (long long)fid.nsamples, 1 - a->tolerance);
+		return false;
+	}
+	return true;
+}
