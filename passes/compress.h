@@ -47,6 +47,10 @@ const char *cmp_layer_name(const cmp_layer *L);
 /* Makes w' (a new constant holding vals, converted to w's dtype) the
  * weight of every layer node that reads w in a weight slot. */
 ir_value *cmp_replace_weight(ir_graph *g, ir_value *w, const double *vals);
+/* Makes a new constant holding vals (as n->in[slot]'s type) input slot
+ * of n alone, e.g. a layer's bias. */
+ir_value *cmp_replace_input(ir_graph *g, ir_node *n, int slot,
+			    const double *vals);
 
 /* Prune methods and one layer's choice. */
 typedef enum cmp_method {

@@ -190,21 +190,14 @@ still_used(const ir_graph *g, const ir_value *v)
 	return false;
 }
 
-ir_value *
-cmp_replace_weight(ir_graph *g, ir_value *w, const double *vals)
+/* nw takes the place and name of w in g's constants once nothing reads
+ * w any more, so the printed graph reads as before with only the data
+ * changed. */
+static void
+take_place(ir_graph *g, ir_value *w, ir_value *nw)
 {
-	ir_value *nw = ir_add_const(g, NULL, w->dtype, &w->shape, NULL);
-	int64_t numel = ir_shape_numel(&w->shape);
-	for (int64_t i = 0; i < numel; i++)
-		ir_store_f64(nw->data, w->dtype, i, vals[i] == 0 ? 0 : vals[i]);
-	ir_const_facts(nw);
-	for (ir_node *n = g->first; n; n = n->next)
-		if (weight_slot(n) == 1 && n->in[1] == w)
-			n->in[1] = nw;
 	if (still_used(g, w))
-		return nw;
-	/* The new weight takes the old one's name and place, so the printed
-	 * graph reads as before with only the data changed. */
+		return;
 	for (int i = 0; i < g->nconsts - 1; i++)
 		if (g->consts[i] == w) {
 			g->consts[i] = nw;
@@ -212,5 +205,36 @@ cmp_replace_weight(ir_graph *g, ir_value *w, const double *vals)
 			break;
 		}
 	nw->name = w->name;
+}
+
+/* A new constant of w's type and shape holding vals. */
+static ir_value *
+const_like(ir_graph *g, const ir_value *w, const double *vals)
+{
+	ir_value *nw = ir_add_const(g, NULL, w->dtype, &w->shape, NULL);
+	int64_t numel = ir_shape_numel(&w->shape);
+	for (int64_t i = 0; i < numel; i++)
+		ir_store_f64(nw->data, w->dtype, i, vals[i] == 0 ? 0 : vals[i]);
+	ir_const_facts(nw);
 	return nw;
+}
+
+ir_value *
+cmp_replace_weight(ir_graph *g, ir_value *w, const double *vals)
+{
+	ir_value *nw = const_like(g, w, vals);
+	for (ir_node *n = g->first; n; n = n->next)
+		if (weight_slot(n) == 1 && n->in[1] == w)
+			n->in[1] = nw;
+	take_place(g, w, nw);
+	return nw;
+}
+
+ir_value *
+cmp_replace_input(ir_graph *g, ir_node *n, int slot, const double *vals)
+{
+	ir_value *old = n->in[slot], *nv = const_like(g, old, vals);
+	n->in[slot] = nv;
+	take_place(g, old, nv);
+	return nv;
 }

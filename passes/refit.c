@@ -88,8 +88,9 @@ put_row(const cmp_refit *L, int64_t gi, int64_t r, const double *w,
 		bv[row] = w[L->st.k] / L->beta;
 }
 
-/* One row: least squares over its non-zero weights (and the bias).
- * Rows with no weight left keep their zeros and bias. */
+/* One row: least squares over its non-zero weights and the bias (a row
+ * with no weight left gets the bias that best stands for it: a constant
+ * that dead-neurons folds into the next layer). */
 static void
 solve_row(const cmp_refit *L, const cmp_refit_group *s, int64_t r, double *w,
 	  double damp)
@@ -100,12 +101,12 @@ solve_row(const cmp_refit *L, const cmp_refit_group *s, int64_t r, double *w,
 	for (int64_t c = 0; c < L->st.k; c++)
 		if (w[c] != 0)
 			idx[n++] = (int)c;
+	if (L->bias)
+		idx[n++] = (int)L->st.k;
 	if (n == 0) {
 		free(idx);
 		return;
 	}
-	if (L->bias)
-		idx[n++] = (int)L->st.k;
 	double *a = nn_xmalloc((size_t)n * n * sizeof *a);
 	double *b = nn_xmalloc((size_t)n * sizeof *b);
 	for (int i = 0; i < n; i++) {

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "compress.h"
-#include "opt_util.h"
 
 /* Whether teacher node t can give n's outputs: the same op and weight
  * shape (refit runs before any pass that changes the structure). */
@@ -296,10 +295,6 @@ cmp_refit_store(cmp_refit *L, ir_graph *g, const double *w, const double *b)
 {
 	ir_value *nw = cmp_replace_weight(g, L->cl.w, w);
 	L->cl.w = nw;
-	if (b) {
-		ir_value *nb = pass_const_f64(g, L->bias->dtype,
-					      &L->bias->shape, b);
-		L->n->in[2] = nb;
-		L->bias = nb;
-	}
+	if (b)
+		L->bias = cmp_replace_input(g, L->n, 2, b);
 }
