@@ -4,7 +4,9 @@
 # compiles the models to objects -- the dense MLP, the same MLP after
 # PyTorch's own 90% magnitude pruning (masked zeros, no smaller or faster
 # in PyTorch), and that model compressed by nncc (pattern kept, 16 shared
-# weight values) for speed (-O3) and for size (-Os) -- links each object
+# weight values) for speed (-O3) and for size (-Os); then the data-driven
+# build: the dense MLP and CNN pruned by nncc without data and with
+# --calib (refit on unlabeled training samples) -- links each object
 # into the demo app
 # (app.c, written only against the generated API), runs it over the test
 # split one sample at a time, and prints accuracy, latency and object size.
@@ -56,6 +58,18 @@ run_config mlp_pruned.onnx digits_x.npy pruned-by-torch -O3
 run_config mlp_pruned.onnx digits_x.npy compressed-O3 -O3 --prune=0.9:global \
 	--share=16
 run_config mlp_pruned.onnx digits_x.npy compressed-Os -Os --prune=0.9:global \
-	--share=16 --calib "$here/digits_x.npy" --labels "$here/digits_y.npy" \
-	--report
+	--share=16 --calib "$here/digits_calib_x.npy" --eval "$here/digits_x.npy" \
+	--labels "$here/digits_y.npy" --report
+# The data-driven build: the dense-trained MLP pruned by nncc itself, once
+# without data and once with --calib (512 unlabeled training samples: refit
+# brings each compressed layer back to the dense model's outputs).
+run_config mlp.onnx digits_x.npy pruned-no-data -O3 --prune=0.9:global
+run_config mlp.onnx digits_x.npy pruned+calib -O3 --prune=0.9:global \
+	--calib "$here/digits_calib_x.npy"
+run_config mlp.onnx digits_x.npy calib-Os -Os --prune=0.9:global --share=16 \
+	--calib "$here/digits_calib_x.npy" --eval "$here/digits_x.npy" \
+	--labels "$here/digits_y.npy" --report
 run_config cnn.onnx digits_x_img.npy dense -O3
+run_config cnn.onnx digits_x_img.npy pruned-no-data -O3 --prune=0.8:global
+run_config cnn.onnx digits_x_img.npy pruned+calib -O3 --prune=0.8:global \
+	--calib "$here/digits_calib_x_img.npy"
