@@ -9,7 +9,8 @@ MAX_DROP of the dense model's accuracy and at least MIN_GAIN above the
 build without data. The bounds are the issue's kind of target at this
 scale (tiny models: 17k and 4k weights), not figures copied from nncc.
 
-Run: /usr/bin/python3 refit_digits.py BUILD_DIR OUT_DIR
+Run: /usr/bin/python3 refit_digits.py BUILD_DIR OUT_DIR  (CC: the C compiler
+that links the app; lit sets the test suite's, with any sanitizer flags)
 """
 import os
 import re
@@ -49,7 +50,8 @@ def build(bd, out, model, flags, tag):
 	    os.path.join(DIGITS, model + ".onnx"), "-O3", "--name", "digits",
 	    "-o", d + "/digits.o", "-H", d + "/digits.h", "--emit-ir",
 	    d + "/m.nnir"] + flags)
-	sh(["cc", "-O1", "-I" + d, "-I" + os.path.join(ROOT, "runtime"),
+	sh([os.environ.get("CC", "cc"), "-O1", "-I" + d,
+	    "-I" + os.path.join(ROOT, "runtime"),
 	    os.path.join(DIGITS, "app.c"), d + "/digits.o",
 	    os.path.join(bd, "runtime", "libnncc_rt.a"), "-lm", "-o",
 	    d + "/app"])
