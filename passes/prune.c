@@ -189,7 +189,7 @@ static bool
 read_opts(const pass_opts *o, cmp_spec *s, cmp_rules **rules, nn_diag *d)
 {
 	static const char *const keys[] = { "sparsity", "method", "n", "m",
-		"block", "seed", "rules", "verbose", NULL };
+		"block", "seed", "rules", "verbose", "step", "steps", NULL };
 	bool ok = pass_opts_allow(o, "prune", keys, d);
 	const char *m = pass_opt_str(o, "method", "magnitude");
 	const char *b = pass_opt_str(o, "block", "1x8");
@@ -250,6 +250,65 @@ run_global(double **vals, const int64_t *numel, const cmp_spec *specs,
 	free(done);
 }
 
+/* Gradual pruning (docs/compression.md): step k of n prunes to density
+ * (1 - s)^(k/n) of the final sparsity s, so that refit between steps
+ * repairs a little damage at a time. The share each layer gets of a
+ * global sparsity is fixed by the final global mask of the teacher's
+ * weights (or, without a teacher, of the weights now): refit rescales
+ * layers, and a threshold over refit weights would empty some. */
+typedef struct schedule {
+	int step, steps;
+} schedule;
+
+static double
+step_sparsity(double s, const schedule *sc)
+{
+	return 1 - pow(1 - s, (double)sc->step / sc->steps);
+}
+
+/* The weights of layer L as its teacher had them, or as they are now. */
+static double *
+teacher_vals(ir_graph *g, const pass_env *e, const cmp_layer *L,
+	     int64_t numel)
+{
+	ir_node *t = e ? pass_teacher_node(e, g, L->n) : NULL;
+	int64_t n;
+	if (t && t->nin > 1 && t->in[1] && t->in[1]->data &&
+	    ir_shape_numel(&t->in[1]->shape) == numel)
+		return load(t->in[1], &n);
+	return load(L->w, &n);
+}
+
+/* The global groups at step k: each layer by magnitude to its scheduled
+ * share of the final global mask. */
+static void
+run_global_steps(ir_graph *g, const pass_env *e, const cmp_layer *L,
+		 double **vals, const int64_t *numel, const cmp_spec *specs,
+		 int nl, const schedule *sc)
+{
+	double **tv = nn_xcalloc((size_t)(nl ? nl : 1), sizeof *tv);
+	cmp_spec *fin = nn_xmalloc(sizeof *fin * (size_t)(nl ? nl : 1));
+	for (int i = 0; i < nl; i++) {
+		fin[i] = specs[i];
+		if (specs[i].method == CMP_GLOBAL)
+			tv[i] = teacher_vals(g, e, &L[i], numel[i]);
+	}
+	run_global(tv, numel, fin, nl);
+	for (int i = 0; i < nl; i++) {
+		if (!tv[i])
+			continue;
+		int64_t z = 0;
+		for (int64_t k = 0; k < numel[i]; k++)
+			z += tv[i][k] == 0;
+		double sl = numel[i] ? (double)z / (double)numel[i] : 0;
+		prune_magnitude(vals[i], numel[i],
+				target(step_sparsity(sl, sc), numel[i]));
+		free(tv[i]);
+	}
+	free(tv);
+	free(fin);
+}
+
 /* There is something to prune, and every rule names some layer. */
 static bool
 layers_ok(const cmp_layer *L, int nl, const cmp_rules *rules, nn_diag *d)
@@ -275,7 +334,18 @@ pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 		cmp_rules_free(rules);
 		return false;
 	}
-	bool verbose = pass_opt_str(o, "verbose", NULL) != NULL;
+	bool verbose = pass_opt_str(o, "verbose", NULL) != NULL, ok = true;
+	schedule sc = {(int)pass_opt_i64(o, "prune", "step", 1, d, &ok),
+		       (int)pass_opt_i64(o, "prune", "steps", 1, d, &ok)};
+	if (ok && !(sc.steps >= 1 && sc.step >= 1 && sc.step <= sc.steps)) {
+		nn_error(d, "pass 'prune': step %d of %d: need 1 <= step <= "
+			 "steps", sc.step, sc.steps);
+		ok = false;
+	}
+	if (!ok) {
+		cmp_rules_free(rules);
+		return false;
+	}
 	cmp_layer *L = cmp_weight_layers(g, &nl);
 	if (!layers_ok(L, nl, rules, d)) {
 		free(L);
@@ -289,11 +359,19 @@ pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 		const cmp_rule *r = cmp_rules_match(rules, cmp_layer_name(&L[i]));
 		specs[i] = r ? r->spec : dflt;
 		vals[i] = load(L[i].w, &numel[i]);
-		if (specs[i].method != CMP_GLOBAL &&
-		    specs[i].method != CMP_DENSE)
-			prune_layer(&L[i], vals[i], numel[i], &specs[i], i);
+		cmp_spec si = specs[i];
+		/* only magnitude pruning goes in steps; the others at the end */
+		if (si.method == CMP_MAGNITUDE)
+			si.sparsity = step_sparsity(si.sparsity, &sc);
+		else if (sc.step < sc.steps)
+			continue;
+		if (si.method != CMP_GLOBAL && si.method != CMP_DENSE)
+			prune_layer(&L[i], vals[i], numel[i], &si, i);
 	}
-	run_global(vals, numel, specs, nl);
+	if (sc.steps > 1)
+		run_global_steps(g, o->env, L, vals, numel, specs, nl, &sc);
+	else
+		run_global(vals, numel, specs, nl);
 	for (int i = 0; i < nl; i++) {
 		if (verbose)
 			note_layer(d, &L[i], &specs[i], vals[i], numel[i]);

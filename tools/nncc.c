@@ -54,11 +54,26 @@ usage(FILE *f)
 	      "                          SCOPE: layer (a codebook per layer, "
 	      "default)\n"
 	      "                          or global (one for all layers)\n"
-	      "  --calib FILE.npy        f32 inputs to measure fidelity on "
-	      "(default:\n"
+	      "  --calib FILE.npy        calibration inputs, samples along dim 0, "
+	      "one file per\n"
+	      "                          graph input (repeatable): refit runs "
+	      "after pruning\n"
+	      "                          and sharing; fidelity is measured on "
+	      "them (default:\n"
 	      "                          seeded random inputs)\n"
-	      "  --labels FILE.npy       int labels of --calib: report "
-	      "accuracy\n"
+	      "  --eval FILE.npy         evaluation inputs for fidelity, "
+	      "--tolerance, searches\n"
+	      "                          (default: --calib; repeatable like it)\n"
+	      "  --labels FILE.npy       int labels of the evaluation set: "
+	      "report accuracy\n"
+	      "  --no-refit              with --calib: no least-squares refit\n"
+	      "  --prune-steps=N         prune in N steps, refit after each "
+	      "(default with\n"
+	      "                          --calib: 4 up to 2M weights, else 1)\n"
+	      "  --distill[=T]           tune the fully-connected head on the "
+	      "teacher's\n"
+	      "                          softened logits (KD loss, temperature "
+	      "T, default 4)\n"
 	      "  --tolerance X           fail if top-1 agreement with the "
 	      "uncompressed\n"
 	      "                          model is below 1-X\n"
@@ -279,6 +294,7 @@ compile(args *a)
 	bool ok = true;
 
 	nn_diag_init(&d, TOOL, a->model);
+	nncc_choose_prune_steps(a, &d);
 	if (nncc_lossy(a))
 		nncc_lossy_spec(a, ospec, spec, sizeof spec);
 	else

@@ -26,6 +26,7 @@ typedef struct args {
 	const char *calib[NNCC_MAX_DATA], *eval[NNCC_MAX_DATA];
 	int ncalib, neval;
 	bool no_refit;    /* --no-refit */
+	int prune_steps;  /* --prune-steps; 0: nncc_choose_prune_steps */
 	double distill;   /* --distill temperature; 0: none */
 	int share;        /* 0: no sharing */
 	bool share_global; /* one codebook across layers */
@@ -44,6 +45,9 @@ int nncc_parse_compression(args *a, int argc, char **argv, int *i);
 /* Checks the compression flags together; 0 or 1 after an error. */
 int nncc_check_compression(args *a);
 bool nncc_lossy(const args *a);
+/* Sets a->prune_steps (if 0) for a pruning build with refit: from the
+ * model's weight count. */
+void nncc_choose_prune_steps(args *a, nn_diag *d);
 /* The pipeline when compressing: the head of ospec, the lossy passes,
  * then the rest of ospec. */
 void nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n);

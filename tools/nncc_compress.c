@@ -156,6 +156,17 @@ nncc_parse_compression(args *a, int argc, char **argv, int *i)
 		a->emit_onnx = v;
 	else if (!bad && !strcmp(argv[*i], "--no-refit"))
 		return a->no_refit = true;
+	else if (!bad && (v = VALUE("--prune-steps"))) {
+		char *end;
+		long st = strtol(v, &end, 10);
+		if (end == v || *end || st < 1 || st > 20) {
+			nncc_err("--prune-steps: expected an integer in 1..20, "
+				 "got '%s'", v);
+			return -1;
+		}
+		a->prune_steps = (int)st;
+		return 1;
+	}
 	else if (!bad && !strncmp(argv[*i], "--distill", 9) &&
 		 (!argv[*i][9] || argv[*i][9] == '='))
 		return parse_distill(a, argv[*i]) ? 1 : -1;
@@ -182,6 +193,33 @@ nncc_check_compression(args *a)
 	return 0;
 }
 
+/* Gradual pruning with refit between steps wins back most at high
+ * sparsity (docs/compression.md) but costs a refit per step: the default
+ * is 4 steps for models of up to 2M weights, where a refit takes
+ * seconds, and 1 above (ResNet-18: minutes per refit). */
+#define NNCC_STEPS_MAX_WEIGHTS 2000000
+
+void
+nncc_choose_prune_steps(args *a, nn_diag *d)
+{
+	fe_options fo = {a->shapes, a->nshapes};
+	ir_graph *g;
+	int n;
+	int64_t w = 0;
+
+	if (a->prune_steps || !a->prune_spec[0] || !a->ncalib || a->no_refit)
+		return;
+	a->prune_steps = 1;
+	if (!(g = fe_load_model(a->model, &fo, d)))
+		return; /* the real load reports it */
+	pass_layer_stat *st = pass_layer_stats(g, &n);
+	for (int i = 0; i < n; i++)
+		w += st[i].params;
+	free(st);
+	ir_graph_free(g);
+	a->prune_steps = w <= NNCC_STEPS_MAX_WEIGHTS ? 4 : 1;
+}
+
 bool
 nncc_lossy(const args *a)
 {
@@ -206,12 +244,15 @@ nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 	bool refit = a->ncalib && !a->no_refit;
 	size_t k = (size_t)snprintf(buf, n, "%s", head);
 
-	if (a->prune_spec[0]) {
-		/* the rules path is added by load_optimized: a file name may
-		 * hold ',' or '}', which the text form cannot carry */
-		k += (size_t)snprintf(buf + k, n - k, "%s,%s", a->prune_spec,
+	/* the rules path is added by load_optimized: a file name may hold
+	 * ',' or '}', which the text form cannot carry */
+	int steps = refit && a->prune_spec[0] ? a->prune_steps : 1;
+	size_t len = strlen(a->prune_spec);
+	for (int i = 1; i <= steps && len; i++)
+		k += (size_t)snprintf(buf + k, n - k, "%.*s%s%d%s%d},%s",
+				      (int)len - 1, a->prune_spec,
+				      ",step=", i, ",steps=", steps,
 				      refit ? "refit," : "");
-	}
 	if (a->share)
 		k += (size_t)snprintf(buf + k, n - k,
 				      "share-weights{k=%d,scope=%s},%s",

@@ -23,7 +23,7 @@ DIGITS = os.path.join(ROOT, "examples", "digits")
 
 # model, its input files (calibration, test), sparsity, max drop, min gain
 CASES = [
-	("mlp", "digits_calib_x.npy", "digits_x.npy", 0.9, 0.05, 0.15),
+	("mlp", "digits_calib_x.npy", "digits_x.npy", 0.9, 0.03, 0.2),
 	("mlp", "digits_calib_x.npy", "digits_x.npy", 0.8, 0.02, 0.03),
 	("cnn", "digits_calib_x_img.npy", "digits_x_img.npy", 0.8, 0.02, 0.1),
 ]
