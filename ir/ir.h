@@ -66,6 +66,39 @@ _Noreturn void nn_assert_fail(const char *file, int line, const char *expr);
 #define nn_unreachable() nn_assert_fail(__FILE__, __LINE__, "unreachable")
 
 /* ------------------------------------------------------------------ */
+/* file.c: every file a tool writes or reads. An output "-" is stdout; a
+ * regular file or a new path is written through a temporary in the same
+ * folder (mode 0666 & ~umask), renamed into place on success and removed
+ * on failure; a symlink is followed (its final target is written, the
+ * link stays); a device, FIFO or socket is written in place; a directory
+ * is an error. Errors name the file: "TOOL: error: PATH: REASON". */
+
+typedef struct nn_outfile {
+	FILE *f;
+	const char *path; /* as given; borrowed */
+	char *target;     /* path with its symlinks followed */
+	char *tmp;        /* the temporary renamed onto target, or NULL */
+} nn_outfile;
+
+/* The stream to write to, or NULL with an error on d. Every successful
+ * open is paired with nn_out_close. */
+FILE *nn_out_open(nn_outfile *o, const char *path, nn_diag *d);
+/* Flushes and closes; with ok, a write, flush or close error is reported
+ * and the output is put in place; without it (or on such an error) the
+ * temporary is removed. Returns whether the output is complete. */
+bool nn_out_close(nn_outfile *o, bool ok, nn_diag *d);
+/* nn_out_open, one write of len bytes of buf (borrowed), nn_out_close. */
+bool nn_out_write_file(const char *path, const void *buf, size_t len,
+		       nn_diag *d);
+/* Removes an output written earlier when a later one failed: only a
+ * regular file at path itself (never stdout, a link or a device). */
+void nn_out_remove(const char *path);
+/* Opens a regular file for reading ("rb"); anything else (a FIFO, a
+ * device, a directory) is refused without blocking. NULL with an error on
+ * d naming path. */
+FILE *nn_in_open(const char *path, nn_diag *d);
+
+/* ------------------------------------------------------------------ */
 /* types.c: element types (numbered as ONNX's TensorProto.DataType) and
  * shapes. f16 and bf16 are stored as their uint16_t bit patterns. */
 
