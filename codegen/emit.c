@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/BitWriter.h>
@@ -75,13 +76,60 @@ vector_shape(cg_ctx *c, const char *triple, const char *cpu,
 	}
 }
 
+/* LLVM reports a CPU it does not know only as a warning on stderr, when
+ * the target machine creates its subtarget, and later aborts on it
+ * ("64-bit code requested on a subtarget that doesn't support it"). So
+ * the target machine is created with stderr captured: that warning
+ * becomes an error, anything else LLVM printed passes through. */
+#define UNKNOWN_CPU "is not a recognized processor"
+
+static LLVMTargetMachineRef
+create_tm(LLVMTargetRef t, const char *triple, const char *cpu,
+	  const char *feat, int opt, bool *bad_cpu)
+{
+	FILE *cap = tmpfile();
+	int saved = cap ? dup(2) : -1;
+	LLVMTargetMachineRef tm;
+	char buf[4096];
+	size_t n;
+
+	if (saved >= 0)
+		dup2(fileno(cap), 2);
+	tm = LLVMCreateTargetMachine(t, triple, cpu, feat, cg_level(opt),
+				     LLVMRelocPIC, LLVMCodeModelDefault);
+	*bad_cpu = false;
+	if (saved < 0) {
+		if (cap)
+			fclose(cap);
+		return tm;
+	}
+	dup2(saved, 2);
+	close(saved);
+	rewind(cap);
+	n = fread(buf, 1, sizeof buf - 1, cap);
+	buf[n] = '\0';
+	fclose(cap);
+	*bad_cpu = strstr(buf, UNKNOWN_CPU) != NULL;
+	if (!*bad_cpu)
+		fputs(buf, stderr);
+	return tm;
+}
+
+/* RISC-V knows "generic" as a name but its subtarget refuses it with an
+ * abort ("Use generic-rv64"); the C API has no other way to ask. */
+static bool
+cpu_refused(const char *triple, const char *cpu)
+{
+	return !strncmp(triple, "riscv", 5) && !strcmp(cpu, "generic");
+}
+
 bool
 cg_setup_target(cg_ctx *c, const cg_options *o)
 {
 	char *triple, *err = NULL, *cpu, *feat;
 	LLVMTargetRef t;
 	LLVMTargetDataRef td;
-	bool host = !o->triple && !o->cpu;
+	bool host = !o->triple && !o->cpu, bad_cpu;
 
 	init_targets();
 	triple = o->triple ? LLVMNormalizeTargetTriple(o->triple)
@@ -93,26 +141,33 @@ cg_setup_target(cg_ctx *c, const cg_options *o)
 		LLVMDisposeMessage(triple);
 		return false;
 	}
+	/* no -mcpu with --target: "", the target's own default CPU */
 	cpu = host ? LLVMGetHostCPUName()
-		   : LLVMCreateMessage(o->cpu ? o->cpu
-				       : (o->triple ? "generic" : ""));
+		   : LLVMCreateMessage(o->cpu ? o->cpu : "");
 	if (o->cpu && !strcmp(o->cpu, "native") && !o->triple) {
 		LLVMDisposeMessage(cpu);
 		cpu = LLVMGetHostCPUName();
 		host = true;
 	}
 	feat = host ? LLVMGetHostCPUFeatures() : LLVMCreateMessage("");
-	tm_cache = LLVMCreateTargetMachine(t, triple, cpu, feat,
-		cg_level(o->opt_level), LLVMRelocPIC, LLVMCodeModelDefault);
-	vector_shape(c, triple, cpu, feat);
-	LLVMSetTarget(c->mod, triple);
-	td = LLVMCreateTargetDataLayout(tm_cache);
-	LLVMSetModuleDataLayout(c->mod, td);
-	LLVMDisposeTargetData(td);
+	tm_cache = cpu_refused(triple, cpu) ? NULL
+		   : create_tm(t, triple, cpu, feat, o->opt_level, &bad_cpu);
+	if (!tm_cache || bad_cpu) {
+		nn_error_tool(c->d, "unknown target CPU '%s'", cpu);
+		if (tm_cache)
+			LLVMDisposeTargetMachine(tm_cache);
+		tm_cache = NULL;
+	} else {
+		vector_shape(c, triple, cpu, feat);
+		LLVMSetTarget(c->mod, triple);
+		td = LLVMCreateTargetDataLayout(tm_cache);
+		LLVMSetModuleDataLayout(c->mod, td);
+		LLVMDisposeTargetData(td);
+	}
 	LLVMDisposeMessage(triple);
 	LLVMDisposeMessage(cpu);
 	LLVMDisposeMessage(feat);
-	return true;
+	return tm_cache != NULL;
 }
 
 /* Function attributes make LLVM's cost models see the chosen CPU. */

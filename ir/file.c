@@ -19,11 +19,7 @@
 static void
 file_error(nn_diag *d, const char *path, const char *msg)
 {
-	nn_diag fd = *d;
-
-	fd.file = NULL;
-	nn_error(&fd, "%s: %s", path, msg);
-	d->nerrors++;
+	nn_error_tool(d, "%s: %s", path, msg);
 }
 
 /* The folder of path, with a trailing '/' ("" for the current one);

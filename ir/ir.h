@@ -47,6 +47,10 @@ void nn_diag_init(nn_diag *d, const char *tool, const char *file);
 /* "TOOL: error: FILE: MSG" */
 void nn_error(nn_diag *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* "TOOL: error: MSG": a problem that is not in FILE (a bad option, a file
+ * that cannot be written, which the message names). */
+void nn_error_tool(nn_diag *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* "TOOL: error: FILE: node 'NAME' (OP): MSG"; the node name is omitted
  * when the node has none, and then its output value names it. */
 void nn_error_node(nn_diag *d, const struct ir_node *n, const char *fmt, ...)

@@ -250,13 +250,16 @@ static int
 read_preamble(FILE *f, size_t *hlen, char *err, size_t errsize)
 {
 	unsigned char b[10];
+	int major, minor;
 
 	if (fread(b, 1, 8, f) != 8 || memcmp(b, NPY_MAGIC, 6) != 0)
 		return fail(err, errsize, "not a .npy file (bad magic)");
+	major = b[6];
+	minor = b[7];
 	if (b[6] < 1 || b[6] > 3)
 		return fail(err, errsize, "unsupported .npy version %d.%d",
 			    b[6], b[7]);
-	if (b[6] == 1) {
+	if (major == 1) {
 		if (fread(b, 1, 2, f) != 2)
 			return fail(err, errsize, "truncated header");
 		*hlen = b[0] | (size_t)b[1] << 8;
@@ -266,8 +269,12 @@ read_preamble(FILE *f, size_t *hlen, char *err, size_t errsize)
 		*hlen = b[0] | (size_t)b[1] << 8 | (size_t)b[2] << 16 |
 			(size_t)b[3] << 24;
 	}
+	/* versions 2 and 3 have a 4-byte length: a version 1 file with its
+	 * version byte changed reads its header text as the length */
 	if (*hlen > NPY_MAX_HEADER)
-		return fail(err, errsize, "header too large");
+		return fail(err, errsize, "bad .npy version %d.%d header: "
+			    "length %zu is more than %u bytes", major, minor,
+			    *hlen, NPY_MAX_HEADER);
 	return 0;
 }
 
