@@ -212,32 +212,53 @@ nn_out_remove(const char *path)
 }
 
 FILE *
-nn_in_open(const char *path, nn_diag *d)
+nn_in_open(const char *path, const char **why)
 {
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer before
 	 * fstat can refuse it */
 	int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
-	const char *why;
 	FILE *f;
 
+	*why = NULL;
 	if (fd < 0) {
-		file_error(d, path, strerror(errno));
+		*why = strerror(errno);
 		return NULL;
 	}
-	why = fstat(fd, &st) != 0 ? strerror(errno)
-	    : S_ISDIR(st.st_mode) ? "is a directory"
-	    : !S_ISREG(st.st_mode) ? "not a regular file" : NULL;
-	if (why) {
-		file_error(d, path, why);
-		close(fd);
-		return NULL;
-	}
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 ||
-	    !(f = fdopen(fd, "rb"))) {
-		file_error(d, path, strerror(errno));
+	*why = fstat(fd, &st) != 0 ? strerror(errno)
+	     : S_ISDIR(st.st_mode) ? "is a directory"
+	     : !S_ISREG(st.st_mode) ? "not a regular file" : NULL;
+	if (!*why && (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) ||
+		      !(f = fdopen(fd, "rb"))))
+		*why = strerror(errno);
+	if (*why) {
 		close(fd);
 		return NULL;
 	}
 	return f;
+}
+
+char *
+nn_in_read(const char *path, size_t *len, const char **why)
+{
+	FILE *f = nn_in_open(path, why);
+	size_t cap = 1 << 16, n = 0, got;
+	char *buf;
+
+	if (!f)
+		return NULL;
+	buf = nn_xmalloc(cap);
+	while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0)
+		if ((n += got) == cap - 1)
+			buf = nn_xrealloc(buf, cap *= 2);
+	if (ferror(f)) {
+		*why = strerror(errno);
+		free(buf);
+		buf = NULL;
+	} else {
+		buf[n] = '\0';
+		*len = n;
+	}
+	fclose(f);
+	return buf;
 }

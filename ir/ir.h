@@ -97,10 +97,14 @@ bool nn_out_write_file(const char *path, const void *buf, size_t len,
 /* Removes an output written earlier when a later one failed: only a
  * regular file at path itself (never stdout, a link or a device). */
 void nn_out_remove(const char *path);
-/* Opens a regular file for reading ("rb"); anything else (a FIFO, a
- * device, a directory) is refused without blocking. NULL with an error on
- * d naming path. */
-FILE *nn_in_open(const char *path, nn_diag *d);
+/* Opens a regular file (or a symlink to one) for reading ("rb"); a FIFO,
+ * device or directory is refused without blocking. NULL with *why set to
+ * the reason (static, or strerror's), which the caller reports in its own
+ * words. */
+FILE *nn_in_open(const char *path, const char **why);
+/* The whole of such a file, NUL-terminated: malloc'd, *len bytes before
+ * the NUL; NULL with *why. */
+char *nn_in_read(const char *path, size_t *len, const char **why);
 
 /* ------------------------------------------------------------------ */
 /* types.c: element types (numbered as ONNX's TensorProto.DataType) and

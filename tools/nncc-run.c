@@ -172,15 +172,15 @@ static bool
 load_npy(const char *path, nnrt_array *a)
 {
 	char err[256];
-	nn_diag d;
-	FILE *f;
-	int rc;
+	const char *why;
+	FILE *f = nn_in_open(path, &why);
+	int rc = -1;
 
-	nn_diag_init(&d, TOOL, NULL);
-	if (!(f = nn_in_open(path, &d)))
-		return false;
-	rc = nnrt_npy_fread(f, a, err, sizeof err);
-	fclose(f);
+	if (f) {
+		rc = nnrt_npy_fread(f, a, err, sizeof err);
+		fclose(f);
+	} else
+		snprintf(err, sizeof err, "cannot open: %s", why);
 	if (rc == 0)
 		return true;
 	fprintf(stderr, TOOL ": error: %s: %s\n", path, err);
