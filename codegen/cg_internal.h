@@ -281,9 +281,5 @@ bool cg_prepare(cg_ctx *c, const cg_options *o);
 /* Sets the module's triple and data layout for o; false on a bad target.
  * Needed before lowering so size_t has the target's width. */
 bool cg_setup_target(cg_ctx *c, const cg_options *o);
-/* Writes through a temporary file renamed onto path ("-": stdout). */
-FILE *cg_open_out(const char *path, char **tmp, nn_diag *d);
-bool cg_close_out(FILE *f, const char *path, char *tmp, bool ok,
-		  nn_diag *d);
 
 #endif

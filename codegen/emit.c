@@ -1,10 +1,9 @@
 /* Emission: target machine setup, LLVM's optimization pipeline for the
- * -O level, and writing object, assembly, bitcode or LLVM IR through a
- * temporary file renamed into place. */
+ * -O level, and writing object, assembly, bitcode or LLVM IR (emitted
+ * into memory, written through nn_out_open). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <llvm-c/Analysis.h>
@@ -77,13 +76,60 @@ vector_shape(cg_ctx *c, const char *triple, const char *cpu,
 	}
 }
 
+/* LLVM reports a CPU it does not know only as a warning on stderr, when
+ * the target machine creates its subtarget, and later aborts on it
+ * ("64-bit code requested on a subtarget that doesn't support it"). So
+ * the target machine is created with stderr captured: that warning
+ * becomes an error, anything else LLVM printed passes through. */
+#define UNKNOWN_CPU "is not a recognized processor"
+
+static LLVMTargetMachineRef
+create_tm(LLVMTargetRef t, const char *triple, const char *cpu,
+	  const char *feat, int opt, bool *bad_cpu)
+{
+	FILE *cap = tmpfile();
+	int saved = cap ? dup(2) : -1;
+	LLVMTargetMachineRef tm;
+	char buf[4096];
+	size_t n;
+
+	if (saved >= 0)
+		dup2(fileno(cap), 2);
+	tm = LLVMCreateTargetMachine(t, triple, cpu, feat, cg_level(opt),
+				     LLVMRelocPIC, LLVMCodeModelDefault);
+	*bad_cpu = false;
+	if (saved < 0) {
+		if (cap)
+			fclose(cap);
+		return tm;
+	}
+	dup2(saved, 2);
+	close(saved);
+	rewind(cap);
+	n = fread(buf, 1, sizeof buf - 1, cap);
+	buf[n] = '\0';
+	fclose(cap);
+	*bad_cpu = strstr(buf, UNKNOWN_CPU) != NULL;
+	if (!*bad_cpu)
+		fputs(buf, stderr);
+	return tm;
+}
+
+/* RISC-V knows "generic" as a name but its subtarget refuses it with an
+ * abort ("Use generic-rv64"); the C API has no other way to ask. */
+static bool
+cpu_refused(const char *triple, const char *cpu)
+{
+	return !strncmp(triple, "riscv", 5) && !strcmp(cpu, "generic");
+}
+
 bool
 cg_setup_target(cg_ctx *c, const cg_options *o)
 {
 	char *triple, *err = NULL, *cpu, *feat;
 	LLVMTargetRef t;
 	LLVMTargetDataRef td;
-	bool host = !o->triple && !o->cpu;
+	bool host = !o->triple && !o->cpu, bad_cpu;
 
 	init_targets();
 	triple = o->triple ? LLVMNormalizeTargetTriple(o->triple)
@@ -95,26 +141,33 @@ cg_setup_target(cg_ctx *c, const cg_options *o)
 		LLVMDisposeMessage(triple);
 		return false;
 	}
+	/* no -mcpu with --target: "", the target's own default CPU */
 	cpu = host ? LLVMGetHostCPUName()
-		   : LLVMCreateMessage(o->cpu ? o->cpu
-				       : (o->triple ? "generic" : ""));
+		   : LLVMCreateMessage(o->cpu ? o->cpu : "");
 	if (o->cpu && !strcmp(o->cpu, "native") && !o->triple) {
 		LLVMDisposeMessage(cpu);
 		cpu = LLVMGetHostCPUName();
 		host = true;
 	}
 	feat = host ? LLVMGetHostCPUFeatures() : LLVMCreateMessage("");
-	tm_cache = LLVMCreateTargetMachine(t, triple, cpu, feat,
-		cg_level(o->opt_level), LLVMRelocPIC, LLVMCodeModelDefault);
-	vector_shape(c, triple, cpu, feat);
-	LLVMSetTarget(c->mod, triple);
-	td = LLVMCreateTargetDataLayout(tm_cache);
-	LLVMSetModuleDataLayout(c->mod, td);
-	LLVMDisposeTargetData(td);
+	tm_cache = cpu_refused(triple, cpu) ? NULL
+		   : create_tm(t, triple, cpu, feat, o->opt_level, &bad_cpu);
+	if (!tm_cache || bad_cpu) {
+		nn_error_tool(c->d, "unknown target CPU '%s'", cpu);
+		if (tm_cache)
+			LLVMDisposeTargetMachine(tm_cache);
+		tm_cache = NULL;
+	} else {
+		vector_shape(c, triple, cpu, feat);
+		LLVMSetTarget(c->mod, triple);
+		td = LLVMCreateTargetDataLayout(tm_cache);
+		LLVMSetModuleDataLayout(c->mod, td);
+		LLVMDisposeTargetData(td);
+	}
 	LLVMDisposeMessage(triple);
 	LLVMDisposeMessage(cpu);
 	LLVMDisposeMessage(feat);
-	return true;
+	return tm_cache != NULL;
 }
 
 /* Function attributes make LLVM's cost models see the chosen CPU. */
@@ -249,112 +302,37 @@ optimize(cg_ctx *c, const cg_options *o)
 	return true;
 }
 
-FILE *
-cg_open_out(const char *path, char **tmp, nn_diag *d)
-{
-	FILE *f;
-	int fd;
-
-	*tmp = NULL;
-	if (!strcmp(path, "-"))
-		return stdout;
-	*tmp = nn_xmalloc(strlen(path) + 16);
-	sprintf(*tmp, "%s.tmpXXXXXX", path);
-	fd = mkstemp(*tmp);
-	if (fd >= 0) { /* mkstemp makes 0600; outputs get the usual mode */
-		mode_t m = umask(0);
-		umask(m);
-		fchmod(fd, 0666 & ~m);
-	}
-	if (fd < 0 || !(f = fdopen(fd, "wb"))) {
-		nn_error(d, "cannot write '%s'", path);
-		if (fd >= 0)
-			close(fd);
-		free(*tmp);
-		*tmp = NULL;
-		return NULL;
-	}
-	return f;
-}
-
-bool
-cg_close_out(FILE *f, const char *path, char *tmp, bool ok, nn_diag *d)
-{
-	if (!tmp) {
-		fflush(f);
-		return ok;
-	}
-	if (fclose(f) != 0 && ok) {
-		nn_error(d, "cannot write '%s'", path);
-		ok = false;
-	}
-	if (ok && rename(tmp, path) != 0) {
-		nn_error(d, "cannot rename onto '%s'", path);
-		ok = false;
-	}
-	if (!ok)
-		remove(tmp);
-	free(tmp);
-	return ok;
-}
-
-/* LLVM writes files by name: emit into a temporary, then copy (stdout)
- * or rename it. */
+/* LLVM emits into memory, and the bytes go out through nn_out_open, so
+ * that every output follows the same rules (stdout, devices, symlinks,
+ * atomic replacement, write errors). */
 static bool
 write_module(cg_ctx *c, const cg_options *o, const char *path)
 {
-	char *tmp, *err = NULL, *s;
-	FILE *f = cg_open_out(path, &tmp, c->d);
-	bool ok = true;
-	char *name = NULL;
+	LLVMMemoryBufferRef mb = NULL;
+	char *err = NULL;
+	bool ok;
 
-	if (!f)
-		return false;
 	if (o->output == CG_OUT_LL) {
-		s = LLVMPrintModuleToString(c->mod);
-		ok = fputs(s, f) >= 0;
+		char *s = LLVMPrintModuleToString(c->mod);
+		ok = nn_out_write_file(path, s, strlen(s), c->d);
 		LLVMDisposeMessage(s);
-		return cg_close_out(f, path, tmp, ok, c->d);
-	}
-	if (!tmp) { /* binary to stdout: go through a named temporary */
-		name = strdup("/tmp/nncc-outXXXXXX");
-		int fd = mkstemp(name);
-		if (fd < 0)
-			return false;
-		close(fd);
-	}
-	if (o->output == CG_OUT_BC)
-		ok = LLVMWriteBitcodeToFile(c->mod, tmp ? tmp : name) == 0;
-	else
-		ok = !LLVMTargetMachineEmitToFile(tm_cache, c->mod,
-			tmp ? tmp : name, o->output == CG_OUT_ASM
-			? LLVMAssemblyFile : LLVMObjectFile, &err);
-	if (!ok) {
-		nn_error(c->d, "cannot emit '%s': %s", path, err ? err : "");
-		LLVMDisposeMessage(err);
-	}
-	if (name) {
-		FILE *in = fopen(name, "rb");
-		char buf[65536];
-		size_t k;
-		while (ok && in && (k = fread(buf, 1, sizeof buf, in)) > 0)
-			fwrite(buf, 1, k, f);
-		if (in)
-			fclose(in);
-		remove(name);
-		free(name);
-	}
-	if (tmp) { /* LLVM rewrote tmp by name; our handle is stale */
-		fclose(f);
-		f = NULL;
-		if (ok && rename(tmp, path) != 0)
-			ok = false;
-		if (!ok)
-			remove(tmp);
-		free(tmp);
 		return ok;
 	}
-	return cg_close_out(f, path, tmp, ok, c->d);
+	if (o->output == CG_OUT_BC)
+		mb = LLVMWriteBitcodeToMemoryBuffer(c->mod);
+	else if (LLVMTargetMachineEmitToMemoryBuffer(tm_cache, c->mod,
+		 o->output == CG_OUT_ASM ? LLVMAssemblyFile : LLVMObjectFile,
+		 &err, &mb))
+		mb = NULL;
+	if (!mb) {
+		nn_error(c->d, "cannot emit '%s': %s", path, err ? err : "");
+		LLVMDisposeMessage(err);
+		return false;
+	}
+	ok = nn_out_write_file(path, LLVMGetBufferStart(mb),
+			       LLVMGetBufferSize(mb), c->d);
+	LLVMDisposeMemoryBuffer(mb);
+	return ok;
 }
 
 bool

@@ -95,18 +95,16 @@ bool
 cg_write_header(ir_graph *g, const char *name, const char *path, nn_diag *d)
 {
 	cg_plan *p = cg_plan_build(g, d);
-	char *tmp;
+	nn_outfile o;
 	FILE *f;
-	bool ok;
 
 	if (!p)
 		return false;
-	if (!(f = cg_open_out(path, &tmp, d))) {
+	if (!(f = nn_out_open(&o, path, d))) {
 		cg_plan_free(p);
 		return false;
 	}
 	put_header(f, g, name, p->arena_size);
-	ok = !ferror(f);
 	cg_plan_free(p);
-	return cg_close_out(f, path, tmp, ok, d);
+	return nn_out_close(&o, true, d);
 }

@@ -1,7 +1,6 @@
 /* IR to ONNX (--emit-onnx): writes a graph as a plain ModelProto at the
  * lowest default-domain opset that holds the forms the IR uses; nncc's
  * fused ops become the standard nodes they stand for. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -473,36 +472,6 @@ build_model(ex_ctx *x)
 	return m;
 }
 
-/* Writes buf to path through a temporary file renamed into place, so a
- * failure leaves no partial file; "-" is stdout. */
-static bool
-write_file(const char *path, const void *buf, size_t len, nn_diag *d)
-{
-	if (strcmp(path, "-") == 0) {
-		if (fwrite(buf, 1, len, stdout) == len && fflush(stdout) == 0)
-			return true;
-		nn_error(d, "cannot write the ONNX model to stdout");
-		return false;
-	}
-	size_t n = strlen(path) + 32;
-	char *tmp = nn_xmalloc(n);
-	snprintf(tmp, n, "%s.tmp%ld", path, (long)rand());
-	FILE *f = fopen(tmp, "wb");
-	bool ok = f && fwrite(buf, 1, len, f) == len;
-	int e = errno;
-	ok = f && fclose(f) == 0 && ok;
-	if (ok && rename(tmp, path) != 0) {
-		e = errno;
-		ok = false;
-	}
-	if (!ok) {
-		nn_error(d, "cannot write '%s': %s", path, strerror(e));
-		remove(tmp);
-	}
-	free(tmp);
-	return ok;
-}
-
 bool
 fe_export_onnx(const ir_graph *g, const char *path, nn_diag *d)
 {
@@ -521,7 +490,7 @@ fe_export_onnx(const ir_graph *g, const char *path, nn_diag *d)
 		} else {
 			uint8_t *buf = nn_xmalloc(len + 1);
 			onnx__model_proto__pack(m, buf);
-			ok = write_file(path, buf, len, d);
+			ok = nn_out_write_file(path, buf, len, d);
 			free(buf);
 		}
 	}

@@ -114,23 +114,14 @@ decode_buffer(fe_ctx *c, const void *data, size_t len)
 static Onnx__ModelProto *
 decode_model(fe_ctx *c)
 {
-	FILE *f = fopen(c->path, "rb");
-	if (!f) {
-		nn_error(c->d, "cannot open: %s", strerror(errno));
+	const char *why;
+	size_t len;
+	char *buf = nn_in_read(c->path, &len, &why);
+	if (!buf) {
+		nn_error(c->d, "cannot open: %s", why);
 		return NULL;
 	}
-	size_t cap = 1 << 16, len = 0, n;
-	uint8_t *buf = nn_xmalloc(cap);
-	while ((n = fread(buf + len, 1, cap - len, f)) > 0)
-		if ((len += n) == cap)
-			buf = nn_xrealloc(buf, cap *= 2);
-	bool err = ferror(f);
-	fclose(f);
-	Onnx__ModelProto *m = NULL;
-	if (err)
-		nn_error(c->d, "cannot read: %s", strerror(errno));
-	else
-		m = decode_buffer(c, buf, len);
+	Onnx__ModelProto *m = decode_buffer(c, (uint8_t *)buf, len);
 	free(buf);
 	return m;
 }

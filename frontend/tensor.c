@@ -339,11 +339,12 @@ read_external(fe_ctx *c, const Onnx__TensorProto *t, const char *what,
 	char *path = external_path(c, r.loc, what);
 	if (!path)
 		return false;
-	FILE *f = fopen(path, "rb");
+	const char *why;
+	FILE *f = nn_in_open(path, &why);
 	free(path);
 	if (!f) {
 		nn_error(c->d, "%s: cannot open external data file '%s': %s",
-			 what, r.loc, strerror(errno));
+			 what, r.loc, why);
 		return false;
 	}
 	int64_t size = -1;

@@ -45,6 +45,19 @@ nn_error(nn_diag *d, const char *fmt, ...)
 }
 
 void
+nn_error_tool(nn_diag *d, const char *fmt, ...)
+{
+	const char *file = d->file;
+	va_list ap;
+
+	d->file = NULL;
+	va_start(ap, fmt);
+	nn_verror(d, fmt, ap);
+	va_end(ap);
+	d->file = file;
+}
+
+void
 nn_error_node(nn_diag *d, const ir_node *n, const char *fmt, ...)
 {
 	va_list ap;

@@ -47,6 +47,10 @@ void nn_diag_init(nn_diag *d, const char *tool, const char *file);
 /* "TOOL: error: FILE: MSG" */
 void nn_error(nn_diag *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* "TOOL: error: MSG": a problem that is not in FILE (a bad option, a file
+ * that cannot be written, which the message names). */
+void nn_error_tool(nn_diag *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* "TOOL: error: FILE: node 'NAME' (OP): MSG"; the node name is omitted
  * when the node has none, and then its output value names it. */
 void nn_error_node(nn_diag *d, const struct ir_node *n, const char *fmt, ...)
@@ -64,6 +68,43 @@ void nn_verror(nn_diag *d, const char *fmt, va_list ap);
 _Noreturn void nn_assert_fail(const char *file, int line, const char *expr);
 #define NN_ASSERT(e) ((e) ? (void)0 : nn_assert_fail(__FILE__, __LINE__, #e))
 #define nn_unreachable() nn_assert_fail(__FILE__, __LINE__, "unreachable")
+
+/* ------------------------------------------------------------------ */
+/* file.c: every file a tool writes or reads. An output "-" is stdout; a
+ * regular file or a new path is written through a temporary in the same
+ * folder (mode 0666 & ~umask), renamed into place on success and removed
+ * on failure; a symlink is followed (its final target is written, the
+ * link stays); a device, FIFO or socket is written in place; a directory
+ * is an error. Errors name the file: "TOOL: error: PATH: REASON". */
+
+typedef struct nn_outfile {
+	FILE *f;
+	const char *path; /* as given; borrowed */
+	char *target;     /* path with its symlinks followed */
+	char *tmp;        /* the temporary renamed onto target, or NULL */
+} nn_outfile;
+
+/* The stream to write to, or NULL with an error on d. Every successful
+ * open is paired with nn_out_close. */
+FILE *nn_out_open(nn_outfile *o, const char *path, nn_diag *d);
+/* Flushes and closes; with ok, a write, flush or close error is reported
+ * and the output is put in place; without it (or on such an error) the
+ * temporary is removed. Returns whether the output is complete. */
+bool nn_out_close(nn_outfile *o, bool ok, nn_diag *d);
+/* nn_out_open, one write of len bytes of buf (borrowed), nn_out_close. */
+bool nn_out_write_file(const char *path, const void *buf, size_t len,
+		       nn_diag *d);
+/* Removes an output written earlier when a later one failed: only a
+ * regular file at path itself (never stdout, a link or a device). */
+void nn_out_remove(const char *path);
+/* Opens a regular file (or a symlink to one) for reading ("rb"); a FIFO,
+ * device or directory is refused without blocking. NULL with *why set to
+ * the reason (static, or strerror's), which the caller reports in its own
+ * words. */
+FILE *nn_in_open(const char *path, const char **why);
+/* The whole of such a file, NUL-terminated: malloc'd, *len bytes before
+ * the NUL; NULL with *why. */
+char *nn_in_read(const char *path, size_t *len, const char **why);
 
 /* ------------------------------------------------------------------ */
 /* types.c: element types (numbered as ONNX's TensorProto.DataType) and

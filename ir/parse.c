@@ -561,23 +561,11 @@ ir_parse(const char *text, size_t len, nn_diag *d)
 ir_graph *
 ir_parse_file(const char *path, nn_diag *d)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		nn_error(d, "cannot open '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	size_t cap = 1 << 16, n = 0, got;
-	char *buf = nn_xmalloc(cap);
-	while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-		n += got;
-		if (n == cap)
-			buf = nn_xrealloc(buf, cap *= 2);
-	}
-	bool bad = ferror(f);
-	fclose(f);
-	if (bad) {
-		nn_error(d, "cannot read '%s'", path);
-		free(buf);
+	const char *why;
+	size_t n;
+	char *buf = nn_in_read(path, &n, &why);
+	if (!buf) {
+		nn_error(d, "cannot open '%s': %s", path, why);
 		return NULL;
 	}
 	const char *file = d->file;

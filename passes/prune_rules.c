@@ -168,29 +168,13 @@ cmp_rules_parse(const char *text, const char *path, const cmp_spec *dflt,
 cmp_rules *
 cmp_rules_load(const char *path, const cmp_spec *dflt, nn_diag *d)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		nn_error(d, "cannot open prune rules '%s': %s", path,
-			 strerror(errno));
+	const char *why;
+	size_t len;
+	char *text = nn_in_read(path, &len, &why);
+	if (!text) {
+		nn_error(d, "cannot open prune rules '%s': %s", path, why);
 		return NULL;
 	}
-	size_t cap = 4096, len = 0, got;
-	char *text = nn_xmalloc(cap);
-	while ((got = fread(text + len, 1, cap - len - 1, f)) > 0) {
-		len += got;
-		if (len + 1 == cap)
-			text = nn_xrealloc(text, cap *= 2);
-	}
-	/* fopen succeeds on a directory; the read is what fails */
-	if (ferror(f)) {
-		nn_error(d, "cannot read prune rules '%s': %s", path,
-			 strerror(errno));
-		fclose(f);
-		free(text);
-		return NULL;
-	}
-	fclose(f);
-	text[len] = 0;
 	cmp_rules *r = cmp_rules_parse(text, path, dflt, d);
 	free(text);
 	return r;

@@ -36,6 +36,13 @@ int nnrt_npy_read_mem(const void *data, size_t size, nnrt_array *a,
 /* Writes a .npy file (version 1); 0 or -1 with a message in err. */
 int nnrt_npy_write(const char *path, const nnrt_array *a, char *err,
 		   size_t errsize);
+/* The same to an open stdio stream (a FILE *, borrowed and left open:
+ * the caller flushes and closes it and checks those for errors). */
+int nnrt_npy_fwrite(void *stream, const nnrt_array *a, char *err,
+		    size_t errsize);
+/* nnrt_npy_read from an open stdio stream (a FILE *, borrowed), read to
+ * its end. */
+int nnrt_npy_fread(void *stream, nnrt_array *a, char *err, size_t errsize);
 void nnrt_array_free(nnrt_array *a);
 size_t nnrt_dtype_size(int dtype);       /* 0 if not an NNRT_* type */
 const char *nnrt_dtype_name(int dtype);  /* "f32", "i64", "bool", "?" */

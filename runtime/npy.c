@@ -250,13 +250,16 @@ static int
 read_preamble(FILE *f, size_t *hlen, char *err, size_t errsize)
 {
 	unsigned char b[10];
+	int major, minor;
 
 	if (fread(b, 1, 8, f) != 8 || memcmp(b, NPY_MAGIC, 6) != 0)
 		return fail(err, errsize, "not a .npy file (bad magic)");
+	major = b[6];
+	minor = b[7];
 	if (b[6] < 1 || b[6] > 3)
 		return fail(err, errsize, "unsupported .npy version %d.%d",
 			    b[6], b[7]);
-	if (b[6] == 1) {
+	if (major == 1) {
 		if (fread(b, 1, 2, f) != 2)
 			return fail(err, errsize, "truncated header");
 		*hlen = b[0] | (size_t)b[1] << 8;
@@ -266,8 +269,12 @@ read_preamble(FILE *f, size_t *hlen, char *err, size_t errsize)
 		*hlen = b[0] | (size_t)b[1] << 8 | (size_t)b[2] << 16 |
 			(size_t)b[3] << 24;
 	}
+	/* versions 2 and 3 have a 4-byte length: a version 1 file with its
+	 * version byte changed reads its header text as the length */
 	if (*hlen > NPY_MAX_HEADER)
-		return fail(err, errsize, "header too large");
+		return fail(err, errsize, "bad .npy version %d.%d header: "
+			    "length %zu is more than %u bytes", major, minor,
+			    *hlen, NPY_MAX_HEADER);
 	return 0;
 }
 
@@ -345,9 +352,8 @@ read_file(FILE *f, nnrt_array *a, char *err, size_t errsize)
 	return read_data(f, a, err, errsize);
 }
 
-/* Reads a stream to its end (f stays open). */
-static int
-read_stream(FILE *f, nnrt_array *a, char *err, size_t errsize)
+int
+nnrt_npy_fread(void *f, nnrt_array *a, char *err, size_t errsize)
 {
 	int rc;
 
@@ -373,7 +379,7 @@ nnrt_npy_read_mem(const void *data, size_t size, nnrt_array *a, char *err,
 	if (!f)
 		return fail(err, errsize, "cannot read memory: %s",
 			    strerror(errno));
-	rc = read_stream(f, a, err, errsize);
+	rc = nnrt_npy_fread(f, a, err, errsize);
 	fclose(f);
 	return rc;
 }
@@ -388,7 +394,7 @@ nnrt_npy_read(const char *path, nnrt_array *a, char *err, size_t errsize)
 	f = fopen(path, "rb");
 	if (!f)
 		return fail(err, errsize, "cannot open: %s", strerror(errno));
-	rc = read_stream(f, a, err, errsize);
+	rc = nnrt_npy_fread(f, a, err, errsize);
 	fclose(f);
 	return rc;
 }
@@ -419,14 +425,12 @@ format_header(const nnrt_array *a, const char *descr, char *buf,
 }
 
 int
-nnrt_npy_write(const char *path, const nnrt_array *a, char *err,
-	       size_t errsize)
+nnrt_npy_fwrite(void *stream, const nnrt_array *a, char *err, size_t errsize)
 {
 	char descr[8], hdr[512];
 	unsigned char pre[10];
 	size_t i, hlen, sz = nnrt_dtype_size(a->dtype);
-	FILE *f;
-	int ok;
+	FILE *f = stream;
 
 	if (!sz || a->rank < 0 || a->rank > 8)
 		return fail(err, errsize, "unsupported dtype or rank");
@@ -440,14 +444,26 @@ nnrt_npy_write(const char *path, const nnrt_array *a, char *err,
 	memcpy(pre, NPY_MAGIC "\x01\x00", 8);
 	pre[8] = (unsigned char)(hlen & 0xff);
 	pre[9] = (unsigned char)(hlen >> 8);
+	if (fwrite(pre, 1, 10, f) != 10 || fwrite(hdr, 1, hlen, f) != hlen ||
+	    fwrite(a->data, 1, a->nbytes, f) != a->nbytes)
+		return fail(err, errsize, "write failed: %s", strerror(errno));
+	return 0;
+}
+
+int
+nnrt_npy_write(const char *path, const nnrt_array *a, char *err,
+	       size_t errsize)
+{
+	FILE *f;
+	int rc;
+
+	if (!nnrt_dtype_size(a->dtype) || a->rank < 0 || a->rank > 8)
+		return fail(err, errsize, "unsupported dtype or rank");
 	f = fopen(path, "wb");
 	if (!f)
 		return fail(err, errsize, "cannot create: %s", strerror(errno));
-	ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, hlen, f) == hlen &&
-	     fwrite(a->data, 1, a->nbytes, f) == a->nbytes;
-	if (fclose(f) != 0)
-		ok = 0;
-	if (!ok)
-		return fail(err, errsize, "write failed: %s", strerror(errno));
-	return 0;
+	rc = nnrt_npy_fwrite(f, a, err, errsize);
+	if (fclose(f) != 0 && rc == 0)
+		rc = fail(err, errsize, "write failed: %s", strerror(errno));
+	return rc;
 }

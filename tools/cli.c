@@ -45,8 +45,16 @@ static bool
 read_npy(const char *flag, const char *path, nnrt_array *arr, nn_diag *d)
 {
 	char e[256];
+	const char *why;
+	FILE *f = nn_in_open(path, &why);
+	int rc = -1;
 
-	if (nnrt_npy_read(path, arr, e, sizeof e) == 0)
+	if (f) {
+		rc = nnrt_npy_fread(f, arr, e, sizeof e);
+		fclose(f);
+	} else
+		snprintf(e, sizeof e, "%s", why);
+	if (rc == 0)
 		return true;
 	nn_error(d, "%s: cannot read '%s': %s", flag, path, e);
 	return false;

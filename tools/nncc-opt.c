@@ -210,37 +210,18 @@ load(const opt_args *a, nn_diag *d)
 	return g;
 }
 
-/* Writes the IR to a temporary file next to path, then renames it, so a
- * failure never leaves a partial output. */
+/* Writes the IR to path (see nn_out_open: never a partial file). */
 static bool
-write_output(const char *path, ir_graph *g, const ir_print_opts *po)
+write_output(const char *path, ir_graph *g, const ir_print_opts *po,
+	     nn_diag *d)
 {
-	size_t n = strlen(path) + 16;
-	char *tmp = nn_xmalloc(n);
-	FILE *f;
-	int fd;
+	nn_outfile o;
+	FILE *f = nn_out_open(&o, path, d);
 
-	snprintf(tmp, n, "%s.tmpXXXXXX", path);
-	fd = mkstemp(tmp);
-	/* mkstemp makes the file 0600; an IR dump is not secret */
-	if (fd >= 0)
-		fchmod(fd, 0644);
-	f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f) {
-		fprintf(stderr, TOOL ": error: %s: cannot create output\n",
-			path);
-		free(tmp);
+	if (!f)
 		return false;
-	}
 	ir_print(f, g, po);
-	if (ferror(f) | (fclose(f) != 0) || rename(tmp, path) != 0) {
-		fprintf(stderr, TOOL ": error: %s: write failed\n", path);
-		remove(tmp);
-		free(tmp);
-		return false;
-	}
-	free(tmp);
-	return true;
+	return nn_out_close(&o, true, d);
 }
 
 static int
@@ -263,11 +244,9 @@ run(opt_args *a)
 	if (a->run.env && a->run.env->log)
 		fputs(a->run.env->log, stderr);
 	if (ok && a->out)
-		ok = write_output(a->out, g, &po);
-	else if (ok) {
-		ir_print(stdout, g, &po);
-		ok = fflush(stdout) == 0;
-	}
+		ok = write_output(a->out, g, &po, &d);
+	else if (ok)
+		ok = write_output("-", g, &po, &d);
 	pass_pipeline_free(pl);
 	free_env(a->run.env);
 	if (g)

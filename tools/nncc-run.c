@@ -172,8 +172,16 @@ static bool
 load_npy(const char *path, nnrt_array *a)
 {
 	char err[256];
+	const char *why;
+	FILE *f = nn_in_open(path, &why);
+	int rc = -1;
 
-	if (nnrt_npy_read(path, a, err, sizeof err) == 0)
+	if (f) {
+		rc = nnrt_npy_fread(f, a, err, sizeof err);
+		fclose(f);
+	} else
+		snprintf(err, sizeof err, "cannot open: %s", why);
+	if (rc == 0)
 		return true;
 	fprintf(stderr, TOOL ": error: %s: %s\n", path, err);
 	return false;
@@ -333,13 +341,15 @@ free_outputs(tensor_set *t)
 	free(t->numel);
 }
 
-/* Writes output i to path through a temporary file and a rename. */
+/* Writes output i to path (see nn_out_open: never a partial file). */
 static bool
 write_output(const char *path, const ir_value *v, void *data, int64_t numel)
 {
 	nnrt_array a;
-	size_t n = strlen(path) + 16;
-	char err[256], *tmp = nn_xmalloc(n);
+	nn_outfile o;
+	nn_diag d;
+	char err[256];
+	FILE *f;
 	bool ok;
 
 	memset(&a, 0, sizeof a);
@@ -348,17 +358,20 @@ write_output(const char *path, const ir_value *v, void *data, int64_t numel)
 	memcpy(a.dim, v->shape.dim, sizeof(int64_t) * (size_t)a.rank);
 	a.data = data;
 	a.nbytes = (size_t)numel * ir_dtype_size(v->dtype);
-	snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
-	ok = nnrt_npy_write(tmp, &a, err, sizeof err) == 0 &&
-	     rename(tmp, path) == 0;
-	if (!ok) {
-		fprintf(stderr, TOOL ": error: %s: %s\n", path,
-			nnrt_dtype_size(a.dtype) ? err : "dtype has no .npy "
-			"form");
-		remove(tmp);
+	nn_diag_init(&d, TOOL, NULL);
+	if (!nnrt_dtype_size(a.dtype)) {
+		nn_error(&d, "%s: dtype %s has no .npy form", path,
+			 ir_dtype_name(v->dtype));
+		return false;
 	}
-	free(tmp);
-	return ok;
+	if (!(f = nn_out_open(&o, path, &d)))
+		return false;
+	/* a write error leaves the stream's error flag set, and the close
+	 * reports it with the file's name */
+	ok = nnrt_npy_fwrite(f, &a, err, sizeof err) == 0 || ferror(f);
+	if (!ok)
+		nn_error(&d, "%s: %s", path, err);
+	return nn_out_close(&o, ok, &d);
 }
 
 /* ------------------------------------------------------------------ */

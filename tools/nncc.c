@@ -192,24 +192,13 @@ parse_args(args *a, int argc, char **argv)
 static bool
 write_ir(const char *path, ir_graph *g, nn_diag *d)
 {
-	char *tmp = nn_xmalloc(strlen(path) + 16);
-	FILE *f;
-	bool ok;
+	nn_outfile o;
+	FILE *f = nn_out_open(&o, path, d);
 
-	sprintf(tmp, "%s.tmp%ld", path, (long)rand());
-	if (!(f = fopen(tmp, "w"))) {
-		nn_error(d, "cannot write '%s'", path);
-		free(tmp);
+	if (!f)
 		return false;
-	}
 	ir_print(f, g, &(ir_print_opts){true});
-	ok = !ferror(f) && fclose(f) == 0 && rename(tmp, path) == 0;
-	if (!ok) {
-		nn_error(d, "cannot write '%s'", path);
-		remove(tmp);
-	}
-	free(tmp);
-	return ok;
+	return nn_out_close(&o, true, d);
 }
 
 cg_output
@@ -244,8 +233,7 @@ emit_all(const args *a, ir_graph *g, const char *name, nn_diag *d)
 	if (ok && a->out)
 		ok = cg_compile(g, &o, a->out, d);
 	while (!ok && n-- > 0)
-		if (strcmp(done[n], "-"))
-			remove(done[n]);
+		nn_out_remove(done[n]);
 	return ok;
 }
 

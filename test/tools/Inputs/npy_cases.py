@@ -51,6 +51,12 @@ def write(d):
         f.write(raw[:-3])
     with open(os.path.join(d, "trailing.npy"), "wb") as f:
         f.write(raw + b"\0\0\0\0")
+    # a version 1 file marked version 3: its 2-byte length and header text
+    # read as a 4-byte length
+    with open(os.path.join(d, "v3bad.npy"), "wb") as f:
+        f.write(raw[:6] + b"\x03" + raw[7:])
+    with open(os.path.join(d, "v4.npy"), "wb") as f:
+        f.write(raw[:6] + b"\x04" + raw[7:])
 
 
 def compare(d):
