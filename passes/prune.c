@@ -142,10 +142,9 @@ prune_blocks(const cmp_layer *L, double *v, double s, int br, int bc)
 	free(ks);
 }
 
-/* Prunes one layer by a per-layer method (not global, not dense). */
-static void
-prune_layer(const cmp_layer *L, double *v, int64_t n, const cmp_spec *s,
-	    int index)
+void
+cmp_prune_layer(const cmp_layer *L, double *v, int64_t n, const cmp_spec *s,
+		int index)
 {
 	switch (s->method) {
 	case CMP_MAGNITUDE:
@@ -291,7 +290,7 @@ pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 		vals[i] = load(L[i].w, &numel[i]);
 		if (specs[i].method != CMP_GLOBAL &&
 		    specs[i].method != CMP_DENSE)
-			prune_layer(&L[i], vals[i], numel[i], &specs[i], i);
+			cmp_prune_layer(&L[i], vals[i], numel[i], &specs[i], i);
 	}
 	run_global(vals, numel, specs, nl);
 	for (int i = 0; i < nl; i++) {
