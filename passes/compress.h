@@ -78,6 +78,13 @@ bool cmp_parse_block(const char *s, int *r, int *c);
 /* Checks ranges (sparsity in [0,1], 0 < n < m, blocks >= 1); reports
  * with `where` as the message prefix. */
 bool cmp_spec_check(const cmp_spec *s, const char *where, nn_diag *d);
+/* prune.c: prunes one layer's values v (n of them, w's flat layout) by
+ * a per-layer method (not global, not dense) as pass `prune` does;
+ * index is the layer's position among the weight layers (random's
+ * seed). prune-auto applies its choices through it, so that the rules
+ * file it writes gives the same weights. */
+void cmp_prune_layer(const cmp_layer *L, double *v, int64_t n,
+		     const cmp_spec *s, int index);
 
 /* prune_rules.c: the rules file (docs/compression.md). */
 typedef struct cmp_rule {

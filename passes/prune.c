@@ -142,10 +142,9 @@ prune_blocks(const cmp_layer *L, double *v, double s, int br, int bc)
 	free(ks);
 }
 
-/* Prunes one layer by a per-layer method (not global, not dense). */
-static void
-prune_layer(const cmp_layer *L, double *v, int64_t n, const cmp_spec *s,
-	    int index)
+void
+cmp_prune_layer(const cmp_layer *L, double *v, int64_t n, const cmp_spec *s,
+		int index)
 {
 	switch (s->method) {
 	case CMP_MAGNITUDE:
@@ -366,7 +365,7 @@ pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 		else if (sc.step < sc.steps)
 			continue;
 		if (si.method != CMP_GLOBAL && si.method != CMP_DENSE)
-			prune_layer(&L[i], vals[i], numel[i], &si, i);
+			cmp_prune_layer(&L[i], vals[i], numel[i], &si, i);
 	}
 	if (sc.steps > 1)
 		run_global_steps(g, o->env, L, vals, numel, specs, nl, &sc);
