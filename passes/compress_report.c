@@ -193,14 +193,13 @@ totals(ir_graph *g, int64_t *params, int64_t *nnz, int64_t *dense,
 	free(st);
 }
 
-static void
-print_fidelity(FILE *f, const pass_fidelity *r, const char *note)
+void
+pass_print_fidelity(FILE *f, const pass_fidelity *r, const char *note)
 {
-	fprintf(f, "fidelity on %lld samples%s%s%s: max abs err %.6g, max rel "
-		"err %.6g, top-1 agreement %.4f (%lld/%lld)\n",
-		(long long)r->nsamples, note ? " (" : "", note ? note : "",
-		note ? ")" : "", r->max_abs, r->max_rel, r->top1_agree,
-		(long long)r->agree, (long long)r->nsamples);
+	fprintf(f, "fidelity on %lld samples (%s): max abs err %.3g, max rel "
+		"err %.3g, top-1 agreement %.4f (%lld/%lld)\n",
+		(long long)r->nsamples, note, r->max_abs, r->max_rel,
+		r->top1_agree, (long long)r->agree, (long long)r->nsamples);
 	if (r->accuracy >= 0)
 		fprintf(f, "accuracy: %.4f (%lld/%lld), uncompressed %.4f "
 			"(%lld/%lld)\n", r->accuracy, (long long)r->correct,
@@ -237,5 +236,5 @@ pass_print_report(FILE *f, ir_graph *before, ir_graph *after,
 		"(f32), %lld with codebooks\n", (long long)p1, (long long)z1,
 		(long long)d1, (long long)k1);
 	if (fid)
-		print_fidelity(f, fid, calib_note);
+		pass_print_fidelity(f, fid, calib_note);
 }

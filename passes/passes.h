@@ -209,6 +209,10 @@ pass_layer_stat *pass_layer_stats(ir_graph *g, int *n);
  * before (dense graph) and after, then the fidelity lines if fid is not
  * NULL (calib_note, e.g. "64 seeded random inputs (no --calib)", says
  * what the samples were). */
+/* The fidelity line (and the accuracy line with labels); note says what
+ * the samples were. */
+void pass_print_fidelity(FILE *f, const pass_fidelity *fid,
+			 const char *note);
 void pass_print_report(FILE *f, ir_graph *before, ir_graph *after,
 		       const pass_fidelity *fid, const char *calib_note);
 

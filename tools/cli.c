@@ -40,21 +40,43 @@ cli_add_input_shape(const char *tool, fe_input_shape **shapes, int *n,
 	return true;
 }
 
-/* Reads one .npy file into *arr, reporting "FLAG: cannot read ...". */
-static bool
-read_npy(const char *flag, const char *path, nnrt_array *arr, nn_diag *d)
+int
+cli_add_file(const char *tool, const char **list, int *n, int max,
+	     const char *flag, const char *v)
 {
-	char e[256];
+	if (*n == max) {
+		fprintf(stderr, "%s: error: %s: more than %d files\n", tool,
+			flag, max);
+		return -1;
+	}
+	list[(*n)++] = v;
+	return 1;
+}
+
+int
+cli_read_npy(const char *path, nnrt_array *arr, char *err, size_t n)
+{
 	const char *why;
 	FILE *f = nn_in_open(path, &why);
 	int rc = -1;
 
 	if (f) {
-		rc = nnrt_npy_fread(f, arr, e, sizeof e);
+		rc = nnrt_npy_fread(f, arr, err, n);
 		fclose(f);
-	} else
-		snprintf(e, sizeof e, "%s", why);
-	if (rc == 0)
+	} else {
+		snprintf(err, n, "%s", why);
+		return 1;
+	}
+	return rc == 0 ? 0 : 2;
+}
+
+/* Reads one .npy file into *arr, reporting "FLAG: cannot read ...". */
+static bool
+read_npy(const char *flag, const char *path, nnrt_array *arr, nn_diag *d)
+{
+	char e[256];
+
+	if (cli_read_npy(path, arr, e, sizeof e) == 0)
 		return true;
 	nn_error(d, "%s: cannot read '%s': %s", flag, path, e);
 	return false;

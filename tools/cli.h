@@ -4,6 +4,7 @@
 #define NNCC_TOOLS_CLI_H
 
 #include "frontend.h"
+#include "nnrt.h"
 #include "passes.h"
 
 /* cli.c */
@@ -16,6 +17,13 @@ const char *cli_value(const char *tool, int argc, char **argv, int *i,
  * caller frees it); false after reporting a malformed one. */
 bool cli_add_input_shape(const char *tool, fe_input_shape **shapes, int *n,
 			 const char *arg);
+/* Appends v to the repeatable file flag's list (at most max); 1, or -1
+ * after "TOOL: error: FLAG: more than MAX files". */
+int cli_add_file(const char *tool, const char **list, int *n, int max,
+		 const char *flag, const char *v);
+/* Reads the .npy file path (a regular file) into *arr: 0, or 1 if it
+ * cannot be opened and 2 if it is no valid .npy, with the reason in err. */
+int cli_read_npy(const char *path, nnrt_array *arr, char *err, size_t n);
 /* Loads n .npy files (one per graph input, samples along dim 0) into
  * x, with labels (int64 or int32, one per sample) if not NULL. flag
  * ("--calib") names them in messages and x->what. False after reporting;

@@ -66,17 +66,6 @@ usage(FILE *f)
 			pass_table[i].help);
 }
 
-static int
-add_file(const char **list, int *n, const char *flag, const char *v)
-{
-	if (*n == 16) {
-		fprintf(stderr, TOOL ": error: %s: more than 16 files\n", flag);
-		return -1;
-	}
-	list[(*n)++] = v;
-	return 1;
-}
-
 /* The data-driven passes' environment, or NULL (none asked for, or an
  * error: *ok says which). */
 static pass_env *
@@ -125,9 +114,10 @@ parse_valued(opt_args *a, int argc, char **argv, int *i)
 	else if (!bad && (v = VALUE("--input-shape")))
 		return cli_add_input_shape(TOOL, &a->shapes, &a->nshapes, v) ? 1 : -1;
 	else if (!bad && (v = VALUE("--calib")))
-		return add_file(a->calib, &a->ncalib, "--calib", v);
+		return cli_add_file(TOOL, a->calib, &a->ncalib, 16, "--calib",
+				    v);
 	else if (!bad && (v = VALUE("--eval")))
-		return add_file(a->eval, &a->neval, "--eval", v);
+		return cli_add_file(TOOL, a->eval, &a->neval, 16, "--eval", v);
 	else if (!bad && (v = VALUE("--labels")))
 		a->labels = v;
 	return bad ? -1 : v ? 1 : 0;

@@ -172,18 +172,12 @@ static bool
 load_npy(const char *path, nnrt_array *a)
 {
 	char err[256];
-	const char *why;
-	FILE *f = nn_in_open(path, &why);
-	int rc = -1;
+	int rc = cli_read_npy(path, a, err, sizeof err);
 
-	if (f) {
-		rc = nnrt_npy_fread(f, a, err, sizeof err);
-		fclose(f);
-	} else
-		snprintf(err, sizeof err, "cannot open: %s", why);
 	if (rc == 0)
 		return true;
-	fprintf(stderr, TOOL ": error: %s: %s\n", path, err);
+	fprintf(stderr, TOOL ": error: %s: %s%s\n", path,
+		rc == 1 ? "cannot open: " : "", err);
 	return false;
 }
 

@@ -94,19 +94,6 @@ parse_distill(args *a, const char *s)
 	return true;
 }
 
-/* A repeatable file flag: one file per graph input. */
-static int
-add_data(const char **list, int *n, const char *flag, const char *v)
-{
-	if (*n == NNCC_MAX_DATA) {
-		fprintf(stderr, TOOL ": error: %s: more than %d files\n", flag,
-			NNCC_MAX_DATA);
-		return -1;
-	}
-	list[(*n)++] = v;
-	return 1;
-}
-
 static bool
 parse_tolerance(args *a, const char *v)
 {
@@ -135,9 +122,11 @@ nncc_parse_compression(args *a, int argc, char **argv, int *i)
 	else if (!bad && (v = VALUE("--share")))
 		return parse_share(a, v) ? 1 : -1;
 	else if (!bad && (v = VALUE("--calib")))
-		return add_data(a->calib, &a->ncalib, "--calib", v);
+		return cli_add_file(TOOL, a->calib, &a->ncalib, NNCC_MAX_DATA,
+				    "--calib", v);
 	else if (!bad && (v = VALUE("--eval")))
-		return add_data(a->eval, &a->neval, "--eval", v);
+		return cli_add_file(TOOL, a->eval, &a->neval, NNCC_MAX_DATA,
+				    "--eval", v);
 	else if (!bad && (v = VALUE("--labels")))
 		a->labels = v;
 	else if (!bad && (v = VALUE("--tolerance")))
@@ -419,21 +408,6 @@ dense_weight_bytes(ir_graph *g)
 	return t;
 }
 
-static void
-print_fid(FILE *f, const pass_fidelity *fid, const char *note)
-{
-	fprintf(f, "fidelity on %lld samples (%s): max abs err %.3g, max rel "
-		"err %.3g, top-1 agreement %.4f (%lld/%lld)\n",
-		(long long)fid->nsamples, note, fid->max_abs, fid->max_rel,
-		fid->top1_agree, (long long)fid->agree,
-		(long long)fid->nsamples);
-	if (fid->accuracy >= 0)
-		fprintf(f, "accuracy: %.4f (%lld/%lld), uncompressed %.4f "
-			"(%lld/%lld)\n", fid->accuracy, (long long)fid->correct,
-			(long long)fid->nsamples, fid->ref_accuracy,
-			(long long)fid->ref_correct, (long long)fid->nsamples);
-}
-
 bool
 nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
 	     const char *name, nn_diag *d)
@@ -468,7 +442,7 @@ nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
 		if (e && e->log)
 			fputs(e->log, f);
 		if (ok)
-			print_fid(f, &fid, note);
+			pass_print_fidelity(f, &fid, note);
 	} else if (ok) {
 		after = report_layers(NULL, a, ref, g, &o);
 		nn_note(d, "compression: weights %lld -> %lld bytes; on %lld "
