@@ -51,16 +51,21 @@ double
 cmp_refit_row_error(const cmp_refit_stats *st, const cmp_refit_group *s,
 		    int64_t r, const double *w)
 {
-	int64_t k1 = st->k + 1;
+	int64_t k1 = st->k + 1, n = 0;
+	int64_t *nz = nn_xmalloc((size_t)k1 * sizeof *nz);
 	double e = s->yy[r];
-	for (int64_t i = 0; i < k1; i++) {
-		if (w[i] == 0)
-			continue;
+	for (int64_t i = 0; i < k1; i++)
+		if (w[i] != 0)
+			nz[n++] = i;
+	/* w^T G w - 2 w^T xy + y^T y over the non-zeros only */
+	for (int64_t a = 0; a < n; a++) {
+		const double *g = s->g + nz[a] * k1;
 		double gw = 0;
-		for (int64_t j = 0; j < k1; j++)
-			gw += s->g[i * k1 + j] * w[j];
-		e += w[i] * gw - 2 * w[i] * s->xy[i * st->mg + r];
+		for (int64_t b = 0; b < n; b++)
+			gw += g[nz[b]] * w[nz[b]];
+		e += w[nz[a]] * (gw - 2 * s->xy[nz[a] * st->mg + r]);
 	}
+	free(nz);
 	return e > 0 ? e : 0;
 }
 
