@@ -281,7 +281,8 @@ decode_attrs(fe_ctx *c, const Onnx__NodeProto *np, ir_op op,
 						   "twice", o->name);
 				ok = false;
 			}
-		if (want == IR_NATTR_KINDS) {
+		if (want == IR_NATTR_KINDS ||
+		    strncmp(o->name, "nncc.", 5) == 0) {
 			fe_error_np(c, np, "unknown attribute '%s'", o->name);
 			ok = false;
 		} else if (ir_kind_of(got) != want) {

@@ -322,30 +322,34 @@ external_keys(fe_ctx *c, const Onnx__TensorProto *t, const char *what,
 	return true;
 }
 
-static bool
-read_external(fe_ctx *c, const Onnx__TensorProto *t, const char *what,
-	      int64_t nbytes, void *dst)
+/* Opens t's external data file and checks that it holds nbytes at the
+ * offset, before anything of that size is allocated: a huge shape backed
+ * by a short file is an error, not an allocation. Returns the file at the
+ * offset, or NULL after an error. */
+static FILE *
+open_external(fe_ctx *c, const Onnx__TensorProto *t, const char *what,
+	      int64_t nbytes)
 {
 	ext_ref r;
 	if (!external_keys(c, t, what, &r))
-		return false;
+		return NULL;
 	if (r.length >= 0 && r.length != nbytes) {
 		nn_error(c->d,
 			 "%s: external data length %lld does not match its "
 			 "%lld bytes",
 			 what, (long long)r.length, (long long)nbytes);
-		return false;
+		return NULL;
 	}
 	char *path = external_path(c, r.loc, what);
 	if (!path)
-		return false;
+		return NULL;
 	const char *why;
 	FILE *f = nn_in_open(path, &why);
 	free(path);
 	if (!f) {
 		nn_error(c->d, "%s: cannot open external data file '%s': %s",
 			 what, r.loc, why);
-		return false;
+		return NULL;
 	}
 	int64_t size = -1;
 	if (fseeko(f, 0, SEEK_END) == 0)
@@ -357,19 +361,23 @@ read_external(fe_ctx *c, const Onnx__TensorProto *t, const char *what,
 			 "bytes at offset %lld, has %lld)",
 			 what, r.loc, (long long)nbytes, (long long)r.offset,
 			 (long long)size);
-	else if (fseeko(f, r.offset, SEEK_SET) != 0 ||
-		 fread(dst, 1, nbytes, f) != (size_t)nbytes) {
+	else if (fseeko(f, r.offset, SEEK_SET) != 0) {
 		nn_error(c->d, "%s: cannot read external data file '%s'", what,
 			 r.loc);
 		ok = false;
 	}
-	fclose(f);
-	return ok;
+	if (!ok) {
+		fclose(f);
+		return NULL;
+	}
+	return f;
 }
 
+/* Fills dst from t; ext is the external data file open_external
+ * checked (taken: closed here), NULL unless s is SRC_EXTERNAL. */
 static bool
 tensor_fill(fe_ctx *c, const Onnx__TensorProto *t, const char *what,
-	    const ir_tensor *tt, int64_t nbytes, src s, void *dst)
+	    const ir_tensor *tt, int64_t nbytes, src s, FILE *ext, void *dst)
 {
 	int64_t numel = ir_shape_numel(&tt->shape);
 	switch (s) {
@@ -383,10 +391,16 @@ tensor_fill(fe_ctx *c, const Onnx__TensorProto *t, const char *what,
 		if (nbytes)
 			memcpy(dst, t->raw_data.data, nbytes);
 		break;
-	case SRC_EXTERNAL:
-		if (!read_external(c, t, what, nbytes, dst))
+	case SRC_EXTERNAL: {
+		bool ok = fread(dst, 1, nbytes, ext) == (size_t)nbytes;
+		fclose(ext);
+		if (!ok) {
+			nn_error(c->d, "%s: cannot read its external data",
+				 what);
 			return false;
+		}
 		break;
+	}
 	default:
 		fill_typed(t, s, tt->dtype, numel, dst);
 		return true;
@@ -397,16 +411,31 @@ tensor_fill(fe_ctx *c, const Onnx__TensorProto *t, const char *what,
 	return true;
 }
 
+/* tensor_layout, then the external data file checked (*ext, or NULL). */
+static bool
+tensor_check(fe_ctx *c, const Onnx__TensorProto *t, const char *what,
+	     ir_tensor *out, int64_t *nbytes, src *s, FILE **ext)
+{
+	*ext = NULL;
+	if (!tensor_layout(c, t, what, out, nbytes, s))
+		return false;
+	if (*s == SRC_EXTERNAL &&
+	    !(*ext = open_external(c, t, what, *nbytes)))
+		return false;
+	return true;
+}
+
 bool
 fe_tensor(fe_ctx *c, const Onnx__TensorProto *t, const char *what,
 	  ir_tensor *out)
 {
 	int64_t nbytes;
 	src s;
-	if (!tensor_layout(c, t, what, out, &nbytes, &s))
+	FILE *ext;
+	if (!tensor_check(c, t, what, out, &nbytes, &s, &ext))
 		return false;
 	out->data = nn_alloc(c->g->weights, (size_t)nbytes);
-	return tensor_fill(c, t, what, out, nbytes, s, out->data);
+	return tensor_fill(c, t, what, out, nbytes, s, ext, out->data);
 }
 
 ir_value *
@@ -422,10 +451,11 @@ fe_initializer(fe_ctx *c, const Onnx__TensorProto *t)
 	ir_tensor tt;
 	int64_t nbytes;
 	src s;
-	if (!tensor_layout(c, t, what, &tt, &nbytes, &s))
+	FILE *ext;
+	if (!tensor_check(c, t, what, &tt, &nbytes, &s, &ext))
 		return NULL;
 	ir_value *v = ir_add_const(c->g, name, tt.dtype, &tt.shape, NULL);
-	if (!tensor_fill(c, t, what, &tt, nbytes, s, v->data))
+	if (!tensor_fill(c, t, what, &tt, nbytes, s, ext, v->data))
 		return NULL;
 	ir_const_facts(v); /* filled in place, after ir_add_const */
 	return v;

@@ -350,8 +350,12 @@ ir_shape_pad(ir_graph *g, ir_node *n, nn_diag *d)
 	}
 	ir_shape s = x->shape;
 	for (int a = 0; a < s.rank; a++) {
-		s.dim[a] += p.begin[a] + p.end[a];
-		if (s.dim[a] < 0 || (p.mode != PAD_CONSTANT &&
+		/* pads come from the model: checked, since INT64_MAX pads
+		 * wrapped the shape to an empty tensor */
+		bool wrap = __builtin_add_overflow(s.dim[a], p.begin[a],
+						   &s.dim[a]) ||
+			    __builtin_add_overflow(s.dim[a], p.end[a], &s.dim[a]);
+		if (wrap || s.dim[a] < 0 || (p.mode != PAD_CONSTANT &&
 				     x->shape.dim[a] == 0 && s.dim[a] > 0)) {
 			nn_error_node(d, n, "cannot pad axis %d of size %lld by "
 				      "%lld and %lld", a,
@@ -359,6 +363,11 @@ ir_shape_pad(ir_graph *g, ir_node *n, nn_diag *d)
 				      (long long)p.begin[a], (long long)p.end[a]);
 			return false;
 		}
+	}
+	if (ir_shape_numel(&s) < 0) {
+		nn_error_node(d, n, "the padded tensor would have more than "
+			      "%lld elements", (long long)IR_MAX_ELEMS);
+		return false;
 	}
 	n->out[0]->dtype = x->dtype;
 	n->out[0]->shape = s;

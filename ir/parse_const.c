@@ -405,6 +405,26 @@ parse_codebook(parser *P, ir_value *v)
 	return !v->data || derive_codes(P, &at, v);
 }
 
+/* An inline list of n values takes at least 2n - 1 bytes of text (a digit
+ * and a comma each): a list the rest of the text cannot hold is refused
+ * before its n elements are allocated (an 81-byte file declaring
+ * u8[4294967295] took 4 GB before it was found short). */
+static bool
+list_fits(parser *P, const token *at, ir_dtype t, const ir_shape *s,
+	  int64_t n)
+{
+	int64_t room = (int64_t)(P->end - P->tok.start);
+
+	if (!ir_lex_is_punct(P, '[') || n == 0 || 2 * n - 1 <= room)
+		return true;
+	char buf[160];
+	ir_shape_str(s, buf, sizeof buf);
+	ir_lex_err(P, at, "%s%s needs %lld values, the text holds at most "
+		   "%lld", ir_dtype_name(t), buf, (long long)n,
+		   (long long)(room + 1) / 2);
+	return false;
+}
+
 bool
 ir_parse_const(parser *P, const token *res)
 {
@@ -429,6 +449,8 @@ ir_parse_const(parser *P, const token *res)
 		if (!parse_elided(P, v))
 			return false;
 	} else {
+		if (!list_fits(P, &at, t, &s, n))
+			return false;
 		v = ir_add_const(P->g, name, t, &s, NULL);
 		if (!ir_parse_data(P, v->data, t, &s, n))
 			return false;
