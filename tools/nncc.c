@@ -49,6 +49,12 @@ usage(FILE *f)
 	      "                          nmN:M (e.g. nm2:4), blockRxC (e.g. "
 	      "block4x4), dense\n"
 	      "  --prune-rules FILE      per-layer rules (docs/compression.md)\n"
+	      "  --prune=auto            per-layer sparsities chosen on --calib"
+	      " data so that\n"
+	      "                          --tolerance holds on the evaluation "
+	      "set\n"
+	      "  --emit-rules FILE       with --prune=auto: write its choice as"
+	      " a rules file\n"
 	      "  --share=K[:SCOPE]       k-means weight sharing, K in 2..256 "
 	      "centroids;\n"
 	      "                          SCOPE: layer (a codebook per layer, "
@@ -76,7 +82,9 @@ usage(FILE *f)
 	      "T, default 4)\n"
 	      "  --tolerance X           fail if top-1 agreement with the "
 	      "uncompressed\n"
-	      "                          model is below 1-X\n"
+	      "                          model is below 1-X (with --labels: if"
+	      " accuracy\n"
+	      "                          drops by more than X)\n"
 	      "  --report                per-layer table, sizes and fidelity "
 	      "(stdout)\n"
 	      "  --emit-onnx FILE        write the model after all passes as "
@@ -248,6 +256,8 @@ load_optimized(const args *a, const char *spec, const pass_run_opts *ro,
 
 	if (pl && a->prune_rules)  /* the reference pipeline has no prune */
 		pass_pipeline_add_opt(pl, "prune", "rules", a->prune_rules);
+	if (pl && a->emit_rules)
+		pass_pipeline_add_opt(pl, "prune-auto", "emit", a->emit_rules);
 
 	if (g && !pass_pipeline_run(pl, g, ro, d)) {
 		ir_graph_free(g);

@@ -33,6 +33,8 @@ typedef struct args {
 	double tolerance; /* < 0: none */
 	bool report;
 	int kernel;       /* --sparse-kernel: a cg_kernel, 0 = cost model */
+	bool prune_auto;  /* --prune=auto: the pass prune-auto */
+	const char *emit_rules; /* --emit-rules: its choices as rules */
 } args;
 
 /* nncc.c */

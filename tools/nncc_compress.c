@@ -21,6 +21,13 @@ parse_prune(args *a, const char *v)
 	double s = strtod(v, &end);
 	int x, y, k;
 
+	if (!strcmp(v, "auto")) {
+		/* the spec needs --tolerance, which may come later:
+		 * nncc_check_compression writes it */
+		a->prune_auto = true;
+		a->prune = v;
+		return true;
+	}
 	if (end == v || (*end && end != colon) || !(s >= 0 && s <= 1)) {
 		fprintf(stderr, TOOL ": error: --prune: bad sparsity '%.*s' "
 			"(expected a number in [0, 1])\n",
@@ -117,6 +124,8 @@ nncc_parse_compression(args *a, int argc, char **argv, int *i)
 
 	if ((v = VALUE("--prune-rules")))
 		a->prune_rules = v;
+	else if (!bad && (v = VALUE("--emit-rules")))
+		a->emit_rules = v;
 	else if (!bad && (v = VALUE("--prune")))
 		return parse_prune(a, v) ? 1 : -1;
 	else if (!bad && (v = VALUE("--share")))
@@ -162,6 +171,30 @@ nncc_parse_compression(args *a, int argc, char **argv, int *i)
 	return bad ? -1 : v ? 1 : 0;
 }
 
+/* --prune=auto: the pass prune-auto, under --tolerance, with --calib;
+ * its rules file with --emit-rules. */
+static int
+check_prune_auto(args *a)
+{
+	if (a->emit_rules && !a->prune_auto)
+		return nncc_err("--emit-rules needs --prune=auto (it writes the "
+				"per-layer sparsities the search chose)%s", "");
+	if (a->prune_rules)
+		return nncc_err("--prune=auto chooses the per-layer sparsities "
+				"itself: drop --prune-rules%s", "");
+	if (!a->ncalib)
+		return nncc_err("--prune=auto needs --calib (the inputs each "
+				"pruned layer is refit and measured on)%s", "");
+	if (a->tolerance < 0)
+		return nncc_err("--prune=auto needs --tolerance X (the top-1 "
+				"agreement, or with --labels the accuracy, it "
+				"may lose)%s", "");
+	snprintf(a->prune_spec, sizeof a->prune_spec,
+		 "prune-auto{tolerance=%.17g,objective=%s}", a->tolerance,
+		 a->size ? "bytes" : "weights");
+	return 0;
+}
+
 int
 nncc_check_compression(args *a)
 {
@@ -170,6 +203,11 @@ nncc_check_compression(args *a)
 	if (a->prune_rules && !a->prune)
 		snprintf(a->prune_spec, sizeof a->prune_spec,
 			 "prune{sparsity=0,method=magnitude}");
+	if (a->prune_auto || a->emit_rules) {
+		int r = check_prune_auto(a);
+		if (r)
+			return r;
+	}
 	if (a->labels && !a->ncalib && !a->neval)
 		return nncc_err("--labels needs --calib or --eval (the inputs "
 				"they label)%s", "");
@@ -185,7 +223,8 @@ nncc_check_compression(args *a)
 /* Gradual pruning with refit between steps wins back most at high
  * sparsity (docs/compression.md) but costs a refit per step: the default
  * is 4 steps for models of up to 2M weights, where a refit takes
- * seconds, and 1 above (ResNet-18: minutes per refit). */
+ * seconds, and 1 above (ResNet-18: minutes per refit) or with a rules
+ * file. */
 #define NNCC_STEPS_MAX_WEIGHTS 2000000
 
 void
@@ -196,11 +235,20 @@ nncc_choose_prune_steps(args *a, nn_diag *d)
 	int n;
 	int64_t w = 0;
 
-	if (a->prune_steps || !a->prune_spec[0] || !a->ncalib || a->no_refit)
+	/* a rules file (from --emit-rules, say) is one step, as prune-auto
+	 * measured it */
+	if (a->prune_steps || !a->prune_spec[0] || !a->ncalib || a->no_refit ||
+	    a->prune_auto || a->prune_rules)
 		return;
 	a->prune_steps = 1;
-	if (!(g = fe_load_model(a->model, &fo, d)))
-		return; /* the real load reports it */
+	/* quiet: the real load says what there is to say about the model */
+	nn_diag q = *d;
+	q.out = fopen("/dev/null", "w");
+	g = q.out ? fe_load_model(a->model, &fo, &q) : NULL;
+	if (q.out)
+		fclose(q.out);
+	if (!g)
+		return;
 	pass_layer_stat *st = pass_layer_stats(g, &n);
 	for (int i = 0; i < n; i++)
 		w += st[i].params;
@@ -234,10 +282,15 @@ nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 	size_t k = (size_t)snprintf(buf, n, "%s", head);
 
 	/* the rules path is added by load_optimized: a file name may hold
-	 * ',' or '}', which the text form cannot carry */
-	int steps = refit && a->prune_spec[0] ? a->prune_steps : 1;
+	 * ',' or '}', which the text form cannot carry. prune-auto leaves
+	 * its layers refit, as it verified them; other methods go in steps,
+	 * refit after each */
+	int steps = refit && a->prune_spec[0] && !a->prune_auto
+		    ? a->prune_steps : 1;
 	size_t len = strlen(a->prune_spec);
-	for (int i = 1; i <= steps && len; i++)
+	if (a->prune_auto)
+		k += (size_t)snprintf(buf + k, n - k, "%s,", a->prune_spec);
+	for (int i = 1; i <= steps && len && !a->prune_auto; i++)
 		k += (size_t)snprintf(buf + k, n - k, "%.*s%s%d%s%d},%s",
 				      (int)len - 1, a->prune_spec,
 				      ",step=", i, ",steps=", steps,
@@ -336,7 +389,8 @@ method_of(const args *a, const ir_value *w)
 {
 	static char buf[96];
 	const char *colon = a->prune ? strchr(a->prune, ':') : NULL;
-	const char *p = a->prune_rules ? "rules" : colon ? colon + 1
+	const char *p = a->prune_rules ? "rules" : a->prune_auto ? "auto"
+		      : colon ? colon + 1
 		      : a->prune ? "magnitude" : NULL;
 
 	/* "l1", "share16", "nm2:4+share16" */
@@ -451,7 +505,16 @@ nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
 			(long long)fid.nsamples, note, fid.max_abs,
 			fid.top1_agree);
 	}
-	if (a->tolerance >= 0 && 1 - fid.top1_agree > a->tolerance + 1e-12) {
+	/* with --labels the tolerance is the accuracy that may be lost */
+	if (a->tolerance >= 0 && fid.accuracy >= 0 &&
+	    fid.ref_accuracy - fid.accuracy > a->tolerance + 1e-12) {
+		nn_error(d, "accuracy %.4f is more than the tolerance %g below "
+			 "the uncompressed model's %.4f; nothing written",
+			 fid.accuracy, a->tolerance, fid.ref_accuracy);
+		return false;
+	}
+	if (a->tolerance >= 0 && fid.accuracy < 0 &&
+	    1 - fid.top1_agree > a->tolerance + 1e-12) {
 		nn_error(d, "top-1 agreement with the uncompressed model is "
 			 "%.4f (%lld/%lld), below 1 - tolerance = %.4f; nothing "
 			 "written", fid.top1_agree, (long long)fid.agree,
