@@ -285,8 +285,8 @@ nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 	 * ',' or '}', which the text form cannot carry. prune-auto leaves
 	 * its layers refit, as it verified them; other methods go in steps,
 	 * refit after each */
-	int steps = refit && a->prune_spec[0] && !a->prune_auto
-		    ? a->prune_steps : 1;
+	int steps = refit && a->prune_spec[0] && !a->prune_auto &&
+		    a->prune_steps > 1 ? a->prune_steps : 1;
 	size_t len = strlen(a->prune_spec);
 	if (a->prune_auto)
 		k += (size_t)snprintf(buf + k, n - k, "%s,", a->prune_spec);
