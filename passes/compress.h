@@ -172,5 +172,64 @@ bool cmp_solve_spd(double *a, double *b, int n, double damp);
  * the squared error before and after. */
 void cmp_refit_codes(cmp_refit *L, ir_graph *g, double damp, double *err0,
 		     double *err1);
+/* Whether another layer of g holds the same codebook as w (one codebook
+ * across layers): changing it for w alone would split it. */
+bool cmp_book_shared(ir_graph *g, const ir_value *w);
+
+/* distill.c, distill_train.c: knowledge distillation of the trailing
+ * fully-connected head (Gemm/MatMul with constant weights and the
+ * elementwise activations between them) on the KD loss against the
+ * teacher's logits. The head is held as effective f32 matrices (alpha
+ * and beta folded in) that the trainer updates in place. */
+typedef struct cmp_kd_act {
+	ir_op op;
+	float a, b;        /* LeakyRelu/Elu alpha, Clip bounds, HardSigmoid */
+} cmp_kd_act;
+#define CMP_KD_MAX_ACTS 4
+typedef struct cmp_kd_layer {
+	cmp_layer cl;      /* the node and its weight's 2-D view */
+	ir_value *bias;    /* the bias constant, or NULL */
+	float alpha, beta; /* Gemm's; 1 otherwise */
+	int64_t in, out;   /* cl.cols, cl.rows */
+	float *w;          /* [out, in] effective weights (alpha * w) */
+	float *b;          /* [out] effective bias (beta * c); 0 without */
+	uint8_t *mask;     /* [out, in]: 1 where a weight may move */
+	int ncodes;        /* shared weights: the centroids are the params */
+	float *cb;         /* [ncodes] effective centroids (alpha * c) */
+	uint8_t *code;     /* [out, in] code of every view element */
+	bool book_fixed;   /* one codebook across layers: left as it is */
+	int nact;
+	cmp_kd_act act[CMP_KD_MAX_ACTS]; /* applied after the layer */
+} cmp_kd_layer;
+typedef struct cmp_kd_head {
+	int n;
+	cmp_kd_layer *l;   /* in network order */
+	int64_t rows;      /* calibration rows (samples) */
+	int64_t classes;   /* the logits' last dimension */
+	float *x;          /* [rows, l[0].in] the head's inputs */
+	float *t;          /* [rows, classes] the teacher's logits */
+} cmp_kd_head;
+typedef struct cmp_kd_opts {
+	double temp, lr, time;
+	int64_t iters, batch;
+	uint64_t seed;
+} cmp_kd_opts;
+typedef struct cmp_kd_result {
+	double loss0, loss1;   /* mean KD loss (T^2 KL) before and after */
+	double agree0, agree1; /* top-1 agreement with the teacher */
+	int64_t iters, best;   /* steps taken; the step the kept params had */
+	bool timed_out;
+	double seconds;
+} cmp_kd_result;
+/* The head's logits for rows x [n, l[0].in] into y [n, classes]. */
+void cmp_kd_forward(const cmp_kd_head *h, const float *x, int64_t n,
+		    float *y);
+/* Mean KD loss over all rows at temperature temp; *agree gets the top-1
+ * agreement. */
+double cmp_kd_loss(const cmp_kd_head *h, double temp, double *agree);
+/* Adam on the KD loss, mini-batches of o->batch rows (seeded shuffles),
+ * at most o->iters steps and o->time seconds; leaves h with the
+ * parameters of the lowest full loss seen (the initial ones included). */
+void cmp_kd_train(cmp_kd_head *h, const cmp_kd_opts *o, cmp_kd_result *r);
 
 #endif

@@ -57,8 +57,8 @@ add_row(const cmp_refit *L, const cmp_refit_group *s, int64_t gi, int64_t r,
 
 /* Whether another layer of g holds the same codebook values (one
  * codebook across layers): refitting it here would split it. */
-static bool
-book_shared(ir_graph *g, const ir_value *w)
+bool
+cmp_book_shared(ir_graph *g, const ir_value *w)
 {
 	int nl;
 	bool shared = false;
@@ -133,7 +133,7 @@ cmp_refit_codes(cmp_refit *L, ir_graph *g, double damp, double *err0,
 	const ir_value *w = L->cl.w;
 	int uk[IR_MAX_CODES], nu = unknowns(L, uk);
 	*err0 = *err1 = total_error(L);
-	if (nu == 0 || !w->codes || book_shared(g, w))
+	if (nu == 0 || !w->codes || cmp_book_shared(g, w))
 		return;
 	int64_t k = L->st.k;
 	double *a = nn_xcalloc((size_t)(nu * nu), sizeof *a);
