@@ -106,6 +106,8 @@ bool pass_share_weights(ir_graph *g, const pass_opts *o, nn_diag *d,
 			bool *changed);
 /* refit.c (with refit_stats.c, refit_codes.c) */
 bool pass_refit(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed);
+/* slim.c */
+bool pass_slim(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed);
 
 /* calib.c: what the data-driven passes share (docs/compression.md). */
 typedef struct pass_fidelity pass_fidelity;
