@@ -142,6 +142,7 @@ typedef struct cmp_refit {
 	ir_window win;       /* Conv: window, map, kernel/position counts */
 	int64_t *map;
 	int64_t kn, pout, pin, cin;
+	bool dense;          /* solve every weight, zeros too (slim) */
 	cmp_refit_stats st;
 } cmp_refit;
 /* Sets L up for layer cl of g: false (nothing to do) if the teacher has
@@ -149,7 +150,17 @@ typedef struct cmp_refit {
  * not handle it (warned). */
 bool cmp_refit_init(cmp_refit *L, ir_graph *g, const pass_env *e,
 		    const cmp_layer *cl, bool all, nn_diag *d);
+/* cmp_refit_init for a layer whose input width may differ from its
+ * teacher's (slim removed the layer before it): the teacher node by
+ * name, the same op and output shape; every weight is solved (dense). */
+bool cmp_refit_init_any(cmp_refit *L, ir_graph *g, const pass_env *e,
+			const cmp_layer *cl, nn_diag *d);
 void cmp_refit_fini(cmp_refit *L);
+/* Refits layer cl of g (as cmp_refit_init with all, or _init_any with
+ * any_width), logging the reconstruction error to e; *done says whether
+ * it did (the layer may have no teacher). False on an error. */
+bool cmp_refit_one(ir_graph *g, pass_env *e, const cmp_layer *cl, bool all,
+		   bool any_width, double damp, nn_diag *d, bool *done);
 /* Runs teacher and g over e->calib, accumulating L's statistics. */
 bool cmp_refit_gather(cmp_refit *L, ir_graph *g, pass_env *e, nn_diag *d);
 /* New weight (flat, w's layout) and bias (or NULL) for L's node. */

@@ -111,6 +111,8 @@ bool pass_prune_auto(ir_graph *g, const pass_opts *o, nn_diag *d,
 		     bool *changed);
 /* distill.c (with distill_train.c) */
 bool pass_distill(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed);
+/* slim.c */
+bool pass_slim(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed);
 
 /* calib.c: what the data-driven passes share (docs/compression.md). */
 typedef struct pass_fidelity pass_fidelity;

@@ -104,7 +104,7 @@ solve_row(const cmp_refit *L, const cmp_refit_group *s, int64_t r, double *w,
 	int *idx = nn_xmalloc((size_t)k1 * sizeof *idx);
 	int n = 0;
 	for (int64_t c = 0; c < L->st.k; c++)
-		if (w[c] != 0)
+		if (w[c] != 0 || L->dense)
 			idx[n++] = (int)c;
 	if (L->bias)
 		idx[n++] = (int)L->st.k;
@@ -155,6 +155,33 @@ refit_rows(cmp_refit *L, ir_graph *g, double damp, double *err0, double *err1)
 }
 
 bool
+cmp_refit_one(ir_graph *g, pass_env *e, const cmp_layer *cl, bool all,
+	      bool any_width, double damp, nn_diag *d, bool *done)
+{
+	cmp_refit L;
+	*done = false;
+	if (!(any_width ? cmp_refit_init_any(&L, g, e, cl, d)
+			: cmp_refit_init(&L, g, e, cl, all, d)))
+		return true;
+	bool ok = cmp_refit_gather(&L, g, e, d);
+	if (ok) {
+		double e0 = 0, e1 = 0;
+		if (L.cl.w->ncodes && !L.dense)
+			cmp_refit_codes(&L, g, damp, &e0, &e1);
+		else
+			refit_rows(&L, g, damp, &e0, &e1);
+		pass_env_log(e, "refit %-24s %s reconstruction error "
+			     "%.4g -> %.4g (relative, %lld rows)",
+			     cmp_layer_name(&L.cl), L.cl.w->ncodes && !L.dense ?
+			     "centroids" : "weights", e0 / L.st.yy_total,
+			     e1 / L.st.yy_total, (long long)L.st.nrows);
+		*done = true;
+	}
+	cmp_refit_fini(&L);
+	return ok;
+}
+
+bool
 pass_refit(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 {
 	static const char *const keys[] = {"damp", "all", NULL};
@@ -172,25 +199,9 @@ pass_refit(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 	}
 	cmp_layer *cl = cmp_weight_layers(g, &nl);
 	for (int i = 0; i < nl && ok; i++) {
-		cmp_refit L;
-		if (!cmp_refit_init(&L, g, e, &cl[i], all, d))
-			continue;
-		ok = cmp_refit_gather(&L, g, e, d);
-		if (ok) {
-			double e0 = 0, e1 = 0;
-			if (L.cl.w->ncodes)
-				cmp_refit_codes(&L, g, damp, &e0, &e1);
-			else
-				refit_rows(&L, g, damp, &e0, &e1);
-			pass_env_log(e, "refit %-24s %s reconstruction error "
-				     "%.4g -> %.4g (relative, %lld rows)",
-				     cmp_layer_name(&L.cl), L.cl.w->ncodes ?
-				     "centroids" : "weights", e0 / L.st.yy_total,
-				     e1 / L.st.yy_total,
-				     (long long)L.st.nrows);
-			*changed = true;
-		}
-		cmp_refit_fini(&L);
+		bool done;
+		ok = cmp_refit_one(g, e, &cl[i], all, false, damp, d, &done);
+		*changed |= done;
 		/* the replaced weight moved: look the layers up again */
 		free(cl);
 		cl = cmp_weight_layers(g, &nl);

@@ -10,13 +10,14 @@
 
 #include "compress.h"
 
-/* Whether teacher node t can give n's outputs: the same op and weight
- * shape (refit runs before any pass that changes the structure). */
+/* Whether teacher node t can give n's outputs: the same op and output,
+ * and the same weight shape unless the student's input width may differ
+ * (any_width: slim took away the layer before it). */
 static bool
-same_layer(const ir_node *n, const ir_node *t)
+same_layer(const ir_node *n, const ir_node *t, bool any_width)
 {
 	return t && t->op == n->op && t->nin > 1 && t->in[1] &&
-	       ir_shape_eq(&t->in[1]->shape, &n->in[1]->shape) &&
+	       (any_width || ir_shape_eq(&t->in[1]->shape, &n->in[1]->shape)) &&
 	       t->out[0] && ir_shape_eq(&t->out[0]->shape, &n->out[0]->shape);
 }
 
@@ -105,18 +106,19 @@ geometry(cmp_refit *L, const ir_node *n, const char **why, nn_diag *d)
 	return true;
 }
 
-bool
-cmp_refit_init(cmp_refit *L, ir_graph *g, const pass_env *e,
-	       const cmp_layer *cl, bool all, nn_diag *d)
+static bool
+init(cmp_refit *L, ir_graph *g, const pass_env *e, const cmp_layer *cl,
+     bool all, bool any_width, nn_diag *d)
 {
 	const char *why = NULL;
 	memset(L, 0, sizeof *L);
 	L->cl = *cl;
 	L->n = cl->n;
+	L->dense = any_width;
 	L->t = pass_teacher_node(e, g, cl->n);
-	if (!same_layer(L->n, L->t))
+	if (!same_layer(L->n, L->t, any_width))
 		return false; /* a layer the teacher lacks: nothing to match */
-	if (!all && !compressed(cl->w, L->t->in[1]))
+	if (!all && !any_width && !compressed(cl->w, L->t->in[1]))
 		return false;
 	if (!geometry(L, L->n, &why, d)) {
 		nn_warn(d, "refit: layer '%s' left as it is: %s",
@@ -134,6 +136,20 @@ cmp_refit_init(cmp_refit *L, ir_graph *g, const pass_env *e,
 		s->yy = nn_xcalloc((size_t)mg, sizeof *s->yy);
 	}
 	return true;
+}
+
+bool
+cmp_refit_init(cmp_refit *L, ir_graph *g, const pass_env *e,
+	       const cmp_layer *cl, bool all, nn_diag *d)
+{
+	return init(L, g, e, cl, all, false, d);
+}
+
+bool
+cmp_refit_init_any(cmp_refit *L, ir_graph *g, const pass_env *e,
+		   const cmp_layer *cl, nn_diag *d)
+{
+	return init(L, g, e, cl, true, true, d);
 }
 
 void

@@ -26,6 +26,7 @@ typedef struct args {
 	const char *calib[NNCC_MAX_DATA], *eval[NNCC_MAX_DATA];
 	int ncalib, neval;
 	bool no_refit;    /* --no-refit */
+	bool slim;        /* --slim: remove layers and blocks (--tolerance) */
 	int prune_steps;  /* --prune-steps; 0: nncc_choose_prune_steps */
 	double distill;   /* --distill temperature; 0: none */
 	int share;        /* 0: no sharing */

@@ -154,6 +154,8 @@ nncc_parse_compression(args *a, int argc, char **argv, int *i)
 		a->emit_onnx = v;
 	else if (!bad && !strcmp(argv[*i], "--no-refit"))
 		return a->no_refit = true;
+	else if (!bad && !strcmp(argv[*i], "--slim"))
+		return a->slim = true;
 	else if (!bad && (v = VALUE("--prune-steps"))) {
 		char *end;
 		long st = strtol(v, &end, 10);
@@ -214,6 +216,9 @@ nncc_check_compression(args *a)
 	if (a->distill && !a->ncalib)
 		return nncc_err("--distill needs --calib (the inputs the "
 				"teacher's outputs are taken on)%s", "");
+	if (a->slim && (!a->ncalib || a->tolerance < 0))
+		return nncc_err("--slim needs --calib and --tolerance X (the "
+				"top-1 agreement it may lose)%s", "");
 	if (a->no_refit && !a->ncalib)
 		return nncc_err("--no-refit needs --calib (refit only runs "
 				"with calibration data)%s", "");
@@ -260,7 +265,7 @@ nncc_choose_prune_steps(args *a, nn_diag *d)
 bool
 nncc_lossy(const args *a)
 {
-	return a->prune_spec[0] || a->share || a->distill;
+	return a->prune_spec[0] || a->share || a->distill || a->slim;
 }
 
 /* The whole pipeline when compressing. Pruning sees the model's weights as
@@ -303,6 +308,9 @@ nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 	if (a->distill)
 		k += (size_t)snprintf(buf + k, n - k, "distill{t=%.17g},",
 				      a->distill);
+	if (a->slim)
+		k += (size_t)snprintf(buf + k, n - k, "slim{tolerance=%.17g},",
+				      a->tolerance);
 	if (strncmp(ospec, head, sizeof head - 1) == 0)
 		snprintf(buf + k, n - k, "%s", ospec + sizeof head - 1);
 	else

@@ -78,6 +78,45 @@ class Cnn(nn.Module):
 		return self.fc(self.flat(x))
 
 
+class Block(nn.Module):
+	"""Two 3x3 conv/BN, ReLU between and after the residual Add; a 1x1
+	conv projects the skip where the width or stride changes."""
+
+	def __init__(self, cin, cout, stride):
+		super().__init__()
+		self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+		self.bn1 = nn.BatchNorm2d(cout)
+		self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+		self.bn2 = nn.BatchNorm2d(cout)
+		self.proj = None
+		if stride != 1 or cin != cout:
+			self.proj = nn.Conv2d(cin, cout, 1, stride)
+
+	def forward(self, x):
+		y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+		return torch.relu(y + (self.proj(x) if self.proj else x))
+
+
+class ResCnn(nn.Module):
+	"""1x8x8 -> conv(8)/BN/ReLU -> 3 residual blocks (8, 16 stride 2, 16)
+	-> global average pool -> linear: the residual model of --slim."""
+
+	def __init__(self):
+		super().__init__()
+		self.stem = nn.Conv2d(1, 8, 3, padding=1, bias=False)
+		self.bn = nn.BatchNorm2d(8)
+		self.layer1 = nn.Sequential(Block(8, 8, 1))
+		self.layer2 = nn.Sequential(Block(8, 16, 2), Block(16, 16, 1))
+		self.pool = nn.AdaptiveAvgPool2d(1)
+		self.flat = nn.Flatten()
+		self.fc = nn.Linear(16, 10)
+
+	def forward(self, x):
+		x = torch.relu(self.bn(self.stem(x)))
+		x = self.layer2(self.layer1(x))
+		return self.fc(self.flat(self.pool(x)))
+
+
 def group_prox(layer, lam):
 	"""Proximal step of a group-L1 penalty over each output neuron's
 	(weights, bias): whole groups become exactly zero, i.e. dead neurons."""
@@ -200,6 +239,8 @@ def np_node(node, ins, a):
 		k = len(ins[1].shape) - 2
 		return np_conv(ins[0], ins[1], ins[2] if len(ins) > 2 else None,
 			       a.get("pads", [0] * 2 * k), a.get("strides", [1] * k))
+	if op == "GlobalAveragePool":
+		return ins[0].mean(axis=(2, 3), keepdims=True)
 	if op == "MaxPool":
 		return np_maxpool(ins[0], a["kernel_shape"], a.get("strides"))
 	if op == "BatchNormalization":
@@ -288,6 +329,9 @@ def main():
 		    for fc in (pruned.fc1, pruned.fc2, pruned.fc3))
 	print("mlp_pruned: zero weights %d/%d"
 	      % (zeros, 64 * 128 + 128 * 64 + 64 * 10))
+	torch.manual_seed(SEED)
+	lines.append(build("rescnn", ResCnn(), img(xtr), ytr, img(xte), yte, out,
+			   30, xfile="digits_x_img.npy"))
 	with open(os.path.join(out, "expected_accuracy.txt"), "w") as f:
 		f.write("# model input top1-accuracy correct/total (PyTorch, test"
 			" split, labels digits_y.npy; written by train.py)\n")
