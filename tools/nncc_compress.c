@@ -12,11 +12,12 @@
  * argc, argv, i and a bool bad in scope. */
 #define VALUE(name) cli_value(TOOL, argc, argv, i, name, &bad)
 
-/* --prune=S[:METHOD] -> "prune{sparsity=S,method=...}" in a->prune_spec. */
+/* --prune=S[:METHOD] -> "prune{sparsity=S,method=...}" in a->prune_spec;
+ * no METHOD means the default policy (docs/compression.md). */
 static bool
 parse_prune(args *a, const char *v)
 {
-	const char *colon = strchr(v, ':'), *m = colon ? colon + 1 : "magnitude";
+	const char *colon = strchr(v, ':'), *m = colon ? colon + 1 : "default";
 	char *end, extra[64] = "";
 	double s = strtod(v, &end);
 	int x, y, k;
@@ -29,7 +30,9 @@ parse_prune(args *a, const char *v)
 	}
 	if (!strcmp(m, "magnitude") || !strcmp(m, "global") ||
 	    !strcmp(m, "random") || !strcmp(m, "l1") || !strcmp(m, "l2") ||
-	    !strcmp(m, "dense")) {
+	    !strcmp(m, "dense") || !strcmp(m, "apoz") ||
+	    !strcmp(m, "activation") || !strcmp(m, "wanda") ||
+	    !strcmp(m, "default")) {
 		snprintf(extra, sizeof extra, "%s", m);
 	} else if (sscanf(m, "nm%d:%d%n", &x, &y, &k) == 2 && !m[k] &&
 		   x >= 1 && y >= x) {
@@ -43,8 +46,9 @@ parse_prune(args *a, const char *v)
 			snprintf(extra, sizeof extra, "block");
 	} else {
 		fprintf(stderr, TOOL ": error: --prune: unknown method '%s' "
-			"(expected magnitude, global, random, l1, l2, nmN:M, "
-			"blockRxC or dense)\n", m);
+			"(expected default, magnitude, global, random, l1, l2, "
+			"nmN:M, blockRxC, dense, apoz, activation or wanda)\n",
+			m);
 		return false;
 	}
 	snprintf(a->prune_spec, sizeof a->prune_spec,
@@ -209,8 +213,13 @@ nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 	if (a->prune_spec[0]) {
 		/* the rules path is added by load_optimized: a file name may
 		 * hold ',' or '}', which the text form cannot carry */
+		/* structured by activations: the layers after the removed
+		 * neurons lost inputs but not weights, so refit them too */
+		bool rows = strstr(a->prune_spec, "method=apoz") ||
+			    strstr(a->prune_spec, "method=activation");
 		k += (size_t)snprintf(buf + k, n - k, "%s,%s", a->prune_spec,
-				      refit ? "refit," : "");
+				      !refit ? "" : rows ? "refit{all=1},"
+				      : "refit,");
 	}
 	if (a->share)
 		k += (size_t)snprintf(buf + k, n - k,
@@ -307,7 +316,7 @@ method_of(const args *a, const ir_value *w)
 	static char buf[96];
 	const char *colon = a->prune ? strchr(a->prune, ':') : NULL;
 	const char *p = a->prune_rules ? "rules" : colon ? colon + 1
-		      : a->prune ? "magnitude" : NULL;
+		      : a->prune ? "default" : NULL;
 
 	/* "l1", "share16", "nm2:4+share16" */
 	if (!p && !w->ncodes)
