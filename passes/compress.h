@@ -30,6 +30,9 @@ typedef struct cmp_layer {
  * first node using it); malloc'd array, count in *n. Constants without
  * data or of a non-float type are left out. */
 cmp_layer *cmp_weight_layers(ir_graph *g, int *n);
+/* Whether op is a weight layer's (Conv, ConvTranspose, Gemm, MatMul and
+ * their fused forms). */
+bool cmp_is_weight_op(ir_op op);
 /* Reports a weight layer whose weight constant was parsed elided (no
  * data to compress); false if there is one. */
 bool cmp_check_data(ir_graph *g, const char *pass, nn_diag *d);
@@ -62,6 +65,10 @@ typedef enum cmp_method {
 	CMP_NM,
 	CMP_BLOCK,
 	CMP_DENSE,
+	CMP_APOZ,       /* prune_data.c: need calibration data */
+	CMP_ACTIVATION,
+	CMP_WANDA,
+	CMP_DEFAULT,    /* the policy of a plain --prune=S */
 	CMP_NMETHODS
 } cmp_method;
 extern const char *const cmp_method_names[CMP_NMETHODS];
@@ -242,5 +249,21 @@ double cmp_kd_loss(const cmp_kd_head *h, double temp, double *agree);
  * at most o->iters steps and o->time seconds; leaves h with the
  * parameters of the lowest full loss seen (the initial ones included). */
 void cmp_kd_train(cmp_kd_head *h, const cmp_kd_opts *o, cmp_kd_result *r);
+
+/* prune_data.c: the data-driven prune methods and the default policy. */
+/* Whether n's output reaches a graph output through no other weight
+ * layer (the classifier): structured methods never prune its rows. */
+bool cmp_is_output_layer(const ir_graph *g, const ir_node *n);
+/* Prunes the apoz, activation and wanda layers of specs into vals (the
+ * layers' weights, flat) from statistics of g on e->calib; structured
+ * methods also replace the bias. A layer a method cannot score is left
+ * dense (apoz, activation) or pruned by magnitude (wanda), warned; its
+ * spec says so afterwards. */
+bool cmp_prune_data(ir_graph *g, pass_env *e, const cmp_layer *L, int nl,
+		    cmp_spec *specs, double **vals, nn_diag *d);
+/* Rewrites every CMP_DEFAULT spec into the methods and sparsities of the
+ * default policy (data: calibration data is at hand). */
+void cmp_resolve_default(ir_graph *g, const cmp_layer *L, int nl,
+			 cmp_spec *specs, bool data);
 
 #endif

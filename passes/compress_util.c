@@ -8,6 +8,7 @@
 
 const char *const cmp_method_names[CMP_NMETHODS] = {
 	"magnitude", "global", "random", "l1", "l2", "nm", "block", "dense",
+	"apoz", "activation", "wanda", "default",
 };
 
 uint64_t
@@ -70,8 +71,8 @@ cmp_spec_check(const cmp_spec *s, const char *where, nn_diag *d)
 	return true;
 }
 
-static bool
-is_weight_op(ir_op op)
+bool
+cmp_is_weight_op(ir_op op)
 {
 	return op == OP_Conv || op == OP_ConvTranspose || op == OP_Gemm ||
 	       op == OP_MatMul || op == OP_FusedConv || op == OP_FusedGemm;
@@ -82,7 +83,7 @@ static int
 weight_slot(const ir_node *n)
 {
 	const ir_value *w = n->nin > 1 ? n->in[1] : NULL;
-	if (!is_weight_op(n->op) || !w || !ir_is_const(w) || !w->data ||
+	if (!cmp_is_weight_op(n->op) || !w || !ir_is_const(w) || !w->data ||
 	    w->elided || !ir_dtype_is_float(w->dtype) || w->shape.rank < 1)
 		return -1;
 	return 1;
@@ -147,7 +148,7 @@ bool
 cmp_check_data(ir_graph *g, const char *pass, nn_diag *d)
 {
 	for (ir_node *n = g->first; n; n = n->next)
-		if (is_weight_op(n->op) && n->nin > 1 && n->in[1] &&
+		if (cmp_is_weight_op(n->op) && n->nin > 1 && n->in[1] &&
 		    n->in[1]->elided) {
 			nn_error_node(d, n, "%s: weight '%s' is elided (print "
 				      "the IR with --print-weights)", pass,

@@ -1,6 +1,8 @@
 /* The `prune` pass: zeroes weights of Conv/ConvTranspose/Gemm/MatMul
  * layers by magnitude (per layer or global), at random, by whole output
- * rows (L1/L2), N:M groups or RxC blocks; per-layer rules from a file.
+ * rows (L1/L2), N:M groups or RxC blocks; with calibration data by
+ * activations (apoz, activation: whole rows) or wanda (prune_data.c);
+ * the `default` policy; per-layer rules from a file.
  * Exact counts and deterministic ties: see docs/compression.md. */
 #include <math.h>
 #include <stdlib.h>
@@ -159,6 +161,7 @@ cmp_prune_layer(const cmp_layer *L, double *v, int64_t n, const cmp_spec *s,
 		break;
 	case CMP_NM: prune_nm(L, v, s->n, s->m); break;
 	case CMP_BLOCK: prune_blocks(L, v, s->sparsity, s->br, s->bc); break;
+	case CMP_APOZ: case CMP_ACTIVATION: case CMP_WANDA: break; /* data */
 	default: nn_unreachable();
 	}
 }
@@ -199,7 +202,8 @@ read_opts(const pass_opts *o, cmp_spec *s, cmp_rules **rules, nn_diag *d)
 	s->seed = (uint64_t)pass_opt_i64(o, "prune", "seed", 1, d, &ok);
 	if (ok && (s->method = cmp_method_lookup(m)) == CMP_NMETHODS) {
 		nn_error(d, "pass 'prune': unknown method '%s' (magnitude, "
-			 "global, random, l1, l2, nm, block, dense)", m);
+			 "global, random, l1, l2, nm, block, dense, apoz, "
+			 "activation, wanda, default)", m);
 		ok = false;
 	}
 	if (ok && !cmp_parse_block(b, &s->br, &s->bc)) {
@@ -322,6 +326,27 @@ layers_ok(const cmp_layer *L, int nl, const cmp_rules *rules, nn_diag *d)
 	return ok;
 }
 
+/* Whether a spec needs calibration data. */
+static bool
+data_method(cmp_method m)
+{
+	return m == CMP_APOZ || m == CMP_ACTIVATION || m == CMP_WANDA;
+}
+
+/* Resolves `default` (with data when the env has it) and checks that
+ * the data methods have their data; false after reporting. */
+static bool
+resolve_specs(ir_graph *g, const pass_opts *o, const cmp_layer *L, int nl,
+	      cmp_spec *specs, pass_env **env, nn_diag *d)
+{
+	bool need = false, have = o->env && o->env->calib.ninputs;
+	cmp_resolve_default(g, L, nl, specs, have);
+	for (int i = 0; i < nl; i++)
+		need = need || data_method(specs[i].method);
+	*env = NULL;
+	return !need || (*env = pass_need_data(o, g, "prune", d));
+}
+
 bool
 pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 {
@@ -354,22 +379,30 @@ pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 	cmp_spec *specs = nn_xmalloc(sizeof *specs * (size_t)(nl ? nl : 1));
 	double **vals = nn_xcalloc((size_t)(nl ? nl : 1), sizeof *vals);
 	int64_t *numel = nn_xmalloc(sizeof *numel * (size_t)(nl ? nl : 1));
+	pass_env *env;
 	for (int i = 0; i < nl; i++) {
 		const cmp_rule *r = cmp_rules_match(rules, cmp_layer_name(&L[i]));
 		specs[i] = r ? r->spec : dflt;
 		vals[i] = load(L[i].w, &numel[i]);
+	}
+	/* magnitude pruning goes in steps; the others (data-driven methods
+	 * included) at the last step */
+	bool last = sc.step == sc.steps;
+	ok = resolve_specs(g, o, L, nl, specs, &env, d) &&
+		  (!env || !last ||
+		   cmp_prune_data(g, env, L, nl, specs, vals, d));
+	for (int i = 0; i < nl && ok; i++) {
 		cmp_spec si = specs[i];
-		/* only magnitude pruning goes in steps; the others at the end */
 		if (si.method == CMP_MAGNITUDE)
 			si.sparsity = step_sparsity(si.sparsity, &sc);
-		else if (sc.step < sc.steps)
+		else if (!last)
 			continue;
 		if (si.method != CMP_GLOBAL && si.method != CMP_DENSE)
 			cmp_prune_layer(&L[i], vals[i], numel[i], &si, i);
 	}
-	if (sc.steps > 1)
+	if (ok && sc.steps > 1)
 		run_global_steps(g, o->env, L, vals, numel, specs, nl, &sc);
-	else
+	else if (ok)
 		run_global(vals, numel, specs, nl);
 	for (int i = 0; i < nl; i++) {
 		if (verbose)
@@ -378,7 +411,7 @@ pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 		for (int64_t e = 0; e < numel[i]; e++)
 			nnz += vals[i][e] != 0;
 		/* pruning only zeroes, so fewer non-zeros means a change */
-		if (nnz < L[i].w->nnz) {
+		if (ok && nnz < L[i].w->nnz) {
 			cmp_replace_weight(g, L[i].w, vals[i]);
 			*changed = true;
 		}
@@ -389,5 +422,5 @@ pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 	free(specs);
 	free(L);
 	cmp_rules_free(rules);
-	return true;
+	return ok;
 }

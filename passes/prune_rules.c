@@ -129,7 +129,8 @@ parse_line(char *line, int lno, const char *path, const cmp_spec *dflt,
 		if (!apply_word(w[i], &s)) {
 			rule_error(d, path, lno, col[i], "bad rule word '%s' "
 				   "(expected dense, a sparsity, magnitude, "
-				   "global, random, l1, l2, nm, block, n=, m=, "
+				   "global, random, l1, l2, nm, block, apoz, "
+				   "activation, wanda, default, n=, m=, "
 				   "block=RxC, seed= or sparsity=)", w[i]);
 			return false;
 		}

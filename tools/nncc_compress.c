@@ -12,11 +12,14 @@
  * argc, argv, i and a bool bad in scope. */
 #define VALUE(name) cli_value(TOOL, argc, argv, i, name, &bad)
 
-/* --prune=S[:METHOD] -> "prune{sparsity=S,method=...}" in a->prune_spec. */
+/* --prune=S[:METHOD] -> "prune{sparsity=S,method=...}" in a->prune_spec;
+ * no METHOD means the default policy (docs/compression.md). */
 static bool
 parse_prune(args *a, const char *v)
 {
-	const char *colon = strchr(v, ':'), *m = colon ? colon + 1 : "magnitude";
+	/* the default: one magnitude threshold across layers (measured best
+	 * with and without data, docs/compression.md) */
+	const char *colon = strchr(v, ':'), *m = colon ? colon + 1 : "global";
 	char *end, extra[64] = "";
 	double s = strtod(v, &end);
 	int x, y, k;
@@ -36,7 +39,9 @@ parse_prune(args *a, const char *v)
 	}
 	if (!strcmp(m, "magnitude") || !strcmp(m, "global") ||
 	    !strcmp(m, "random") || !strcmp(m, "l1") || !strcmp(m, "l2") ||
-	    !strcmp(m, "dense")) {
+	    !strcmp(m, "dense") || !strcmp(m, "apoz") ||
+	    !strcmp(m, "activation") || !strcmp(m, "wanda") ||
+	    !strcmp(m, "default")) {
 		snprintf(extra, sizeof extra, "%s", m);
 	} else if (sscanf(m, "nm%d:%d%n", &x, &y, &k) == 2 && !m[k] &&
 		   x >= 1 && y >= x) {
@@ -50,8 +55,9 @@ parse_prune(args *a, const char *v)
 			snprintf(extra, sizeof extra, "block");
 	} else {
 		fprintf(stderr, TOOL ": error: --prune: unknown method '%s' "
-			"(expected magnitude, global, random, l1, l2, nmN:M, "
-			"blockRxC or dense)\n", m);
+			"(expected default, magnitude, global, random, l1, l2, "
+			"nmN:M, blockRxC, dense, apoz, activation or wanda)\n",
+			m);
 		return false;
 	}
 	snprintf(a->prune_spec, sizeof a->prune_spec,
@@ -295,11 +301,16 @@ nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 	size_t len = strlen(a->prune_spec);
 	if (a->prune_auto)
 		k += (size_t)snprintf(buf + k, n - k, "%s,", a->prune_spec);
+	/* structured by activations: the layers after the removed neurons
+	 * lost inputs but not weights, so refit them too */
+	bool rows = strstr(a->prune_spec, "method=apoz") ||
+		    strstr(a->prune_spec, "method=activation");
 	for (int i = 1; i <= steps && len && !a->prune_auto; i++)
 		k += (size_t)snprintf(buf + k, n - k, "%.*s%s%d%s%d},%s",
 				      (int)len - 1, a->prune_spec,
 				      ",step=", i, ",steps=", steps,
-				      refit ? "refit," : "");
+				      !refit ? "" : rows ? "refit{all=1},"
+				      : "refit,");
 	if (a->share)
 		k += (size_t)snprintf(buf + k, n - k,
 				      "share-weights{k=%d,scope=%s},%s",
@@ -399,7 +410,7 @@ method_of(const args *a, const ir_value *w)
 	const char *colon = a->prune ? strchr(a->prune, ':') : NULL;
 	const char *p = a->prune_rules ? "rules" : a->prune_auto ? "auto"
 		      : colon ? colon + 1
-		      : a->prune ? "magnitude" : NULL;
+		      : a->prune ? "global" : NULL;
 
 	/* "l1", "share16", "nm2:4+share16" */
 	if (!p && !w->ncodes)
