@@ -44,7 +44,7 @@ NCALIB = 24
 # the model's files. Every method, both size modes, sharing alone and
 # after pruning, rules, and the report with and without --calib.
 FLAGS = {
-	"magnitude": ["-O3", "--prune=0.9", "--report"],
+	"magnitude": ["-O3", "--prune=0.9:magnitude", "--report"],
 	"global": ["-O3", "--prune=0.9:global", "--report", "--calib", "@calib",
 		   "--labels", "@labels"],
 	"random": ["-Os", "--prune=0.9:random"],
@@ -54,14 +54,14 @@ FLAGS = {
 	"block4x4": ["-O3", "--prune=0.8:block4x4"],
 	"block1x8": ["-Os", "--prune=0.8:block1x8", "--share=16"],
 	"share": ["-O3", "--share=16", "--report"],
-	"share-Os": ["-Os", "--prune=0.9", "--share=16", "--report",
+	"share-Os": ["-Os", "--prune=0.9:magnitude", "--share=16", "--report",
 		     "--calib", "@calib"],
 	"rules": ["-O3", "--prune-rules", "@rules", "--report"],
 	"rules+share": ["-Os", "--prune=0.7", "--prune-rules", "@rules",
 			"--share=8"],
 	"share256": ["-O3", "--share=256"],
 	# the kernels the cost model leaves to bigger layers, forced
-	"unrolled": ["-O3", "--prune=0.9", "--share=16",
+	"unrolled": ["-O3", "--prune=0.9:magnitude", "--share=16",
 		     "--sparse-kernel=unrolled", "--report"],
 	"table": ["-O3", "--prune=0.8:block4x4", "--sparse-kernel=table"],
 }
@@ -217,9 +217,9 @@ def check_rows(t, report, ir, flags):
 		if abs(sp - 100.0 * (1 - n / params)) > 0.006:
 			return "layer %s: sparsity %.2f%% is not 1 - %d/%d" % (
 				name, sp, n, params)
-		if prune == ["--prune=0.9"] and \
+		if prune == ["--prune=0.9:magnitude"] and \
 				n > params - round(0.9 * params):
-			return "layer %s: %d of %d non-zero after --prune=0.9" % (
+			return "layer %s: %d of %d non-zero after per-layer 0.9" % (
 				name, n, params)
 	m = re.search(r"(\d+) bytes in the object after", report)
 	if not m or int(m.group(1)) != total:
