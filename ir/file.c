@@ -218,7 +218,7 @@ nn_in_open(const char *path, const char **why)
 	 * fstat can refuse it */
 	int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
-	FILE *f;
+	FILE *f = NULL;
 
 	*why = NULL;
 	if (fd < 0) {
