@@ -44,6 +44,8 @@ cmp_at(const cmp_layer *L, int64_t r, int64_t c)
 {
 	return r * L->rs + (c / L->inner) * L->os + (c % L->inner) * L->is;
 }
+/* Monotonic seconds, for the passes bounded in time. */
+double cmp_now(void);
 /* The layer's name for messages and rules: the node's name, else the
  * weight's, else its label. */
 const char *cmp_layer_name(const cmp_layer *L);

@@ -3,6 +3,7 @@
  * option checks. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "compress.h"
 
@@ -238,4 +239,12 @@ cmp_replace_input(ir_graph *g, ir_node *n, int slot, const double *vals)
 	n->in[slot] = nv;
 	take_place(g, old, nv);
 	return nv;
+}
+
+double
+cmp_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }

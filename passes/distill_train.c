@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "compress.h"
 
@@ -394,13 +393,6 @@ update(trainer *tr)
 	}
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The next batch of rows (a seeded shuffle per pass over the rows) into
  * tr->xb and tr->tb. */
@@ -435,7 +427,7 @@ cmp_kd_train(cmp_kd_head *h, const cmp_kd_opts *o, cmp_kd_result *r)
 	cmp_rng rng = {o->seed};
 	int64_t *perm = nn_xmalloc((size_t)h->rows * sizeof *perm);
 	int64_t pos = h->rows, step = 0, evaluated = 0;
-	double ag, t0 = now();
+	double ag, t0 = cmp_now();
 
 	memset(r, 0, sizeof *r);
 	trainer_init(&tr, h, o);
@@ -443,7 +435,7 @@ cmp_kd_train(cmp_kd_head *h, const cmp_kd_opts *o, cmp_kd_result *r)
 	int64_t epoch = (h->rows + tr.bsz - 1) / tr.bsz;
 	snapshot(&tr, false);
 	while (step < o->iters && best > 0) {
-		if (now() - t0 > o->time) {
+		if (cmp_now() - t0 > o->time) {
 			r->timed_out = true;
 			break;
 		}
@@ -466,7 +458,7 @@ cmp_kd_train(cmp_kd_head *h, const cmp_kd_opts *o, cmp_kd_result *r)
 	}
 	snapshot(&tr, true);
 	r->iters = step;
-	r->seconds = now() - t0;
+	r->seconds = cmp_now() - t0;
 	r->loss1 = cmp_kd_loss(h, o->temp, &r->agree1);
 	trainer_fini(&tr);
 	free(perm);

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "compress.h"
 
@@ -44,18 +43,11 @@ typedef struct search {
 	pass_fidelity fid;   /* of the last measurement */
 } search;
 
-static double
-now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static bool
 over_time(const search *s)
 {
-	return now() - s->t0 > s->budget;
+	return cmp_now() - s->t0 > s->budget;
 }
 
 static void
@@ -72,7 +64,7 @@ progress(const search *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	nn_note(s->d, "prune-auto: [%.1fs] %s", now() - s->t0, line);
+	nn_note(s->d, "prune-auto: [%.1fs] %s", cmp_now() - s->t0, line);
 }
 
 /* Zeros of layer A at grid level j: magnitude pruning only adds zeros. */
@@ -364,7 +356,7 @@ setup(search *s, ir_graph *g, const pass_opts *o, const char **emit,
 	memset(s, 0, sizeof *s);
 	s->g = g;
 	s->d = d;
-	s->t0 = now();
+	s->t0 = cmp_now();
 	if (!read_opts(s, o, emit, d) || !cmp_check_data(g, "prune-auto", d) ||
 	    !(s->e = pass_need_data(o, g, "prune-auto", d)))
 		return false;
@@ -426,7 +418,7 @@ finish(search *s, bool *changed)
 	pass_env_log(s->e, "prune-auto: %lld of %lld weights removed (%.2f%%) "
 		     "in %.1f s, %d trials; loss %.4f (%s) within tolerance %g",
 		     (long long)z, (long long)p, p ? 100.0 * (double)z /
-		     (double)p : 0.0, now() - s->t0, s->ntrials, loss,
+		     (double)p : 0.0, cmp_now() - s->t0, s->ntrials, loss,
 		     s->x->labels ? "accuracy lost" : "1 - top-1 agreement",
 		     s->tol);
 	progress(s, "chosen: %.2f%% of the weights removed, loss %.4f, %d "

@@ -151,3 +151,32 @@ cli_load_data(const char *flag, const char *const *paths, int n,
 		pass_data_free(x);
 	return ok;
 }
+
+pass_env *
+cli_env_new(const char *const *calib, int ncalib, const char *const *eval,
+	    int neval, const char *labels, nn_diag *d)
+{
+	pass_env *e = pass_env_new();
+	bool ok = true;
+
+	if (ncalib)
+		ok = cli_load_data("--calib", calib, ncalib,
+				   neval ? NULL : labels, &e->calib, d);
+	if (ok && neval)
+		ok = cli_load_data("--eval", eval, neval, labels, &e->eval, d);
+	if (!ok) {
+		cli_env_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void
+cli_env_free(pass_env *e)
+{
+	if (!e)
+		return;
+	pass_data_free(&e->calib);
+	pass_data_free(&e->eval);
+	pass_env_free(e);
+}

@@ -30,5 +30,12 @@ int cli_read_npy(const char *path, nnrt_array *arr, char *err, size_t n);
  * x is then empty. Free with pass_data_free. */
 bool cli_load_data(const char *flag, const char *const *paths, int n,
 		   const char *labels, pass_data *x, nn_diag *d);
+/* The data-driven passes' environment with --calib (labels on it
+ * unless --eval is given) and --eval loaded; NULL after an error. Free
+ * with cli_env_free (the data and the teacher). */
+pass_env *cli_env_new(const char *const *calib, int ncalib,
+		      const char *const *eval, int neval, const char *labels,
+		      nn_diag *d);
+void cli_env_free(pass_env *e);
 
 #endif

@@ -66,37 +66,6 @@ usage(FILE *f)
 			pass_table[i].help);
 }
 
-/* The data-driven passes' environment, or NULL (none asked for, or an
- * error: *ok says which). */
-static pass_env *
-load_env(const opt_args *a, bool *ok, nn_diag *d)
-{
-	pass_env *e;
-
-	*ok = true;
-	if (!a->ncalib && !a->neval)
-		return NULL;
-	e = pass_env_new();
-	e->stages = a->report;
-	if (a->ncalib)
-		*ok = cli_load_data("--calib", a->calib, a->ncalib,
-				    a->neval ? NULL : a->labels, &e->calib, d);
-	if (*ok && a->neval)
-		*ok = cli_load_data("--eval", a->eval, a->neval, a->labels,
-				    &e->eval, d);
-	return e;
-}
-
-static void
-free_env(pass_env *e)
-{
-	if (e) {
-		pass_data_free(&e->calib);
-		pass_data_free(&e->eval);
-		pass_env_free(e);
-	}
-}
-
 /* Handles argv[*i] if it is an option with a value; 1 handled, 0 not
  * this kind, -1 error. */
 static int
@@ -228,7 +197,14 @@ run(opt_args *a)
 	if (!pl)
 		return 1;
 	nn_diag_init(&d, TOOL, strcmp(a->model, "-") ? a->model : "<stdin>");
-	a->run.env = load_env(a, &ok, &d);
+	ok = true;
+	if (a->ncalib || a->neval) {
+		a->run.env = cli_env_new(a->calib, a->ncalib, a->eval,
+					 a->neval, a->labels, &d);
+		ok = a->run.env != NULL;
+	}
+	if (a->run.env)
+		a->run.env->stages = a->report;
 	g = ok ? load(a, &d) : NULL;
 	ok = g && pass_pipeline_run(pl, g, &a->run, &d);
 	if (a->run.env && a->run.env->log)
@@ -238,7 +214,7 @@ run(opt_args *a)
 	else if (ok)
 		ok = write_output("-", g, &po, &d);
 	pass_pipeline_free(pl);
-	free_env(a->run.env);
+	cli_env_free(a->run.env);
 	if (g)
 		ir_graph_free(g);
 	return ok ? 0 : 1;

@@ -323,7 +323,7 @@ compile(args *a)
 		ir_graph_free(g);
 	if (ref)
 		ir_graph_free(ref);
-	nncc_env_free(env);
+	cli_env_free(env);
 	free(name);
 	return ok ? 0 : 1;
 }

@@ -55,9 +55,8 @@ void nncc_choose_prune_steps(args *a, nn_diag *d);
  * then the rest of ospec. */
 void nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n);
 /* The data-driven passes' environment: --calib, --eval and --labels
- * loaded (NULL after an error); free with nncc_env_free. */
+ * loaded (NULL after an error); free with cli_env_free. */
 pass_env *nncc_env_new(const args *a, nn_diag *d);
-void nncc_env_free(pass_env *e);
 /* --report (stdout, or stderr when the object goes to stdout), or the
  * one-line cost of the lossy passes; then --tolerance. ref is the
  * uncompressed optimized graph, g the compressed one. */

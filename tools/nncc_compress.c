@@ -331,34 +331,16 @@ nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 pass_env *
 nncc_env_new(const args *a, nn_diag *d)
 {
-	pass_env *e = pass_env_new();
-	bool ok = true;
+	pass_env *e = cli_env_new(a->calib, a->ncalib, a->eval, a->neval,
+				  a->labels, d);
 
-	e->refit = !a->no_refit;
-	e->tolerance = a->tolerance;
-	e->distill_t = a->distill;
-	e->stages = a->report;
-	if (a->ncalib)
-		ok = cli_load_data("--calib", a->calib, a->ncalib,
-				   a->neval ? NULL : a->labels, &e->calib, d);
-	if (ok && a->neval)
-		ok = cli_load_data("--eval", a->eval, a->neval, a->labels,
-				   &e->eval, d);
-	if (!ok) {
-		nncc_env_free(e);
-		return NULL;
+	if (e) {
+		e->refit = !a->no_refit;
+		e->tolerance = a->tolerance;
+		e->distill_t = a->distill;
+		e->stages = a->report;
 	}
 	return e;
-}
-
-void
-nncc_env_free(pass_env *e)
-{
-	if (!e)
-		return;
-	pass_data_free(&e->calib);
-	pass_data_free(&e->eval);
-	pass_env_free(e);
 }
 
 /* Why fidelity cannot be measured on ref, or NULL: samples are stacked
