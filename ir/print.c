@@ -68,6 +68,11 @@ fmt_float(char *buf, const void *data, ir_dtype t, int64_t i)
 	unsigned char back[8];
 	for (int p = 1; p <= 17; p++) {
 		snprintf(buf, IR_NUM_BUF, "%.*g", p, v);
+		/* %g writes 60 at one digit as 6e+01: an integer below 1e17
+		 * reads better, and as exactly, in full */
+		double r = strtod(buf, NULL);
+		if (strchr(buf, 'e') && fabs(r) >= 1 && fabs(r) < 1e17)
+			snprintf(buf, IR_NUM_BUF, "%.0f", r);
 		ir_read_float_elem(buf, back, t, 0);
 		if (memcmp(back, (const char *)data + (size_t)i * esz, esz) == 0)
 			return;

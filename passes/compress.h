@@ -13,6 +13,17 @@ typedef struct cmp_rng {
 uint64_t cmp_rng_next(cmp_rng *r);
 double cmp_rng_unif(cmp_rng *r); /* [0, 1), 53 bits */
 
+/* What the pruning methods sort: a score (|w|, a row or tile norm, a
+ * data-driven importance) and the element, row or tile it belongs to.
+ * cmp_key_order is ascending by a, then layer, then i, so that equal
+ * scores fall in a fixed order (docs/compression.md). */
+typedef struct cmp_key {
+	double a;
+	int64_t i;
+	int layer; /* global method: which layer; else 0 */
+} cmp_key;
+int cmp_key_order(const void *x, const void *y);
+
 /* A weight layer: node n whose input `slot` is the weight constant w,
  * seen as the 2-D matrix [rows = outputs, cols = reduction] (Conv:
  * [M, C/g*kh*kw]; Gemm: one row per output whatever transB; MatMul B

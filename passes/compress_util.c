@@ -27,6 +27,17 @@ cmp_rng_unif(cmp_rng *r)
 	return (double)(cmp_rng_next(r) >> 11) * 0x1p-53;
 }
 
+int
+cmp_key_order(const void *x, const void *y)
+{
+	const cmp_key *a = x, *b = y;
+	if (a->a != b->a)
+		return a->a < b->a ? -1 : 1;
+	if (a->layer != b->layer)
+		return a->layer < b->layer ? -1 : 1;
+	return (a->i > b->i) - (a->i < b->i);
+}
+
 cmp_method
 cmp_method_lookup(const char *s)
 {

@@ -10,23 +10,6 @@
 
 #include "compress.h"
 
-typedef struct key {
-	double a;   /* what is compared: |w|, a row or tile norm */
-	int64_t i;  /* tie-break and identity: element, row or tile */
-	int layer;  /* global method: which layer */
-} key;
-
-static int
-cmp_key(const void *x, const void *y)
-{
-	const key *a = x, *b = y;
-	if (a->a != b->a)
-		return a->a < b->a ? -1 : 1;
-	if (a->layer != b->layer)
-		return a->layer < b->layer ? -1 : 1;
-	return (a->i > b->i) - (a->i < b->i);
-}
-
 static int64_t
 target(double sparsity, int64_t n)
 {
@@ -47,10 +30,10 @@ load(const ir_value *w, int64_t *numel)
 static void
 prune_magnitude(double *v, int64_t n, int64_t k)
 {
-	key *ks = nn_xmalloc((size_t)(n ? n : 1) * sizeof *ks);
+	cmp_key *ks = nn_xmalloc((size_t)(n ? n : 1) * sizeof *ks);
 	for (int64_t i = 0; i < n; i++)
-		ks[i] = (key){ fabs(v[i]), i, 0 };
-	qsort(ks, (size_t)n, sizeof *ks, cmp_key);
+		ks[i] = (cmp_key){ fabs(v[i]), i, 0 };
+	qsort(ks, (size_t)n, sizeof *ks, cmp_key_order);
 	for (int64_t i = 0; i < k && i < n; i++)
 		v[ks[i].i] = 0;
 	free(ks);
@@ -80,16 +63,17 @@ prune_random(double *v, int64_t n, int64_t k, uint64_t seed)
 static void
 prune_rows(const cmp_layer *L, double *v, double s, bool l2)
 {
-	key *ks = nn_xmalloc((size_t)(L->rows ? L->rows : 1) * sizeof *ks);
+	cmp_key *ks = nn_xmalloc((size_t)(L->rows ? L->rows : 1) *
+				 sizeof *ks);
 	for (int64_t r = 0; r < L->rows; r++) {
 		double a = 0;
 		for (int64_t c = 0; c < L->cols; c++) {
 			double x = v[cmp_at(L, r, c)];
 			a += l2 ? x * x : fabs(x);
 		}
-		ks[r] = (key){ a, r, 0 };
+		ks[r] = (cmp_key){ a, r, 0 };
 	}
-	qsort(ks, (size_t)L->rows, sizeof *ks, cmp_key);
+	qsort(ks, (size_t)L->rows, sizeof *ks, cmp_key_order);
 	for (int64_t i = 0; i < target(s, L->rows); i++)
 		for (int64_t c = 0; c < L->cols; c++)
 			v[cmp_at(L, ks[i].i, c)] = 0;
@@ -102,16 +86,16 @@ prune_rows(const cmp_layer *L, double *v, double s, bool l2)
 static void
 prune_nm(const cmp_layer *L, double *v, int n, int m)
 {
-	key *ks = nn_xmalloc((size_t)m * sizeof *ks);
+	cmp_key *ks = nn_xmalloc((size_t)m * sizeof *ks);
 	for (int64_t r = 0; r < L->rows; r++)
 		for (int64_t c0 = 0; c0 < L->cols; c0 += m) {
 			int len = (int)(L->cols - c0 < m ? L->cols - c0 : m);
 			for (int j = 0; j < len; j++) {
 				int64_t at = cmp_at(L, r, c0 + j);
 				/* descending |w|, then ascending column */
-				ks[j] = (key){ -fabs(v[at]), at, 0 };
+				ks[j] = (cmp_key){ -fabs(v[at]), at, 0 };
 			}
-			qsort(ks, (size_t)len, sizeof *ks, cmp_key);
+			qsort(ks, (size_t)len, sizeof *ks, cmp_key_order);
 			for (int j = n; j < len; j++)
 				v[ks[j].i] = 0;
 		}
@@ -125,16 +109,16 @@ prune_blocks(const cmp_layer *L, double *v, double s, int br, int bc)
 {
 	int64_t tr = (L->rows + br - 1) / br, tc = (L->cols + bc - 1) / bc;
 	int64_t nt = tr * tc;
-	key *ks = nn_xmalloc((size_t)(nt ? nt : 1) * sizeof *ks);
+	cmp_key *ks = nn_xmalloc((size_t)(nt ? nt : 1) * sizeof *ks);
 	for (int64_t t = 0; t < nt; t++) {
 		int64_t r0 = t / tc * br, c0 = t % tc * bc;
 		double a = 0;
 		for (int64_t r = r0; r < r0 + br && r < L->rows; r++)
 			for (int64_t c = c0; c < c0 + bc && c < L->cols; c++)
 				a += fabs(v[cmp_at(L, r, c)]);
-		ks[t] = (key){ a, t, 0 };
+		ks[t] = (cmp_key){ a, t, 0 };
 	}
-	qsort(ks, (size_t)nt, sizeof *ks, cmp_key);
+	qsort(ks, (size_t)nt, sizeof *ks, cmp_key_order);
 	for (int64_t i = 0; i < target(s, nt); i++) {
 		int64_t r0 = ks[i].i / tc * br, c0 = ks[i].i % tc * bc;
 		for (int64_t r = r0; r < r0 + br && r < L->rows; r++)
@@ -176,11 +160,12 @@ prune_global(double **vals, const int64_t *numel, const int *sel, int nsel,
 	int64_t total = 0, at = 0;
 	for (int i = 0; i < nsel; i++)
 		total += numel[sel[i]];
-	key *ks = nn_xmalloc((size_t)(total ? total : 1) * sizeof *ks);
+	cmp_key *ks = nn_xmalloc((size_t)(total ? total : 1) * sizeof *ks);
 	for (int i = 0; i < nsel; i++)
 		for (int64_t e = 0; e < numel[sel[i]]; e++)
-			ks[at++] = (key){ fabs(vals[sel[i]][e]), e, sel[i] };
-	qsort(ks, (size_t)total, sizeof *ks, cmp_key);
+			ks[at++] =
+				(cmp_key){ fabs(vals[sel[i]][e]), e, sel[i] };
+	qsort(ks, (size_t)total, sizeof *ks, cmp_key_order);
 	for (int64_t i = 0; i < target(s, total); i++)
 		vals[ks[i].layer][ks[i].i] = 0;
 	free(ks);
@@ -347,63 +332,41 @@ resolve_specs(ir_graph *g, const pass_opts *o, const cmp_layer *L, int nl,
 	return !need || (*env = pass_need_data(o, g, "prune", d));
 }
 
-bool
-pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
+/* The per-layer methods at this step (magnitude in steps; the others,
+ * data-driven ones included, at the last step). Whole-row methods leave
+ * a layer that produces the model's outputs dense: its rows are the
+ * classes (a classifier cut to a few logits), not neurons. */
+static void
+run_layers(ir_graph *g, const cmp_layer *L, int nl, cmp_spec *specs,
+	   double **vals, const int64_t *numel, const schedule *sc,
+	   nn_diag *d)
 {
-	cmp_spec dflt;
-	cmp_rules *rules = NULL;
-	int nl;
-	if (!read_opts(o, &dflt, &rules, d) ||
-	    !cmp_check_data(g, "prune", d)) {
-		cmp_rules_free(rules);
-		return false;
-	}
-	bool verbose = pass_opt_str(o, "verbose", NULL) != NULL, ok = true;
-	schedule sc = {(int)pass_opt_i64(o, "prune", "step", 1, d, &ok),
-		       (int)pass_opt_i64(o, "prune", "steps", 1, d, &ok)};
-	if (ok && !(sc.steps >= 1 && sc.step >= 1 && sc.step <= sc.steps)) {
-		nn_error(d, "pass 'prune': step %d of %d: need 1 <= step <= "
-			 "steps", sc.step, sc.steps);
-		ok = false;
-	}
-	if (!ok) {
-		cmp_rules_free(rules);
-		return false;
-	}
-	cmp_layer *L = cmp_weight_layers(g, &nl);
-	if (!layers_ok(L, nl, rules, d)) {
-		free(L);
-		cmp_rules_free(rules);
-		return false;
-	}
-	cmp_spec *specs = nn_xmalloc(sizeof *specs * (size_t)(nl ? nl : 1));
-	double **vals = nn_xcalloc((size_t)(nl ? nl : 1), sizeof *vals);
-	int64_t *numel = nn_xmalloc(sizeof *numel * (size_t)(nl ? nl : 1));
-	pass_env *env;
 	for (int i = 0; i < nl; i++) {
-		const cmp_rule *r = cmp_rules_match(rules, cmp_layer_name(&L[i]));
-		specs[i] = r ? r->spec : dflt;
-		vals[i] = load(L[i].w, &numel[i]);
-	}
-	/* magnitude pruning goes in steps; the others (data-driven methods
-	 * included) at the last step */
-	bool last = sc.step == sc.steps;
-	ok = resolve_specs(g, o, L, nl, specs, &env, d) &&
-		  (!env || !last ||
-		   cmp_prune_data(g, env, L, nl, specs, vals, d));
-	for (int i = 0; i < nl && ok; i++) {
 		cmp_spec si = specs[i];
+		if ((si.method == CMP_L1 || si.method == CMP_L2) &&
+		    cmp_is_output_layer(g, L[i].n)) {
+			nn_warn(d, "prune: layer '%s' left dense: %s would "
+				"remove rows of the model's outputs",
+				cmp_layer_name(&L[i]), cmp_method_names[si.method]);
+			specs[i].method = CMP_DENSE;
+			continue;
+		}
 		if (si.method == CMP_MAGNITUDE)
-			si.sparsity = step_sparsity(si.sparsity, &sc);
-		else if (!last)
+			si.sparsity = step_sparsity(si.sparsity, sc);
+		else if (sc->step != sc->steps)
 			continue;
 		if (si.method != CMP_GLOBAL && si.method != CMP_DENSE)
 			cmp_prune_layer(&L[i], vals[i], numel[i], &si, i);
 	}
-	if (ok && sc.steps > 1)
-		run_global_steps(g, o->env, L, vals, numel, specs, nl, &sc);
-	else if (ok)
-		run_global(vals, numel, specs, nl);
+}
+
+/* Writes back the layers that lost weights; frees vals[i]. */
+static bool
+store_layers(ir_graph *g, const cmp_layer *L, int nl, const cmp_spec *specs,
+	     double **vals, const int64_t *numel, bool write, bool verbose,
+	     nn_diag *d)
+{
+	bool changed = false;
 	for (int i = 0; i < nl; i++) {
 		if (verbose)
 			note_layer(d, &L[i], &specs[i], vals[i], numel[i]);
@@ -411,15 +374,80 @@ pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 		for (int64_t e = 0; e < numel[i]; e++)
 			nnz += vals[i][e] != 0;
 		/* pruning only zeroes, so fewer non-zeros means a change */
-		if (ok && nnz < L[i].w->nnz) {
+		if (write && nnz < L[i].w->nnz) {
 			cmp_replace_weight(g, L[i].w, vals[i]);
-			*changed = true;
+			changed = true;
 		}
 		free(vals[i]);
 	}
+	return changed;
+}
+
+/* The step options; false after reporting. */
+static bool
+read_schedule(const pass_opts *o, schedule *sc, nn_diag *d)
+{
+	bool ok = true;
+	sc->step = (int)pass_opt_i64(o, "prune", "step", 1, d, &ok);
+	sc->steps = (int)pass_opt_i64(o, "prune", "steps", 1, d, &ok);
+	if (ok && !(sc->steps >= 1 && sc->step >= 1 &&
+		    sc->step <= sc->steps)) {
+		nn_error(d, "pass 'prune': step %d of %d: need 1 <= step <= "
+			 "steps", sc->step, sc->steps);
+		ok = false;
+	}
+	return ok;
+}
+
+/* Prunes the layers L with the default spec and the rules. */
+static bool
+prune_layers(ir_graph *g, const pass_opts *o, cmp_layer *L, int nl,
+	     const cmp_spec *dflt, const cmp_rules *rules,
+	     const schedule *sc, nn_diag *d, bool *changed)
+{
+	size_t m = (size_t)(nl ? nl : 1);
+	cmp_spec *specs = nn_xmalloc(sizeof *specs * m);
+	double **vals = nn_xcalloc(m, sizeof *vals);
+	int64_t *numel = nn_xmalloc(sizeof *numel * m);
+	pass_env *env;
+	for (int i = 0; i < nl; i++) {
+		const cmp_rule *r = cmp_rules_match(rules,
+						    cmp_layer_name(&L[i]));
+		specs[i] = r ? r->spec : *dflt;
+		vals[i] = load(L[i].w, &numel[i]);
+	}
+	bool ok = resolve_specs(g, o, L, nl, specs, &env, d) &&
+		  (!env || sc->step != sc->steps ||
+		   cmp_prune_data(g, env, L, nl, specs, vals, d));
+	if (ok)
+		run_layers(g, L, nl, specs, vals, numel, sc, d);
+	if (ok && sc->steps > 1)
+		run_global_steps(g, o->env, L, vals, numel, specs, nl, sc);
+	else if (ok)
+		run_global(vals, numel, specs, nl);
+	*changed |= store_layers(g, L, nl, specs, vals, numel, ok,
+				 pass_opt_str(o, "verbose", NULL) != NULL, d);
 	free(vals);
 	free(numel);
 	free(specs);
+	return ok;
+}
+
+bool
+pass_prune(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
+{
+	cmp_spec dflt;
+	cmp_rules *rules = NULL;
+	schedule sc;
+	int nl = 0;
+	cmp_layer *L = NULL;
+	bool ok = read_opts(o, &dflt, &rules, d) &&
+		  cmp_check_data(g, "prune", d) && read_schedule(o, &sc, d);
+	if (ok) {
+		L = cmp_weight_layers(g, &nl);
+		ok = layers_ok(L, nl, rules, d) &&
+		     prune_layers(g, o, L, nl, &dflt, rules, &sc, d, changed);
+	}
 	free(L);
 	cmp_rules_free(rules);
 	return ok;

@@ -201,29 +201,16 @@ outgoing_norm2(ir_graph *g, const cmp_layer *L, const cmp_layer *all,
 	return found ? s : 1;
 }
 
-typedef struct score {
-	double a;
-	int64_t i;
-} score;
-
-static int
-cmp_score(const void *x, const void *y)
-{
-	const score *a = x, *b = y;
-	if (a->a != b->a)
-		return a->a < b->a ? -1 : 1;
-	return (a->i > b->i) - (a->i < b->i);
-}
-
 /* Zeroes the round(s * rows) rows (at most rows - 1) of lowest score,
  * weights and bias entries. */
 static void
-zero_rows(const cmp_layer *L, double *v, double *bias, score *sc, double s)
+zero_rows(const cmp_layer *L, double *v, double *bias, cmp_key *sc,
+	  double s)
 {
 	int64_t k = (int64_t)llround(s * (double)L->rows);
 	if (k > L->rows - 1)
 		k = L->rows - 1; /* a layer keeps at least one neuron */
-	qsort(sc, (size_t)L->rows, sizeof *sc, cmp_score);
+	qsort(sc, (size_t)L->rows, sizeof *sc, cmp_key_order);
 	for (int64_t i = 0; i < k; i++) {
 		for (int64_t c = 0; c < L->cols; c++)
 			v[cmp_at(L, sc[i].i, c)] = 0;
@@ -251,14 +238,14 @@ static void
 prune_structured(ir_graph *g, const cmp_layer *L, const cmp_layer *all,
 		 int nl, const cmp_spec *s, chan_stats *c, double *v)
 {
-	score *sc = nn_xmalloc((size_t)L->rows * sizeof *sc);
+	cmp_key *sc = nn_xmalloc((size_t)L->rows * sizeof *sc);
 	double per = c->per ? (double)c->per : 1;
 	for (int64_t r = 0; r < L->rows; r++) {
 		/* lowest score goes first: most zeros / least activation */
 		double a = s->method == CMP_APOZ ? -c->zeros[r] / per :
 			   c->abs[r] / per *
 			   sqrt(outgoing_norm2(g, L, all, nl, r));
-		sc[r] = (score){ a, r };
+		sc[r] = (cmp_key){ a, r, 0 };
 	}
 	ir_value *b = row_bias(L);
 	double *bv = NULL;
@@ -274,9 +261,11 @@ prune_structured(ir_graph *g, const cmp_layer *L, const cmp_layer *all,
 	free(sc);
 }
 
-/* Wanda on one layer: per row, the round(s * cols) weights of smallest
- * |w| * ||x_c|| become zero; false if the statistics cannot be had (the
- * caller falls back to magnitude). */
+/* Wanda on one layer: per row, the round(s * cols) weights (at most
+ * cols - 1) of smallest |w| * ||x_c|| become zero; false if the
+ * statistics cannot be had (the caller falls back to magnitude). A row
+ * keeps a weight because an unstructured method must not kill neurons:
+ * at 0.95 a 3x3 single-channel Conv (9 columns) would lose every row. */
 static bool
 prune_wanda(ir_graph *g, pass_env *e, const cmp_layer *L, double *v,
 	    double s, bool *ok, nn_diag *d)
@@ -289,13 +278,15 @@ prune_wanda(ir_graph *g, pass_env *e, const cmp_layer *L, double *v,
 		return false;
 	}
 	int64_t k = (int64_t)llround(s * (double)L->cols), k1 = R.st.k + 1;
-	score *sc = nn_xmalloc((size_t)(L->cols ? L->cols : 1) * sizeof *sc);
+	if (k > L->cols - 1)
+		k = L->cols - 1;
+	cmp_key *sc = nn_xmalloc((size_t)(L->cols ? L->cols : 1) * sizeof *sc);
 	for (int64_t r = 0; r < L->rows; r++) {
 		const double *G = R.st.group[r / R.st.mg].g;
 		for (int64_t c = 0; c < L->cols; c++)
-			sc[c] = (score){ fabs(v[cmp_at(L, r, c)]) *
-					 sqrt(G[c * k1 + c]), c };
-		qsort(sc, (size_t)L->cols, sizeof *sc, cmp_score);
+			sc[c] = (cmp_key){ fabs(v[cmp_at(L, r, c)]) *
+					 sqrt(G[c * k1 + c]), c, 0 };
+		qsort(sc, (size_t)L->cols, sizeof *sc, cmp_key_order);
 		for (int64_t i = 0; i < k && i < L->cols; i++)
 			v[cmp_at(L, r, sc[i].i)] = 0;
 	}
