@@ -381,8 +381,9 @@ log_result(pass_env *e, const cmp_kd_head *h, const cmp_kd_opts *k,
 {
 	char names[512];
 	layer_names(h, names, sizeof names);
-	pass_env_log(e, "distill: %d layers tuned (%s) on %lld calibration "
-		     "rows, T=%g", h->n, names, (long long)h->rows, k->temp);
+	pass_env_log(e, "distill: %d layer%s tuned (%s) on %lld calibration "
+		     "rows, T=%g", h->n, h->n == 1 ? "" : "s", names,
+		     (long long)h->rows, k->temp);
 	pass_env_log(e, "distill: KD loss %.4g -> %.4g, top-1 agreement with "
 		     "the teacher on --calib %.4f -> %.4f, %lld iterations%s "
 		     "(best at %lld), %.1f s", r->loss0, r->loss1, r->agree0,
