@@ -134,6 +134,7 @@ typedef struct pass_data {
 struct pass_env {
 	pass_data calib;  /* the samples the passes learn from */
 	pass_data eval;   /* --eval: where fidelity is measured; else calib */
+	pass_data search; /* pass_env_search's mixtures (owned), or empty */
 	ir_graph *teacher;/* the uncompressed graph (owned), or NULL */
 	bool refit;       /* the driver adds refit after prune/share */
 	bool stages;      /* log fidelity after every lossy step */
@@ -143,9 +144,16 @@ struct pass_env {
 	char *log;        /* --report lines of the passes, or NULL */
 };
 pass_env *pass_env_new(void);
-void pass_env_free(pass_env *e); /* frees the teacher and log, not data */
+void pass_env_free(pass_env *e); /* frees the teacher, log and search set,
+				   not calib or eval */
 /* The set fidelity is measured on: eval if given, else calib. */
 const pass_data *pass_env_eval(const pass_env *e);
+/* The set the tolerance searches (prune-auto, slim, select-features)
+ * measure on: eval if given; else, when the loss is the top-1 agreement
+ * (no labels) and every input is f32, the calibration samples followed
+ * by as many mixtures 0.85 x_i + 0.15 x_p(i) (p a seeded permutation),
+ * made once and owned by e; else calib (docs/compression.md). */
+const pass_data *pass_env_search(pass_env *e);
 /* o's env if it has calibration data that fits g and a teacher, else
  * NULL after saying what `pass` is missing. */
 pass_env *pass_need_data(const pass_opts *o, ir_graph *g, const char *pass,

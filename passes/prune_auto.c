@@ -360,7 +360,7 @@ setup(search *s, ir_graph *g, const pass_opts *o, const char **emit,
 	if (!read_opts(s, o, emit, d) || !cmp_check_data(g, "prune-auto", d) ||
 	    !(s->e = pass_need_data(o, g, "prune-auto", d)))
 		return false;
-	s->x = pass_env_eval(s->e);
+	s->x = pass_env_search(s->e);
 	cmp_layer *cl = cmp_weight_layers(g, &s->nl);
 	if (!cmp_check_layers(s->nl, "prune-auto", d)) {
 		free(cl);

@@ -464,8 +464,8 @@ apply_measure(ir_graph *g, const slim_ctx *c, int pos, slim_kind k,
 	char *saved = c->e->log;
 	c->e->log = NULL;
 	bool ok = apply_at(g, c, pos, k) &&
-		  pass_measure_fidelity(c->e->teacher, g, pass_env_eval(c->e),
-					fid, c->d);
+		  pass_measure_fidelity(c->e->teacher, g,
+					pass_env_search(c->e), fid, c->d);
 	free(c->e->log);
 	c->e->log = saved;
 	return ok;
