@@ -70,7 +70,7 @@ or_null(cg_ctx *c, LLVMValueRef acc, LLVMValueRef ptr)
 
 /* CG_ERR_NULL for a NULL inputs or outputs array (when the model has
  * any), a NULL workspace (when it needs one), then a NULL buffer in the
- * arrays. */
+ * arrays (for a port with elements: an empty one is never touched). */
 static void
 check_buffers(cg_ctx *c, LLVMValueRef run, int64_t ws)
 {
@@ -87,9 +87,13 @@ check_buffers(cg_ctx *c, LLVMValueRef run, int64_t ws)
 	bad = LLVMConstNull(c->i1);
 	for (unsigned k = 0; k < 2; k++)
 		for (int i = 0; i < cnt[k]; i++) {
+			const ir_value *v = (k ? c->g->outputs : c->g->inputs)[i];
 			LLVMValueRef idx = LLVMConstInt(c->i64,
-				(unsigned long long)i, 0);
-			LLVMValueRef slot = LLVMBuildInBoundsGEP2(c->b, c->ptr,
+				(unsigned long long)i, 0), slot;
+
+			if (ir_shape_numel(&v->shape) == 0)
+				continue;
+			slot = LLVMBuildInBoundsGEP2(c->b, c->ptr,
 				LLVMGetParam(run, k), &idx, 1, "");
 			bad = or_null(c, bad, LLVMBuildLoad2(c->b, c->ptr,
 							     slot, ""));

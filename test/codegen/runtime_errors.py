@@ -2,13 +2,14 @@
 """Run-time errors of compiled models (issue 10, defects 2 and 3).
 
 Compiles Inputs/rt_index.nnir (Gather, GatherElements, ScatterND on indices
-read at run time) and Inputs/rt_div.nnir (integer Div and Mod on divisors
-read at run time) at -O0, -O3 and -Os, links them with harness.c, and feeds
-good and bad inputs. A bad input must make NAME_run return the documented
-code (README.md: 2 index out of range, 3 integer division by zero), never
-trap, and nncc-run must refuse the same input naming the node; good inputs
-(INT_MIN / -1 among them, which wraps) must match nncc-run. null_buffers.c
-checks the NULL-pointer code. Prints failures, then `N passed, N failed`.
+read at run time), Inputs/rt_div.nnir (integer Div and Mod on divisors read
+at run time) and Inputs/rt_reduce.nnir (an integer mean of nothing) at -O0,
+-O3 and -Os, links them with harness.c, and feeds good and bad inputs. A bad
+input must make NAME_run return the documented code (README.md: 2 index out
+of range, 3 integer division by zero), never trap, and nncc-run must refuse
+the same input naming the node; good inputs (INT_MIN / -1 among them, which
+wraps) must match nncc-run. null_buffers.c checks the NULL-pointer code.
+Prints failures, then `N passed, N failed`.
 """
 import argparse
 import os
@@ -75,6 +76,8 @@ CASES = [
      "node 'mod' (Mod): integer modulo by zero"),
     ("rt_div", "unsigned Div by zero", div_inputs(p=[3, 0]), ERR_DIV_ZERO,
      "node 'udiv' (Div): integer division by zero"),
+    ("rt_reduce", "integer mean of nothing", [np.zeros((0, 3), np.int32)],
+     0, None),
 ]
 
 
@@ -146,7 +149,7 @@ def main():
     t = rc.Tools(a.build)
     t.nncc_run = os.path.join(a.build, "tools", "nncc-run")
     passed, failed = 0, 0
-    nout = {"rt_index": 3, "rt_div": 3}
+    nout = {"rt_index": 3, "rt_div": 3, "rt_reduce": 1}
     for opt in OPTS:
         wd = tempfile.mkdtemp(prefix="rterr-")
         try:
