@@ -21,7 +21,8 @@ fix_index(const ir_node *n, int64_t *i, int64_t dim, nn_diag *d)
 
 /* Indices known at compile time (or into an axis of size 0, where none
  * can be valid) are checked now, as the interpreter would at run time.
- * Index i of the indices addresses axis axis_of(i) of the data. */
+ * Element i of the indices addresses axis i % k of the data for ScatterND
+ * (k: the length of an index tuple), axis ax for GatherElements (k 0). */
 static bool
 check_indices(const ir_node *n, int k, int ax, nn_diag *d)
 {
@@ -29,16 +30,17 @@ check_indices(const ir_node *n, int k, int ax, nn_diag *d)
 	const ir_shape *x = &n->in[0]->shape;
 	int64_t cnt = ir_shape_numel(&ix->shape);
 
+	/* without data, one index tuple sees every axis */
+	if (!ix->data && cnt > (k ? k : 1))
+		cnt = k ? k : 1;
 	for (int64_t i = 0; i < cnt; i++) {
-		int64_t v = 0, dim = x->dim[k ? (int)(i % k) : ax];
-		if (dim == 0) {
-			nn_error_node(d, n, "indices into axis %d of size 0",
-				      k ? (int)(i % k) : ax);
+		int a = k ? (int)(i % k) : ax;
+		int64_t v = ix->data ? ir_load_i64(ix->data, ix->dtype, i) : 0;
+		if (x->dim[a] == 0) {
+			nn_error_node(d, n, "indices into axis %d of size 0", a);
 			return false;
 		}
-		if (ix->data)
-			v = ir_load_i64(ix->data, ix->dtype, i);
-		if (!fix_index(n, &v, dim, d))
+		if (!fix_index(n, &v, x->dim[a], d))
 			return false;
 	}
 	return true;
