@@ -69,6 +69,14 @@ typedef struct cg_ctx {
 	LLVMValueRef prof;    /* the profile's per-node tick counters */
 } cg_ctx;
 
+/* status.c: the run function's run-time checks. With status NULL, on
+ * entry: CG_ERR_NULL for a NULL array, buffer or (ws > 0 bytes needed)
+ * workspace; else after a node call: a non-CG_OK status is returned at
+ * once, the outputs then possibly partly written. The builder goes on
+ * along the good path. */
+void cg_run_check(cg_ctx *c, LLVMValueRef run, LLVMValueRef status,
+		  int64_t ws);
+
 /* codegen.c: builds the module of g (profile: with per-node tick
  * counters); cg_ctx_dispose frees the context and plan, not the module. */
 bool cg_build(cg_ctx *c, ir_graph *g, const cg_options *o, bool profile,
@@ -96,6 +104,8 @@ typedef struct cg_fn {
 				  lowered on a view; NULL otherwise */
 	bool epi_done;         /* the base op applied the fused epilogue */
 	LLVMValueRef wcodes;   /* cg_weight_load's code table, made once */
+	LLVMValueRef err;      /* i1 slot: a run-time error happened */
+	cg_status err_code;    /* the node function then returns this */
 } cg_fn;
 
 typedef struct cg_loop {
@@ -185,13 +195,26 @@ LLVMValueRef cg_f32_table(cg_fn *f, const float *v, int64_t n);
 /* The integer value of a constant input's data (in[i]->data); false with
  * an error when it is not constant. */
 bool cg_const_ints(cg_fn *f, int i, int64_t *v, int64_t max, int64_t *n);
+/* status.c: a run-time error check: where bad (i1) holds, the node function
+ * returns code once its loops finish (the run function then stops). The
+ * caller keeps memory safe (a clamped index, a safe divisor); values it
+ * stores for bad elements are unspecified. One code per node. */
+void cg_runtime_error(cg_fn *f, LLVMValueRef bad, cg_status code);
+/* A run-time index of type it into an axis of d > 0 elements: negative
+ * counts from the end; out of range is CG_ERR_INDEX and reads element 0,
+ * so memory stays safe. Returns the i64 index. */
+LLVMValueRef cg_index(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t d);
+/* The node function's return value: CG_OK, or its code if a check
+ * failed. */
+LLVMValueRef cg_node_status(cg_fn *f);
 bool cg_fail(cg_fn *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Normalizes a possibly negative axis; -1 if out of range. */
 int cg_axis(int64_t a, int rank);
 
 /* The lowering hooks: build the body of f (entry block positioned; the
- * caller adds the return). False after reporting an error. */
+ * caller adds the return, CG_OK unless cg_runtime_error was called).
+ * False after reporting an error. */
 bool cg_lower_unary(cg_fn *f);
 bool cg_lower_binary(cg_fn *f);
 bool cg_lower_conv(cg_fn *f);

@@ -493,7 +493,7 @@ drop_unused(const ir_node *n, cg_fn *f)
 }
 
 /* Node functions take every operand as an i8*; the plan guarantees that
- * outputs never overlap inputs, hence noalias. */
+ * outputs never overlap inputs, hence noalias. They return a cg_status. */
 static LLVMValueRef
 build_node(cg_ctx *c, const ir_node *n, int idx)
 {
@@ -501,7 +501,7 @@ build_node(cg_ctx *c, const ir_node *n, int idx)
 	int na = n->nin + n->nout, ns = cg_node_scratch_bytes(n) > 0;
 	LLVMTypeRef *pt = nn_xcalloc((size_t)na + 2, sizeof *pt);
 	LLVMValueRef fn;
-	cg_fn f = {c, c->b, NULL, n, NULL, NULL, NULL, NULL, false, NULL};
+	cg_fn f = {.c = c, .b = c->b, .n = n};
 	cg_kernel k;
 	bool ok;
 
@@ -509,8 +509,8 @@ build_node(cg_ctx *c, const ir_node *n, int idx)
 		pt[i] = c->ptr;
 	snprintf(name, sizeof name, "%s_%s_%d", c->name, ir_ops[n->op].name,
 		 idx);
-	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
-		LLVMVoidTypeInContext(c->ctx), pt, (unsigned)(na + ns), 0));
+	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->i32, pt,
+		(unsigned)(na + ns), 0));
 	free(pt);
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
 	add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
@@ -544,7 +544,7 @@ build_node(cg_ctx *c, const ir_node *n, int idx)
 	drop_unused(n, &f);
 	free(f.in);
 	free(f.out);
-	LLVMBuildRetVoid(c->b);
+	LLVMBuildRet(c->b, cg_node_status(&f));
 	if (!ok) {
 		LLVMDeleteFunction(fn);
 		return NULL;
@@ -615,8 +615,8 @@ call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
 	}
 	if (ns)
 		args[na] = buf_ptr(c, run, &p->bufs[p->scratch[idx] - 1]);
-	LLVMBuildCall2(c->b, LLVMGetElementType(LLVMTypeOf(nf)), nf, args,
-		       (unsigned)(na + ns), "");
+	cg_run_check(c, run, LLVMBuildCall2(c->b, LLVMGetElementType(
+		LLVMTypeOf(nf)), nf, args, (unsigned)(na + ns), ""), 0);
 	free(args);
 }
 
@@ -672,6 +672,8 @@ build_run(cg_ctx *c, cg_plan *p)
 	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
 		c->ctx, run, "entry"));
 	i = 0;
+	if (ok)
+		cg_run_check(c, run, NULL, p->arena_size);
 	if (c->profile)
 		cg_profile_begin(c, p->nnodes);
 	for (ir_node *n = c->g->first; ok && n; n = n->next, i++)

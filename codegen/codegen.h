@@ -24,6 +24,13 @@ typedef struct cg_options {
 			       cost model decides */
 } cg_options;
 
+/* What the generated run functions return (status.def). */
+typedef enum cg_status {
+#define STATUS(id, value, meaning) CG_##id = value,
+#include "status.def"
+#undef STATUS
+} cg_status;
+
 /* lower_sparse.c / sparse_cost.c: the kernel of each weight layer
  * (Conv/Gemm/MatMul/nncc.Fused* with a constant weight), chosen by a cost
  * model calibrated on bench/ (docs/kernels.md). */

@@ -60,6 +60,17 @@ put_value(FILE *f, const char *name, const char *what, int i,
 		(long long)ir_shape_numel(&v->shape));
 }
 
+/* The run functions' status codes, from the one list (status.def). */
+static void
+put_status(FILE *f, const char *name)
+{
+#define STATUS(id, value, meaning) \
+	fprintf(f, "#define %s_%s %d /* %s */\n", name, #id, value, meaning);
+#include "status.def"
+#undef STATUS
+	fprintf(f, "\n");
+}
+
 static void
 put_header(FILE *f, ir_graph *g, const char *name, int64_t ws)
 {
@@ -73,7 +84,11 @@ put_header(FILE *f, ir_graph *g, const char *name, int64_t ws)
 	fprintf(f, "#ifndef %s\n#define %s\n\n#include <stddef.h>\n\n", guard,
 		guard);
 	fprintf(f, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
-	fprintf(f, "/* Uses a static workspace: not reentrant. Returns 0. */\n");
+	fprintf(f, "/* %s_run and %s_run_with_workspace return %s_OK (0) or "
+		"one of these\n * codes; after an error the outputs may be "
+		"partly written. */\n", name, name, name);
+	put_status(f, name);
+	fprintf(f, "/* Uses a static workspace: not reentrant. */\n");
 	fprintf(f, "int %s_run(const void *const *inputs, "
 		"void *const *outputs);\n", name);
 	fprintf(f, "size_t %s_workspace_size(void);\n", name);

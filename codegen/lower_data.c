@@ -254,14 +254,7 @@ lower_gather(cg_fn *f)
 			*(k < ax ? &outer : &inner) *= x->dim[k];
 	dims[0] = outer, dims[1] = nidx, dims[2] = inner;
 	cg_nest_begin(f, 3, dims, ivs, loops);
-	idx = cg_convert(f, cg_load(f, f->in[1], ivs[1]), n->in[1]->dtype,
-			 IR_I64);
-	idx = LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, idx,
-		cg_i64(f, 0), ""), LLVMBuildAdd(f->b, idx, cg_i64(f, d), ""),
-		idx, "");
-	/* Out-of-range indices are clamped rather than read out of bounds. */
-	idx = cg_max(f, IR_I64, cg_min(f, IR_I64, idx, cg_i64(f, d - 1)),
-		     cg_i64(f, 0));
+	idx = cg_index(f, cg_load(f, f->in[1], ivs[1]), n->in[1]->dtype, d);
 	src = LLVMBuildAdd(f->b, LLVMBuildMul(f->b, LLVMBuildAdd(f->b,
 		LLVMBuildMul(f->b, ivs[0], cg_i64(f, d), ""), idx, ""),
 		cg_i64(f, inner), ""), ivs[2], "");

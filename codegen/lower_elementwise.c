@@ -208,6 +208,26 @@ int_pow(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b, ir_dtype bt)
 	return cg_convert(f, cg_intrin(f, "pow", IR_F64, 2, args), IR_F64, t);
 }
 
+/* Integer Div that never traps: a zero divisor is CG_ERR_DIV_ZERO (the
+ * element divides by 1), INT_MIN / -1 wraps to INT_MIN as in the
+ * interpreter (ir/op_binary.c). */
+static LLVMValueRef
+int_div(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b, bool un)
+{
+	LLVMValueRef zero = cg_const(f, t, 0), one = cg_const(f, t, 1);
+	LLVMValueRef z = LLVMBuildICmp(f->b, LLVMIntEQ, b, zero, ""), m1, r;
+
+	cg_runtime_error(f, z, CG_ERR_DIV_ZERO);
+	if (un)
+		return LLVMBuildUDiv(f->b, a, LLVMBuildSelect(f->b, z, one, b,
+			""), "");
+	m1 = LLVMBuildICmp(f->b, LLVMIntEQ, b, cg_const(f, t, -1), "");
+	r = LLVMBuildSDiv(f->b, a, LLVMBuildSelect(f->b, LLVMBuildOr(f->b, z,
+		m1, ""), one, b, ""), "");
+	return LLVMBuildSelect(f->b, m1, LLVMBuildSub(f->b, zero, a, ""), r,
+			       "");
+}
+
 static LLVMValueRef
 binary_op(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b,
 	  ir_dtype bt)
@@ -224,8 +244,7 @@ binary_op(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b,
 			  : LLVMBuildSub(f->b, a, b, "");
 	case OP_Div:
 		return fl ? LLVMBuildFDiv(f->b, a, b, "")
-		     : un ? LLVMBuildUDiv(f->b, a, b, "")
-			  : LLVMBuildSDiv(f->b, a, b, "");
+			  : int_div(f, t, a, b, un);
 	case OP_Pow:
 		if (!fl)
 			return int_pow(f, t, a, b, bt);

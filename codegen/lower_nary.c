@@ -34,8 +34,9 @@ compare(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 	return LLVMBuildICmp(f->b, uns(t) ? up[k] : sp[k], a, b, "");
 }
 
-/* Remainder with the sign of the divisor unless fmod=1; a zero (or -1)
- * integer divisor gives 0 instead of undefined behaviour. */
+/* Remainder with the sign of the divisor unless fmod=1. An integer zero
+ * divisor is CG_ERR_DIV_ZERO; it and -1 divide by 1 (giving 0), so that
+ * nothing traps. */
 static LLVMValueRef
 mod(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 {
@@ -46,6 +47,7 @@ mod(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 		r = LLVMBuildFRem(f->b, a, b, "");
 	} else {
 		LLVMValueRef bad = LLVMBuildICmp(f->b, LLVMIntEQ, b, zero, "");
+		cg_runtime_error(f, bad, CG_ERR_DIV_ZERO);
 		if (!uns(t))
 			bad = LLVMBuildOr(f->b, bad, LLVMBuildICmp(f->b,
 				LLVMIntEQ, b, cg_const(f, t, -1), ""), "");
@@ -239,19 +241,6 @@ cg_lower_expand(cg_fn *f)
 	return true;
 }
 
-/* A runtime index made non-negative and clamped into [0, d): memory stays
- * safe where the interpreter would report the bad index. */
-static LLVMValueRef
-fix_index(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t d)
-{
-	idx = cg_convert(f, idx, it, IR_I64);
-	idx = LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, idx,
-		cg_i64(f, 0), ""), LLVMBuildAdd(f->b, idx, cg_i64(f, d), ""),
-		idx, "");
-	return cg_max(f, IR_I64, cg_min(f, IR_I64, idx, cg_i64(f, d - 1)),
-		      cg_i64(f, 0));
-}
-
 static bool
 lower_scatternd(cg_fn *f)
 {
@@ -276,7 +265,7 @@ lower_scatternd(cg_fn *f)
 	for (int j = 0; j < k; j++) {
 		LLVMValueRef ij = LLVMBuildAdd(f->b, LLVMBuildMul(f->b, q,
 			cg_i64(f, k), ""), cg_i64(f, j), "");
-		ij = fix_index(f, cg_load(f, f->in[1], ij), it, x->dim[j]);
+		ij = cg_index(f, cg_load(f, f->in[1], ij), it, x->dim[j]);
 		off = LLVMBuildAdd(f->b, off, LLVMBuildMul(f->b, ij,
 			cg_i64(f, st[j]), ""), "");
 	}
@@ -317,8 +306,8 @@ lower_gather_elements(cg_fn *f)
 	xs[ax] = 0; /* the axis position comes from the index */
 	cg_nest_begin(f, ix->rank, ix->dim, ivs, loops);
 	lin = cg_linear(f, ix->rank, ivs, is, 0);
-	idx = fix_index(f, cg_load(f, f->in[1], lin), n->in[1]->dtype,
-			x->dim[ax]);
+	idx = cg_index(f, cg_load(f, f->in[1], lin), n->in[1]->dtype,
+		       x->dim[ax]);
 	src = LLVMBuildAdd(f->b, cg_linear(f, ix->rank, ivs, xs, 0),
 		LLVMBuildMul(f->b, idx, cg_i64(f, axs), ""), "");
 	cg_store(f, f->out[0], lin, cg_load(f, f->in[0], src));

@@ -128,7 +128,9 @@ lower_reduce(cg_fn *f)
 		cg_nest_end(f, nr, rl);
 	}
 	v = LLVMBuildLoad2(f->b, cg_type(f->c, ct), a, "");
-	if (n->op == OP_ReduceMean)
+	/* an empty integer mean keeps its initial value, as in
+	 * ir/op_reduce.c (a division by zero would trap); float gives NaN */
+	if (n->op == OP_ReduceMean && (rcnt > 0 || ir_dtype_is_float(ct)))
 		v = ir_dtype_is_float(ct)
 		    ? LLVMBuildFDiv(f->b, v, cg_fconst(f, ct, (double)rcnt), "")
 		    : LLVMBuildSDiv(f->b, v, cg_const(f, ct, (double)rcnt), "");

@@ -395,6 +395,10 @@ bool ir_eval_unary(const ir_node *n, const void *const *in, void *const *out,
 		   nn_diag *d);
 /* op_binary.c */
 bool ir_shape_binary(ir_graph *g, ir_node *n, nn_diag *d);
+/* Integer Div and Mod: a divisor (input 1) known at compile time with a
+ * zero element is an error (what: "division" or "modulo"), as it is when
+ * the interpreter meets one; generated code reports it at run time. */
+bool ir_check_divisor(const ir_node *n, const char *what, nn_diag *d);
 bool ir_eval_binary(const ir_node *n, const void *const *in,
 		    void *const *out, nn_diag *d);
 /* op_conv.c */

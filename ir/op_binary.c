@@ -31,6 +31,26 @@ check_types(ir_node *n, nn_diag *d)
 }
 
 bool
+ir_check_divisor(const ir_node *n, const char *what, nn_diag *d)
+{
+	const ir_value *b = n->in[1];
+	int64_t cnt = ir_shape_numel(&b->shape);
+
+	if (!ir_dtype_is_int(b->dtype) || !b->data ||
+	    ir_shape_numel(&n->out[0]->shape) == 0)
+		return true;
+	for (int64_t i = 0; i < cnt; i++)
+		if (elem_load_bits(b->data, b->dtype, i) == 0) {
+			nn_error_node(d, n, "integer %s by zero: the divisor "
+				      "'%s' is a constant with a zero at "
+				      "element %lld", what, ir_value_label(b),
+				      (long long)i);
+			return false;
+		}
+	return true;
+}
+
+bool
 ir_shape_binary(ir_graph *g, ir_node *n, nn_diag *d)
 {
 	(void)g;
@@ -52,7 +72,7 @@ ir_shape_binary(ir_graph *g, ir_node *n, nn_diag *d)
 	}
 	n->out[0]->dtype = a->dtype;
 	n->out[0]->shape = s;
-	return true;
+	return n->op != OP_Div || ir_check_divisor(n, "division", d);
 }
 
 /* Element strides of s over the output o's dims, 0 where s broadcasts,

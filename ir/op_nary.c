@@ -90,7 +90,7 @@ ir_shape_nary(ir_graph *g, ir_node *n, nn_diag *d)
 	ir_dtype t = n->in[n->op == OP_Where ? 1 : 0]->dtype;
 	n->out[0]->dtype = is_compare(n->op) || is_logic(n->op) ? IR_BOOL : t;
 	n->out[0]->shape = s;
-	return true;
+	return n->op != OP_Mod || ir_check_divisor(n, "modulo", d);
 }
 
 /* Python-style remainder (sign of the divisor) unless fmod. */

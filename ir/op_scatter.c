@@ -7,6 +7,46 @@
 #include "ir.h"
 
 static bool
+fix_index(const ir_node *n, int64_t *i, int64_t dim, nn_diag *d)
+{
+	if (*i < -dim || *i >= dim) {
+		nn_error_node(d, n, "index %lld out of range [%lld, %lld)",
+			      (long long)*i, (long long)-dim, (long long)dim);
+		return false;
+	}
+	if (*i < 0)
+		*i += dim;
+	return true;
+}
+
+/* Indices known at compile time (or into an axis of size 0, where none
+ * can be valid) are checked now, as the interpreter would at run time.
+ * Element i of the indices addresses axis i % k of the data for ScatterND
+ * (k: the length of an index tuple), axis ax for GatherElements (k 0). */
+static bool
+check_indices(const ir_node *n, int k, int ax, nn_diag *d)
+{
+	const ir_value *ix = n->in[1];
+	const ir_shape *x = &n->in[0]->shape;
+	int64_t cnt = ir_shape_numel(&ix->shape);
+
+	/* without data, one index tuple sees every axis */
+	if (!ix->data && cnt > (k ? k : 1))
+		cnt = k ? k : 1;
+	for (int64_t i = 0; i < cnt; i++) {
+		int a = k ? (int)(i % k) : ax;
+		int64_t v = ix->data ? ir_load_i64(ix->data, ix->dtype, i) : 0;
+		if (x->dim[a] == 0) {
+			nn_error_node(d, n, "indices into axis %d of size 0", a);
+			return false;
+		}
+		if (!fix_index(n, &v, x->dim[a], d))
+			return false;
+	}
+	return true;
+}
+
+static bool
 shape_scatternd(ir_node *n, nn_diag *d)
 {
 	const ir_shape *x = &n->in[0]->shape, *ix = &n->in[1]->shape;
@@ -35,7 +75,7 @@ shape_scatternd(ir_node *n, nn_diag *d)
 		return false;
 	}
 	n->out[0]->shape = *x;
-	return true;
+	return check_indices(n, (int)k, 0, d);
 }
 
 static bool
@@ -47,8 +87,18 @@ shape_gather_elements(ir_node *n, nn_diag *d)
 		nn_error_node(d, n, "bad axis or indices rank");
 		return false;
 	}
+	if (ax < 0)
+		ax += x->rank;
+	/* off the axis, the indices' positions are the data's */
+	for (int k = 0; k < x->rank; k++)
+		if (k != ax && ix->dim[k] > x->dim[k]) {
+			nn_error_node(d, n, "indices dim %d is %lld, larger than "
+				      "the data's %lld", k, (long long)ix->dim[k],
+				      (long long)x->dim[k]);
+			return false;
+		}
 	n->out[0]->shape = *ix;
-	return true;
+	return check_indices(n, 0, (int)ax, d);
 }
 
 bool
@@ -64,19 +114,6 @@ ir_shape_scatter(ir_graph *g, ir_node *n, nn_diag *d)
 	n->out[0]->dtype = n->in[0]->dtype;
 	return n->op == OP_ScatterND ? shape_scatternd(n, d)
 				     : shape_gather_elements(n, d);
-}
-
-static bool
-fix_index(const ir_node *n, int64_t *i, int64_t dim, nn_diag *d)
-{
-	if (*i < -dim || *i >= dim) {
-		nn_error_node(d, n, "index %lld out of range [%lld, %lld)",
-			      (long long)*i, (long long)-dim, (long long)dim);
-		return false;
-	}
-	if (*i < 0)
-		*i += dim;
-	return true;
 }
 
 /* dst[i] op= src[j] for the reduction r ('n'one, 'a'dd, 'm'ul). */

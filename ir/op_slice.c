@@ -231,6 +231,11 @@ ir_shape_gather(ir_graph *g, ir_node *n, nn_diag *d)
 	}
 	if (ix->data && !check_indices(n, ix->data, x->shape.dim[axis], d))
 		return false;
+	/* every index would be out of range: refused now, not at run time */
+	if (x->shape.dim[axis] == 0 && ir_shape_numel(&ix->shape) > 0) {
+		nn_error_node(d, n, "indices into axis %d of size 0", axis);
+		return false;
+	}
 	ir_shape s = {0};
 	for (int i = 0; i < axis; i++)
 		s.dim[s.rank++] = x->shape.dim[i];
