@@ -650,40 +650,134 @@ out_empty(const ir_node *n)
 	return false;
 }
 
-static bool
-build_run(cg_ctx *c, cg_plan *p)
+/* Node calls per part of the run function: LLVM's function passes and
+ * instruction selection grow faster than linearly in the size of one
+ * function, so a long graph's calls are split into internal functions of
+ * at most this many calls, which the run function calls in order. */
+#define RUN_PART_CALLS 256
+
+/* A function of the run function's signature (ins, outs, ws) -> status;
+ * the builder is left in its entry block. */
+static LLVMValueRef
+add_run_fn(cg_ctx *c, const char *name, bool internal)
 {
 	LLVMTypeRef pp = LLVMPointerType(c->ptr, 0);
 	LLVMTypeRef args[3] = {pp, pp, c->ptr};
+	LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
+		c->i32, args, 3, 0));
+
+	add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+	if (internal) {
+		LLVMSetLinkage(fn, LLVMInternalLinkage);
+		add_attr(c, fn, LLVMAttributeFunctionIndex, "noinline");
+	}
+	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
+		c->ctx, fn, "entry"));
+	return fn;
+}
+
+/* The calls of the nodes from *n (index *i) on, up to RUN_PART_CALLS of
+ * them, at the builder in fn; advances *n and *i past them. */
+static void
+build_calls(cg_ctx *c, cg_plan *p, LLVMValueRef fn, LLVMValueRef *fns,
+	    ir_node **n, int *i)
+{
+	int calls = 0;
+
+	for (; *n && calls < RUN_PART_CALLS; *n = (*n)->next, (*i)++)
+		if (fns[*i]) {
+			LLVMValueRef t0 = c->profile ? cg_profile_tick(c) : NULL;
+			call_node(c, p, fn, fns[*i], *n, *i);
+			if (c->profile)
+				cg_profile_add(c, *i, t0);
+			calls++;
+		}
+}
+
+/* The run function's parts: internal functions of at most
+ * RUN_PART_CALLS node calls each; returns their number. */
+static int
+build_parts(cg_ctx *c, cg_plan *p, LLVMValueRef *fns, LLVMValueRef *parts)
+{
+	char name[256];
+	ir_node *n = c->g->first;
+	int i = 0, nparts = 0;
+
+	while (n) {
+		snprintf(name, sizeof name, "%s_part_%d", c->name, nparts);
+		parts[nparts] = add_run_fn(c, name, true);
+		build_calls(c, p, parts[nparts++], fns, &n, &i);
+		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+	}
+	return nparts;
+}
+
+/* NAME_run_with_workspace: the node calls, or for a long graph its parts
+ * in order, stopping at the first non-zero status; then the output
+ * copies. */
+static void
+build_run_body(cg_ctx *c, cg_plan *p, LLVMValueRef run, LLVMValueRef *fns,
+	       int ncalls)
+{
+	LLVMValueRef args[3], *parts;
+	ir_node *n = c->g->first;
+	int i = 0, nparts;
+
+	if (ncalls <= RUN_PART_CALLS) {
+		LLVMPositionBuilderAtEnd(c->b, LLVMGetEntryBasicBlock(run));
+		build_calls(c, p, run, fns, &n, &i);
+		copy_outputs(c, p, run);
+		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+		return;
+	}
+	parts = nn_xcalloc((size_t)ncalls / RUN_PART_CALLS + 2, sizeof *parts);
+	nparts = build_parts(c, p, fns, parts);
+	LLVMPositionBuilderAtEnd(c->b, LLVMGetEntryBasicBlock(run));
+	for (int k = 0; k < 3; k++)
+		args[k] = LLVMGetParam(run, (unsigned)k);
+	for (int k = 0; k < nparts; k++) {
+		LLVMValueRef st = LLVMBuildCall2(c->b, LLVMGetElementType(
+			LLVMTypeOf(parts[k])), parts[k], args, 3, "");
+		LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(
+			c->ctx, run, "fail");
+		LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(
+			c->ctx, run, "next");
+		LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, st,
+			LLVMConstInt(c->i32, 0, 0), ""), fail, next);
+		LLVMPositionBuilderAtEnd(c->b, fail);
+		LLVMBuildRet(c->b, st);
+		LLVMPositionBuilderAtEnd(c->b, next);
+	}
+	free(parts);
+	copy_outputs(c, p, run);
+	LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+}
+
+static bool
+build_run(cg_ctx *c, cg_plan *p)
+{
 	char name[256];
 	LLVMValueRef run, *fns;
-	int i = 0;
+	int i = 0, ncalls = 0;
 	bool ok = true;
 
 	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
-	run = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->i32, args, 3,
-							     0));
-	add_attr(c, run, LLVMAttributeFunctionIndex, "nounwind");
+	run = add_run_fn(c, name, false);
 	fns = nn_xcalloc((size_t)p->nnodes + 1, sizeof *fns);
 	for (ir_node *n = c->g->first; n; n = n->next, i++)
-		if (!p->skip[i] && !out_empty(n) &&
-		    !(fns[i] = build_node(c, n, i)))
-			ok = false;
-	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
-		c->ctx, run, "entry"));
-	i = 0;
-	if (c->profile)
-		cg_profile_begin(c, p->nnodes);
-	for (ir_node *n = c->g->first; ok && n; n = n->next, i++)
-		if (fns[i]) {
-			LLVMValueRef t0 = c->profile ? cg_profile_tick(c) : NULL;
-			call_node(c, p, run, fns[i], n, i);
-			if (c->profile)
-				cg_profile_add(c, i, t0);
+		if (!p->skip[i] && !out_empty(n)) {
+			if (!(fns[i] = build_node(c, n, i)))
+				ok = false;
+			ncalls++;
 		}
-	if (ok)
-		copy_outputs(c, p, run);
-	LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+	if (ok && c->profile)
+		cg_profile_begin(c, p->nnodes);
+	if (ok) {
+		build_run_body(c, p, run, fns, ncalls);
+	} else {
+		LLVMPositionBuilderAtEnd(c->b, LLVMGetEntryBasicBlock(run));
+		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+	}
 	free(fns);
 	return ok;
 }
