@@ -67,6 +67,8 @@ typedef struct cg_ctx {
 	cg_plan *plan;
 	bool profile;         /* time every node call (profile.c) */
 	LLVMValueRef prof;    /* the profile's per-node tick counters */
+	LLVMValueRef **consts; /* per node: the globals its function takes
+				  as trailing parameters (lift.c), or NULL */
 } cg_ctx;
 
 /* codegen.c: builds the module of g (profile: with per-node tick
@@ -74,6 +76,12 @@ typedef struct cg_ctx {
 bool cg_build(cg_ctx *c, ir_graph *g, const cg_options *o, bool profile,
 	      nn_diag *d);
 void cg_ctx_dispose(cg_ctx *c);
+
+/* lift.c: fn, or fn rebuilt to take the private constants it reads as
+ * trailing parameters (fn is then deleted); *consts: those globals in
+ * parameter order, NULL-terminated and malloc'd, or NULL. */
+LLVMValueRef cg_lift_consts(cg_ctx *c, LLVMValueRef fn,
+			    LLVMValueRef **consts);
 
 /* profile.c: the counters build_run adds around every node call. */
 void cg_profile_begin(cg_ctx *c, int nnodes);

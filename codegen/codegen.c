@@ -549,7 +549,7 @@ build_node(cg_ctx *c, const ir_node *n, int idx)
 		LLVMDeleteFunction(fn);
 		return NULL;
 	}
-	return fn;
+	return cg_lift_consts(c, fn, &c->consts[idx]);
 }
 
 static LLVMValueRef
@@ -599,12 +599,15 @@ static void
 call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
 	  const ir_node *n, int idx)
 {
-	int na = n->nin + n->nout, ns = p->scratch[idx] != 0;
-	LLVMValueRef *args = nn_xcalloc((size_t)na + 2, sizeof *args);
+	int na = n->nin + n->nout, ns = p->scratch[idx] != 0, nc = 0;
+	LLVMValueRef *args, *consts = c->consts[idx];
 	cg_kernel k = cg_sparse_kernel(c, n, false);
 	/* sparse kernels carry their own weight tables: no dense copy */
 	bool own_w = k == CG_KERNEL_UNROLLED || k == CG_KERNEL_TABLE;
 
+	while (consts && consts[nc])
+		nc++;
+	args = nn_xcalloc((size_t)(na + ns + nc) + 1, sizeof *args);
 	for (int i = 0; i < na; i++) {
 		const ir_value *v = i < n->nin ? n->in[i] : n->out[i - n->nin];
 		cg_buf *b = v && !(own_w && i == 1) ? cg_plan_find(p, v) : NULL;
@@ -615,8 +618,10 @@ call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
 	}
 	if (ns)
 		args[na] = buf_ptr(c, run, &p->bufs[p->scratch[idx] - 1]);
+	for (int i = 0; i < nc; i++)
+		args[na + ns + i] = consts[i];
 	LLVMBuildCall2(c->b, LLVMGetElementType(LLVMTypeOf(nf)), nf, args,
-		       (unsigned)(na + ns), "");
+		       (unsigned)(na + ns + nc), "");
 	free(args);
 }
 
@@ -764,6 +769,7 @@ build_run(cg_ctx *c, cg_plan *p)
 	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
 	run = add_run_fn(c, name, false);
 	fns = nn_xcalloc((size_t)p->nnodes + 1, sizeof *fns);
+	c->consts = nn_xcalloc((size_t)p->nnodes + 1, sizeof *c->consts);
 	for (ir_node *n = c->g->first; n; n = n->next, i++)
 		if (!p->skip[i] && !out_empty(n)) {
 			if (!(fns[i] = build_node(c, n, i)))
@@ -868,6 +874,10 @@ void
 cg_ctx_dispose(cg_ctx *c)
 {
 	LLVMContextDispose(c->ctx);
+	for (int i = 0; c->consts && i < c->plan->nnodes; i++)
+		free(c->consts[i]);
+	free(c->consts);
+	c->consts = NULL;
 	cg_plan_free(c->plan);
 	c->ctx = NULL;
 	c->plan = NULL;

@@ -3,13 +3,19 @@
 nodes as IR text (.nnir) or ONNX (.onnx), by the output's suffix.
 
   long_graph.py KIND N OUT [--width W]
+  long_graph.py KIND N --check BUILD   (compiles it at -O3 with BUILD's
+      nncc, runs it and compares with nncc-run: run_compiled.py --model)
 
 KIND: chain (Relu, Add, Sigmoid, Mul by a constant, in turn, on f32[1,16]),
 mlp (N small MatMul+Add layers), wide (W parallel chains joined by a Sum
 tree) or branchy (a chain where every fourth node adds an earlier value
 back, so values live long)."""
 import argparse
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 
 
 def chain(n, w):
@@ -109,10 +115,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("kind", choices=["chain", "mlp", "wide", "branchy"])
     ap.add_argument("n", type=int)
-    ap.add_argument("out")
+    ap.add_argument("out", nargs="?")
     ap.add_argument("--width", type=int, default=100)
+    ap.add_argument("--check", metavar="BUILD")
     a = ap.parse_args()
     nodes, consts, out = globals()[a.kind](a.n, a.width)
+    if a.check:
+        wd = tempfile.mkdtemp(prefix="long-")
+        try:
+            m = os.path.join(wd, "%s%d.nnir" % (a.kind, a.n))
+            write_nnir(m, nodes, consts, out)
+            return subprocess.call([sys.executable, os.path.join(
+                os.path.dirname(os.path.abspath(__file__)),
+                "run_compiled.py"), "--build", a.check, "--model", m])
+        finally:
+            shutil.rmtree(wd, ignore_errors=True)
     if a.out.endswith(".onnx"):
         write_onnx(a.out, nodes, consts, out)
     else:
