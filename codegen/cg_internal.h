@@ -67,6 +67,8 @@ typedef struct cg_ctx {
 	cg_plan *plan;
 	bool profile;         /* time every node call (profile.c) */
 	LLVMValueRef prof;    /* the profile's per-node tick counters */
+	LLVMValueRef **consts; /* per node: the globals its function takes
+				  as trailing parameters (lift.c), or NULL */
 } cg_ctx;
 
 /* status.c: the run function's run-time checks. With status NULL, on
@@ -82,6 +84,12 @@ void cg_run_check(cg_ctx *c, LLVMValueRef run, LLVMValueRef status,
 bool cg_build(cg_ctx *c, ir_graph *g, const cg_options *o, bool profile,
 	      nn_diag *d);
 void cg_ctx_dispose(cg_ctx *c);
+
+/* lift.c: fn, or fn rebuilt to take the private constants it reads as
+ * trailing parameters (fn is then deleted); *consts: those globals in
+ * parameter order, NULL-terminated and malloc'd, or NULL. */
+LLVMValueRef cg_lift_consts(cg_ctx *c, LLVMValueRef fn,
+			    LLVMValueRef **consts);
 
 /* profile.c: the counters build_run adds around every node call. */
 void cg_profile_begin(cg_ctx *c, int nnodes);

@@ -549,7 +549,7 @@ build_node(cg_ctx *c, const ir_node *n, int idx)
 		LLVMDeleteFunction(fn);
 		return NULL;
 	}
-	return fn;
+	return cg_lift_consts(c, fn, &c->consts[idx]);
 }
 
 static LLVMValueRef
@@ -599,12 +599,15 @@ static void
 call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
 	  const ir_node *n, int idx)
 {
-	int na = n->nin + n->nout, ns = p->scratch[idx] != 0;
-	LLVMValueRef *args = nn_xcalloc((size_t)na + 2, sizeof *args);
+	int na = n->nin + n->nout, ns = p->scratch[idx] != 0, nc = 0;
+	LLVMValueRef *args, *consts = c->consts[idx];
 	cg_kernel k = cg_sparse_kernel(c, n, false);
 	/* sparse kernels carry their own weight tables: no dense copy */
 	bool own_w = k == CG_KERNEL_UNROLLED || k == CG_KERNEL_TABLE;
 
+	while (consts && consts[nc])
+		nc++;
+	args = nn_xcalloc((size_t)(na + ns + nc) + 1, sizeof *args);
 	for (int i = 0; i < na; i++) {
 		const ir_value *v = i < n->nin ? n->in[i] : n->out[i - n->nin];
 		cg_buf *b = v && !(own_w && i == 1) ? cg_plan_find(p, v) : NULL;
@@ -615,8 +618,10 @@ call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
 	}
 	if (ns)
 		args[na] = buf_ptr(c, run, &p->bufs[p->scratch[idx] - 1]);
+	for (int i = 0; i < nc; i++)
+		args[na + ns + i] = consts[i];
 	cg_run_check(c, run, LLVMBuildCall2(c->b, LLVMGetElementType(
-		LLVMTypeOf(nf)), nf, args, (unsigned)(na + ns), ""), 0);
+		LLVMTypeOf(nf)), nf, args, (unsigned)(na + ns + nc), ""), 0);
 	free(args);
 }
 
@@ -650,42 +655,138 @@ out_empty(const ir_node *n)
 	return false;
 }
 
-static bool
-build_run(cg_ctx *c, cg_plan *p)
+/* Node calls per part of the run function: LLVM's function passes and
+ * instruction selection grow faster than linearly in the size of one
+ * function, so a long graph's calls are split into internal functions of
+ * at most this many calls, which the run function calls in order. */
+#define RUN_PART_CALLS 256
+
+/* A function of the run function's signature (ins, outs, ws) -> status;
+ * the builder is left in its entry block. */
+static LLVMValueRef
+add_run_fn(cg_ctx *c, const char *name, bool internal)
 {
 	LLVMTypeRef pp = LLVMPointerType(c->ptr, 0);
 	LLVMTypeRef args[3] = {pp, pp, c->ptr};
+	LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
+		c->i32, args, 3, 0));
+
+	add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+	if (internal) {
+		LLVMSetLinkage(fn, LLVMInternalLinkage);
+		add_attr(c, fn, LLVMAttributeFunctionIndex, "noinline");
+	}
+	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
+		c->ctx, fn, "entry"));
+	return fn;
+}
+
+/* The calls of the nodes from *n (index *i) on, up to RUN_PART_CALLS of
+ * them, at the builder in fn; advances *n and *i past them. */
+static void
+build_calls(cg_ctx *c, cg_plan *p, LLVMValueRef fn, LLVMValueRef *fns,
+	    ir_node **n, int *i)
+{
+	int calls = 0;
+
+	for (; *n && calls < RUN_PART_CALLS; *n = (*n)->next, (*i)++)
+		if (fns[*i]) {
+			LLVMValueRef t0 = c->profile ? cg_profile_tick(c) : NULL;
+			call_node(c, p, fn, fns[*i], *n, *i);
+			if (c->profile)
+				cg_profile_add(c, *i, t0);
+			calls++;
+		}
+}
+
+/* The run function's parts: internal functions of at most
+ * RUN_PART_CALLS node calls each; returns their number. */
+static int
+build_parts(cg_ctx *c, cg_plan *p, LLVMValueRef *fns, LLVMValueRef *parts)
+{
+	char name[256];
+	ir_node *n = c->g->first;
+	int i = 0, nparts = 0;
+
+	while (n) {
+		snprintf(name, sizeof name, "%s_part_%d", c->name, nparts);
+		parts[nparts] = add_run_fn(c, name, true);
+		build_calls(c, p, parts[nparts++], fns, &n, &i);
+		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+	}
+	return nparts;
+}
+
+/* NAME_run_with_workspace: the node calls, or for a long graph its parts
+ * in order, stopping at the first non-zero status; then the output
+ * copies. */
+static void
+build_run_body(cg_ctx *c, cg_plan *p, LLVMValueRef run, LLVMValueRef *fns,
+	       int ncalls)
+{
+	LLVMValueRef args[3], *parts;
+	ir_node *n = c->g->first;
+	int i = 0, nparts;
+
+	/* the NULL checks first (status.c); they leave the builder in the
+	 * run's last block */
+	LLVMPositionBuilderAtEnd(c->b, LLVMGetEntryBasicBlock(run));
+	cg_run_check(c, run, NULL, p->arena_size);
+	if (ncalls <= RUN_PART_CALLS) {
+		build_calls(c, p, run, fns, &n, &i);
+		copy_outputs(c, p, run);
+		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+		return;
+	}
+	parts = nn_xcalloc((size_t)ncalls / RUN_PART_CALLS + 2, sizeof *parts);
+	nparts = build_parts(c, p, fns, parts);
+	LLVMPositionBuilderAtEnd(c->b, LLVMGetLastBasicBlock(run));
+	for (int k = 0; k < 3; k++)
+		args[k] = LLVMGetParam(run, (unsigned)k);
+	for (int k = 0; k < nparts; k++) {
+		LLVMValueRef st = LLVMBuildCall2(c->b, LLVMGetElementType(
+			LLVMTypeOf(parts[k])), parts[k], args, 3, "");
+		LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(
+			c->ctx, run, "fail");
+		LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(
+			c->ctx, run, "next");
+		LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, st,
+			LLVMConstInt(c->i32, 0, 0), ""), fail, next);
+		LLVMPositionBuilderAtEnd(c->b, fail);
+		LLVMBuildRet(c->b, st);
+		LLVMPositionBuilderAtEnd(c->b, next);
+	}
+	free(parts);
+	copy_outputs(c, p, run);
+	LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+}
+
+static bool
+build_run(cg_ctx *c, cg_plan *p)
+{
 	char name[256];
 	LLVMValueRef run, *fns;
-	int i = 0;
+	int i = 0, ncalls = 0;
 	bool ok = true;
 
 	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
-	run = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->i32, args, 3,
-							     0));
-	add_attr(c, run, LLVMAttributeFunctionIndex, "nounwind");
+	run = add_run_fn(c, name, false);
 	fns = nn_xcalloc((size_t)p->nnodes + 1, sizeof *fns);
+	c->consts = nn_xcalloc((size_t)p->nnodes + 1, sizeof *c->consts);
 	for (ir_node *n = c->g->first; n; n = n->next, i++)
-		if (!p->skip[i] && !out_empty(n) &&
-		    !(fns[i] = build_node(c, n, i)))
-			ok = false;
-	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
-		c->ctx, run, "entry"));
-	i = 0;
-	if (ok)
-		cg_run_check(c, run, NULL, p->arena_size);
-	if (c->profile)
-		cg_profile_begin(c, p->nnodes);
-	for (ir_node *n = c->g->first; ok && n; n = n->next, i++)
-		if (fns[i]) {
-			LLVMValueRef t0 = c->profile ? cg_profile_tick(c) : NULL;
-			call_node(c, p, run, fns[i], n, i);
-			if (c->profile)
-				cg_profile_add(c, i, t0);
+		if (!p->skip[i] && !out_empty(n)) {
+			if (!(fns[i] = build_node(c, n, i)))
+				ok = false;
+			ncalls++;
 		}
-	if (ok)
-		copy_outputs(c, p, run);
-	LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+	if (ok && c->profile)
+		cg_profile_begin(c, p->nnodes);
+	if (ok) {
+		build_run_body(c, p, run, fns, ncalls);
+	} else {
+		LLVMPositionBuilderAtEnd(c->b, LLVMGetEntryBasicBlock(run));
+		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+	}
 	free(fns);
 	return ok;
 }
@@ -776,6 +877,10 @@ void
 cg_ctx_dispose(cg_ctx *c)
 {
 	LLVMContextDispose(c->ctx);
+	for (int i = 0; c->consts && i < c->plan->nnodes; i++)
+		free(c->consts[i]);
+	free(c->consts);
+	c->consts = NULL;
 	cg_plan_free(c->plan);
 	c->ctx = NULL;
 	c->plan = NULL;

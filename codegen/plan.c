@@ -186,42 +186,116 @@ by_offset(const void *a, const void *b)
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
+static int
+by_first(const void *a, const void *b)
+{
+	const cg_buf *x = *(cg_buf *const *)a, *y = *(cg_buf *const *)b;
+
+	return (x->first > y->first) - (x->first < y->first);
+}
+
+/* The arena buffers sorted by first use, with a max tree of their last
+ * use over that order: the buffers live during [a, b] are found in time
+ * proportional to their number (times log n), not to all buffers, so
+ * that packing stays near linear on long graphs. */
+typedef struct live_index {
+	cg_buf **ord;
+	int *mx; /* mx[k]: max last over the range of tree node k */
+} live_index;
+
+static int
+index_fill(live_index *x, int k, int lo, int hi)
+{
+	int m = lo + (hi - lo) / 2, l, r;
+
+	if (hi - lo == 1)
+		return x->mx[k] = x->ord[lo]->last;
+	l = index_fill(x, 2 * k, lo, m);
+	r = index_fill(x, 2 * k + 1, m, hi);
+	return x->mx[k] = l > r ? l : r;
+}
+
+/* Appends to out the buffers among ord[lo, hi) with first <= b and
+ * last >= a whose size rank is below `rank` (already placed). */
+static void
+index_query(const live_index *x, int k, int lo, int hi, int a, int b,
+	    int rank, const int *ranks, cg_buf **out, int *nout)
+{
+	int m = lo + (hi - lo) / 2;
+
+	if (x->mx[k] < a || x->ord[lo]->first > b)
+		return;
+	if (hi - lo == 1) {
+		if (ranks[lo] < rank)
+			out[(*nout)++] = x->ord[lo];
+		return;
+	}
+	index_query(x, 2 * k, lo, m, a, b, rank, ranks, out, nout);
+	index_query(x, 2 * k + 1, m, hi, a, b, rank, ranks, out, nout);
+}
+
+/* The lowest 64-byte aligned offset where b fits among the placed
+ * buffers live (sorted by offset) with it. */
+static int64_t
+first_fit(const cg_buf *b, cg_buf **live, int nl)
+{
+	int64_t off = 0, sz = (b->size + ALIGN - 1) / ALIGN * ALIGN;
+
+	qsort(live, (size_t)nl, sizeof *live, by_offset);
+	for (int j = 0; j < nl; j++) {
+		if (live[j]->offset >= off + sz)
+			break;
+		if (live[j]->offset + live[j]->size > off)
+			off = (live[j]->offset + live[j]->size + ALIGN - 1) /
+			      ALIGN * ALIGN;
+	}
+	return off;
+}
+
 /* First fit by offset among the placed buffers whose lifetimes overlap,
  * largest buffers first. */
 static void
 pack(cg_plan *p)
 {
-	cg_buf **list = nn_xcalloc((size_t)p->nbufs + 1, sizeof *list);
-	cg_buf **live = nn_xcalloc((size_t)p->nbufs + 1, sizeof *live);
+	size_t cap = (size_t)p->nbufs + 1;
+	cg_buf **list = nn_xcalloc(cap, sizeof *list);
+	cg_buf **live = nn_xcalloc(cap, sizeof *live);
+	int *rank_of = nn_xcalloc(cap, sizeof *rank_of); /* by bufs index */
+	int *ranks = nn_xcalloc(cap, sizeof *ranks);     /* by ord position */
+	live_index x = {nn_xcalloc(cap, sizeof *x.ord), NULL};
 	int n = 0;
 
 	for (int i = 0; i < p->nbufs; i++)
 		if (p->bufs[i].loc == CG_LOC_ARENA)
 			list[n++] = &p->bufs[i];
 	qsort(list, (size_t)n, sizeof *list, by_size);
+	for (int i = 0; i < n; i++)
+		rank_of[list[i] - p->bufs] = i;
+	memcpy(x.ord, list, (size_t)n * sizeof *list);
+	qsort(x.ord, (size_t)n, sizeof *x.ord, by_first);
+	for (int i = 0; i < n; i++)
+		ranks[i] = rank_of[x.ord[i] - p->bufs];
+	x.mx = nn_xcalloc(4 * cap, sizeof *x.mx);
+	if (n)
+		index_fill(&x, 1, 0, n);
 	p->arena_size = 0;
 	for (int i = 0; i < n; i++) {
 		cg_buf *b = list[i];
+		int64_t end;
 		int nl = 0;
-		int64_t off = 0, sz = (b->size + ALIGN - 1) / ALIGN * ALIGN;
-		for (int j = 0; j < i; j++)
-			if (list[j]->first <= b->last &&
-			    b->first <= list[j]->last)
-				live[nl++] = list[j];
-		qsort(live, (size_t)nl, sizeof *live, by_offset);
-		for (int j = 0; j < nl; j++) {
-			if (live[j]->offset >= off + sz)
-				break;
-			if (live[j]->offset + live[j]->size > off)
-				off = (live[j]->offset + live[j]->size +
-				       ALIGN - 1) / ALIGN * ALIGN;
-		}
-		b->offset = off;
-		if (off + sz > p->arena_size)
-			p->arena_size = off + sz;
+		index_query(&x, 1, 0, n, b->first, b->last, i, ranks, live,
+			    &nl);
+		b->offset = first_fit(b, live, nl);
+		end = b->offset + (b->size + ALIGN - 1) / ALIGN * ALIGN;
+		if (end > p->arena_size)
+			p->arena_size = end;
 	}
 	free(list);
 	free(live);
+	free(rank_of);
+	free(ranks);
+	free(x.ord);
+	free(x.mx);
 }
 
 cg_plan *

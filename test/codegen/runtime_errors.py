@@ -9,6 +9,9 @@ input must make NAME_run return the documented code (README.md: 2 index out
 of range, 3 integer division by zero), never trap, and nncc-run must refuse
 the same input naming the node; good inputs (INT_MIN / -1 among them, which
 wraps) must match nncc-run. null_buffers.c checks the NULL-pointer code.
+rt_long (written here) puts a Div after 300 other nodes, so the run
+function calls them through part functions and the code must come back
+through a part.
 Prints failures, then `N passed, N failed`.
 """
 import argparse
@@ -78,7 +81,30 @@ CASES = [
      "node 'udiv' (Div): integer division by zero"),
     ("rt_reduce", "integer mean of nothing", [np.zeros((0, 3), np.int32)],
      0, None),
+    ("rt_long", "late Div, non-zero", [np.arange(4, dtype=np.int32),
+                                       np.full(4, 3, np.int32),
+                                       np.ones(4, np.int32)], 0, None),
+    ("rt_long", "late Div by zero", [np.arange(4, dtype=np.int32),
+                                     np.array([3, 3, 0, 3], np.int32),
+                                     np.ones(4, np.int32)], ERR_DIV_ZERO,
+     "node 'late_div' (Div): integer division by zero"),
 ]
+
+LONG_ADDS = 300  # over codegen's 256 calls per part
+
+
+def write_long(path):
+    """A chain of LONG_ADDS input-dependent Adds, then a Div."""
+    lines = ["graph @rt_long(%a: i32[4], %b: i32[4], %s: i32[4]) -> "
+             "(i32[4]) {"]
+    prev = "%a"
+    for i in range(LONG_ADDS):
+        lines.append("  %%t%d = Add(%s, %%s) : i32[4]" % (i, prev))
+        prev = "%%t%d" % i
+    lines.append('  %%q = Div(%s, %%b) : i32[4] loc("late_div")' % prev)
+    lines += ["  return %q", "}"]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def reference(t, model, npys, outs):
@@ -149,12 +175,15 @@ def main():
     t = rc.Tools(a.build)
     t.nncc_run = os.path.join(a.build, "tools", "nncc-run")
     passed, failed = 0, 0
-    nout = {"rt_index": 3, "rt_div": 3, "rt_reduce": 1}
+    nout = {"rt_index": 3, "rt_div": 3, "rt_reduce": 1, "rt_long": 1}
     for opt in OPTS:
         wd = tempfile.mkdtemp(prefix="rterr-")
         try:
+            write_long(os.path.join(wd, "rt_long.nnir"))
             for name in nout:
-                model = os.path.join(HERE, "Inputs", name + ".nnir")
+                model = os.path.join(wd if name == "rt_long" else
+                                     os.path.join(HERE, "Inputs"),
+                                     name + ".nnir")
                 exe, berr = rc.build_model(t, model, wd, name=name,
                                            opt=opt)
                 for case in (c for c in CASES if c[0] == name):
