@@ -260,6 +260,10 @@ typedef struct cg_gemm {
 	LLVMValueRef b, b0;
 	int64_t sbk, bnb, sbkt;
 	bool bpad;
+	/* Optional: an i64 table of k entries, A's k index for B's row k
+	 * (B then holds only the rows a kernel needs: the others' inputs
+	 * are never read). */
+	LLVMValueRef kmap;
 	/* Shared weights: a (b) is then a cg_code_table bitstream in the
 	 * same element order, of abits (bbits) per code, into acb (bcb) of
 	 * ancodes (bncodes) floats; B's vectors must be padded (bpad). */

@@ -255,7 +255,8 @@ k_step(cg_fn *f, const cg_gemm *g, const tpos *t, LLVMValueRef k,
        LLVMValueRef *acc)
 {
 	LLVMValueRef bv[4], brow = iadd(f, t->bt, imul(f, k, g->sbk));
-	LLVMValueRef arow = iadd(f, t->ablk, imul(f, k, g->sak));
+	LLVMValueRef ka = g->kmap ? cg_load(f, g->kmap, k) : k;
+	LLVMValueRef arow = iadd(f, t->ablk, imul(f, ka, g->sak));
 	int vl = f->c->vl;
 
 	for (int v = 0; v < t->nv; v++)

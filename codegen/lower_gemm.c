@@ -179,7 +179,7 @@ pack_b(cg_fn *f, const float *w, int64_t k, int64_t n, bool tb, int64_t nw)
 	float *d;
 	LLVMValueRef g;
 
-	if (!tb && n < nw) /* one partial tile: W as it is */
+	if (!tb && n < nw && w == f->n->in[1]->data) /* W as it is */
 		return f->in[1];
 	d = nn_xcalloc(1, bytes + 1);
 	for (int64_t t = 0; t < nt; t++) {
@@ -192,6 +192,38 @@ pack_b(cg_fn *f, const float *w, int64_t k, int64_t n, bool tb, int64_t nw)
 	g = cg_const_global(f->c, "wpack", d, bytes);
 	free(d);
 	return LLVMBuildBitCast(f->b, g, LLVMPointerType(f->c->f32, 0), "");
+}
+
+/* Lossless, at -O2 and up: the rows of W (k x n, or n x k when tb) that
+ * are all zero go, and g->kmap lists the k that stay, so the kernel
+ * never reads the inputs they would multiply (a NaN there stays out of
+ * the result; select-features drops input features this way). Returns
+ * the live rows as a k' x n matrix (malloc'd) and sets g->k to k', or
+ * NULL when every row (or none) is live. */
+static float *
+live_rows(cg_fn *f, const float *w, bool tb, cg_gemm *g)
+{
+	int64_t k = g->k, n = g->n, nl = 0;
+	int64_t *live = nn_xmalloc((size_t)k * sizeof *live + 1);
+	for (int64_t kk = 0; kk < k; kk++) {
+		bool any = false;
+		for (int64_t j = 0; j < n && !any; j++)
+			any = (tb ? w[j * k + kk] : w[kk * n + j]) != 0;
+		if (any)
+			live[nl++] = kk;
+	}
+	float *d = NULL;
+	if (f->c->o->opt_level >= 2 && nl > 0 && nl < k) {
+		d = nn_xmalloc((size_t)(nl * n) * sizeof *d);
+		for (int64_t i = 0; i < nl; i++)
+			for (int64_t j = 0; j < n; j++)
+				d[i * n + j] = tb ? w[j * k + live[i]]
+						  : w[live[i] * n + j];
+		g->kmap = cg_i64_table(f, live, nl);
+		g->k = nl;
+	}
+	free(live);
+	return d;
 }
 
 /* Shared W: its codes in pack_b's order, the last tile padded to whole
@@ -273,10 +305,15 @@ fast_gemm(cg_fn *f)
 	g.sbk = (int64_t)g.nv * f->c->vl;
 	g.bnb = g.k * g.sbk;
 	g.sbkt = g.n % g.sbk;
-	if (cg_weight_shared(w))
+	if (cg_weight_shared(w)) {
 		pack_codes(f, w, tb, &g);
-	else
-		g.b = pack_b(f, w->data, g.k, g.n, tb, g.sbk);
+	} else {
+		float *live = live_rows(f, w->data, tb, &g);
+		g.bnb = g.k * g.sbk;
+		g.b = live ? pack_b(f, live, g.k, g.n, false, g.sbk)
+			   : pack_b(f, w->data, g.k, g.n, tb, g.sbk);
+		free(live);
+	}
 	g.b0 = g.c0 = g.bias0 = cg_i64(f, 0);
 	g.c = f->out[0];
 	g.scm = g.n;

@@ -153,7 +153,9 @@ sp_sub_end(cg_fn *sub, LLVMBuilderRef b)
 }
 
 /* The non-zeros of the layer by row, columns ascending; rows padded to a
- * multiple of `pad` entries with (column 0, weight 0, code of zero). */
+ * multiple of `pad` entries with weight 0 (code of zero) on a column the
+ * layer reads anyway (the row's last, else the layer's first non-zero):
+ * an input no weight uses is never read, so a NaN there stays out. */
 typedef struct csr {
 	int64_t n;
 	int32_t *ptr;  /* [rows + 1] */
@@ -172,6 +174,12 @@ csr_build(const sp_layer *L, int pad, csr *s)
 	s->col = nn_xmalloc((size_t)cap * sizeof *s->col);
 	s->val = nn_xmalloc((size_t)cap * sizeof *s->val);
 	s->code = nn_xmalloc((size_t)cap);
+	int64_t live = 0;
+	for (int64_t i = 0; i < L->rows * L->cols; i++)
+		if (sp_weight(L, i / L->cols, i % L->cols) != 0) {
+			live = i % L->cols;
+			break;
+		}
 	for (int64_t r = 0; r < L->rows; r++) {
 		s->ptr[r] = (int32_t)k;
 		for (int64_t c = 0; c < L->cols; c++) {
@@ -182,8 +190,9 @@ csr_build(const sp_layer *L, int pad, csr *s)
 			s->val[k] = w;
 			s->code[k++] = codes ? (uint8_t)sp_code(L, r, c) : 0;
 		}
+		int64_t pc = k > s->ptr[r] ? s->col[k - 1] : live;
 		while ((k - s->ptr[r]) % pad) {
-			s->col[k] = 0;
+			s->col[k] = pc;
 			s->val[k] = 0;
 			s->code[k++] = 0; /* codebook[0] is 0 when zeros exist */
 		}

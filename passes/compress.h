@@ -198,6 +198,14 @@ double cmp_refit_row_error(const cmp_refit_stats *st,
  * (b gets x) with damping damp * mean(diag a), raised until the Cholesky
  * factorization succeeds; false if it never does. */
 bool cmp_solve_spd(double *a, double *b, int n, double damp);
+/* cmp_solve_spd for nrhs right-hand sides at once (b: n x nrhs,
+ * column-major, one factorization for all of them). */
+bool cmp_solve_spd_n(double *a, double *b, int n, int nrhs, double damp);
+/* Solves row r of group s of L in place: w (cmp_refit_get_row's layout)
+ * gets the least-squares weights over its non-zero entries (all of them
+ * if L->dense) and the bias; zeros stay zero. */
+void cmp_refit_solve_row(const cmp_refit *L, const cmp_refit_group *s,
+			 int64_t r, double *w, double damp);
 /* Shared weights: the centroids of L's codebook (codes fixed, a zero
  * centroid kept) and the biases, refit together; *err0 and *err1 get
  * the squared error before and after. */

@@ -113,6 +113,9 @@ bool pass_prune_auto(ir_graph *g, const pass_opts *o, nn_diag *d,
 bool pass_distill(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed);
 /* slim.c */
 bool pass_slim(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed);
+/* select_features.c */
+bool pass_select_features(ir_graph *g, const pass_opts *o, nn_diag *d,
+			  bool *changed);
 
 /* calib.c: what the data-driven passes share (docs/compression.md). */
 typedef struct pass_fidelity pass_fidelity;

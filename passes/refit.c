@@ -20,29 +20,36 @@ extern void dposv_(const char *uplo, const int *n, const int *nrhs,
 		   int *info);
 
 bool
-cmp_solve_spd(double *a, double *b, int n, double damp)
+cmp_solve_spd_n(double *a, double *b, int n, int nrhs, double damp)
 {
 	double mean = 0;
+	size_t nb = (size_t)n * (size_t)nrhs;
 	for (int i = 0; i < n; i++)
 		mean += a[(size_t)i * n + i];
 	mean = n ? mean / n : 0;
 	double lam = damp * mean + 1e-10;
 	double *a0 = nn_xmalloc((size_t)n * n * sizeof *a0 + 1);
-	double *b0 = nn_xmalloc((size_t)n * sizeof *b0 + 1);
+	double *b0 = nn_xmalloc(nb * sizeof *b0 + 1);
 	memcpy(a0, a, (size_t)n * n * sizeof *a0);
-	memcpy(b0, b, (size_t)n * sizeof *b0);
-	int info = 1, one = 1;
+	memcpy(b0, b, nb * sizeof *b0);
+	int info = 1;
 	/* not positive definite in floating point: damp harder */
 	for (int tries = 0; tries < 6 && info != 0; tries++, lam *= 100) {
 		memcpy(a, a0, (size_t)n * n * sizeof *a);
-		memcpy(b, b0, (size_t)n * sizeof *b);
+		memcpy(b, b0, nb * sizeof *b);
 		for (int i = 0; i < n; i++)
 			a[(size_t)i * n + i] += lam;
-		dposv_("U", &n, &one, a, &n, b, &n, &info);
+		dposv_("U", &n, &nrhs, a, &n, b, &n, &info);
 	}
 	free(a0);
 	free(b0);
 	return info == 0;
+}
+
+bool
+cmp_solve_spd(double *a, double *b, int n, double damp)
+{
+	return cmp_solve_spd_n(a, b, n, 1, damp);
 }
 
 /* ||X w - y||^2 for row r of group s, from the statistics. w has k + 1
@@ -96,9 +103,9 @@ put_row(const cmp_refit *L, int64_t gi, int64_t r, const double *w,
 /* One row: least squares over its non-zero weights and the bias (a row
  * with no weight left gets the bias that best stands for it: a constant
  * that dead-neurons folds into the next layer). */
-static void
-solve_row(const cmp_refit *L, const cmp_refit_group *s, int64_t r, double *w,
-	  double damp)
+void
+cmp_refit_solve_row(const cmp_refit *L, const cmp_refit_group *s, int64_t r,
+		    double *w, double damp)
 {
 	int64_t k1 = L->st.k + 1, mg = L->st.mg;
 	int *idx = nn_xmalloc((size_t)k1 * sizeof *idx);
@@ -143,7 +150,7 @@ refit_rows(cmp_refit *L, ir_graph *g, double damp, double *err0, double *err1)
 		for (int64_t r = 0; r < L->st.mg; r++) {
 			cmp_refit_get_row(L, gi, r, w);
 			*err0 += cmp_refit_row_error(&L->st, s, r, w);
-			solve_row(L, s, r, w, damp);
+			cmp_refit_solve_row(L, s, r, w, damp);
 			*err1 += cmp_refit_row_error(&L->st, s, r, w);
 			put_row(L, gi, r, w, wv, bv);
 		}

@@ -27,6 +27,7 @@ typedef struct args {
 	int ncalib, neval;
 	bool no_refit;    /* --no-refit */
 	bool slim;        /* --slim: remove layers and blocks (--tolerance) */
+	const char *select; /* --select-features: K or "auto"; NULL: none */
 	int prune_steps;  /* --prune-steps; 0: nncc_choose_prune_steps */
 	double distill;   /* --distill temperature; 0: none */
 	int share;        /* 0: no sharing */

@@ -122,6 +122,22 @@ parse_tolerance(args *a, const char *v)
 	return true;
 }
 
+/* --select-features=K|auto: K a positive count. */
+static bool
+parse_select(args *a, const char *v)
+{
+	char *end;
+	long long k = strtoll(v, &end, 10);
+
+	if (strcmp(v, "auto") && (end == v || *end || k < 1)) {
+		nncc_err("--select-features: expected a positive number of "
+			 "features or auto, got '%s'", v);
+		return false;
+	}
+	a->select = v;
+	return true;
+}
+
 int
 nncc_parse_compression(args *a, int argc, char **argv, int *i)
 {
@@ -160,6 +176,8 @@ nncc_parse_compression(args *a, int argc, char **argv, int *i)
 		a->emit_onnx = v;
 	else if (!bad && !strcmp(argv[*i], "--no-refit"))
 		return a->no_refit = true;
+	else if (!bad && (v = VALUE("--select-features")))
+		return parse_select(a, v) ? 1 : -1;
 	else if (!bad && !strcmp(argv[*i], "--slim"))
 		return a->slim = true;
 	else if (!bad && (v = VALUE("--prune-steps"))) {
@@ -225,6 +243,14 @@ nncc_check_compression(args *a)
 	if (a->slim && (!a->ncalib || a->tolerance < 0))
 		return nncc_err("--slim needs --calib and --tolerance X (the "
 				"top-1 agreement it may lose)%s", "");
+	if (a->select && !a->ncalib)
+		return nncc_err("--select-features needs --calib (the inputs "
+				"features are ranked and the first layer refit "
+				"on)%s", "");
+	if (a->select && !strcmp(a->select, "auto") && a->tolerance < 0)
+		return nncc_err("--select-features=auto needs --tolerance X (the "
+				"top-1 agreement, or with --labels the accuracy, "
+				"it may lose)%s", "");
 	if (a->no_refit && !a->ncalib)
 		return nncc_err("--no-refit needs --calib (refit only runs "
 				"with calibration data)%s", "");
@@ -271,7 +297,8 @@ nncc_choose_prune_steps(args *a, nn_diag *d)
 bool
 nncc_lossy(const args *a)
 {
-	return a->prune_spec[0] || a->share || a->distill || a->slim;
+	return a->prune_spec[0] || a->share || a->distill || a->slim ||
+	       a->select;
 }
 
 /* The whole pipeline when compressing. Pruning sees the model's weights as
@@ -281,8 +308,10 @@ nncc_lossy(const args *a)
  * would shrink the denominators and prune real weights the user's zeros
  * already paid for). Every pass that changes weights runs there, on the
  * graph the teacher was copied from, so that refit and distill find each
- * layer's teacher node by position: prune, refit, share-weights, refit
- * (of the centroids), distill. The rest of the -O pipeline follows (at
+ * layer's teacher node by position: prune, refit, select-features (its
+ * refit keeps the pruned zeros; before sharing, whose codebook a refit
+ * of every weight would break), share-weights, refit (of the
+ * centroids), distill. The rest of the -O pipeline follows (at
  * least dead-neurons and dce, so structurally pruned rows physically go;
  * dead-neurons keeps codebooks). */
 void
@@ -311,6 +340,10 @@ nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 				      ",step=", i, ",steps=", steps,
 				      !refit ? "" : rows ? "refit{all=1},"
 				      : "refit,");
+	if (a->select)
+		k += (size_t)snprintf(buf + k, n - k,
+				      "select-features{k=%s,tolerance=%.17g},",
+				      a->select, a->tolerance);
 	if (a->share)
 		k += (size_t)snprintf(buf + k, n - k,
 				      "share-weights{k=%d,scope=%s},%s",
