@@ -72,6 +72,17 @@ def pool_case():
     return "maxpool", m, np.maximum(x[..., 0::2], x[..., 1::2]), x
 
 
+def digits_case():
+    """The digits MLP with one NaN pixel: every logit is NaN."""
+    src = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    ex = os.path.join(src, "examples", "digits")
+    x = np.load(os.path.join(ex, "digits_x.npy"))[:1].copy()
+    x[0, 20] = NAN
+    m = onnx.load(os.path.join(ex, "mlp.onnx"))
+    return "digits-mlp", m, np.full((1, 10), NAN, np.float32), x
+
+
 def same(a, b):
     a, b = np.asarray(a), np.asarray(b).reshape(np.shape(a))
     if a.dtype.kind == "f":
@@ -111,7 +122,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     t = rc.Tools(ap.parse_args().build)
-    all_cases = [(n, m, w, X) for n, m, w in cases()] + [pool_case()]
+    all_cases = [(n, m, w, X) for n, m, w in cases()] + [pool_case(), digits_case()]
     npass = nfail = 0
     for name, m, want, x in all_cases:
         for opt in ("-O0", "-O3", "-Os"):
