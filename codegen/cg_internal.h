@@ -77,11 +77,6 @@ void cg_ctx_dispose(cg_ctx *c);
 
 /* profile.c: the counters build_run adds around every node call. */
 void cg_profile_begin(cg_ctx *c, int nnodes);
-
-/* The run's floating-point state (fpenv.c): enter saves the caller's and
- * sets the contract's, returning what leave restores (NULL: nothing). */
-LLVMValueRef cg_fpenv_enter(cg_ctx *c);
-void cg_fpenv_leave(cg_ctx *c, LLVMValueRef saved);
 LLVMValueRef cg_profile_tick(cg_ctx *c);
 void cg_profile_add(cg_ctx *c, int node, LLVMValueRef t0);
 /* --print-stats: per weight layer, the measured time of its kernel next

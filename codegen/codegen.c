@@ -663,7 +663,7 @@ build_run(cg_ctx *c, cg_plan *p)
 	LLVMTypeRef pp = LLVMPointerType(c->ptr, 0);
 	LLVMTypeRef args[3] = {pp, pp, c->ptr};
 	char name[256];
-	LLVMValueRef run, *fns, fpenv;
+	LLVMValueRef run, *fns;
 	int i = 0;
 	bool ok = true;
 
@@ -678,7 +678,6 @@ build_run(cg_ctx *c, cg_plan *p)
 			ok = false;
 	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
 		c->ctx, run, "entry"));
-	fpenv = cg_fpenv_enter(c);
 	i = 0;
 	if (c->profile)
 		cg_profile_begin(c, p->nnodes);
@@ -691,7 +690,6 @@ build_run(cg_ctx *c, cg_plan *p)
 		}
 	if (ok)
 		copy_outputs(c, p, run);
-	cg_fpenv_leave(c, fpenv);
 	LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
 	free(fns);
 	return ok;
