@@ -212,32 +212,39 @@ is_unsigned(ir_dtype t)
 	       t == IR_BOOL;
 }
 
-/* max/min propagate NaN like the C reference (x > m ? x : m with m first
- * being the running value keeps a NaN input out; ONNX leaves it open). */
+/* A float max/min that propagates NaN from either operand (numpy's
+ * maximum/minimum; README "Floating-point contract"). With b a constant
+ * that is not NaN (Relu's 0, Clip's bounds) one unordered compare does
+ * it; otherwise a second compare catches a NaN b. */
+static LLVMValueRef
+fminmax(cg_fn *f, LLVMValueRef a, LLVMValueRef b, bool mx)
+{
+	LLVMValueRef r;
+
+	r = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, mx ? LLVMRealUGT
+		: LLVMRealULT, a, b, ""), a, b, "");
+	if (LLVMIsConstant(b) && !LLVMIsConstant(a))
+		return r;
+	return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealUNO, b, b,
+		""), b, r, "");
+}
+
 LLVMValueRef
 cg_max(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 {
-	LLVMValueRef gt;
-
 	if (ir_dtype_is_float(t))
-		gt = LLVMBuildFCmp(f->b, LLVMRealOGT, a, b, "");
-	else
-		gt = LLVMBuildICmp(f->b, is_unsigned(t) ? LLVMIntUGT
-							: LLVMIntSGT, a, b, "");
-	return LLVMBuildSelect(f->b, gt, a, b, "");
+		return fminmax(f, a, b, true);
+	return LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, is_unsigned(t)
+		? LLVMIntUGT : LLVMIntSGT, a, b, ""), a, b, "");
 }
 
 LLVMValueRef
 cg_min(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 {
-	LLVMValueRef lt;
-
 	if (ir_dtype_is_float(t))
-		lt = LLVMBuildFCmp(f->b, LLVMRealOLT, a, b, "");
-	else
-		lt = LLVMBuildICmp(f->b, is_unsigned(t) ? LLVMIntULT
-							: LLVMIntSLT, a, b, "");
-	return LLVMBuildSelect(f->b, lt, a, b, "");
+		return fminmax(f, a, b, false);
+	return LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, is_unsigned(t)
+		? LLVMIntULT : LLVMIntSLT, a, b, ""), a, b, "");
 }
 
 static LLVMValueRef

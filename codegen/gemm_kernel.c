@@ -109,7 +109,7 @@ vconst(cg_fn *f, double x)
 	return cg_vsplat(f, LLVMConstReal(f->c->f32, x));
 }
 
-/* Same NaN behaviour as the scalar Relu/Clip (x > m ? x : m). */
+/* Same NaN behaviour as the scalar Relu/Clip: a NaN passes through. */
 LLVMValueRef
 cg_vact(cg_fn *f, LLVMValueRef v, cg_act act, double lo, double hi)
 {
@@ -119,12 +119,12 @@ cg_vact(cg_fn *f, LLVMValueRef v, cg_act act, double lo, double hi)
 		return v;
 	if (act == CG_ACT_RELU || lo > -INFINITY) {
 		m = vconst(f, act == CG_ACT_RELU ? 0.0 : lo);
-		v = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOGT, v, m,
+		v = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealUGT, v, m,
 							""), v, m, "");
 	}
 	if (act == CG_ACT_CLIP && hi < INFINITY) {
 		m = vconst(f, hi);
-		v = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, v, m,
+		v = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealULT, v, m,
 							""), v, m, "");
 	}
 	return v;

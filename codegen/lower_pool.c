@@ -65,11 +65,14 @@ int_min(cg_fn *f, ir_dtype t)
 			    1ull << (ir_dtype_size(t) * 8 - 1), 0);
 }
 
+/* Whether a replaces the running maximum b: for floats the first NaN
+ * wins and stays (the index points at it), as in the interpreter. */
 static LLVMValueRef
 gt(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 {
 	if (ir_dtype_is_float(t))
-		return LLVMBuildFCmp(f->b, LLVMRealOGT, a, b, "");
+		return LLVMBuildAnd(f->b, LLVMBuildFCmp(f->b, LLVMRealUGT, a,
+			b, ""), LLVMBuildFCmp(f->b, LLVMRealORD, b, b, ""), "");
 	return LLVMBuildICmp(f->b, t == IR_U8 || t == IR_U16 || t == IR_U32 ||
 			     t == IR_U64 ? LLVMIntUGT : LLVMIntSGT, a, b, "");
 }

@@ -175,9 +175,11 @@ lower_argmax(cg_fn *f)
 		f->b, k, cg_i64(f, inner), ""), ""), t);
 	cur = LLVMBuildLoad2(f->b, cg_type(f->c, ct), best, "");
 	if (ir_dtype_is_float(ct))
-		better = LLVMBuildFCmp(f->b, min ? (last ? LLVMRealOLE
-			: LLVMRealOLT) : last ? LLVMRealOGE : LLVMRealOGT, v,
-			cur, "");
+		/* The first NaN is the extreme and stays, like numpy's. */
+		better = LLVMBuildAnd(f->b, LLVMBuildFCmp(f->b, min ? (last
+			? LLVMRealULE : LLVMRealULT) : last ? LLVMRealUGE
+			: LLVMRealUGT, v, cur, ""), LLVMBuildFCmp(f->b,
+			LLVMRealORD, cur, cur, ""), "");
 	else
 		better = LLVMBuildICmp(f->b, min ? (last ? LLVMIntSLE
 			: LLVMIntSLT) : last ? LLVMIntSGE : LLVMIntSGT, v, cur,

@@ -343,9 +343,9 @@ epi_apply(cg_fn *f, const cepi *ep, LLVMValueRef v, LLVMValueRef i)
 	if (ep->res)
 		v = LLVMBuildFAdd(f->b, v, cg_load(f, ep->res, i), "");
 	if (ep->act == CG_ACT_RELU || ep->lo > -INFINITY)
-		v = fsel(f, LLVMRealOGT, v, ep->act == CG_ACT_RELU ? 0 : ep->lo);
+		v = fsel(f, LLVMRealUGT, v, ep->act == CG_ACT_RELU ? 0 : ep->lo);
 	if (ep->act == CG_ACT_CLIP && ep->hi < INFINITY)
-		v = fsel(f, LLVMRealOLT, v, ep->hi);
+		v = fsel(f, LLVMRealULT, v, ep->hi);
 	return v;
 }
 

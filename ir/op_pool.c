@@ -112,7 +112,9 @@ max_at(const pool_ctx *pc, const double *xp, int64_t p, int64_t *arg)
 	*arg = -1;
 	for (int64_t kk = 0; kk < pc->kn; kk++) {
 		int64_t i = pc->map[kk * pc->np + p];
-		if (i >= 0 && (*arg < 0 || xp[i] > best)) {
+		/* The first NaN is the maximum and stays (np.maximum). */
+		if (i >= 0 && (*arg < 0 || xp[i] > best || isnan(xp[i])) &&
+		    !(*arg >= 0 && isnan(best))) {
 			best = xp[i];
 			*arg = i;
 		}

@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""The floating-point contract (README): NaN propagates through max/min-like
+ops, the first NaN wins ArgMax/MaxPool. Each model is compiled at -O0, -O3
+and -Os, run on NaN/Inf inputs and compared with nncc-run bit for bit and
+with the value numpy gives. Prints `N passed, N failed`; exits 1 on any."""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto as TP, helper as h, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_compiled as rc  # noqa: E402
+
+NAN, INF = np.float32("nan"), np.float32("inf")
+X = np.array([[1.0, NAN, -2.0, INF, -INF, 0.5, NAN, 3.0]], np.float32)
+
+
+def model(op, shape_out, dtype=TP.FLOAT, inits=(), extra_in=(), **attrs):
+    ins = ["x"] + [i.name for i in inits] + list(extra_in)
+    node = h.make_node(op, ins, ["y"], **attrs)
+    g = h.make_graph([node], "g",
+                     [h.make_tensor_value_info("x", TP.FLOAT, X.shape)],
+                     [h.make_tensor_value_info("y", dtype, shape_out)],
+                     initializer=list(inits))
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+
+
+def const(name, a):
+    return numpy_helper.from_array(np.asarray(a, np.float32), name)
+
+
+def cases():
+    fl = [1, 8]
+    with np.errstate(invalid="ignore"):
+        return [
+            ("relu", model("Relu", fl), np.maximum(X, 0)),
+            ("clip", model("Clip", fl, inits=[const("lo", -1),
+                                              const("hi", 1)]),
+             np.clip(X, -1, 1)),
+            ("hardsigmoid", model("HardSigmoid", fl),
+             np.clip(0.2 * X + 0.5, 0, 1)),
+            ("leakyrelu", model("LeakyRelu", fl),
+             np.where(X < 0, 0.01 * X, X)),
+            ("max", model("Max", fl, inits=[const("b", np.zeros(8))]),
+             np.maximum(X, 0)),
+            ("min", model("Min", fl, inits=[const("b", np.zeros(8))]),
+             np.minimum(X, 0)),
+            ("reducemax", model("ReduceMax", [1, 1], keepdims=1,
+                                axes=[1]), np.max(X, 1, keepdims=True)),
+            ("reducemin", model("ReduceMin", [1, 1], keepdims=1,
+                                axes=[1]), np.min(X, 1, keepdims=True)),
+            ("argmax", model("ArgMax", [1, 1], TP.INT64, axis=1),
+             np.argmax(X, 1).reshape(1, 1)),
+            ("argmin", model("ArgMin", [1, 1], TP.INT64, axis=1),
+             np.argmin(X, 1).reshape(1, 1)),
+        ]
+
+
+def pool_case():
+    x = X.reshape(1, 1, 1, 8)
+    node = h.make_node("MaxPool", ["x"], ["y"], kernel_shape=[1, 2],
+                       strides=[1, 2])
+    g = h.make_graph([node], "g",
+                     [h.make_tensor_value_info("x", TP.FLOAT, x.shape)],
+                     [h.make_tensor_value_info("y", TP.FLOAT, [1, 1, 1, 4])])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+    return "maxpool", m, np.maximum(x[..., 0::2], x[..., 1::2]), x
+
+
+def digits_case():
+    """The digits MLP with one NaN pixel: every logit is NaN."""
+    src = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    ex = os.path.join(src, "examples", "digits")
+    x = np.load(os.path.join(ex, "digits_x.npy"))[:1].copy()
+    x[0, 20] = NAN
+    m = onnx.load(os.path.join(ex, "mlp.onnx"))
+    return "digits-mlp", m, np.full((1, 10), NAN, np.float32), x
+
+
+def same(a, b):
+    a, b = np.asarray(a), np.asarray(b).reshape(np.shape(a))
+    if a.dtype.kind == "f":
+        return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+    return bool(np.all(a == b))
+
+
+def one(t, name, m, want, x, opt):
+    wd = tempfile.mkdtemp(prefix="nan-")
+    try:
+        path = os.path.join(wd, name + ".onnx")
+        onnx.save(m, path)
+        exe, err = rc.build_model(t, path, wd, "m", opt=opt)
+        if err:
+            return err
+        inp = os.path.join(wd, "x.npy")
+        np.save(inp, x)
+        out, ref = os.path.join(wd, "o.npy"), os.path.join(wd, "r.npy")
+        code, txt = rc.run_exe(exe, [inp], [out])
+        if code:
+            return "harness exit %d\n%s" % (code, txt)
+        code, txt = rc.sh([t.nncc_run, os.path.join(wd, "m.nnir"), inp,
+                           "-o", ref])
+        if code:
+            return "nncc-run failed:\n" + txt
+        got, exp = np.load(out), np.load(ref)
+        if got.tobytes() != exp.tobytes():
+            return "object %r != nncc-run %r" % (got, exp)
+        if not same(got, want):
+            return "got %r, contract says %r" % (got, want)
+    finally:
+        shutil.rmtree(wd, ignore_errors=True)
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    t = rc.Tools(ap.parse_args().build)
+    all_cases = [(n, m, w, X) for n, m, w in cases()] + [pool_case(), digits_case()]
+    npass = nfail = 0
+    for name, m, want, x in all_cases:
+        for opt in ("-O0", "-O3", "-Os"):
+            err = one(t, name, m, want, x, opt)
+            if err:
+                nfail += 1
+                print("FAIL %s %s: %s" % (name, opt, err))
+            else:
+                npass += 1
+    print("%d passed, %d failed" % (npass, nfail))
+    return 1 if nfail else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
