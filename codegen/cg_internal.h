@@ -85,13 +85,23 @@ bool cg_build(cg_ctx *c, ir_graph *g, const cg_options *o, bool profile,
 	      nn_diag *d);
 void cg_ctx_dispose(cg_ctx *c);
 
+/* codegen.c: node n's function (NULL after reporting), and an enum
+ * attribute on a function or parameter. */
+LLVMValueRef cg_build_node(cg_ctx *c, const ir_node *n, int idx);
+void cg_add_attr(cg_ctx *c, LLVMValueRef fn, unsigned idx, const char *name);
+
+/* run.c: the run function over the node functions (false after
+ * reporting), then NAME_run and NAME_workspace_size. */
+bool cg_build_run(cg_ctx *c, cg_plan *p);
+void cg_build_entries(cg_ctx *c, const cg_plan *p);
+
 /* lift.c: fn, or fn rebuilt to take the private constants it reads as
  * trailing parameters (fn is then deleted); *consts: those globals in
  * parameter order, NULL-terminated and malloc'd, or NULL. */
 LLVMValueRef cg_lift_consts(cg_ctx *c, LLVMValueRef fn,
 			    LLVMValueRef **consts);
 
-/* profile.c: the counters build_run adds around every node call. */
+/* profile.c: the counters cg_build_run (run.c) adds around every node call. */
 void cg_profile_begin(cg_ctx *c, int nnodes);
 LLVMValueRef cg_profile_tick(cg_ctx *c);
 void cg_profile_add(cg_ctx *c, int node, LLVMValueRef t0);

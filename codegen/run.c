@@ -1,0 +1,288 @@
+/* The exported functions of a model: NAME_run_with_workspace calling the
+ * node functions in order (through part functions on long graphs, the
+ * status checks of status.c around them), NAME_run on the static arena,
+ * and NAME_workspace_size. */
+#include <ctype.h>
+#include <stdlib.h>
+
+#include <llvm-c/Target.h>
+
+#include "cg_internal.h"
+
+static LLVMValueRef
+const_ptr(cg_ctx *c, cg_buf *b)
+{
+	char tag[200];
+	size_t k = 0;
+	const char *nm = b->v->name ? b->v->name : "const";
+
+	if (!b->global) {
+		for (; nm[k] && k + 1 < sizeof tag; k++)
+			tag[k] = isalnum((unsigned char)nm[k]) ? nm[k] : '_';
+		tag[k] = 0;
+		b->global = cg_const_global(c, tag, b->v->data, (size_t)b->size);
+	}
+	return LLVMBuildBitCast(c->b, b->global, c->ptr, "");
+}
+
+/* The i8* of buffer b inside the run function (params ins, outs, ws). */
+static LLVMValueRef
+buf_ptr(cg_ctx *c, LLVMValueRef fn, cg_buf *b)
+{
+	LLVMTypeRef pp = LLVMPointerType(c->ptr, 0);
+	LLVMValueRef idx, arr;
+
+	b = cg_buf_root(b);
+	switch (b->loc) {
+	case CG_LOC_INPUT:
+	case CG_LOC_OUTPUT:
+		idx = LLVMConstInt(c->i64, (unsigned long long)b->index, 0);
+		arr = LLVMGetParam(fn, b->loc == CG_LOC_INPUT ? 0 : 1);
+		return LLVMBuildLoad2(c->b, c->ptr, LLVMBuildInBoundsGEP2(
+			c->b, c->ptr, arr, &idx, 1, ""), "");
+	case CG_LOC_CONST:
+		return const_ptr(c, b);
+	case CG_LOC_ARENA:
+		idx = LLVMConstInt(c->i64, (unsigned long long)b->offset, 0);
+		return LLVMBuildInBoundsGEP2(c->b, c->i8, LLVMGetParam(fn, 2),
+					     &idx, 1, "");
+	default:
+		(void)pp;
+		return LLVMConstNull(c->ptr);
+	}
+}
+
+static void
+call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
+	  const ir_node *n, int idx)
+{
+	int na = n->nin + n->nout, ns = p->scratch[idx] != 0, nc = 0;
+	LLVMValueRef *args, *consts = c->consts[idx];
+	cg_kernel k = cg_sparse_kernel(c, n, false);
+	/* sparse kernels carry their own weight tables: no dense copy */
+	bool own_w = k == CG_KERNEL_UNROLLED || k == CG_KERNEL_TABLE;
+
+	while (consts && consts[nc])
+		nc++;
+	args = nn_xcalloc((size_t)(na + ns + nc) + 1, sizeof *args);
+	for (int i = 0; i < na; i++) {
+		const ir_value *v = i < n->nin ? n->in[i] : n->out[i - n->nin];
+		cg_buf *b = v && !(own_w && i == 1) ? cg_plan_find(p, v) : NULL;
+		/* operands the kernel did not read (drop_unused) get NULL */
+		if (!LLVMGetFirstUse(LLVMGetParam(nf, (unsigned)i)))
+			b = NULL;
+		args[i] = b ? buf_ptr(c, run, b) : LLVMConstNull(c->ptr);
+	}
+	if (ns)
+		args[na] = buf_ptr(c, run, &p->bufs[p->scratch[idx] - 1]);
+	for (int i = 0; i < nc; i++)
+		args[na + ns + i] = consts[i];
+	cg_run_check(c, run, LLVMBuildCall2(c->b, LLVMGetElementType(
+		LLVMTypeOf(nf)), nf, args, (unsigned)(na + ns + nc), ""), 0);
+	free(args);
+}
+
+/* Graph outputs not written in place (constants, inputs, views, repeated
+ * outputs) are copied at the end. */
+static void
+copy_outputs(cg_ctx *c, const cg_plan *p, LLVMValueRef run)
+{
+	for (int j = 0; j < c->g->noutputs; j++) {
+		cg_buf *b = cg_plan_find(p, c->g->outputs[j]);
+		cg_buf *r = cg_buf_root(b);
+		cg_buf out = {.loc = CG_LOC_OUTPUT, .index = j};
+		int64_t nbytes = ir_shape_numel(&b->v->shape) *
+				 (int64_t)ir_dtype_size(b->v->dtype);
+
+		if ((r->loc == CG_LOC_OUTPUT && r->index == j) || nbytes <= 0)
+			continue;
+		LLVMBuildMemCpy(c->b, buf_ptr(c, run, &out), 1,
+				buf_ptr(c, run, r), 1,
+				LLVMConstInt(c->i64, (unsigned long long)nbytes,
+					     0));
+	}
+}
+
+static bool
+out_empty(const ir_node *n)
+{
+	for (int i = 0; i < n->nout; i++)
+		if (n->out[i] && ir_shape_numel(&n->out[i]->shape) == 0)
+			return true;
+	return false;
+}
+
+/* Node calls per part of the run function: LLVM's function passes and
+ * instruction selection grow faster than linearly in the size of one
+ * function, so a long graph's calls are split into internal functions of
+ * at most this many calls, which the run function calls in order. */
+#define RUN_PART_CALLS 256
+
+/* A function of the run function's signature (ins, outs, ws) -> status;
+ * the builder is left in its entry block. */
+static LLVMValueRef
+add_run_fn(cg_ctx *c, const char *name, bool internal)
+{
+	LLVMTypeRef pp = LLVMPointerType(c->ptr, 0);
+	LLVMTypeRef args[3] = {pp, pp, c->ptr};
+	LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
+		c->i32, args, 3, 0));
+
+	cg_add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+	if (internal) {
+		LLVMSetLinkage(fn, LLVMInternalLinkage);
+		cg_add_attr(c, fn, LLVMAttributeFunctionIndex, "noinline");
+	}
+	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
+		c->ctx, fn, "entry"));
+	return fn;
+}
+
+/* The calls of the nodes from *n (index *i) on, up to RUN_PART_CALLS of
+ * them, at the builder in fn; advances *n and *i past them. */
+static void
+build_calls(cg_ctx *c, cg_plan *p, LLVMValueRef fn, LLVMValueRef *fns,
+	    ir_node **n, int *i)
+{
+	int calls = 0;
+
+	for (; *n && calls < RUN_PART_CALLS; *n = (*n)->next, (*i)++)
+		if (fns[*i]) {
+			LLVMValueRef t0 = c->profile ? cg_profile_tick(c) : NULL;
+			call_node(c, p, fn, fns[*i], *n, *i);
+			if (c->profile)
+				cg_profile_add(c, *i, t0);
+			calls++;
+		}
+}
+
+/* The run function's parts: internal functions of at most
+ * RUN_PART_CALLS node calls each; returns their number. */
+static int
+build_parts(cg_ctx *c, cg_plan *p, LLVMValueRef *fns, LLVMValueRef *parts)
+{
+	char name[256];
+	ir_node *n = c->g->first;
+	int i = 0, nparts = 0;
+
+	while (n) {
+		snprintf(name, sizeof name, "%s_part_%d", c->name, nparts);
+		parts[nparts] = add_run_fn(c, name, true);
+		build_calls(c, p, parts[nparts++], fns, &n, &i);
+		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+	}
+	return nparts;
+}
+
+/* NAME_run_with_workspace: the node calls, or for a long graph its parts
+ * in order, stopping at the first non-zero status; then the output
+ * copies. */
+static void
+build_run_body(cg_ctx *c, cg_plan *p, LLVMValueRef run, LLVMValueRef *fns,
+	       int ncalls)
+{
+	LLVMValueRef args[3], *parts;
+	ir_node *n = c->g->first;
+	int i = 0, nparts;
+
+	/* the NULL checks first (status.c); they leave the builder in the
+	 * run's last block */
+	LLVMPositionBuilderAtEnd(c->b, LLVMGetEntryBasicBlock(run));
+	cg_run_check(c, run, NULL, p->arena_size);
+	if (ncalls <= RUN_PART_CALLS) {
+		build_calls(c, p, run, fns, &n, &i);
+		copy_outputs(c, p, run);
+		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+		return;
+	}
+	parts = nn_xcalloc((size_t)ncalls / RUN_PART_CALLS + 2, sizeof *parts);
+	nparts = build_parts(c, p, fns, parts);
+	LLVMPositionBuilderAtEnd(c->b, LLVMGetLastBasicBlock(run));
+	for (int k = 0; k < 3; k++)
+		args[k] = LLVMGetParam(run, (unsigned)k);
+	for (int k = 0; k < nparts; k++) {
+		LLVMValueRef st = LLVMBuildCall2(c->b, LLVMGetElementType(
+			LLVMTypeOf(parts[k])), parts[k], args, 3, "");
+		LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(
+			c->ctx, run, "fail");
+		LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(
+			c->ctx, run, "next");
+		LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, st,
+			LLVMConstInt(c->i32, 0, 0), ""), fail, next);
+		LLVMPositionBuilderAtEnd(c->b, fail);
+		LLVMBuildRet(c->b, st);
+		LLVMPositionBuilderAtEnd(c->b, next);
+	}
+	free(parts);
+	copy_outputs(c, p, run);
+	LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+}
+
+bool
+cg_build_run(cg_ctx *c, cg_plan *p)
+{
+	char name[256];
+	LLVMValueRef run, *fns;
+	int i = 0, ncalls = 0;
+	bool ok = true;
+
+	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
+	run = add_run_fn(c, name, false);
+	fns = nn_xcalloc((size_t)p->nnodes + 1, sizeof *fns);
+	c->consts = nn_xcalloc((size_t)p->nnodes + 1, sizeof *c->consts);
+	for (ir_node *n = c->g->first; n; n = n->next, i++)
+		if (!p->skip[i] && !out_empty(n)) {
+			if (!(fns[i] = cg_build_node(c, n, i)))
+				ok = false;
+			ncalls++;
+		}
+	if (ok && c->profile)
+		cg_profile_begin(c, p->nnodes);
+	if (ok) {
+		build_run_body(c, p, run, fns, ncalls);
+	} else {
+		LLVMPositionBuilderAtEnd(c->b, LLVMGetEntryBasicBlock(run));
+		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+	}
+	free(fns);
+	return ok;
+}
+
+void
+cg_build_entries(cg_ctx *c, const cg_plan *p)
+{
+	LLVMTypeRef pp = LLVMPointerType(c->ptr, 0);
+	LLVMTypeRef args[2] = {pp, pp};
+	LLVMTypeRef sz = LLVMIntPtrTypeInContext(c->ctx,
+		LLVMGetModuleDataLayout(c->mod));
+	LLVMTypeRef at = LLVMArrayType(c->i8, (unsigned)(p->arena_size ?
+							 p->arena_size : 1));
+	char name[256];
+	LLVMValueRef fn, arena, call[3], ws;
+
+	snprintf(name, sizeof name, "%s_arena", c->name);
+	arena = LLVMAddGlobal(c->mod, at, name);
+	LLVMSetInitializer(arena, LLVMConstNull(at));
+	LLVMSetLinkage(arena, LLVMInternalLinkage);
+	LLVMSetAlignment(arena, 64);
+	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
+	ws = LLVMGetNamedFunction(c->mod, name);
+	snprintf(name, sizeof name, "%s_run", c->name);
+	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->i32, args, 2,
+							    0));
+	cg_add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
+		c->ctx, fn, "entry"));
+	call[0] = LLVMGetParam(fn, 0);
+	call[1] = LLVMGetParam(fn, 1);
+	call[2] = LLVMBuildBitCast(c->b, arena, c->ptr, "");
+	LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGetElementType(
+		LLVMTypeOf(ws)), ws, call, 3, ""));
+	snprintf(name, sizeof name, "%s_workspace_size", c->name);
+	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(sz, NULL, 0, 0));
+	cg_add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
+		c->ctx, fn, "entry"));
+	LLVMBuildRet(c->b, LLVMConstInt(sz, (unsigned long long)p->arena_size,
+					0));
+}
