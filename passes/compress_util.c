@@ -1,6 +1,8 @@
 /* Shared pieces of the lossy compression passes: which constants are
  * weights (and their 2-D view), the seeded RNG, prune method names and
  * option checks. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -258,4 +260,18 @@ cmp_now(void)
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void
+cmp_progress(nn_diag *d, bool quiet, const char *pass, double t0,
+	     const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	if (quiet)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	nn_note(d, "%s: [%.1fs] %s", pass, cmp_now() - t0, line);
 }

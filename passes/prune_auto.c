@@ -9,12 +9,14 @@
  * choice; emit= writes it as a rules file (docs/compression.md). */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compress.h"
+
+#define PROGRESS(s, ...) \
+	cmp_progress((s)->d, (s)->quiet, "prune-auto", (s)->t0, __VA_ARGS__)
 
 /* The sparsity grid; level 0 is the layer as given. */
 static const double grid[] = { 0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925,
@@ -48,23 +50,6 @@ static bool
 over_time(const search *s)
 {
 	return cmp_now() - s->t0 > s->budget;
-}
-
-static void
-progress(const search *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-progress(const search *s, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	if (s->quiet)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	nn_note(s->d, "prune-auto: [%.1fs] %s", cmp_now() - s->t0, line);
 }
 
 /* Zeros of layer A at grid level j: magnitude pruning only adds zeros. */
@@ -191,7 +176,7 @@ sensitivity(search *s, int i)
 		if (loss > cap)
 			break;
 	}
-	progress(s, "layer '%s' (%lld weights) alone, sparsity:loss%s",
+	PROGRESS(s, "layer '%s' (%lld weights) alone, sparsity:loss%s",
 		 A->name, (long long)A->params, curve);
 	return true;
 }
@@ -258,7 +243,7 @@ greedy(search *s)
 			s->level[i] = was;
 			s->L[i].frozen = true;
 		}
-		progress(s, "step %d: layer '%s' %g -> %g: loss %.4f, %s, "
+		PROGRESS(s, "step %d: layer '%s' %g -> %g: loss %.4f, %s, "
 			 "%.2f%% of the weights removed", step, s->L[i].name,
 			 grid[was], grid[to], loss, keep ? "kept"
 			 : "over the tolerance (back to the last)",
@@ -392,7 +377,7 @@ start(search *s)
 			 "%g", s->base, s->tol);
 		return false;
 	}
-	progress(s, "%d weight layers; loss measured on %lld samples of %s "
+	PROGRESS(s, "%d weight layers; loss measured on %lld samples of %s "
 		 "(%s), tolerance %g", s->nl, (long long)s->x->nsamples,
 		 s->x->what, s->x->labels ? "accuracy lost" :
 		 "1 - top-1 agreement", s->tol);
@@ -421,7 +406,7 @@ finish(search *s, bool *changed)
 		     (double)p : 0.0, cmp_now() - s->t0, s->ntrials, loss,
 		     s->x->labels ? "accuracy lost" : "1 - top-1 agreement",
 		     s->tol);
-	progress(s, "chosen: %.2f%% of the weights removed, loss %.4f, %d "
+	PROGRESS(s, "chosen: %.2f%% of the weights removed, loss %.4f, %d "
 		 "trials", 100 * removed_share(s), loss, s->ntrials);
 	/* the same steps as the last verified trial: a miss is a bug */
 	NN_ASSERT(loss <= s->tol + 1e-12);

@@ -10,12 +10,15 @@
  * a zero column: the graph keeps its input shape, and code generation
  * never reads an input element whose weight column is all zero. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compress.h"
+
+#define PROGRESS(s, ...) \
+	cmp_progress((s)->d, (s)->quiet, "select-features", (s)->t0, \
+		     __VA_ARGS__)
 
 enum { KEPT, NEVER_READ, CONSTANT, ELIMINATED };
 
@@ -36,23 +39,6 @@ typedef struct sel {
 	double damp, time, t0;
 	bool quiet;
 } sel;
-
-static void
-progress(const sel *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-progress(const sel *s, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	if (s->quiet)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	nn_note(s->d, "select-features: [%.1fs] %s", cmp_now() - s->t0, line);
-}
 
 /* ------------------------------------------------------------------ */
 /* The first layer. */
@@ -349,7 +335,7 @@ eliminate(sel *s, int64_t target, double frac)
 		}
 		s->norder = s->nall;
 		s->nkept -= drop;
-		progress(s, "%lld features kept (least important dropped: "
+		PROGRESS(s, "%lld features kept (least important dropped: "
 			 "%lld)%s", (long long)s->nkept, (long long)rk[0].j,
 			 late ? "; time limit: the rest by this ranking" : "");
 	}
@@ -400,7 +386,7 @@ measure(sel *s, ir_graph *g, double tol, bool *within, pass_fidelity *f)
 			     f->top1_agree, acc, *within ? "" :
 			     " (beyond the tolerance)");
 	if (ok)
-		progress(s, "%lld features: agreement %.4f%s%s",
+		PROGRESS(s, "%lld features: agreement %.4f%s%s",
 			 (long long)s->nkept, f->top1_agree, acc,
 			 *within ? "" : " (beyond the tolerance)");
 	free(w);
