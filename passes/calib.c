@@ -177,14 +177,7 @@ mix_samples(const pass_data *c, uint64_t seed, pass_data *m)
 {
 	int64_t n = c->nsamples, *p = nn_xmalloc((size_t)n * sizeof *p);
 	cmp_rng r = {seed};
-	for (int64_t i = 0; i < n; i++)
-		p[i] = i;
-	for (int64_t i = n - 1; i > 0; i--) {
-		int64_t j = (int64_t)(cmp_rng_unif(&r) * (double)(i + 1));
-		int64_t t = p[i];
-		p[i] = p[j];
-		p[j] = t;
-	}
+	cmp_rng_perm(&r, p, n);
 	*m = *c;
 	m->nsamples = 2 * n;
 	m->what = "--calib and mixtures of its samples";

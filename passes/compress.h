@@ -12,6 +12,8 @@ typedef struct cmp_rng {
 } cmp_rng;
 uint64_t cmp_rng_next(cmp_rng *r);
 double cmp_rng_unif(cmp_rng *r); /* [0, 1), 53 bits */
+/* p[0..n) = a seeded uniform permutation of 0..n-1 (Fisher-Yates). */
+void cmp_rng_perm(cmp_rng *r, int64_t *p, int64_t n);
 
 /* What the pruning methods sort: a score (|w|, a row or tile norm, a
  * data-driven importance) and the element, row or tile it belongs to.

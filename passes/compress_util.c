@@ -29,6 +29,19 @@ cmp_rng_unif(cmp_rng *r)
 	return (double)(cmp_rng_next(r) >> 11) * 0x1p-53;
 }
 
+void
+cmp_rng_perm(cmp_rng *r, int64_t *p, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		p[i] = i;
+	for (int64_t i = n - 1; i > 0; i--) {
+		int64_t j = (int64_t)(cmp_rng_unif(r) * (double)(i + 1));
+		int64_t t = p[i];
+		p[i] = p[j];
+		p[j] = t;
+	}
+}
+
 int
 cmp_key_order(const void *x, const void *y)
 {

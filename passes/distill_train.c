@@ -402,14 +402,7 @@ next_batch(trainer *tr, int64_t *perm, int64_t *pos, cmp_rng *rng)
 	const cmp_kd_head *h = tr->h;
 	int64_t k0 = h->l[0].in, c = h->classes, n = h->rows;
 	if (*pos + tr->bsz > n) {
-		for (int64_t i = 0; i < n; i++)
-			perm[i] = i;
-		for (int64_t i = n - 1; i > 0; i--) {
-			int64_t j = (int64_t)(cmp_rng_unif(rng) * (double)(i + 1));
-			int64_t s = perm[i];
-			perm[i] = perm[j];
-			perm[j] = s;
-		}
+		cmp_rng_perm(rng, perm, n);
 		*pos = 0;
 	}
 	for (int64_t r = 0; r < tr->bsz; r++) {
