@@ -29,7 +29,6 @@ const_ptr(cg_ctx *c, cg_buf *b)
 static LLVMValueRef
 buf_ptr(cg_ctx *c, LLVMValueRef fn, cg_buf *b)
 {
-	LLVMTypeRef pp = LLVMPointerType(c->ptr, 0);
 	LLVMValueRef idx, arr;
 
 	b = cg_buf_root(b);
@@ -47,7 +46,6 @@ buf_ptr(cg_ctx *c, LLVMValueRef fn, cg_buf *b)
 		return LLVMBuildInBoundsGEP2(c->b, c->i8, LLVMGetParam(fn, 2),
 					     &idx, 1, "");
 	default:
-		(void)pp;
 		return LLVMConstNull(c->ptr);
 	}
 }
