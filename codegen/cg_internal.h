@@ -93,6 +93,11 @@ void cg_add_attr(cg_ctx *c, LLVMValueRef fn, unsigned idx, const char *name);
 /* run.c: the run function over the node functions (false after
  * reporting), then NAME_run and NAME_workspace_size. */
 bool cg_build_run(cg_ctx *c, cg_plan *p);
+/* fpenv.c: whether the target's run wraps its body to set the contract's
+ * FP state (x86), and the wrapper: wrap(ins, outs, ws) saves the caller's
+ * state, sets the contract's, returns body(ins, outs, ws) after restoring. */
+bool cg_fpenv_wraps(cg_ctx *c);
+void cg_fpenv_wrap(cg_ctx *c, LLVMValueRef wrap, LLVMValueRef body);
 void cg_build_entries(cg_ctx *c, const cg_plan *p);
 
 /* lift.c: fn, or fn rebuilt to take the private constants it reads as

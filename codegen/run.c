@@ -220,12 +220,18 @@ bool
 cg_build_run(cg_ctx *c, cg_plan *p)
 {
 	char name[256];
-	LLVMValueRef run, *fns;
+	LLVMValueRef run, wrap = NULL, *fns;
 	int i = 0, ncalls = 0;
 	bool ok = true;
 
 	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
 	run = add_run_fn(c, name, false);
+	if (cg_fpenv_wraps(c)) {
+		wrap = run;
+		snprintf(name, sizeof name, "%s_body", c->name);
+		run = add_run_fn(c, name, false);
+		LLVMSetLinkage(run, LLVMInternalLinkage);
+	}
 	fns = nn_xcalloc((size_t)p->nnodes + 1, sizeof *fns);
 	c->consts = nn_xcalloc((size_t)p->nnodes + 1, sizeof *c->consts);
 	for (ir_node *n = c->g->first; n; n = n->next, i++)
@@ -242,6 +248,8 @@ cg_build_run(cg_ctx *c, cg_plan *p)
 		LLVMPositionBuilderAtEnd(c->b, LLVMGetEntryBasicBlock(run));
 		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
 	}
+	if (wrap)
+		cg_fpenv_wrap(c, wrap, run);
 	free(fns);
 	return ok;
 }

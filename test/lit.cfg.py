@@ -50,3 +50,7 @@ config.environment["CC"] = config.cc
 
 if config.sanitize in ("ON", "1", "TRUE", "YES"):
     config.available_features.add("sanitize")
+
+# Tests of x86-only object code (the MXCSR handling) run on x86 hosts.
+if os.uname().machine in ("x86_64", "i386", "i686"):
+    config.available_features.add("x86")
