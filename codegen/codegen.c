@@ -203,13 +203,6 @@ cg_mul(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 	return LLVMBuildMul(f->b, a, b, "");
 }
 
-static bool
-is_unsigned(ir_dtype t)
-{
-	return t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64 ||
-	       t == IR_BOOL;
-}
-
 /* A float max/min that propagates NaN from either operand (numpy's
  * maximum/minimum; README "Floating-point contract"). With b a constant
  * that is not NaN (Relu's 0, Clip's bounds) one unordered compare does
@@ -232,7 +225,7 @@ cg_max(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 {
 	if (ir_dtype_is_float(t))
 		return fminmax(f, a, b, true);
-	return LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, is_unsigned(t)
+	return LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, ir_dtype_is_unsigned(t)
 		? LLVMIntUGT : LLVMIntSGT, a, b, ""), a, b, "");
 }
 
@@ -241,7 +234,7 @@ cg_min(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 {
 	if (ir_dtype_is_float(t))
 		return fminmax(f, a, b, false);
-	return LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, is_unsigned(t)
+	return LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, ir_dtype_is_unsigned(t)
 		? LLVMIntULT : LLVMIntSLT, a, b, ""), a, b, "");
 }
 

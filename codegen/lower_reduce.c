@@ -43,7 +43,7 @@ reduced_axes(cg_fn *f, bool *red, bool *noop)
 static LLVMValueRef
 red_init(cg_fn *f, ir_dtype t)
 {
-	bool uns = t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64;
+	bool uns = ir_dtype_is_unsigned(t);
 
 	if (f->n->op == OP_ReduceProd)
 		return cg_const(f, t, 1);
@@ -58,8 +58,7 @@ red_init(cg_fn *f, ir_dtype t)
 		return cg_const(f, t, 0);
 	if (ir_dtype_is_float(t))
 		return cg_fconst(f, t, -INFINITY);
-	if (t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64 ||
-	    t == IR_BOOL)
+	if (ir_dtype_is_unsigned(t))
 		return LLVMConstNull(cg_type(f->c, t));
 	return LLVMConstInt(cg_type(f->c, t),
 			    1ull << (ir_dtype_size(t) * 8 - 1), 0);
@@ -76,7 +75,7 @@ red_step(cg_fn *f, ir_dtype t, LLVMValueRef o, LLVMValueRef v)
 	case OP_ReduceL1:
 		if (ir_dtype_is_float(t))
 			v = cg_intrin(f, "fabs", t, 1, &v);
-		else if (t != IR_U8 && t != IR_U16 && t != IR_U32 && t != IR_U64)
+		else if (!ir_dtype_is_unsigned(t))
 			v = cg_max(f, t, v, LLVMBuildNeg(f->b, v, ""));
 		return cg_add(f, t, o, v);
 	case OP_ReduceL2:
@@ -92,7 +91,7 @@ lower_reduce(cg_fn *f)
 {
 	const ir_node *n = f->n;
 	const ir_shape *x = &n->in[0]->shape;
-	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
+	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t), at = ct;
 	bool red[IR_MAX_RANK], noop;
 	int64_t st[IR_MAX_RANK], kd[IR_MAX_RANK], ks[IR_MAX_RANK];
 	int64_t rd[IR_MAX_RANK], rs[IR_MAX_RANK], os[IR_MAX_RANK], rcnt = 1;
@@ -116,24 +115,33 @@ lower_reduce(cg_fn *f)
 		memcpy(ks_shape.dim, kd, sizeof(int64_t) * (size_t)nk);
 		cg_strides(&ks_shape, os);
 	}
-	a = cg_alloca(f, cg_type(f->c, ct));
+	/* an integer mean sums in 64 bits (unsigned for unsigned types) and
+	 * truncates the quotient, as ir/op_reduce.c does */
+	if (n->op == OP_ReduceMean && !ir_dtype_is_float(ct))
+		at = ir_dtype_is_unsigned(ct) ? IR_U64 : IR_I64;
+	a = cg_alloca(f, cg_type(f->c, at));
 	cg_nest_begin(f, nk, kd, kiv, kl);
-	LLVMBuildStore(f->b, red_init(f, ct), a);
+	LLVMBuildStore(f->b, red_init(f, at), a);
 	if (rcnt > 0) {
 		cg_nest_begin(f, nr, rd, riv, rl);
 		v = cg_load_c(f, f->in[0], LLVMBuildNSWAdd(f->b, cg_linear(f,
 			nk, kiv, ks, 0), cg_linear(f, nr, riv, rs, 0), ""), t);
-		o = LLVMBuildLoad2(f->b, cg_type(f->c, ct), a, "");
-		LLVMBuildStore(f->b, red_step(f, ct, o, v), a);
+		if (at != ct)
+			v = cg_convert(f, v, ct, at);
+		o = LLVMBuildLoad2(f->b, cg_type(f->c, at), a, "");
+		LLVMBuildStore(f->b, red_step(f, at, o, v), a);
 		cg_nest_end(f, nr, rl);
 	}
-	v = LLVMBuildLoad2(f->b, cg_type(f->c, ct), a, "");
+	v = LLVMBuildLoad2(f->b, cg_type(f->c, at), a, "");
 	/* an empty integer mean keeps its initial value, as in
 	 * ir/op_reduce.c (a division by zero would trap); float gives NaN */
-	if (n->op == OP_ReduceMean && (rcnt > 0 || ir_dtype_is_float(ct)))
-		v = ir_dtype_is_float(ct)
-		    ? LLVMBuildFDiv(f->b, v, cg_fconst(f, ct, (double)rcnt), "")
-		    : LLVMBuildSDiv(f->b, v, cg_const(f, ct, (double)rcnt), "");
+	if (n->op == OP_ReduceMean && ir_dtype_is_float(ct))
+		v = LLVMBuildFDiv(f->b, v, cg_fconst(f, ct, (double)rcnt), "");
+	else if (n->op == OP_ReduceMean && rcnt > 0)
+		v = (ir_dtype_is_unsigned(at) ? LLVMBuildUDiv : LLVMBuildSDiv)(
+			f->b, v, cg_const(f, at, (double)rcnt), "");
+	if (at != ct)
+		v = cg_convert(f, v, at, ct);
 	if (n->op == OP_ReduceL2)
 		v = cg_intrin(f, "sqrt", ct, 1, &v);
 	if (n->op == OP_ReduceLogSumExp)

@@ -38,8 +38,7 @@ elem_copy(char *dst, const char *src, size_t esz)
 static inline bool
 elem_is_unsigned(ir_dtype t)
 {
-	return t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64 ||
-	       t == IR_BOOL;
+	return ir_dtype_is_unsigned(t);
 }
 
 /* Element i of an integer or bool tensor, sign-extended for signed types

@@ -148,6 +148,8 @@ const char *ir_dtype_name(ir_dtype t); /* "f32", "i64", "bool", ... */
 ir_dtype ir_dtype_parse(const char *s, size_t len); /* IR_UNDEF if bad */
 bool ir_dtype_is_float(ir_dtype t);    /* f16, bf16, f32, f64 */
 bool ir_dtype_is_int(ir_dtype t);      /* signed or unsigned, not bool */
+/* u8..u64 and bool: integers compared, extended and divided unsigned. */
+bool ir_dtype_is_unsigned(ir_dtype t);
 /* Element count; -1 if a dim is unknown or the count exceeds IR_MAX_ELEMS. */
 int64_t ir_shape_numel(const ir_shape *s);
 bool ir_shape_eq(const ir_shape *a, const ir_shape *b);

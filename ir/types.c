@@ -59,6 +59,13 @@ ir_dtype_is_float(ir_dtype t)
 }
 
 bool
+ir_dtype_is_unsigned(ir_dtype t)
+{
+	return t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64 ||
+	       t == IR_BOOL;
+}
+
+bool
 ir_dtype_is_int(ir_dtype t)
 {
 	switch (t) {
