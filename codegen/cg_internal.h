@@ -227,6 +227,15 @@ void cg_runtime_error(cg_fn *f, LLVMValueRef bad, cg_status code);
  * counts from the end; out of range is CG_ERR_INDEX and reads element 0,
  * so memory stays safe. Returns the i64 index. */
 LLVMValueRef cg_index(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t d);
+/* The index checks alone, for a node whose output is empty: the count
+ * indices of type it at idx, element j against dims[j % k] (all > 0). */
+void cg_check_indices(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t count,
+		      int k, const int64_t *dims);
+/* Whether n's run-time checks read data its output's size does not
+ * bound (Gather's and ScatterND's indices), so that a node with an empty
+ * output is still compiled for them (run.c), as the interpreter checks
+ * them. */
+bool cg_checks_when_empty(const ir_node *n);
 /* The node function's return value: CG_OK, or its code if a check
  * failed. */
 LLVMValueRef cg_node_status(cg_fn *f);

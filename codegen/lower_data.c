@@ -252,6 +252,12 @@ lower_gather(cg_fn *f)
 	for (int k = 0; k < x->rank; k++)
 		if (k != ax)
 			*(k < ax ? &outer : &inner) *= x->dim[k];
+	if (outer * inner == 0) {
+		if (nidx > 0)
+			cg_check_indices(f, f->in[1], n->in[1]->dtype, nidx, 1,
+					 &d);
+		return true;
+	}
 	dims[0] = outer, dims[1] = nidx, dims[2] = inner;
 	cg_nest_begin(f, 3, dims, ivs, loops);
 	idx = cg_index(f, cg_load(f, f->in[1], ivs[1]), n->in[1]->dtype, d);

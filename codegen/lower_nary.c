@@ -258,6 +258,8 @@ lower_scatternd(cg_fn *f)
 	cg_strides(x, st);
 	cg_memcpy(f, f->out[0], cg_i64(f, 0), f->in[0], cg_i64(f, 0),
 		  ir_shape_numel(x) * (int64_t)ir_dtype_size(t));
+	if (nidx > 0 && inner == 0)
+		cg_check_indices(f, f->in[1], it, nidx * k, k, x->dim);
 	if (nidx == 0 || inner == 0)
 		return true;
 	q = cg_loop_begin(f, nidx, &lq);

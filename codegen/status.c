@@ -126,3 +126,23 @@ cg_index(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t d)
 	cg_runtime_error(f, bad, CG_ERR_INDEX);
 	return LLVMBuildSelect(f->b, bad, cg_i64(f, 0), idx, "");
 }
+
+void
+cg_check_indices(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t count,
+		 int k, const int64_t *dims)
+{
+	cg_loop lq;
+	LLVMValueRef q = cg_loop_begin(f, count / k, &lq);
+
+	for (int j = 0; j < k; j++)
+		cg_index(f, cg_load(f, idx, LLVMBuildAdd(f->b, LLVMBuildMul(
+			f->b, q, cg_i64(f, k), ""), cg_i64(f, j), "")), it,
+			dims[j]);
+	cg_loop_end(f, &lq);
+}
+
+bool
+cg_checks_when_empty(const ir_node *n)
+{
+	return n->op == OP_Gather || n->op == OP_ScatterND;
+}

@@ -3,7 +3,8 @@
 
 Compiles Inputs/rt_index.nnir (Gather, GatherElements, ScatterND on indices
 read at run time), Inputs/rt_div.nnir (integer Div and Mod on divisors read
-at run time) and Inputs/rt_reduce.nnir (an integer mean of nothing) at -O0,
+at run time) Inputs/rt_reduce.nnir (an integer mean of nothing) and Inputs/rt_empty.nnir
+(indices read by nodes with empty outputs) at -O0,
 -O3 and -Os, links them with harness.c, and feeds good and bad inputs. A bad
 input must make NAME_run return the documented code (README.md: 2 index out
 of range, 3 integer division by zero), never trap, and nncc-run must refuse
@@ -57,6 +58,12 @@ def div_inputs(**bad):
 
 
 # (model, case, inputs, expected code or 0, the node nncc-run must name)
+def empty_inputs(i=(1, -5), j=((4,),)):
+    """rt_empty's inputs: data [5,0], Gather indices i, ScatterND j."""
+    return [np.zeros((5, 0), np.float32), np.array(i, np.int64),
+            np.array(j, np.int64), np.zeros((1, 0), np.float32)]
+
+
 CASES = [
     ("rt_index", "in range", index_inputs(), 0, None),
     ("rt_index", "Gather past the end", index_inputs(idx=[0, 5]),
@@ -79,6 +86,12 @@ CASES = [
      "node 'mod' (Mod): integer modulo by zero"),
     ("rt_div", "unsigned Div by zero", div_inputs(p=[3, 0]), ERR_DIV_ZERO,
      "node 'udiv' (Div): integer division by zero"),
+    ("rt_empty", "empty Gather, indices in range", empty_inputs(), 0, None),
+    ("rt_empty", "empty Gather, index out of range", empty_inputs(i=[1, 9]),
+     ERR_INDEX, "node 'gather' (Gather): index 9 out of range"),
+    ("rt_empty", "empty ScatterND, index out of range",
+     empty_inputs(j=[[-6]]), ERR_INDEX,
+     "node 'scatter' (ScatterND): index -6 out of range"),
     ("rt_reduce", "integer mean of nothing", [np.zeros((0, 3), np.int32)],
      0, None),
     ("rt_long", "late Div, non-zero", [np.arange(4, dtype=np.int32),
@@ -175,7 +188,8 @@ def main():
     t = rc.Tools(a.build)
     t.nncc_run = os.path.join(a.build, "tools", "nncc-run")
     passed, failed = 0, 0
-    nout = {"rt_index": 3, "rt_div": 3, "rt_reduce": 1, "rt_long": 1}
+    nout = {"rt_index": 3, "rt_div": 3, "rt_empty": 2, "rt_reduce": 1,
+            "rt_long": 1}
     for opt in OPTS:
         wd = tempfile.mkdtemp(prefix="rterr-")
         try:
