@@ -363,8 +363,8 @@ affine_source(const ir_node *u)
 int
 pass_fold_bn_into_consumer(ir_graph *g, ir_node *u)
 {
-	ir_value *y = u->out[0], *x = affine_source(u);
-	ir_node *c = pass_sole_user(y);
+	ir_value *y = u->out[0], *x = y ? affine_source(u) : NULL;
+	ir_node *c = y ? pass_sole_user(y) : NULL; /* LSTM may omit Y */
 	if (!x || x->shape.rank < 2 || !c || pass_is_output(g, y) ||
 	    !exact_consumer(c, y))
 		return 0;
