@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""LSTM, GRU and RNN over their options: every direction, both layouts,
+initial states, sequence lengths (constant and given at run time),
+peepholes, clip, linear_before_reset, input_forget, the alternative
+activations with their alpha/beta, and each output omitted in turn. Each
+case is a one-node ONNX model (onnx.helper, opset 14) with seeded random
+data, checked against rnn_ref.py (numpy, float64, written from the ONNX
+specification): by the interpreter (nncc-run --expect), compiled (nncc -O3
+linked with test/codegen/harness.c), and its IR text must round-trip.
+
+Run: /usr/bin/python3 test/e2e/rnn_options.py BUILD WORK_DIR [-k SUBSTR]
+Prints one line per case and `N passed, N failed`; exits 1 on a failure.
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "codegen"))
+import rnn_ref  # noqa: E402
+import run_compiled as rc  # noqa: E402
+
+NAMES = ["X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"]
+OUTS = ["Y", "Y_h", "Y_c"]
+RTOL, ATOL = 1e-4, 1e-5
+
+
+class Case:
+    def __init__(self, name, op, attrs=None, have=(), runtime=(),
+                 outs=None, T=4, nb=3, I=5, H=4, lens=None):
+        self.name, self.op, self.attrs = name, op, dict(attrs or {})
+        self.have = set(have) | {"X", "W", "R"}
+        self.runtime = set(runtime) | {"X"}  # graph inputs; others: initializers
+        n = 3 if op == "LSTM" else 2
+        self.outs = outs or [True] * n
+        self.T, self.nb, self.I, self.H, self.lens = T, nb, I, H, lens
+
+
+CASES = [
+    Case("lstm_forward", "LSTM"),
+    Case("lstm_reverse_all_inputs", "LSTM", {"direction": "reverse"},
+         have=NAMES, runtime=("initial_h", "initial_c"), lens=[4, 2, 1]),
+    Case("lstm_bidirectional", "LSTM", {"direction": "bidirectional"},
+         have=("B", "initial_h", "initial_c", "P"), runtime=("B", "P")),
+    Case("lstm_bidir_layout1_lens", "LSTM",
+         {"direction": "bidirectional", "layout": 1},
+         have=NAMES, runtime=("sequence_lens", "initial_h"), lens=[3, 4, 0]),
+    Case("lstm_clip_input_forget", "LSTM",
+         {"clip": 0.7, "input_forget": 1, "direction": "bidirectional"},
+         have=("B", "P")),
+    Case("lstm_activations", "LSTM",
+         {"direction": "bidirectional",
+          "activations": ["HardSigmoid", "Elu", "Softsign",
+                          "Affine", "ScaledTanh", "LeakyRelu"],
+          "activation_alpha": [0.3, 0.8, 0.5, 0.7, 0.2],
+          "activation_beta": [0.45, 0.1, 1.3]},
+         have=("B",)),
+    Case("lstm_only_y_h", "LSTM", {"direction": "reverse"}, have=("B",),
+         outs=[False, True, False]),
+    Case("lstm_only_y_c", "LSTM", have=("B", "initial_c"),
+         outs=[False, False, True]),
+    Case("lstm_y_and_y_c", "LSTM", {"layout": 1}, have=("B", "P"),
+         outs=[True, False, True]),
+    Case("lstm_wide", "LSTM", {"direction": "bidirectional"}, have=("B",),
+         T=7, nb=2, I=19, H=37),
+    Case("gru_forward", "GRU", have=("B",)),
+    Case("gru_lbr_reverse", "GRU",
+         {"linear_before_reset": 1, "direction": "reverse"},
+         have=("B", "initial_h"), runtime=("B",)),
+    Case("gru_bidir_lens", "GRU", {"direction": "bidirectional"},
+         have=("B", "sequence_lens", "initial_h"),
+         runtime=("sequence_lens",), lens=[1, 4, 3]),
+    Case("gru_lbr_bidir_layout1", "GRU",
+         {"direction": "bidirectional", "layout": 1,
+          "linear_before_reset": 1},
+         have=("B", "sequence_lens", "initial_h"), lens=[2, 4, 4]),
+    Case("gru_clip_activations", "GRU",
+         {"clip": 1.1, "activations": ["Softplus", "ThresholdedRelu"],
+          "activation_alpha": [0.1]}, have=("B",)),
+    Case("gru_relu_sigmoid_bidir", "GRU",
+         {"direction": "bidirectional",
+          "activations": ["Sigmoid", "Relu", "HardSigmoid", "Tanh"]},
+         have=("B",)),
+    Case("gru_only_y_h", "GRU", {"layout": 1}, have=("B",),
+         outs=[False, True]),
+    Case("gru_wide", "GRU", {"direction": "bidirectional"}, have=("B",),
+         T=6, nb=3, I=21, H=33),
+    Case("rnn_forward", "RNN"),
+    Case("rnn_reverse_lens", "RNN", {"direction": "reverse"},
+         have=("B", "sequence_lens", "initial_h"), lens=[2, 3, 4]),
+    Case("rnn_bidir_layout1_relu", "RNN",
+         {"direction": "bidirectional", "layout": 1,
+          "activations": ["Relu", "LeakyRelu"], "activation_alpha": [0.2]},
+         have=("B", "initial_h"), runtime=("initial_h",)),
+    Case("rnn_clip", "RNN", {"clip": 0.5}, have=("B",)),
+    Case("rnn_only_y", "RNN", have=("B",), outs=[True, False]),
+]
+
+
+def make(case, rng):
+    """(model, graph input arrays, expected outputs) of a case."""
+    c = case
+    dirs = 2 if c.attrs.get("direction") == "bidirectional" else 1
+    G = {"LSTM": 4, "GRU": 3, "RNN": 1}[c.op]
+    lay = c.attrs.get("layout", 0)
+    state = (c.nb, dirs, c.H) if lay else (dirs, c.nb, c.H)
+    shapes = {"X": (c.nb, c.T, c.I) if lay else (c.T, c.nb, c.I),
+              "W": (dirs, G * c.H, c.I), "R": (dirs, G * c.H, c.H),
+              "B": (dirs, 2 * G * c.H), "initial_h": state,
+              "initial_c": state, "P": (dirs, 3 * c.H)}
+    vals = []
+    names = NAMES[:8 if c.op == "LSTM" else 6]
+    for nm in names:
+        if nm not in c.have:
+            vals.append(None)
+        elif nm == "sequence_lens":
+            vals.append(np.array(c.lens, np.int32))
+        else:
+            s = 1.0 if nm == "X" else 0.5
+            vals.append((rng.standard_normal(shapes[nm]) * s)
+                        .astype(np.float32))
+    while vals and vals[-1] is None:
+        vals.pop()
+    ins, inits, feeds = [], [], []
+    for nm, v in zip(names, vals):
+        if v is None:
+            continue
+        if nm in c.runtime:
+            et = TensorProto.INT32 if v.dtype == np.int32 else \
+                TensorProto.FLOAT
+            ins.append(helper.make_tensor_value_info(nm, et, v.shape))
+            feeds.append(v)
+        else:
+            inits.append(numpy_helper.from_array(v, nm))
+    node_ins = [nm if v is not None else "" for nm, v in zip(names, vals)]
+    node_outs = [nm if on else "" for nm, on in zip(OUTS, c.outs)]
+    while node_outs and not node_outs[-1]:
+        node_outs.pop()
+    exp = rnn_ref.ref(c.op, vals, c.attrs)
+    outs = [helper.make_tensor_value_info(nm, TensorProto.FLOAT,
+                                          exp[k].shape)
+            for k, nm in enumerate(node_outs) if nm]
+    attrs = dict(c.attrs)
+    attrs["hidden_size"] = c.H
+    node = helper.make_node(c.op, node_ins, node_outs, name=c.name, **attrs)
+    g = helper.make_graph([node], c.name, ins, outs, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(m)
+    want = [exp[k].astype(np.float32) for k, nm in enumerate(node_outs)
+            if nm]
+    return m, feeds, want
+
+
+def run_case(t, case, wd, rng):
+    os.makedirs(wd, exist_ok=True)
+    m, feeds, want = make(case, rng)
+    model = os.path.join(wd, "model.onnx")
+    onnx.save(m, model)
+    ins = []
+    for k, v in enumerate(feeds):
+        ins.append(os.path.join(wd, "in%d.npy" % k))
+        np.save(ins[-1], v)
+    exps = []
+    for k, v in enumerate(want):
+        exps.append(os.path.join(wd, "exp%d.npy" % k))
+        np.save(exps[-1], v)
+    code, out = rc.sh([t.nncc_run, model] + ins + ["--expect"] + exps +
+                      ["--rtol", str(RTOL), "--atol", str(ATOL)])
+    if code:
+        return "interpreter:\n" + out
+    a, b = os.path.join(wd, "a.nnir"), os.path.join(wd, "b.nnir")
+    opt = os.path.join(os.path.dirname(t.nncc_run), "nncc-opt")
+    for src, dst in ((model, a), (a, b)):
+        code, out = rc.sh([opt, src, "--print-weights", "-o", dst])
+        if code:
+            return "nncc-opt:\n" + out
+    if open(a).read() != open(b).read():
+        return "IR text does not round-trip (%s vs %s)" % (a, b)
+    exe, err = rc.build_model(t, model, wd)
+    if err:
+        return "compiled: " + err
+    got = [os.path.join(wd, "got%d.npy" % k) for k in range(len(want))]
+    code, out = rc.run_exe(exe, ins, got)
+    if code:
+        return "harness exit %d\n%s" % (code, out)
+    for k, w in enumerate(want):
+        msg = rc.close(np.load(got[k]), w, RTOL, ATOL)
+        if msg:
+            return "compiled output %d: %s" % (k, msg)
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("work")
+    ap.add_argument("-k", action="append")
+    a = ap.parse_args()
+    t = rc.Tools(os.path.abspath(a.build))
+    failed = passed = 0
+    for i, case in enumerate(CASES):
+        if a.k and not any(k in case.name for k in a.k):
+            continue
+        err = run_case(t, case, os.path.join(a.work, case.name),
+                       np.random.default_rng(1000 + i))
+        print("%s %s%s" % ("FAIL" if err else "ok", case.name,
+                           ": " + err if err else ""))
+        failed += bool(err)
+        passed += not err
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
