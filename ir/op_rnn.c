@@ -238,11 +238,6 @@ ir_shape_rnn(ir_graph *g, ir_node *n, nn_diag *d)
 	(void)g;
 	if (!ir_rnn_get(n, &r, d) || !check_inputs(n, &r, d))
 		return false;
-	if (n->op != OP_LSTM && n->nout > 2) {
-		nn_error_node(d, n, "has %d outputs, expected at most 2",
-			      n->nout);
-		return false;
-	}
 	for (int k = 0; k < n->nout; k++) {
 		ir_value *v = n->out[k];
 		if (!v)

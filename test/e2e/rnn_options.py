@@ -6,7 +6,9 @@ activations with their alpha/beta, and each output omitted in turn. Each
 case is a one-node ONNX model (onnx.helper, opset 14) with seeded random
 data, checked against rnn_ref.py (numpy, float64, written from the ONNX
 specification): by the interpreter (nncc-run --expect), compiled (nncc -O3
-linked with test/codegen/harness.c), and its IR text must round-trip.
+linked with test/codegen/harness.c) and after --emit-onnx, and its IR text
+must round-trip. Then the user errors (W at run time for nncc, a sequence
+length beyond T for nncc-run and the compiled model).
 
 Run: /usr/bin/python3 test/e2e/rnn_options.py BUILD WORK_DIR [-k SUBSTR]
 Prints one line per case and `N passed, N failed`; exits 1 on a failure.
@@ -182,9 +184,15 @@ def run_case(t, case, wd, rng):
             return "nncc-opt:\n" + out
     if open(a).read() != open(b).read():
         return "IR text does not round-trip (%s vs %s)" % (a, b)
-    exe, err = rc.build_model(t, model, wd)
+    exported = os.path.join(wd, "exported.onnx")
+    exe, err = rc.build_model(t, model, wd, extra=["--emit-onnx", exported])
     if err:
         return "compiled: " + err
+    onnx.checker.check_model(onnx.load(exported))
+    code, out = rc.sh([t.nncc_run, exported] + ins + ["--expect"] + exps +
+                      ["--rtol", str(RTOL), "--atol", str(ATOL)])
+    if code:
+        return "--emit-onnx model in the interpreter:\n" + out
     got = [os.path.join(wd, "got%d.npy" % k) for k in range(len(want))]
     code, out = rc.run_exe(exe, ins, got)
     if code:
@@ -193,6 +201,45 @@ def run_case(t, case, wd, rng):
         msg = rc.close(np.load(got[k]), w, RTOL, ATOL)
         if msg:
             return "compiled output %d: %s" % (k, msg)
+    return None
+
+
+def errors(t, wd):
+    """User errors: W given at run time cannot be compiled (the message
+    names the node); a sequence length beyond T makes the compiled run
+    return 2 (index out of range, README.md) and nncc-run refuse it."""
+    os.makedirs(wd, exist_ok=True)
+    rng = np.random.default_rng(7)
+    c = Case("lstm_w_at_run_time", "LSTM", runtime=("W",))
+    m, feeds, _ = make(c, rng)
+    model = os.path.join(wd, "w.onnx")
+    onnx.save(m, model)
+    code, out = rc.sh([t.nncc, model, "-o", os.path.join(wd, "w.o")])
+    want = "node 'lstm_w_at_run_time' (LSTM): W and R must be constants"
+    if code != 1 or want not in out:
+        return "W at run time: exit %d, %s" % (code, out)
+    c = Case("gru_lens", "GRU", have=("sequence_lens",),
+             runtime=("sequence_lens",), lens=[4, 5, 1])
+    c.lens = [4, 4, 1]
+    m, feeds, _ = make(c, rng)
+    model = os.path.join(wd, "lens.onnx")
+    onnx.save(m, model)
+    feeds[1] = np.array([4, 5, 1], np.int32)
+    ins = []
+    for k, v in enumerate(feeds):
+        ins.append(os.path.join(wd, "lens_in%d.npy" % k))
+        np.save(ins[-1], v)
+    code, out = rc.sh([t.nncc_run, model] + ins)
+    want = "node 'gru_lens' (GRU): sequence_lens[1] = 5 is outside [0, 4]"
+    if code != 1 or want not in out:
+        return "nncc-run, length 5 of 4: exit %d, %s" % (code, out)
+    exe, err = rc.build_model(t, model, wd)
+    if err:
+        return err
+    code, out = rc.run_exe(exe, ins, [os.path.join(wd, "o%d.npy" % k)
+                                      for k in range(2)])
+    if code != 1 or "run returned 2" not in out:
+        return "compiled, length 5 of 4: exit %d, %s" % (code, out)
     return None
 
 
@@ -211,6 +258,12 @@ def main():
                        np.random.default_rng(1000 + i))
         print("%s %s%s" % ("FAIL" if err else "ok", case.name,
                            ": " + err if err else ""))
+        failed += bool(err)
+        passed += not err
+    if not a.k:
+        err = errors(t, os.path.join(a.work, "errors"))
+        print("%s errors%s" % ("FAIL" if err else "ok",
+                               ": " + err if err else ""))
         failed += bool(err)
         passed += not err
     print("%d passed, %d failed" % (passed, failed))
