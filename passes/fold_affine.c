@@ -24,7 +24,7 @@ layer_channels(const ir_node *n, int *axis)
 {
 	const ir_value *w = n->nin > 1 ? n->in[1] : NULL;
 	const ir_value *b = n->nin > 2 ? n->in[2] : NULL;
-	if (!w || !float_const(w) || (b && !float_const(b)) ||
+	if (!n->out[0] || !w || !float_const(w) || (b && !float_const(b)) ||
 	    w->dtype != n->out[0]->dtype)
 		return 0;
 	*axis = n->out[0]->shape.rank - 1;

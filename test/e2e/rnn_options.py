@@ -243,6 +243,86 @@ def errors(t, wd):
     return None
 
 
+def around(t, wd):
+    """Recurrent layers among the ops the passes rewrite: a MatMul with
+    dead columns before a Relu, constant Mul/Add around them, two identical
+    LSTMs whose Y is omitted (dedup, fold and fuse must leave them be), a
+    Gemm and a BatchNormalization after, a GRU on a transposed Y. Compiled
+    at -O3 and -Os against nncc-run on the model itself; with --prune and
+    --share against nncc-run on the IR they produce."""
+    os.makedirs(wd, exist_ok=True)
+    rng = np.random.default_rng(3)
+    T, nb, I, F, H = 5, 2, 6, 8, 4
+
+    def r(*s):
+        return (rng.standard_normal(s) * 0.5).astype(np.float32)
+    w1, b1 = r(I, F), r(F)
+    w1[:, [1, 5]] = 0
+    b1[[1, 5]] = -1
+    c = {"w1": w1, "b1": b1, "two": np.array(2, np.float32),
+         "W": r(1, 4 * H, F), "R": r(1, 4 * H, H), "Wg": r(1, 3 * H, H),
+         "Rg": r(1, 3 * H, H), "k": r(H), "shape": np.array([nb, H]),
+         "gw": r(3, H), "gb": r(3), "s": r(3) + 1, "bb": r(3),
+         "mean": r(3), "var": np.abs(r(3)) + 0.5,
+         "shape3": np.array([T, nb, H])}
+    N = helper.make_node
+    nodes = [
+        N("MatMul", ["x", "w1"], ["m"]), N("Add", ["m", "b1"], ["a"]),
+        N("Relu", ["a"], ["r"]), N("Mul", ["r", "two"], ["r2"]),
+        N("LSTM", ["r2", "W", "R"], ["", "h1", "c1"], hidden_size=H),
+        N("LSTM", ["r2", "W", "R"], ["", "h2"], hidden_size=H),
+        N("Add", ["h1", "h2"], ["hs"]), N("Mul", ["hs", "k"], ["hk"]),
+        N("Add", ["hk", "c1"], ["hc"]), N("Relu", ["hc"], ["hr"]),
+        N("Reshape", ["hr", "shape"], ["h2d"]),
+        N("Gemm", ["h2d", "gw", "gb"], ["g"], transB=1),
+        N("BatchNormalization", ["g", "s", "bb", "mean", "var"], ["bn"]),
+        N("LSTM", ["r2", "W", "R"], ["y3"], hidden_size=H),
+        N("Reshape", ["y3", "shape3"], ["y3s"]),
+        N("GRU", ["y3s", "Wg", "Rg"], ["yg"], hidden_size=H,
+          linear_before_reset=1),
+    ]
+    g = helper.make_graph(
+        nodes, "around",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, (T, nb, I))],
+        [helper.make_tensor_value_info("bn", TensorProto.FLOAT, (nb, 3)),
+         helper.make_tensor_value_info("yg", TensorProto.FLOAT,
+                                       (T, 1, nb, H))],
+        [numpy_helper.from_array(v, k) for k, v in c.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(m)
+    model = os.path.join(wd, "around.onnx")
+    onnx.save(m, model)
+    x = os.path.join(wd, "x.npy")
+    np.save(x, rng.standard_normal((T, nb, I)).astype(np.float32))
+    refs = [os.path.join(wd, "ref%d.npy" % k) for k in range(2)]
+    code, out = rc.sh([t.nncc_run, model, x, "-o", refs[0], "-o", refs[1]])
+    if code:
+        return "nncc-run: " + out
+    for flags, vs_model in ((["-O3"], True), (["-Os"], True),
+                            (["-O3", "--prune=0.5"], False),
+                            (["-O3", "--share=8"], False)):
+        exe, err = rc.build_model(t, model, wd, opt=flags[0],
+                                  extra=flags[1:])
+        if err:
+            return "%s: %s" % (" ".join(flags), err)
+        got = [os.path.join(wd, "got%d.npy" % k) for k in range(2)]
+        code, out = rc.run_exe(exe, [x], got)
+        if code:
+            return "%s: harness exit %d\n%s" % (" ".join(flags), code, out)
+        want = refs
+        if not vs_model:
+            want = [os.path.join(wd, "ir%d.npy" % k) for k in range(2)]
+            code, out = rc.sh([t.nncc_run, os.path.join(wd, "m.nnir"), x,
+                               "-o", want[0], "-o", want[1]])
+            if code:
+                return "nncc-run on the IR: " + out
+        for k in range(2):
+            msg = rc.close(np.load(got[k]), np.load(want[k]), RTOL, ATOL)
+            if msg:
+                return "%s: output %d: %s" % (" ".join(flags), k, msg)
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -260,10 +340,12 @@ def main():
                            ": " + err if err else ""))
         failed += bool(err)
         passed += not err
-    if not a.k:
-        err = errors(t, os.path.join(a.work, "errors"))
-        print("%s errors%s" % ("FAIL" if err else "ok",
-                               ": " + err if err else ""))
+    for name, job in (("errors", errors), ("around", around)):
+        if a.k and not any(k in name for k in a.k):
+            continue
+        err = job(t, os.path.join(a.work, name))
+        print("%s %s%s" % ("FAIL" if err else "ok", name,
+                           ": " + err if err else ""))
         failed += bool(err)
         passed += not err
     print("%d passed, %d failed" % (passed, failed))
