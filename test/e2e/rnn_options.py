@@ -323,6 +323,58 @@ def around(t, wd):
     return None
 
 
+def data_driven(t, wd):
+    """The data-driven compression passes on a model whose weight layers
+    surround an LSTM (Y omitted, batch first, so that --calib has a row
+    per sample): they compress the Gemms, leave the LSTM be, and the
+    object matches nncc-run on the IR they produce."""
+    os.makedirs(wd, exist_ok=True)
+    rng = np.random.default_rng(4)
+    H = 6
+
+    def r(*s):
+        return (rng.standard_normal(s) * 0.5).astype(np.float32)
+    c = {"w1": r(12, 12), "b1": r(12), "s3": np.array([-1, 3, 4]),
+         "W": r(1, 4 * H, 4), "R": r(1, 4 * H, H),
+         "s2": np.array([-1, H]), "w2": r(H, 5), "b2": r(5)}
+    N = helper.make_node
+    nodes = [N("Gemm", ["x", "w1", "b1"], ["g"]), N("Relu", ["g"], ["gr"]),
+             N("Reshape", ["gr", "s3"], ["x3"]),
+             N("LSTM", ["x3", "W", "R"], ["", "yh"], hidden_size=H,
+               layout=1),
+             N("Reshape", ["yh", "s2"], ["h2"]),
+             N("Gemm", ["h2", "w2", "b2"], ["y"])]
+    g = helper.make_graph(
+        nodes, "dd",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, (4, 12))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, (4, 5))],
+        [numpy_helper.from_array(v, k) for k, v in c.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
+    model = os.path.join(wd, "dd.onnx")
+    onnx.save(m, model)
+    calib, x = os.path.join(wd, "calib.npy"), os.path.join(wd, "x.npy")
+    np.save(calib, rng.standard_normal((32, 12)).astype(np.float32))
+    np.save(x, rng.standard_normal((4, 12)).astype(np.float32))
+    for flag in ("--prune=0.5:apoz", "--prune=0.5:wanda", "--share=4",
+                 "--slim"):
+        extra = [flag, "--calib", calib, "--tolerance", "0.5"]
+        exe, err = rc.build_model(t, model, wd, extra=extra)
+        if err:
+            return "%s: %s" % (flag, err)
+        got, ref = os.path.join(wd, "got.npy"), os.path.join(wd, "ref.npy")
+        code, out = rc.run_exe(exe, [x], [got])
+        if code:
+            return "%s: harness exit %d\n%s" % (flag, code, out)
+        code, out = rc.sh([t.nncc_run, os.path.join(wd, "m.nnir"), x,
+                           "-o", ref])
+        if code:
+            return "%s: nncc-run on the IR: %s" % (flag, out)
+        msg = rc.close(np.load(got), np.load(ref), RTOL, ATOL)
+        if msg:
+            return "%s: %s" % (flag, msg)
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -340,7 +392,8 @@ def main():
                            ": " + err if err else ""))
         failed += bool(err)
         passed += not err
-    for name, job in (("errors", errors), ("around", around)):
+    for name, job in (("errors", errors), ("around", around),
+                      ("data_driven", data_driven)):
         if a.k and not any(k in name for k in a.k):
             continue
         err = job(t, os.path.join(a.work, name))
