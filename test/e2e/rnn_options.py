@@ -247,8 +247,8 @@ def around(t, wd):
     """Recurrent layers among the ops the passes rewrite: a MatMul with
     dead columns before a Relu, constant Mul/Add around them, two identical
     LSTMs whose Y is omitted (dedup, fold and fuse must leave them be), a
-    Gemm and a BatchNormalization after, a GRU on a transposed Y. Compiled
-    at -O3 and -Os against nncc-run on the model itself; with --prune and
+    Gemm and a BatchNormalization after, a GRU on a reshaped Y. Compiled
+    at -O3, -Os and -O0 against nncc-run on the model itself; with --prune and
     --share against nncc-run on the IR they produce."""
     os.makedirs(wd, exist_ok=True)
     rng = np.random.default_rng(3)
@@ -299,6 +299,7 @@ def around(t, wd):
     if code:
         return "nncc-run: " + out
     for flags, vs_model in ((["-O3"], True), (["-Os"], True),
+                            (["-O0"], True),
                             (["-O3", "--prune=0.5"], False),
                             (["-O3", "--share=8"], False)):
         exe, err = rc.build_model(t, model, wd, opt=flags[0],
