@@ -263,6 +263,10 @@ bool cg_lower_fused_epilogue(cg_fn *f);
 bool cg_lower_nary(cg_fn *f);    /* lower_nary.c: IR_KIND_NARY */
 bool cg_lower_expand(cg_fn *f);  /* IR_KIND_EXPAND */
 bool cg_lower_scatter(cg_fn *f); /* IR_KIND_SCATTER */
+bool cg_lower_rnn(cg_fn *f);     /* lower_rnn.c: IR_KIND_RNN */
+/* lower_rnn.c: the workspace a recurrent layer's kernel needs (its
+ * projections, states and per-step products), 0 for any other node. */
+int64_t cg_rnn_scratch_bytes(const ir_node *n);
 
 /* sparse_cost.c: the kernel of a weight layer (dense, or a sparse kernel
  * that cg_lower_sparse builds); announce: print it under --print-stats. */
@@ -303,6 +307,11 @@ typedef struct cg_gemm {
 	double lo, hi;          /* CG_ACT_CLIP bounds */
 } cg_gemm;
 
+/* lower_gemm.c: a constant W (k x n, or n x k when tb; borrowed) packed
+ * for cg_gemm_emit as [tiles][k][nw], the last, partial tile as
+ * [k][n % nw] (no padding: small layers stay small). */
+LLVMValueRef cg_pack_b(cg_fn *f, const float *w, int64_t k, int64_t n,
+		       bool tb, int64_t nw);
 /* Picks mr and nv for an m x n product on c's vectors (A broadcast). */
 void cg_gemm_tile(const cg_ctx *c, int64_t m, int64_t n, int *mr, int *nv);
 /* Emits the loops of g at the builder. */

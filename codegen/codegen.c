@@ -448,6 +448,7 @@ static const lower_fn lowerers[IR_NKINDS] = {
 	[IR_KIND_NARY] = cg_lower_nary,
 	[IR_KIND_EXPAND] = cg_lower_expand,
 	[IR_KIND_SCATTER] = cg_lower_scatter,
+	[IR_KIND_RNN] = cg_lower_rnn,
 };
 
 /* nncc.FusedConv/FusedGemm: the base op on a view of the node (at most

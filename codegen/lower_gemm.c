@@ -169,10 +169,8 @@ lower_matmul(cg_fn *f)
 	return true;
 }
 
-/* W (k x n, or n x k when tb) packed as [tiles][k][nw], the last,
- * partial tile as [k][n % nw] (no padding: small layers stay small). */
-static LLVMValueRef
-pack_b(cg_fn *f, const float *w, int64_t k, int64_t n, bool tb, int64_t nw)
+LLVMValueRef
+cg_pack_b(cg_fn *f, const float *w, int64_t k, int64_t n, bool tb, int64_t nw)
 {
 	int64_t nt = (n + nw - 1) / nw;
 	size_t bytes = (size_t)(n * k) * sizeof(float);
@@ -310,8 +308,8 @@ fast_gemm(cg_fn *f)
 	} else {
 		float *live = live_rows(f, w->data, tb, &g);
 		g.bnb = g.k * g.sbk;
-		g.b = live ? pack_b(f, live, g.k, g.n, false, g.sbk)
-			   : pack_b(f, w->data, g.k, g.n, tb, g.sbk);
+		g.b = live ? cg_pack_b(f, live, g.k, g.n, false, g.sbk)
+			   : cg_pack_b(f, w->data, g.k, g.n, tb, g.sbk);
 		free(live);
 	}
 	g.b0 = g.c0 = g.bias0 = cg_i64(f, 0);

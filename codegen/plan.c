@@ -143,6 +143,9 @@ cg_node_scratch_bytes(const ir_node *n)
 {
 	int64_t dense = cg_scratch_bytes(n), sparse = cg_sparse_scratch_bytes(n);
 
+	if (ir_ops[n->op].kind == IR_KIND_RNN)
+		return cg_rnn_scratch_bytes(n);
+
 	return dense > sparse ? dense : sparse;
 }
 

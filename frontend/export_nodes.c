@@ -311,6 +311,10 @@ fe_ex_node_opset(const ir_node *n)
 		return has_attr(n, "allowzero") ? 14 : EX_MIN_OPSET;
 	case OP_BatchNormalization:
 		return has_attr(n, "training_mode") ? 14 : EX_MIN_OPSET;
+	case OP_GRU:
+	case OP_LSTM:
+	case OP_RNN:
+		return has_attr(n, "layout") ? 14 : EX_MIN_OPSET;
 	case OP_Shape:
 		return has_attr(n, "start") || has_attr(n, "end")
 		               ? 15

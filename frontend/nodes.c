@@ -372,7 +372,7 @@ check_arity(fe_ctx *c, const Onnx__NodeProto *np, ir_op op, ir_value **in,
 	}
 	if (nout < 1 || nout < k->min_out ||
 	    (k->max_out >= 0 && nout > k->max_out) ||
-	    !*fe_str(np->output[0])) {
+	    (!*fe_str(np->output[0]) && (k->min_out > 0 || nout == 1))) {
 		fe_error_np(c, np, "has %d outputs, expected %d to %d", nout,
 			    k->min_out, k->max_out);
 		return false;

@@ -203,6 +203,7 @@ typedef enum ir_kind {
 			     Where/Not (op_nary.c) */
 	IR_KIND_EXPAND,   /* Expand, Tile, Depth/SpaceToDepth, Range */
 	IR_KIND_SCATTER,  /* ScatterND, GatherElements (op_scatter.c) */
+	IR_KIND_RNN,      /* LSTM, GRU, RNN (op_rnn.c) */
 	IR_NKINDS
 } ir_kind;
 
@@ -504,6 +505,51 @@ int64_t ir_trilu_k(const ir_node *n); /* Trilu's constant k, 0 if none */
 bool ir_shape_scatter(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_scatter(const ir_node *n, const void *const *in,
 		     void *const *out, nn_diag *d);
+/* op_rnn.c: LSTM, GRU and RNN in their opset-14 form. Inputs by index:
+ * X, W, R, B, sequence_lens, initial_h, initial_c, P (IR_RNN_IN_*);
+ * outputs Y, Y_h, Y_c, each optional. Gates in ONNX order (LSTM i, o, f,
+ * c; GRU z, r, h), direction 1 of a bidirectional layer runs in reverse.
+ * ir_rnn_get reads the layer's facts once for the interpreter, codegen
+ * and the passes. */
+enum {
+	IR_RNN_IN_X, IR_RNN_IN_W, IR_RNN_IN_R, IR_RNN_IN_B, IR_RNN_IN_LENS,
+	IR_RNN_IN_H0, IR_RNN_IN_C0, IR_RNN_IN_P
+};
+
+typedef enum ir_rnn_fn {
+	IR_RNN_RELU, IR_RNN_TANH, IR_RNN_SIGMOID, IR_RNN_AFFINE,
+	IR_RNN_LEAKYRELU, IR_RNN_THRESHOLDEDRELU, IR_RNN_SCALEDTANH,
+	IR_RNN_HARDSIGMOID, IR_RNN_ELU, IR_RNN_SOFTSIGN, IR_RNN_SOFTPLUS
+} ir_rnn_fn;
+
+typedef struct ir_rnn_act {
+	ir_rnn_fn fn;
+	double alpha, beta; /* the function's parameters (defaults filled) */
+} ir_rnn_act;
+
+typedef struct ir_rnn {
+	int64_t t, b, i, h; /* sequence length, batch, input and hidden size */
+	int dirs;           /* 1, or 2 when bidirectional */
+	bool reverse;       /* direction "reverse" (dirs 1) */
+	int gates;          /* 4 (LSTM), 3 (GRU), 1 (RNN) */
+	int nacts;          /* activations per direction: 3, 2, 1 */
+	ir_rnn_act act[2][3]; /* [direction][f, g, h] */
+	bool batch_first;   /* layout 1: X [B,T,I], Y [B,T,D,H], Y_h [B,D,H] */
+	bool has_clip;
+	double clip;        /* pre-activations clamped to [-clip, clip] */
+	bool lbr;           /* GRU linear_before_reset */
+	bool input_forget;  /* LSTM: f = 1 - i */
+} ir_rnn;
+
+/* The facts of a typed RNN-kind node; false with an error on d (d may
+ * be NULL for a node that shape inference accepted). */
+bool ir_rnn_get(const ir_node *n, ir_rnn *r, nn_diag *d);
+/* Whether direction dir runs from the last time step to the first. */
+bool ir_rnn_backward(const ir_rnn *r, int dir);
+double ir_rnn_apply(const ir_rnn_act *a, double x);
+bool ir_shape_rnn(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_rnn(const ir_node *n, const void *const *in, void *const *out,
+		 nn_diag *d);
 
 /* ------------------------------------------------------------------ */
 /* infer.c: shape inference over the whole graph, in order. Sets every

@@ -35,6 +35,7 @@ const ir_kind_hooks ir_kinds[IR_NKINDS] = {
 	[IR_KIND_NARY] = {ir_shape_nary, ir_eval_nary},
 	[IR_KIND_EXPAND] = {ir_shape_expand, ir_eval_expand},
 	[IR_KIND_SCATTER] = {ir_shape_scatter, ir_eval_scatter},
+	[IR_KIND_RNN] = {ir_shape_rnn, ir_eval_rnn},
 };
 
 ir_op

@@ -24,7 +24,7 @@ layer_channels(const ir_node *n, int *axis)
 {
 	const ir_value *w = n->nin > 1 ? n->in[1] : NULL;
 	const ir_value *b = n->nin > 2 ? n->in[2] : NULL;
-	if (!w || !float_const(w) || (b && !float_const(b)) ||
+	if (!n->out[0] || !w || !float_const(w) || (b && !float_const(b)) ||
 	    w->dtype != n->out[0]->dtype)
 		return 0;
 	*axis = n->out[0]->shape.rank - 1;
@@ -363,8 +363,8 @@ affine_source(const ir_node *u)
 int
 pass_fold_bn_into_consumer(ir_graph *g, ir_node *u)
 {
-	ir_value *y = u->out[0], *x = affine_source(u);
-	ir_node *c = pass_sole_user(y);
+	ir_value *y = u->out[0], *x = y ? affine_source(u) : NULL;
+	ir_node *c = y ? pass_sole_user(y) : NULL; /* LSTM may omit Y */
 	if (!x || x->shape.rank < 2 || !c || pass_is_output(g, y) ||
 	    !exact_consumer(c, y))
 		return 0;

@@ -38,8 +38,8 @@ next_reader(const ir_graph *g, const group *gr, const pass_vset *dirty)
 static bool
 base_ok(const ir_node *n)
 {
-	if (!ir_dtype_is_float(n->out[0]->dtype))
-		return false;
+	if (!n->out[0] || !ir_dtype_is_float(n->out[0]->dtype))
+		return false; /* (an LSTM may omit its first output) */
 	if (n->op == OP_MatMul)
 		return n->in[0]->shape.rank == 2 && n->in[1]->shape.rank == 2;
 	return n->op == OP_Conv || n->op == OP_Gemm;

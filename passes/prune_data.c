@@ -183,7 +183,8 @@ outgoing_norm2(ir_graph *g, const cmp_layer *L, const cmp_layer *all,
 		const ir_value *v = p->out[0];
 		for (int hop = 0; hop < 16 && v != x; hop++) {
 			ir_node *r = sole_reader(g, v);
-			if (!r || cmp_is_weight_op(r->op) || r->nout < 1)
+			if (!r || cmp_is_weight_op(r->op) || r->nout < 1 ||
+			    !r->out[0])
 				break;
 			v = r->out[0];
 		}

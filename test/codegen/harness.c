@@ -66,7 +66,16 @@ static const port ins[] = {
 	IPORT(4),
 #endif
 #if SYM(NUM_INPUTS) > 5
-#error "harness: more than 5 inputs"
+	IPORT(5),
+#endif
+#if SYM(NUM_INPUTS) > 6
+	IPORT(6),
+#endif
+#if SYM(NUM_INPUTS) > 7
+	IPORT(7),
+#endif
+#if SYM(NUM_INPUTS) > 8
+#error "harness: more than 8 inputs"
 #endif
 	{0, 0, {0}, 0}
 };

@@ -33,6 +33,7 @@ Range Mod Min Max Sum Mean Tile Floor Ceil Round Sign Sin Cos Softplus
 Softsign Elu Selu Celu ThresholdedRelu
 ReduceMin ReduceProd ReduceL1 ReduceL2 ReduceLogSumExp ReduceSumSquare ArgMin
 ScatterND GatherElements DepthToSpace SpaceToDepth Upsample Trilu
+LSTM GRU RNN
 """.split()
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -58,6 +59,10 @@ SHAPE_INPUTS = {
     "Resize": (1, 2, 3), "Dropout": (1, 2), "Expand": (1,), "Tile": (1,),
     "Range": (0, 1, 2), "Upsample": (1,), "Trilu": (1,),
 }
+# Weights that nncc's code generation packs at compile time (W and R of
+# the recurrent layers): exporters emit them as initializers, the backend
+# cases as graph inputs, so the runner freezes them the same way.
+WEIGHT_INPUTS = {"LSTM": (1, 2), "GRU": (1, 2), "RNN": (1, 2)}
 
 
 def generate(build):
@@ -143,7 +148,8 @@ def freeze_shape_inputs(case_dir, ds_dir):
     for n in m.graph.node:
         if n.domain not in ("", "ai.onnx"):
             continue
-        for k in SHAPE_INPUTS.get(n.op_type, ()):
+        for k in SHAPE_INPUTS.get(n.op_type, ()) + \
+                WEIGHT_INPUTS.get(n.op_type, ()):
             if k < len(n.input) and n.input[k] in names:
                 frozen.add(names.index(n.input[k]))
     if not frozen:
