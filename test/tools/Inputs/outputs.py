@@ -20,6 +20,7 @@ import sys
 import threading
 
 SUFFIX = ""
+TIMEOUT = 300  # a tool that hangs fails the case instead of the run
 
 
 def run(argv, out, limit=None, stdout=subprocess.PIPE):
@@ -30,8 +31,11 @@ def run(argv, out, limit=None, stdout=subprocess.PIPE):
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    p = subprocess.run(args, stdout=stdout, stderr=subprocess.PIPE,
-                       preexec_fn=pre, timeout=60)
+    try:
+        p = subprocess.run(args, stdout=stdout, stderr=subprocess.PIPE,
+                           preexec_fn=pre, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return -1, f"timed out after {TIMEOUT} s"
     err = p.stderr.decode().strip()
     if not out.startswith("/dev/"):
         err = err.replace(os.path.dirname(out) + "/", "")
@@ -47,11 +51,16 @@ def case_fifo(d, argv, ref):
     path = os.path.join(d, "fifo" + SUFFIX)
     os.mkfifo(path)
     got = []
-    t = threading.Thread(target=lambda: got.append(read(path)))
+    # a daemon: a reader still waiting for a writer cannot keep this
+    # script (and the lit run) alive
+    t = threading.Thread(target=lambda: got.append(read(path)), daemon=True)
     t.start()
     rc, err = run(argv, path)
-    if rc != 0:
-        open(path, "wb").close()  # release the reader
+    if rc != 0:  # release the reader, if it is waiting
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
     t.join(60)
     kind = "fifo" if stat.S_ISFIFO(os.lstat(path).st_mode) else "replaced"
     print(f"fifo: rc={rc} {kind} same={got and got[0] == ref} {err}")
