@@ -3,13 +3,23 @@
 
 #include "ir.h"
 
+/* The FLAGS column's names, only while ops.def expands. */
+#define INT IR_OPF_INT
+#define ACT IR_OPF_ACT
+#define VACT IR_OPF_VACT
+#define NOOP IR_OPF_NOOP
 const ir_op_info ir_ops[IR_NOPS] = {
-#define OP(id, nm, mi, ma, mo, mx, k) \
+#define OP(id, nm, mi, ma, mo, mx, k, fl, w, os) \
 	[OP_##id] = {.name = nm, .min_in = mi, .max_in = ma, .min_out = mo, \
-		     .max_out = mx, .kind = IR_KIND_##k},
+		     .max_out = mx, .kind = IR_KIND_##k, .flags = (fl), \
+		     .weight = IR_W_##w, .opset = os},
 #include "ops.def"
 #undef OP
 };
+#undef INT
+#undef ACT
+#undef VACT
+#undef NOOP
 
 const ir_kind_hooks ir_kinds[IR_NKINDS] = {
 	[IR_KIND_UNARY] = {ir_shape_unary, ir_eval_unary},
@@ -44,4 +54,34 @@ ir_op_lookup(const char *name)
 		if (strcmp(ir_ops[i].name, name) == 0)
 			return (ir_op)i;
 	return IR_NOPS;
+}
+
+bool
+ir_op_has(ir_op op, unsigned f)
+{
+	NN_ASSERT(op >= 0 && op < IR_NOPS);
+	return (ir_ops[op].flags & f) == f;
+}
+
+bool
+ir_weight_axes(const ir_node *n, int *oax, int *iax)
+{
+	int r = n->nin > 1 && n->in[1] ? n->in[1]->shape.rank : 0;
+
+	switch (ir_ops[n->op].weight) {
+	case IR_W_OIHW:
+		*oax = 0;
+		*iax = 1;
+		return true;
+	case IR_W_IOHW:
+		*oax = 1;
+		*iax = 0;
+		return true;
+	case IR_W_KN: /* MatMul's [..., K, N] too */
+		*oax = ir_attr_int(n, "transB", 0) ? r - 2 : r - 1;
+		*iax = ir_attr_int(n, "transB", 0) ? r - 1 : r - 2;
+		return r >= 2;
+	default:
+		return false;
+	}
 }
