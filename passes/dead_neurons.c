@@ -67,12 +67,12 @@ add_step(dn_group *gr, ir_node *n, const dn_layout *at, bool join)
 /* ------------------------------------------------------------------ */
 /* Which nodes the group may contain. */
 
+/* The fusable activations and the pass-through ops (ACT, NOOP in
+ * ops.def): activation() below maps a channel's constant through them. */
 static bool
 is_activation(ir_op op)
 {
-	return op == OP_Relu || op == OP_Clip || op == OP_LeakyRelu ||
-	       op == OP_Sigmoid || op == OP_Tanh || op == OP_HardSwish ||
-	       op == OP_HardSigmoid || op == OP_Identity || op == OP_Dropout;
+	return ir_op_has(op, IR_OPF_ACT) || ir_op_has(op, IR_OPF_NOOP);
 }
 
 /* A map step n reading y (layout *l) that keeps channels apart; updates
