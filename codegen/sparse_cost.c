@@ -215,12 +215,12 @@ sp_describe(const ir_node *n, sp_layer *L)
 		return false;
 	L->w = n->in[1];
 	L->nnz = L->w->nnz;
-	switch (n->op) {
-	case OP_Gemm: case OP_MatMul: case OP_FusedGemm:
+	switch (ir_ops[n->op].weight) {
+	case IR_W_KN:
 		return describe_fc(n, L);
-	case OP_Conv: case OP_FusedConv:
+	case IR_W_OIHW:
 		return describe_conv(n, L);
-	default:
+	default: /* no sparse kernel for ConvTranspose */
 		return false;
 	}
 }
@@ -254,17 +254,12 @@ sp_code(const sp_layer *L, int64_t r, int64_t c)
 	return L->w->codes[flat(L, r, c)];
 }
 
+/* A WEIGHT row of ops.def whose weight is a float constant. */
 static bool
 is_weight_layer(const ir_node *n)
 {
-	switch (n->op) {
-	case OP_Gemm: case OP_MatMul: case OP_FusedGemm: case OP_Conv:
-	case OP_FusedConv: case OP_ConvTranspose:
-		return n->nin > 1 && n->in[1] && n->in[1]->data &&
-		       ir_dtype_is_float(n->in[1]->dtype);
-	default:
-		return false;
-	}
+	return ir_ops[n->op].weight != IR_W_NONE && n->nin > 1 && n->in[1] &&
+	       n->in[1]->data && ir_dtype_is_float(n->in[1]->dtype);
 }
 
 /* Bytes of n stored entries of the -O3 table kernel: index + value, or
@@ -434,8 +429,7 @@ cg_lower_sparse(cg_fn *f, cg_kernel k)
 	NN_ASSERT(sp_describe(f->n, &L));
 	ok = L.conv ? cg_lower_sparse_conv(f, &L, k)
 		    : cg_lower_sparse_fc(f, &L, k);
-	if (ok && !f->epi_done &&
-	    (f->n->op == OP_FusedConv || f->n->op == OP_FusedGemm))
+	if (ok && !f->epi_done && ir_ops[f->n->op].kind == IR_KIND_FUSED)
 		ok = cg_lower_fused_epilogue(f);
 	return ok;
 }
