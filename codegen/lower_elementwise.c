@@ -170,13 +170,6 @@ unary_op(cg_fn *f, ir_dtype t, LLVMValueRef x)
 	}
 }
 
-static bool
-float_only(ir_op op)
-{
-	return op != OP_Abs && op != OP_Clip && op != OP_Neg && op != OP_Relu &&
-	       op != OP_Sign;
-}
-
 bool
 cg_lower_unary(cg_fn *f)
 {
@@ -186,7 +179,9 @@ cg_lower_unary(cg_fn *f)
 	cg_loop l;
 	LLVMValueRef i, x;
 
-	if (!ir_dtype_is_float(t) && (float_only(n->op) || t == IR_BOOL))
+	/* integers only for the INT rows of ops.def, as the interpreter */
+	if (!ir_dtype_is_float(t) && (!ir_op_has(n->op, IR_OPF_INT) ||
+				      t == IR_BOOL))
 		return cg_fail(f, "element type %s is not supported",
 			       ir_dtype_name(t));
 	i = cg_loop_begin(f, cnt, &l);
