@@ -278,6 +278,8 @@ typedef struct ir_attr {
 /* The expected kind of attribute `name` of op, or IR_NATTR_KINDS if the op
  * has no such attribute. */
 ir_attr_kind ir_attr_schema(ir_op op, const char *name);
+/* The opset that added op's attribute `name` (SINCE in attrs.def), or 0. */
+int ir_attr_since(ir_op op, const char *name);
 const char *ir_attr_kind_name(ir_attr_kind k); /* "int", "ints", ... */
 
 /* ------------------------------------------------------------------ */
@@ -379,6 +381,12 @@ int64_t ir_attr_int(const ir_node *n, const char *name, int64_t dflt);
 double ir_attr_float(const ir_node *n, const char *name, double dflt);
 const char *ir_attr_str(const ir_node *n, const char *name,
 			const char *dflt);
+/* attrs.c: the same with the default of n's op in attrs.def (which must
+ * give one:
+ * it is a bug to ask for a default the table does not have). */
+int64_t ir_attr_i(const ir_node *n, const char *name);
+double ir_attr_f(const ir_node *n, const char *name);
+const char *ir_attr_s(const ir_node *n, const char *name);
 /* The ints list, or NULL (and *count 0) if absent. */
 const int64_t *ir_attr_ints(const ir_node *n, const char *name, int *count);
 /* The axes of weight layer n's weight (input 1, from its WEIGHT column):
