@@ -133,16 +133,16 @@ params(const ir_node *n, const void *const *in, double *a, double *b)
 	*a = *b = 0;
 	switch (n->op) {
 	case OP_HardSigmoid:
-		*a = ir_attr_float(n, "alpha", 0.2);
-		*b = ir_attr_float(n, "beta", 0.5);
+		*a = ir_attr_f(n, "alpha");
+		*b = ir_attr_f(n, "beta");
 		break;
-	case OP_LeakyRelu: *a = ir_attr_float(n, "alpha", 0.01); break;
+	case OP_LeakyRelu: *a = ir_attr_f(n, "alpha"); break;
 	case OP_Elu:
 	case OP_Celu:
-	case OP_ThresholdedRelu: *a = ir_attr_float(n, "alpha", 1.0); break;
+	case OP_ThresholdedRelu: *a = ir_attr_f(n, "alpha"); break;
 	case OP_Selu:
-		*a = ir_attr_float(n, "alpha", 1.67326319217681884765625);
-		*b = ir_attr_float(n, "gamma", 1.05070102214813232421875);
+		*a = ir_attr_f(n, "alpha");
+		*b = ir_attr_f(n, "gamma");
 		break;
 	case OP_Clip:
 		*a = -INFINITY;

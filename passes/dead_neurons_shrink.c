@@ -25,7 +25,7 @@ pass_dn_w_axes(const ir_node *n, int *oax, int *iax)
 		return false;
 	switch (ir_ops[n->op].weight) {
 	case IR_W_OIHW:
-		return ir_attr_int(n, "group", 1) == 1;
+		return ir_attr_i(n, "group") == 1;
 	case IR_W_KN:
 		return !ir_attr_int(n, "transA", 0) && w->shape.rank == 2 &&
 		       n->in[0]->shape.rank == 2;
@@ -190,7 +190,7 @@ shrink_leaf(ir_graph *g, const dn_leaf *lf, int64_t m, const bool *keep,
 	int64_t nn = w->shape.dim[oax], cnt = ir_shape_numel(&w->shape);
 	int64_t nin = w->shape.dim[iax], kk = cnt / (nn * nin);
 	double *b = nn_xcalloc((size_t)nn, sizeof *b);
-	double alpha = n->op == OP_Gemm ? ir_attr_float(n, "alpha", 1.0) : 1;
+	double alpha = n->op == OP_Gemm ? ir_attr_f(n, "alpha") : 1;
 	bool any = false;
 	for (int64_t i = 0; old && i < nn; i++)
 		b[i] = ir_load_f64(old->data, old->dtype, i);
