@@ -236,6 +236,8 @@ typedef struct ir_op_info {
 extern const ir_op_info ir_ops[IR_NOPS];
 /* IR_NOPS if name is not an op nncc knows. */
 ir_op ir_op_lookup(const char *name);
+/* The name of one IR_OPF_* flag (--list-ops), NULL for another value. */
+const char *ir_opf_name(unsigned f);
 /* Whether op's row has all of the IR_OPF_* flags f. */
 bool ir_op_has(ir_op op, unsigned f);
 
@@ -421,6 +423,7 @@ typedef bool (*ir_eval_fn)(const ir_node *n, const void *const *in,
 typedef struct ir_kind_hooks {
 	ir_shape_fn shape;
 	ir_eval_fn eval;
+	const char *name; /* for nncc-opt --list-ops */
 } ir_kind_hooks;
 
 extern const ir_kind_hooks ir_kinds[IR_NKINDS];

@@ -22,29 +22,29 @@ const ir_op_info ir_ops[IR_NOPS] = {
 #undef NOOP
 
 const ir_kind_hooks ir_kinds[IR_NKINDS] = {
-	[IR_KIND_UNARY] = {ir_shape_unary, ir_eval_unary},
-	[IR_KIND_BINARY] = {ir_shape_binary, ir_eval_binary},
-	[IR_KIND_CONV] = {ir_shape_conv, ir_eval_conv},
-	[IR_KIND_GEMM] = {ir_shape_gemm, ir_eval_gemm},
-	[IR_KIND_POOL] = {ir_shape_pool, ir_eval_pool},
-	[IR_KIND_NORM] = {ir_shape_norm, ir_eval_norm},
-	[IR_KIND_SOFTMAX] = {ir_shape_softmax, ir_eval_softmax},
-	[IR_KIND_REDUCE] = {ir_shape_reduce, ir_eval_reduce},
-	[IR_KIND_RESHAPE] = {ir_shape_reshape, ir_eval_reshape},
-	[IR_KIND_TRANSPOSE] = {ir_shape_transpose, ir_eval_transpose},
-	[IR_KIND_CONCAT] = {ir_shape_concat, ir_eval_concat},
-	[IR_KIND_SPLIT] = {ir_shape_split, ir_eval_split},
-	[IR_KIND_SLICE] = {ir_shape_slice, ir_eval_slice},
-	[IR_KIND_GATHER] = {ir_shape_gather, ir_eval_gather},
-	[IR_KIND_PAD] = {ir_shape_pad, ir_eval_pad},
-	[IR_KIND_SHAPE] = {ir_shape_shape, ir_eval_shape},
-	[IR_KIND_CONSTANT] = {ir_shape_constant, ir_eval_constant},
-	[IR_KIND_CAST] = {ir_shape_cast, ir_eval_cast},
-	[IR_KIND_RESIZE] = {ir_shape_resize, ir_eval_resize},
-	[IR_KIND_FUSED] = {ir_shape_fused, ir_eval_fused},
-	[IR_KIND_NARY] = {ir_shape_nary, ir_eval_nary},
-	[IR_KIND_EXPAND] = {ir_shape_expand, ir_eval_expand},
-	[IR_KIND_SCATTER] = {ir_shape_scatter, ir_eval_scatter},
+	[IR_KIND_UNARY] = {ir_shape_unary, ir_eval_unary, "unary"},
+	[IR_KIND_BINARY] = {ir_shape_binary, ir_eval_binary, "binary"},
+	[IR_KIND_CONV] = {ir_shape_conv, ir_eval_conv, "conv"},
+	[IR_KIND_GEMM] = {ir_shape_gemm, ir_eval_gemm, "gemm"},
+	[IR_KIND_POOL] = {ir_shape_pool, ir_eval_pool, "pool"},
+	[IR_KIND_NORM] = {ir_shape_norm, ir_eval_norm, "norm"},
+	[IR_KIND_SOFTMAX] = {ir_shape_softmax, ir_eval_softmax, "softmax"},
+	[IR_KIND_REDUCE] = {ir_shape_reduce, ir_eval_reduce, "reduce"},
+	[IR_KIND_RESHAPE] = {ir_shape_reshape, ir_eval_reshape, "reshape"},
+	[IR_KIND_TRANSPOSE] = {ir_shape_transpose, ir_eval_transpose, "transpose"},
+	[IR_KIND_CONCAT] = {ir_shape_concat, ir_eval_concat, "concat"},
+	[IR_KIND_SPLIT] = {ir_shape_split, ir_eval_split, "split"},
+	[IR_KIND_SLICE] = {ir_shape_slice, ir_eval_slice, "slice"},
+	[IR_KIND_GATHER] = {ir_shape_gather, ir_eval_gather, "gather"},
+	[IR_KIND_PAD] = {ir_shape_pad, ir_eval_pad, "pad"},
+	[IR_KIND_SHAPE] = {ir_shape_shape, ir_eval_shape, "shape"},
+	[IR_KIND_CONSTANT] = {ir_shape_constant, ir_eval_constant, "constant"},
+	[IR_KIND_CAST] = {ir_shape_cast, ir_eval_cast, "cast"},
+	[IR_KIND_RESIZE] = {ir_shape_resize, ir_eval_resize, "resize"},
+	[IR_KIND_FUSED] = {ir_shape_fused, ir_eval_fused, "fused"},
+	[IR_KIND_NARY] = {ir_shape_nary, ir_eval_nary, "nary"},
+	[IR_KIND_EXPAND] = {ir_shape_expand, ir_eval_expand, "expand"},
+	[IR_KIND_SCATTER] = {ir_shape_scatter, ir_eval_scatter, "scatter"},
 };
 
 ir_op
@@ -54,6 +54,18 @@ ir_op_lookup(const char *name)
 		if (strcmp(ir_ops[i].name, name) == 0)
 			return (ir_op)i;
 	return IR_NOPS;
+}
+
+const char *
+ir_opf_name(unsigned f)
+{
+	switch (f) {
+	case IR_OPF_INT: return "int";
+	case IR_OPF_ACT: return "act";
+	case IR_OPF_VACT: return "vact";
+	case IR_OPF_NOOP: return "noop";
+	default: return NULL;
+	}
 }
 
 bool
