@@ -42,6 +42,10 @@ typedef struct cg_plan {
 /* Builds the plan of g; returns NULL after reporting a problem. */
 cg_plan *cg_plan_build(ir_graph *g, nn_diag *d);
 void cg_plan_free(cg_plan *p);
+/* Whether n computes something at run time: some output is not known at
+ * compile time and none is empty. Only such a node gets a function (and
+ * a kernel: cg_sparse_choose). */
+bool cg_node_runs(const ir_node *n);
 cg_buf *cg_plan_find(const cg_plan *p, const ir_value *v);
 /* The node's workspace scratch: enough for its dense kernel and for a
  * sparse one, whichever the cost model picks (0: none). */

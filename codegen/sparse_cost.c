@@ -368,7 +368,8 @@ cg_sparse_choose(const ir_node *n, const cg_options *o, cg_kernel_choice *c)
 	if (!c)
 		c = &tmp;
 	memset(c, 0, sizeof *c);
-	if (!is_weight_layer(n))
+	/* a layer shape inference computed has no code, hence no kernel */
+	if (!is_weight_layer(n) || !cg_node_runs(n))
 		return c->kind = CG_KERNEL_NONE;
 	c->params = ir_shape_numel(&n->in[1]->shape);
 	c->nnz = n->in[1]->nnz;
