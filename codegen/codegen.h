@@ -65,6 +65,10 @@ const char *cg_kernel_name(cg_kernel k);
  * temporary file, so that nothing is left behind on error. */
 bool cg_compile(ir_graph *g, const cg_options *o, const char *path,
 		nn_diag *d);
+/* Whether ops of kind k have a lowering, and whether op is one of those
+ * code generation still refuses (the list codegen_test checks). */
+bool cg_kind_lowers(ir_kind k);
+bool cg_op_not_lowered(ir_op op);
 /* Whether s is a valid C identifier. */
 bool cg_is_identifier(const char *s);
 /* The default model name for an output path: its stem made a C
