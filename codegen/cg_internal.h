@@ -42,6 +42,11 @@ typedef struct cg_plan {
 /* Builds the plan of g; returns NULL after reporting a problem. */
 cg_plan *cg_plan_build(ir_graph *g, nn_diag *d);
 void cg_plan_free(cg_plan *p);
+/* Whether n computes something at run time: some output is not known at
+ * compile time and none is empty (or it checks its inputs anyway:
+ * cg_checks_when_empty). Only such a node gets a function (and a kernel:
+ * cg_sparse_choose). */
+bool cg_node_runs(const ir_node *n);
 cg_buf *cg_plan_find(const cg_plan *p, const ir_value *v);
 /* The node's workspace scratch: enough for its dense kernel and for a
  * sparse one, whichever the cost model picks (0: none). */
@@ -233,7 +238,7 @@ void cg_check_indices(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t count,
 		      int k, const int64_t *dims);
 /* Whether n's run-time checks read data its output's size does not
  * bound (Gather's and ScatterND's indices), so that a node with an empty
- * output is still compiled for them (run.c), as the interpreter checks
+ * output is still compiled for them (cg_node_runs), as the interpreter checks
  * them. */
 bool cg_checks_when_empty(const ir_node *n);
 /* The node function's return value: CG_OK, or its code if a check

@@ -50,8 +50,11 @@ typedef struct cg_kernel_choice {
 	int64_t code[4];    /* predicted code bytes, per kernel kind */
 } cg_kernel_choice;
 
-/* The kernel n gets under o; fills *c (may be NULL). Pure: the driver's
- * report and code generation agree. */
+/* The kernel n gets under o; fills *c (may be NULL). The one place the
+ * choice is made: code generation emits this kernel, and --print-stats,
+ * --report and the measured column print it (CG_KERNEL_NONE for a node
+ * that is no weight layer or has no code: its outputs were computed at
+ * compile time). Pure. */
 cg_kernel cg_sparse_choose(const ir_node *n, const cg_options *o,
 			   cg_kernel_choice *c);
 const char *cg_kernel_name(cg_kernel k);
@@ -62,6 +65,10 @@ const char *cg_kernel_name(cg_kernel k);
  * temporary file, so that nothing is left behind on error. */
 bool cg_compile(ir_graph *g, const cg_options *o, const char *path,
 		nn_diag *d);
+/* Whether ops of kind k have a lowering, and whether op is one of those
+ * code generation still refuses (the list codegen_test checks). */
+bool cg_kind_lowers(ir_kind k);
+bool cg_op_not_lowered(ir_op op);
 /* Whether s is a valid C identifier. */
 bool cg_is_identifier(const char *s);
 /* The default model name for an output path: its stem made a C

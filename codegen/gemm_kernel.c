@@ -4,7 +4,6 @@
  * does not depend on the auto-vectorizer; the epilogue (bias, residual,
  * activation) is applied before the single store of each tile. */
 #include <math.h>
-#include <string.h>
 
 #include <llvm-c/DebugInfo.h>
 
@@ -136,18 +135,21 @@ cg_gemm_act(const ir_node *n, cg_act *act, double *lo, double *hi)
 	const char *an = ir_attr_str(n, "activation", NULL);
 	const ir_attr *al = ir_get_attr(n, "activation_alpha");
 	const ir_attr *be = ir_get_attr(n, "activation_beta");
+	ir_op op = an ? ir_op_lookup(an) : IR_NOPS;
 
 	*lo = -INFINITY;
 	*hi = INFINITY;
 	*act = CG_ACT_NONE;
 	if (!an)
 		return true;
-	if (!strcmp(an, "Relu")) {
+	/* the VACT rows of ops.def, each with its case here */
+	if (op == IR_NOPS || !ir_op_has(op, IR_OPF_VACT))
+		return false;
+	if (op == OP_Relu) {
 		*act = CG_ACT_RELU;
 		return true;
 	}
-	if (strcmp(an, "Clip"))
-		return false;
+	NN_ASSERT(op == OP_Clip);
 	*act = CG_ACT_CLIP;
 	if (al)
 		*lo = al->f;

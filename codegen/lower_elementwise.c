@@ -77,8 +77,9 @@ unary_more(cg_fn *f, ir_dtype t, LLVMValueRef x)
 {
 	const ir_node *n = f->n;
 	LLVMValueRef zero = cg_const(f, t, 0), one = cg_const(f, t, 1), a, e;
-	double al = ir_attr_float(n, "alpha", n->op == OP_Selu
-				  ? 1.67326319217681884765625 : 1.0);
+	/* alpha, for the ops that have one (default from attrs.def) */
+	double al = ir_attr_schema(n->op, "alpha") == IR_ATTR_FLOAT
+		    ? ir_attr_f(n, "alpha") : 0;
 
 	switch (n->op) {
 	case OP_Floor: return cg_intrin(f, "floor", t, 1, &x);
@@ -106,8 +107,8 @@ unary_more(cg_fn *f, ir_dtype t, LLVMValueRef x)
 		a = LLVMBuildFSub(f->b, a, fconst(f, t, al), "");
 		a = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLE, x,
 			zero, ""), a, x, "");
-		return LLVMBuildFMul(f->b, a, fconst(f, t, ir_attr_float(n,
-			"gamma", 1.05070102214813232421875)), "");
+		return LLVMBuildFMul(f->b, a, fconst(f, t, ir_attr_f(n,
+			"gamma")), "");
 	case OP_Celu:
 		e = LLVMBuildFDiv(f->b, x, fconst(f, t, al), "");
 		a = LLVMBuildFMul(f->b, fconst(f, t, al),
@@ -151,30 +152,23 @@ unary_op(cg_fn *f, ir_dtype t, LLVMValueRef x)
 		return LLVMBuildFDiv(f->b, one, LLVMBuildFAdd(f->b, one, a, ""),
 				     "");
 	case OP_HardSigmoid:
-		a = LLVMBuildFMul(f->b, x, fconst(f, t, ir_attr_float(n,
-			"alpha", 0.2)), "");
-		a = LLVMBuildFAdd(f->b, a, fconst(f, t, ir_attr_float(n, "beta",
-			0.5)), "");
+		a = LLVMBuildFMul(f->b, x, fconst(f, t, ir_attr_f(n, "alpha")),
+				  "");
+		a = LLVMBuildFAdd(f->b, a, fconst(f, t, ir_attr_f(n, "beta")),
+				  "");
 		return clamp01(f, t, a);
 	case OP_HardSwish:
 		a = LLVMBuildFMul(f->b, x, fconst(f, t, 1.0 / 6), "");
 		a = clamp01(f, t, LLVMBuildFAdd(f->b, a, fconst(f, t, 0.5), ""));
 		return LLVMBuildFMul(f->b, x, a, "");
 	case OP_LeakyRelu:
-		a = LLVMBuildFMul(f->b, x, fconst(f, t, ir_attr_float(n, "alpha",
-			0.01)), "");
+		a = LLVMBuildFMul(f->b, x, fconst(f, t, ir_attr_f(n, "alpha")),
+				  "");
 		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, x,
 			zero, ""), a, x, "");
 	default:
 		return unary_more(f, t, x);
 	}
-}
-
-static bool
-float_only(ir_op op)
-{
-	return op != OP_Abs && op != OP_Clip && op != OP_Neg && op != OP_Relu &&
-	       op != OP_Sign;
 }
 
 bool
@@ -186,7 +180,9 @@ cg_lower_unary(cg_fn *f)
 	cg_loop l;
 	LLVMValueRef i, x;
 
-	if (!ir_dtype_is_float(t) && (float_only(n->op) || t == IR_BOOL))
+	/* integers only for the INT rows of ops.def, as the interpreter */
+	if (!ir_dtype_is_float(t) && (!ir_op_has(n->op, IR_OPF_INT) ||
+				      t == IR_BOOL))
 		return cg_fail(f, "element type %s is not supported",
 			       ir_dtype_name(t));
 	i = cg_loop_begin(f, cnt, &l);

@@ -92,6 +92,25 @@ all_data(const ir_node *n)
 	return true;
 }
 
+/* A node with an empty output writes nothing and is not called, unless
+ * it checks its inputs at run time whatever the output's size. */
+static bool
+out_empty(const ir_node *n)
+{
+	if (cg_checks_when_empty(n))
+		return false;
+	for (int i = 0; i < n->nout; i++)
+		if (n->out[i] && ir_shape_numel(&n->out[i]->shape) == 0)
+			return true;
+	return false;
+}
+
+bool
+cg_node_runs(const ir_node *n)
+{
+	return !all_data(n) && !out_empty(n);
+}
+
 static bool
 place_node(cg_plan *p, ir_graph *g, ir_node *n, int i, nn_diag *d)
 {

@@ -101,19 +101,6 @@ copy_outputs(cg_ctx *c, const cg_plan *p, LLVMValueRef run)
 	}
 }
 
-/* A node with an empty output writes nothing and is not called, unless
- * it checks its inputs at run time whatever the output's size. */
-static bool
-out_empty(const ir_node *n)
-{
-	if (cg_checks_when_empty(n))
-		return false;
-	for (int i = 0; i < n->nout; i++)
-		if (n->out[i] && ir_shape_numel(&n->out[i]->shape) == 0)
-			return true;
-	return false;
-}
-
 /* Node calls per part of the run function: LLVM's function passes and
  * instruction selection grow faster than linearly in the size of one
  * function, so a long graph's calls are split into internal functions of
@@ -239,7 +226,7 @@ cg_build_run(cg_ctx *c, cg_plan *p)
 	fns = nn_xcalloc((size_t)p->nnodes + 1, sizeof *fns);
 	c->consts = nn_xcalloc((size_t)p->nnodes + 1, sizeof *c->consts);
 	for (ir_node *n = c->g->first; n; n = n->next, i++)
-		if (!p->skip[i] && !out_empty(n)) {
+		if (!p->skip[i] && cg_node_runs(n)) {
 			if (!(fns[i] = cg_build_node(c, n, i)))
 				ok = false;
 			ncalls++;

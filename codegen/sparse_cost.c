@@ -51,14 +51,14 @@ describe_fc(const ir_node *n, sp_layer *L)
 	if (ws->rank != 2 || as->rank < 2 || n->out[0]->dtype != IR_F32 ||
 	    n->in[0]->dtype != IR_F32)
 		return false;
-	if (gemm && (as->rank != 2 || ir_attr_int(n, "transA", 0)))
+	if (gemm && (as->rank != 2 || ir_attr_i(n, "transA")))
 		return false;
-	L->tb = gemm && ir_attr_int(n, "transB", 0);
+	L->tb = gemm && ir_attr_i(n, "transB");
 	L->rows = L->tb ? ws->dim[0] : ws->dim[1];
 	L->cols = L->tb ? ws->dim[1] : ws->dim[0];
 	L->m = ir_shape_numel(as) / as->dim[as->rank - 1];
-	L->alpha = gemm ? ir_attr_float(n, "alpha", 1.0) : 1.0;
-	L->beta = gemm ? ir_attr_float(n, "beta", 1.0) : 1.0;
+	L->alpha = gemm ? ir_attr_f(n, "alpha") : 1.0;
+	L->beta = gemm ? ir_attr_f(n, "beta") : 1.0;
 	if (as->dim[as->rank - 1] != L->cols || L->cols == 0 || L->m == 0 ||
 	    L->rows == 0)
 		return false;
@@ -76,7 +76,7 @@ static int64_t
 pad_begin(const ir_node *n, int axis, int64_t in, int64_t out, int64_t k,
 	  int64_t s, int64_t d)
 {
-	const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+	const char *ap = ir_attr_s(n, "auto_pad");
 	int np;
 	const int64_t *p = ir_attr_ints(n, "pads", &np);
 	int64_t tot;
@@ -186,7 +186,7 @@ describe_conv(const ir_node *n, sp_layer *L)
 	L->nb = x->dim[0], L->c = x->dim[1], L->h = x->dim[2];
 	L->wd = x->dim[3], L->rows = y->dim[1], L->oh = y->dim[2];
 	L->ow = y->dim[3], L->kh = w->dim[2], L->kw = w->dim[3];
-	L->group = ir_attr_int(n, "group", 1);
+	L->group = ir_attr_i(n, "group");
 	L->cols = w->dim[1] * L->kh * L->kw;
 	L->sh = attr_at(n, "strides", 0), L->sw = attr_at(n, "strides", 1);
 	L->dh = attr_at(n, "dilations", 0), L->dw = attr_at(n, "dilations", 1);
@@ -215,12 +215,12 @@ sp_describe(const ir_node *n, sp_layer *L)
 		return false;
 	L->w = n->in[1];
 	L->nnz = L->w->nnz;
-	switch (n->op) {
-	case OP_Gemm: case OP_MatMul: case OP_FusedGemm:
+	switch (ir_ops[n->op].weight) {
+	case IR_W_KN:
 		return describe_fc(n, L);
-	case OP_Conv: case OP_FusedConv:
+	case IR_W_OIHW:
 		return describe_conv(n, L);
-	default:
+	default: /* no sparse kernel for ConvTranspose */
 		return false;
 	}
 }
@@ -254,17 +254,12 @@ sp_code(const sp_layer *L, int64_t r, int64_t c)
 	return L->w->codes[flat(L, r, c)];
 }
 
+/* A WEIGHT row of ops.def whose weight is a float constant. */
 static bool
 is_weight_layer(const ir_node *n)
 {
-	switch (n->op) {
-	case OP_Gemm: case OP_MatMul: case OP_FusedGemm: case OP_Conv:
-	case OP_FusedConv: case OP_ConvTranspose:
-		return n->nin > 1 && n->in[1] && n->in[1]->data &&
-		       ir_dtype_is_float(n->in[1]->dtype);
-	default:
-		return false;
-	}
+	return ir_ops[n->op].weight != IR_W_NONE && n->nin > 1 && n->in[1] &&
+	       n->in[1]->data && ir_dtype_is_float(n->in[1]->dtype);
 }
 
 /* Bytes of n stored entries of the -O3 table kernel: index + value, or
@@ -373,7 +368,8 @@ cg_sparse_choose(const ir_node *n, const cg_options *o, cg_kernel_choice *c)
 	if (!c)
 		c = &tmp;
 	memset(c, 0, sizeof *c);
-	if (!is_weight_layer(n))
+	/* a layer shape inference computed has no code, hence no kernel */
+	if (!is_weight_layer(n) || !cg_node_runs(n))
 		return c->kind = CG_KERNEL_NONE;
 	c->params = ir_shape_numel(&n->in[1]->shape);
 	c->nnz = n->in[1]->nnz;
@@ -434,8 +430,7 @@ cg_lower_sparse(cg_fn *f, cg_kernel k)
 	NN_ASSERT(sp_describe(f->n, &L));
 	ok = L.conv ? cg_lower_sparse_conv(f, &L, k)
 		    : cg_lower_sparse_fc(f, &L, k);
-	if (ok && !f->epi_done &&
-	    (f->n->op == OP_FusedConv || f->n->op == OP_FusedGemm))
+	if (ok && !f->epi_done && ir_ops[f->n->op].kind == IR_KIND_FUSED)
 		ok = cg_lower_fused_epilogue(f);
 	return ok;
 }

@@ -191,9 +191,10 @@ emit_activation(ex_ctx *x, const ir_node *n, const char *in, const char *out)
 	}
 	Onnx__NodeProto *np =
 	        fe_ex_add_node(x, ir_ops[act].name, name, 1, cin, 1, &out, 2);
-	if (al && (act == OP_LeakyRelu || act == OP_HardSigmoid))
+	/* as passes/fuse.c made them: the activation's alpha and beta */
+	if (al)
 		fe_ex_attr_float(x, np, "alpha", al->f);
-	if (be && act == OP_HardSigmoid)
+	if (be)
 		fe_ex_attr_float(x, np, "beta", be->f);
 }
 
@@ -263,12 +264,6 @@ fe_ex_emit_node(ex_ctx *x, const ir_node *n)
 /* The opset: the newest of what each node's form needs. */
 
 static bool
-has_attr(const ir_node *n, const char *name)
-{
-	return ir_get_attr(n, name) != NULL;
-}
-
-static bool
 str_attr_is(const ir_node *n, const char *name, const char *v)
 {
 	return strcmp(ir_attr_str(n, name, ""), v) == 0;
@@ -295,53 +290,56 @@ arith_opset(const ir_node *n)
 	return ir_dtype_is_int(t) && ir_dtype_size(t) < 4 ? 14 : EX_MIN_OPSET;
 }
 
-int64_t
-fe_ex_node_opset(const ir_node *n)
+/* What the node's values and inputs need beyond the op's row and its
+ * attributes' SINCE column (below). */
+static int64_t
+form_opset(const ir_node *n)
 {
 	switch (n->op) {
-	case OP_HardSwish:
-	case OP_Trilu:
-		return 14;
 	case OP_Add:
 	case OP_Sub:
 	case OP_Mul:
 	case OP_Div:
 		return arith_opset(n);
-	case OP_Reshape:
-		return has_attr(n, "allowzero") ? 14 : EX_MIN_OPSET;
-	case OP_BatchNormalization:
-		return has_attr(n, "training_mode") ? 14 : EX_MIN_OPSET;
-	case OP_GRU:
-	case OP_LSTM:
-	case OP_RNN:
-		return has_attr(n, "layout") ? 14 : EX_MIN_OPSET;
-	case OP_Shape:
-		return has_attr(n, "start") || has_attr(n, "end")
-		               ? 15
-		               : EX_MIN_OPSET;
 	case OP_ScatterND:
-		if (str_attr_is(n, "reduction", "min") ||
-		    str_attr_is(n, "reduction", "max"))
-			return 18;
-		return has_attr(n, "reduction") ? 16 : EX_MIN_OPSET;
-	case OP_LayerNormalization:
-		return 17;
+		return str_attr_is(n, "reduction", "min") ||
+		                       str_attr_is(n, "reduction", "max")
+		               ? 18
+		               : EX_MIN_OPSET;
 	case OP_Pad:
 		if (str_attr_is(n, "mode", "wrap"))
 			return 19;
 		return n->nin > 3 && n->in[3] ? 18 : EX_MIN_OPSET;
-	case OP_Split:
-		return has_attr(n, "num_outputs") ? 18 : EX_MIN_OPSET;
 	case OP_Resize:
-		if (str_attr_is(n, "coordinate_transformation_mode",
-		                "half_pixel_symmetric"))
-			return 19;
-		return has_attr(n, "antialias") || has_attr(n, "axes") ||
-		                       has_attr(n, "keep_aspect_ratio_policy")
-		               ? 18
+		return str_attr_is(n, "coordinate_transformation_mode",
+		                   "half_pixel_symmetric")
+		               ? 19
 		               : EX_MIN_OPSET;
 	default:
 		return is_reduce_with_axes(n->op) ? reduce_opset(n)
 		                                  : EX_MIN_OPSET;
 	}
+}
+
+/* The newest of: the op's OPSET column (ops.def), a fused node's
+ * activation's (written as its own node), the SINCE column (attrs.def)
+ * of each attribute the export writes, and form_opset. */
+int64_t
+fe_ex_node_opset(const ir_node *n)
+{
+	int64_t v = form_opset(n);
+	const char *an = ir_ops[n->op].kind == IR_KIND_FUSED
+	                         ? ir_attr_str(n, "activation", NULL)
+	                         : NULL;
+	ir_op act = an ? ir_op_lookup(an) : IR_NOPS;
+	if (ir_ops[n->op].opset > v)
+		v = ir_ops[n->op].opset;
+	if (act != IR_NOPS && ir_ops[act].opset > v)
+		v = ir_ops[act].opset;
+	for (int i = 0; i < n->nattrs; i++) {
+		int s = ir_attr_since(n->op, n->attrs[i].name);
+		if (s > v && !skip_attr(n, n->attrs[i].name))
+			v = s;
+	}
+	return v;
 }

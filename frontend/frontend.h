@@ -44,4 +44,8 @@ ir_graph *fe_load_model(const char *path, const fe_options *o, nn_diag *d);
  * reporting the problem (a constant without data, a write error). */
 bool fe_export_onnx(const ir_graph *g, const char *path, nn_diag *d);
 
+/* nodes.c: the i-th ONNX op type the importer reads as another op (an
+ * old name), false past the last. */
+bool fe_import_alias(int i, const char **type, ir_op *op);
+
 #endif

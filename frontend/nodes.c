@@ -60,13 +60,31 @@ note_bad(fe_ctx *c, bad_op *b, int *nb, const Onnx__NodeProto *np)
 	b[(*nb)++] = (bad_op){type, np_label(np), 1};
 }
 
-/* Upsample (deprecated at opset 10) imports as Resize; convert.c turns
- * it into the current Resize form. */
+/* ONNX ops that import as another op: Upsample (deprecated at opset 10)
+ * is Resize, which convert.c turns into the current Resize form. */
+static const struct {
+	const char *type;
+	ir_op op;
+} aliases[] = {
+	{"Upsample", OP_Resize},
+};
+
+bool
+fe_import_alias(int i, const char **type, ir_op *op)
+{
+	if (i < 0 || (size_t)i >= sizeof aliases / sizeof aliases[0])
+		return false;
+	*type = aliases[i].type;
+	*op = aliases[i].op;
+	return true;
+}
+
 static ir_op
 lookup_op(const char *type)
 {
-	if (strcmp(type, "Upsample") == 0)
-		return OP_Resize;
+	for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+		if (strcmp(type, aliases[i].type) == 0)
+			return aliases[i].op;
 	return ir_op_lookup(type);
 }
 

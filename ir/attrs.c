@@ -1,25 +1,86 @@
 /* The attribute schema expanded from attrs.def. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ir.h"
 
-static const struct {
+typedef struct attr_row {
 	ir_op op;
 	const char *name;
 	ir_attr_kind kind;
-} schema[] = {
-#define ATTR(op, nm, k) {OP_##op, nm, IR_ATTR_##k},
+	bool has_dflt;
+	double num;      /* the default of an int or float */
+	const char *str; /* the default of a string */
+	int since;
+} attr_row;
+
+static const attr_row schema[] = {
+#define D(x) true, (x), NULL
+#define S(x) true, 0, (x)
+#define NONE false, 0, NULL
+#define ATTR(op, nm, k, d, s) {OP_##op, nm, IR_ATTR_##k, d, s},
 #include "attrs.def"
 #undef ATTR
+#undef D
+#undef S
+#undef NONE
 };
+
+static const attr_row *
+find(ir_op op, const char *name)
+{
+	for (size_t i = 0; i < sizeof schema / sizeof schema[0]; i++)
+		if (schema[i].op == op && strcmp(schema[i].name, name) == 0)
+			return &schema[i];
+	return NULL;
+}
 
 ir_attr_kind
 ir_attr_schema(ir_op op, const char *name)
 {
-	for (size_t i = 0; i < sizeof schema / sizeof schema[0]; i++)
-		if (schema[i].op == op && strcmp(schema[i].name, name) == 0)
-			return schema[i].kind;
-	return IR_NATTR_KINDS;
+	const attr_row *r = find(op, name);
+	return r ? r->kind : IR_NATTR_KINDS;
+}
+
+int
+ir_attr_since(ir_op op, const char *name)
+{
+	const attr_row *r = find(op, name);
+	return r ? r->since : 0;
+}
+
+/* The row of n's attribute `name`, which must have a default of kind k:
+ * a read of an attribute the table gives no default is a bug. */
+static const attr_row *
+dflt_row(const ir_node *n, const char *name, ir_attr_kind k)
+{
+	const attr_row *r = find(n->op, name);
+	if (!r || !r->has_dflt || r->kind != k) {
+		fprintf(stderr, "nncc: %s has no default for %s '%s' in "
+			"attrs.def\n", ir_ops[n->op].name,
+			ir_attr_kind_name(k), name);
+		NN_ASSERT(0);
+	}
+	return r;
+}
+
+int64_t
+ir_attr_i(const ir_node *n, const char *name)
+{
+	return ir_attr_int(n, name,
+			   (int64_t)dflt_row(n, name, IR_ATTR_INT)->num);
+}
+
+double
+ir_attr_f(const ir_node *n, const char *name)
+{
+	return ir_attr_float(n, name, dflt_row(n, name, IR_ATTR_FLOAT)->num);
+}
+
+const char *
+ir_attr_s(const ir_node *n, const char *name)
+{
+	return ir_attr_str(n, name, dflt_row(n, name, IR_ATTR_STRING)->str);
 }
 
 const char *

@@ -171,7 +171,8 @@ int64_t ir_load_i64(const void *data, ir_dtype t, int64_t i);
 /* The op table (ops.def) and the kinds that give ops their behaviour. */
 
 typedef enum ir_op {
-#define OP(id, name, min_in, max_in, min_out, max_out, kind) OP_##id,
+#define OP(id, name, min_in, max_in, min_out, max_out, kind, flags, w, \
+	   opset) OP_##id,
 #include "ops.def"
 #undef OP
 	IR_NOPS
@@ -207,16 +208,39 @@ typedef enum ir_kind {
 	IR_NKINDS
 } ir_kind;
 
+/* The FLAGS column of ops.def (the comment there says what each means). */
+enum {
+	IR_OPF_INT = 1 << 0,
+	IR_OPF_ACT = 1 << 1,
+	IR_OPF_VACT = 1 << 2,
+	IR_OPF_NOOP = 1 << 3,
+};
+
+/* The WEIGHT column: a weight layer's weight layout (input 1). */
+typedef enum ir_weight_form {
+	IR_W_NONE, /* not a weight layer */
+	IR_W_OIHW, /* [out, in/group, k...]: Conv */
+	IR_W_IOHW, /* [in, out/group, k...]: ConvTranspose */
+	IR_W_KN,   /* [..., in, out] ([out, in] with transB): Gemm, MatMul */
+} ir_weight_form;
+
 typedef struct ir_op_info {
 	const char *name; /* ONNX spelling */
 	int min_in, max_in;   /* max -1: variadic */
 	int min_out, max_out;
 	ir_kind kind;
+	unsigned flags;       /* IR_OPF_* */
+	ir_weight_form weight;
+	int opset;            /* oldest opset of the current form, or 0 */
 } ir_op_info;
 
 extern const ir_op_info ir_ops[IR_NOPS];
 /* IR_NOPS if name is not an op nncc knows. */
 ir_op ir_op_lookup(const char *name);
+/* The name of one IR_OPF_* flag (--list-ops), NULL for another value. */
+const char *ir_opf_name(unsigned f);
+/* Whether op's row has all of the IR_OPF_* flags f. */
+bool ir_op_has(ir_op op, unsigned f);
 
 /* ------------------------------------------------------------------ */
 /* Attributes. ONNX attributes are kept by name, sorted by name, and
@@ -257,6 +281,8 @@ typedef struct ir_attr {
 /* The expected kind of attribute `name` of op, or IR_NATTR_KINDS if the op
  * has no such attribute. */
 ir_attr_kind ir_attr_schema(ir_op op, const char *name);
+/* The opset that added op's attribute `name` (SINCE in attrs.def), or 0. */
+int ir_attr_since(ir_op op, const char *name);
 const char *ir_attr_kind_name(ir_attr_kind k); /* "int", "ints", ... */
 
 /* ------------------------------------------------------------------ */
@@ -358,8 +384,18 @@ int64_t ir_attr_int(const ir_node *n, const char *name, int64_t dflt);
 double ir_attr_float(const ir_node *n, const char *name, double dflt);
 const char *ir_attr_str(const ir_node *n, const char *name,
 			const char *dflt);
+/* attrs.c: the same with the default of n's op in attrs.def (which must
+ * give one:
+ * it is a bug to ask for a default the table does not have). */
+int64_t ir_attr_i(const ir_node *n, const char *name);
+double ir_attr_f(const ir_node *n, const char *name);
+const char *ir_attr_s(const ir_node *n, const char *name);
 /* The ints list, or NULL (and *count 0) if absent. */
 const int64_t *ir_attr_ints(const ir_node *n, const char *name, int *count);
+/* The axes of weight layer n's weight (input 1, from its WEIGHT column):
+ * *oax holds the outputs, *iax the inputs (Gemm's transB swaps them);
+ * false if n is not a weight layer or its weight has too few axes. */
+bool ir_weight_axes(const ir_node *n, int *oax, int *iax);
 void ir_compute_uses(ir_graph *g);
 void ir_number_values(ir_graph *g);
 void ir_const_facts(ir_value *v); /* nnz and hash of a constant */
@@ -388,6 +424,7 @@ typedef bool (*ir_eval_fn)(const ir_node *n, const void *const *in,
 typedef struct ir_kind_hooks {
 	ir_shape_fn shape;
 	ir_eval_fn eval;
+	const char *name; /* for nncc-opt --list-ops */
 } ir_kind_hooks;
 
 extern const ir_kind_hooks ir_kinds[IR_NKINDS];

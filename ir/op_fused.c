@@ -5,14 +5,8 @@
 
 #include "ir.h"
 
-/* Activations fuse.c may attach (ONNX op names). */
-static const ir_op fusable[] = {
-	OP_Relu, OP_Clip, OP_LeakyRelu, OP_Sigmoid, OP_HardSwish,
-	OP_HardSigmoid, OP_Tanh,
-};
-
-/* The activation op, IR_NOPS when there is none; false for a
- * name this op does not accept. */
+/* The activation op, IR_NOPS when there is none; false for a name
+ * that is not an activation fuse.c may attach (ACT in ops.def). */
 static bool
 activation_op(const ir_node *n, ir_op *op)
 {
@@ -21,12 +15,10 @@ activation_op(const ir_node *n, ir_op *op)
 	if (!s)
 		return true;
 	ir_op a = ir_op_lookup(s);
-	for (size_t i = 0; i < sizeof fusable / sizeof fusable[0]; i++)
-		if (fusable[i] == a) {
-			*op = a;
-			return true;
-		}
-	return false;
+	if (a == IR_NOPS || !ir_op_has(a, IR_OPF_ACT))
+		return false;
+	*op = a;
+	return true;
 }
 
 /* The node seen as its base Conv or Gemm: same values and attributes

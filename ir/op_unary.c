@@ -6,14 +6,6 @@
 #include "elem.h"
 #include "ir.h"
 
-/* Ops that also accept integer tensors; the others need a float type. */
-static bool
-accepts_int(ir_op op)
-{
-	return op == OP_Abs || op == OP_Neg || op == OP_Relu || op == OP_Clip ||
-	       op == OP_Sign;
-}
-
 static bool
 check_clip_bound(ir_node *n, int i, nn_diag *d)
 {
@@ -40,7 +32,9 @@ ir_shape_unary(ir_graph *g, ir_node *n, nn_diag *d)
 	(void)g;
 	ir_value *x = n->in[0];
 	bool isf = ir_dtype_is_float(x->dtype);
-	if (!isf && !(accepts_int(n->op) && ir_dtype_is_int(x->dtype))) {
+	/* INT rows of ops.def also take integers (unary_int has their case) */
+	if (!isf && !(ir_op_has(n->op, IR_OPF_INT) &&
+		      ir_dtype_is_int(x->dtype))) {
 		nn_error_node(d, n, "unsupported element type %s",
 			      ir_dtype_name(x->dtype));
 		return false;
@@ -139,16 +133,16 @@ params(const ir_node *n, const void *const *in, double *a, double *b)
 	*a = *b = 0;
 	switch (n->op) {
 	case OP_HardSigmoid:
-		*a = ir_attr_float(n, "alpha", 0.2);
-		*b = ir_attr_float(n, "beta", 0.5);
+		*a = ir_attr_f(n, "alpha");
+		*b = ir_attr_f(n, "beta");
 		break;
-	case OP_LeakyRelu: *a = ir_attr_float(n, "alpha", 0.01); break;
+	case OP_LeakyRelu: *a = ir_attr_f(n, "alpha"); break;
 	case OP_Elu:
 	case OP_Celu:
-	case OP_ThresholdedRelu: *a = ir_attr_float(n, "alpha", 1.0); break;
+	case OP_ThresholdedRelu: *a = ir_attr_f(n, "alpha"); break;
 	case OP_Selu:
-		*a = ir_attr_float(n, "alpha", 1.67326319217681884765625);
-		*b = ir_attr_float(n, "gamma", 1.05070102214813232421875);
+		*a = ir_attr_f(n, "alpha");
+		*b = ir_attr_f(n, "gamma");
 		break;
 	case OP_Clip:
 		*a = -INFINITY;

@@ -3,39 +3,49 @@
 
 #include "ir.h"
 
+/* The FLAGS column's names, only while ops.def expands. */
+#define INT IR_OPF_INT
+#define ACT IR_OPF_ACT
+#define VACT IR_OPF_VACT
+#define NOOP IR_OPF_NOOP
 const ir_op_info ir_ops[IR_NOPS] = {
-#define OP(id, nm, mi, ma, mo, mx, k) \
+#define OP(id, nm, mi, ma, mo, mx, k, fl, w, os) \
 	[OP_##id] = {.name = nm, .min_in = mi, .max_in = ma, .min_out = mo, \
-		     .max_out = mx, .kind = IR_KIND_##k},
+		     .max_out = mx, .kind = IR_KIND_##k, .flags = (fl), \
+		     .weight = IR_W_##w, .opset = os},
 #include "ops.def"
 #undef OP
 };
+#undef INT
+#undef ACT
+#undef VACT
+#undef NOOP
 
 const ir_kind_hooks ir_kinds[IR_NKINDS] = {
-	[IR_KIND_UNARY] = {ir_shape_unary, ir_eval_unary},
-	[IR_KIND_BINARY] = {ir_shape_binary, ir_eval_binary},
-	[IR_KIND_CONV] = {ir_shape_conv, ir_eval_conv},
-	[IR_KIND_GEMM] = {ir_shape_gemm, ir_eval_gemm},
-	[IR_KIND_POOL] = {ir_shape_pool, ir_eval_pool},
-	[IR_KIND_NORM] = {ir_shape_norm, ir_eval_norm},
-	[IR_KIND_SOFTMAX] = {ir_shape_softmax, ir_eval_softmax},
-	[IR_KIND_REDUCE] = {ir_shape_reduce, ir_eval_reduce},
-	[IR_KIND_RESHAPE] = {ir_shape_reshape, ir_eval_reshape},
-	[IR_KIND_TRANSPOSE] = {ir_shape_transpose, ir_eval_transpose},
-	[IR_KIND_CONCAT] = {ir_shape_concat, ir_eval_concat},
-	[IR_KIND_SPLIT] = {ir_shape_split, ir_eval_split},
-	[IR_KIND_SLICE] = {ir_shape_slice, ir_eval_slice},
-	[IR_KIND_GATHER] = {ir_shape_gather, ir_eval_gather},
-	[IR_KIND_PAD] = {ir_shape_pad, ir_eval_pad},
-	[IR_KIND_SHAPE] = {ir_shape_shape, ir_eval_shape},
-	[IR_KIND_CONSTANT] = {ir_shape_constant, ir_eval_constant},
-	[IR_KIND_CAST] = {ir_shape_cast, ir_eval_cast},
-	[IR_KIND_RESIZE] = {ir_shape_resize, ir_eval_resize},
-	[IR_KIND_FUSED] = {ir_shape_fused, ir_eval_fused},
-	[IR_KIND_NARY] = {ir_shape_nary, ir_eval_nary},
-	[IR_KIND_EXPAND] = {ir_shape_expand, ir_eval_expand},
-	[IR_KIND_SCATTER] = {ir_shape_scatter, ir_eval_scatter},
-	[IR_KIND_RNN] = {ir_shape_rnn, ir_eval_rnn},
+	[IR_KIND_UNARY] = {ir_shape_unary, ir_eval_unary, "unary"},
+	[IR_KIND_BINARY] = {ir_shape_binary, ir_eval_binary, "binary"},
+	[IR_KIND_CONV] = {ir_shape_conv, ir_eval_conv, "conv"},
+	[IR_KIND_GEMM] = {ir_shape_gemm, ir_eval_gemm, "gemm"},
+	[IR_KIND_POOL] = {ir_shape_pool, ir_eval_pool, "pool"},
+	[IR_KIND_NORM] = {ir_shape_norm, ir_eval_norm, "norm"},
+	[IR_KIND_SOFTMAX] = {ir_shape_softmax, ir_eval_softmax, "softmax"},
+	[IR_KIND_REDUCE] = {ir_shape_reduce, ir_eval_reduce, "reduce"},
+	[IR_KIND_RESHAPE] = {ir_shape_reshape, ir_eval_reshape, "reshape"},
+	[IR_KIND_TRANSPOSE] = {ir_shape_transpose, ir_eval_transpose, "transpose"},
+	[IR_KIND_CONCAT] = {ir_shape_concat, ir_eval_concat, "concat"},
+	[IR_KIND_SPLIT] = {ir_shape_split, ir_eval_split, "split"},
+	[IR_KIND_SLICE] = {ir_shape_slice, ir_eval_slice, "slice"},
+	[IR_KIND_GATHER] = {ir_shape_gather, ir_eval_gather, "gather"},
+	[IR_KIND_PAD] = {ir_shape_pad, ir_eval_pad, "pad"},
+	[IR_KIND_SHAPE] = {ir_shape_shape, ir_eval_shape, "shape"},
+	[IR_KIND_CONSTANT] = {ir_shape_constant, ir_eval_constant, "constant"},
+	[IR_KIND_CAST] = {ir_shape_cast, ir_eval_cast, "cast"},
+	[IR_KIND_RESIZE] = {ir_shape_resize, ir_eval_resize, "resize"},
+	[IR_KIND_FUSED] = {ir_shape_fused, ir_eval_fused, "fused"},
+	[IR_KIND_NARY] = {ir_shape_nary, ir_eval_nary, "nary"},
+	[IR_KIND_EXPAND] = {ir_shape_expand, ir_eval_expand, "expand"},
+	[IR_KIND_SCATTER] = {ir_shape_scatter, ir_eval_scatter, "scatter"},
+	[IR_KIND_RNN] = {ir_shape_rnn, ir_eval_rnn, "rnn"},
 };
 
 ir_op
@@ -45,4 +55,46 @@ ir_op_lookup(const char *name)
 		if (strcmp(ir_ops[i].name, name) == 0)
 			return (ir_op)i;
 	return IR_NOPS;
+}
+
+const char *
+ir_opf_name(unsigned f)
+{
+	switch (f) {
+	case IR_OPF_INT: return "int";
+	case IR_OPF_ACT: return "act";
+	case IR_OPF_VACT: return "vact";
+	case IR_OPF_NOOP: return "noop";
+	default: return NULL;
+	}
+}
+
+bool
+ir_op_has(ir_op op, unsigned f)
+{
+	NN_ASSERT(op >= 0 && op < IR_NOPS);
+	return (ir_ops[op].flags & f) == f;
+}
+
+bool
+ir_weight_axes(const ir_node *n, int *oax, int *iax)
+{
+	int r = n->nin > 1 && n->in[1] ? n->in[1]->shape.rank : 0;
+
+	switch (ir_ops[n->op].weight) {
+	case IR_W_OIHW:
+		*oax = 0;
+		*iax = 1;
+		return true;
+	case IR_W_IOHW:
+		*oax = 1;
+		*iax = 0;
+		return true;
+	case IR_W_KN: /* MatMul's [..., K, N] too */
+		*oax = ir_attr_int(n, "transB", 0) ? r - 2 : r - 1;
+		*iax = ir_attr_int(n, "transB", 0) ? r - 1 : r - 2;
+		return r >= 2;
+	default:
+		return false;
+	}
 }

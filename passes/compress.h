@@ -43,8 +43,8 @@ typedef struct cmp_layer {
  * first node using it); malloc'd array, count in *n. Constants without
  * data or of a non-float type are left out. */
 cmp_layer *cmp_weight_layers(ir_graph *g, int *n);
-/* Whether op is a weight layer's (Conv, ConvTranspose, Gemm, MatMul and
- * their fused forms). */
+/* Whether op is a weight layer's (a WEIGHT row of ops.def: Conv,
+ * ConvTranspose, Gemm, MatMul and their fused forms). */
 bool cmp_is_weight_op(ir_op op);
 /* Reports a weight layer whose weight constant was parsed elided (no
  * data to compress); false if there is one. */

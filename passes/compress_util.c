@@ -101,8 +101,7 @@ cmp_spec_check(const cmp_spec *s, const char *where, nn_diag *d)
 bool
 cmp_is_weight_op(ir_op op)
 {
-	return op == OP_Conv || op == OP_ConvTranspose || op == OP_Gemm ||
-	       op == OP_MatMul || op == OP_FusedConv || op == OP_FusedGemm;
+	return ir_ops[op].weight != IR_W_NONE;
 }
 
 /* The weight slot of n (1 for every weight layer), or -1. */
@@ -122,16 +121,16 @@ layer_view(cmp_layer *L)
 {
 	const ir_shape *s = &L->w->shape;
 	int64_t numel = ir_shape_numel(s);
-	bool conv = L->n->op == OP_Conv || L->n->op == OP_FusedConv;
-	bool gemm = L->n->op == OP_Gemm || L->n->op == OP_FusedGemm;
-	if (conv || (gemm && ir_attr_int(L->n, "transB", 0)) ||
+	ir_weight_form form = ir_ops[L->n->op].weight;
+	bool conv = form == IR_W_OIHW;
+	if (conv || (form == IR_W_KN && ir_attr_int(L->n, "transB", 0)) ||
 	    s->rank == 1) {
 		/* rows are dim 0 (a rank-1 MatMul B is one column) */
 		L->rows = s->rank == 1 && !conv ? 1 : s->dim[0];
 		L->cols = L->rows ? numel / L->rows : 0;
 		*L = (cmp_layer){ L->n, L->slot, L->w, L->rows, L->cols,
 				  L->cols, L->cols ? L->cols : 1, 0, 1 };
-	} else if (L->n->op == OP_ConvTranspose) {
+	} else if (form == IR_W_IOHW) {
 		int64_t k = s->dim[1] ? numel / s->dim[0] / s->dim[1] : 1;
 		L->rows = s->dim[1];
 		L->cols = s->dim[0] * k;

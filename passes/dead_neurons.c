@@ -67,12 +67,12 @@ add_step(dn_group *gr, ir_node *n, const dn_layout *at, bool join)
 /* ------------------------------------------------------------------ */
 /* Which nodes the group may contain. */
 
+/* The fusable activations and the pass-through ops (ACT, NOOP in
+ * ops.def): activation() below maps a channel's constant through them. */
 static bool
 is_activation(ir_op op)
 {
-	return op == OP_Relu || op == OP_Clip || op == OP_LeakyRelu ||
-	       op == OP_Sigmoid || op == OP_Tanh || op == OP_HardSwish ||
-	       op == OP_HardSigmoid || op == OP_Identity || op == OP_Dropout;
+	return ir_op_has(op, IR_OPF_ACT) || ir_op_has(op, IR_OPF_NOOP);
 }
 
 /* A map step n reading y (layout *l) that keeps channels apart; updates
@@ -289,7 +289,7 @@ bias_of(const ir_node *p, int64_t c, int64_t m)
 		/* C must be one row: [M], [1,M] or a scalar. */
 		if (nb != 1 && (nb != m || b->shape.dim[b->shape.rank - 1] != m))
 			return NAN;
-		return ir_attr_float(p, "beta", 1.0) *
+		return ir_attr_f(p, "beta") *
 		       ir_load_f64(b->data, b->dtype, nb == 1 ? 0 : c);
 	}
 	return ir_load_f64(b->data, b->dtype, c);
@@ -309,12 +309,11 @@ activation(const ir_node *n, double x)
 					n->in[2]->dtype, 0) : INFINITY;
 		return x < a ? a : x > b ? b : x;
 	case OP_LeakyRelu:
-		return x < 0 ? ir_attr_float(n, "alpha", 0.01) * x : x;
+		return x < 0 ? ir_attr_f(n, "alpha") * x : x;
 	case OP_Sigmoid: return 1 / (1 + exp(-x));
 	case OP_Tanh: return tanh(x);
 	case OP_HardSigmoid:
-		x = ir_attr_float(n, "alpha", 0.2) * x +
-		    ir_attr_float(n, "beta", 0.5);
+		x = ir_attr_f(n, "alpha") * x + ir_attr_f(n, "beta");
 		return x < 0 ? 0 : x > 1 ? 1 : x;
 	case OP_HardSwish: {
 		double h = x / 6 + 0.5;
@@ -351,7 +350,7 @@ pool_keeps_constants(const ir_node *n)
 	for (int i = 0; p && i < cnt; i++)
 		padded |= p[i] != 0;
 	return n->op != OP_AveragePool || !padded ||
-	       !ir_attr_int(n, "count_include_pad", 0);
+	       !ir_attr_i(n, "count_include_pad");
 }
 
 /* A leaf can absorb a constant input channel into its bias: Gemm with a
@@ -365,10 +364,10 @@ leaf_takes_constant(const ir_node *n)
 	if (n->op == OP_Gemm) {
 		const ir_value *b = n->nin > 2 ? n->in[2] : NULL;
 		int64_t nn = n->out[0]->shape.dim[1];
-		return ir_attr_float(n, "beta", 1.0) == 1.0 &&
+		return ir_attr_f(n, "beta") == 1.0 &&
 		       (!b || (b->shape.rank == 1 && b->shape.dim[0] == nn));
 	}
-	const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+	const char *ap = ir_attr_s(n, "auto_pad");
 	if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID"))
 		return false;
 	const int64_t *p = ir_attr_ints(n, "pads", &cnt);

@@ -17,21 +17,18 @@ pass_dn_w_axes(const ir_node *n, int *oax, int *iax)
 {
 	const ir_value *w = n->nin > 1 ? n->in[1] : NULL;
 	const ir_value *b = n->nin > 2 ? n->in[2] : NULL;
-	if (!w || !wconst(w) || (b && !wconst(b)))
+	/* fused layers are made later (fuse) and ConvTranspose's output
+	 * channels are not yet followed */
+	if (!w || !wconst(w) || (b && !wconst(b)) ||
+	    ir_ops[n->op].kind == IR_KIND_FUSED ||
+	    !ir_weight_axes(n, oax, iax))
 		return false;
-	switch (n->op) {
-	case OP_Conv:
-		*oax = 0;
-		*iax = 1;
-		return ir_attr_int(n, "group", 1) == 1;
-	case OP_Gemm:
-		*oax = ir_attr_int(n, "transB", 0) ? 0 : 1;
-		*iax = 1 - *oax;
-		return !ir_attr_int(n, "transA", 0);
-	case OP_MatMul:
-		*oax = 1;
-		*iax = 0;
-		return w->shape.rank == 2 && n->in[0]->shape.rank == 2;
+	switch (ir_ops[n->op].weight) {
+	case IR_W_OIHW:
+		return ir_attr_i(n, "group") == 1;
+	case IR_W_KN:
+		return !ir_attr_int(n, "transA", 0) && w->shape.rank == 2 &&
+		       n->in[0]->shape.rank == 2;
 	default:
 		return false;
 	}
@@ -193,7 +190,7 @@ shrink_leaf(ir_graph *g, const dn_leaf *lf, int64_t m, const bool *keep,
 	int64_t nn = w->shape.dim[oax], cnt = ir_shape_numel(&w->shape);
 	int64_t nin = w->shape.dim[iax], kk = cnt / (nn * nin);
 	double *b = nn_xcalloc((size_t)nn, sizeof *b);
-	double alpha = n->op == OP_Gemm ? ir_attr_float(n, "alpha", 1.0) : 1;
+	double alpha = n->op == OP_Gemm ? ir_attr_f(n, "alpha") : 1;
 	bool any = false;
 	for (int64_t i = 0; old && i < nn; i++)
 		b[i] = ir_load_f64(old->data, old->dtype, i);

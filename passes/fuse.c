@@ -15,14 +15,6 @@ typedef struct group {
 	int nabsorbed;
 } group;
 
-static bool
-fusable_activation(ir_op op)
-{
-	return op == OP_Relu || op == OP_Clip || op == OP_LeakyRelu ||
-	       op == OP_Sigmoid || op == OP_HardSwish ||
-	       op == OP_HardSigmoid || op == OP_Tanh;
-}
-
 /* The value the group currently produces, and its only reader if it may
  * be absorbed. Needs uses (a value in dirty has a stale list). */
 static ir_node *
@@ -83,7 +75,7 @@ absorb_residual(group *gr, ir_node *u, ir_value *y)
 static bool
 absorb_activation(group *gr, ir_node *u)
 {
-	if (!fusable_activation(u->op) || gr->act)
+	if (!ir_op_has(u->op, IR_OPF_ACT) || gr->act)
 		return false;
 	for (int i = 1; i < u->nin; i++)
 		if (u->in[i] && !pass_has_data(u->in[i]))
@@ -113,11 +105,13 @@ set_activation(ir_graph *g, ir_node *f, const ir_node *a)
 						      a->in[i]->dtype, 0));
 		return;
 	}
+	/* the other activations' parameters are their alpha and beta
+	 * attributes (attrs.def), those given */
 	const ir_attr *al = ir_get_attr(a, "alpha"), *be = ir_get_attr(a,
 								       "beta");
-	if (al && (a->op == OP_LeakyRelu || a->op == OP_HardSigmoid))
+	if (al)
 		set_float(g, f, "activation_alpha", ir_attr_float(a, "alpha", 0));
-	if (be && a->op == OP_HardSigmoid)
+	if (be)
 		set_float(g, f, "activation_beta", ir_attr_float(a, "beta", 0));
 }
 

@@ -59,11 +59,41 @@ usage(FILE *f)
 		"  --report              after each lossy pass, the fidelity "
 		"against the\n"
 		"                        model before the first (stderr)\n"
+		"  --list-ops            the op table, one op a line: name, "
+		"kind, flags,\n"
+		"                        weight layout, export opset; then "
+		"the names the\n"
+		"                        importer reads as another op\n"
 		"  --help                this text\n"
 		"passes:\n");
 	for (i = 0; i < pass_count; i++)
 		fprintf(f, "  %-20s  %s\n", pass_table[i].name,
 			pass_table[i].help);
+}
+
+/* --list-ops: every row of ops.def, then the importer's aliases. */
+static void
+list_ops(FILE *f)
+{
+	static const char *const forms[] = {
+		[IR_W_NONE] = "-", [IR_W_OIHW] = "oihw", [IR_W_IOHW] = "iohw",
+		[IR_W_KN] = "kn"};
+	const char *type;
+	ir_op op;
+
+	for (int i = 0; i < IR_NOPS; i++) {
+		const ir_op_info *o = &ir_ops[i];
+		int nf = 0;
+		fprintf(f, "%-20s %-10s ", o->name, ir_kinds[o->kind].name);
+		for (unsigned b = 1; ir_opf_name(b); b <<= 1)
+			if (o->flags & b)
+				fprintf(f, "%s%s", nf++ ? "," : "",
+					ir_opf_name(b));
+		fprintf(f, "%s %s %d\n", nf ? "" : "-", forms[o->weight],
+			o->opset);
+	}
+	for (int i = 0; fe_import_alias(i, &type, &op); i++)
+		fprintf(f, "%-20s alias      %s\n", type, ir_ops[op].name);
 }
 
 /* Handles argv[*i] if it is an option with a value; 1 handled, 0 not
@@ -92,7 +122,7 @@ parse_valued(opt_args *a, int argc, char **argv, int *i)
 	return bad ? -1 : v ? 1 : 0;
 }
 
-/* 0 ok, 1 error, 2 --help given. */
+/* 0 ok, 1 error, 2 --help given, 3 --list-ops given. */
 static int
 parse_args(opt_args *a, int argc, char **argv)
 {
@@ -103,6 +133,8 @@ parse_args(opt_args *a, int argc, char **argv)
 
 		if (!strcmp(s, "--help") || !strcmp(s, "-h"))
 			return 2;
+		if (!strcmp(s, "--list-ops"))
+			return 3;
 		if ((r = parse_valued(a, argc, argv, &i)) != 0) {
 			if (r < 0)
 				return 1;
@@ -230,6 +262,9 @@ main(int argc, char **argv)
 	r = parse_args(&a, argc, argv);
 	if (r == 2) {
 		usage(stdout);
+		r = 0;
+	} else if (r == 3) {
+		list_ops(stdout);
 		r = 0;
 	} else if (r == 0)
 		r = run(&a);

@@ -20,21 +20,19 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3"
 
-# The ops nncc claims to implement; every backend case of these counts.
-CLAIMED = """
-Conv ConvTranspose Gemm MatMul Add Sub Mul Div Pow Relu LeakyRelu PRelu Clip
-Sigmoid HardSigmoid HardSwish Tanh Erf Exp Log Sqrt Neg Abs Reciprocal Softmax
-LogSoftmax MaxPool AveragePool GlobalAveragePool GlobalMaxPool
-BatchNormalization LayerNormalization Flatten Reshape Transpose Concat Split
-Slice Squeeze Unsqueeze Shape Gather Pad Constant ConstantOfShape Identity
-Dropout Cast ReduceMean ReduceSum ReduceMax ArgMax Resize
-Equal Less Greater LessOrEqual GreaterOrEqual Not And Or Xor Where Expand
-Range Mod Min Max Sum Mean Tile Floor Ceil Round Sign Sin Cos Softplus
-Softsign Elu Selu Celu ThresholdedRelu
-ReduceMin ReduceProd ReduceL1 ReduceL2 ReduceLogSumExp ReduceSumSquare ArgMin
-ScatterND GatherElements DepthToSpace SpaceToDepth Upsample Trilu
-LSTM GRU RNN
-""".split()
+# The ops nncc claims to implement, every backend case of which counts:
+# the rows of ir/ops.def that are ONNX ops and the importer's aliases, as
+# `nncc-opt --list-ops` prints them (filled by generate, which every user
+# of these helpers calls first).
+CLAIMED = []
+
+
+def claimed_ops(nncc_opt):
+    """The ONNX op names of `nncc-opt --list-ops`, in table order."""
+    out = subprocess.run([nncc_opt, "--list-ops"], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    names = [line.split()[0] for line in out.splitlines() if line.strip()]
+    return [n for n in names if not n.startswith("nncc.")]
 
 RTOL, ATOL = 1e-4, 1e-5
 # Per-case tolerance overrides: {case name: (rtol, atol, reason)}. Loosen
@@ -67,7 +65,8 @@ WEIGHT_INPUTS = {"LSTM": (1, 2), "GRU": (1, 2), "RNN": (1, 2)}
 
 def generate(build):
     """Generates the node cases once per onnx version; returns the node
-    folder. A stamp file marks a complete generation."""
+    folder. A stamp file marks a complete generation. Also fills CLAIMED
+    from BUILD's nncc-opt."""
     import onnx
     root = os.path.join(build, "test", "onnx-node",
                         "data-onnx-" + onnx.__version__)
@@ -78,6 +77,8 @@ def generate(build):
                         "generate-data", "-o", root], check=True,
                        stdout=subprocess.DEVNULL)
         open(stamp, "w").close()
+    if not CLAIMED:
+        CLAIMED[:] = claimed_ops(os.path.join(build, "tools", "nncc-opt"))
     return os.path.join(root, "node")
 
 
@@ -310,15 +311,19 @@ def main():
     ap.add_argument("--list", action="store_true",
                     help="list the selected cases and exit")
     args = ap.parse_args()
+    nncc_run = args.nncc_run or os.path.join(args.build, "tools", "nncc-run")
+    nncc_opt = os.path.join(os.path.dirname(nncc_run), "nncc-opt")
+    for tool in (nncc_run, nncc_opt):
+        if not os.access(tool, os.X_OK):
+            print("run.py: error: %s: not built" % tool, file=sys.stderr)
+            return 2
+    if not CLAIMED:
+        CLAIMED[:] = claimed_ops(nncc_opt)
     for op in args.op or []:
         if op not in CLAIMED:
             ap.error("--op %s: not a claimed op (%s)" %
                      (op, " ".join(CLAIMED)))
 
-    nncc_run = args.nncc_run or os.path.join(args.build, "tools", "nncc-run")
-    if not os.access(nncc_run, os.X_OK):
-        print("run.py: error: %s: not built" % nncc_run, file=sys.stderr)
-        return 2
     node_dir = generate(args.build)
     cases = classify(node_dir, sorted(os.listdir(node_dir)))
     chosen, skipped = select(cases, args)
