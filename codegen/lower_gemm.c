@@ -3,6 +3,7 @@
  * kernel of gemm_kernel.c (at batch 1, a weight stream with nv vector
  * accumulators); anything else gets an i-k-j loop nest whose innermost
  * loop runs over contiguous output columns. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,12 +195,14 @@ cg_pack_b(cg_fn *f, const float *w, int64_t k, int64_t n, bool tb, int64_t nw)
 
 /* Lossless, at -O2 and up: the rows of W (k x n, or n x k when tb) that
  * are all zero go, and g->kmap lists the k that stay, so the kernel
- * never reads the inputs they would multiply (a NaN there stays out of
- * the result; select-features drops input features this way). Returns
- * the live rows as a k' x n matrix (malloc'd) and sets g->k to k', or
- * NULL when every row (or none) is live. */
+ * never multiplies the inputs they would meet (select-features drops
+ * input features this way; dead_inputs_nan gives the NaN a non-finite
+ * one owes every output). Returns the live rows as a k' x n matrix
+ * (malloc'd) and sets g->k to k' and *dead to the k - k' dropped rows
+ * (malloc'd, *ndead of them), or NULL when every row (or none) is live. */
 static float *
-live_rows(cg_fn *f, const float *w, bool tb, cg_gemm *g)
+live_rows(cg_fn *f, const float *w, bool tb, cg_gemm *g, int64_t **dead,
+	  int64_t *ndead)
 {
 	int64_t k = g->k, n = g->n, nl = 0;
 	int64_t *live = nn_xmalloc((size_t)k * sizeof *live + 1);
@@ -211,7 +214,14 @@ live_rows(cg_fn *f, const float *w, bool tb, cg_gemm *g)
 			live[nl++] = kk;
 	}
 	float *d = NULL;
+	*dead = NULL, *ndead = 0;
 	if (f->c->o->opt_level >= 2 && nl > 0 && nl < k) {
+		*dead = nn_xmalloc((size_t)(k - nl) * sizeof **dead);
+		for (int64_t kk = 0, i = 0; kk < k; kk++)
+			if (i < nl && live[i] == kk)
+				i++;
+			else
+				(*dead)[(*ndead)++] = kk;
 		d = nn_xmalloc((size_t)(nl * n) * sizeof *d);
 		for (int64_t i = 0; i < nl; i++)
 			for (int64_t j = 0; j < n; j++)
@@ -222,6 +232,39 @@ live_rows(cg_fn *f, const float *w, bool tb, cg_gemm *g)
 	}
 	free(live);
 	return d;
+}
+
+/* Row i of the output is NaN when a dropped input of batch row i is NaN
+ * or Inf (0 * Inf = NaN in the dense product): one pass over the dropped
+ * inputs, a select per output. */
+static void
+dead_inputs_nan(cg_fn *f, const cg_gemm *g, const int64_t *dead,
+		int64_t ndead)
+{
+	LLVMValueRef t = cg_i64_table(f, dead, ndead), any, i, j, a, yi;
+	cg_loop li, lj;
+
+	any = cg_alloca(f, f->c->i32);
+	i = cg_loop_begin(f, g->m, &li);
+	LLVMBuildStore(f->b, LLVMConstInt(f->c->i32, 0, 0), any);
+	j = cg_loop_begin(f, ndead, &lj);
+	a = cg_load(f, g->a, LLVMBuildAdd(f->b, LLVMBuildMul(f->b, i,
+		cg_i64(f, g->sam), ""), LLVMBuildMul(f->b, cg_load(f, t, j),
+		cg_i64(f, g->sak), ""), ""));
+	LLVMBuildStore(f->b, LLVMBuildOr(f->b, LLVMBuildLoad2(f->b, f->c->i32,
+		any, ""), LLVMBuildZExt(f->b, LLVMBuildFCmp(f->b, LLVMRealUEQ,
+		cg_intrin(f, "fabs", IR_F32, 1, &a), cg_fconst(f, IR_F32,
+		INFINITY), ""), f->c->i32, ""), ""), any);
+	cg_loop_end(f, &lj);
+	a = LLVMBuildICmp(f->b, LLVMIntNE, LLVMBuildLoad2(f->b, f->c->i32, any,
+		""), LLVMConstInt(f->c->i32, 0, 0), "");
+	j = cg_loop_begin(f, g->n, &lj);
+	yi = LLVMBuildAdd(f->b, LLVMBuildMul(f->b, i, cg_i64(f, g->scm), ""), j,
+			  "");
+	cg_store(f, g->c, yi, LLVMBuildSelect(f->b, a, cg_fconst(f, IR_F32,
+		NAN), cg_load(f, g->c, yi), ""));
+	cg_loop_end(f, &lj);
+	cg_loop_end(f, &li);
 }
 
 /* Shared W: its codes in pack_b's order, the last tile padded to whole
@@ -275,6 +318,7 @@ fast_gemm(cg_fn *f)
 	const ir_shape *as = &n->in[0]->shape, *bs = &w->shape;
 	bool gemm = n->op == OP_Gemm, ta = false, tb = false;
 	cg_gemm g = {0};
+	int64_t *dead = NULL, ndead = 0;
 
 	if (n->out[0]->dtype != IR_F32 || !w->data || bs->rank != 2 ||
 	    (!gemm && as->rank < 1))
@@ -306,7 +350,7 @@ fast_gemm(cg_fn *f)
 	if (cg_weight_shared(w)) {
 		pack_codes(f, w, tb, &g);
 	} else {
-		float *live = live_rows(f, w->data, tb, &g);
+		float *live = live_rows(f, w->data, tb, &g, &dead, &ndead);
 		g.bnb = g.k * g.sbk;
 		g.b = live ? cg_pack_b(f, live, g.k, g.n, false, g.sbk)
 			   : cg_pack_b(f, w->data, g.k, g.n, tb, g.sbk);
@@ -325,6 +369,9 @@ fast_gemm(cg_fn *f)
 	}
 	fuse_epilogue(f, &g);
 	cg_gemm_emit(f, &g);
+	if (ndead)
+		dead_inputs_nan(f, &g, dead, ndead);
+	free(dead);
 	return true;
 }
 

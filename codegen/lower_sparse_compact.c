@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <llvm-c/DebugInfo.h>
 #include <llvm-c/Target.h>
 
 #include "sparse.h"
@@ -600,26 +601,22 @@ walk_body(walk *k, LLVMValueRef acc0)
 		 loop, &s);
 }
 
-/* The routine (blob header, x, y) shared by the layers of one batch
- * vector width mc and weight kind (plain or codes): x is [cols, mc]
- * (mc > 1: transposed), y [mc, rows]. */
+/* The walk (blob header, x, y) shared by the layers of one batch vector
+ * width mc and weight kind (plain or codes): x is [cols, mc] (mc > 1:
+ * transposed), y [mc, rows]. */
 static LLVMValueRef
-routine(cg_ctx *c, unsigned mc, bool plain, bool wide)
+walk_fn(cg_ctx *c, unsigned mc, bool plain, bool wide, const char *name)
 {
-	char name[256];
 	LLVMTypeRef pt[3] = {c->ptr, c->ptr, c->ptr};
 	LLVMTypeRef pf = LLVMPointerType(c->f32, 0);
 	LLVMValueRef fn;
 	walk k = {.mc = mc, .plain = plain, .wide = wide};
 
-	snprintf(name, sizeof name, "%s_spfc%u%s%s", c->name, mc, plain ? "p"
-		 : "", wide ? "w" : "");
-	if ((fn = LLVMGetNamedFunction(c->mod, name)))
-		return fn;
 	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
 		LLVMVoidTypeInContext(c->ctx), pt, 3, 0));
 	LLVMSetLinkage(fn, LLVMPrivateLinkage);
 	add_fn_attr(c, fn, "nounwind");
+	add_fn_attr(c, fn, "noinline");
 	k.s.c = c;
 	k.s.fn = fn;
 	k.s.b = LLVMCreateBuilderInContext(c->ctx);
@@ -631,6 +628,150 @@ routine(cg_ctx *c, unsigned mc, bool plain, bool wide)
 	k.x = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 1), pf, "");
 	k.y = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 2), pf, "");
 	walk_body(&k, vzero(&k));
+	LLVMDisposeBuilder(k.s.b);
+	return fn;
+}
+
+static void
+call3(cg_fn *f, LLVMValueRef fn, LLVMValueRef a, LLVMValueRef b,
+      LLVMValueRef y)
+{
+	LLVMValueRef args[3] = {a, LLVMBuildBitCast(f->b, b, f->c->ptr, ""),
+				LLVMBuildBitCast(f->b, y, f->c->ptr, "")};
+
+	LLVMBuildCall2(f->b, LLVMGetElementType(LLVMTypeOf(fn)), fn, args, 3,
+		       "");
+}
+
+/* Ends a loop of walk_nonfinite as a scalar loop: vector code would cost
+ * more bytes than the routine, and constant-pool sections. */
+static void
+loop_end_scalar(cg_fn *f, cg_loop *l)
+{
+	LLVMContextRef ctx = f->c->ctx;
+	LLVMMetadataRef tmp = LLVMTemporaryMDNode(ctx, NULL, 0), ops[2], loop;
+	LLVMMetadataRef v[2] = {LLVMMDStringInContext2(ctx,
+		"llvm.loop.vectorize.enable", 26), LLVMValueAsMetadata(
+		LLVMConstInt(f->c->i1, 0, 0))};
+
+	cg_loop_end_dyn(f, l);
+	ops[0] = tmp;
+	ops[1] = LLVMMDNodeInContext2(ctx, v, 2);
+	loop = LLVMMDNodeInContext2(ctx, ops, 2);
+	LLVMMetadataReplaceAllUsesWith(tmp, loop);
+	LLVMSetMetadata(LLVMGetBasicBlockTerminator(LLVMGetIncomingBlock(l->iv,
+		1)), LLVMGetMDKindIDInContext(ctx, "llvm.loop", 9),
+		LLVMMetadataAsValue(ctx, loop));
+}
+
+/* Whether the f32 whose bits are v (i32) is NaN (above) or +-Inf: in
+ * integers, so that no constant pool is needed. */
+static LLVMValueRef
+bits_over(cg_fn *f, LLVMValueRef v, LLVMIntPredicate p)
+{
+	return LLVMBuildICmp(f->b, p, LLVMBuildAnd(f->b, v, LLVMConstInt(
+		f->c->i32, 0x7fffffff, 0), ""), LLVMConstInt(f->c->i32,
+		0x7f800000, 0), "");
+}
+
+/* A skipped zero weight meeting a non-finite input gives NaN, as in the
+ * dense product: for each non-finite x[i] (i = col * mc + u), the walk
+ * on an input that is 0 but NaN at i finds NaN exactly in the rows that
+ * store a weight at col; every other row of batch row u becomes NaN.
+ * Slow (one walk per non-finite input), but only a scan when x is all
+ * finite, and few bytes; the copies live on the stack. x and y are
+ * handled as i32 bits. */
+static void
+walk_nonfinite(walk *k, LLVMValueRef wfn)
+{
+	cg_fn *f = &k->s;
+	LLVMTypeRef pi = LLVMPointerType(f->c->i32, 0);
+	LLVMValueRef n, rows, buf, yp, i, r, yi, nan, zero, x, y, any;
+	LLVMBasicBlockRef slow, hit, next, done;
+	cg_loop l, lr;
+
+	x = LLVMBuildBitCast(f->b, k->x, pi, "");
+	y = LLVMBuildBitCast(f->b, k->y, pi, "");
+	nan = LLVMConstInt(f->c->i32, 0x7fc00000, 0);
+	zero = LLVMConstInt(f->c->i32, 0, 0);
+	rows = hsize(k, S_ROWS);
+	n = LLVMBuildMul(f->b, hsize(k, S_COLS), cg_i64(f, k->mc), "");
+	slow = block(k, "nonfinite");
+	done = block(k, "finite");
+	/* |x| + 2^23 (as bits) reaches the sign bit for NaN and Inf: an
+	 * or over x, no branch per element */
+	any = cg_alloca(f, f->c->i32);
+	LLVMBuildStore(f->b, zero, any);
+	i = cg_loop_begin_dyn(f, cg_i64(f, 0), n, &l);
+	LLVMBuildStore(f->b, LLVMBuildOr(f->b, LLVMBuildLoad2(f->b, f->c->i32,
+		any, ""), LLVMBuildAdd(f->b, LLVMBuildAnd(f->b, cg_load(f, x, i),
+		LLVMConstInt(f->c->i32, 0x7fffffff, 0), ""), LLVMConstInt(
+		f->c->i32, 0x00800000, 0), ""), ""), any);
+	loop_end_scalar(f, &l);
+	LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, LLVMBuildLoad2(
+		f->b, f->c->i32, any, ""), zero, ""), slow, done);
+	LLVMPositionBuilderAtEnd(f->b, slow);
+	buf = LLVMBuildArrayAlloca(f->b, f->c->i32, LLVMBuildAdd(f->b, n,
+		LLVMBuildMul(f->b, rows, cg_i64(f, k->mc), ""), ""), "");
+	yp = cg_gep(f, buf, n);
+	i = cg_loop_begin_dyn(f, cg_i64(f, 0), n, &l);
+	/* volatile: kept a loop, not a call to memset */
+	LLVMSetVolatile(LLVMBuildStore(f->b, zero, cg_gep(f, buf, i)), 1);
+	loop_end_scalar(f, &l);
+	i = cg_loop_begin_dyn(f, cg_i64(f, 0), n, &l);
+	hit = block(k, "hit");
+	next = block(k, "next");
+	LLVMBuildCondBr(f->b, bits_over(f, cg_load(f, x, i), LLVMIntUGE), hit,
+			next);
+	LLVMPositionBuilderAtEnd(f->b, hit);
+	cg_store(f, buf, i, nan);
+	call3(f, wfn, k->h, buf, yp);
+	cg_store(f, buf, i, zero);
+	r = cg_loop_begin_dyn(f, cg_i64(f, 0), rows, &lr);
+	yi = LLVMBuildAdd(f->b, LLVMBuildMul(f->b, LLVMBuildURem(f->b, i,
+		cg_i64(f, k->mc), ""), rows, ""), r, "");
+	cg_store(f, y, yi, LLVMBuildSelect(f->b, bits_over(f, cg_load(f, yp,
+		yi), LLVMIntUGT), cg_load(f, y, yi), nan, ""));
+	loop_end_scalar(f, &lr);
+	LLVMBuildBr(f->b, next);
+	LLVMPositionBuilderAtEnd(f->b, next);
+	loop_end_scalar(f, &l);
+	LLVMBuildBr(f->b, done);
+	LLVMPositionBuilderAtEnd(f->b, done);
+	LLVMBuildRetVoid(f->b);
+}
+
+/* The routine the layers call: the walk, then walk_nonfinite. */
+static LLVMValueRef
+routine(cg_ctx *c, unsigned mc, bool plain, bool wide)
+{
+	char name[256], wname[272];
+	LLVMTypeRef pt[3] = {c->ptr, c->ptr, c->ptr};
+	LLVMValueRef fn, wfn;
+	walk k = {.mc = mc, .plain = plain, .wide = wide};
+
+	snprintf(name, sizeof name, "%s_spfc%u%s%s", c->name, mc, plain ? "p"
+		 : "", wide ? "w" : "");
+	if ((fn = LLVMGetNamedFunction(c->mod, name)))
+		return fn;
+	snprintf(wname, sizeof wname, "%s.walk", name);
+	wfn = walk_fn(c, mc, plain, wide, wname);
+	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
+		LLVMVoidTypeInContext(c->ctx), pt, 3, 0));
+	LLVMSetLinkage(fn, LLVMPrivateLinkage);
+	add_fn_attr(c, fn, "nounwind");
+	k.s.c = c;
+	k.s.fn = fn;
+	k.s.b = LLVMCreateBuilderInContext(c->ctx);
+	LLVMPositionBuilderAtEnd(k.s.b, LLVMAppendBasicBlockInContext(c->ctx,
+		fn, "start"));
+	k.h = LLVMGetParam(fn, 0);
+	k.x = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 1), LLVMPointerType(
+		c->f32, 0), "");
+	k.y = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 2), LLVMPointerType(
+		c->f32, 0), "");
+	call3(&k.s, wfn, k.h, k.x, k.y);
+	walk_nonfinite(&k, wfn);
 	LLVMDisposeBuilder(k.s.b);
 	return fn;
 }

@@ -609,6 +609,7 @@ cg_lower_sparse_conv(cg_fn *f, const sp_layer *L, cg_kernel k)
 	}
 	cg_loop_end(f, &li);
 	entries_free(&e);
+	sp_fix_nonfinite(f, L);
 	f->epi_done = blocked;
 	return true;
 }

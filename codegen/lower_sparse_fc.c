@@ -153,10 +153,13 @@ sp_sub_end(cg_fn *sub, LLVMBuilderRef b)
 }
 
 /* The non-zeros of the layer by row, columns ascending; rows padded to a
- * multiple of `pad` entries with weight 0 (code of zero) on a column the
- * layer reads anyway (the row's last, else the layer's first non-zero):
- * an input no weight uses is never read, so a NaN there stays out. */
+ * multiple of `pad` entries with weight 0 (code 0) on a column where the
+ * row's weight is 0 (so 0 * x is what the dense product computes there,
+ * NaN for an Inf x included), or, in a row without zeros, on column
+ * `cols`: a zero the kernel then appends to its input (`zcol`), since a
+ * pad on a column with a weight would turn an Inf into NaN. */
 typedef struct csr {
+	bool zcol;
 	int64_t n;
 	int32_t *ptr;  /* [rows + 1] */
 	int64_t *col;
@@ -174,27 +177,25 @@ csr_build(const sp_layer *L, int pad, csr *s)
 	s->col = nn_xmalloc((size_t)cap * sizeof *s->col);
 	s->val = nn_xmalloc((size_t)cap * sizeof *s->val);
 	s->code = nn_xmalloc((size_t)cap);
-	int64_t live = 0;
-	for (int64_t i = 0; i < L->rows * L->cols; i++)
-		if (sp_weight(L, i / L->cols, i % L->cols) != 0) {
-			live = i % L->cols;
-			break;
-		}
+	s->zcol = false;
 	for (int64_t r = 0; r < L->rows; r++) {
+		int64_t zc = L->cols;
 		s->ptr[r] = (int32_t)k;
 		for (int64_t c = 0; c < L->cols; c++) {
 			float w = sp_weight(L, r, c);
-			if (w == 0)
+			if (w == 0) {
+				zc = zc < L->cols ? zc : c;
 				continue;
+			}
 			s->col[k] = c;
 			s->val[k] = w;
 			s->code[k++] = codes ? (uint8_t)sp_code(L, r, c) : 0;
 		}
-		int64_t pc = k > s->ptr[r] ? s->col[k - 1] : live;
+		s->zcol |= zc == L->cols && (k - s->ptr[r]) % pad;
 		while ((k - s->ptr[r]) % pad) {
-			s->col[k] = pc;
+			s->col[k] = zc;
 			s->val[k] = 0;
-			s->code[k++] = 0; /* codebook[0] is 0 when zeros exist */
+			s->code[k++] = 0; /* any finite centroid: times 0 */
 		}
 	}
 	s->ptr[L->rows] = (int32_t)k;
@@ -285,7 +286,7 @@ group_col(cg_fn *f, const sp_layer *L, LLVMValueRef col, LLVMValueRef j0,
 {
 	LLVMValueRef w;
 
-	if (L->cols > 65536)
+	if (L->cols >= 65536)
 		return sp_index(f, col, LLVMBuildNSWAdd(f->b, j0,
 						       cg_i64(f, u), ""));
 	if (u % 4 == 0) {
@@ -343,7 +344,7 @@ table_rows(cg_fn *f, const sp_layer *L, const csr *s, LLVMValueRef xs,
 	   LLVMValueRef y)
 {
 	unsigned mc = (unsigned)L->mc;
-	bool codes = L->w->ncodes > 0, narrow = L->cols <= 65536;
+	bool codes = L->w->ncodes > 0, narrow = L->cols < 65536;
 	int bits = ir_code_bits(L->w->ncodes);
 	int64_t n = s->n ? s->n : 1;
 	uint16_t *c16 = NULL;
@@ -471,7 +472,7 @@ LLVMValueRef
 sp_transpose_chunk(cg_fn *f, const sp_layer *L, LLVMValueRef x0)
 {
 	LLVMValueRef xt = cg_alloca(f, LLVMArrayType(f->c->f32,
-		(unsigned)(L->cols * L->mc))), k;
+		(unsigned)((L->cols + 1) * L->mc))), k;
 	cg_loop lk;
 
 	xt = LLVMBuildBitCast(f->b, xt, LLVMPointerType(f->c->f32, 0), "");
@@ -481,7 +482,24 @@ sp_transpose_chunk(cg_fn *f, const sp_layer *L, LLVMValueRef x0)
 			cg_i64(f, L->mc), ""), cg_i64(f, u), ""), cg_load(f, x0,
 			LLVMBuildNSWAdd(f->b, k, cg_i64(f, u * L->cols), "")));
 	cg_loop_end(f, &lk);
+	for (int64_t u = 0; u < L->mc; u++)
+		cg_store(f, xt, cg_i64(f, L->cols * L->mc + u),
+			 cg_fconst(f, IR_F32, 0));
 	return xt;
+}
+
+/* The batch-1 table kernel's input when a pad reads column cols (csr):
+ * x and that zero. */
+static LLVMValueRef
+padded_copy(cg_fn *f, const sp_layer *L, LLVMValueRef x0)
+{
+	LLVMValueRef xc = cg_alloca(f, LLVMArrayType(f->c->f32,
+		(unsigned)(L->cols + 1)));
+
+	xc = LLVMBuildBitCast(f->b, xc, LLVMPointerType(f->c->f32, 0), "");
+	cg_memcpy(f, xc, cg_i64(f, 0), x0, cg_i64(f, 0), L->cols * 4);
+	cg_store(f, xc, cg_i64(f, L->cols), cg_fconst(f, IR_F32, 0));
+	return xc;
 }
 
 /* y[i, j] += beta * C[i, j] (C broadcast like Gemm's). */
@@ -523,13 +541,15 @@ cg_lower_sparse_fc(cg_fn *f, const sp_layer *L, cg_kernel k)
 		cg_i64(f, L->mc * L->cols), ""));
 	y0 = cg_gep(f, f->out[0], LLVMBuildNSWMul(f->b, ch,
 		cg_i64(f, L->mc * L->rows), ""));
-	xs = L->mc > 1 ? sp_transpose_chunk(f, L, x0) : x0;
+	xs = L->mc > 1 ? sp_transpose_chunk(f, L, x0)
+	     : s.zcol ? padded_copy(f, L, x0) : x0;
 	if (k == CG_KERNEL_TABLE)
 		table_rows(f, L, &s, xs, y0);
 	else
 		unrolled_rows(f, L, &s, xs, y0);
 	cg_loop_end(f, &lc);
 	add_bias(f, L);
+	sp_fix_nonfinite(f, L);
 	csr_free(&s);
 	return true;
 }

@@ -1,6 +1,7 @@
 /* Shared by the sparse kernel files (lower_sparse_fc.c, lower_sparse_conv.c,
- * sparse_cost.c): the geometry of a weight layer seen as a sparse matrix of
- * [rows = outputs, cols = reduction], and the cost model's entry points. */
+ * lower_sparse_compact.c, sparse_nonfinite.c, sparse_cost.c): the geometry
+ * of a weight layer seen as a sparse matrix of [rows = outputs, cols =
+ * reduction], and the cost model's entry points. */
 #ifndef NNCC_CG_SPARSE_H
 #define NNCC_CG_SPARSE_H
 
@@ -69,6 +70,13 @@ bool cg_lower_sparse_conv(cg_fn *f, const sp_layer *L, cg_kernel k);
 bool sp_compact_fc(cg_fn *f, const sp_layer *L);
 int64_t sp_compact_bytes(const sp_layer *L);
 
+/* sparse_nonfinite.c: after a sparse kernel (before the fused epilogue),
+ * NaN where a skipped zero weight meets a NaN or Inf input, as the dense
+ * product gives; nothing but one scan of the input when all is finite. */
+void sp_fix_nonfinite(cg_fn *f, const sp_layer *L);
+/* 1 (of integer type t) when the f32 v is NaN or +-Inf, else 0. */
+LLVMValueRef sp_nonfinite(cg_fn *f, LLVMValueRef v, LLVMTypeRef t);
+
 /* lower_sparse_fc.c: helpers both kernels use. */
 LLVMValueRef sp_fmuladd(cg_fn *f, LLVMValueRef a, LLVMValueRef b,
 			LLVMValueRef c);
@@ -78,7 +86,8 @@ LLVMValueRef sp_vload(cg_fn *f, LLVMValueRef base, LLVMValueRef idx,
 void sp_vstore(cg_fn *f, LLVMValueRef base, LLVMValueRef idx,
 	       LLVMValueRef v);
 /* xT[k * mc + u] = x0[u * cols + k]: the mc batch rows of a chunk
- * transposed (in an alloca), so that a non-zero reads one vector. */
+ * transposed (in an alloca), so that a non-zero reads one vector; row
+ * k = cols is zeros (what table pads in a row without zeros read). */
 LLVMValueRef sp_transpose_chunk(cg_fn *f, const sp_layer *L,
 				LLVMValueRef x0);
 /* A constant global of n elements of the given byte width. */

@@ -267,7 +267,7 @@ is_weight_layer(const ir_node *n)
 static int64_t
 table_bytes(const sp_layer *L, int64_t n)
 {
-	int64_t idx = L->conv ? 4 : L->cols <= 65536 ? 2 : 4;
+	int64_t idx = L->conv ? 4 : L->cols < 65536 ? 2 : 4;
 	int nc = L->w->ncodes;
 
 	return n * idx + (nc ? (n * ir_code_bits(nc) + 7) / 8 + nc * 4
