@@ -81,4 +81,16 @@ char *cg_default_name(const char *path);
 bool cg_write_header(ir_graph *g, const char *name, const char *path,
 		     nn_diag *d);
 
+/* jit.c */
+/* An object file (bytes borrowed, e.g. what cg_compile wrote) loaded and
+ * linked into this process, its undefined symbols (libm) resolved from
+ * the process; NULL after reporting why. Tests and fuzzers run the
+ * compiled model this way. Free with cg_jit_free. */
+typedef struct cg_jit cg_jit;
+cg_jit *cg_jit_load(const void *obj, size_t len, nn_diag *d);
+/* The address of a symbol of the object (NAME_run, ...; cast to its
+ * type), or 0 after reporting it missing. Valid until cg_jit_free. */
+uintptr_t cg_jit_symbol(cg_jit *j, const char *name, nn_diag *d);
+void cg_jit_free(cg_jit *j);
+
 #endif

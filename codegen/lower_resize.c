@@ -227,8 +227,13 @@ emit_blend(cg_fn *f, const axis_tab *tab, LLVMValueRef *ivs, ir_dtype t,
 		}
 		v = single ? cg_load(f, f->in[0], li)
 			   : cg_load_c(f, f->in[0], li, t);
+		/* a zero-weight tap contributes nothing, as in the
+		 * interpreter: a NaN or Inf there must not reach out[o] */
 		if (w)
-			v = LLVMBuildFMul(f->b, v, w, "");
+			v = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b,
+				LLVMRealOEQ, w, LLVMConstReal(LLVMTypeOf(w), 0),
+				""), LLVMConstReal(LLVMTypeOf(w), 0),
+				LLVMBuildFMul(f->b, v, w, ""), "");
 		acc = acc ? LLVMBuildFAdd(f->b, acc, v, "") : v;
 		for (a = rank - 1; a >= 0 && ++tap[a] == tab[a].taps; a--)
 			tap[a] = 0;

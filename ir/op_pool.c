@@ -182,7 +182,8 @@ global_pool(const ir_node *n, const double *x, double *y)
 		double acc = n->op == OP_GlobalMaxPool ? -INFINITY : 0.0;
 		for (int64_t i = 0; i < sz; i++)
 			if (n->op == OP_GlobalMaxPool)
-				acc = xp[i] > acc ? xp[i] : acc;
+				acc = xp[i] > acc || isnan(xp[i]) ? xp[i]
+								   : acc;
 			else
 				acc += xp[i];
 		y[c] = n->op == OP_GlobalMaxPool ? acc : acc / (double)sz;

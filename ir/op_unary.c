@@ -63,8 +63,8 @@ ir_shape_unary(ir_graph *g, ir_node *n, nn_diag *d)
 		return x > 0 ? x + M(log1p)(EXP(-x)) : M(log1p)(EXP(x));   \
 	case OP_Elu: return x < 0 ? a * (M(expm1)(x)) : x;                 \
 	case OP_Selu: return b * (x <= 0 ? a * EXP(x) - a : x);            \
-	case OP_Celu:                                                      \
-		return (x > 0 ? x : 0) +                                   \
+	case OP_Celu: /* max(0, x) + min(0, ...): NaN propagates */       \
+		return x != x ? x : (x > 0 ? x : 0) +                      \
 		       (x < 0 ? a * M(expm1)(x / a) : 0);                  \
 	case OP_ThresholdedRelu: return x > a ? x : 0;                     \
 	case OP_Abs: return FABS(x);                                       \

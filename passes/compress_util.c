@@ -131,7 +131,9 @@ layer_view(cmp_layer *L)
 		*L = (cmp_layer){ L->n, L->slot, L->w, L->rows, L->cols,
 				  L->cols, L->cols ? L->cols : 1, 0, 1 };
 	} else if (form == IR_W_IOHW) {
-		int64_t k = s->dim[1] ? numel / s->dim[0] / s->dim[1] : 1;
+		/* [C_in, M/group, k...]; an empty weight has no kernel */
+		int64_t k = s->dim[0] && s->dim[1] ? numel / s->dim[0] /
+			    s->dim[1] : 1;
 		L->rows = s->dim[1];
 		L->cols = s->dim[0] * k;
 		L->rs = k;

@@ -58,6 +58,8 @@ def cases():
              np.argmax(X, 1).reshape(1, 1)),
             ("argmin", model("ArgMin", [1, 1], TP.INT64, axis=1),
              np.argmin(X, 1).reshape(1, 1)),
+            ("celu", model("Celu", fl),
+             np.maximum(X, 0) + np.minimum(0, np.expm1(X))),
         ]
 
 
@@ -70,6 +72,30 @@ def pool_case():
                      [h.make_tensor_value_info("y", TP.FLOAT, [1, 1, 1, 4])])
     m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
     return "maxpool", m, np.maximum(x[..., 0::2], x[..., 1::2]), x
+
+
+def global_pool_case():
+    x = X.reshape(1, 4, 2)
+    node = h.make_node("GlobalMaxPool", ["x"], ["y"])
+    g = h.make_graph([node], "g",
+                     [h.make_tensor_value_info("x", TP.FLOAT, x.shape)],
+                     [h.make_tensor_value_info("y", TP.FLOAT, [1, 4, 1])])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+    return "globalmaxpool", m, np.max(x, 2, keepdims=True), x
+
+
+def resize_case():
+    # linear, asymmetric, scale 1/2: out[j] = 1 * x[2j] + 0 * x[2j+1]; the
+    # zero-weight tap contributes nothing, even when it is NaN or Inf
+    x = X.reshape(1, 1, 1, 8)
+    node = h.make_node("Resize", ["x", "", "s"], ["y"], mode="linear",
+                       coordinate_transformation_mode="asymmetric")
+    g = h.make_graph([node], "g",
+                     [h.make_tensor_value_info("x", TP.FLOAT, x.shape)],
+                     [h.make_tensor_value_info("y", TP.FLOAT, [1, 1, 1, 4])],
+                     initializer=[const("s", [1, 1, 1, 0.5])])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+    return "resize", m, x[..., 0::2], x
 
 
 def digits_case():
@@ -122,7 +148,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     t = rc.Tools(ap.parse_args().build)
-    all_cases = [(n, m, w, X) for n, m, w in cases()] + [pool_case(), digits_case()]
+    all_cases = [(n, m, w, X) for n, m, w in cases()] + [pool_case(), global_pool_case(),
+                                                       resize_case(), digits_case()]
     npass = nfail = 0
     for name, m, want, x in all_cases:
         for opt in ("-O0", "-O3", "-Os"):

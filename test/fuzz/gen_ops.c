@@ -1,0 +1,787 @@
+/* One generator per op of ir/ops.def, grouped by kind: each reads pool
+ * values, makes the constants and attributes the op needs (mostly valid,
+ * sometimes at the edges), and lets the op's shape hook refuse the rest
+ * (gen_finish). */
+#include <string.h>
+
+#include "gen.h"
+
+#define NELEM(a) ((int)(sizeof(a) / sizeof *(a)))
+
+static int64_t
+axis(gen *z, int rank)
+{
+	return rank ? gen_int(z->s, -rank, rank - 1) : 0;
+}
+
+static bool
+one(gen *z, ir_op op, ir_value *x)
+{
+	return x && gen_finish(z, gen_node(z, op, 1, &x, 1));
+}
+
+static bool
+gen_unary(gen *z, ir_op op)
+{
+	gen_want w = op == OP_Abs || op == OP_Neg || op == OP_Relu ||
+		     op == OP_Sign || op == OP_Clip ? GEN_NUM : GEN_FLOAT;
+	if (op == OP_Floor || op == OP_Ceil || op == OP_Round ||
+	    op == OP_Sign || op == OP_ThresholdedRelu || op == OP_Log ||
+	    op == OP_Sqrt || op == OP_Reciprocal)
+		w |= GEN_EXACT;
+	ir_value *x = gen_pick(z, w, 0, 4);
+	if (!x)
+		return false;
+	if (op == OP_Clip) {
+		ir_value *in[3] = {x, NULL, NULL};
+		double lo = gen_float(z->s), hi = gen_float(z->s);
+		if (!ir_dtype_is_float(x->dtype))
+			lo *= 3, hi *= 3;
+		if (gen_chance(z->s, 70))
+			in[1] = gen_scalar(z, x->dtype, lo < hi ? lo : hi);
+		if (gen_chance(z->s, 70))
+			in[2] = gen_scalar(z, x->dtype, lo < hi ? hi : lo);
+		return gen_finish(z, gen_node(z, op, 3, in, 1));
+	}
+	ir_node *n = gen_node(z, op, 1, &x, 1);
+	if ((op == OP_HardSigmoid || op == OP_LeakyRelu || op == OP_Celu ||
+	     op == OP_Elu || op == OP_Selu || op == OP_ThresholdedRelu) &&
+	    gen_chance(z->s, 60))
+		gen_attr_float(z, n, "alpha", gen_float(z->s) + (op == OP_Celu
+			       ? 1.5 : 0));
+	if ((op == OP_HardSigmoid || op == OP_Selu) && gen_chance(z->s, 50))
+		gen_attr_float(z, n, op == OP_Selu ? "gamma" : "beta",
+			       gen_float(z->s));
+	return gen_finish(z, n);
+}
+
+static bool
+gen_binary(gen *z, ir_op op)
+{
+	bool pole = op == OP_Div || op == OP_Pow;
+	ir_value *x = gen_pick(z, (op == OP_Pow || op == OP_PRelu ? GEN_FLOAT
+			       : GEN_NUM) | (pole ? GEN_EXACT : 0), 0, 4);
+	if (!x || (op == OP_Div && !ir_dtype_is_float(x->dtype)))
+		return false;
+	ir_value *in[2] = {x, gen_partner(z, x)};
+	if (pole && !gen_exact(in[1]))
+		return false;
+	if (gen_chance(z->s, 30) && op != OP_PRelu) {
+		ir_value *t = in[0];
+		in[0] = in[1];
+		in[1] = t;
+	}
+	return gen_finish(z, gen_node(z, op, 2, in, 1));
+}
+
+/* The spatial attributes Conv, ConvTranspose and the pools share. */
+static void
+window_attrs(gen *z, ir_node *n, int nd, const int64_t *k, bool dil)
+{
+	int64_t st[IR_MAX_RANK], pads[2 * IR_MAX_RANK], di[IR_MAX_RANK];
+
+	for (int i = 0; i < nd; i++) {
+		st[i] = gen_int(z->s, 1, 2);
+		di[i] = gen_int(z->s, 1, 2);
+		pads[i] = gen_int(z->s, 0, (int)k[i] - 1);
+		pads[nd + i] = gen_int(z->s, 0, (int)k[i] - 1);
+	}
+	if (gen_chance(z->s, 40))
+		gen_attr_ints(z, n, "strides", nd, st);
+	if (dil && gen_chance(z->s, 25))
+		gen_attr_ints(z, n, "dilations", nd, di);
+	if (gen_chance(z->s, 15))
+		gen_attr_str(z, n, "auto_pad", gen_chance(z->s, 50)
+			     ? "SAME_UPPER" : gen_chance(z->s, 50)
+			     ? "SAME_LOWER" : "VALID");
+	else if (gen_chance(z->s, 50))
+		gen_attr_ints(z, n, "pads", 2 * nd, pads);
+}
+
+static bool gen_gemm(gen *z, ir_op op);
+
+static bool
+gen_conv(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_F32, 3, 4);
+	if (!x)
+		return false;
+	int nd = x->shape.rank - 2;
+	int64_t c = x->shape.dim[1], grp = 1;
+	int64_t m = gen_int(z->s, 1, 6), k[2];
+	if (gen_chance(z->s, 30) && c > 1)
+		grp = gen_chance(z->s, 50) ? c : c % 2 == 0 ? 2 : 1;
+	if (grp > 1 && op == OP_Conv)
+		m = grp * gen_int(z->s, 1, 2);
+	ir_shape ws = {nd + 2, {op == OP_Conv ? m : c, op == OP_Conv
+				? c / grp : m}};
+	for (int i = 0; i < nd; i++)
+		ws.dim[2 + i] = k[i] = gen_int(z->s, 1, 3);
+	int64_t mo = op == OP_Conv ? m : m * grp;
+	ir_shape bs = {1, {mo}};
+	ir_value *in[4] = {x, gen_const(z, IR_F32, &ws),
+			   gen_chance(z->s, 60) ? gen_const(z, IR_F32, &bs)
+						: NULL, NULL};
+	ir_node *n = gen_node(z, op == OP_FusedConv ? OP_Conv : op, 3, in, 1);
+	window_attrs(z, n, nd, k, true);
+	if (grp > 1)
+		gen_attr_int(z, n, "group", grp);
+	if (gen_chance(z->s, 30))
+		gen_attr_ints(z, n, "kernel_shape", nd, k);
+	if (op == OP_ConvTranspose && gen_chance(z->s, 20)) {
+		int64_t op_[2] = {gen_int(z->s, 0, 1), gen_int(z->s, 0, 1)};
+		gen_attr_ints(z, n, "output_padding", nd, op_);
+	}
+	return gen_finish(z, n);
+}
+
+/* An activation the fuse pass may put into a fused op's epilogue. */
+static const char *const acts[] = {"Relu", "Sigmoid", "Tanh", "LeakyRelu",
+				   "Clip", "HardSigmoid", "Elu", "Softplus"};
+
+/* nncc.FusedConv / nncc.FusedGemm straight from the generator: the
+ * fused forms the fuse pass makes, with a residual and an activation. */
+static bool
+gen_fused(gen *z, ir_op op)
+{
+	int before = z->npool;
+	bool conv = op == OP_FusedConv;
+	if (!(conv ? gen_conv(z, OP_Conv) : gen_gemm(z, OP_Gemm)) ||
+	    z->npool != before + 1)
+		return false;
+	ir_node *n = z->g->last;
+	ir_value *y = n->out[0];
+	ir_value *in[4] = {n->in[0], n->in[1], n->nin > 2 ? n->in[2] : NULL,
+			   gen_chance(z->s, 40) ? gen_const(z, IR_F32,
+							    &y->shape) : NULL};
+	z->npool--;
+	z->nnodes--;
+	ir_remove_node(z->g, n);
+	ir_node *f = gen_node(z, op, 4, in, 1);
+	for (int i = 0; i < n->nattrs; i++)
+		*ir_set_attr(z->g, f, n->attrs[i].name, n->attrs[i].kind) =
+			n->attrs[i];
+	const char *a = acts[gen_byte(z->s) % NELEM(acts)];
+	if (gen_chance(z->s, 80))
+		gen_attr_str(z, f, "activation", a);
+	if (gen_chance(z->s, 50))
+		gen_attr_float(z, f, "activation_alpha", gen_float(z->s));
+	if (gen_chance(z->s, 30))
+		gen_attr_float(z, f, "activation_beta", gen_float(z->s) + 1);
+	return gen_finish(z, f);
+}
+
+static bool
+gen_gemm(gen *z, ir_op op)
+{
+	if (op == OP_FusedGemm || op == OP_FusedConv)
+		return gen_fused(z, op);
+	ir_value *x = gen_pick(z, GEN_F32, op == OP_Gemm ? 2 : 1,
+			       op == OP_Gemm ? 2 : 4);
+	if (!x)
+		return false;
+	int r = x->shape.rank;
+	bool ta = op == OP_Gemm && gen_chance(z->s, 20);
+	bool tb = op == OP_Gemm && gen_chance(z->s, 40);
+	int64_t k = x->shape.dim[ta ? 0 : r - 1], nn = gen_int(z->s, 1, 12);
+	ir_shape ws = {2, {tb ? nn : k, tb ? k : nn}};
+	ir_value *w = gen_chance(z->s, 85) ? gen_const(z, IR_F32, &ws) : NULL;
+	for (int i = 0; !w && i < z->npool; i++)
+		if (z->pool[i]->dtype == IR_F32 && z->pool[i]->shape.rank == 2
+		    && z->pool[i]->shape.dim[tb ? 1 : 0] == k)
+			w = z->pool[i];
+	if (!w)
+		w = gen_const(z, IR_F32, &ws);
+	nn = w->shape.dim[tb ? 0 : 1];
+	if (op == OP_MatMul) {
+		ir_value *in[2] = {x, w};
+		return gen_finish(z, gen_node(z, op, 2, in, 1));
+	}
+	ir_shape bs = {gen_int(z->s, 1, 2), {1, nn}};
+	if (bs.rank == 1)
+		bs.dim[0] = nn;
+	else if (gen_chance(z->s, 30))
+		bs.dim[0] = x->shape.dim[ta ? 1 : 0];
+	ir_value *in[3] = {x, w, gen_chance(z->s, 70) ? gen_const(z, IR_F32,
+								  &bs) : NULL};
+	ir_node *n = gen_node(z, op, 3, in, 1);
+	if (ta)
+		gen_attr_int(z, n, "transA", 1);
+	if (tb)
+		gen_attr_int(z, n, "transB", 1);
+	if (gen_chance(z->s, 20))
+		gen_attr_float(z, n, "alpha", gen_float(z->s) * 2);
+	if (gen_chance(z->s, 20))
+		gen_attr_float(z, n, "beta", gen_float(z->s) * 2);
+	return gen_finish(z, n);
+}
+
+static bool
+gen_pool(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_F32, 3, 4);
+	if (!x)
+		return false;
+	if (op == OP_GlobalAveragePool || op == OP_GlobalMaxPool)
+		return one(z, op, x);
+	int nd = x->shape.rank - 2;
+	int64_t k[2];
+	for (int i = 0; i < nd; i++)
+		k[i] = gen_int(z->s, 1, 3);
+	bool idx = op == OP_MaxPool && gen_chance(z->s, 20);
+	ir_node *n = gen_node(z, op, 1, &x, idx ? 2 : 1);
+	gen_attr_ints(z, n, "kernel_shape", nd, k);
+	window_attrs(z, n, nd, k, op == OP_MaxPool);
+	if (gen_chance(z->s, 20))
+		gen_attr_int(z, n, "ceil_mode", 1);
+	if (op == OP_AveragePool && gen_chance(z->s, 30))
+		gen_attr_int(z, n, "count_include_pad", 1);
+	return gen_finish(z, n);
+}
+
+static bool
+gen_norm(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_F32, op == OP_BatchNormalization ? 2
+			       : 1, 4);
+	if (!x)
+		return false;
+	if (op == OP_BatchNormalization) {
+		ir_shape cs = {1, {x->shape.dim[1]}};
+		ir_value *in[5] = {x, gen_const(z, IR_F32, &cs),
+				   gen_const(z, IR_F32, &cs),
+				   gen_const(z, IR_F32, &cs),
+				   gen_const(z, IR_F32, &cs)};
+		float *var = in[4]->data; /* a variance is positive */
+		for (int64_t i = 0; i < cs.dim[0]; i++)
+			var[i] = var[i] * var[i] + 0.1f;
+		ir_const_facts(in[4]);
+		ir_node *n = gen_node(z, op, 5, in, 1);
+		if (gen_chance(z->s, 30))
+			gen_attr_float(z, n, "epsilon", 1e-3);
+		return gen_finish(z, n);
+	}
+	int64_t a = axis(z, x->shape.rank);
+	int64_t a0 = a < 0 ? a + x->shape.rank : a;
+	ir_shape ss = {x->shape.rank - (int)a0, {0}};
+	memcpy(ss.dim, x->shape.dim + a0, sizeof(int64_t) * (size_t)ss.rank);
+	ir_value *in[3] = {x, gen_const(z, IR_F32, &ss), gen_chance(z->s, 60)
+			   ? gen_const(z, IR_F32, &ss) : NULL};
+	ir_node *n = gen_node(z, op, 3, in, 1);
+	gen_attr_int(z, n, "axis", a);
+	return gen_finish(z, n);
+}
+
+static bool
+gen_softmax(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_FLOAT, 1, 4);
+	if (!x)
+		return false;
+	ir_node *n = gen_node(z, op, 1, &x, 1);
+	if (gen_chance(z->s, 70))
+		gen_attr_int(z, n, "axis", axis(z, x->shape.rank));
+	return gen_finish(z, n);
+}
+
+static bool
+gen_reduce(gen *z, ir_op op)
+{
+	bool arg = op == OP_ArgMax || op == OP_ArgMin;
+	ir_value *x = gen_pick(z, (op == OP_ReduceMax || op == OP_ReduceMin ||
+			       op == OP_ReduceSum || arg ? GEN_NUM : GEN_FLOAT)
+			       | (arg ? GEN_EXACT : 0), 1, 4);
+	if (!x)
+		return false;
+	int r = x->shape.rank, na = gen_int(z->s, 0, r);
+	int64_t ax[IR_MAX_RANK];
+	for (int i = 0; i < na; i++) /* distinct axes, some negative */
+		ax[i] = ((i + gen_int(z->s, 0, 1)) % r) - (gen_chance(z->s, 30)
+							    ? r : 0);
+	if (na == 2 && (ax[0] - ax[1]) % r == 0)
+		na = 1;
+	ir_value *in[2] = {x, !arg && na ? gen_ints(z, na, ax) : NULL};
+	ir_node *n = gen_node(z, op, in[1] ? 2 : 1, in, 1);
+	if (arg)
+		gen_attr_int(z, n, "axis", axis(z, r));
+	if (arg && gen_chance(z->s, 30))
+		gen_attr_int(z, n, "select_last_index", 1);
+	if (gen_chance(z->s, 40))
+		gen_attr_int(z, n, "keepdims", 0);
+	if (!arg && !na && gen_chance(z->s, 20))
+		gen_attr_int(z, n, "noop_with_empty_axes", 1);
+	return gen_finish(z, n);
+}
+
+/* A reshape target for x: its dims regrouped, with a 0 or -1 at times. */
+static ir_value *
+reshape_target(gen *z, const ir_value *x)
+{
+	int64_t n = ir_shape_numel(&x->shape), t[IR_MAX_RANK];
+	int r = 0;
+	while (n > 1 && r < 5) {
+		int64_t f = gen_int(z->s, 1, 6);
+		while (n % f)
+			f--;
+		t[r++] = f;
+		n /= f;
+	}
+	if (n > 1 || r == 0)
+		t[r++] = n;
+	if (gen_chance(z->s, 30))
+		t[gen_int(z->s, 0, r - 1)] = -1;
+	else if (gen_chance(z->s, 20) && r <= x->shape.rank &&
+		 t[0] == x->shape.dim[0])
+		t[0] = 0;
+	return gen_ints(z, r, t);
+}
+
+static bool
+gen_reshape(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_ANY, 0, 5);
+	if (!x)
+		return false;
+	int r = x->shape.rank;
+	int64_t ax[IR_MAX_RANK];
+	int na = 0;
+	ir_value *in[2] = {x, NULL};
+	switch (op) {
+	case OP_Reshape:
+		in[1] = reshape_target(z, x);
+		break;
+	case OP_Squeeze:
+		for (int i = 0; i < r; i++)
+			if (x->shape.dim[i] == 1 && gen_chance(z->s, 60))
+				ax[na++] = gen_chance(z->s, 30) ? i - r : i;
+		in[1] = na ? gen_ints(z, na, ax) : NULL;
+		break;
+	case OP_Unsqueeze:
+		ax[na++] = gen_int(z->s, -(r + 1), r);
+		in[1] = gen_ints(z, na, ax);
+		break;
+	default:
+		break;
+	}
+	ir_node *n = gen_node(z, op, in[1] ? 2 : 1, in, 1);
+	if (op == OP_Flatten)
+		gen_attr_int(z, n, "axis", gen_int(z->s, -r, r));
+	if (op == OP_Dropout && gen_chance(z->s, 50))
+		gen_attr_float(z, n, "ratio", 0.25);
+	return gen_finish(z, n);
+}
+
+static bool
+gen_transpose(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_ANY, 1, 5);
+	if (!x)
+		return false;
+	int r = x->shape.rank;
+	int64_t p[IR_MAX_RANK];
+	for (int i = 0; i < r; i++)
+		p[i] = i;
+	for (int i = r - 1; i > 0; i--) {
+		int j = gen_int(z->s, 0, i);
+		int64_t t = p[i];
+		p[i] = p[j];
+		p[j] = t;
+	}
+	ir_node *n = gen_node(z, op, 1, &x, 1);
+	if (gen_chance(z->s, 85))
+		gen_attr_ints(z, n, "perm", r, p);
+	return gen_finish(z, n);
+}
+
+static bool
+gen_concat(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_ANY, 1, 4);
+	if (!x)
+		return false;
+	int r = x->shape.rank, k = gen_int(z->s, 1, 3);
+	int64_t a = axis(z, r), a0 = a < 0 ? a + r : a;
+	ir_value *in[4] = {x};
+	for (int i = 1; i <= k; i++) {
+		ir_shape s = x->shape;
+		s.dim[a0] = gen_int(z->s, 1, 3);
+		in[i] = gen_chance(z->s, 30) ? x : gen_const(z, x->dtype, &s);
+		if (in[i] == x)
+			continue;
+		for (int j = 0; j < z->npool; j++) { /* a computed one */
+			ir_value *v = z->pool[j];
+			bool fits = v->dtype == x->dtype && v->shape.rank == r;
+			for (int d = 0; fits && d < r; d++)
+				fits = d == a0 || v->shape.dim[d] == x->shape.dim[d];
+			if (fits && v->def && gen_chance(z->s, 50))
+				in[i] = v;
+		}
+	}
+	ir_node *n = gen_node(z, op, k + 1, in, 1);
+	gen_attr_int(z, n, "axis", a);
+	return gen_finish(z, n);
+}
+
+static bool
+gen_split(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_ANY, 1, 4);
+	if (!x)
+		return false;
+	int r = x->shape.rank, a = (int)axis(z, r), a0 = a < 0 ? a + r : a;
+	int64_t len = x->shape.dim[a0], parts[4];
+	int np = 0;
+	while (len > 0 && np < 3) {
+		parts[np] = gen_int(z->s, 1, (int)len);
+		len -= parts[np++];
+	}
+	if (len > 0)
+		parts[np++] = len;
+	ir_value *in[2] = {x, gen_chance(z->s, 70) ? gen_ints(z, np, parts)
+						   : NULL};
+	if (!in[1])
+		np = gen_int(z->s, 1, 3);
+	ir_node *n = gen_node(z, op, in[1] ? 2 : 1, in, np);
+	gen_attr_int(z, n, "axis", a);
+	if (!in[1])
+		gen_attr_int(z, n, "num_outputs", np);
+	return gen_finish(z, n);
+}
+
+/* A slice bound: in range mostly, past either end (clamped) at times. */
+static int64_t
+bound(gen *z, int64_t dim)
+{
+	if (gen_chance(z->s, 8))
+		return gen_chance(z->s, 50) ? INT64_MAX : INT64_MIN;
+	return gen_int(z->s, -(int)dim - 1, (int)dim + 1);
+}
+
+static bool
+gen_slice(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_ANY, 1, 4);
+	if (!x)
+		return false;
+	int r = x->shape.rank, na = gen_int(z->s, 1, r);
+	int64_t st[IR_MAX_RANK], en[IR_MAX_RANK], ax[IR_MAX_RANK],
+		sp[IR_MAX_RANK];
+	for (int i = 0; i < na; i++) {
+		ax[i] = (i + gen_int(z->s, 0, r - 1)) % r;
+		for (int j = 0; j < i; j++)
+			if (ax[j] == ax[i])
+				ax[i] = -1;
+		if (ax[i] < 0) {
+			na = i;
+			break;
+		}
+		int64_t d = x->shape.dim[ax[i]];
+		st[i] = bound(z, d);
+		en[i] = bound(z, d);
+		sp[i] = gen_chance(z->s, 25) ? -gen_int(z->s, 1, 2)
+					     : gen_int(z->s, 1, 2);
+	}
+	if (!na)
+		return false;
+	ir_value *in[5] = {x, gen_ints(z, na, st), gen_ints(z, na, en),
+			   gen_chance(z->s, 70) ? gen_ints(z, na, ax) : NULL,
+			   gen_chance(z->s, 60) ? gen_ints(z, na, sp) : NULL};
+	return gen_finish(z, gen_node(z, op, 5, in, 1));
+}
+
+static bool
+gen_gather(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_ANY, 1, 4);
+	if (!x)
+		return false;
+	int r = x->shape.rank, a = (int)axis(z, r), a0 = a < 0 ? a + r : a;
+	ir_shape is;
+	gen_shape(z, gen_int(z->s, 0, 2), &is);
+	ir_value *ix = ir_add_const(z->g, NULL, IR_I64, &is, NULL);
+	int64_t dim = x->shape.dim[a0];
+	for (int64_t i = 0; i < ir_shape_numel(&is); i++)
+		((int64_t *)ix->data)[i] = gen_int(z->s, -(int)dim,
+						   (int)dim - 1);
+	ir_const_facts(ix);
+	ir_value *in[2] = {x, ix};
+	ir_node *n = gen_node(z, op, 2, in, 1);
+	gen_attr_int(z, n, "axis", a);
+	return gen_finish(z, n);
+}
+
+static bool
+gen_pad(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_NUM, 1, 4);
+	if (!x)
+		return false;
+	int r = x->shape.rank;
+	static const char *const modes[] = {"constant", "reflect", "edge"};
+	const char *m = modes[gen_byte(z->s) % 3];
+	int64_t p[2 * IR_MAX_RANK];
+	for (int i = 0; i < 2 * r; i++) {
+		int64_t d = x->shape.dim[i % r];
+		p[i] = m[0] == 'r' ? gen_int(z->s, 0, (int)d - 1)
+				   : gen_int(z->s, -1, 2);
+	}
+	ir_value *in[3] = {x, gen_ints(z, 2 * r, p), m[0] == 'c' &&
+			   gen_chance(z->s, 50) ? gen_scalar(z, x->dtype, 1)
+						: NULL};
+	ir_node *n = gen_node(z, op, 3, in, 1);
+	gen_attr_str(z, n, "mode", m);
+	return gen_finish(z, n);
+}
+
+static bool
+gen_shape_op(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_ANY, 0, 4);
+	if (!x)
+		return false;
+	ir_node *n = gen_node(z, op, 1, &x, 1);
+	if (gen_chance(z->s, 30))
+		gen_attr_int(z, n, "start", axis(z, x->shape.rank));
+	return gen_finish(z, n);
+}
+
+static bool
+gen_constant(gen *z, ir_op op)
+{
+	ir_shape s;
+	gen_shape(z, gen_int(z->s, 0, 3), &s);
+	ir_value *c = gen_const(z, IR_F32, &s);
+	ir_node *n;
+	if (op == OP_ConstantOfShape) {
+		ir_value *dims = gen_ints(z, s.rank, s.dim);
+		n = gen_node(z, op, 1, &dims, 1);
+		c->shape = (ir_shape){1, {1}};
+	} else {
+		n = gen_node(z, op, 0, NULL, 1);
+	}
+	ir_attr *a = ir_set_attr(z->g, n, "value", IR_ATTR_TENSOR);
+	a->t = nn_alloc(z->g->arena, sizeof *a->t);
+	*a->t = (ir_tensor){IR_F32, c->shape, c->data};
+	return gen_finish(z, n);
+}
+
+static bool
+gen_cast(gen *z, ir_op op)
+{
+	static const ir_dtype to[] = {IR_F32, IR_F64, IR_F16, IR_BF16, IR_I32,
+				      IR_I64, IR_I8, IR_U8, IR_BOOL, IR_I16};
+	ir_dtype t = to[gen_byte(z->s) % NELEM(to)];
+	ir_value *x = gen_pick(z, GEN_ANY | (t == IR_F32 || t == IR_F64 ? 0
+			       : GEN_EXACT), 0, 4);
+	if (!x)
+		return false;
+	ir_node *n = gen_node(z, op, 1, &x, 1);
+	gen_attr_int(z, n, "to", t);
+	return gen_finish(z, n);
+}
+
+static bool
+gen_resize(gen *z, ir_op op)
+{
+	static const char *const modes[] = {"nearest", "linear", "cubic"};
+	static const char *const ctm[] = {"half_pixel", "asymmetric",
+		"align_corners", "pytorch_half_pixel", "tf_crop_and_resize"};
+	static const char *const nm[] = {"round_prefer_floor",
+		"round_prefer_ceil", "floor", "ceil"};
+	ir_value *x = gen_pick(z, GEN_F32, 3, 4);
+	if (!x)
+		return false;
+	int r = x->shape.rank;
+	ir_shape ss = {1, {r}};
+	ir_value *sc = ir_add_const(z->g, NULL, IR_F32, &ss, NULL);
+	for (int i = 0; i < r; i++)
+		((float *)sc->data)[i] = i < 2 ? 1.0f : (float)gen_int(z->s, 1,
+			6) * 0.5f;
+	ir_const_facts(sc);
+	ir_value *in[3] = {x, NULL, sc};
+	ir_node *n = gen_node(z, op, 3, in, 1);
+	gen_attr_str(z, n, "mode", modes[gen_byte(z->s) % 3]);
+	const char *c = ctm[gen_byte(z->s) % 4];
+	gen_attr_str(z, n, "coordinate_transformation_mode", c);
+	gen_attr_str(z, n, "nearest_mode", nm[gen_byte(z->s) % 4]);
+	return gen_finish(z, n);
+}
+
+static bool
+gen_nary(gen *z, ir_op op)
+{
+	bool logic = op == OP_And || op == OP_Or || op == OP_Xor ||
+		     op == OP_Not;
+	bool jump = !logic && op != OP_Max && op != OP_Min && op != OP_Sum &&
+		    op != OP_Mean && op != OP_Where;
+	ir_value *x = gen_pick(z, (logic ? GEN_BOOL : op == OP_Mean ? GEN_FLOAT
+			       : GEN_NUM) | (jump ? GEN_EXACT : 0), 0, 4);
+	if (!x)
+		return false;
+	if (op == OP_Not)
+		return one(z, op, x);
+	if (op == OP_Where) {
+		ir_value *c = gen_pick(z, GEN_BOOL, 0, 4);
+		ir_value *in[3] = {c, x, gen_partner(z, x)};
+		return c && gen_finish(z, gen_node(z, op, 3, in, 1));
+	}
+	bool var = op == OP_Max || op == OP_Min || op == OP_Sum ||
+		   op == OP_Mean;
+	int k = var ? gen_int(z->s, 1, 3) : 2;
+	ir_value *in[3] = {x, NULL, NULL};
+	for (int i = 1; i < k; i++)
+		in[i] = gen_partner(z, x);
+	if (jump && !gen_exact(in[1]))
+		return false;
+	if (op == OP_Mod) { /* a divisor without zeros */
+		ir_shape s = in[1]->shape;
+		in[1] = gen_const(z, x->dtype, &s);
+		for (int64_t i = 0; i < ir_shape_numel(&s); i++)
+			if (ir_load_f64(in[1]->data, x->dtype, i) == 0)
+				ir_store_f64(in[1]->data, x->dtype, i, 2);
+		ir_const_facts(in[1]);
+	}
+	ir_node *n = gen_node(z, op, k, in, 1);
+	if (op == OP_Mod && (ir_dtype_is_float(x->dtype) ||
+			     gen_chance(z->s, 50)))
+		gen_attr_int(z, n, "fmod", 1);
+	return gen_finish(z, n);
+}
+
+static bool
+gen_expand(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, op == OP_Range ? GEN_NUM : GEN_ANY,
+			       op == OP_DepthToSpace || op == OP_SpaceToDepth
+			       ? 4 : op == OP_Trilu ? 2 : 0, 4);
+	if (!x)
+		return false;
+	int r = x->shape.rank;
+	int64_t v[IR_MAX_RANK];
+	ir_value *in[3] = {x, NULL, NULL};
+	int nin = 1;
+	switch (op) {
+	case OP_Expand:
+		for (int i = 0; i < r; i++)
+			v[i] = x->shape.dim[i] == 1 ? gen_int(z->s, 1, 3) : 1;
+		in[1] = gen_ints(z, r, v);
+		nin = 2;
+		break;
+	case OP_Tile:
+		for (int i = 0; i < r; i++)
+			v[i] = gen_int(z->s, 1, 2);
+		in[1] = gen_ints(z, r, v);
+		nin = 2;
+		break;
+	case OP_Range: {
+		ir_dtype t = gen_chance(z->s, 50) ? IR_F32 : IR_I64;
+		double d = gen_int(z->s, 1, 3) * (gen_chance(z->s, 30) ? -1 : 1);
+		in[0] = gen_scalar(z, t, gen_int(z->s, -4, 4));
+		in[1] = gen_scalar(z, t, gen_int(z->s, -8, 8));
+		in[2] = gen_scalar(z, t, d);
+		nin = 3;
+		break;
+	}
+	case OP_Trilu:
+		if (gen_chance(z->s, 50)) {
+			in[1] = gen_scalar(z, IR_I64, gen_int(z->s, -2, 2));
+			nin = 2;
+		}
+		break;
+	default:
+		break;
+	}
+	ir_node *n = gen_node(z, op, nin, in, 1);
+	if (op == OP_DepthToSpace || op == OP_SpaceToDepth)
+		gen_attr_int(z, n, "blocksize", gen_int(z->s, 1, 2));
+	if (op == OP_DepthToSpace && gen_chance(z->s, 50))
+		gen_attr_str(z, n, "mode", "CRD");
+	if (op == OP_Trilu && gen_chance(z->s, 50))
+		gen_attr_int(z, n, "upper", 0);
+	return gen_finish(z, n);
+}
+
+static bool
+gen_scatter(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_NUM, 1, 3);
+	if (!x || ir_shape_numel(&x->shape) == 0)
+		return false;
+	int r = x->shape.rank;
+	if (op == OP_GatherElements) {
+		int a = (int)axis(z, r), a0 = a < 0 ? a + r : a;
+		ir_shape is = x->shape;
+		is.dim[a0] = gen_int(z->s, 1, 4);
+		ir_value *ix = ir_add_const(z->g, NULL, IR_I64, &is, NULL);
+		for (int64_t i = 0; i < ir_shape_numel(&is); i++)
+			((int64_t *)ix->data)[i] = gen_int(z->s,
+				-(int)x->shape.dim[a0], (int)x->shape.dim[a0] - 1);
+		ir_const_facts(ix);
+		ir_value *in[2] = {x, ix};
+		ir_node *n = gen_node(z, op, 2, in, 1);
+		gen_attr_int(z, n, "axis", a);
+		return gen_finish(z, n);
+	}
+	/* ScatterND: distinct rows of the first dim (k = 1) */
+	int64_t d0 = x->shape.dim[0], q = gen_int(z->s, 1, (int)d0);
+	ir_shape is = {2, {q, 1}}, us = x->shape;
+	us.dim[0] = q;
+	ir_value *ix = ir_add_const(z->g, NULL, IR_I64, &is, NULL);
+	int64_t first = gen_int(z->s, 0, (int)d0 - 1);
+	for (int64_t i = 0; i < q; i++)
+		((int64_t *)ix->data)[i] = (first + i) % d0;
+	ir_const_facts(ix);
+	ir_value *in[3] = {x, ix, gen_const(z, x->dtype, &us)};
+	ir_node *n = gen_node(z, op, 3, in, 1);
+	static const char *const red[] = {"none", "add", "mul", "max", "min"};
+	if (gen_chance(z->s, 40))
+		gen_attr_str(z, n, "reduction", red[gen_byte(z->s) % 5]);
+	return gen_finish(z, n);
+}
+
+#define UN(op) [OP_##op] = gen_unary
+#define BIN(op) [OP_##op] = gen_binary
+#define NA(op) [OP_##op] = gen_nary
+const gen_op_fn gen_ops[IR_NOPS] = {
+	UN(Abs), UN(Clip), UN(Erf), UN(Exp), UN(HardSigmoid), UN(HardSwish),
+	UN(LeakyRelu), UN(Log), UN(Neg), UN(Reciprocal), UN(Relu),
+	UN(Sigmoid), UN(Sqrt), UN(Tanh), UN(Ceil), UN(Celu), UN(Cos),
+	UN(Elu), UN(Floor), UN(Round), UN(Selu), UN(Sign), UN(Sin),
+	UN(Softplus), UN(Softsign), UN(ThresholdedRelu),
+	BIN(Add), BIN(Div), BIN(Mul), BIN(Pow), BIN(PRelu), BIN(Sub),
+	[OP_Conv] = gen_conv, [OP_ConvTranspose] = gen_conv,
+	[OP_Gemm] = gen_gemm, [OP_MatMul] = gen_gemm,
+	[OP_AveragePool] = gen_pool, [OP_GlobalAveragePool] = gen_pool,
+	[OP_GlobalMaxPool] = gen_pool, [OP_MaxPool] = gen_pool,
+	[OP_BatchNormalization] = gen_norm,
+	[OP_LayerNormalization] = gen_norm,
+	[OP_LogSoftmax] = gen_softmax, [OP_Softmax] = gen_softmax,
+	[OP_ArgMax] = gen_reduce, [OP_ReduceMax] = gen_reduce,
+	[OP_ReduceMean] = gen_reduce, [OP_ReduceSum] = gen_reduce,
+	[OP_ArgMin] = gen_reduce, [OP_ReduceL1] = gen_reduce,
+	[OP_ReduceL2] = gen_reduce, [OP_ReduceLogSumExp] = gen_reduce,
+	[OP_ReduceMin] = gen_reduce, [OP_ReduceProd] = gen_reduce,
+	[OP_ReduceSumSquare] = gen_reduce,
+	[OP_Dropout] = gen_reshape, [OP_Flatten] = gen_reshape,
+	[OP_Identity] = gen_reshape, [OP_Reshape] = gen_reshape,
+	[OP_Squeeze] = gen_reshape, [OP_Unsqueeze] = gen_reshape,
+	[OP_Transpose] = gen_transpose, [OP_Concat] = gen_concat,
+	[OP_Split] = gen_split, [OP_Slice] = gen_slice,
+	[OP_Gather] = gen_gather, [OP_Pad] = gen_pad,
+	[OP_Shape] = gen_shape_op, [OP_Constant] = gen_constant,
+	[OP_ConstantOfShape] = gen_constant, [OP_Cast] = gen_cast,
+	[OP_Resize] = gen_resize,
+	NA(And), NA(Equal), NA(Greater), NA(GreaterOrEqual), NA(Less),
+	NA(LessOrEqual), NA(Max), NA(Mean), NA(Min), NA(Mod), NA(Not),
+	NA(Or), NA(Sum), NA(Where), NA(Xor),
+	[OP_DepthToSpace] = gen_expand, [OP_Expand] = gen_expand,
+	[OP_Range] = gen_expand, [OP_SpaceToDepth] = gen_expand,
+	[OP_Tile] = gen_expand, [OP_Trilu] = gen_expand,
+	[OP_GatherElements] = gen_scatter, [OP_ScatterND] = gen_scatter,
+	[OP_FusedConv] = gen_gemm, [OP_FusedGemm] = gen_gemm,
+};
+
+const gen_skip gen_skipped[] = {
+	{OP_Abs, NULL}, /* the list is empty today: every op is generated */
+};
+const int gen_nskipped = 0;
