@@ -85,17 +85,26 @@ def global_pool_case():
 
 
 def resize_case():
-    # linear, asymmetric, scale 1/2: out[j] = 1 * x[2j] + 0 * x[2j+1]; the
-    # zero-weight tap contributes nothing, even when it is NaN or Inf
+    # linear, asymmetric, scale 1.5: out[j] blends x[i] and x[i+1] at
+    # c = j / 1.5 = i + f; where f is 0 the second tap has weight 0 and
+    # contributes nothing, even when it is NaN or Inf
     x = X.reshape(1, 1, 1, 8)
     node = h.make_node("Resize", ["x", "", "s"], ["y"], mode="linear",
                        coordinate_transformation_mode="asymmetric")
     g = h.make_graph([node], "g",
                      [h.make_tensor_value_info("x", TP.FLOAT, x.shape)],
-                     [h.make_tensor_value_info("y", TP.FLOAT, [1, 1, 1, 4])],
-                     initializer=[const("s", [1, 1, 1, 0.5])])
+                     [h.make_tensor_value_info("y", TP.FLOAT, [1, 1, 1, 12])],
+                     initializer=[const("s", [1, 1, 1, 1.5])])
     m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
-    return "resize", m, x[..., 0::2], x
+    want = []
+    for j in range(12):
+        c = j / 1.5
+        i = int(np.floor(c))
+        f = np.float32(c - i)
+        a, b = X[0, i], X[0, min(i + 1, 7)]
+        with np.errstate(invalid="ignore"):
+            want.append(a if f == 0 else (1 - f) * a + f * b)
+    return "resize", m, np.array(want, np.float32).reshape(1, 1, 1, 12), x
 
 
 def digits_case():
