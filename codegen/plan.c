@@ -92,17 +92,18 @@ all_data(const ir_node *n)
 	return true;
 }
 
-/* A node with an empty output writes nothing and is not called, unless
- * it checks its inputs at run time whatever the output's size. */
+/* A node with nothing to write is not called, unless it checks its
+ * inputs at run time whatever the output's size; one empty output of
+ * several (a Split's last piece) does not make the others empty. */
 static bool
 out_empty(const ir_node *n)
 {
 	if (cg_checks_when_empty(n))
 		return false;
 	for (int i = 0; i < n->nout; i++)
-		if (n->out[i] && ir_shape_numel(&n->out[i]->shape) == 0)
-			return true;
-	return false;
+		if (n->out[i] && ir_shape_numel(&n->out[i]->shape) != 0)
+			return false;
+	return true;
 }
 
 bool

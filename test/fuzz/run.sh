@@ -19,7 +19,7 @@ shift $((OPTIND - 1))
 secs=${1:-60}
 [[ $# -gt 0 ]] && shift
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(onnx ir npy)
+[[ ${#targets[@]} -gt 0 ]] || targets=(onnx ir npy compile)
 
 if [[ ! -f $build/CMakeCache.txt ]]; then
 	CC=clang CXX=clang++ cmake -S "$src" -B "$build" -G Ninja -DNNCC_FUZZ=ON >/dev/null
@@ -38,6 +38,7 @@ seed() {
 	onnx) pat='*.onnx' ;;
 	ir) pat='*.nnir' ;;
 	npy) pat='*.npy' ;;
+	compile) return ;; # choices, not files: the corpus is the seed
 	esac
 	while IFS= read -r f; do
 		i=$((i + 1)); cp "$f" "$dir/s$i.$t"
@@ -68,7 +69,7 @@ for t in "${targets[@]}"; do
 	# -timeout catches hangs, -rss_limit_mb runaway allocations.
 	"$build/test/fuzz/fuzz-$t" -fork="$jobs" -ignore_crashes=1 -ignore_ooms=1 \
 		-ignore_timeouts=1 -max_total_time="$secs" -rss_limit_mb=4096 \
-		-timeout=10 -max_len=16384 $([[ $t == ir ]] && echo "-dict=$dict") -artifact_prefix="$build/fuzz/art/$t/" \
+		-timeout=10 -max_len=$([[ $t == compile ]] && echo 4096 || echo 16384) $([[ $t == ir ]] && echo "-dict=$dict") -artifact_prefix="$build/fuzz/art/$t/" \
 		"$build/fuzz/work/$t" "$build/fuzz/seeds/$t" \
 		>"$build/fuzz/$t.log" 2>&1 || true
 	n=$(find "$build/fuzz/art/$t" -type f | wc -l)
