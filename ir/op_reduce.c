@@ -100,8 +100,16 @@ ir_shape_reduce(ir_graph *g, ir_node *n, nn_diag *d)
 		else if (keep)
 			o.dim[o.rank++] = 1;
 	}
-	n->out[0]->dtype = n->op == OP_ArgMax || n->op == OP_ArgMin
-			   ? IR_I64 : n->in[0]->dtype;
+	bool arg = n->op == OP_ArgMax || n->op == OP_ArgMin;
+	/* an index into nothing: shapes are static, so refuse it here
+	 * rather than when the interpreter meets it */
+	for (int i = 0; arg && i < s->rank; i++)
+		if (red[i] && s->dim[i] == 0 && ir_shape_numel(&o) > 0) {
+			nn_error_node(d, n, "%s over an empty axis",
+				      ir_ops[n->op].name);
+			return false;
+		}
+	n->out[0]->dtype = arg ? IR_I64 : n->in[0]->dtype;
 	n->out[0]->shape = o;
 	return true;
 }
