@@ -383,7 +383,16 @@ cg_sparse_choose(const ir_node *n, const cg_options *o, cg_kernel_choice *c)
 		estimate_conv(&L, c);
 	else
 		estimate_fc(&L, o->size_level > 0, c);
-	return c->kind = pick(o, c, L.conv);
+	c->kind = pick(o, c, L.conv);
+	/* The FC table (not -Os's) pads rows with code 0, which is a zero
+	 * only when the codebook holds one (share.c puts it first): a
+	 * zero-free codebook layer is not eligible, --sparse-kernel=table
+	 * included, and stays dense. */
+	if (c->kind == CG_KERNEL_TABLE && !L.conv && !o->size_level &&
+	    cg_weight_shared(n->in[1]) && n->in[1]->codebook &&
+	    n->in[1]->codebook[0] != 0.0f)
+		c->kind = CG_KERNEL_DENSE;
+	return c->kind;
 }
 
 const char *

@@ -16,17 +16,6 @@
 
 #define MAX_NODES 12
 
-/* What one input asks for. */
-typedef struct plan {
-	int level;        /* 0..3 */
-	bool size;        /* -Os */
-	bool prune, share, refit, workspace;
-	char spec[512];
-	int kernel;       /* cg_options.force_kernel */
-	int nonfinite;    /* percent of input elements NaN or Inf */
-	uint32_t seed;
-} plan;
-
 static const char *g_tmp; /* the process's scratch folder */
 static char g_dir[64];
 
@@ -106,6 +95,16 @@ finding(const char *fmt, const char *a, const char *b)
 		ir_print(stderr, g_show, &(ir_print_opts){true});
 	dump();
 	abort();
+}
+
+void
+plan_lossless(plan *p, int level, bool size)
+{
+	memset(p, 0, sizeof *p);
+	p->level = level;
+	p->size = size;
+	snprintf(p->spec, sizeof p->spec, "%s", pass_pipeline_for_level(level,
+		 size));
 }
 
 static void
@@ -470,10 +469,22 @@ check_one(gen_src *s, bool verbose)
 	nn_diag_init(&d, "fuzz-compile", "fuzz");
 	d.out = fuzz_sink();
 	choose_plan(s, &p);
-	g_plan = &p;
 	ir_graph *g = gen_graph(s, MAX_NODES, &d);
 	if (!g)
 		return false;
+	check_graph(g, &p, verbose);
+	ir_graph_free(g);
+	return true;
+}
+
+void
+check_graph(ir_graph *g, const plan *pp, bool verbose)
+{
+	nn_diag d;
+	plan p = *pp;
+	nn_diag_init(&d, "fuzz-compile", "fuzz");
+	d.out = fuzz_sink();
+	g_plan = &p;
 	g_show = g;
 	if (!ir_infer_shapes(g, &d) || !ir_verify(g, &d))
 		finding("the generated graph does not verify%s%s", "", "");
@@ -513,7 +524,6 @@ check_one(gen_src *s, bool verbose)
 	}
 	free_list(ref0, g->noutputs);
 	free_list(in, g->ninputs);
-	ir_graph_free(g);
 	g_show = NULL;
-	return true;
+	g_inputs = NULL;
 }

@@ -5,6 +5,9 @@
  *   fuzz-diff-compile [-n COUNT] [-s FIRST_SEED] [-v]
  *   fuzz-diff-compile --write SEED FILE   (the input of one seed, for
  *                                          the replayer and libFuzzer)
+ *   fuzz-diff-compile --ir FILE.nnir [-O0..3|-Os] [--kernel K]
+ *       [--nonfinite PCT] [--seed S] [--workspace]   (one graph: what
+ *       a finding printed, checked again; regression tests use this)
  *   fuzz-diff-compile --check-ops */
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,43 @@ skipped(ir_op op)
 		if (gen_skipped[i].op == op)
 			return true;
 	return false;
+}
+
+/* --ir: the check of one IR file under the options that follow. */
+static int
+check_ir(int argc, char **argv, int i)
+{
+	plan p;
+	nn_diag d;
+	const char *path = argv[i];
+	plan_lossless(&p, 2, false);
+	for (i++; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] == '-' && a[1] == 'O' && a[2] && !a[3])
+			plan_lossless(&p, a[2] == 's' ? 2 : a[2] - '0',
+				      a[2] == 's');
+		else if (!strcmp(a, "--kernel") && i + 1 < argc)
+			p.kernel = atoi(argv[++i]);
+		else if (!strcmp(a, "--nonfinite") && i + 1 < argc)
+			p.nonfinite = atoi(argv[++i]);
+		else if (!strcmp(a, "--seed") && i + 1 < argc)
+			p.seed = (uint32_t)strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(a, "--workspace"))
+			p.workspace = true;
+		else {
+			fprintf(stderr, "fuzz-diff-compile: unknown option "
+				"'%s'\n", a);
+			return 2;
+		}
+	}
+	nn_diag_init(&d, "fuzz-diff-compile", path);
+	ir_graph *g = ir_parse_file(path, &d);
+	if (!g || !ir_verify(g, &d))
+		return 1;
+	check_graph(g, &p, false);
+	ir_graph_free(g);
+	printf("fuzz-diff-compile: %s checked\n", path);
+	return 0;
 }
 
 static int
@@ -86,6 +126,8 @@ main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--check-ops"))
 			return check_ops();
+		if (!strcmp(argv[i], "--ir") && i + 1 < argc)
+			return check_ir(argc, argv, i + 1);
 		if (!strcmp(argv[i], "--write") && i + 2 < argc) {
 			FILE *f = fopen(argv[i + 2], "wb");
 			seeded(strtoull(argv[i + 1], NULL, 10), buf, sizeof buf);
