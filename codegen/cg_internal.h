@@ -154,6 +154,11 @@ void cg_loop_end(cg_fn *f, cg_loop *l);
 LLVMValueRef cg_loop_begin_dyn(cg_fn *f, LLVMValueRef lo, LLVMValueRef hi,
 			       cg_loop *l);
 void cg_loop_end_dyn(cg_fn *f, cg_loop *l);
+/* The end of loop l (dyn: a cg_loop_begin_dyn one), which LLVM must not
+ * vectorize: with its inner loops unrolled (short rows, a constant
+ * tile) it would be across rows or channels, with gathers and scatters
+ * (and LLVM 14 miscompiles some of those: grouped ConvTranspose). */
+void cg_loop_end_novec(cg_fn *f, cg_loop *l, bool dyn);
 /* Nest of loops over dims[0..rank-1] (all >= 1), outermost first. */
 void cg_nest_begin(cg_fn *f, int rank, const int64_t *dims,
 		   LLVMValueRef *ivs, cg_loop *loops);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <llvm-c/DebugInfo.h>
+
 #include "cg_internal.h"
 
 LLVMTypeRef
@@ -130,6 +132,33 @@ cg_loop_end_dyn(cg_fn *f, cg_loop *l)
 	LLVMBuildCondBr(f->b, cond, l->body, l->pre);
 	LLVMAddIncoming(l->iv, &next, &latch, 1);
 	LLVMPositionBuilderAtEnd(f->b, l->pre);
+}
+
+void
+cg_loop_end_novec(cg_fn *f, cg_loop *l, bool dyn)
+{
+	LLVMContextRef ctx = f->c->ctx;
+	LLVMMetadataRef tmp, ops[2], kv[2], loop;
+	LLVMBasicBlockRef latch;
+
+	if (dyn)
+		cg_loop_end_dyn(f, l);
+	else
+		cg_loop_end(f, l);
+	if (!l->body)
+		return;
+	latch = LLVMGetIncomingBlock(l->iv, 1);
+	tmp = LLVMTemporaryMDNode(ctx, NULL, 0);
+	kv[0] = LLVMMDStringInContext2(ctx, "llvm.loop.vectorize.enable", 26);
+	kv[1] = LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(ctx),
+						 0, 0));
+	ops[0] = tmp;
+	ops[1] = LLVMMDNodeInContext2(ctx, kv, 2);
+	loop = LLVMMDNodeInContext2(ctx, ops, 2);
+	LLVMMetadataReplaceAllUsesWith(tmp, loop);
+	LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch),
+			LLVMGetMDKindIDInContext(ctx, "llvm.loop", 9),
+			LLVMMetadataAsValue(ctx, loop));
 }
 
 void

@@ -222,8 +222,11 @@ generic_conv(cg_fn *f)
 			"");
 	wb = LLVMBuildNSWMul(f->b, wb, cg_i64(f, g.kvol), "");
 	all_positions(f, &g, tr, wb, y0, x0, t);
-	cg_loop_end(f, &lc);
-	cg_nest_end(f, 3, loops);
+	/* a ConvTranspose vectorized across its output channels came out
+	 * wrong at -O2/-O3 (LLVM 14; found by fuzz-compile) */
+	cg_loop_end_novec(f, &lc, false);
+	for (int a = 2; a >= 0; a--)
+		cg_loop_end_novec(f, &loops[a], false);
 	return true;
 }
 

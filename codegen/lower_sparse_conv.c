@@ -91,36 +91,6 @@ entries_block(const sp_layer *L, centries *e, int64_t icb, int64_t nblk)
 	*e = o;
 }
 
-/* The end of loop l, which LLVM must not vectorize: with its inner loops
- * unrolled (short rows, a constant tile) it would across rows or
- * channels, with gathers and scatters. */
-static void
-loop_end_novec(cg_fn *f, cg_loop *l, bool dyn)
-{
-	LLVMContextRef ctx = f->c->ctx;
-	LLVMMetadataRef tmp, ops[2], kv[2], loop;
-	LLVMBasicBlockRef latch;
-
-	if (dyn)
-		cg_loop_end_dyn(f, l);
-	else
-		cg_loop_end(f, l);
-	if (!l->body)
-		return;
-	latch = LLVMGetIncomingBlock(l->iv, 1);
-	tmp = LLVMTemporaryMDNode(ctx, NULL, 0);
-	kv[0] = LLVMMDStringInContext2(ctx, "llvm.loop.vectorize.enable", 26);
-	kv[1] = LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(ctx),
-						 0, 0));
-	ops[0] = tmp;
-	ops[1] = LLVMMDNodeInContext2(ctx, kv, 2);
-	loop = LLVMMDNodeInContext2(ctx, ops, 2);
-	LLVMMetadataReplaceAllUsesWith(tmp, loop);
-	LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch),
-			LLVMGetMDKindIDInContext(ctx, "llvm.loop", 9),
-			LLVMMetadataAsValue(ctx, loop));
-}
-
 /* Range [*lo, *hi) of plane index i whose input row i * s + p - pad
  * lies in [0, n). */
 static void
@@ -230,8 +200,8 @@ fill_phase(cg_fn *f, const sp_layer *L, LLVMValueRef x0, LLVMValueRef pl,
 	pr = cg_linear(f, 2, ivs, ps, sp_phase(L->kh, L->dh, L->sh, ph) *
 		       L->npw * L->hq * L->wq + i0 * L->wq);
 	fill_row(f, L, x0, xr, pl, pr);
-	loop_end_novec(f, &loops[1], false);
-	loop_end_novec(f, &loops[0], false);
+	cg_loop_end_novec(f, &loops[1], false);
+	cg_loop_end_novec(f, &loops[0], false);
 }
 
 /* Zero-padded phase planes of image x0 at ph[0..]: only the phases some
@@ -378,8 +348,8 @@ tile_out(cg_fn *f, const sp_layer *L, const cepi *ep, LLVMValueRef buf,
 		cg_i64(f, SP_TILE), ""), LLVMBuildNSWAdd(f->b, d, c, ""), ""));
 	cg_store(f, y, i, epi_apply(f, ep, v, i));
 	cg_loop_end_dyn(f, &lc);
-	loop_end_novec(f, &lr, true);
-	loop_end_novec(f, &lo, false);
+	cg_loop_end_novec(f, &lr, true);
+	cg_loop_end_novec(f, &lo, false);
 }
 
 /* What the blocked kernel's tiles share: tables, buffers, accumulators. */
