@@ -435,7 +435,7 @@ gen_split(gen *z, ir_op op)
 		parts[np] = gen_int(z->s, 1, (int)len);
 		len -= parts[np++];
 	}
-	if (len > 0)
+	if (len > 0 || np == 0) /* an empty axis: one empty piece */
 		parts[np++] = len;
 	ir_value *in[2] = {x, gen_chance(z->s, 70) ? gen_ints(z, np, parts)
 						   : NULL};
