@@ -56,11 +56,13 @@ describe_fc(const ir_node *n, sp_layer *L)
 	L->tb = gemm && ir_attr_i(n, "transB");
 	L->rows = L->tb ? ws->dim[0] : ws->dim[1];
 	L->cols = L->tb ? ws->dim[1] : ws->dim[0];
-	L->m = ir_shape_numel(as) / as->dim[as->rank - 1];
 	L->alpha = gemm ? ir_attr_f(n, "alpha") : 1.0;
 	L->beta = gemm ? ir_attr_f(n, "beta") : 1.0;
-	if (as->dim[as->rank - 1] != L->cols || L->cols == 0 || L->m == 0 ||
-	    L->rows == 0)
+	/* empty layers (K, N or the batch 0) stay dense: nothing to skip */
+	if (as->dim[as->rank - 1] != L->cols || L->cols == 0 || L->rows == 0)
+		return false;
+	L->m = ir_shape_numel(as) / L->cols;
+	if (L->m == 0)
 		return false;
 	L->mc = 1;
 	for (int64_t d = 16; d > 1; d--)
