@@ -676,6 +676,10 @@ cg_lower_conv(cg_fn *f)
 	if (t != IR_F32 && t != IR_F64)
 		return cg_fail(f, "element type %s is not supported",
 			       ir_dtype_name(t));
+	/* an empty weight (no input channels) has no buffer to read */
+	if (ir_shape_numel(&n->in[1]->shape) == 0)
+		return cg_fail(f, "an empty weight %s is not supported",
+			       ir_value_label(n->in[1]));
 	conv_plan(n, &p);
 	if (p.kind == CK_GENERIC || plan_bytes(&p) > MAX_SCRATCH ||
 	    (plan_bytes(&p) > 0 && !f->scratch))

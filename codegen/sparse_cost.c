@@ -194,7 +194,9 @@ describe_conv(const ir_node *n, sp_layer *L)
 	L->dh = attr_at(n, "dilations", 0), L->dw = attr_at(n, "dilations", 1);
 	L->pt = pad_begin(n, 0, L->h, L->oh, L->kh, L->sh, L->dh);
 	L->pl = pad_begin(n, 1, L->wd, L->ow, L->kw, L->sw, L->dw);
-	if (L->oh <= 0 || L->ow <= 0 || L->sh <= 0 || L->sw <= 0)
+	/* empty layers (no input channels, outputs or batch) stay dense */
+	if (L->oh <= 0 || L->ow <= 0 || L->sh <= 0 || L->sw <= 0 ||
+	    L->cols <= 0 || L->rows <= 0 || L->nb <= 0)
 		return false;
 	conv_planes(L);
 	L->ntiles = (L->oh * L->wq + SP_TILE - 1) / SP_TILE;
