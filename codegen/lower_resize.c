@@ -36,8 +36,8 @@ src_coord(const rz *r, double x, double scale, int64_t in, int64_t out,
 	if (!strcmp(m, "align_corners"))
 		return out == 1 ? 0 : x * (double)(in - 1) /
 				      (scale * (double)in - 1);
-	if (!strcmp(m, "pytorch_half_pixel"))
-		return out > 1 ? (x + 0.5) / scale - 0.5 : 0;
+	if (!strcmp(m, "pytorch_half_pixel")) /* that length, as well */
+		return scale * (double)in > 1 ? (x + 0.5) / scale - 0.5 : 0;
 	if (!strcmp(m, "tf_crop_and_resize"))
 		return out > 1 ? rs * (double)(in - 1) + x * (re - rs) *
 				 (double)(in - 1) / (double)(out - 1)
