@@ -61,13 +61,13 @@ ir_shape_pool(ir_graph *g, ir_node *n, nn_diag *d)
 		return false;
 	const ir_shape *xs = &n->in[0]->shape;
 	ir_shape ys = *xs;
+	/* the max or mean of nothing (or of padding only) has no value */
+	for (int i = 2; i < xs->rank; i++)
+		if (xs->dim[i] == 0 && xs->dim[0] * xs->dim[1] > 0) {
+			nn_error_node(d, n, "spatial dim %d is empty", i);
+			return false;
+		}
 	if (is_global(n)) {
-		/* the max or mean of nothing has no value */
-		for (int i = 2; i < xs->rank; i++)
-			if (xs->dim[i] == 0 && xs->dim[0] * xs->dim[1] > 0) {
-				nn_error_node(d, n, "spatial dim %d is empty", i);
-				return false;
-			}
 		for (int i = 2; i < xs->rank; i++)
 			ys.dim[i] = 1;
 	} else {
