@@ -103,6 +103,10 @@ geometry(cmp_refit *L, const ir_node *n, const char **why, nn_diag *d)
 	}
 	L->st.k = L->cl.cols;
 	L->st.mg = L->cl.rows / L->st.ngroups;
+	if (L->st.k == 0 || L->st.mg == 0) { /* nothing to solve for */
+		*why = "its weight is empty";
+		return false;
+	}
 	return true;
 }
 
