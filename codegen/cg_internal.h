@@ -359,5 +359,8 @@ bool cg_prepare(cg_ctx *c, const cg_options *o);
 /* Sets the module's triple and data layout for o; false on a bad target.
  * Needed before lowering so size_t has the target's width. */
 bool cg_setup_target(cg_ctx *c, const cg_options *o);
+/* Frees the target machine cg_setup_target made, when the module it was
+ * for is given up before cg_emit or cg_prepare (which free it). */
+void cg_release_target(void);
 
 #endif

@@ -637,9 +637,10 @@ cg_build(cg_ctx *c, ir_graph *g, const cg_options *o, bool profile,
 		cg_build_entries(c, c->plan);
 	LLVMDisposeBuilder(c->b);
 	c->b = NULL;
-	if (!ok) {
+	if (!ok) { /* a node code generation refused: the target too */
 		LLVMDisposeModule(c->mod);
 		c->mod = NULL;
+		cg_release_target();
 		cg_ctx_dispose(c);
 	}
 	return ok;

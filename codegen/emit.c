@@ -337,6 +337,14 @@ write_module(cg_ctx *c, const cg_options *o, const char *path)
 	return ok;
 }
 
+void
+cg_release_target(void)
+{
+	if (tm_cache)
+		LLVMDisposeTargetMachine(tm_cache);
+	tm_cache = NULL;
+}
+
 bool
 cg_emit(cg_ctx *c, const cg_options *o, const char *path)
 {
