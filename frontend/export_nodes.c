@@ -191,10 +191,12 @@ emit_activation(ex_ctx *x, const ir_node *n, const char *in, const char *out)
 	}
 	Onnx__NodeProto *np =
 	        fe_ex_add_node(x, ir_ops[act].name, name, 1, cin, 1, &out, 2);
-	/* as passes/fuse.c made them: the activation's alpha and beta */
-	if (al)
+	/* as passes/fuse.c made them: the activation's alpha and beta,
+	 * where the op has them (the hooks ignore them elsewhere, and the
+	 * importer refuses an attribute the op does not know) */
+	if (al && ir_attr_schema(act, "alpha") == IR_ATTR_FLOAT)
 		fe_ex_attr_float(x, np, "alpha", al->f);
-	if (be)
+	if (be && ir_attr_schema(act, "beta") == IR_ATTR_FLOAT)
 		fe_ex_attr_float(x, np, "beta", be->f);
 }
 

@@ -782,6 +782,8 @@ const gen_op_fn gen_ops[IR_NOPS] = {
 };
 
 const gen_skip gen_skipped[] = {
-	{OP_Abs, NULL}, /* the list is empty today: every op is generated */
+	{OP_GRU, "recurrent layers (sequence, gates, states): no generator yet"},
+	{OP_LSTM, "recurrent layers (sequence, gates, states): no generator yet"},
+	{OP_RNN, "recurrent layers (sequence, gates, states): no generator yet"},
 };
-const int gen_nskipped = 0;
+const int gen_nskipped = NELEM(gen_skipped);
