@@ -143,6 +143,10 @@ typedef struct cg_loop {
 
 LLVMTypeRef cg_type(cg_ctx *c, ir_dtype t);
 LLVMValueRef cg_i64(cg_fn *f, int64_t v);
+/* i64 index arithmetic without signed overflow: a + b, and a * k (a
+ * itself when k is 1). */
+LLVMValueRef cg_iadd(cg_fn *f, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_imul(cg_fn *f, LLVMValueRef a, int64_t k);
 LLVMValueRef cg_fconst(cg_fn *f, ir_dtype t, double v);
 /* A constant of type t (float or int) holding v. */
 LLVMValueRef cg_const(cg_fn *f, ir_dtype t, double v);

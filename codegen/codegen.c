@@ -31,6 +31,18 @@ cg_i64(cg_fn *f, int64_t v)
 }
 
 LLVMValueRef
+cg_iadd(cg_fn *f, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildNSWAdd(f->b, a, b, "");
+}
+
+LLVMValueRef
+cg_imul(cg_fn *f, LLVMValueRef a, int64_t k)
+{
+	return k == 1 ? a : LLVMBuildNSWMul(f->b, a, cg_i64(f, k), "");
+}
+
+LLVMValueRef
 cg_fconst(cg_fn *f, ir_dtype t, double v)
 {
 	return LLVMConstReal(cg_type(f->c, t), v);

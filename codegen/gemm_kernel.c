@@ -208,18 +208,6 @@ typedef struct tpos {
 	int mr, nv, lanes;
 } tpos;
 
-static LLVMValueRef
-iadd(cg_fn *f, LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildNSWAdd(f->b, a, b, "");
-}
-
-static LLVMValueRef
-imul(cg_fn *f, LLVMValueRef a, int64_t k)
-{
-	return k == 1 ? a : LLVMBuildNSWMul(f->b, a, cg_i64(f, k), "");
-}
-
 /* B's vector at element offset off (lanes used: nv). */
 static LLVMValueRef
 b_vector(cg_fn *f, const cg_gemm *g, LLVMValueRef off, int nv)
@@ -237,7 +225,7 @@ b_vector(cg_fn *f, const cg_gemm *g, LLVMValueRef off, int nv)
 	v = LLVMConstNull(cg_vtype(f->c));
 	for (int l = 0; l < vl; l++)
 		v = LLVMBuildInsertElement(f->b, v, cg_load(f, g->bcb,
-			cg_code_load(f, g->b, iadd(f, off, cg_i64(f, l)),
+			cg_code_load(f, g->b, cg_iadd(f, off, cg_i64(f, l)),
 				     g->bbits)), LLVMConstInt(f->c->i32,
 			(unsigned long long)l, 0), "");
 	return v;
@@ -256,16 +244,16 @@ static void
 k_step(cg_fn *f, const cg_gemm *g, const tpos *t, LLVMValueRef k,
        LLVMValueRef *acc)
 {
-	LLVMValueRef bv[4], brow = iadd(f, t->bt, imul(f, k, g->sbk));
+	LLVMValueRef bv[4], brow = cg_iadd(f, t->bt, cg_imul(f, k, g->sbk));
 	LLVMValueRef ka = g->kmap ? cg_load(f, g->kmap, k) : k;
-	LLVMValueRef arow = iadd(f, t->ablk, imul(f, ka, g->sak));
+	LLVMValueRef arow = cg_iadd(f, t->ablk, cg_imul(f, ka, g->sak));
 	int vl = f->c->vl;
 
 	for (int v = 0; v < t->nv; v++)
-		bv[v] = b_vector(f, g, iadd(f, brow, cg_i64(f, v * vl)),
+		bv[v] = b_vector(f, g, cg_iadd(f, brow, cg_i64(f, v * vl)),
 				 v == t->nv - 1 && !g->bpad ? t->lanes : vl);
 	for (int i = 0; i < t->mr; i++) {
-		LLVMValueRef a = cg_vsplat(f, a_scalar(f, g, iadd(f, arow,
+		LLVMValueRef a = cg_vsplat(f, a_scalar(f, g, cg_iadd(f, arow,
 			cg_i64(f, i * g->sam))));
 		for (int v = 0; v < t->nv; v++)
 			acc[i * 4 + v] = cg_vfma(f, a, bv[v], acc[i * 4 + v]);
@@ -329,7 +317,7 @@ k_loop(cg_fn *f, const cg_gemm *g, const tpos *t, LLVMValueRef *acc)
 		acc[i] = phis[i];
 	}
 	k_step(f, g, t, k, acc);
-	next = iadd(f, k, cg_i64(f, 1));
+	next = cg_iadd(f, k, cg_i64(f, 1));
 	latch = LLVMGetInsertBlock(f->b);
 	exit = LLVMAppendBasicBlockInContext(f->c->ctx, f->fn, "kdone");
 	cg_no_unroll(f, LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntSLT,
@@ -346,17 +334,18 @@ static LLVMValueRef
 bias_vec(cg_fn *f, const cg_gemm *g, LLVMValueRef i, LLVMValueRef j,
 	 int lanes)
 {
-	LLVMValueRef base = iadd(f, g->bias0, imul(f, i, g->sbi)), v;
+	LLVMValueRef base = cg_iadd(f, g->bias0, cg_imul(f, i, g->sbi)), v;
 
 	if (g->sbj == 0)
 		return cg_vsplat(f, cg_load(f, g->bias, base));
 	if (g->sbj == 1)
-		return cg_vload(f, g->bias, iadd(f, base, j), lanes);
+		return cg_vload(f, g->bias, cg_iadd(f, base, j), lanes);
 	v = LLVMConstNull(cg_vtype(f->c));
 	for (int l = 0; l < lanes; l++) {
-		LLVMValueRef jl = iadd(f, j, cg_i64(f, l));
-		v = LLVMBuildInsertElement(f->b, v, cg_load(f, g->bias, iadd(f,
-			base, imul(f, jl, g->sbj))), LLVMConstInt(f->c->i32,
+		LLVMValueRef jl = cg_iadd(f, j, cg_i64(f, l));
+		LLVMValueRef e = cg_load(f, g->bias, cg_iadd(f, base,
+			cg_imul(f, jl, g->sbj)));
+		v = LLVMBuildInsertElement(f->b, v, e, LLVMConstInt(f->c->i32,
 			(unsigned long long)l, 0), "");
 	}
 	return v;
@@ -368,13 +357,13 @@ store_tile(cg_fn *f, const cg_gemm *g, const tpos *t, LLVMValueRef *acc)
 	int vl = f->c->vl;
 
 	for (int i = 0; i < t->mr; i++) {
-		LLVMValueRef ri = iadd(f, t->i0, cg_i64(f, i));
-		LLVMValueRef crow = iadd(f, imul(f, ri, g->scm), t->j0);
+		LLVMValueRef ri = cg_iadd(f, t->i0, cg_i64(f, i));
+		LLVMValueRef crow = cg_iadd(f, cg_imul(f, ri, g->scm), t->j0);
 		for (int v = 0; v < t->nv; v++) {
 			int ln = v == t->nv - 1 ? t->lanes : vl;
 			LLVMValueRef y = acc[i * 4 + v], off, jv;
-			jv = iadd(f, t->j0, cg_i64(f, v * vl));
-			off = iadd(f, crow, cg_i64(f, v * vl));
+			jv = cg_iadd(f, t->j0, cg_i64(f, v * vl));
+			off = cg_iadd(f, crow, cg_i64(f, v * vl));
 			if (g->alpha != 1.0)
 				y = LLVMBuildFMul(f->b, y, vconst(f, g->alpha),
 						  "");
@@ -387,9 +376,9 @@ store_tile(cg_fn *f, const cg_gemm *g, const tpos *t, LLVMValueRef *acc)
 			}
 			if (g->res)
 				y = LLVMBuildFAdd(f->b, y, cg_vload(f, g->res,
-					iadd(f, g->res0, off), ln), "");
+					cg_iadd(f, g->res0, off), ln), "");
 			y = cg_vact(f, y, g->act, g->lo, g->hi);
-			cg_vstore(f, g->c, iadd(f, g->c0, off), y, ln);
+			cg_vstore(f, g->c, cg_iadd(f, g->c0, off), y, ln);
 		}
 	}
 }
@@ -400,10 +389,10 @@ emit_tile(cg_fn *f, const cg_gemm *g, tpos *t, LLVMValueRef blk,
 {
 	LLVMValueRef acc[64];
 
-	t->ablk = iadd(f, g->a0, imul(f, blk, g->amb));
-	t->bt = iadd(f, g->b0, imul(f, tile, g->bnb));
-	t->i0 = imul(f, blk, g->mr);
-	t->j0 = imul(f, tile, (int64_t)g->nv * f->c->vl);
+	t->ablk = cg_iadd(f, g->a0, cg_imul(f, blk, g->amb));
+	t->bt = cg_iadd(f, g->b0, cg_imul(f, tile, g->bnb));
+	t->i0 = cg_imul(f, blk, g->mr);
+	t->j0 = cg_imul(f, tile, (int64_t)g->nv * f->c->vl);
 	k_loop(f, g, t, acc);
 	store_tile(f, g, t, acc);
 }

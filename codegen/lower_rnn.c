@@ -64,18 +64,6 @@ typedef struct rnn_cg {
 } rnn_cg;
 
 static LLVMValueRef
-iadd(cg_fn *f, LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildNSWAdd(f->b, a, b, "");
-}
-
-static LLVMValueRef
-imul(cg_fn *f, LLVMValueRef a, int64_t k)
-{
-	return LLVMBuildNSWMul(f->b, a, cg_i64(f, k), "");
-}
-
-static LLVMValueRef
 fc(cg_fn *f, double v)
 {
 	return cg_fconst(f, IR_F32, v);
@@ -140,7 +128,8 @@ act(cg_fn *f, const ir_rnn_act *a, LLVMValueRef x)
 		return LLVMBuildFDiv(f->b, x, vadd(f, fc(f, 1),
 			cg_intrin(f, "fabs", IR_F32, 1, &x)), "");
 	case IR_RNN_SOFTPLUS:
-		t = LLVMBuildFNeg(f->b, cg_intrin(f, "fabs", IR_F32, 1, &x), "");
+		t = cg_intrin(f, "fabs", IR_F32, 1, &x);
+		t = LLVMBuildFNeg(f->b, t, "");
 		t = cg_libm(f, "log1p", IR_F32, cg_intrin(f, "exp", IR_F32, 1,
 							  &t));
 		return vadd(f, cg_max(f, IR_F32, x, fc(f, 0)), t);
@@ -164,13 +153,13 @@ gate(rnn_cg *q, int k, LLVMValueRef x)
 static LLVMValueRef
 sload(rnn_cg *q, int64_t base, LLVMValueRef idx)
 {
-	return cg_load(q->f, q->sc, iadd(q->f, cg_i64(q->f, base), idx));
+	return cg_load(q->f, q->sc, cg_iadd(q->f, cg_i64(q->f, base), idx));
 }
 
 static void
 sstore(rnn_cg *q, int64_t base, LLVMValueRef idx, LLVMValueRef v)
 {
-	cg_store(q->f, q->sc, iadd(q->f, cg_i64(q->f, base), idx), v);
+	cg_store(q->f, q->sc, cg_iadd(q->f, cg_i64(q->f, base), idx), v);
 }
 
 /* Element e of input k, or 0 when the input is omitted. */
@@ -192,9 +181,10 @@ bias(rnn_cg *q, int k, LLVMValueRef j, int which)
 	const ir_rnn *r = &q->l->r;
 	cg_fn *f = q->f;
 	int64_t gh = r->gates * r->h, base = q->dir * 2 * gh + k * r->h;
-	LLVMValueRef wb = in_or0(q, IR_RNN_IN_B, iadd(f, cg_i64(f, base), j));
-	LLVMValueRef rb = in_or0(q, IR_RNN_IN_B, iadd(f, cg_i64(f, base + gh),
-						     j));
+	LLVMValueRef wb = in_or0(q, IR_RNN_IN_B, cg_iadd(f, cg_i64(f, base),
+							  j));
+	LLVMValueRef rb = in_or0(q, IR_RNN_IN_B, cg_iadd(f, cg_i64(f,
+		base + gh), j));
 
 	return which > 0 ? rb : which < 0 ? wb : vadd(f, wb, rb);
 }
@@ -228,8 +218,8 @@ x_row(rnn_cg *q, LLVMValueRef b, LLVMValueRef tt)
 	const ir_rnn *r = &q->l->r;
 	cg_fn *f = q->f;
 
-	return r->batch_first ? iadd(f, imul(f, b, r->t), tt)
-			      : iadd(f, imul(f, tt, r->b), b);
+	return r->batch_first ? cg_iadd(f, cg_imul(f, b, r->t), tt)
+			      : cg_iadd(f, cg_imul(f, tt, r->b), b);
 }
 
 static LLVMValueRef
@@ -238,11 +228,11 @@ y_at(rnn_cg *q, LLVMValueRef b, LLVMValueRef tt, LLVMValueRef j)
 	const ir_rnn *r = &q->l->r;
 	cg_fn *f = q->f;
 	LLVMValueRef row = r->batch_first
-		? iadd(f, imul(f, iadd(f, imul(f, b, r->t), tt), r->dirs),
-		       cg_i64(f, q->dir))
-		: iadd(f, imul(f, iadd(f, imul(f, tt, r->dirs),
+		? cg_iadd(f, cg_imul(f, cg_iadd(f, cg_imul(f, b, r->t), tt),
+				     r->dirs), cg_i64(f, q->dir))
+		: cg_iadd(f, cg_imul(f, cg_iadd(f, cg_imul(f, tt, r->dirs),
 				       cg_i64(f, q->dir)), r->b), b);
-	return iadd(f, imul(f, row, r->h), j);
+	return cg_iadd(f, cg_imul(f, row, r->h), j);
 }
 
 /* Element j of batch b's state in initial_h/initial_c and Y_h/Y_c. */
@@ -252,9 +242,9 @@ state_at(rnn_cg *q, LLVMValueRef b, LLVMValueRef j)
 	const ir_rnn *r = &q->l->r;
 	cg_fn *f = q->f;
 	LLVMValueRef row = r->batch_first
-		? iadd(f, imul(f, b, r->dirs), cg_i64(f, q->dir))
-		: iadd(f, cg_i64(f, q->dir * r->b), b);
-	return iadd(f, imul(f, row, r->h), j);
+		? cg_iadd(f, cg_imul(f, b, r->dirs), cg_i64(f, q->dir))
+		: cg_iadd(f, cg_i64(f, q->dir * r->b), b);
+	return cg_iadd(f, cg_imul(f, row, r->h), j);
 }
 
 /* Batch b's sequence length (T without sequence_lens); one outside
@@ -298,7 +288,7 @@ row_begin(rnn_cg *q, rnn_row *w)
 	back = LLVMBuildSub(f->b, LLVMBuildSub(f->b, len, cg_i64(f, 1), ""),
 			    q->s, "");
 	w->tt = ir_rnn_backward(r, q->dir) ? back : q->s;
-	w->xr = imul(f, x_row(q, w->b, w->tt), r->gates * r->h);
+	w->xr = cg_imul(f, x_row(q, w->b, w->tt), r->gates * r->h);
 	w->j = cg_loop_begin_dyn(f, cg_i64(f, 0), LLVMBuildSelect(f->b, on,
 		cg_i64(f, r->h), cg_i64(f, 0), ""), &w->lj);
 }
@@ -317,10 +307,10 @@ pre(rnn_cg *q, const rnn_row *w, int k)
 	const rnn_lay *l = q->l;
 	cg_fn *f = q->f;
 	int64_t gh = rec_cols(&l->r);
-	LLVMValueRef col = iadd(f, cg_i64(f, k * l->r.h), w->j);
-	LLVMValueRef x = sload(q, l->xw, iadd(f, w->xr, col));
+	LLVMValueRef col = cg_iadd(f, cg_i64(f, k * l->r.h), w->j);
+	LLVMValueRef x = sload(q, l->xw, cg_iadd(f, w->xr, col));
 
-	x = vadd(f, x, sload(q, l->rec, iadd(f, imul(f, w->b, gh), col)));
+	x = vadd(f, x, sload(q, l->rec, cg_iadd(f, cg_imul(f, w->b, gh), col)));
 	return vadd(f, x, bias(q, k, w->j, 0));
 }
 
@@ -341,7 +331,7 @@ peep(rnn_cg *q, int k, LLVMValueRef j, LLVMValueRef c)
 
 	if (f->n->nin <= IR_RNN_IN_P || !f->n->in[IR_RNN_IN_P])
 		return fc(f, 0);
-	return vmul(f, in_or0(q, IR_RNN_IN_P, iadd(f, cg_i64(f, base), j)),
+	return vmul(f, in_or0(q, IR_RNN_IN_P, cg_iadd(f, cg_i64(f, base), j)),
 		    c);
 }
 
@@ -354,7 +344,7 @@ lstm_step(rnn_cg *q)
 	LLVMValueRef hc, c, gi, gf, gc, go;
 
 	row_begin(q, &w);
-	hc = iadd(f, imul(f, w.b, l->r.h), w.j);
+	hc = cg_iadd(f, cg_imul(f, w.b, l->r.h), w.j);
 	c = sload(q, l->c, hc);
 	gi = gate(q, 0, vadd(f, pre(q, &w, 0), peep(q, 0, w.j, c)));
 	gf = l->r.input_forget ? LLVMBuildFSub(f->b, fc(f, 1), gi, "")
@@ -378,7 +368,7 @@ rnn_step(rnn_cg *q)
 	LLVMValueRef hc, h;
 
 	row_begin(q, &w);
-	hc = iadd(f, imul(f, w.b, l->r.h), w.j);
+	hc = cg_iadd(f, cg_imul(f, w.b, l->r.h), w.j);
 	h = gate(q, 0, pre(q, &w, 0));
 	sstore(q, l->h, hc, h);
 	store_y(q, &w, h);
@@ -398,12 +388,12 @@ gru_step(rnn_cg *q, const float *rw)
 	LLVMValueRef hc, z, r, x, h;
 
 	row_begin(q, &w);
-	hc = iadd(f, imul(f, w.b, hs), w.j);
+	hc = cg_iadd(f, cg_imul(f, w.b, hs), w.j);
 	sstore(q, l->z, hc, gate(q, 0, pre(q, &w, 0)));
 	r = gate(q, 0, pre(q, &w, 1));
 	if (l->r.lbr)
-		x = vadd(f, sload(q, l->rec, iadd(f, imul(f, w.b, 3 * hs),
-			iadd(f, cg_i64(f, 2 * hs), w.j))),
+		x = vadd(f, sload(q, l->rec, cg_iadd(f, cg_imul(f, w.b, 3 * hs),
+			cg_iadd(f, cg_i64(f, 2 * hs), w.j))),
 			bias(q, 2, w.j, 1));
 	else
 		x = sload(q, l->h, hc);
@@ -413,9 +403,9 @@ gru_step(rnn_cg *q, const float *rw)
 		product(f, q->sc, cg_i64(f, l->rh), l->r.b, hs,
 			rw + 2 * hs * hs, hs, q->sc, cg_i64(f, l->rec2));
 	row_begin(q, &w);
-	hc = iadd(f, imul(f, w.b, hs), w.j);
-	x = vadd(f, sload(q, l->xw, iadd(f, w.xr, iadd(f, cg_i64(f, 2 * hs),
-		w.j))), bias(q, 2, w.j, -1));
+	hc = cg_iadd(f, cg_imul(f, w.b, hs), w.j);
+	x = vadd(f, sload(q, l->xw, cg_iadd(f, w.xr, cg_iadd(f,
+		cg_i64(f, 2 * hs), w.j))), bias(q, 2, w.j, -1));
 	if (l->r.lbr)
 		x = vadd(f, x, sload(q, l->rh, hc));
 	else
@@ -443,7 +433,7 @@ states(rnn_cg *q, bool out)
 	cg_loop lp[2];
 
 	cg_nest_begin(f, 2, dims, iv, lp);
-	hc = iadd(f, imul(f, iv[0], l->r.h), iv[1]);
+	hc = cg_iadd(f, cg_imul(f, iv[0], l->r.h), iv[1]);
 	st = state_at(q, iv[0], iv[1]);
 	for (int k = 0; k < 2; k++) {
 		int64_t base = k ? l->c : l->h;

@@ -601,32 +601,42 @@ walk_body(walk *k, LLVMValueRef acc0)
 		 loop, &s);
 }
 
+/* A private function (blob header, x, y) -> void of the given name, its
+ * builder in k->s at its entry and k->h, k->x, k->y its parameters. */
+static LLVMValueRef
+begin_fn(cg_ctx *c, walk *k, const char *name)
+{
+	LLVMTypeRef pt[3] = {c->ptr, c->ptr, c->ptr};
+	LLVMTypeRef pf = LLVMPointerType(c->f32, 0);
+	LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
+		LLVMVoidTypeInContext(c->ctx), pt, 3, 0));
+
+	LLVMSetLinkage(fn, LLVMPrivateLinkage);
+	add_fn_attr(c, fn, "nounwind");
+	k->s.c = c;
+	k->s.fn = fn;
+	k->s.b = LLVMCreateBuilderInContext(c->ctx);
+	LLVMPositionBuilderAtEnd(k->s.b, LLVMAppendBasicBlockInContext(c->ctx,
+		fn, "start"));
+	k->h = LLVMGetParam(fn, 0);
+	k->x = LLVMBuildBitCast(k->s.b, LLVMGetParam(fn, 1), pf, "");
+	k->y = LLVMBuildBitCast(k->s.b, LLVMGetParam(fn, 2), pf, "");
+	return fn;
+}
+
 /* The walk (blob header, x, y) shared by the layers of one batch vector
  * width mc and weight kind (plain or codes): x is [cols, mc] (mc > 1:
  * transposed), y [mc, rows]. */
 static LLVMValueRef
 walk_fn(cg_ctx *c, unsigned mc, bool plain, bool wide, const char *name)
 {
-	LLVMTypeRef pt[3] = {c->ptr, c->ptr, c->ptr};
-	LLVMTypeRef pf = LLVMPointerType(c->f32, 0);
 	LLVMValueRef fn;
 	walk k = {.mc = mc, .plain = plain, .wide = wide};
 
-	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
-		LLVMVoidTypeInContext(c->ctx), pt, 3, 0));
-	LLVMSetLinkage(fn, LLVMPrivateLinkage);
-	add_fn_attr(c, fn, "nounwind");
+	fn = begin_fn(c, &k, name);
 	add_fn_attr(c, fn, "noinline");
-	k.s.c = c;
-	k.s.fn = fn;
-	k.s.b = LLVMCreateBuilderInContext(c->ctx);
-	LLVMPositionBuilderAtEnd(k.s.b, LLVMAppendBasicBlockInContext(c->ctx,
-		fn, "start"));
-	k.h = LLVMGetParam(fn, 0);
 	k.bias = cg_gep(&k.s, k.h, cg_i64(&k.s, hdr_bytes(wide ? 4 : 2)));
 	k.st = cg_gep(&k.s, k.h, hsize(&k, S_END));
-	k.x = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 1), pf, "");
-	k.y = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 2), pf, "");
 	walk_body(&k, vzero(&k));
 	LLVMDisposeBuilder(k.s.b);
 	return fn;
@@ -746,7 +756,6 @@ static LLVMValueRef
 routine(cg_ctx *c, unsigned mc, bool plain, bool wide)
 {
 	char name[256], wname[272];
-	LLVMTypeRef pt[3] = {c->ptr, c->ptr, c->ptr};
 	LLVMValueRef fn, wfn;
 	walk k = {.mc = mc, .plain = plain, .wide = wide};
 
@@ -756,20 +765,7 @@ routine(cg_ctx *c, unsigned mc, bool plain, bool wide)
 		return fn;
 	snprintf(wname, sizeof wname, "%s.walk", name);
 	wfn = walk_fn(c, mc, plain, wide, wname);
-	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
-		LLVMVoidTypeInContext(c->ctx), pt, 3, 0));
-	LLVMSetLinkage(fn, LLVMPrivateLinkage);
-	add_fn_attr(c, fn, "nounwind");
-	k.s.c = c;
-	k.s.fn = fn;
-	k.s.b = LLVMCreateBuilderInContext(c->ctx);
-	LLVMPositionBuilderAtEnd(k.s.b, LLVMAppendBasicBlockInContext(c->ctx,
-		fn, "start"));
-	k.h = LLVMGetParam(fn, 0);
-	k.x = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 1), LLVMPointerType(
-		c->f32, 0), "");
-	k.y = LLVMBuildBitCast(k.s.b, LLVMGetParam(fn, 2), LLVMPointerType(
-		c->f32, 0), "");
+	fn = begin_fn(c, &k, name);
 	call3(&k.s, wfn, k.h, k.x, k.y);
 	walk_nonfinite(&k, wfn);
 	LLVMDisposeBuilder(k.s.b);

@@ -115,7 +115,8 @@ parse_tensor_attr(parser *P, ir_attr *a)
 	token at = P->tok;
 	if (!ir_parse_type(P, &t->dtype, &t->shape) ||
 	    !ir_lex_expect_punct(P, ':') ||
-	    !ir_parse_numel(P, &at, &t->shape, t->dtype, &n))
+	    !ir_parse_numel(P, &at, &t->shape, t->dtype, &n) ||
+	    !ir_parse_data_fits(P, &at, t->dtype, &t->shape, n))
 		return false;
 	t->data = nn_alloc(P->g->arena, (size_t)n * ir_dtype_size(t->dtype));
 	if (!ir_parse_data(P, t->data, t->dtype, &t->shape, n))

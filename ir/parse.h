@@ -67,6 +67,12 @@ bool ir_parse_type(parser *P, ir_dtype *dt, ir_shape *s);
  * sizes over the parser's cap (reported at `at`). */
 bool ir_parse_numel(parser *P, const token *at, const ir_shape *s, ir_dtype t,
                     int64_t *n);
+/* Checks the data that follows before its n elements are allocated: one
+ * of the forms ir_parse_data reads, a list the rest of the text can
+ * hold, a splat or random fill of at most 2 GiB; false (reported) if
+ * not. */
+bool ir_parse_data_fits(parser *P, const token *at, ir_dtype t,
+			const ir_shape *s, int64_t n);
 bool ir_parse_data(parser *P, void *data, ir_dtype t, const ir_shape *s,
                    int64_t n);
 bool ir_parse_const(parser *P, const token *res);

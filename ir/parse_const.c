@@ -425,6 +425,34 @@ list_fits(parser *P, const token *at, ir_dtype t, const ir_shape *s,
 	return false;
 }
 
+/* The most bytes a splat or random fill may make: as much as an ONNX file
+ * can hold inline (protobuf's 2 GiB). */
+#define FILL_MAX_BYTES ((int64_t)1 << 31)
+
+bool
+ir_parse_data_fits(parser *P, const token *at, ir_dtype t, const ir_shape *s,
+	  int64_t n)
+{
+	bool fill = ir_lex_is_ident(P, "splat") || ir_lex_is_ident(P, "random");
+	int64_t bytes = n * (int64_t)ir_dtype_size(t);
+	char buf[160];
+
+	if (!fill && !ir_lex_is_punct(P, '[')) {
+		ir_lex_expected(P, "constant data ('[', splat, random or "
+				"elided)");
+		return false;
+	}
+	if (!fill)
+		return list_fits(P, at, t, s, n);
+	if (bytes <= FILL_MAX_BYTES)
+		return true;
+	ir_shape_str(s, buf, sizeof buf);
+	ir_lex_err(P, at, "%s%s is %lld bytes; a splat or random constant "
+		   "holds at most %lld", ir_dtype_name(t), buf,
+		   (long long)bytes, (long long)FILL_MAX_BYTES);
+	return false;
+}
+
 bool
 ir_parse_const(parser *P, const token *res)
 {
@@ -449,7 +477,7 @@ ir_parse_const(parser *P, const token *res)
 		if (!parse_elided(P, v))
 			return false;
 	} else {
-		if (!list_fits(P, &at, t, &s, n))
+		if (!ir_parse_data_fits(P, &at, t, &s, n))
 			return false;
 		v = ir_add_const(P->g, name, t, &s, NULL);
 		if (!ir_parse_data(P, v->data, t, &s, n))
