@@ -258,6 +258,12 @@ bool cg_fail(cg_fn *f, const char *fmt, ...)
 /* Normalizes a possibly negative axis; -1 if out of range. */
 int cg_axis(int64_t a, int rank);
 
+/* The rows of a k x n weight (n x k when tb) with a non-zero, the only
+ * ones the dense kernel keeps at -O2 and up (lower_gemm.c); their indices
+ * go to live (NULL: only counted). */
+int64_t cg_gemm_live_rows(const float *w, bool tb, int64_t k, int64_t n,
+			  int64_t *live);
+
 /* The lowering hooks: build the body of f (entry block positioned; the
  * caller adds the return, CG_OK unless cg_runtime_error was called).
  * False after reporting an error. */

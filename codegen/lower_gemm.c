@@ -200,19 +200,30 @@ cg_pack_b(cg_fn *f, const float *w, int64_t k, int64_t n, bool tb, int64_t nw)
  * one owes every output). Returns the live rows as a k' x n matrix
  * (malloc'd) and sets g->k to k' and *dead to the k - k' dropped rows
  * (malloc'd, *ndead of them), or NULL when every row (or none) is live. */
-static float *
-live_rows(cg_fn *f, const float *w, bool tb, cg_gemm *g, int64_t **dead,
-	  int64_t *ndead)
+int64_t
+cg_gemm_live_rows(const float *w, bool tb, int64_t k, int64_t n,
+		  int64_t *live)
 {
-	int64_t k = g->k, n = g->n, nl = 0;
-	int64_t *live = nn_xmalloc((size_t)k * sizeof *live + 1);
+	int64_t nl = 0;
+
 	for (int64_t kk = 0; kk < k; kk++) {
 		bool any = false;
 		for (int64_t j = 0; j < n && !any; j++)
 			any = (tb ? w[j * k + kk] : w[kk * n + j]) != 0;
-		if (any)
-			live[nl++] = kk;
+		if (any && live)
+			live[nl] = kk;
+		nl += any;
 	}
+	return nl;
+}
+
+static float *
+live_rows(cg_fn *f, const float *w, bool tb, cg_gemm *g, int64_t **dead,
+	  int64_t *ndead)
+{
+	int64_t k = g->k, n = g->n;
+	int64_t *live = nn_xmalloc((size_t)k * sizeof *live + 1);
+	int64_t nl = cg_gemm_live_rows(w, tb, k, n, live);
 	float *d = NULL;
 	*dead = NULL, *ndead = 0;
 	if (f->c->o->opt_level >= 2 && nl > 0 && nl < k) {

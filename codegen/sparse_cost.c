@@ -363,6 +363,27 @@ pick(const cg_options *o, const cg_kernel_choice *c, bool conv)
 						     : CG_KERNEL_DENSE;
 }
 
+/* Bytes the dense FC kernel saves by dropping the all-zero rows of its
+ * weight (lower_gemm.c's fast path at -O2 and up: the live rows' values
+ * plus an 8-byte index each), so that the reported bytes are the
+ * object's (select-features zeroes whole input columns). */
+static int64_t
+dense_rows_dropped(const ir_node *n, const cg_options *o)
+{
+	const ir_value *w = n->in[1];
+	bool tb = n->op != OP_MatMul && ir_attr_int(n, "transB", 0);
+	int64_t k, cols, nl;
+
+	if (o->opt_level < 2 || ir_ops[n->op].weight != IR_W_KN ||
+	    cg_weight_shared(w) || w->dtype != IR_F32 || w->shape.rank != 2 ||
+	    n->out[0]->dtype != IR_F32)
+		return 0;
+	k = w->shape.dim[tb ? 1 : 0];
+	cols = w->shape.dim[tb ? 0 : 1];
+	nl = cg_gemm_live_rows(w->data, tb, k, cols, NULL);
+	return nl > 0 && nl < k ? (k - nl) * cols * 4 - nl * 8 : 0;
+}
+
 cg_kernel
 cg_sparse_choose(const ir_node *n, const cg_options *o, cg_kernel_choice *c)
 {
@@ -381,6 +402,7 @@ cg_sparse_choose(const ir_node *n, const cg_options *o, cg_kernel_choice *c)
 		(c->params * ir_code_bits(n->in[1]->ncodes) + 7) / 8 +
 		n->in[1]->ncodes * 4 :
 		c->params * (int64_t)ir_dtype_size(n->in[1]->dtype);
+	c->bytes[CG_KERNEL_DENSE] -= dense_rows_dropped(n, o);
 	if (!sp_describe(n, &L))
 		return c->kind = CG_KERNEL_DENSE;
 	if (L.conv)

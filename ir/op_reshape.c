@@ -78,7 +78,10 @@ reshape_target(const ir_node *n, const ir_shape *in, ir_shape *out,
 			return false;
 		}
 		out->dim[i] = x;
-		known *= x;
+		/* saturates past any tensor's size (a huge target dim is
+		 * then a mismatch below, not a signed overflow) */
+		known = x && known > IR_MAX_ELEMS / x ? IR_MAX_ELEMS + 1
+						      : known * x;
 	}
 	int64_t total = ir_shape_numel(in);
 	if (infer >= 0) {
