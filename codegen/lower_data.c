@@ -6,13 +6,6 @@
 
 #include "cg_internal.h"
 
-static bool
-is_uns(ir_dtype t)
-{
-	return t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64 ||
-	       t == IR_BOOL;
-}
-
 /* f32 <-> bf16 by bit manipulation (round to nearest even, NaN kept). */
 static LLVMValueRef
 to_bf16(cg_fn *f, LLVMValueRef v)
@@ -73,16 +66,18 @@ cg_convert(cg_fn *f, LLVMValueRef v, ir_dtype from, ir_dtype to)
 		       ? LLVMBuildFPExt(f->b, v, tt, "")
 		       : LLVMBuildFPTrunc(f->b, v, tt, "");
 	if (ff)
-		return is_uns(to) ? LLVMBuildFPToUI(f->b, v, tt, "")
-				  : LLVMBuildFPToSI(f->b, v, tt, "");
+		return ir_dtype_is_unsigned(to)
+		       ? LLVMBuildFPToUI(f->b, v, tt, "")
+		       : LLVMBuildFPToSI(f->b, v, tt, "");
 	if (tf)
-		return is_uns(from) ? LLVMBuildUIToFP(f->b, v, tt, "")
-				    : LLVMBuildSIToFP(f->b, v, tt, "");
+		return ir_dtype_is_unsigned(from)
+		       ? LLVMBuildUIToFP(f->b, v, tt, "")
+		       : LLVMBuildSIToFP(f->b, v, tt, "");
 	if (ir_dtype_size(from) > ir_dtype_size(to))
 		return LLVMBuildTrunc(f->b, v, tt, "");
 	if (ir_dtype_size(from) == ir_dtype_size(to))
 		return v;
-	return is_uns(from) ? LLVMBuildZExt(f->b, v, tt, "")
+	return ir_dtype_is_unsigned(from) ? LLVMBuildZExt(f->b, v, tt, "")
 			    : LLVMBuildSExt(f->b, v, tt, "");
 }
 

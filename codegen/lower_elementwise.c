@@ -28,8 +28,7 @@ clip_bound(cg_fn *f, ir_dtype t, int i, bool hi)
 		return cg_load_c(f, f->in[i], cg_i64(f, 0), t);
 	if (ir_dtype_is_float(t))
 		return fconst(f, t, hi ? INFINITY : -INFINITY);
-	if (t == IR_BOOL || t == IR_U8 || t == IR_U16 || t == IR_U32 ||
-	    t == IR_U64)
+	if (ir_dtype_is_unsigned(t))
 		return hi ? LLVMConstAllOnes(cg_type(f->c, t))
 			  : LLVMConstNull(cg_type(f->c, t));
 	{
@@ -229,7 +228,7 @@ binary_op(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b,
 	  ir_dtype bt)
 {
 	bool fl = ir_dtype_is_float(t);
-	bool un = t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64;
+	bool un = ir_dtype_is_unsigned(t);
 	LLVMValueRef args[2] = {a, b};
 
 	switch (f->n->op) {

@@ -9,13 +9,6 @@
 
 #define MAX_IN 15
 
-static bool
-uns(ir_dtype t)
-{
-	return t == IR_U8 || t == IR_U16 || t == IR_U32 || t == IR_U64 ||
-	       t == IR_BOOL;
-}
-
 static LLVMValueRef
 compare(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 {
@@ -31,7 +24,8 @@ compare(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 
 	if (ir_dtype_is_float(t))
 		return LLVMBuildFCmp(f->b, fp[k], a, b, "");
-	return LLVMBuildICmp(f->b, uns(t) ? up[k] : sp[k], a, b, "");
+	return LLVMBuildICmp(f->b, ir_dtype_is_unsigned(t) ? up[k] : sp[k], a,
+			     b, "");
 }
 
 /* Remainder with the sign of the divisor unless fmod=1. An integer zero
@@ -48,14 +42,14 @@ mod(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 	} else {
 		LLVMValueRef bad = LLVMBuildICmp(f->b, LLVMIntEQ, b, zero, "");
 		cg_runtime_error(f, bad, CG_ERR_DIV_ZERO);
-		if (!uns(t))
+		if (!ir_dtype_is_unsigned(t))
 			bad = LLVMBuildOr(f->b, bad, LLVMBuildICmp(f->b,
 				LLVMIntEQ, b, cg_const(f, t, -1), ""), "");
 		b = LLVMBuildSelect(f->b, bad, cg_const(f, t, 1), b, "");
-		r = uns(t) ? LLVMBuildURem(f->b, a, b, "")
+		r = ir_dtype_is_unsigned(t) ? LLVMBuildURem(f->b, a, b, "")
 			   : LLVMBuildSRem(f->b, a, b, "");
 	}
-	if (uns(t) || ir_attr_int(f->n, "fmod", 0))
+	if (ir_dtype_is_unsigned(t) || ir_attr_int(f->n, "fmod", 0))
 		return r;
 	if (fl)
 		fix = LLVMBuildAnd(f->b, LLVMBuildFCmp(f->b, LLVMRealONE, r,
