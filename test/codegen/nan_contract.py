@@ -133,17 +133,10 @@ def one(t, name, m, want, x, opt):
         exe, err = rc.build_model(t, path, wd, "m", opt=opt)
         if err:
             return err
-        inp = os.path.join(wd, "x.npy")
-        np.save(inp, x)
-        out, ref = os.path.join(wd, "o.npy"), os.path.join(wd, "r.npy")
-        code, txt = rc.run_exe(exe, [inp], [out])
-        if code:
-            return "harness exit %d\n%s" % (code, txt)
-        code, txt = rc.sh([t.nncc_run, os.path.join(wd, "m.nnir"), inp,
-                           "-o", ref])
-        if code:
-            return "nncc-run failed:\n" + txt
-        got, exp = np.load(out), np.load(ref)
+        got, exp, err = rc.object_and_interp(
+            t, exe, os.path.join(wd, "m.nnir"), x, wd)
+        if err:
+            return err
         if got.tobytes() != exp.tobytes():
             return "object %r != nncc-run %r" % (got, exp)
         if not same(got, want):

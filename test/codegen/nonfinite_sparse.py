@@ -184,17 +184,10 @@ def one(t, name, m, xs, ref, level, extra):
         if err:
             return err
         for k, x in enumerate(xs):
-            inp = os.path.join(wd, "x.npy")
-            np.save(inp, x)
-            out, r = os.path.join(wd, "o.npy"), os.path.join(wd, "r.npy")
-            code, txt = rc.run_exe(exe, [inp], [out])
-            if code:
-                return "harness exit %d\n%s" % (code, txt)
-            code, txt = rc.sh([t.nncc_run, os.path.join(wd, "m.nnir"), inp,
-                               "-o", r])
-            if code:
-                return "nncc-run failed:\n" + txt
-            got, exp = np.load(out), np.load(r)
+            got, exp, err = rc.object_and_interp(
+                t, exe, os.path.join(wd, "m.nnir"), x, wd)
+            if err:
+                return err
             err = compare(got, exp)
             if err:
                 return "input %d: object vs nncc-run: %s\n%r\n%r" % (

@@ -116,6 +116,22 @@ def run_exe(exe, ins, outs, mode=None, prefix=()):
     return sh(args)
 
 
+def object_and_interp(t, exe, ir, x, wd):
+    """Runs the linked model exe and `nncc-run` on the IR it was compiled
+    from (ir) on the one input array x: (object output, nncc-run output,
+    None), or (None, None, error text)."""
+    inp = os.path.join(wd, "x.npy")
+    np.save(inp, x)
+    out, ref = os.path.join(wd, "o.npy"), os.path.join(wd, "r.npy")
+    code, txt = run_exe(exe, [inp], [out])
+    if code:
+        return None, None, "harness exit %d\n%s" % (code, txt)
+    code, txt = sh([t.nncc_run, ir, inp, "-o", ref])
+    if code:
+        return None, None, "nncc-run failed:\n" + txt
+    return np.load(out), np.load(ref), None
+
+
 def node_case(t, node_dir, name):
     case = os.path.join(node_dir, name)
     tol = onnxnode.TOLERANCE.get(name, (RTOL, ATOL, None))
