@@ -43,7 +43,7 @@ double
 ir_rnn_apply(const ir_rnn_act *a, double x)
 {
 	switch (a->fn) {
-	case IR_RNN_RELU: return x > 0 ? x : 0;
+	case IR_RNN_RELU: return x < 0 ? 0 : x; /* NaN stays NaN */
 	case IR_RNN_TANH: return tanh(x);
 	case IR_RNN_SIGMOID: return 1 / (1 + exp(-x));
 	case IR_RNN_AFFINE: return a->alpha * x + a->beta;
@@ -51,7 +51,8 @@ ir_rnn_apply(const ir_rnn_act *a, double x)
 	case IR_RNN_THRESHOLDEDRELU: return x > a->alpha ? x : 0;
 	case IR_RNN_SCALEDTANH: return a->alpha * tanh(a->beta * x);
 	case IR_RNN_HARDSIGMOID:
-		return fmin(fmax(a->alpha * x + a->beta, 0), 1);
+		x = a->alpha * x + a->beta; /* NaN stays NaN */
+		return x < 0 ? 0 : x > 1 ? 1 : x;
 	case IR_RNN_ELU: return x >= 0 ? x : a->alpha * expm1(x);
 	case IR_RNN_SOFTSIGN: return x / (1 + fabs(x));
 	case IR_RNN_SOFTPLUS: return fmax(x, 0) + log1p(exp(-fabs(x)));
@@ -276,7 +277,7 @@ act(const rnn_run *q, int dir, int k, double x)
 {
 	const ir_rnn *r = q->r;
 	if (r->has_clip && k < 2)
-		x = fmin(fmax(x, -r->clip), r->clip);
+		x = x < -r->clip ? -r->clip : x > r->clip ? r->clip : x;
 	return ir_rnn_apply(&r->act[dir][k], x);
 }
 

@@ -4,9 +4,11 @@
  * indexing through activations, per-channel constant arithmetic, pools, a
  * Flatten/Reshape to 2-D and residual Adds, with the layers writing them
  * (producers) and reading them (leaves). Channel c of a group dies when
- * every leaf's weights for it are zero, or when every value a leaf reads
- * is a known constant there (the producers' rows are zero, so it is their
- * bias carried through), which goes into the leaves' bias. A Concat along
+ * every value a leaf reads is a known constant there (the producers' rows
+ * are zero, so it is their bias carried through), which goes into the
+ * leaves' bias; one such channel stays, to carry the NaN that an Inf or
+ * NaN input meeting those zero rows gave every one of them (see decide).
+ * A Concat along
  * the channel axis moves the group's channels to an offset. Anything the
  * analysis does not understand (a graph input or output in the group, a
  * grouped Conv, a Concat reached backwards) leaves the group alone. */
@@ -423,48 +425,89 @@ channel_values(const dn_group *gr, int64_t c, double *vals)
 /* ------------------------------------------------------------------ */
 /* Deciding. */
 
-/* Whether channel c is dead; k[l * m + c] gets the constant leaf l reads
- * there (0 when no correction is needed). */
+/* Whether leaf i's weights for channel c are all zero. */
 static bool
-channel_dead(const dn_group *gr, int64_t c, double *vals, double *k)
+leaf_zero(const dn_group *gr, int i, int64_t c)
 {
 	int oax, iax;
-	bool out_zero = true;
-	for (int i = 0; i < gr->nleaves; i++)
-		k[i * gr->m + c] = 0;
-	for (int i = 0; i < gr->nleaves && out_zero; i++) {
-		pass_dn_w_axes(gr->leaf[i].n, &oax, &iax);
-		out_zero = pass_dn_block_zero(gr->leaf[i].n->in[1], iax,
-					      gr->leaf[i].at.blk,
-					      gr->leaf[i].at.off + c);
-	}
-	if (out_zero)
+	const dn_leaf *lf = &gr->leaf[i];
+	pass_dn_w_axes(lf->n, &oax, &iax);
+	return pass_dn_block_zero(lf->n->in[1], iax, lf->at.blk,
+				  lf->at.off + c);
+}
+
+/* Whether channel c is dead: every leaf reads a known constant there
+ * (the producers' rows are zero, their bias carried through), which its
+ * bias absorbs unless its weights for c are zero; k[l * m + c] gets the
+ * constant leaf l absorbs (0 when no correction is needed). A channel
+ * whose leaves' weights are zero but whose producers compute it is not
+ * dead: an Inf or NaN it computes is NaN in the leaves' outputs (0 * Inf),
+ * and only computing it tells where (the dense kernel skips reading it);
+ * unless `outgoing` (the option outgoing=1, which the driver sets after
+ * lossy compression): then it is dead too. */
+static bool
+channel_dead(const dn_group *gr, int64_t c, double *vals, double *k,
+	     bool outgoing)
+{
+	bool out_zero = outgoing;
+	for (int i = 0; i < gr->nleaves && out_zero; i++)
+		out_zero = leaf_zero(gr, i, c);
+	if (out_zero) {
+		for (int i = 0; i < gr->nleaves; i++)
+			k[i * gr->m + c] = 0;
 		return true;
+	}
 	channel_values(gr, c, vals);
 	for (int i = 0; i < gr->nleaves; i++) {
 		double kv = vals[gr->leaf[i].vi];
+		bool zero = leaf_zero(gr, i, c);
 		if (isnan(kv) ||
-		    (kv != 0 && !leaf_takes_constant(gr->leaf[i].n)))
+		    (kv != 0 && !zero && !leaf_takes_constant(gr->leaf[i].n)))
 			return false;
-		k[i * gr->m + c] = kv;
+		k[i * gr->m + c] = zero ? 0 : kv;
 	}
 	return true;
 }
 
-/* keep[c] false for dead channels, keeping at least one so no tensor
- * becomes empty; returns the dead count. */
+/* keep[c] false for dead channels; returns the dead count. One dead
+ * channel, the carrier (*carrier; -1 if none died), always stays. The
+ * dead channels' rows are zero, so an Inf or NaN input in a producer's
+ * window made each of them NaN there (0 * Inf), at the same positions,
+ * and that NaN reached every leaf output reading them (0 * NaN): the
+ * carrier carries it (the README's floating-point contract), for the
+ * cost of one zero row, which sparse kernels do not store. Its constant
+ * goes into the leaves' bias like the others' and its leaf weights
+ * become zero (pass_dn_shrink), which the dense kernel skips reading
+ * (checking it for NaN and Inf). The carrier is the first dead channel
+ * whose leaf weights are zero already, else the first: on the next round
+ * it is the only dead channel left, so the pass reaches its fixpoint.
+ * With `outgoing` nothing is kept for NaN: one channel stays only if all
+ * died, so that no tensor becomes empty. */
 static int64_t
-decide(const dn_group *gr, bool *keep, double *k)
+decide(const dn_group *gr, bool *keep, double *k, int64_t *carrier,
+       bool outgoing)
 {
 	double *vals = nn_xmalloc(sizeof *vals * (size_t)gr->nvals);
-	int64_t dead = 0;
+	int64_t dead = 0, first = -1, zero = -1;
 	for (int64_t c = 0; c < gr->m; c++) {
-		keep[c] = !channel_dead(gr, c, vals, k);
-		dead += !keep[c];
+		keep[c] = !channel_dead(gr, c, vals, k, outgoing);
+		if (keep[c])
+			continue;
+		dead++;
+		if (first < 0)
+			first = c;
+		bool z = zero < 0;
+		for (int i = 0; i < gr->nleaves && z; i++)
+			z = leaf_zero(gr, i, c);
+		if (z)
+			zero = c;
 	}
 	free(vals);
-	if (dead == gr->m) {
-		keep[0] = true;
+	*carrier = zero >= 0 ? zero : first;
+	if (outgoing && dead < gr->m)
+		*carrier = -1; /* outgoing=1: NaN is not kept */
+	if (*carrier >= 0) {
+		keep[*carrier] = true;
 		dead--;
 	}
 	return dead;
@@ -472,7 +515,7 @@ decide(const dn_group *gr, bool *keep, double *k)
 
 /* Tries the group of producer p; 1 if it shrank. Needs uses and ids. */
 static int
-shrink(ir_graph *g, ir_node *p)
+shrink(ir_graph *g, ir_node *p, bool outgoing)
 {
 	dn_group *gr = nn_xmalloc(sizeof *gr);
 	int64_t dead = 0;
@@ -480,9 +523,10 @@ shrink(ir_graph *g, ir_node *p)
 		bool *keep = nn_xmalloc((size_t)gr->m * sizeof *keep);
 		double *k = nn_xmalloc((size_t)(gr->m * (gr->nleaves + 1)) *
 				       sizeof *k);
-		dead = decide(gr, keep, k);
+		int64_t carrier;
+		dead = decide(gr, keep, k, &carrier, outgoing);
 		if (dead)
-			pass_dn_shrink(g, gr, keep, k);
+			pass_dn_shrink(g, gr, keep, k, carrier);
 		free(keep);
 		free(k);
 	}
@@ -498,7 +542,11 @@ bool
 pass_dead_neurons(ir_graph *g, const pass_opts *o, nn_diag *d,
 		  bool *changed)
 {
-	if (!pass_opts_allow(o, "dead-neurons", NULL, d))
+	static const char *const keys[] = {"outgoing", NULL};
+	bool ok = pass_opts_allow(o, "dead-neurons", keys, d);
+	bool outgoing = pass_opt_i64(o, "dead-neurons", "outgoing", 0, d,
+				     &ok) != 0;
+	if (!ok)
 		return false;
 	int total = 0, done;
 	do {
@@ -506,7 +554,7 @@ pass_dead_neurons(ir_graph *g, const pass_opts *o, nn_diag *d,
 		ir_compute_uses(g);
 		ir_number_values(g);
 		for (ir_node *n = g->first; n; n = n->next) {
-			if (!shrink(g, n))
+			if (!shrink(g, n, outgoing))
 				continue;
 			done++;
 			if (!ir_infer_shapes(g, d))

@@ -58,8 +58,10 @@ int pass_dn_const_axis(const ir_value *c, const ir_value *y,
 		       const dn_layout *l);
 /* Removes the channels with keep[c] false from every producer, step
  * constant, Reshape target and leaf; k[l * m + c] is the constant leaf l
- * saw on dead channel c, added into its bias. */
+ * saw on dead channel c, added into its bias. The carrier, a dead channel
+ * kept for the NaN it carries (or -1), is folded into the leaves' bias
+ * too and their weights for it become zero. */
 void pass_dn_shrink(ir_graph *g, const dn_group *gr, const bool *keep,
-		    const double *k);
+		    const double *k, int64_t carrier);
 
 #endif

@@ -177,11 +177,41 @@ set_bias(ir_graph *g, ir_node *n, ir_value *b)
 	n->in[2] = b;
 }
 
+/* The code of 0 in v's codebook, -1 when 0 has none; 0 for plain data. */
+static int
+zero_code(const ir_value *v)
+{
+	if (!v->ncodes)
+		return 0;
+	for (int i = 0; v->codebook && i < v->ncodes; i++)
+		if (v->codebook[i] == 0)
+			return i;
+	return -1;
+}
+
+/* Block `at` (blk positions along ax) of the fresh constant v set to 0. */
+static void
+zero_block(ir_value *v, int ax, int64_t blk, int64_t at, int code)
+{
+	int64_t outer, d, inner;
+	size_t es = ir_dtype_size(v->dtype);
+	split_dims(&v->shape, ax, &outer, &d, &inner);
+	for (int64_t o = 0; o < outer; o++) {
+		size_t i = (size_t)((o * d + at * blk) * inner);
+		memset((char *)v->data + i * es, 0, (size_t)(blk * inner) * es);
+		if (v->ncodes)
+			memset(v->codes + i, code, (size_t)(blk * inner));
+	}
+	ir_const_facts(v);
+}
+
 /* A leaf's bias plus k[c] times the weights of each dead channel c, then
- * its weights without the dead input channels. */
+ * its weights without the dead input channels. The carrier (a dead
+ * channel that stays, pass_dn_shrink) is folded the same way and its
+ * weights set to zero, when zero has a code in a codebook. */
 static void
 shrink_leaf(ir_graph *g, const dn_leaf *lf, int64_t m, const bool *keep,
-	    const double *k)
+	    const double *k, int64_t carrier)
 {
 	int oax, iax;
 	ir_node *n = lf->n;
@@ -191,7 +221,10 @@ shrink_leaf(ir_graph *g, const dn_leaf *lf, int64_t m, const bool *keep,
 	int64_t nin = w->shape.dim[iax], kk = cnt / (nn * nin);
 	double *b = nn_xcalloc((size_t)nn, sizeof *b);
 	double alpha = n->op == OP_Gemm ? ir_attr_f(n, "alpha") : 1;
+	int code = zero_code(w);
 	bool any = false;
+	if (code < 0)
+		carrier = -1;
 	for (int64_t i = 0; old && i < nn; i++)
 		b[i] = ir_load_f64(old->data, old->dtype, i);
 	for (int64_t i = 0; i < cnt; i++) {
@@ -199,7 +232,8 @@ shrink_leaf(ir_graph *g, const dn_leaf *lf, int64_t m, const bool *keep,
 		int64_t o = oax == 0 ? i / (nin * kk) : i % nn;
 		int64_t c = (oax == 0 ? (i / kk) % nin : i / nn) / lf->at.blk -
 			    lf->at.off;
-		if (c >= 0 && c < m && !keep[c] && k[c] != 0) {
+		if (c >= 0 && c < m && (!keep[c] || c == carrier) &&
+		    k[c] != 0) {
 			b[o] += alpha * k[c] * ir_load_f64(w->data, w->dtype, i);
 			any = true;
 		}
@@ -210,13 +244,20 @@ shrink_leaf(ir_graph *g, const dn_leaf *lf, int64_t m, const bool *keep,
 	}
 	free(b);
 	bool *kb = keep_blocks(&lf->at, m, keep);
-	n->in[1] = slice_axis(g, w, iax, lf->at.blk, kb);
+	ir_value *nw = slice_axis(g, w, iax, lf->at.blk, kb);
+	if (carrier >= 0) {
+		int64_t at = 0;
+		for (int64_t j = 0; j < lf->at.off + carrier; j++)
+			at += kb[j];
+		zero_block(nw, iax, lf->at.blk, at, code);
+	}
+	n->in[1] = nw;
 	free(kb);
 }
 
 void
 pass_dn_shrink(ir_graph *g, const dn_group *gr, const bool *keep,
-	       const double *k)
+	       const double *k, int64_t carrier)
 {
 	int64_t nk = 0;
 	for (int64_t c = 0; c < gr->m; c++)
@@ -224,7 +265,8 @@ pass_dn_shrink(ir_graph *g, const dn_group *gr, const bool *keep,
 	/* Leaves first: a layer may be a leaf and a producer of one group
 	 * (y = x + conv(x)), and the leaf half reads the original bias. */
 	for (int i = 0; i < gr->nleaves; i++)
-		shrink_leaf(g, &gr->leaf[i], gr->m, keep, k + i * gr->m);
+		shrink_leaf(g, &gr->leaf[i], gr->m, keep, k + i * gr->m,
+			    carrier);
 	for (int i = 0; i < gr->nsteps; i++)
 		shrink_step(g, &gr->step[i], gr->m, nk, keep);
 	for (int i = 0; i < gr->nprod; i++)

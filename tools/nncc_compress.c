@@ -313,7 +313,8 @@ nncc_lossy(const args *a)
  * of every weight would break), share-weights, refit (of the
  * centroids), distill. The rest of the -O pipeline follows (at
  * least dead-neurons and dce, so structurally pruned rows physically go;
- * dead-neurons keeps codebooks). */
+ * dead-neurons keeps codebooks, and with outgoing=1 also removes the
+ * channels whose outgoing weights compression zeroed). */
 void
 nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 {
@@ -355,10 +356,17 @@ nncc_lossy_spec(const args *a, const char *ospec, char *buf, size_t n)
 	if (a->slim)
 		k += (size_t)snprintf(buf + k, n - k, "slim{tolerance=%.17g},",
 				      a->tolerance);
-	if (strncmp(ospec, head, sizeof head - 1) == 0)
-		snprintf(buf + k, n - k, "%s", ospec + sizeof head - 1);
+	/* the channels compression left without outgoing weights go too,
+	 * with the NaN an Inf of theirs would have made (outgoing=1) */
+	static const char dn[] = "dead-neurons,";
+	const char *tail = strncmp(ospec, head, sizeof head - 1) == 0
+			   ? ospec + sizeof head - 1 : "dead-neurons,dce";
+	const char *at = strstr(tail, dn);
+	if (at)
+		snprintf(buf + k, n - k, "%.*sdead-neurons{outgoing=1},%s",
+			 (int)(at - tail), tail, at + sizeof dn - 1);
 	else
-		snprintf(buf + k, n - k, "dead-neurons,dce");
+		snprintf(buf + k, n - k, "%s", tail);
 }
 
 pass_env *

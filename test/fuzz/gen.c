@@ -238,6 +238,19 @@ gen_attr_str(gen *z, ir_node *n, const char *name, const char *v)
 }
 
 void
+gen_attr_strs(gen *z, ir_node *n, const char *name, int k,
+	      const char *const *v)
+{
+	ir_attr *a = ir_set_attr(z->g, n, name, IR_ATTR_STRINGS);
+
+	a->n = k;
+	a->strings = nn_alloc_array(z->g->arena, (size_t)(k ? k : 1),
+				    sizeof *a->strings);
+	for (int i = 0; i < k; i++)
+		a->strings[i] = ir_intern(z->g, v[i]);
+}
+
+void
 gen_attr_ints(gen *z, ir_node *n, const char *name, int k, const int64_t *v)
 {
 	ir_attr *a = ir_set_attr(z->g, n, name, IR_ATTR_INTS);

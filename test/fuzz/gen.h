@@ -75,6 +75,8 @@ ir_node *gen_node(gen *z, ir_op op, int nin, ir_value *const *in, int nout);
 void gen_attr_int(gen *z, ir_node *n, const char *name, int64_t v);
 void gen_attr_float(gen *z, ir_node *n, const char *name, double v);
 void gen_attr_str(gen *z, ir_node *n, const char *name, const char *v);
+void gen_attr_strs(gen *z, ir_node *n, const char *name, int k,
+		   const char *const *v);
 void gen_attr_ints(gen *z, ir_node *n, const char *name, int k,
 		   const int64_t *v);
 /* Runs n's shape hook (and folds it as inference would); on success its

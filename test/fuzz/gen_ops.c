@@ -219,7 +219,9 @@ gen_gemm(gen *z, ir_op op)
 static bool
 gen_pool(gen *z, ir_op op)
 {
-	ir_value *x = gen_pick(z, GEN_F32, 3, 4);
+	/* MaxPool's indices jump between near-equal values */
+	bool idx = op == OP_MaxPool && gen_chance(z->s, 20);
+	ir_value *x = gen_pick(z, GEN_F32 | (idx ? GEN_EXACT : 0), 3, 4);
 	if (!x)
 		return false;
 	if (op == OP_GlobalAveragePool || op == OP_GlobalMaxPool)
@@ -228,7 +230,6 @@ gen_pool(gen *z, ir_op op)
 	int64_t k[2];
 	for (int i = 0; i < nd; i++)
 		k[i] = gen_int(z->s, 1, 3);
-	bool idx = op == OP_MaxPool && gen_chance(z->s, 20);
 	ir_node *n = gen_node(z, op, 1, &x, idx ? 2 : 1);
 	gen_attr_ints(z, n, "kernel_shape", nd, k);
 	window_attrs(z, n, nd, k, op == OP_MaxPool);
@@ -739,6 +740,72 @@ gen_scatter(gen *z, ir_op op)
 	return gen_finish(z, n);
 }
 
+/* LSTM, GRU, RNN over a [seq, batch, input] value (layout 0) or
+ * [batch, seq, input] (layout 1): every direction, optional bias,
+ * sequence lengths, initial states and peepholes, clip, GRU's
+ * linear_before_reset, LSTM's input_forget, and activations from the
+ * spec's list. */
+static bool
+gen_rnn(gen *z, ir_op op)
+{
+	static const char *const dirs[] = {"forward", "reverse",
+					   "bidirectional"};
+	static const char *const fns[] = {"Sigmoid", "Tanh", "Relu",
+		"HardSigmoid", "LeakyRelu", "Softsign", "Softplus", "Elu",
+		"ThresholdedRelu", "ScaledTanh", "Affine"};
+	ir_value *x = gen_pick(z, GEN_F32, 3, 3);
+	if (!x)
+		return false;
+	int layout = gen_chance(z->s, 25), dir = gen_int(z->s, 0, 2);
+	int64_t g = op == OP_LSTM ? 4 : op == OP_GRU ? 3 : 1;
+	int64_t d = dir == 2 ? 2 : 1, h = gen_int(z->s, 1, 4);
+	int64_t seq = x->shape.dim[layout], b = x->shape.dim[1 - layout];
+	int64_t in = x->shape.dim[2];
+	ir_shape ws = {3, {d, g * h, in}}, rs = {3, {d, g * h, h}};
+	ir_shape bs = {2, {d, 2 * g * h}}, ls = {1, {b}}, ps = {2, {d, 3 * h}};
+	ir_shape hs = {3, {layout ? b : d, layout ? d : b, h}};
+	ir_value *v[8] = {x, gen_const(z, IR_F32, &ws),
+			  gen_const(z, IR_F32, &rs)};
+	if (gen_chance(z->s, 60))
+		v[3] = gen_const(z, IR_F32, &bs);
+	if (gen_chance(z->s, 30) && seq > 0) {
+		v[4] = ir_add_const(z->g, NULL, IR_I32, &ls, NULL);
+		for (int64_t i = 0; i < b; i++)
+			((int32_t *)v[4]->data)[i] = gen_int(z->s, 0,
+							     (int)seq);
+		ir_const_facts(v[4]);
+	}
+	if (gen_chance(z->s, 30))
+		v[5] = gen_const(z, IR_F32, &hs);
+	if (op == OP_LSTM && gen_chance(z->s, 30))
+		v[6] = gen_const(z, IR_F32, &hs);
+	if (op == OP_LSTM && gen_chance(z->s, 30))
+		v[7] = gen_const(z, IR_F32, &ps);
+	int nin = op == OP_LSTM ? 8 : 6;
+	while (nin > 3 && !v[nin - 1])
+		nin--;
+	ir_node *n = gen_node(z, op, nin, v, op == OP_LSTM ? 3 : 2);
+	gen_attr_int(z, n, "hidden_size", h);
+	if (dir || gen_chance(z->s, 30))
+		gen_attr_str(z, n, "direction", dirs[dir]);
+	if (layout)
+		gen_attr_int(z, n, "layout", 1);
+	if (gen_chance(z->s, 20))
+		gen_attr_float(z, n, "clip", 0.25 + 2 * (gen_float(z->s) + 1));
+	if (op == OP_GRU && gen_chance(z->s, 50))
+		gen_attr_int(z, n, "linear_before_reset", 1);
+	if (op == OP_LSTM && gen_chance(z->s, 20))
+		gen_attr_int(z, n, "input_forget", 1);
+	if (gen_chance(z->s, 25)) {
+		int k = (int)(d * (op == OP_LSTM ? 3 : op == OP_GRU ? 2 : 1));
+		const char *a[6];
+		for (int i = 0; i < k; i++)
+			a[i] = fns[gen_byte(z->s) % NELEM(fns)];
+		gen_attr_strs(z, n, "activations", k, a);
+	}
+	return gen_finish(z, n);
+}
+
 #define UN(op) [OP_##op] = gen_unary
 #define BIN(op) [OP_##op] = gen_binary
 #define NA(op) [OP_##op] = gen_nary
@@ -779,11 +846,10 @@ const gen_op_fn gen_ops[IR_NOPS] = {
 	[OP_Tile] = gen_expand, [OP_Trilu] = gen_expand,
 	[OP_GatherElements] = gen_scatter, [OP_ScatterND] = gen_scatter,
 	[OP_FusedConv] = gen_gemm, [OP_FusedGemm] = gen_gemm,
+	[OP_GRU] = gen_rnn, [OP_LSTM] = gen_rnn, [OP_RNN] = gen_rnn,
 };
 
 const gen_skip gen_skipped[] = {
-	{OP_GRU, "recurrent layers (sequence, gates, states): no generator yet"},
-	{OP_LSTM, "recurrent layers (sequence, gates, states): no generator yet"},
-	{OP_RNN, "recurrent layers (sequence, gates, states): no generator yet"},
+	{IR_NOPS, NULL}, /* ends the table */
 };
-const int gen_nskipped = NELEM(gen_skipped);
+const int gen_nskipped = NELEM(gen_skipped) - 1;

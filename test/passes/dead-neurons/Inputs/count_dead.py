@@ -4,10 +4,13 @@
 numpy; prints FileCheck lines for the --print-stats row and for the
 shrunken weight shapes.
 
-A hidden neuron dies when its incoming weights are all zero (then it is
-the constant relu(bias), foldable into the next bias) or when all its
-outgoing weights are zero; removing one can kill others, so iterate to a
-fixpoint."""
+A hidden neuron is dead when its incoming weights are all zero (then it
+is the constant relu(bias), foldable into the next bias). Of a layer's
+dead neurons one stays, to carry the NaN an Inf input gives them all
+(0 * Inf): the first whose outgoing weights are all zero, else the first.
+A neuron with zero outgoing weights but live incoming ones stays (its Inf
+would be NaN in the next layer). Removing neurons can kill others, so
+iterate to a fixpoint."""
 import sys
 
 import numpy as np
@@ -26,10 +29,14 @@ while changed:
 	changed = False
 	for l in range(len(W) - 1):  # hidden layers only
 		cols_in = alive_in0 if l == 0 else alive[l - 1]
-		for i in np.flatnonzero(alive[l]):
-			in_zero = not W[l][i, cols_in].any()
-			out_zero = not W[l + 1][alive[l + 1], i].any()
-			if (in_zero or out_zero) and alive[l].sum() > 1:
+		dead = [i for i in np.flatnonzero(alive[l])
+			if not W[l][i, cols_in].any()]
+		if not dead:
+			continue
+		quiet = [i for i in dead if not W[l + 1][alive[l + 1], i].any()]
+		carrier = quiet[0] if quiet else dead[0]
+		for i in dead:
+			if i != carrier:
 				alive[l][i] = False
 				changed = True
 before = sum(w.size + c.size for w, c in zip(W, b))
