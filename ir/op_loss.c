@@ -54,6 +54,17 @@ ir_shape_loss(ir_graph *g, ir_node *n, nn_diag *d)
 			      "target [N, d...] and weight [C]");
 		return false;
 	}
+	/* constant targets are checked now, as the interpreter would */
+	ir_loss l;
+	ir_loss_get(n, &l);
+	for (int64_t i = 0; t->data && i < ir_shape_numel(&t->shape); i++) {
+		int64_t c = ir_load_i64(t->data, t->dtype, i);
+		if ((!l.has_ii || c != l.ii) && (c < 0 || c >= l.c)) {
+			nn_error_node(d, n, "target %lld is out of range "
+				      "[0, %lld)", (long long)c, (long long)l.c);
+			return false;
+		}
+	}
 	n->out[0]->dtype = x->dtype;
 	n->out[0]->shape = red[0] == 'n' ? t->shape : (ir_shape){0};
 	if (n->nout > 1 && n->out[1]) {
