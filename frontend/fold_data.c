@@ -99,11 +99,13 @@ cmp_slices(const slices *sl, int64_t a, int64_t b)
 	for (int64_t e = 0; e < sl->outer * sl->inner; e++) {
 		int64_t ia = at(sl, a, e), ib = at(sl, b, e);
 		if (ir_dtype_is_float(t)) {
-			double u = ir_load_f64(p, t, ia), v = ir_load_f64(p, t, ib);
+			double u = ir_load_f64(p, t, ia);
+			double v = ir_load_f64(p, t, ib);
 			if (u != v)
 				return u < v ? -1 : 1;
 		} else {
-			int64_t u = ir_load_i64(p, t, ia), v = ir_load_i64(p, t, ib);
+			int64_t u = ir_load_i64(p, t, ia);
+			int64_t v = ir_load_i64(p, t, ib);
 			if (u != v)
 				return u < v ? -1 : 1;
 		}
@@ -120,9 +122,11 @@ sort_slices(const slices *sl, int64_t *ix, int64_t *tmp, int64_t n)
 	int64_t h = n / 2, i = 0, j = h, k = 0;
 	sort_slices(sl, ix, tmp, h);
 	sort_slices(sl, ix + h, tmp, n - h);
-	while (i < h || j < n)
-		tmp[k++] = j >= n || (i < h && cmp_slices(sl, ix[i], ix[j]) <= 0)
-			   ? ix[i++] : ix[j++];
+	while (i < h || j < n) {
+		bool left = j >= n ||
+			    (i < h && cmp_slices(sl, ix[i], ix[j]) <= 0);
+		tmp[k++] = left ? ix[i++] : ix[j++];
+	}
 	memcpy(ix, tmp, (size_t)n * sizeof *ix);
 }
 
@@ -231,8 +235,8 @@ bool
 fe_fold_node(fe_ctx *c, const Onnx__NodeProto *np)
 {
 	const char *t = fe_str(np->op_type);
-	ir_value *x = np->n_input == 1 ? fe_map_get(&c->values,
-						    fe_str(np->input[0])) : NULL;
+	ir_value *x = np->n_input == 1
+		      ? fe_map_get(&c->values, fe_str(np->input[0])) : NULL;
 	NN_ASSERT(x && ir_is_const(x) && x->data);
 	if (x->dtype == IR_STRING || ir_dtype_size(x->dtype) == 0) {
 		fe_error_np(c, np, "element type %s is not supported",

@@ -520,8 +520,9 @@ fe_import_nodes(fe_ctx *c, const Onnx__GraphProto *gp)
 	 * inputs downstream, a cascade of errors that says nothing new. */
 	for (size_t i = 0; i < n; i++) {
 		const Onnx__NodeProto *np = gp->node[order[i]];
-		if (ops[order[i]] == IR_NOPS ? !fe_fold_node(c, np)
-					     : !import_node(c, np, ops[order[i]]))
+		ir_op op = ops[order[i]];
+		if (op == IR_NOPS ? !fe_fold_node(c, np)
+				  : !import_node(c, np, op))
 			return false;
 	}
 	return true;

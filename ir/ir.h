@@ -205,7 +205,8 @@ typedef enum ir_kind {
 	IR_KIND_EXPAND,   /* Expand, Tile, Depth/SpaceToDepth, Range */
 	IR_KIND_SCATTER,  /* ScatterND, GatherElements (op_scatter.c) */
 	IR_KIND_RNN,      /* LSTM, GRU, RNN (op_rnn.c) */
-	IR_KIND_SIGNAL,   /* windows, MelWeightMatrix, DFT, STFT (op_signal.c) */
+	IR_KIND_SIGNAL,   /* windows, MelWeightMatrix, DFT, STFT
+			     (op_signal.c) */
 	IR_KIND_LOSS,     /* NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
 			     (op_loss.c) */
 	IR_NKINDS

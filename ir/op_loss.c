@@ -61,7 +61,8 @@ ir_shape_loss(ir_graph *g, ir_node *n, nn_diag *d)
 		int64_t c = ir_load_i64(t->data, t->dtype, i);
 		if ((!l.has_ii || c != l.ii) && (c < 0 || c >= l.c)) {
 			nn_error_node(d, n, "target %lld is out of range "
-				      "[0, %lld)", (long long)c, (long long)l.c);
+				      "[0, %lld)", (long long)c,
+				      (long long)l.c);
 			return false;
 		}
 	}
@@ -121,8 +122,8 @@ ir_eval_loss(const ir_node *n, const void *const *in, void *const *out,
 			double v = 0, wt = 0;
 			if (!l.has_ii || c != l.ii) {
 				if (c < 0 || c >= l.c) {
-					nn_error_node(d, n, "target %lld is out "
-						      "of range [0, %lld)",
+					nn_error_node(d, n, "target %lld is "
+						      "out of range [0, %lld)",
 						      (long long)c,
 						      (long long)l.c);
 					ok = false;
@@ -130,7 +131,8 @@ ir_eval_loss(const ir_node *n, const void *const *in, void *const *out,
 				}
 				int64_t i = (a * l.c + c) * l.d + e;
 				wt = w ? ir_load_f64(w, t, c) : 1;
-				v = -(lp ? lp[i] : ir_load_f64(in[0], t, i)) * wt;
+				v = lp ? lp[i] : ir_load_f64(in[0], t, i);
+				v = -v * wt;
 			}
 			if (l.reduction == 'n')
 				ir_store_f64(out[0], t, q, v);
@@ -138,7 +140,8 @@ ir_eval_loss(const ir_node *n, const void *const *in, void *const *out,
 			wsum += wt;
 		}
 	if (ok && l.reduction != 'n')
-		ir_store_f64(out[0], t, 0, l.reduction == 's' ? sum : sum / wsum);
+		ir_store_f64(out[0], t, 0,
+			     l.reduction == 's' ? sum : sum / wsum);
 	free(lp);
 	return ok;
 }

@@ -334,7 +334,8 @@ eval_mel(const ir_node *n, const void *const *in, void *out)
 	double lo = ir_load_f64(in[3], n->in[3]->dtype, 0);
 	double hi = ir_load_f64(in[4], n->in[4]->dtype, 0);
 	ir_dtype t = n->out[0]->dtype;
-	double mlo = 2595 * log10(1 + lo / 700), mhi = 2595 * log10(1 + hi / 700);
+	double mlo = 2595 * log10(1 + lo / 700);
+	double mhi = 2595 * log10(1 + hi / 700);
 	double step = (mhi - mlo) / (double)(bins + 2);
 	int64_t *pt = malloc((size_t)(bins + 2) * sizeof *pt);
 	double *o = calloc((size_t)(rows * bins) + 1, sizeof *o);
