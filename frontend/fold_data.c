@@ -174,7 +174,7 @@ fold_unique(fe_ctx *c, const Onnx__NodeProto *np, const ir_value *x)
 					x->shape.dim[k];
 	}
 	int64_t n = sl.n, nu = 0;
-	int64_t *ix = malloc((size_t)(4 * n + 1) * sizeof *ix);
+	int64_t *ix = nn_xmalloc((size_t)(4 * n + 1) * sizeof *ix);
 	int64_t *tmp = ix + n, *grp = tmp + n, *first = grp + n;
 	for (int64_t j = 0; j < n; j++)
 		ix[j] = j;

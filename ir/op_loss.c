@@ -110,7 +110,7 @@ ir_eval_loss(const ir_node *n, const void *const *in, void *const *out,
 	bool ok = true;
 	ir_loss_get(n, &l);
 	if (n->op == OP_SoftmaxCrossEntropyLoss) {
-		lp = malloc((size_t)cnt * sizeof *lp + 1);
+		lp = nn_xmalloc((size_t)cnt * sizeof *lp + 1);
 		log_softmax(&l, in[0], t, lp);
 		if (n->nout > 1 && out[1])
 			for (int64_t i = 0; i < cnt; i++)

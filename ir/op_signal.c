@@ -337,8 +337,8 @@ eval_mel(const ir_node *n, const void *const *in, void *out)
 	double mlo = 2595 * log10(1 + lo / 700);
 	double mhi = 2595 * log10(1 + hi / 700);
 	double step = (mhi - mlo) / (double)(bins + 2);
-	int64_t *pt = malloc((size_t)(bins + 2) * sizeof *pt);
-	double *o = calloc((size_t)(rows * bins) + 1, sizeof *o);
+	int64_t *pt = nn_xmalloc((size_t)(bins + 2) * sizeof *pt);
+	double *o = nn_xcalloc((size_t)(rows * bins) + 1, sizeof *o);
 	for (int64_t i = 0; i < bins + 2; i++) {
 		double f = 700 * (pow(10, ((double)i * step + mlo) / 2595) - 1);
 		pt[i] = (int64_t)floor((len + 1) * f / rate);
