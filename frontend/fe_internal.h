@@ -53,6 +53,14 @@ bool fe_check_dims(fe_ctx *c, const int64_t *dims, size_t n,
  * must already be in c->values or be produced by another node. */
 bool fe_import_nodes(fe_ctx *c, const Onnx__GraphProto *gp);
 
+/* fold_data.c: NonZero and Unique, whose output shapes depend on data:
+ * whether np's input is a constant (an initializer or a Constant node's
+ * output), so that fe_fold_node, called in its turn instead of importing
+ * it, evaluates it into constants named after its outputs. */
+bool fe_folds_at_import(fe_ctx *c, const Onnx__GraphProto *gp,
+			const Onnx__NodeProto *np);
+bool fe_fold_node(fe_ctx *c, const Onnx__NodeProto *np);
+
 /* convert.c */
 /* Rewrites an old-opset form into the newest one: attributes that became
  * inputs are moved into *in (growing *nin) and marked consumed by a NULL

@@ -79,6 +79,45 @@ fe_import_alias(int i, const char **type, ir_op *op)
 	return true;
 }
 
+/* ONNX ops refused by design, each with the reason (issue 11): nncc
+ * compiles inference over static shapes into deterministic code. The
+ * data-dependent ones are evaluated at import when their input is a
+ * constant (fold_data.c); training ops live in ai.onnx.preview.training. */
+enum { REF_SHAPE, REF_TRAIN, REF_RANDOM, NREF };
+static const struct {
+	const char *type;
+	int why;
+} refused[] = {
+	{"NonZero", REF_SHAPE}, {"NonMaxSuppression", REF_SHAPE},
+	{"Unique", REF_SHAPE}, {"Adam", REF_TRAIN}, {"Adagrad", REF_TRAIN},
+	{"Momentum", REF_TRAIN}, {"RandomUniform", REF_RANDOM},
+	{"RandomNormal", REF_RANDOM}, {"RandomUniformLike", REF_RANDOM},
+	{"RandomNormalLike", REF_RANDOM}, {"Bernoulli", REF_RANDOM},
+	{"Multinomial", REF_RANDOM},
+};
+static const char *const refused_why[NREF] = {
+	[REF_SHAPE] = "ops whose output shape depends on the data are not "
+		      "supported (nncc's shapes are static; they are "
+		      "evaluated at import only on a constant input)",
+	[REF_TRAIN] = "training ops are not supported (nncc compiles "
+		      "inference)",
+	[REF_RANDOM] = "random ops are not supported (compiled code is "
+		       "deterministic)",
+};
+
+/* The reason class of a refused op, or -1. */
+static int
+refused_class(const Onnx__NodeProto *np)
+{
+	const char *d = np->domain;
+	if (!default_domain(d) && strcmp(d, "ai.onnx.preview.training"))
+		return -1;
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+		if (strcmp(fe_str(np->op_type), refused[i].type) == 0)
+			return refused[i].why;
+	return -1;
+}
+
 static ir_op
 lookup_op(const char *type)
 {
@@ -95,11 +134,19 @@ lookup_ops(fe_ctx *c, const Onnx__GraphProto *gp, ir_op *ops)
 	size_t n = gp->n_node;
 	bad_op *dom = nn_alloc_array(c->tmp, n + 1, sizeof *dom);
 	bad_op *unk = nn_alloc_array(c->tmp, n + 1, sizeof *unk);
-	int ndom = 0, nunk = 0;
+	bad_op *ref[NREF];
+	int ndom = 0, nunk = 0, nref[NREF] = {0}, nrefs = 0;
+	for (int k = 0; k < NREF; k++)
+		ref[k] = nn_alloc_array(c->tmp, n + 1, sizeof *ref[k]);
 	for (size_t i = 0; i < n; i++) {
 		const Onnx__NodeProto *np = gp->node[i];
+		int why = refused_class(np);
 		ops[i] = IR_NOPS;
-		if (!default_domain(np->domain))
+		if (why == REF_SHAPE && fe_folds_at_import(c, gp, np))
+			continue; /* import_node evaluates it */
+		if (why >= 0)
+			note_bad(c, ref[why], &nref[why], np);
+		else if (!default_domain(np->domain))
 			note_bad(c, dom, &ndom, np);
 		else if ((ops[i] = lookup_op(fe_str(np->op_type))) == IR_NOPS)
 			note_bad(c, unk, &nunk, np);
@@ -110,7 +157,12 @@ lookup_ops(fe_ctx *c, const Onnx__GraphProto *gp, ir_op *ops)
 			   "supported");
 	if (nunk)
 		report_bad(c, unk, nunk, "unsupported ops");
-	return !ndom && !nunk;
+	for (int k = 0; k < NREF; k++) {
+		if (nref[k])
+			report_bad(c, ref[k], nref[k], refused_why[k]);
+		nrefs += nref[k];
+	}
+	return !ndom && !nunk && !nrefs;
 }
 
 /* Maps every node output name to its node's index + 1, refusing names
@@ -466,8 +518,12 @@ fe_import_nodes(fe_ctx *c, const Onnx__GraphProto *gp)
 		return false;
 	/* Stops at the first bad node: its outputs would be undefined
 	 * inputs downstream, a cascade of errors that says nothing new. */
-	for (size_t i = 0; i < n; i++)
-		if (!import_node(c, gp->node[order[i]], ops[order[i]]))
+	for (size_t i = 0; i < n; i++) {
+		const Onnx__NodeProto *np = gp->node[order[i]];
+		ir_op op = ops[order[i]];
+		if (op == IR_NOPS ? !fe_fold_node(c, np)
+				  : !import_node(c, np, op))
 			return false;
+	}
 	return true;
 }

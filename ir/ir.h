@@ -205,6 +205,10 @@ typedef enum ir_kind {
 	IR_KIND_EXPAND,   /* Expand, Tile, Depth/SpaceToDepth, Range */
 	IR_KIND_SCATTER,  /* ScatterND, GatherElements (op_scatter.c) */
 	IR_KIND_RNN,      /* LSTM, GRU, RNN (op_rnn.c) */
+	IR_KIND_SIGNAL,   /* windows, MelWeightMatrix, DFT, STFT
+			     (op_signal.c) */
+	IR_KIND_LOSS,     /* NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
+			     (op_loss.c) */
 	IR_NKINDS
 } ir_kind;
 
@@ -587,6 +591,40 @@ double ir_rnn_apply(const ir_rnn_act *a, double x);
 bool ir_shape_rnn(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_rnn(const ir_node *n, const void *const *in, void *const *out,
 		 nn_diag *d);
+
+/* op_signal.c: the window functions and MelWeightMatrix (every input
+ * constant), DFT and STFT. ir_dft_get gives a DFT or STFT node's
+ * geometry once, for the interpreter and codegen: output element
+ * (o1, o2, k, i, re/im) at (((o1 * n2 + o2) * bins + k) * inner + i) * 2
+ * is sum over s < nread of x[o1 * is1 + o2 * is2 + s * iss + i * isi]
+ * (comp 2: re, im; comp 1: real) times window[s] (STFT with one) times
+ * exp(-+2 pi i k s / len) (+ and scaled by 1/len when inverse). */
+typedef struct ir_dft {
+	int64_t n1, n2, is1, is2; /* outer loops and their input strides */
+	int64_t nread, iss;       /* samples read and their stride */
+	int64_t inner, isi;       /* inner loop and its input stride */
+	int64_t comp;             /* 1: real input, 2: complex */
+	int64_t len, bins;        /* DFT length, output bins */
+	bool inverse;
+	int window;               /* input index of the window, or -1 */
+} ir_dft;
+bool ir_dft_get(const ir_node *n, ir_dft *g);
+bool ir_shape_signal(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_signal(const ir_node *n, const void *const *in,
+		    void *const *out, nn_diag *d);
+/* op_loss.c: a loss's ignore_index (*has false when absent) and
+ * reduction ('n'one, 's'um, 'm'ean); C classes on axis 1, D the product
+ * of the dims after it. */
+typedef struct ir_loss {
+	int64_t n, c, d;
+	bool has_ii;
+	int64_t ii;
+	char reduction;
+} ir_loss;
+void ir_loss_get(const ir_node *n, ir_loss *l);
+bool ir_shape_loss(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_loss(const ir_node *n, const void *const *in, void *const *out,
+		  nn_diag *d);
 
 /* ------------------------------------------------------------------ */
 /* infer.c: shape inference over the whole graph, in order. Sets every

@@ -4,7 +4,8 @@
 Compiles Inputs/rt_index.nnir (Gather, GatherElements, ScatterND on indices
 read at run time), Inputs/rt_div.nnir (integer Div and Mod on divisors read
 at run time) Inputs/rt_reduce.nnir (an integer mean of nothing) and Inputs/rt_empty.nnir
-(indices read by nodes with empty outputs) at -O0,
+(indices read by nodes with empty outputs) and Inputs/rt_loss.nnir (loss
+targets read at run time) at -O0,
 -O3 and -Os, links them with harness.c, and feeds good and bad inputs. A bad
 input must make NAME_run return the documented code (README.md: 2 index out
 of range, 3 integer division by zero), never trap, and nncc-run must refuse
@@ -64,6 +65,13 @@ def empty_inputs(i=(1, -5), j=((4,),)):
             np.array(j, np.int64), np.zeros((1, 0), np.float32)]
 
 
+def loss_inputs(t):
+    """rt_loss's inputs: scores [3, 4] and the targets t."""
+    rng = np.random.default_rng(2)
+    return [rng.standard_normal((3, 4)).astype(np.float32),
+            np.array(t, np.int64)]
+
+
 CASES = [
     ("rt_index", "in range", index_inputs(), 0, None),
     ("rt_index", "Gather past the end", index_inputs(idx=[0, 5]),
@@ -92,6 +100,12 @@ CASES = [
     ("rt_empty", "empty ScatterND, index out of range",
      empty_inputs(j=[[-6]]), ERR_INDEX,
      "node 'scatter' (ScatterND): index -6 out of range"),
+    ("rt_loss", "targets in range or ignored", loss_inputs([3, -1, 0]), 0,
+     None),
+    ("rt_loss", "target past the end", loss_inputs([0, 4, 1]), ERR_INDEX,
+     "node 'nll' (NegativeLogLikelihoodLoss): target 4 is out of range"),
+    ("rt_loss", "negative target", loss_inputs([-2, 0, 1]), ERR_INDEX,
+     "node 'nll' (NegativeLogLikelihoodLoss): target -2 is out of range"),
     ("rt_reduce", "integer mean of nothing", [np.zeros((0, 3), np.int32)],
      0, None),
     ("rt_long", "late Div, non-zero", [np.arange(4, dtype=np.int32),
@@ -189,7 +203,7 @@ def main():
     t.nncc_run = os.path.join(a.build, "tools", "nncc-run")
     passed, failed = 0, 0
     nout = {"rt_index": 3, "rt_div": 3, "rt_empty": 2, "rt_reduce": 1,
-            "rt_long": 1}
+            "rt_long": 1, "rt_loss": 2}
     for opt in OPTS:
         wd = tempfile.mkdtemp(prefix="rterr-")
         try:

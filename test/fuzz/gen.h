@@ -95,6 +95,9 @@ typedef struct gen_skip {
 } gen_skip;
 extern const gen_skip gen_skipped[];
 extern const int gen_nskipped;
+/* gen_signal.c: the signal and loss ops. */
+bool gen_signal(gen *z, ir_op op);
+bool gen_loss(gen *z, ir_op op);
 
 /* A graph of up to max_nodes nodes from s (diagnostics of rejected
  * choices to d); it verifies. NULL if it came out empty. */

@@ -847,6 +847,12 @@ const gen_op_fn gen_ops[IR_NOPS] = {
 	[OP_GatherElements] = gen_scatter, [OP_ScatterND] = gen_scatter,
 	[OP_FusedConv] = gen_gemm, [OP_FusedGemm] = gen_gemm,
 	[OP_GRU] = gen_rnn, [OP_LSTM] = gen_rnn, [OP_RNN] = gen_rnn,
+	/* issue 11 section 4 (gen_signal.c) */
+	[OP_BlackmanWindow] = gen_signal, [OP_HammingWindow] = gen_signal,
+	[OP_HannWindow] = gen_signal, [OP_MelWeightMatrix] = gen_signal,
+	[OP_DFT] = gen_signal, [OP_STFT] = gen_signal,
+	[OP_NegativeLogLikelihoodLoss] = gen_loss,
+	[OP_SoftmaxCrossEntropyLoss] = gen_loss,
 };
 
 const gen_skip gen_skipped[] = {
