@@ -107,8 +107,14 @@ window_step(cg_fn *f, const pgeo *g, acc *ac, LLVMValueRef *oiv,
 	v = cg_load_c(f, f->in[0], li, t);
 	cur = LLVMBuildLoad2(f->b, cg_type(f->c, cg_ctype(t)), ac->val, "");
 	if (max) {
-		better = LLVMBuildAnd(f->b, valid, gt(f, cg_ctype(t), v, cur),
-				      "");
+		/* the first valid element is taken whatever it is (-Inf, or
+		 * the type's minimum), so the index points into the window */
+		LLVMValueRef seen = LLVMBuildLoad2(f->b, f->c->i64, ac->cnt, "");
+		better = LLVMBuildAnd(f->b, valid, LLVMBuildOr(f->b,
+			LLVMBuildICmp(f->b, LLVMIntEQ, seen, cg_i64(f, 0), ""),
+			gt(f, cg_ctype(t), v, cur), ""), "");
+		LLVMBuildStore(f->b, LLVMBuildNSWAdd(f->b, seen,
+			LLVMBuildZExt(f->b, valid, f->c->i64, ""), ""), ac->cnt);
 		LLVMBuildStore(f->b, LLVMBuildSelect(f->b, better, v, cur, ""),
 			       ac->val);
 		LLVMBuildStore(f->b, LLVMBuildSelect(f->b, better,
