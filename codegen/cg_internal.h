@@ -246,9 +246,9 @@ LLVMValueRef cg_index(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t d);
 void cg_check_indices(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t count,
 		      int k, const int64_t *dims);
 /* Whether n's run-time checks read data its output's size does not
- * bound (Gather's and ScatterND's indices), so that a node with an empty
- * output is still compiled for them (cg_node_runs), as the interpreter checks
- * them. */
+ * bound (Gather's, GatherND's and ScatterND's indices), so that a node
+ * with an empty output is still compiled for them (cg_node_runs), as the
+ * interpreter checks them. */
 bool cg_checks_when_empty(const ir_node *n);
 /* The node function's return value: CG_OK, or its code if a check
  * failed. */

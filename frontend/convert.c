@@ -196,6 +196,15 @@ fe_convert_old_form(fe_ctx *c, const Onnx__NodeProto *np, ir_op op,
 		return true;
 	case OP_BatchNormalization:
 		return convert_bn(c, np, a, na);
+	case OP_ScatterElements:
+		/* Scatter-9/11 has axis only: a reduction is not its own */
+		if (strcmp(fe_str(np->op_type), "Scatter") == 0 &&
+		    find_attr(a, na, "reduction")) {
+			fe_error_np(c, np, "Scatter has no attribute "
+				    "'reduction' (ScatterElements-16 has)");
+			return false;
+		}
+		return true;
 	case OP_Resize:
 		if (strcmp(fe_str(np->op_type), "Upsample") == 0)
 			return convert_upsample(c, np, attrs, nattrs, in, nin);

@@ -203,7 +203,8 @@ typedef enum ir_kind {
 	IR_KIND_NARY,     /* broadcast compare/logic/Mod/Min/Max/Sum/Mean/
 			     Where/Not (op_nary.c) */
 	IR_KIND_EXPAND,   /* Expand, Tile, Depth/SpaceToDepth, Range */
-	IR_KIND_SCATTER,  /* ScatterND, GatherElements (op_scatter.c) */
+	IR_KIND_SCATTER,  /* ScatterND, ScatterElements, GatherElements,
+			     GatherND (op_scatter.c) */
 	IR_KIND_RNN,      /* LSTM, GRU, RNN (op_rnn.c) */
 	IR_NKINDS
 } ir_kind;
