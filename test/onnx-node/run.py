@@ -56,6 +56,8 @@ SHAPE_INPUTS = {
     "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,),
     "Resize": (1, 2, 3), "Dropout": (1, 2), "Expand": (1,), "Tile": (1,),
     "Range": (0, 1, 2), "Upsample": (1,), "Trilu": (1,),
+    "CumSum": (1,), "OneHot": (1,), "TopK": (1,), "Compress": (1,),
+    "MaxUnpool": (2,),
 }
 # Weights that nncc's code generation packs at compile time (W and R of
 # the recurrent layers): exporters emit them as initializers, the backend
