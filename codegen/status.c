@@ -145,5 +145,5 @@ bool
 cg_checks_when_empty(const ir_node *n)
 {
 	return n->op == OP_Gather || n->op == OP_ScatterND ||
-	       n->op == OP_GatherND;
+	       n->op == OP_GatherND || n->op == OP_ReverseSequence;
 }

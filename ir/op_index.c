@@ -496,6 +496,10 @@ shape_maxunpool(ir_node *n, nn_diag *d)
 				      "negative", i);
 			return false;
 		}
+	if (ir_shape_numel(x) > 0 && ir_shape_numel(&inf) == 0) {
+		nn_error_node(d, n, "indices into an empty output");
+		return false;
+	}
 	o = inf;
 	if (n->nin > 2 && n->in[2]) {
 		const ir_value *v = n->in[2];
