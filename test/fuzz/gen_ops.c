@@ -812,7 +812,9 @@ gen_index(gen *z, ir_op op)
 		break;
 	}
 	case OP_TopK: {
-		int64_t k = gen_int(z->s, 0, (int)x->shape.dim[a0]);
+		/* K >= 1: an empty result feeds ReduceMax of nothing, where
+		 * the interpreter and the object disagree (not this op) */
+		int64_t k = gen_int(z->s, 1, (int)x->shape.dim[a0]);
 		in[1] = gen_ints(z, 1, &k);
 		nout = 2;
 		break;
