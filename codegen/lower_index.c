@@ -213,8 +213,8 @@ lower_reverse_sequence(cg_fn *f)
 	len = LLVMBuildSelect(f->b, bad, cg_i64(f, 0), len, "");
 	if (tn > 0 && inner > 0) {
 		t = cg_loop_begin(f, tn, &lt);
-		s = LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, t, len,
-			""), LLVMBuildSub(f->b, LLVMBuildSub(f->b, len,
+		s = LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, t,
+			len, ""), LLVMBuildSub(f->b, LLVMBuildSub(f->b, len,
 			cg_i64(f, 1), ""), t, ""), t, "");
 		o = cg_iadd(f, cg_imul(f, b, sb), cg_imul(f, t, stt));
 		i = cg_iadd(f, cg_imul(f, b, sb), cg_imul(f, s, stt));

@@ -1,7 +1,8 @@
 /* Lowering of the n-ary broadcast kind (comparisons, logic, Mod, Min/Max/
  * Sum/Mean, Where), the index-mapped copies (Expand, Tile, DepthToSpace,
  * SpaceToDepth, Range) and the runtime-index ops (ScatterND,
- * ScatterElements, GatherElements, GatherND). Arithmetic matches the ir/op_nary.c reference. */
+ * ScatterElements, GatherElements, GatherND). Arithmetic matches the
+ * ir/op_nary.c reference. */
 #include <stdlib.h>
 #include <string.h>
 

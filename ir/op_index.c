@@ -132,7 +132,8 @@ eval_cumsum(const ir_node *n, const void *x, void *y)
 					ir_store_f64(y, t, p, ex ? f : nf);
 					f = nf;
 				} else {
-					uint64_t nb = b + elem_load_bits(x, t, p);
+					uint64_t nb = b +
+						elem_load_bits(x, t, p);
 					elem_store_bits(y, t, p, ex ? b : nb);
 					b = nb;
 				}
@@ -174,7 +175,8 @@ shape_onehot(ir_node *n, nn_diag *d)
 			      (long long)depth);
 		return false;
 	}
-	if (ir_shape_numel(&n->in[2]->shape) != 2 || n->in[2]->shape.rank != 1) {
+	if (ir_shape_numel(&n->in[2]->shape) != 2 ||
+	    n->in[2]->shape.rank != 1) {
 		nn_error_node(d, n, "values must be a 1-D tensor of 2 elements "
 			      "(off, on)");
 		return false;
@@ -287,7 +289,8 @@ topk_before(const void *x, ir_dtype t, int64_t j, int64_t i, bool largest)
 		c = isnan(a) ? (isnan(b) ? 0 : 1) : isnan(b) ? -1
 		    : a > b ? 1 : a < b ? -1 : 0;
 	} else {
-		uint64_t a = elem_load_bits(x, t, j), b = elem_load_bits(x, t, i);
+		uint64_t a = elem_load_bits(x, t, j);
+		uint64_t b = elem_load_bits(x, t, i);
 		c = elem_less(b, a, t) ? 1 : elem_less(a, b, t) ? -1 : 0;
 	}
 	if (!largest)
@@ -508,8 +511,8 @@ shape_maxunpool(ir_node *n, nn_diag *d)
 			return false;
 		if (!ir_dtype_is_int(v->dtype) || v->shape.rank != 1 ||
 		    v->shape.dim[0] != x->rank) {
-			nn_error_node(d, n, "output_shape must be a 1-D integer "
-				      "tensor of %d elements", x->rank);
+			nn_error_node(d, n, "output_shape must be a 1-D "
+				      "integer tensor of %d elements", x->rank);
 			return false;
 		}
 		for (int i = 0; i < x->rank; i++) {
@@ -592,7 +595,8 @@ ir_eval_index(const ir_node *n, const void *const *in, void *const *out,
 	case OP_Compress: {
 		int64_t cnt = ir_shape_numel(&n->out[0]->shape);
 		size_t es = ir_dtype_size(n->in[0]->dtype);
-		int64_t *map = nn_xmalloc((size_t)(cnt ? cnt : 1) * sizeof *map);
+		int64_t *map = nn_xmalloc((size_t)(cnt ? cnt : 1) *
+					  sizeof *map);
 		ir_compress_map(n, map);
 		for (int64_t i = 0; i < cnt; i++)
 			memcpy((char *)out[0] + i * (int64_t)es,

@@ -244,7 +244,8 @@ eval_elements(const ir_node *n, const void *const *in, void *out,
 	char r = scatter ? ir_attr_s(n, "reduction")[0] : 'n';
 	ax = ax < 0 ? ax + x->rank : ax;
 	if (scatter)
-		memcpy(out, in[0], (size_t)ir_shape_numel(x) * ir_dtype_size(t));
+		memcpy(out, in[0],
+		       (size_t)ir_shape_numel(x) * ir_dtype_size(t));
 	for (int64_t q = 0; q < total; q++) {
 		int64_t off = 0;
 		for (int k = 0; k < x->rank; k++) {

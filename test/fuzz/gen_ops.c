@@ -734,14 +734,16 @@ gen_scatter(gen *z, ir_op op)
 		ir_value *ix = ir_add_const(z->g, NULL, IR_I64, &is, NULL);
 		for (int64_t i = 0; i < ir_shape_numel(&is); i++)
 			((int64_t *)ix->data)[i] = (first + i / st %
-				is.dim[a0]) % dax - (gen_chance(z->s, 30) ? dax : 0);
+				is.dim[a0]) % dax -
+				(gen_chance(z->s, 30) ? dax : 0);
 		ir_const_facts(ix);
 		ir_value *in[3] = {x, ix, gen_const(z, x->dtype, &is)};
 		ir_node *n = gen_node(z, op, 3, in, 1);
 		static const char *const red[] = {"none", "add", "mul"};
 		gen_attr_int(z, n, "axis", a);
 		if (gen_chance(z->s, 40))
-			gen_attr_str(z, n, "reduction", red[gen_byte(z->s) % 3]);
+			gen_attr_str(z, n, "reduction",
+				     red[gen_byte(z->s) % 3]);
 		return gen_finish(z, n);
 	}
 	if (op == OP_GatherND) {
