@@ -701,6 +701,57 @@ gen_expand(gen *z, ir_op op)
 	return gen_finish(z, n);
 }
 
+/* ScatterElements: distinct positions along the axis, one index per
+ * slot, some of them negative. */
+static bool
+gen_scatter_elements(gen *z, ir_value *x)
+{
+	int r = x->shape.rank;
+	int a = (int)axis(z, r), a0 = a < 0 ? a + r : a;
+	ir_shape is = x->shape;
+	int64_t dax = x->shape.dim[a0], st = 1;
+	int64_t first = gen_int(z->s, 0, (int)dax - 1);
+	is.dim[a0] = gen_int(z->s, 1, (int)dax);
+	for (int k = a0 + 1; k < r; k++)
+		st *= is.dim[k];
+	ir_value *ix = ir_add_const(z->g, NULL, IR_I64, &is, NULL);
+	for (int64_t i = 0; i < ir_shape_numel(&is); i++)
+		((int64_t *)ix->data)[i] = (first + i / st % is.dim[a0]) %
+			dax - (gen_chance(z->s, 30) ? dax : 0);
+	ir_const_facts(ix);
+	ir_value *in[3] = {x, ix, gen_const(z, x->dtype, &is)};
+	ir_node *n = gen_node(z, OP_ScatterElements, 3, in, 1);
+	static const char *const red[] = {"none", "add", "mul"};
+	gen_attr_int(z, n, "axis", a);
+	if (gen_chance(z->s, 40))
+		gen_attr_str(z, n, "reduction", red[gen_byte(z->s) % 3]);
+	return gen_finish(z, n);
+}
+
+/* GatherND: b batch dims, tuples of k over the next axes. */
+static bool
+gen_gather_nd(gen *z, ir_value *x)
+{
+	int r = x->shape.rank;
+	int b = gen_int(z->s, 0, r - 1), k = gen_int(z->s, 1, r - b);
+	ir_shape is = {b + 2, {0}};
+	for (int i = 0; i < b; i++)
+		is.dim[i] = x->shape.dim[i];
+	is.dim[b] = gen_int(z->s, 1, 3);
+	is.dim[b + 1] = k;
+	ir_value *ix = ir_add_const(z->g, NULL, IR_I64, &is, NULL);
+	for (int64_t i = 0; i < ir_shape_numel(&is); i++) {
+		int dk = (int)x->shape.dim[b + i % k];
+		((int64_t *)ix->data)[i] = gen_int(z->s, -dk, dk - 1);
+	}
+	ir_const_facts(ix);
+	ir_value *in[2] = {x, ix};
+	ir_node *n = gen_node(z, OP_GatherND, 2, in, 1);
+	if (b)
+		gen_attr_int(z, n, "batch_dims", b);
+	return gen_finish(z, n);
+}
+
 static bool
 gen_scatter(gen *z, ir_op op)
 {
@@ -722,50 +773,10 @@ gen_scatter(gen *z, ir_op op)
 		gen_attr_int(z, n, "axis", a);
 		return gen_finish(z, n);
 	}
-	if (op == OP_ScatterElements) {
-		/* distinct positions along the axis: one index per slot */
-		int a = (int)axis(z, r), a0 = a < 0 ? a + r : a;
-		ir_shape is = x->shape;
-		int64_t dax = x->shape.dim[a0], first = gen_int(z->s, 0,
-			(int)dax - 1), st = 1;
-		is.dim[a0] = gen_int(z->s, 1, (int)dax);
-		for (int k = a0 + 1; k < r; k++)
-			st *= is.dim[k];
-		ir_value *ix = ir_add_const(z->g, NULL, IR_I64, &is, NULL);
-		for (int64_t i = 0; i < ir_shape_numel(&is); i++)
-			((int64_t *)ix->data)[i] = (first + i / st %
-				is.dim[a0]) % dax -
-				(gen_chance(z->s, 30) ? dax : 0);
-		ir_const_facts(ix);
-		ir_value *in[3] = {x, ix, gen_const(z, x->dtype, &is)};
-		ir_node *n = gen_node(z, op, 3, in, 1);
-		static const char *const red[] = {"none", "add", "mul"};
-		gen_attr_int(z, n, "axis", a);
-		if (gen_chance(z->s, 40))
-			gen_attr_str(z, n, "reduction",
-				     red[gen_byte(z->s) % 3]);
-		return gen_finish(z, n);
-	}
-	if (op == OP_GatherND) {
-		/* b batch dims, tuples of k over the next axes */
-		int b = gen_int(z->s, 0, r - 1), k = gen_int(z->s, 1, r - b);
-		ir_shape is = {b + 2, {0}};
-		for (int i = 0; i < b; i++)
-			is.dim[i] = x->shape.dim[i];
-		is.dim[b] = gen_int(z->s, 1, 3);
-		is.dim[b + 1] = k;
-		ir_value *ix = ir_add_const(z->g, NULL, IR_I64, &is, NULL);
-		for (int64_t i = 0; i < ir_shape_numel(&is); i++) {
-			int dk = (int)x->shape.dim[b + i % k];
-			((int64_t *)ix->data)[i] = gen_int(z->s, -dk, dk - 1);
-		}
-		ir_const_facts(ix);
-		ir_value *in[2] = {x, ix};
-		ir_node *n = gen_node(z, op, 2, in, 1);
-		if (b)
-			gen_attr_int(z, n, "batch_dims", b);
-		return gen_finish(z, n);
-	}
+	if (op == OP_ScatterElements)
+		return gen_scatter_elements(z, x);
+	if (op == OP_GatherND)
+		return gen_gather_nd(z, x);
 	/* ScatterND: distinct rows of the first dim (k = 1) */
 	int64_t d0 = x->shape.dim[0], q = gen_int(z->s, 1, (int)d0);
 	ir_shape is = {2, {q, 1}}, us = x->shape;
@@ -783,9 +794,38 @@ gen_scatter(gen *z, ir_op op)
 	return gen_finish(z, n);
 }
 
-#define UN(op) [OP_##op] = gen_unary
-#define BIN(op) [OP_##op] = gen_binary
-#define NA(op) [OP_##op] = gen_nary
+/* MaxUnpool: kernel = stride = 2, one index per window. */
+static bool
+gen_maxunpool(gen *z, ir_value *x)
+{
+	int r = x->shape.rank, sp = r - 2;
+	ir_value *in[2] = {x, NULL};
+	int64_t k[4] = {2, 2, 2, 2}, w[IR_MAX_RANK];
+	ir_shape os = x->shape;
+	for (int i = 0; i < sp; i++)
+		os.dim[2 + i] = 2 * x->shape.dim[2 + i];
+	in[1] = ir_add_const(z->g, NULL, IR_I64, &x->shape, NULL);
+	for (int64_t q = 0; q < ir_shape_numel(&x->shape); q++) {
+		int64_t rem = q, off = 0, st = 1;
+		for (int i = r - 1; i >= 0; i--) {
+			w[i] = rem % x->shape.dim[i];
+			rem /= x->shape.dim[i];
+		}
+		for (int i = r - 1; i >= 0; i--) {
+			int64_t c = i >= 2 ? 2 * w[i] + gen_int(z->s, 0, 1)
+				    : w[i];
+			off += c * st;
+			st *= os.dim[i];
+		}
+		((int64_t *)in[1]->data)[q] = off;
+	}
+	ir_const_facts(in[1]);
+	ir_node *n = gen_node(z, OP_MaxUnpool, 2, in, 1);
+	gen_attr_ints(z, n, "kernel_shape", sp, k);
+	gen_attr_ints(z, n, "strides", sp, k);
+	return gen_finish(z, n);
+}
+
 /* The index kind: constant parameters (axis, depth, K, lengths,
  * condition, unpooling indices) made valid here. */
 static bool
@@ -838,33 +878,8 @@ gen_index(gen *z, ir_op op)
 		in[1] = gen_const(z, IR_BOOL, &cs);
 		break;
 	}
-	default: { /* MaxUnpool: kernel = stride = 2, one index per window */
-		int sp = r - 2;
-		int64_t k[4] = {2, 2, 2, 2}, w[IR_MAX_RANK];
-		ir_shape os = x->shape;
-		for (int i = 0; i < sp; i++)
-			os.dim[2 + i] = 2 * x->shape.dim[2 + i];
-		in[1] = ir_add_const(z->g, NULL, IR_I64, &x->shape, NULL);
-		for (int64_t q = 0; q < ir_shape_numel(&x->shape); q++) {
-			int64_t rem = q, off = 0, st = 1;
-			for (int i = r - 1; i >= 0; i--) {
-				w[i] = rem % x->shape.dim[i];
-				rem /= x->shape.dim[i];
-			}
-			for (int i = r - 1; i >= 0; i--) {
-				int64_t c = i >= 2 ? 2 * w[i] + gen_int(z->s, 0,
-					1) : w[i];
-				off += c * st;
-				st *= os.dim[i];
-			}
-			((int64_t *)in[1]->data)[q] = off;
-		}
-		ir_const_facts(in[1]);
-		ir_node *n = gen_node(z, op, 2, in, 1);
-		gen_attr_ints(z, n, "kernel_shape", sp, k);
-		gen_attr_ints(z, n, "strides", sp, k);
-		return gen_finish(z, n);
-	}
+	default:
+		return gen_maxunpool(z, x);
 	}
 	ir_node *n = gen_node(z, op, nin, in, nout);
 	if (op == OP_CumSum && gen_chance(z->s, 50))
@@ -888,6 +903,9 @@ gen_index(gen *z, ir_op op)
 	return gen_finish(z, n);
 }
 
+#define UN(op) [OP_##op] = gen_unary
+#define BIN(op) [OP_##op] = gen_binary
+#define NA(op) [OP_##op] = gen_nary
 const gen_op_fn gen_ops[IR_NOPS] = {
 	UN(Abs), UN(Clip), UN(Erf), UN(Exp), UN(HardSigmoid), UN(HardSwish),
 	UN(LeakyRelu), UN(Log), UN(Neg), UN(Reciprocal), UN(Relu),
