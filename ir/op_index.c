@@ -348,6 +348,16 @@ shape_reverse_sequence(ir_node *n, nn_diag *d)
 			      "[%lld]", (long long)x->dim[ba]);
 		return false;
 	}
+	/* lengths known now are checked now, as the interpreter would */
+	for (int64_t b = 0; n->in[1]->data && b < l->dim[0]; b++) {
+		int64_t len = ir_load_i64(n->in[1]->data, lt, b);
+		if (len < 0 || len > x->dim[ta]) {
+			nn_error_node(d, n, "sequence_lens[%lld] is %lld, "
+				      "outside [0, %lld]", (long long)b,
+				      (long long)len, (long long)x->dim[ta]);
+			return false;
+		}
+	}
 	n->out[0]->dtype = n->in[0]->dtype;
 	n->out[0]->shape = *x;
 	return true;
@@ -502,6 +512,16 @@ shape_maxunpool(ir_node *n, nn_diag *d)
 	if (ir_shape_numel(x) > 0 && ir_shape_numel(&inf) == 0) {
 		nn_error_node(d, n, "indices into an empty output");
 		return false;
+	}
+	/* indices known now are checked now, as the interpreter would */
+	for (int64_t q = 0; n->in[1]->data && q < ir_shape_numel(x); q++) {
+		int64_t v = ((const int64_t *)n->in[1]->data)[q];
+		if (v < 0 || v >= ir_shape_numel(&inf)) {
+			nn_error_node(d, n, "index %lld out of range [0, %lld)",
+				      (long long)v,
+				      (long long)ir_shape_numel(&inf));
+			return false;
+		}
 	}
 	o = inf;
 	if (n->nin > 2 && n->in[2]) {
