@@ -17,25 +17,6 @@ split3(const ir_shape *s, int a, int64_t *dims)
 	dims[1] = s->dim[a];
 }
 
-/* The builder moves to a new block where cond holds; *after is the block
- * both paths meet in (the caller branches there at the end). */
-static void
-begin_if(cg_fn *f, LLVMValueRef cond, LLVMBasicBlockRef *after)
-{
-	LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(f->c->ctx,
-							       f->fn, "then");
-	*after = LLVMAppendBasicBlockInContext(f->c->ctx, f->fn, "endif");
-	LLVMBuildCondBr(f->b, cond, then, *after);
-	LLVMPositionBuilderAtEnd(f->b, then);
-}
-
-static void
-end_if(cg_fn *f, LLVMBasicBlockRef after)
-{
-	LLVMBuildBr(f->b, after);
-	LLVMPositionBuilderAtEnd(f->b, after);
-}
-
 /* Running sums along the axis in cg_ctype (integers wrap). */
 static bool
 lower_cumsum(cg_fn *f)
@@ -140,8 +121,22 @@ topk_gt(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 			LLVMBuildFCmp(f->b, LLVMRealORD, b, b, ""), ""), "");
 }
 
-/* Element i's rank: how many elements come before it (a better value, or
- * an equal one at a lower index); rank < K is stored at its rank. */
+/* Whether (a, ia) comes before (b, ib) in TopK's order: the larger
+ * (largest) or smaller value, equal ones by the lower index. */
+static LLVMValueRef
+topk_before(cg_fn *f, ir_dtype ct, bool largest, LLVMValueRef a,
+	    LLVMValueRef ia, LLVMValueRef b, LLVMValueRef ib)
+{
+	LLVMValueRef gt = topk_gt(f, ct, a, b), lt = topk_gt(f, ct, b, a);
+
+	return LLVMBuildOr(f->b, largest ? gt : lt, LLVMBuildAnd(f->b,
+		LLVMBuildNot(f->b, LLVMBuildOr(f->b, gt, lt, ""), ""),
+		LLVMBuildICmp(f->b, LLVMIntSLT, ia, ib, ""), ""), "");
+}
+
+/* K selection passes over each slice, O(K * len): pass r takes the first
+ * element, in TopK's (strict, total) order, after the one pass r - 1
+ * took, so the outputs come out sorted, as the interpreter's. */
 static bool
 lower_topk(cg_fn *f)
 {
@@ -149,42 +144,46 @@ lower_topk(cg_fn *f)
 	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
 	int64_t d[3], k = ir_topk_k(n), a = ir_attr_i(n, "axis");
 	bool largest = ir_attr_i(n, "largest") != 0;
-	LLVMValueRef ivs[2], i, j, base, xi, xj, gt, lt, bef, cnt, r, p;
-	LLVMBasicBlockRef after;
-	cg_loop loops[2], li, lj;
+	LLVMTypeRef vt = cg_type(f->c, ct);
+	LLVMValueRef ivs[2], r, j, base, pi, pv, bi, bv, xj, take, p;
+	LLVMValueRef prev = cg_alloca(f, f->c->i64), best;
+	cg_loop loops[2], lr, lj;
 
 	if (ir_shape_numel(&n->out[0]->shape) == 0)
 		return true;
 	a = a < 0 ? a + n->in[0]->shape.rank : a;
 	split3(&n->in[0]->shape, (int)a, d);
-	cnt = cg_alloca(f, f->c->i64);
+	best = cg_alloca(f, f->c->i64);
+	bv = cg_alloca(f, vt);
 	cg_nest_begin(f, 2, (int64_t[]){d[0], d[2]}, ivs, loops);
-	base = LLVMBuildAdd(f->b, LLVMBuildMul(f->b, ivs[0], cg_i64(f,
-		d[1] * d[2]), ""), ivs[1], "");
-	i = cg_loop_begin(f, d[1], &li);
-	xi = cg_load_c(f, f->in[0], cg_iadd(f, base, cg_imul(f, i, d[2])), t);
-	LLVMBuildStore(f->b, cg_i64(f, 0), cnt);
+	base = cg_iadd(f, cg_imul(f, ivs[0], d[1] * d[2]), ivs[1]);
+	LLVMBuildStore(f->b, cg_i64(f, -1), prev);
+	r = cg_loop_begin(f, k, &lr);
+	pi = LLVMBuildLoad2(f->b, f->c->i64, prev, "");
+	pv = cg_load_c(f, f->in[0], cg_iadd(f, base, cg_imul(f,
+		cg_max(f, IR_I64, pi, cg_i64(f, 0)), d[2])), t);
+	LLVMBuildStore(f->b, cg_i64(f, -1), best);
+	LLVMBuildStore(f->b, cg_const(f, ct, 0), bv);
 	j = cg_loop_begin(f, d[1], &lj);
 	xj = cg_load_c(f, f->in[0], cg_iadd(f, base, cg_imul(f, j, d[2])), t);
-	gt = topk_gt(f, ct, xj, xi);
-	lt = topk_gt(f, ct, xi, xj);
-	bef = LLVMBuildOr(f->b, largest ? gt : lt, LLVMBuildAnd(f->b,
-		LLVMBuildNot(f->b, LLVMBuildOr(f->b, gt, lt, ""), ""),
-		LLVMBuildICmp(f->b, LLVMIntULT, j, i, ""), ""), "");
-	LLVMBuildStore(f->b, LLVMBuildAdd(f->b, LLVMBuildLoad2(f->b, f->c->i64,
-		cnt, ""), LLVMBuildZExt(f->b, bef, f->c->i64, ""), ""), cnt);
+	bi = LLVMBuildLoad2(f->b, f->c->i64, best, "");
+	take = LLVMBuildAnd(f->b, LLVMBuildOr(f->b, LLVMBuildICmp(f->b,
+		LLVMIntSLT, pi, cg_i64(f, 0), ""), topk_before(f, ct, largest,
+		pv, pi, xj, j), ""), LLVMBuildOr(f->b, LLVMBuildICmp(f->b,
+		LLVMIntSLT, bi, cg_i64(f, 0), ""), topk_before(f, ct, largest,
+		xj, j, LLVMBuildLoad2(f->b, vt, bv, ""), bi), ""), "");
+	LLVMBuildStore(f->b, LLVMBuildSelect(f->b, take, j, bi, ""), best);
+	LLVMBuildStore(f->b, LLVMBuildSelect(f->b, take, xj,
+		LLVMBuildLoad2(f->b, vt, bv, ""), ""), bv);
 	cg_loop_end(f, &lj);
-	r = LLVMBuildLoad2(f->b, f->c->i64, cnt, "");
-	begin_if(f, LLVMBuildICmp(f->b, LLVMIntULT, r, cg_i64(f, k), ""),
-		 &after);
-	p = LLVMBuildAdd(f->b, LLVMBuildMul(f->b, LLVMBuildAdd(f->b,
-		LLVMBuildMul(f->b, ivs[0], cg_i64(f, k), ""), r, ""),
-		cg_i64(f, d[2]), ""), ivs[1], "");
-	cg_store_c(f, f->out[0], p, xi, t);
+	bi = LLVMBuildLoad2(f->b, f->c->i64, best, "");
+	p = cg_iadd(f, cg_imul(f, cg_iadd(f, cg_imul(f, ivs[0], k), r), d[2]),
+		    ivs[1]);
+	cg_store_c(f, f->out[0], p, LLVMBuildLoad2(f->b, vt, bv, ""), t);
 	if (n->nout > 1 && f->out[1])
-		cg_store(f, f->out[1], p, i);
-	end_if(f, after);
-	cg_loop_end_novec(f, &li, false);
+		cg_store(f, f->out[1], p, bi);
+	LLVMBuildStore(f->b, bi, prev);
+	cg_loop_end(f, &lr);
 	cg_nest_end(f, 2, loops);
 	return true;
 }

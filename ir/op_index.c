@@ -298,34 +298,38 @@ topk_before(const void *x, ir_dtype t, int64_t j, int64_t i, bool largest)
 	return c > 0 || (c == 0 && j < i);
 }
 
-/* Each element's rank is the count of elements before it; those of rank
- * below K are the outputs, in order (sorted or not, as ONNX allows). */
+/* K selection passes over each slice: pass r takes the first element,
+ * in that (strict, total) order, after the one pass r - 1 took; so the
+ * outputs come sorted (as ONNX allows for sorted=0 too). */
 static void
 eval_topk(const ir_node *n, const void *x, void *const *out)
 {
 	ir_dtype t = n->in[0]->dtype;
 	int64_t a = ir_attr_i(n, "axis"), k = ir_topk_k(n), outer, len, inner;
-	bool largest = ir_attr_i(n, "largest") != 0;
+	bool lg = ir_attr_i(n, "largest") != 0;
 	size_t es = ir_dtype_size(t);
 	a = a < 0 ? a + n->in[0]->shape.rank : a;
 	split3(&n->in[0]->shape, (int)a, &outer, &len, &inner);
 	for (int64_t o = 0; o < outer; o++)
 		for (int64_t in = 0; in < inner; in++) {
-			int64_t base = o * len * inner + in;
-			for (int64_t i = 0; i < len; i++) {
-				int64_t r = 0, p;
-				for (int64_t j = 0; j < len; j++)
-					r += topk_before(x, t, base + j * inner,
-							 base + i * inner,
-							 largest);
-				if (r >= k)
-					continue;
-				p = (o * k + r) * inner + in;
+			int64_t base = o * len * inner + in, prev = -1;
+			for (int64_t r = 0; r < k; r++) {
+				int64_t best = -1, p = (o * k + r) * inner + in;
+				for (int64_t j = 0; j < len; j++) {
+					int64_t pj = base + j * inner;
+					if (prev >= 0 && !topk_before(x, t,
+					    base + prev * inner, pj, lg))
+						continue;
+					if (best < 0 || topk_before(x, t, pj,
+					    base + best * inner, lg))
+						best = j;
+				}
 				memcpy((char *)out[0] + p * (int64_t)es,
-				       (const char *)x + (base + i * inner) *
+				       (const char *)x + (base + best * inner) *
 				       (int64_t)es, es);
 				if (n->nout > 1 && out[1])
-					((int64_t *)out[1])[p] = i;
+					((int64_t *)out[1])[p] = best;
+				prev = best;
 			}
 		}
 }
@@ -488,13 +492,17 @@ shape_maxunpool(ir_node *n, nn_diag *d)
 	ir_shape inf, o;
 	bool ok = sp >= 1 && k && nk == sp && (!st || ns == sp) &&
 		  (!p || np == 2 * sp);
+	/* bounded, so that the inferred sizes cannot overflow */
 	for (int i = 0; ok && i < nk; i++)
-		ok = k[i] >= 1 && (!st || st[i] >= 1) &&
-		     (!p || (p[i] >= 0 && p[sp + i] >= 0));
+		ok = k[i] >= 1 && k[i] <= INT32_MAX &&
+		     (!st || (st[i] >= 1 && st[i] <= INT32_MAX)) &&
+		     (!p || (p[i] >= 0 && p[sp + i] >= 0 &&
+			     p[i] <= INT32_MAX && p[sp + i] <= INT32_MAX));
 	if (!ok) {
 		nn_error_node(d, n, "kernel_shape (required), strides and pads "
-			      "must be positive (pads non-negative), one per "
-			      "spatial axis of the rank-%d input", x->rank);
+			      "must be positive (pads non-negative) and below "
+			      "2^31, one per spatial axis of the rank-%d input",
+			      x->rank);
 		return false;
 	}
 	if (!ir_dtype_is_float(n->in[0]->dtype) || n->in[1]->dtype != IR_I64 ||
@@ -502,6 +510,13 @@ shape_maxunpool(ir_node *n, nn_diag *d)
 		nn_error_node(d, n, "X must be float and I i64 of X's shape");
 		return false;
 	}
+	for (int i = 0; i < sp; i++)
+		if ((double)(x->dim[2 + i] - 1) * (st ? (double)st[i] : 1) +
+		    (double)k[i] > 0x1p62) {
+			nn_error_node(d, n, "the inferred output dim %d is too "
+				      "large", 2 + i);
+			return false;
+		}
 	ir_maxunpool_inferred(n, &inf);
 	for (int i = 2; i < x->rank; i++)
 		if (inf.dim[i] < 0) {

@@ -129,6 +129,17 @@ def cases():
   return %w, %l
 }
 """, [xi], list(topk_ref(xi, 2, 0, True))))
+    rng = np.random.default_rng(11)
+    xr = rng.choice(np.array([0, 1, 2, -0.0, NAN, -1], np.float32),
+                    (5, 17))
+    out.append(("topk_ties", """graph @topk_ties(%x: f32[5,17]) -> (f32[5,9], i64[5,9], f32[3,17], i64[3,17]) {
+  %k = const i64[1] [9]
+  %k3 = const i64[1] [3]
+  %v, %i = TopK(%x, %k) {largest=0} : f32[5,9], i64[5,9]
+  %w, %j = TopK(%x, %k3) {axis=0, sorted=0} : f32[3,17], i64[3,17]
+  return %v, %i, %w, %j
+}
+""", [xr], list(topk_ref(xr, 9, 1, False)) + list(topk_ref(xr, 3, 0, True))))
     ind = np.array([NAN, -1.5, 2.7, 5, -5, 1e30, -6, 4.99], np.float32)
     vals = np.array([7, 9], np.int32)
     out.append(("onehot", """graph @onehot(%i: f32[8], %v: i32[2], %j: i64[2,3]) -> (i32[5,8], f32[2,3,4]) {
