@@ -246,9 +246,9 @@ LLVMValueRef cg_index(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t d);
 void cg_check_indices(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t count,
 		      int k, const int64_t *dims);
 /* Whether n's run-time checks read data its output's size does not
- * bound (Gather's and ScatterND's indices), so that a node with an empty
- * output is still compiled for them (cg_node_runs), as the interpreter checks
- * them. */
+ * bound (Gather's, GatherND's and ScatterND's indices, ReverseSequence's
+ * lengths), so that a node with an empty output is still compiled for
+ * them (cg_node_runs), as the interpreter checks them. */
 bool cg_checks_when_empty(const ir_node *n);
 /* The node function's return value: CG_OK, or its code if a check
  * failed. */
@@ -286,6 +286,7 @@ bool cg_lower_scatter(cg_fn *f); /* IR_KIND_SCATTER */
 bool cg_lower_rnn(cg_fn *f);     /* lower_rnn.c: IR_KIND_RNN */
 bool cg_lower_signal(cg_fn *f);  /* lower_signal.c: IR_KIND_SIGNAL */
 bool cg_lower_loss(cg_fn *f);    /* lower_loss.c: IR_KIND_LOSS */
+bool cg_lower_index(cg_fn *f);   /* lower_index.c: IR_KIND_INDEX */
 /* lower_rnn.c: the workspace a recurrent layer's kernel needs (its
  * projections, states and per-step products), 0 for any other node. */
 int64_t cg_rnn_scratch_bytes(const ir_node *n);

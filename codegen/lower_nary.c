@@ -1,7 +1,8 @@
 /* Lowering of the n-ary broadcast kind (comparisons, logic, Mod, Min/Max/
  * Sum/Mean, Where), the index-mapped copies (Expand, Tile, DepthToSpace,
  * SpaceToDepth, Range) and the runtime-index ops (ScatterND,
- * GatherElements). Arithmetic matches the ir/op_nary.c reference. */
+ * ScatterElements, GatherElements, GatherND). Arithmetic matches the
+ * ir/op_nary.c reference. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,18 +283,27 @@ lower_scatternd(cg_fn *f)
 	return true;
 }
 
+/* GatherElements, or ScatterElements (scatter): over the indices'
+ * positions, the data element at the position with the axis coordinate
+ * read from the indices. */
 static bool
-lower_gather_elements(cg_fn *f)
+lower_elements(cg_fn *f)
 {
 	const ir_node *n = f->n;
 	const ir_shape *x = &n->in[0]->shape, *ix = &n->in[1]->shape;
-	int ax = cg_axis(ir_attr_int(n, "axis", 0), x->rank);
+	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
+	int ax = cg_axis(ir_attr_i(n, "axis"), x->rank);
+	bool scatter = n->op == OP_ScatterElements;
+	char r = scatter ? ir_attr_s(n, "reduction")[0] : 'n';
 	int64_t xs[IR_MAX_RANK], is[IR_MAX_RANK], axs;
-	LLVMValueRef ivs[IR_MAX_RANK], lin, idx, src;
+	LLVMValueRef ivs[IR_MAX_RANK], lin, idx, src, v, e;
 	cg_loop loops[IR_MAX_RANK];
 
 	if (ax < 0)
 		return cg_fail(f, "axis out of range");
+	if (scatter)
+		cg_memcpy(f, f->out[0], cg_i64(f, 0), f->in[0], cg_i64(f, 0),
+			  ir_shape_numel(x) * (int64_t)ir_dtype_size(t));
 	if (ir_shape_numel(ix) == 0)
 		return true;
 	cg_strides(x, xs);
@@ -306,15 +316,75 @@ lower_gather_elements(cg_fn *f)
 		       x->dim[ax]);
 	src = LLVMBuildAdd(f->b, cg_linear(f, ix->rank, ivs, xs, 0),
 		LLVMBuildMul(f->b, idx, cg_i64(f, axs), ""), "");
-	cg_store(f, f->out[0], lin, cg_load(f, f->in[0], src));
-	cg_nest_end(f, ix->rank, loops);
+	if (!scatter) {
+		cg_store(f, f->out[0], lin, cg_load(f, f->in[0], src));
+	} else if (r == 'n') {
+		cg_store(f, f->out[0], src, cg_load(f, f->in[2], lin));
+	} else {
+		v = cg_load_c(f, f->in[2], lin, t);
+		e = cg_load_c(f, f->out[0], src, t);
+		v = r == 'a' ? cg_add(f, ct, e, v) : cg_mul(f, ct, e, v);
+		cg_store_c(f, f->out[0], src, v, t);
+	}
+	/* scatters in order: a later duplicate index wins, as in the
+	 * interpreter */
+	if (scatter)
+		for (int k = ix->rank - 1; k >= 0; k--)
+			cg_loop_end_novec(f, &loops[k], false);
+	else
+		cg_nest_end(f, ix->rank, loops);
+	return true;
+}
+
+/* GatherND: tuple q of k indices picks a block of `inner` elements at
+ * axes b..b+k-1 of batch q / per (b: batch_dims). */
+static bool
+lower_gather_nd(cg_fn *f)
+{
+	const ir_node *n = f->n;
+	const ir_shape *x = &n->in[0]->shape, *ix = &n->in[1]->shape;
+	ir_dtype it = n->in[1]->dtype;
+	int b = (int)ir_attr_i(n, "batch_dims");
+	int k = (int)ix->dim[ix->rank - 1];
+	int64_t inner = 1, per = 1, st[IR_MAX_RANK];
+	int64_t nidx = ir_shape_numel(ix) / k;
+	LLVMValueRef q, e, off;
+	cg_loop lq, le;
+
+	for (int i = b + k; i < x->rank; i++)
+		inner *= x->dim[i];
+	for (int i = b; i < ix->rank - 1; i++)
+		per *= ix->dim[i];
+	cg_strides(x, st);
+	if (nidx > 0 && inner == 0)
+		cg_check_indices(f, f->in[1], it, nidx * k, k, x->dim + b);
+	if (nidx == 0 || inner == 0)
+		return true;
+	q = cg_loop_begin(f, nidx, &lq);
+	off = b ? LLVMBuildMul(f->b, LLVMBuildUDiv(f->b, q, cg_i64(f, per),
+		""), cg_i64(f, st[b - 1]), "") : cg_i64(f, 0);
+	for (int j = 0; j < k; j++) {
+		LLVMValueRef ij = LLVMBuildAdd(f->b, LLVMBuildMul(f->b, q,
+			cg_i64(f, k), ""), cg_i64(f, j), "");
+		ij = cg_index(f, cg_load(f, f->in[1], ij), it, x->dim[b + j]);
+		off = LLVMBuildAdd(f->b, off, LLVMBuildMul(f->b, ij,
+			cg_i64(f, st[b + j]), ""), "");
+	}
+	e = cg_loop_begin(f, inner, &le);
+	cg_store(f, f->out[0], LLVMBuildAdd(f->b, LLVMBuildMul(f->b, q,
+		cg_i64(f, inner), ""), e, ""), cg_load(f, f->in[0],
+		LLVMBuildAdd(f->b, off, e, "")));
+	cg_loop_end(f, &le);
+	cg_loop_end(f, &lq);
 	return true;
 }
 
 bool
 cg_lower_scatter(cg_fn *f)
 {
-	if (f->n->op == OP_ScatterND)
-		return lower_scatternd(f);
-	return lower_gather_elements(f);
+	switch (f->n->op) {
+	case OP_ScatterND: return lower_scatternd(f);
+	case OP_GatherND: return lower_gather_nd(f);
+	default: return lower_elements(f);
+	}
 }

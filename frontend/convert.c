@@ -50,6 +50,20 @@ ints_to_input(fe_ctx *c, const Onnx__NodeProto *np, ir_attr *attrs,
 	return set_input(c, np, in, nin, idx, v, name);
 }
 
+/* Moves int attribute `name` to input idx as a 1-element i64 constant. */
+static bool
+int_to_input(fe_ctx *c, const Onnx__NodeProto *np, ir_attr *attrs,
+	     int nattrs, ir_value ***in, int *nin, const char *name, int idx)
+{
+	ir_attr *a = find_attr(attrs, nattrs, name);
+	if (!a)
+		return true;
+	ir_shape s = {.rank = 1, .dim = {1}};
+	ir_value *v = ir_add_const(c->g, NULL, IR_I64, &s, &a->i);
+	a->name = NULL;
+	return set_input(c, np, in, nin, idx, v, name);
+}
+
 /* Moves float attribute `name` to input idx as a scalar of the data
  * input's type when known (graph inputs and constants), else f32: node
  * outputs have no type until shape inference, and these old float-only
@@ -196,6 +210,18 @@ fe_convert_old_form(fe_ctx *c, const Onnx__NodeProto *np, ir_op op,
 		return true;
 	case OP_BatchNormalization:
 		return convert_bn(c, np, a, na);
+	case OP_TopK:
+		/* TopK-1: K an attribute */
+		return int_to_input(c, np, a, na, in, nin, "k", 1);
+	case OP_ScatterElements:
+		/* Scatter-9/11 has axis only: a reduction is not its own */
+		if (strcmp(fe_str(np->op_type), "Scatter") == 0 &&
+		    find_attr(a, na, "reduction")) {
+			fe_error_np(c, np, "Scatter has no attribute "
+				    "'reduction' (ScatterElements-16 has)");
+			return false;
+		}
+		return true;
 	case OP_Resize:
 		if (strcmp(fe_str(np->op_type), "Upsample") == 0)
 			return convert_upsample(c, np, attrs, nattrs, in, nin);

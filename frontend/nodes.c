@@ -61,12 +61,14 @@ note_bad(fe_ctx *c, bad_op *b, int *nb, const Onnx__NodeProto *np)
 }
 
 /* ONNX ops that import as another op: Upsample (deprecated at opset 10)
- * is Resize, which convert.c turns into the current Resize form. */
+ * is Resize, which convert.c turns into the current Resize form; Scatter
+ * (deprecated at opset 11) is ScatterElements without reduction. */
 static const struct {
 	const char *type;
 	ir_op op;
 } aliases[] = {
 	{"Upsample", OP_Resize},
+	{"Scatter", OP_ScatterElements},
 };
 
 bool

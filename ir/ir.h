@@ -203,12 +203,15 @@ typedef enum ir_kind {
 	IR_KIND_NARY,     /* broadcast compare/logic/Mod/Min/Max/Sum/Mean/
 			     Where/Not (op_nary.c) */
 	IR_KIND_EXPAND,   /* Expand, Tile, Depth/SpaceToDepth, Range */
-	IR_KIND_SCATTER,  /* ScatterND, GatherElements (op_scatter.c) */
+	IR_KIND_SCATTER,  /* ScatterND, ScatterElements, GatherElements,
+			     GatherND (op_scatter.c) */
 	IR_KIND_RNN,      /* LSTM, GRU, RNN (op_rnn.c) */
 	IR_KIND_SIGNAL,   /* windows, MelWeightMatrix, DFT, STFT
 			     (op_signal.c) */
 	IR_KIND_LOSS,     /* NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
 			     (op_loss.c) */
+	IR_KIND_INDEX,    /* CumSum, OneHot, TopK, ReverseSequence, Compress,
+			     MaxUnpool (op_index.c) */
 	IR_NKINDS
 } ir_kind;
 
@@ -542,6 +545,19 @@ bool ir_eval_expand(const ir_node *n, const void *const *in,
 		    void *const *out, nn_diag *d);
 void ir_expand_map(const ir_node *n, int64_t *map);
 int64_t ir_trilu_k(const ir_node *n); /* Trilu's constant k, 0 if none */
+/* op_index.c. The constant parameters the lowering reads too: CumSum's
+ * axis and OneHot's (normalized), OneHot's depth, TopK's K; Compress's
+ * source offset of every output element (row-major); MaxUnpool's inferred
+ * output shape, which its indices address. */
+bool ir_shape_index(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_index(const ir_node *n, const void *const *in,
+		   void *const *out, nn_diag *d);
+int ir_cumsum_axis(const ir_node *n);
+int ir_onehot_axis(const ir_node *n);
+int64_t ir_onehot_depth(const ir_node *n);
+int64_t ir_topk_k(const ir_node *n);
+void ir_compress_map(const ir_node *n, int64_t *map);
+void ir_maxunpool_inferred(const ir_node *n, ir_shape *s);
 /* op_scatter.c */
 bool ir_shape_scatter(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_scatter(const ir_node *n, const void *const *in,

@@ -1,6 +1,7 @@
-/* Index-driven data movement with runtime indices: ScatterND (reduction
- * none/add/mul) and GatherElements. Negative indices count from the end;
- * indices out of range are data errors. */
+/* Index-driven data movement with runtime indices: ScatterND and
+ * ScatterElements (reduction none/add/mul), GatherElements and GatherND
+ * (batch_dims). Negative indices count from the end; indices out of range
+ * are data errors. */
 #include <string.h>
 
 #include "elem.h"
@@ -21,8 +22,9 @@ fix_index(const ir_node *n, int64_t *i, int64_t dim, nn_diag *d)
 
 /* Indices known at compile time (or into an axis of size 0, where none
  * can be valid) are checked now, as the interpreter would at run time.
- * Element i of the indices addresses axis i % k of the data for ScatterND
- * (k: the length of an index tuple), axis ax for GatherElements (k 0). */
+ * Element i of the indices addresses axis ax + i % k of the data for
+ * ScatterND and GatherND (k: the length of an index tuple; ax: GatherND's
+ * batch_dims), axis ax for GatherElements and ScatterElements (k 0). */
 static bool
 check_indices(const ir_node *n, int k, int ax, nn_diag *d)
 {
@@ -34,7 +36,7 @@ check_indices(const ir_node *n, int k, int ax, nn_diag *d)
 	if (!ix->data && cnt > (k ? k : 1))
 		cnt = k ? k : 1;
 	for (int64_t i = 0; i < cnt; i++) {
-		int a = k ? (int)(i % k) : ax;
+		int a = k ? ax + (int)(i % k) : ax;
 		int64_t v = ix->data ? ir_load_i64(ix->data, ix->dtype, i) : 0;
 		if (x->dim[a] == 0) {
 			nn_error_node(d, n, "indices into axis %d of size 0", a);
@@ -47,15 +49,34 @@ check_indices(const ir_node *n, int k, int ax, nn_diag *d)
 }
 
 static bool
-shape_scatternd(ir_node *n, nn_diag *d)
+same_shape(const ir_shape *a, const ir_shape *b)
 {
-	const ir_shape *x = &n->in[0]->shape, *ix = &n->in[1]->shape;
-	const ir_shape *u = &n->in[2]->shape;
-	const char *red = ir_attr_str(n, "reduction", "none");
+	if (a->rank != b->rank)
+		return false;
+	for (int i = 0; i < a->rank; i++)
+		if (a->dim[i] != b->dim[i])
+			return false;
+	return true;
+}
+
+static bool
+reduction_ok(ir_node *n, nn_diag *d)
+{
+	const char *red = ir_attr_s(n, "reduction");
 	if (strcmp(red, "none") && strcmp(red, "add") && strcmp(red, "mul")) {
 		nn_error_node(d, n, "reduction '%s' is not supported", red);
 		return false;
 	}
+	return true;
+}
+
+static bool
+shape_scatternd(ir_node *n, nn_diag *d)
+{
+	const ir_shape *x = &n->in[0]->shape, *ix = &n->in[1]->shape;
+	const ir_shape *u = &n->in[2]->shape;
+	if (!reduction_ok(n, d))
+		return false;
 	if (n->in[2]->dtype != n->in[0]->dtype) {
 		nn_error_node(d, n, "updates are %s, data is %s",
 			      ir_dtype_name(n->in[2]->dtype),
@@ -82,7 +103,7 @@ static bool
 shape_gather_elements(ir_node *n, nn_diag *d)
 {
 	const ir_shape *x = &n->in[0]->shape, *ix = &n->in[1]->shape;
-	int64_t ax = ir_attr_int(n, "axis", 0);
+	int64_t ax = ir_attr_i(n, "axis");
 	if (ax < -x->rank || ax >= x->rank || ix->rank != x->rank) {
 		nn_error_node(d, n, "bad axis or indices rank");
 		return false;
@@ -97,8 +118,50 @@ shape_gather_elements(ir_node *n, nn_diag *d)
 				      (long long)x->dim[k]);
 			return false;
 		}
-	n->out[0]->shape = *ix;
+	if (n->op == OP_ScatterElements) {
+		if (!same_shape(&n->in[2]->shape, ix) ||
+		    n->in[2]->dtype != n->in[0]->dtype) {
+			nn_error_node(d, n, "updates must have the indices' "
+				      "shape and the data's type");
+			return false;
+		}
+		n->out[0]->shape = *x;
+	} else {
+		n->out[0]->shape = *ix;
+	}
 	return check_indices(n, 0, (int)ax, d);
+}
+
+/* GatherND: the output is indices.shape[:-1] + data.shape[b + k:] for
+ * batch_dims b and index tuples of length k. */
+static bool
+shape_gather_nd(ir_node *n, nn_diag *d)
+{
+	const ir_shape *x = &n->in[0]->shape, *ix = &n->in[1]->shape;
+	int64_t b = ir_attr_i(n, "batch_dims");
+	int64_t k = ix->rank ? ix->dim[ix->rank - 1] : -1;
+	bool ok = ix->rank >= 1 && b >= 0 && b < ix->rank && b < x->rank &&
+		  k >= 1 && b + k <= x->rank;
+	for (int i = 0; ok && i < b; i++)
+		ok = ix->dim[i] == x->dim[i];
+	if (!ok) {
+		nn_error_node(d, n, "indices of shape rank %d (tuples of %lld) "
+			      "and batch_dims %lld do not fit data of rank %d",
+			      ix->rank, (long long)k, (long long)b, x->rank);
+		return false;
+	}
+	ir_shape o = {.rank = ix->rank - 1 + x->rank - (int)(b + k)};
+	if (o.rank > IR_MAX_RANK) {
+		nn_error_node(d, n, "output rank %d is over %d", o.rank,
+			      IR_MAX_RANK);
+		return false;
+	}
+	for (int i = 0; i < ix->rank - 1; i++)
+		o.dim[i] = ix->dim[i];
+	for (int i = (int)(b + k); i < x->rank; i++)
+		o.dim[ix->rank - 1 + i - (b + k)] = x->dim[i];
+	n->out[0]->shape = o;
+	return check_indices(n, (int)k, (int)b, d);
 }
 
 bool
@@ -112,8 +175,15 @@ ir_shape_scatter(ir_graph *g, ir_node *n, nn_diag *d)
 		return false;
 	}
 	n->out[0]->dtype = n->in[0]->dtype;
-	return n->op == OP_ScatterND ? shape_scatternd(n, d)
-				     : shape_gather_elements(n, d);
+	switch (n->op) {
+	case OP_ScatterND: return shape_scatternd(n, d);
+	case OP_GatherND: return shape_gather_nd(n, d);
+	case OP_ScatterElements:
+		if (!reduction_ok(n, d))
+			return false;
+		return shape_gather_elements(n, d);
+	default: return shape_gather_elements(n, d);
+	}
 }
 
 /* dst[i] op= src[j] for the reduction r ('n'one, 'a'dd, 'm'ul). */
@@ -160,14 +230,22 @@ eval_scatternd(const ir_node *n, const void *const *in, void *out,
 	return true;
 }
 
+/* GatherElements, or ScatterElements (scatter): element q of the indices
+ * addresses data element off (its position, the axis coordinate read). */
 static bool
-eval_gather_elements(const ir_node *n, const void *const *in, void *out,
-		     nn_diag *d)
+eval_elements(const ir_node *n, const void *const *in, void *out,
+	      nn_diag *d)
 {
 	const ir_shape *x = &n->in[0]->shape, *ix = &n->in[1]->shape;
-	int ax = (int)ir_attr_int(n, "axis", 0);
+	ir_dtype t = n->in[0]->dtype;
+	int ax = (int)ir_attr_i(n, "axis");
 	int64_t idx[IR_MAX_RANK] = {0}, total = ir_shape_numel(ix);
+	bool scatter = n->op == OP_ScatterElements;
+	char r = scatter ? ir_attr_s(n, "reduction")[0] : 'n';
 	ax = ax < 0 ? ax + x->rank : ax;
+	if (scatter)
+		memcpy(out, in[0],
+		       (size_t)ir_shape_numel(x) * ir_dtype_size(t));
 	for (int64_t q = 0; q < total; q++) {
 		int64_t off = 0;
 		for (int k = 0; k < x->rank; k++) {
@@ -179,7 +257,10 @@ eval_gather_elements(const ir_node *n, const void *const *in, void *out,
 			}
 			off = off * x->dim[k] + v;
 		}
-		combine(out, q, in[0], off, n->in[0]->dtype, 'n');
+		if (scatter)
+			combine(out, off, in[2], q, t, r);
+		else
+			combine(out, q, in[0], off, t, 'n');
 		for (int k = ix->rank - 1; k >= 0; k--) {
 			if (++idx[k] < ix->dim[k])
 				break;
@@ -189,11 +270,43 @@ eval_gather_elements(const ir_node *n, const void *const *in, void *out,
 	return true;
 }
 
+static bool
+eval_gather_nd(const ir_node *n, const void *const *in, void *out,
+	       nn_diag *d)
+{
+	const ir_shape *x = &n->in[0]->shape, *ix = &n->in[1]->shape;
+	ir_dtype t = n->in[0]->dtype, it = n->in[1]->dtype;
+	int b = (int)ir_attr_i(n, "batch_dims");
+	int k = (int)ix->dim[ix->rank - 1];
+	int64_t inner = 1, per = 1, bsz = 1, nidx = ir_shape_numel(ix) / k;
+	for (int i = b + k; i < x->rank; i++)
+		inner *= x->dim[i];
+	for (int i = b; i < ix->rank - 1; i++)
+		per *= ix->dim[i];
+	for (int i = b; i < x->rank; i++)
+		bsz *= x->dim[i];
+	for (int64_t q = 0; q < nidx; q++) {
+		int64_t off = 0;
+		for (int j = 0; j < k; j++) {
+			int64_t v = ir_load_i64(in[1], it, q * k + j);
+			if (!fix_index(n, &v, x->dim[b + j], d))
+				return false;
+			off = off * x->dim[b + j] + v;
+		}
+		off = (q / per) * bsz + off * inner;
+		for (int64_t e = 0; e < inner; e++)
+			combine(out, q * inner + e, in[0], off + e, t, 'n');
+	}
+	return true;
+}
+
 bool
 ir_eval_scatter(const ir_node *n, const void *const *in, void *const *out,
 		nn_diag *d)
 {
-	if (n->op == OP_ScatterND)
-		return eval_scatternd(n, in, out[0], d);
-	return eval_gather_elements(n, in, out[0], d);
+	switch (n->op) {
+	case OP_ScatterND: return eval_scatternd(n, in, out[0], d);
+	case OP_GatherND: return eval_gather_nd(n, in, out[0], d);
+	default: return eval_elements(n, in, out[0], d);
+	}
 }

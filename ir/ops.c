@@ -48,6 +48,7 @@ const ir_kind_hooks ir_kinds[IR_NKINDS] = {
 	[IR_KIND_RNN] = {ir_shape_rnn, ir_eval_rnn, "rnn"},
 	[IR_KIND_SIGNAL] = {ir_shape_signal, ir_eval_signal, "signal"},
 	[IR_KIND_LOSS] = {ir_shape_loss, ir_eval_loss, "loss"},
+	[IR_KIND_INDEX] = {ir_shape_index, ir_eval_index, "index"},
 };
 
 ir_op

@@ -4,8 +4,10 @@
 Compiles Inputs/rt_index.nnir (Gather, GatherElements, ScatterND on indices
 read at run time), Inputs/rt_div.nnir (integer Div and Mod on divisors read
 at run time) Inputs/rt_reduce.nnir (an integer mean of nothing) and Inputs/rt_empty.nnir
-(indices read by nodes with empty outputs) and Inputs/rt_loss.nnir (loss
-targets read at run time) at -O0,
+(indices read by nodes with empty outputs), Inputs/rt_loss.nnir (loss
+targets read at run time), Inputs/rt_index2.nnir (GatherND,
+ScatterElements) and Inputs/rt_index3.nnir (ReverseSequence, MaxUnpool)
+at -O0,
 -O3 and -Os, links them with harness.c, and feeds good and bad inputs. A bad
 input must make NAME_run return the documented code (README.md: 2 index out
 of range, 3 integer division by zero), never trap, and nncc-run must refuse
@@ -72,6 +74,37 @@ def loss_inputs(t):
             np.array(t, np.int64)]
 
 
+def index2_inputs(**bad):
+    """rt_index2's inputs (GatherND, ScatterElements), all in range unless
+    overridden by bad."""
+    rng = np.random.default_rng(2)
+    ins = {"x": rng.standard_normal((2, 3, 4)).astype(np.float32),
+           "ni": np.array([[[2], [-3]], [[0], [1]]], np.int64),
+           "d": rng.standard_normal((3, 4)).astype(np.float32),
+           "ei": np.array([[3, -4], [1, 1]], np.int32),
+           "u": rng.standard_normal((2, 2)).astype(np.float32),
+           "z": np.zeros((3, 0), np.float32),
+           "ej": np.array([[-1]], np.int64)}
+    for k, v in bad.items():
+        ins[k] = np.array(v, ins[k].dtype).reshape(ins[k].shape)
+    return [ins[k] for k in ("x", "ni", "d", "ei", "u", "z", "ej")]
+
+
+def index3_inputs(**bad):
+    """rt_index3's inputs (ReverseSequence, MaxUnpool), all in range
+    unless overridden by bad."""
+    rng = np.random.default_rng(3)
+    ins = {"d": rng.standard_normal((3, 4)).astype(np.float32),
+           "lens": np.array([4, 0, 2], np.int64),
+           "z": np.zeros((3, 0), np.float32),
+           "lz": np.zeros(3, np.int32),
+           "xt": rng.standard_normal((1, 1, 2, 2)).astype(np.float32),
+           "xi": np.array([0, 3, 9, 15], np.int64).reshape(1, 1, 2, 2)}
+    for k, v in bad.items():
+        ins[k] = np.array(v, ins[k].dtype).reshape(ins[k].shape)
+    return [ins[k] for k in ("d", "lens", "z", "lz", "xt", "xi")]
+
+
 CASES = [
     ("rt_index", "in range", index_inputs(), 0, None),
     ("rt_index", "Gather past the end", index_inputs(idx=[0, 5]),
@@ -106,6 +139,33 @@ CASES = [
      "node 'nll' (NegativeLogLikelihoodLoss): target 4 is out of range"),
     ("rt_loss", "negative target", loss_inputs([-2, 0, 1]), ERR_INDEX,
      "node 'nll' (NegativeLogLikelihoodLoss): target -2 is out of range"),
+    ("rt_index2", "in range", index2_inputs(), 0, None),
+    ("rt_index2", "GatherND past the end",
+     index2_inputs(ni=[0, 1, 3, 0]), ERR_INDEX,
+     "node 'gather_nd' (GatherND): index 3 out of range"),
+    ("rt_index2", "GatherND huge", index2_inputs(ni=[0, 1, 1 << 40, 0]),
+     ERR_INDEX, "node 'gather_nd' (GatherND)"),
+    ("rt_index2", "ScatterElements before the start",
+     index2_inputs(ei=[0, -5, 1, 1]), ERR_INDEX,
+     "node 'scatter_elements' (ScatterElements): index -5 out of range"),
+    ("rt_index2", "empty GatherND, index out of range",
+     index2_inputs(ej=[[3]]), ERR_INDEX,
+     "node 'gather_nd_empty' (GatherND): index 3 out of range"),
+    ("rt_index3", "in range", index3_inputs(), 0, None),
+    ("rt_index3", "ReverseSequence length past the end",
+     index3_inputs(lens=[4, 5, 0]), ERR_INDEX,
+     "node 'reverse_sequence' (ReverseSequence): sequence_lens[1] is 5"),
+    ("rt_index3", "ReverseSequence negative length",
+     index3_inputs(lens=[1, 1, -1]), ERR_INDEX,
+     "node 'reverse_sequence' (ReverseSequence): sequence_lens[2] is -1"),
+    ("rt_index3", "empty ReverseSequence, length past the end",
+     index3_inputs(lz=[0, 1, 0]), ERR_INDEX,
+     "node 'reverse_sequence_empty' (ReverseSequence): sequence_lens[1]"),
+    ("rt_index3", "MaxUnpool past the end",
+     index3_inputs(xi=[0, 3, 16, 15]), ERR_INDEX,
+     "node 'max_unpool' (MaxUnpool): index 16 out of range"),
+    ("rt_index3", "MaxUnpool negative", index3_inputs(xi=[-1, 3, 9, 15]),
+     ERR_INDEX, "node 'max_unpool' (MaxUnpool): index -1 out of range"),
     ("rt_reduce", "integer mean of nothing", [np.zeros((0, 3), np.int32)],
      0, None),
     ("rt_long", "late Div, non-zero", [np.arange(4, dtype=np.int32),
@@ -203,7 +263,7 @@ def main():
     t.nncc_run = os.path.join(a.build, "tools", "nncc-run")
     passed, failed = 0, 0
     nout = {"rt_index": 3, "rt_div": 3, "rt_empty": 2, "rt_reduce": 1,
-            "rt_long": 1, "rt_loss": 2}
+            "rt_long": 1, "rt_loss": 2, "rt_index2": 3, "rt_index3": 3}
     for opt in OPTS:
         wd = tempfile.mkdtemp(prefix="rterr-")
         try:

@@ -66,7 +66,10 @@ gen_exact(const ir_value *v)
 	case IR_KIND_PAD: case IR_KIND_CAST: case IR_KIND_EXPAND:
 		break;
 	case IR_KIND_SCATTER:
-		ok = n->op == OP_GatherElements;
+		ok = n->op == OP_GatherElements || n->op == OP_GatherND;
+		break;
+	case IR_KIND_INDEX: /* copies, but for CumSum's sums */
+		ok = n->op != OP_CumSum;
 		break;
 	default:
 		ok = false;

@@ -702,6 +702,57 @@ gen_expand(gen *z, ir_op op)
 	return gen_finish(z, n);
 }
 
+/* ScatterElements: distinct positions along the axis, one index per
+ * slot, some of them negative. */
+static bool
+gen_scatter_elements(gen *z, ir_value *x)
+{
+	int r = x->shape.rank;
+	int a = (int)axis(z, r), a0 = a < 0 ? a + r : a;
+	ir_shape is = x->shape;
+	int64_t dax = x->shape.dim[a0], st = 1;
+	int64_t first = gen_int(z->s, 0, (int)dax - 1);
+	is.dim[a0] = gen_int(z->s, 1, (int)dax);
+	for (int k = a0 + 1; k < r; k++)
+		st *= is.dim[k];
+	ir_value *ix = ir_add_const(z->g, NULL, IR_I64, &is, NULL);
+	for (int64_t i = 0; i < ir_shape_numel(&is); i++)
+		((int64_t *)ix->data)[i] = (first + i / st % is.dim[a0]) %
+			dax - (gen_chance(z->s, 30) ? dax : 0);
+	ir_const_facts(ix);
+	ir_value *in[3] = {x, ix, gen_const(z, x->dtype, &is)};
+	ir_node *n = gen_node(z, OP_ScatterElements, 3, in, 1);
+	static const char *const red[] = {"none", "add", "mul"};
+	gen_attr_int(z, n, "axis", a);
+	if (gen_chance(z->s, 40))
+		gen_attr_str(z, n, "reduction", red[gen_byte(z->s) % 3]);
+	return gen_finish(z, n);
+}
+
+/* GatherND: b batch dims, tuples of k over the next axes. */
+static bool
+gen_gather_nd(gen *z, ir_value *x)
+{
+	int r = x->shape.rank;
+	int b = gen_int(z->s, 0, r - 1), k = gen_int(z->s, 1, r - b);
+	ir_shape is = {b + 2, {0}};
+	for (int i = 0; i < b; i++)
+		is.dim[i] = x->shape.dim[i];
+	is.dim[b] = gen_int(z->s, 1, 3);
+	is.dim[b + 1] = k;
+	ir_value *ix = ir_add_const(z->g, NULL, IR_I64, &is, NULL);
+	for (int64_t i = 0; i < ir_shape_numel(&is); i++) {
+		int dk = (int)x->shape.dim[b + i % k];
+		((int64_t *)ix->data)[i] = gen_int(z->s, -dk, dk - 1);
+	}
+	ir_const_facts(ix);
+	ir_value *in[2] = {x, ix};
+	ir_node *n = gen_node(z, OP_GatherND, 2, in, 1);
+	if (b)
+		gen_attr_int(z, n, "batch_dims", b);
+	return gen_finish(z, n);
+}
+
 static bool
 gen_scatter(gen *z, ir_op op)
 {
@@ -723,6 +774,10 @@ gen_scatter(gen *z, ir_op op)
 		gen_attr_int(z, n, "axis", a);
 		return gen_finish(z, n);
 	}
+	if (op == OP_ScatterElements)
+		return gen_scatter_elements(z, x);
+	if (op == OP_GatherND)
+		return gen_gather_nd(z, x);
 	/* ScatterND: distinct rows of the first dim (k = 1) */
 	int64_t d0 = x->shape.dim[0], q = gen_int(z->s, 1, (int)d0);
 	ir_shape is = {2, {q, 1}}, us = x->shape;
@@ -806,6 +861,115 @@ gen_rnn(gen *z, ir_op op)
 	return gen_finish(z, n);
 }
 
+/* MaxUnpool: kernel = stride = 2, one index per window. */
+static bool
+gen_maxunpool(gen *z, ir_value *x)
+{
+	int r = x->shape.rank, sp = r - 2;
+	ir_value *in[2] = {x, NULL};
+	int64_t k[4] = {2, 2, 2, 2}, w[IR_MAX_RANK];
+	ir_shape os = x->shape;
+	for (int i = 0; i < sp; i++)
+		os.dim[2 + i] = 2 * x->shape.dim[2 + i];
+	in[1] = ir_add_const(z->g, NULL, IR_I64, &x->shape, NULL);
+	for (int64_t q = 0; q < ir_shape_numel(&x->shape); q++) {
+		int64_t rem = q, off = 0, st = 1;
+		for (int i = r - 1; i >= 0; i--) {
+			w[i] = rem % x->shape.dim[i];
+			rem /= x->shape.dim[i];
+		}
+		for (int i = r - 1; i >= 0; i--) {
+			int64_t c = i >= 2 ? 2 * w[i] + gen_int(z->s, 0, 1)
+				    : w[i];
+			off += c * st;
+			st *= os.dim[i];
+		}
+		((int64_t *)in[1]->data)[q] = off;
+	}
+	ir_const_facts(in[1]);
+	ir_node *n = gen_node(z, OP_MaxUnpool, 2, in, 1);
+	gen_attr_ints(z, n, "kernel_shape", sp, k);
+	gen_attr_ints(z, n, "strides", sp, k);
+	return gen_finish(z, n);
+}
+
+/* The index kind: constant parameters (axis, depth, K, lengths,
+ * condition, unpooling indices) made valid here. */
+static bool
+gen_index(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, op == OP_TopK ? GEN_NUM | GEN_EXACT
+			       : op == OP_OneHot ? GEN_INT : op == OP_MaxUnpool
+			       ? GEN_F32 : GEN_NUM, op == OP_ReverseSequence
+			       ? 2 : op == OP_MaxUnpool ? 3 : 1,
+			       op == OP_MaxUnpool ? 4 : 3);
+	if (!x || ir_shape_numel(&x->shape) == 0)
+		return false;
+	int r = x->shape.rank, a = (int)axis(z, r), a0 = a < 0 ? a + r : a;
+	ir_value *in[3] = {x, NULL, NULL};
+	int nin = 2, nout = 1;
+	switch (op) {
+	case OP_CumSum:
+		in[1] = gen_scalar(z, IR_I64, a);
+		break;
+	case OP_OneHot: {
+		ir_shape vs = {1, {2}};
+		in[1] = gen_scalar(z, IR_I64, gen_int(z->s, 1, 5));
+		in[2] = gen_const(z, gen_chance(z->s, 50) ? IR_F32 : IR_I32,
+				  &vs);
+		nin = 3;
+		break;
+	}
+	case OP_TopK: {
+		/* K >= 1: an empty result feeds ReduceMax of nothing, where
+		 * the interpreter and the object disagree (not this op) */
+		int64_t k = gen_int(z->s, 1, (int)x->shape.dim[a0]);
+		in[1] = gen_ints(z, 1, &k);
+		nout = 2;
+		break;
+	}
+	case OP_ReverseSequence: {
+		a0 = gen_int(z->s, 0, 1);
+		int64_t nb = x->shape.dim[a0], tn = x->shape.dim[1 - a0];
+		ir_shape ls = {1, {nb}};
+		in[1] = ir_add_const(z->g, NULL, IR_I64, &ls, NULL);
+		for (int64_t i = 0; i < nb; i++)
+			((int64_t *)in[1]->data)[i] = gen_int(z->s, 0, (int)tn);
+		ir_const_facts(in[1]);
+		break;
+	}
+	case OP_Compress: {
+		int64_t len = gen_chance(z->s, 30) ? ir_shape_numel(&x->shape)
+			      : x->shape.dim[a0];
+		ir_shape cs = {1, {gen_int(z->s, 0, (int)len)}};
+		in[1] = gen_const(z, IR_BOOL, &cs);
+		break;
+	}
+	default:
+		return gen_maxunpool(z, x);
+	}
+	ir_node *n = gen_node(z, op, nin, in, nout);
+	if (op == OP_CumSum && gen_chance(z->s, 50))
+		gen_attr_int(z, n, "exclusive", 1);
+	if (op == OP_CumSum && gen_chance(z->s, 50))
+		gen_attr_int(z, n, "reverse", 1);
+	if (op == OP_OneHot && gen_chance(z->s, 60))
+		gen_attr_int(z, n, "axis", gen_int(z->s, -r - 1, r));
+	if (op == OP_TopK) {
+		gen_attr_int(z, n, "axis", a);
+		if (gen_chance(z->s, 50))
+			gen_attr_int(z, n, "largest", 0);
+	}
+	if (op == OP_ReverseSequence) {
+		gen_attr_int(z, n, "batch_axis", a0);
+		gen_attr_int(z, n, "time_axis", 1 - a0);
+	}
+	if (op == OP_Compress && in[1]->shape.dim[0] <= x->shape.dim[a0] &&
+	    gen_chance(z->s, 70))
+		gen_attr_int(z, n, "axis", a);
+	return gen_finish(z, n);
+}
+
 #define UN(op) [OP_##op] = gen_unary
 #define BIN(op) [OP_##op] = gen_binary
 #define NA(op) [OP_##op] = gen_nary
@@ -845,6 +1009,10 @@ const gen_op_fn gen_ops[IR_NOPS] = {
 	[OP_Range] = gen_expand, [OP_SpaceToDepth] = gen_expand,
 	[OP_Tile] = gen_expand, [OP_Trilu] = gen_expand,
 	[OP_GatherElements] = gen_scatter, [OP_ScatterND] = gen_scatter,
+	[OP_GatherND] = gen_scatter, [OP_ScatterElements] = gen_scatter,
+	[OP_CumSum] = gen_index, [OP_OneHot] = gen_index,
+	[OP_TopK] = gen_index, [OP_ReverseSequence] = gen_index,
+	[OP_Compress] = gen_index, [OP_MaxUnpool] = gen_index,
 	[OP_FusedConv] = gen_gemm, [OP_FusedGemm] = gen_gemm,
 	[OP_GRU] = gen_rnn, [OP_LSTM] = gen_rnn, [OP_RNN] = gen_rnn,
 	/* issue 11 section 4 (gen_signal.c) */

@@ -66,6 +66,8 @@ SHAPE_INPUTS = {
     "Range": (0, 1, 2), "Upsample": (1,), "Trilu": (1,),
     "HannWindow": (0,), "HammingWindow": (0,), "BlackmanWindow": (0,),
     "MelWeightMatrix": (0, 1, 2, 3, 4), "DFT": (1,), "STFT": (1, 3),
+    "CumSum": (1,), "OneHot": (1,), "TopK": (1,), "Compress": (1,),
+    "MaxUnpool": (2,),
 }
 # Weights that nncc's code generation packs at compile time (W and R of
 # the recurrent layers): exporters emit them as initializers, the backend
