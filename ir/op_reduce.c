@@ -229,8 +229,16 @@ reduce_int(const ir_node *n, const void *x, void *y, walk *w, int64_t nin,
 		seen[w->off] = true;
 	}
 	uint64_t cnt = nout ? (uint64_t)(nin / nout) : 1;
+	/* Max/Min of nothing: the type's minimum/maximum (ONNX 18) */
+	int bits = (int)ir_dtype_size(t) * 8;
+	uint64_t all = bits == 64 ? ~0ull : (1ull << bits) - 1;
+	uint64_t lo = elem_is_unsigned(t) ? 0 : 1ull << (bits - 1);
+	uint64_t none = n->op == OP_ReduceMax ? lo : (lo - 1) & all;
 	for (int64_t o = 0; o < nout; o++) {
 		uint64_t v = acc[o];
+		if ((n->op == OP_ReduceMax || n->op == OP_ReduceMin) &&
+		    !seen[o])
+			v = none;
 		if (n->op == OP_ReduceMean && cnt)
 			v = elem_is_unsigned(t) ? v / cnt
 						: (uint64_t)((int64_t)v /
