@@ -86,6 +86,15 @@ unary_more(cg_fn *f, ir_dtype t, LLVMValueRef x)
 	case OP_Round: return cg_intrin(f, "rint", t, 1, &x);
 	case OP_Sin: return cg_intrin(f, "sin", t, 1, &x);
 	case OP_Cos: return cg_intrin(f, "cos", t, 1, &x);
+	case OP_Tan: return cg_libm(f, "tan", t, x);
+	case OP_Acos: return cg_libm(f, "acos", t, x);
+	case OP_Asin: return cg_libm(f, "asin", t, x);
+	case OP_Atan: return cg_libm(f, "atan", t, x);
+	case OP_Sinh: return cg_libm(f, "sinh", t, x);
+	case OP_Cosh: return cg_libm(f, "cosh", t, x);
+	case OP_Asinh: return cg_libm(f, "asinh", t, x);
+	case OP_Acosh: return cg_libm(f, "acosh", t, x);
+	case OP_Atanh: return cg_libm(f, "atanh", t, x);
 	case OP_Sign: return sign(f, t, x);
 	case OP_Softsign:
 		return LLVMBuildFDiv(f->b, x, LLVMBuildFAdd(f->b, one,

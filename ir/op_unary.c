@@ -57,6 +57,15 @@ ir_shape_unary(ir_graph *g, ir_node *n, nn_diag *d)
 	case OP_Round: return M(rint)(x); /* half to even */               \
 	case OP_Sin: return M(sin)(x);                                     \
 	case OP_Cos: return M(cos)(x);                                     \
+	case OP_Tan: return M(tan)(x);                                     \
+	case OP_Acos: return M(acos)(x);                                   \
+	case OP_Asin: return M(asin)(x);                                   \
+	case OP_Atan: return M(atan)(x);                                   \
+	case OP_Sinh: return M(sinh)(x);                                   \
+	case OP_Cosh: return M(cosh)(x);                                   \
+	case OP_Asinh: return M(asinh)(x);                                 \
+	case OP_Acosh: return M(acosh)(x);                                 \
+	case OP_Atanh: return M(atanh)(x);                                 \
 	case OP_Sign: return x > 0 ? 1 : x < 0 ? -1 : x;                   \
 	case OP_Softsign: return x / (1 + FABS(x));                        \
 	case OP_Softplus:                                                  \

@@ -748,6 +748,8 @@ const gen_op_fn gen_ops[IR_NOPS] = {
 	UN(Sigmoid), UN(Sqrt), UN(Tanh), UN(Ceil), UN(Celu), UN(Cos),
 	UN(Elu), UN(Floor), UN(Round), UN(Selu), UN(Sign), UN(Sin),
 	UN(Softplus), UN(Softsign), UN(ThresholdedRelu),
+	UN(Acos), UN(Acosh), UN(Asin), UN(Asinh), UN(Atan), UN(Atanh),
+	UN(Cosh), UN(Sinh), UN(Tan),
 	BIN(Add), BIN(Div), BIN(Mul), BIN(Pow), BIN(PRelu), BIN(Sub),
 	[OP_Conv] = gen_conv, [OP_ConvTranspose] = gen_conv,
 	[OP_Gemm] = gen_gemm, [OP_MatMul] = gen_gemm,
