@@ -126,6 +126,15 @@ unary_more(cg_fn *f, ir_dtype t, LLVMValueRef x)
 	case OP_ThresholdedRelu:
 		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOGT, x,
 			fconst(f, t, al), ""), x, zero, "");
+	case OP_Shrink: /* NaN compares false both ways: 0, as ir/op_unary.c */
+		al = ir_attr_f(n, "lambd");
+		e = fconst(f, t, ir_attr_f(n, "bias"));
+		a = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOGT, x,
+			fconst(f, t, al), ""), LLVMBuildFSub(f->b, x, e, ""),
+			zero, "");
+		e = LLVMBuildFAdd(f->b, x, e, "");
+		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, x,
+			fconst(f, t, -al), ""), e, a, "");
 	default:
 		return NULL;
 	}

@@ -76,6 +76,8 @@ ir_shape_unary(ir_graph *g, ir_node *n, nn_diag *d)
 		return x != x ? x : (x > 0 ? x : 0) +                      \
 		       (x < 0 ? a * M(expm1)(x / a) : 0);                  \
 	case OP_ThresholdedRelu: return x > a ? x : 0;                     \
+	case OP_Shrink: /* NaN is neither: 0, as ONNX's reference */       \
+		return x < -a ? x + b : x > a ? x - b : 0;                 \
 	case OP_Abs: return FABS(x);                                       \
 	case OP_Clip: x = x < a ? a : x; return x > b ? b : x;             \
 	case OP_Erf: return ERF(x);                                        \
@@ -134,8 +136,8 @@ unary_int(ir_op op, uint64_t x, uint64_t lo, uint64_t hi, ir_dtype t)
 	}
 }
 
-/* The op's two parameters as doubles: alpha/beta or the clip bounds
- * (infinite when omitted). */
+/* The op's two parameters as doubles: alpha/beta, lambd/bias or the clip
+ * bounds (infinite when omitted). */
 static void
 params(const ir_node *n, const void *const *in, double *a, double *b)
 {
@@ -152,6 +154,10 @@ params(const ir_node *n, const void *const *in, double *a, double *b)
 	case OP_Selu:
 		*a = ir_attr_f(n, "alpha");
 		*b = ir_attr_f(n, "gamma");
+		break;
+	case OP_Shrink:
+		*a = ir_attr_f(n, "lambd");
+		*b = ir_attr_f(n, "bias");
 		break;
 	case OP_Clip:
 		*a = -INFINITY;

@@ -119,9 +119,166 @@ test_trig(void)
 	expect_error(&t, "unsupported element type i32");
 }
 
+static void
+set_attr_f(tg *t, ir_node *n, const char *name, double v)
+{
+	ir_set_attr(t->g, n, name, IR_ATTR_FLOAT)->f = v;
+}
+
+static void
+set_attr_i(tg *t, ir_node *n, const char *name, int64_t v)
+{
+	ir_set_attr(t->g, n, name, IR_ATTR_INT)->i = v;
+}
+
+static void
+set_attr_s(tg *t, ir_node *n, const char *name, const char *v)
+{
+	ir_set_attr(t->g, n, name, IR_ATTR_STRING)->s = v;
+}
+
+/* Shrink, IsInf, IsNaN: by hand, NaN giving 0 and false. */
+static void
+test_shrink_isinf(void)
+{
+	tg t = {.g = ir_graph_new("s")};
+	ir_shape s6 = SH(6);
+	ir_value *x = ir_add_input(t.g, "x", IR_F32, &s6);
+	node(&t, OP_Shrink, 1, &x);
+	ir_node *sh = node(&t, OP_Shrink, 1, &x);
+	set_attr_f(&t, sh, "lambd", 1.5);
+	set_attr_f(&t, sh, "bias", 1);
+	ir_node *ii = node(&t, OP_IsInf, 1, &x);
+	ir_node *ip = node(&t, OP_IsInf, 1, &x);
+	set_attr_i(&t, ip, "detect_negative", 0);
+	node(&t, OP_IsNaN, 1, &x);
+	float xv[] = {-2, -0.5f, 0.75f, 3, NAN, -INFINITY};
+	float y0[6], y1[6];
+	uint8_t b0[6], b1[6], b2[6];
+	const float e0[] = {-2, 0, 0.75f, 3, 0, -INFINITY};
+	const float e1[] = {-1, 0, 0, 2, 0, -INFINITY};
+	const uint8_t f0[] = {0, 0, 0, 0, 0, 1}, f1[] = {0, 0, 0, 0, 0, 0};
+	const uint8_t f2[] = {0, 0, 0, 0, 1, 0};
+	const void *in[] = {xv};
+	void *out[] = {y0, y1, b0, b1, b2};
+	CHECK(run(&t, in, out));
+	CHECK(ii->out[0]->dtype == IR_BOOL);
+	CHECK(near(y0, e0, 6, 0) && near(y1, e1, 6, 0));
+	CHECK(!memcmp(b0, f0, 6) && !memcmp(b1, f1, 6) && !memcmp(b2, f2, 6));
+	xv[5] = INFINITY;
+	CHECK(run(&t, in, out) && b0[5] == 1 && b1[5] == 1 &&
+	      y1[5] == INFINITY);
+	ir_graph_free(t.g);
+
+	t.g = ir_graph_new("s");
+	x = ir_add_input(t.g, "x", IR_I32, &s6);
+	node(&t, OP_IsNaN, 1, &x);
+	expect_error(&t, "unsupported element type i32");
+}
+
+/* BitShift on unsigned types, broadcast, shifts by the width or more
+ * giving 0. */
+static void
+test_bitshift(void)
+{
+	tg t = {.g = ir_graph_new("b")};
+	ir_shape s4 = SH(4), s1 = SH(1);
+	ir_value *in2[2] = {ir_add_input(t.g, "a", IR_U8, &s4),
+			    ir_add_input(t.g, "b", IR_U8, &s4)};
+	set_attr_s(&t, node(&t, OP_BitShift, 2, in2), "direction", "LEFT");
+	set_attr_s(&t, node(&t, OP_BitShift, 2, in2), "direction", "RIGHT");
+	ir_value *w[2] = {ir_add_input(t.g, "c", IR_U64, &s4),
+			  ir_add_input(t.g, "d", IR_U64, &s1)};
+	set_attr_s(&t, node(&t, OP_BitShift, 2, w), "direction", "LEFT");
+	uint8_t a[] = {1, 0x81, 200, 7}, b[] = {3, 1, 8, 255}, l[4], r[4];
+	uint64_t c[] = {1, 3, UINT64_MAX, 0}, dd[] = {63}, cl[4];
+	const void *in[] = {a, b, c, dd};
+	void *out[] = {l, r, cl};
+	CHECK(run(&t, in, out));
+	CHECK(l[0] == 8 && l[1] == 2 && l[2] == 0 && l[3] == 0);
+	CHECK(r[0] == 0 && r[1] == 0x40 && r[2] == 0 && r[3] == 0);
+	CHECK(cl[0] == UINT64_C(1) << 63 && cl[1] == UINT64_C(1) << 63 &&
+	      cl[2] == UINT64_C(1) << 63 && cl[3] == 0);
+	ir_graph_free(t.g);
+
+	t.g = ir_graph_new("b");
+	in2[0] = ir_add_input(t.g, "a", IR_I32, &s4);
+	in2[1] = ir_add_input(t.g, "b", IR_I32, &s4);
+	set_attr_s(&t, node(&t, OP_BitShift, 2, in2), "direction", "LEFT");
+	expect_error(&t, "unsupported element type i32");
+
+	t.g = ir_graph_new("b");
+	in2[0] = ir_add_input(t.g, "a", IR_U8, &s4);
+	in2[1] = ir_add_input(t.g, "b", IR_U8, &s4);
+	set_attr_s(&t, node(&t, OP_BitShift, 2, in2), "direction", "UP");
+	expect_error(&t, "direction must be LEFT or RIGHT, not 'UP'");
+
+	t.g = ir_graph_new("b");
+	in2[0] = ir_add_input(t.g, "a", IR_U8, &s4);
+	in2[1] = ir_add_input(t.g, "b", IR_U8, &s4);
+	node(&t, OP_BitShift, 2, in2);
+	expect_error(&t, "missing attribute 'direction'");
+}
+
+/* EyeLike (k, dtype), Size (data at shape inference), CastLike. */
+static void
+test_eyelike_size_castlike(void)
+{
+	tg t = {.g = ir_graph_new("e")};
+	ir_shape s23 = SH(2, 3), s2 = SH(2);
+	ir_value *x = ir_add_input(t.g, "x", IR_I32, &s23);
+	ir_node *e0 = node(&t, OP_EyeLike, 1, &x);
+	ir_node *e1 = node(&t, OP_EyeLike, 1, &x);
+	set_attr_i(&t, e1, "k", 1);
+	set_attr_i(&t, e1, "dtype", IR_F32);
+	ir_node *e2 = node(&t, OP_EyeLike, 1, &x);
+	set_attr_i(&t, e2, "k", -1);
+	set_attr_i(&t, e2, "dtype", IR_BOOL);
+	ir_node *e3 = node(&t, OP_EyeLike, 1, &x);
+	set_attr_i(&t, e3, "k", 3);
+	ir_node *sz = node(&t, OP_Size, 1, &x);
+	ir_value *f = ir_add_input(t.g, "f", IR_F64, &s2);
+	ir_value *cl[2] = {x, f};
+	ir_node *c = node(&t, OP_CastLike, 2, cl);
+	int32_t xv[6] = {1, -2, 3, 4, 5, 6}, y0[6], y3[6];
+	float y1[6];
+	uint8_t y2[6];
+	int64_t n;
+	double fv[2], cy[6];
+	const int32_t w0[] = {1, 0, 0, 0, 1, 0}, w3[6] = {0};
+	const float w1[] = {0, 1, 0, 0, 0, 1};
+	const uint8_t w2[] = {0, 0, 0, 1, 0, 0};
+	const void *in[] = {xv, fv};
+	void *out[] = {y0, y1, y2, y3, &n, cy};
+	CHECK(run(&t, in, out));
+	CHECK(e0->out[0]->dtype == IR_I32 && e1->out[0]->dtype == IR_F32 &&
+	      e2->out[0]->dtype == IR_BOOL);
+	CHECK(!memcmp(y0, w0, sizeof w0) && near(y1, w1, 6, 0) &&
+	      !memcmp(y2, w2, 6) && !memcmp(y3, w3, sizeof w3));
+	CHECK(sz->out[0]->dtype == IR_I64 && sz->out[0]->shape.rank == 0 &&
+	      sz->out[0]->data && *(int64_t *)sz->out[0]->data == 6 && n == 6);
+	CHECK(c->out[0]->dtype == IR_F64 && ir_shape_eq(&c->out[0]->shape,
+							 &s23));
+	CHECK(cy[0] == 1 && cy[1] == -2 && cy[5] == 6);
+	ir_graph_free(t.g);
+
+	t.g = ir_graph_new("e");
+	x = ir_add_input(t.g, "x", IR_F32, &s2);
+	node(&t, OP_EyeLike, 1, &x);
+	expect_error(&t, "input must be 2-D, not of rank 1");
+
+	t.g = ir_graph_new("e");
+	x = ir_add_input(t.g, "x", IR_F32, &s23);
+	set_attr_i(&t, node(&t, OP_EyeLike, 1, &x), "dtype", IR_STRING);
+	expect_error(&t, "unsupported dtype 8");
+}
+
 int
 main(void)
 {
 	test_trig();
+	test_shrink_isinf();
+	test_bitshift();
+	test_eyelike_size_castlike();
 	return unit_report();
 }
