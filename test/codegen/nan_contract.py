@@ -66,7 +66,8 @@ def cases():
 def math_cases():
     """The math ops of issue 11 on the same NaN/Inf row: IsInf and IsNaN
     (NaN is not infinite), Shrink (NaN is neither below -lambd nor above
-    lambd: 0, as ONNX's reference computes it)."""
+    lambd: 0, as ONNX's reference computes it), Hardmax (the first NaN is
+    the maximum, as np.argmax and ArgMax)."""
     fl = [1, 8]
     with np.errstate(invalid="ignore"):
         return [
@@ -79,6 +80,8 @@ def math_cases():
             ("shrink", model("Shrink", fl, lambd=1.0, bias=0.5),
              np.where(X < -1, X + 0.5, np.where(X > 1, X - 0.5, 0))
              .astype(np.float32)),
+            ("hardmax", model("Hardmax", fl),
+             np.eye(8, dtype=np.float32)[np.argmax(X, 1)]),
         ]
 
 

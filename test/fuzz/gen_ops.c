@@ -276,7 +276,9 @@ gen_norm(gen *z, ir_op op)
 static bool
 gen_softmax(gen *z, ir_op op)
 {
-	ir_value *x = gen_pick(z, GEN_FLOAT, 1, 4);
+	/* Hardmax jumps where two elements tie, as ArgMax */
+	ir_value *x = gen_pick(z, GEN_FLOAT | (op == OP_Hardmax ? GEN_EXACT
+					       : 0), 1, 4);
 	if (!x)
 		return false;
 	ir_node *n = gen_node(z, op, 1, &x, 1);
@@ -825,6 +827,7 @@ const gen_op_fn gen_ops[IR_NOPS] = {
 	[OP_BatchNormalization] = gen_norm,
 	[OP_LayerNormalization] = gen_norm,
 	[OP_LogSoftmax] = gen_softmax, [OP_Softmax] = gen_softmax,
+	[OP_Hardmax] = gen_softmax, [OP_ReduceLogSum] = gen_reduce,
 	[OP_ArgMax] = gen_reduce, [OP_ReduceMax] = gen_reduce,
 	[OP_ReduceMean] = gen_reduce, [OP_ReduceSum] = gen_reduce,
 	[OP_ArgMin] = gen_reduce, [OP_ReduceL1] = gen_reduce,

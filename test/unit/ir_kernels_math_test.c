@@ -273,6 +273,57 @@ test_eyelike_size_castlike(void)
 	expect_error(&t, "unsupported dtype 8");
 }
 
+/* ReduceLogSum (float and, through double, integer), Hardmax (the first
+ * maximum, the first NaN; the opset-11 form coerced to 2-D). */
+static void
+test_logsum_hardmax(void)
+{
+	tg t = {.g = ir_graph_new("r")};
+	ir_shape s23 = SH(2, 3), s222 = SH(2, 2, 2);
+	ir_value *x = ir_add_input(t.g, "x", IR_F32, &s23);
+	ir_node *r = node(&t, OP_ReduceLogSum, 1, &x);
+	ir_attr *ax = ir_set_attr(t.g, r, "axes", IR_ATTR_INTS);
+	static int64_t one[] = {1};
+	ax->n = 1;
+	ax->ints = one;
+	ir_node *h = node(&t, OP_Hardmax, 1, &x);
+	ir_node *h0 = node(&t, OP_Hardmax, 1, &x);
+	set_attr_i(&t, h0, "axis", 0);
+	ir_value *xi = ir_add_input(t.g, "xi", IR_I32, &s23);
+	node(&t, OP_ReduceLogSum, 1, &xi);
+	float xv[] = {1, 2, 3, 0.5f, NAN, 4}, y[2], hy[6], hy0[6];
+	int32_t iv[] = {1, 2, 3, 4, 5, 6}, iy;
+	/* log(6), log(4.5 + NaN); ln(21) = 3.04 truncates to 3 */
+	const float hye[] = {0, 0, 1, 0, 1, 0}, hy0e[] = {1, 0, 0, 0, 1, 1};
+	const void *in[] = {xv, iv};
+	void *out[] = {y, hy, hy0, &iy};
+	CHECK(run(&t, in, out));
+	CHECK(r->out[0]->shape.rank == 2 && r->out[0]->shape.dim[1] == 1);
+	CHECK(h->out[0]->dtype == IR_F32);
+	CHECK(fabsf(y[0] - 1.79175947f) < 1e-6f && isnan(y[1]));
+	CHECK(near(hy, hye, 6, 0) && near(hy0, hy0e, 6, 0));
+	CHECK(iy == 3);
+	ir_graph_free(t.g);
+
+	/* Opset 11: the default axis 1 and 2-D: one line of 4 per batch. */
+	t.g = ir_graph_new("r");
+	t.g->opset = 11;
+	x = ir_add_input(t.g, "x", IR_F32, &s222);
+	node(&t, OP_Hardmax, 1, &x);
+	float lv[] = {1, 5, 2, 3, 9, 0, 9, 1}, ly[8];
+	const float lye[] = {0, 1, 0, 0, 1, 0, 0, 0};
+	const void *lin[] = {lv};
+	void *lout[] = {ly};
+	CHECK(run(&t, lin, lout));
+	CHECK(near(ly, lye, 8, 0));
+	ir_graph_free(t.g);
+
+	t.g = ir_graph_new("r");
+	x = ir_add_input(t.g, "x", IR_I64, &s23);
+	node(&t, OP_Hardmax, 1, &x);
+	expect_error(&t, "unsupported element type i64");
+}
+
 int
 main(void)
 {
@@ -280,5 +331,6 @@ main(void)
 	test_shrink_isinf();
 	test_bitshift();
 	test_eyelike_size_castlike();
+	test_logsum_hardmax();
 	return unit_report();
 }
