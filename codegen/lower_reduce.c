@@ -120,6 +120,10 @@ lower_reduce(cg_fn *f)
 	 * truncates the quotient, as ir/op_reduce.c does */
 	if (n->op == OP_ReduceMean && !ir_dtype_is_float(ct))
 		at = ir_dtype_is_unsigned(ct) ? IR_U64 : IR_I64;
+	/* the log-sums sum in double and take the log there, as the
+	 * interpreter: exp(100) overflows a float sum, not its log */
+	if (n->op == OP_ReduceLogSumExp || n->op == OP_ReduceLogSum)
+		at = IR_F64;
 	a = cg_alloca(f, cg_type(f->c, at));
 	cg_nest_begin(f, nk, kd, kiv, kl);
 	LLVMBuildStore(f->b, red_init(f, at), a);
@@ -141,12 +145,12 @@ lower_reduce(cg_fn *f)
 	else if (n->op == OP_ReduceMean && rcnt > 0)
 		v = (ir_dtype_is_unsigned(at) ? LLVMBuildUDiv : LLVMBuildSDiv)(
 			f->b, v, cg_const(f, at, (double)rcnt), "");
+	if (n->op == OP_ReduceLogSumExp || n->op == OP_ReduceLogSum)
+		v = cg_intrin(f, "log", at, 1, &v);
 	if (at != ct)
 		v = cg_convert(f, v, at, ct);
 	if (n->op == OP_ReduceL2)
 		v = cg_intrin(f, "sqrt", ct, 1, &v);
-	if (n->op == OP_ReduceLogSumExp || n->op == OP_ReduceLogSum)
-		v = cg_intrin(f, "log", ct, 1, &v);
 	cg_store_c(f, f->out[0], cg_linear(f, nk, kiv, os, 0), v, t);
 	cg_nest_end(f, nk, kl);
 	return true;

@@ -205,6 +205,7 @@ typedef enum ir_kind {
 	IR_KIND_EXPAND,   /* Expand, Tile, Depth/SpaceToDepth, Range */
 	IR_KIND_SCATTER,  /* ScatterND, GatherElements (op_scatter.c) */
 	IR_KIND_RNN,      /* LSTM, GRU, RNN (op_rnn.c) */
+	IR_KIND_LINALG,   /* Det (op_linalg.c) */
 	IR_NKINDS
 } ir_kind;
 
@@ -587,6 +588,11 @@ double ir_rnn_apply(const ir_rnn_act *a, double x);
 bool ir_shape_rnn(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_rnn(const ir_node *n, const void *const *in, void *const *out,
 		 nn_diag *d);
+
+/* op_linalg.c: Det of [..., M, M] (float), one value per matrix. */
+bool ir_shape_linalg(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_linalg(const ir_node *n, const void *const *in,
+		    void *const *out, nn_diag *d);
 
 /* ------------------------------------------------------------------ */
 /* infer.c: shape inference over the whole graph, in order. Sets every

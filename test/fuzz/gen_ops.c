@@ -805,6 +805,18 @@ gen_math(gen *z, ir_op op)
 	return gen_finish(z, n);
 }
 
+/* Det of a value whose last two dims are equal (exact inputs: the
+ * determinant amplifies rounding differences). */
+static bool
+gen_det(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_FLOAT | GEN_EXACT, 2, 4);
+	int r = x ? x->shape.rank : 0;
+	if (!x || x->shape.dim[r - 1] != x->shape.dim[r - 2])
+		return false;
+	return one(z, op, x);
+}
+
 #define UN(op) [OP_##op] = gen_unary
 #define BIN(op) [OP_##op] = gen_binary
 #define NA(op) [OP_##op] = gen_nary
@@ -818,7 +830,7 @@ const gen_op_fn gen_ops[IR_NOPS] = {
 	UN(Cosh), UN(Sinh), UN(Tan), UN(Shrink),
 	[OP_BitShift] = gen_bitshift, [OP_IsInf] = gen_math,
 	[OP_IsNaN] = gen_math, [OP_Size] = gen_math, [OP_EyeLike] = gen_math,
-	[OP_CastLike] = gen_math,
+	[OP_CastLike] = gen_math, [OP_Det] = gen_det,
 	BIN(Add), BIN(Div), BIN(Mul), BIN(Pow), BIN(PRelu), BIN(Sub),
 	[OP_Conv] = gen_conv, [OP_ConvTranspose] = gen_conv,
 	[OP_Gemm] = gen_gemm, [OP_MatMul] = gen_gemm,

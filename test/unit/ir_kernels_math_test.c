@@ -1,6 +1,8 @@
 /* Unit test of the math kernels of issue 11 (inverse and hyperbolic
- * trigonometry, ...): tiny graphs built through ir.h, shape inference plus
- * the interpreter, against values computed with numpy (float32). */
+ * trigonometry, Shrink, IsInf/IsNaN, BitShift, EyeLike, Size, CastLike,
+ * ReduceLogSum, Hardmax, Det): tiny graphs built through ir.h, shape
+ * inference plus the interpreter, against values computed with numpy
+ * (float32) or by hand. */
 #include "unit.h"
 
 #include <math.h>
@@ -324,6 +326,52 @@ test_logsum_hardmax(void)
 	expect_error(&t, "unsupported element type i64");
 }
 
+/* Det by hand: a batch of 2x2, a 3x3 that needs a row swap, a singular
+ * matrix, an empty (0x0) one, and the shapes refused. */
+static void
+test_det(void)
+{
+	tg t = {.g = ir_graph_new("d")};
+	ir_shape s322 = SH(3, 2, 2), s33 = SH(3, 3), s200 = SH(2, 0, 0);
+	ir_value *x = ir_add_input(t.g, "x", IR_F32, &s322);
+	ir_node *d2 = node(&t, OP_Det, 1, &x);
+	ir_value *x3 = ir_add_input(t.g, "x3", IR_F64, &s33);
+	ir_node *d3 = node(&t, OP_Det, 1, &x3);
+	ir_value *x0 = ir_add_input(t.g, "x0", IR_F32, &s200);
+	node(&t, OP_Det, 1, &x0);
+	float xv[] = {1, 2, 3, 4, 2, 4, 1, 2, 0, 1, 1, 0}, y[3], y0[2];
+	double v3[] = {0, 1, 1, 4, -2, 5, 2, 8, 7}, y3;
+	float none[1];
+	const void *in[] = {xv, v3, none};
+	void *out[] = {y, &y3, y0};
+	CHECK(run(&t, in, out));
+	CHECK(d2->out[0]->shape.rank == 1 && d2->out[0]->shape.dim[0] == 3);
+	CHECK(d3->out[0]->shape.rank == 0 && d3->out[0]->dtype == IR_F64);
+	/* 1*4 - 2*3; singular; 0*0 - 1*1; 0*(-14-40) - 1*(28-10) + 1*(32+4) */
+	CHECK(y[0] == -2 && y[1] == 0 && y[2] == -1);
+	CHECK(fabs(y3 - 18) < 1e-12);
+	CHECK(y0[0] == 1 && y0[1] == 1);
+	ir_graph_free(t.g);
+
+	t.g = ir_graph_new("d");
+	ir_shape s23 = SH(2, 3);
+	x = ir_add_input(t.g, "x", IR_F32, &s23);
+	node(&t, OP_Det, 1, &x);
+	expect_error(&t, "input [2,3] is not a batch of square matrices");
+
+	t.g = ir_graph_new("d");
+	ir_shape s4 = SH(4);
+	x = ir_add_input(t.g, "x", IR_F32, &s4);
+	node(&t, OP_Det, 1, &x);
+	expect_error(&t, "input [4] is not a batch of square matrices");
+
+	t.g = ir_graph_new("d");
+	ir_shape s22 = SH(2, 2);
+	x = ir_add_input(t.g, "x", IR_I32, &s22);
+	node(&t, OP_Det, 1, &x);
+	expect_error(&t, "unsupported element type i32");
+}
+
 int
 main(void)
 {
@@ -332,5 +380,6 @@ main(void)
 	test_bitshift();
 	test_eyelike_size_castlike();
 	test_logsum_hardmax();
+	test_det();
 	return unit_report();
 }
