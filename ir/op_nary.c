@@ -1,8 +1,8 @@
 /* Broadcasting elementwise ops of any arity that the arithmetic binary
  * kind does not cover: comparisons, logic and the float tests IsInf/IsNaN
  * (bool results), Not, Mod, BitShift, variadic Min/Max/Sum/Mean and
- * Where. Integers stay exact as raw bits;
- * floats compute in double, rounded to f32 after each step for f32. */
+ * Where. Integers stay exact as raw bits; floats compute in double,
+ * rounded to f32 after each step for f32. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +70,23 @@ check_types(ir_node *n, nn_diag *d)
 	return true;
 }
 
+/* BitShift's required direction, LEFT or RIGHT. */
+static bool
+check_direction(const ir_node *n, nn_diag *d)
+{
+	const char *dir = ir_attr_str(n, "direction", NULL);
+	if (!dir) {
+		nn_error_node(d, n, "missing attribute 'direction'");
+		return false;
+	}
+	if (strcmp(dir, "LEFT") != 0 && strcmp(dir, "RIGHT") != 0) {
+		nn_error_node(d, n, "direction must be LEFT or RIGHT, not '%s'",
+			      dir);
+		return false;
+	}
+	return true;
+}
+
 bool
 ir_shape_nary(ir_graph *g, ir_node *n, nn_diag *d)
 {
@@ -102,18 +119,8 @@ ir_shape_nary(ir_graph *g, ir_node *n, nn_diag *d)
 	n->out[0]->dtype = is_compare(n->op) || is_logic(n->op) ||
 			   is_float_test(n->op) ? IR_BOOL : t;
 	n->out[0]->shape = s;
-	if (n->op == OP_BitShift) {
-		const char *dir = ir_attr_str(n, "direction", NULL);
-		if (!dir) {
-			nn_error_node(d, n, "missing attribute 'direction'");
-			return false;
-		}
-		if (strcmp(dir, "LEFT") != 0 && strcmp(dir, "RIGHT") != 0) {
-			nn_error_node(d, n, "direction must be LEFT or RIGHT, "
-				      "not '%s'", dir);
-			return false;
-		}
-	}
+	if (n->op == OP_BitShift && !check_direction(n, d))
+		return false;
 	return n->op != OP_Mod || ir_check_divisor(n, "modulo", d);
 }
 
