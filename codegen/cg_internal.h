@@ -290,6 +290,10 @@ bool cg_lower_index(cg_fn *f);   /* lower_index.c: IR_KIND_INDEX */
 /* lower_rnn.c: the workspace a recurrent layer's kernel needs (its
  * projections, states and per-step products), 0 for any other node. */
 int64_t cg_rnn_scratch_bytes(const ir_node *n);
+bool cg_lower_linalg(cg_fn *f);  /* lower_linalg.c: IR_KIND_LINALG */
+/* lower_linalg.c: Det's scratch (one matrix in double), 0 for any other
+ * node. */
+int64_t cg_linalg_scratch_bytes(const ir_node *n);
 
 /* sparse_cost.c: the kernel of a weight layer (dense, or a sparse kernel
  * that cg_lower_sparse builds); announce: print it under --print-stats. */

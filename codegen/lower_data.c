@@ -362,6 +362,34 @@ lower_cast(cg_fn *f)
 	return true;
 }
 
+/* EyeLike: zeros, then the ones of diagonal k (no data of the input is
+ * read). */
+static bool
+lower_eyelike(cg_fn *f)
+{
+	const ir_value *o = f->n->out[0];
+	int64_t r = o->shape.dim[0], c = o->shape.dim[1];
+	int64_t k = ir_attr_i(f->n, "k"), lo = k < 0 ? -k : 0, hi;
+	LLVMValueRef one, i;
+	cg_loop l;
+
+	if (r == 0 || c == 0)
+		return true;
+	LLVMBuildMemSet(f->b, LLVMBuildBitCast(f->b, f->out[0], f->c->ptr, ""),
+		LLVMConstInt(f->c->i8, 0, 0), cg_i64(f, r * c *
+		(int64_t)ir_dtype_size(o->dtype)), 1);
+	if (k >= c || k <= -r)
+		return true;
+	hi = r < c - k ? r : c - k;
+	one = cg_convert(f, cg_const(f, IR_I64, 1), IR_I64, o->dtype);
+	i = cg_loop_begin(f, hi - lo, &l);
+	i = cg_iadd(f, i, cg_i64(f, lo));
+	cg_store(f, f->out[0], cg_iadd(f, cg_imul(f, i, c + 1), cg_i64(f, k)),
+		 one);
+	cg_loop_end(f, &l);
+	return true;
+}
+
 bool
 cg_lower_data(cg_fn *f)
 {
@@ -374,6 +402,10 @@ cg_lower_data(cg_fn *f)
 	case IR_KIND_GATHER: return lower_gather(f);
 	case IR_KIND_PAD: return lower_pad(f);
 	case IR_KIND_CAST: return lower_cast(f);
+	case IR_KIND_CONSTANT:
+		if (f->n->op == OP_EyeLike)
+			return lower_eyelike(f);
+		return cg_fail(f, "output must be computable at compile time");
 	default:
 		return cg_fail(f, "output must be computable at compile time");
 	}

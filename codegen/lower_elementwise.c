@@ -25,7 +25,7 @@ clip_bound(cg_fn *f, ir_dtype t, int i, bool hi)
 	const ir_node *n = f->n;
 
 	if (i < n->nin && n->in[i])
-		return cg_load_c(f, f->in[i], cg_i64(f, 0), t);
+		return cg_load_c(f, f->in[i], cg_i64(f, 0), n->in[i]->dtype);
 	if (ir_dtype_is_float(t))
 		return fconst(f, t, hi ? INFINITY : -INFINITY);
 	if (ir_dtype_is_unsigned(t))
@@ -86,6 +86,15 @@ unary_more(cg_fn *f, ir_dtype t, LLVMValueRef x)
 	case OP_Round: return cg_intrin(f, "rint", t, 1, &x);
 	case OP_Sin: return cg_intrin(f, "sin", t, 1, &x);
 	case OP_Cos: return cg_intrin(f, "cos", t, 1, &x);
+	case OP_Tan: return cg_libm(f, "tan", t, x);
+	case OP_Acos: return cg_libm(f, "acos", t, x);
+	case OP_Asin: return cg_libm(f, "asin", t, x);
+	case OP_Atan: return cg_libm(f, "atan", t, x);
+	case OP_Sinh: return cg_libm(f, "sinh", t, x);
+	case OP_Cosh: return cg_libm(f, "cosh", t, x);
+	case OP_Asinh: return cg_libm(f, "asinh", t, x);
+	case OP_Acosh: return cg_libm(f, "acosh", t, x);
+	case OP_Atanh: return cg_libm(f, "atanh", t, x);
 	case OP_Sign: return sign(f, t, x);
 	case OP_Softsign:
 		return LLVMBuildFDiv(f->b, x, LLVMBuildFAdd(f->b, one,
@@ -117,6 +126,15 @@ unary_more(cg_fn *f, ir_dtype t, LLVMValueRef x)
 	case OP_ThresholdedRelu:
 		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOGT, x,
 			fconst(f, t, al), ""), x, zero, "");
+	case OP_Shrink: /* NaN compares false both ways: 0, as ir/op_unary.c */
+		al = ir_attr_f(n, "lambd");
+		e = fconst(f, t, ir_attr_f(n, "bias"));
+		a = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOGT, x,
+			fconst(f, t, al), ""), LLVMBuildFSub(f->b, x, e, ""),
+			zero, "");
+		e = LLVMBuildFAdd(f->b, x, e, "");
+		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, x,
+			fconst(f, t, -al), ""), e, a, "");
 	default:
 		return NULL;
 	}

@@ -3,6 +3,7 @@
  * SpaceToDepth, Range) and the runtime-index ops (ScatterND,
  * ScatterElements, GatherElements, GatherND). Arithmetic matches the
  * ir/op_nary.c reference. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,38 @@ minmax(cg_fn *f, ir_dtype t, LLVMValueRef acc, LLVMValueRef x)
 	return LLVMBuildSelect(f->b, take, x, acc, "");
 }
 
+/* IsInf (detect_negative/detect_positive) and IsNaN as an i1; NaN is
+ * never infinite. */
+static LLVMValueRef
+float_test(cg_fn *f, ir_dtype t, LLVMValueRef x)
+{
+	LLVMValueRef r = LLVMConstNull(f->c->i1);
+
+	if (f->n->op == OP_IsNaN)
+		return LLVMBuildFCmp(f->b, LLVMRealUNO, x, x, "");
+	if (ir_attr_i(f->n, "detect_positive"))
+		r = LLVMBuildOr(f->b, r, LLVMBuildFCmp(f->b, LLVMRealOEQ, x,
+			cg_fconst(f, t, INFINITY), ""), "");
+	if (ir_attr_i(f->n, "detect_negative"))
+		r = LLVMBuildOr(f->b, r, LLVMBuildFCmp(f->b, LLVMRealOEQ, x,
+			cg_fconst(f, t, -INFINITY), ""), "");
+	return r;
+}
+
+/* BitShift of unsigned integers; by the width or more gives 0 (as the
+ * interpreter), so LLVM's poison shift is never chosen. */
+static LLVMValueRef
+bit_shift(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
+{
+	LLVMValueRef big = LLVMBuildICmp(f->b, LLVMIntUGE, b, cg_const(f, t,
+		(double)(ir_dtype_size(t) * 8)), ""), r;
+
+	b = LLVMBuildSelect(f->b, big, cg_const(f, t, 0), b, "");
+	r = ir_attr_str(f->n, "direction", "")[0] == 'R'
+	    ? LLVMBuildLShr(f->b, a, b, "") : LLVMBuildShl(f->b, a, b, "");
+	return LLVMBuildSelect(f->b, big, cg_const(f, t, 0), r, "");
+}
+
 static LLVMValueRef
 nary_op(cg_fn *f, ir_dtype t, LLVMValueRef *v)
 {
@@ -96,6 +129,10 @@ nary_op(cg_fn *f, ir_dtype t, LLVMValueRef *v)
 		return LLVMBuildZExt(f->b, compare(f, t, v[0], v[1]), f->c->i8,
 				     "");
 	case OP_Mod: return mod(f, t, v[0], v[1]);
+	case OP_IsInf: case OP_IsNaN:
+		return LLVMBuildZExt(f->b, float_test(f, t, v[0]), f->c->i8,
+				     "");
+	case OP_BitShift: return bit_shift(f, t, v[0], v[1]);
 	default: break;
 	}
 	for (int i = 1; i < n->nin; i++)

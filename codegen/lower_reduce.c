@@ -1,5 +1,6 @@
-/* Lowering of reductions (ReduceSum/Mean/Max, ArgMax) and of Softmax and
- * LogSoftmax: kept dims in outer loops, reduced dims in inner loops. */
+/* Lowering of reductions (ReduceSum/Mean/Max, ArgMax) and of Softmax,
+ * LogSoftmax and Hardmax: kept dims in outer loops, reduced dims in inner
+ * loops. */
 #include <math.h>
 #include <string.h>
 
@@ -119,6 +120,10 @@ lower_reduce(cg_fn *f)
 	 * truncates the quotient, as ir/op_reduce.c does */
 	if (n->op == OP_ReduceMean && !ir_dtype_is_float(ct))
 		at = ir_dtype_is_unsigned(ct) ? IR_U64 : IR_I64;
+	/* the log-sums sum in double and take the log there, as the
+	 * interpreter: exp(100) overflows a float sum, not its log */
+	if (n->op == OP_ReduceLogSumExp || n->op == OP_ReduceLogSum)
+		at = IR_F64;
 	a = cg_alloca(f, cg_type(f->c, at));
 	cg_nest_begin(f, nk, kd, kiv, kl);
 	LLVMBuildStore(f->b, red_init(f, at), a);
@@ -140,12 +145,12 @@ lower_reduce(cg_fn *f)
 	else if (n->op == OP_ReduceMean && rcnt > 0)
 		v = (ir_dtype_is_unsigned(at) ? LLVMBuildUDiv : LLVMBuildSDiv)(
 			f->b, v, cg_const(f, at, (double)rcnt), "");
+	if (n->op == OP_ReduceLogSumExp || n->op == OP_ReduceLogSum)
+		v = cg_intrin(f, "log", at, 1, &v);
 	if (at != ct)
 		v = cg_convert(f, v, at, ct);
 	if (n->op == OP_ReduceL2)
 		v = cg_intrin(f, "sqrt", ct, 1, &v);
-	if (n->op == OP_ReduceLogSumExp)
-		v = cg_intrin(f, "log", ct, 1, &v);
 	cg_store_c(f, f->out[0], cg_linear(f, nk, kiv, os, 0), v, t);
 	cg_nest_end(f, nk, kl);
 	return true;
@@ -242,6 +247,40 @@ smax_pass(cg_fn *f, int mode, LLVMValueRef base, int64_t len,
 	return LLVMBuildLoad2(f->b, ty, a, "");
 }
 
+/* Hardmax of the line at base: the index of the first maximum (the first
+ * NaN, as ArgMax and ir/op_softmax.c), then 1 there and 0 elsewhere. */
+static void
+hardmax_line(cg_fn *f, LLVMValueRef base, int64_t len, int64_t inner)
+{
+	ir_dtype t = f->n->in[0]->dtype, ct = cg_ctype(t);
+	LLVMTypeRef ty = cg_type(f->c, ct);
+	LLVMValueRef best = cg_alloca(f, ty), bi = cg_alloca(f, f->c->i64);
+	LLVMValueRef k, i, v, cur, better;
+	cg_loop l;
+
+	LLVMBuildStore(f->b, cg_load_c(f, f->in[0], base, t), best);
+	LLVMBuildStore(f->b, cg_i64(f, 0), bi);
+	k = cg_loop_begin(f, len, &l);
+	i = LLVMBuildNSWAdd(f->b, base, LLVMBuildNSWMul(f->b, k,
+		cg_i64(f, inner), ""), "");
+	v = cg_load_c(f, f->in[0], i, t);
+	cur = LLVMBuildLoad2(f->b, ty, best, "");
+	better = LLVMBuildAnd(f->b, LLVMBuildFCmp(f->b, LLVMRealUGT, v, cur,
+		""), LLVMBuildFCmp(f->b, LLVMRealORD, cur, cur, ""), "");
+	LLVMBuildStore(f->b, LLVMBuildSelect(f->b, better, v, cur, ""), best);
+	LLVMBuildStore(f->b, LLVMBuildSelect(f->b, better, k, LLVMBuildLoad2(
+		f->b, f->c->i64, bi, ""), ""), bi);
+	cg_loop_end(f, &l);
+	bi = LLVMBuildLoad2(f->b, f->c->i64, bi, "");
+	k = cg_loop_begin(f, len, &l);
+	i = LLVMBuildNSWAdd(f->b, base, LLVMBuildNSWMul(f->b, k,
+		cg_i64(f, inner), ""), "");
+	v = LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntEQ, k, bi, ""),
+		cg_fconst(f, ct, 1), cg_fconst(f, ct, 0), "");
+	cg_store_c(f, f->out[0], i, v, t);
+	cg_loop_end(f, &l);
+}
+
 static bool
 lower_softmax(cg_fn *f)
 {
@@ -262,6 +301,11 @@ lower_softmax(cg_fn *f)
 	cg_nest_begin(f, 2, dims, ivs, lo);
 	base = LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, ivs[0],
 		cg_i64(f, len * inner), ""), ivs[1], "");
+	if (n->op == OP_Hardmax) {
+		hardmax_line(f, base, len, inner);
+		cg_nest_end(f, 2, lo);
+		return true;
+	}
 	m = smax_pass(f, 0, base, len, inner, NULL, NULL);
 	s = smax_pass(f, 1, base, len, inner, m, NULL);
 	if (n->op == OP_LogSoftmax)
@@ -289,7 +333,8 @@ cg_lower_reduce(cg_fn *f)
 
 	if (t == IR_BOOL || (t != cg_ctype(t) && arg) ||
 	    (!ir_dtype_is_float(t) && (f->n->op == OP_ReduceL2 ||
-				       f->n->op == OP_ReduceLogSumExp)))
+				       f->n->op == OP_ReduceLogSumExp ||
+				       f->n->op == OP_ReduceLogSum)))
 		return cg_fail(f, "element type %s is not supported",
 			       ir_dtype_name(t));
 	if (arg)

@@ -165,6 +165,8 @@ cg_node_scratch_bytes(const ir_node *n)
 
 	if (ir_ops[n->op].kind == IR_KIND_RNN)
 		return cg_rnn_scratch_bytes(n);
+	if (ir_ops[n->op].kind == IR_KIND_LINALG)
+		return cg_linalg_scratch_bytes(n);
 
 	return dense > sparse ? dense : sparse;
 }

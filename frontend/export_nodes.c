@@ -247,7 +247,7 @@ fe_ex_emit_node(ex_ctx *x, const ir_node *n)
 		return emit_fused(x, n);
 	if (is_reduce_with_axes(n->op))
 		return emit_reduce(x, n);
-	if ((n->op == OP_Softmax || n->op == OP_LogSoftmax) &&
+	if (ir_ops[n->op].kind == IR_KIND_SOFTMAX &&
 	    ir_attr_int(n, "nncc.legacy", 0))
 		return emit_legacy_softmax(x, n);
 	if (strncmp(ir_ops[n->op].name, "nncc.", 5) == 0) {

@@ -212,6 +212,7 @@ typedef enum ir_kind {
 			     (op_loss.c) */
 	IR_KIND_INDEX,    /* CumSum, OneHot, TopK, ReverseSequence, Compress,
 			     MaxUnpool (op_index.c) */
+	IR_KIND_LINALG,   /* Det (op_linalg.c) */
 	IR_NKINDS
 } ir_kind;
 
@@ -641,6 +642,10 @@ void ir_loss_get(const ir_node *n, ir_loss *l);
 bool ir_shape_loss(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_loss(const ir_node *n, const void *const *in, void *const *out,
 		  nn_diag *d);
+/* op_linalg.c: Det of [..., M, M] (float), one value per matrix. */
+bool ir_shape_linalg(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_linalg(const ir_node *n, const void *const *in,
+		    void *const *out, nn_diag *d);
 
 /* ------------------------------------------------------------------ */
 /* infer.c: shape inference over the whole graph, in order. Sets every

@@ -1,6 +1,7 @@
-/* Shape, Constant, ConstantOfShape and Cast: shape inference and
- * reference kernels. Shape and Constant also fill their output data at
- * shape inference, since neither depends on input data. */
+/* Shape, Size, Constant, ConstantOfShape, EyeLike, Cast and CastLike:
+ * shape inference and reference kernels. Shape, Size and Constant also
+ * fill their output data at shape inference, since none depends on input
+ * data. */
 #include <math.h>
 #include <string.h>
 
@@ -28,6 +29,14 @@ ir_shape_shape(ir_graph *g, ir_node *n, nn_diag *d)
 {
 	(void)d;
 	int64_t s, e;
+	if (n->op == OP_Size) {
+		int64_t *p = nn_alloc(g->weights, sizeof *p);
+		*p = ir_shape_numel(&n->in[0]->shape);
+		n->out[0]->dtype = IR_I64;
+		n->out[0]->shape = (ir_shape){.rank = 0};
+		n->out[0]->data = p;
+		return true;
+	}
 	shape_range(n, &s, &e);
 	ir_value *o = n->out[0];
 	o->dtype = IR_I64;
@@ -46,6 +55,10 @@ ir_eval_shape(const ir_node *n, const void *const *in, void *const *out,
 	(void)in;
 	(void)d;
 	int64_t s, e, *p = out[0];
+	if (n->op == OP_Size) {
+		*p = ir_shape_numel(&n->in[0]->shape);
+		return true;
+	}
 	shape_range(n, &s, &e);
 	for (int64_t i = s; i < e; i++)
 		p[i - s] = n->in[0]->shape.dim[i];
@@ -161,10 +174,38 @@ cos_value_ok(ir_node *n, nn_diag *d)
 	return true;
 }
 
+/* EyeLike: a 2-D input's shape, the element type of `dtype` (else the
+ * input's). */
+static bool
+eyelike_shape(ir_node *n, nn_diag *d)
+{
+	ir_value *x = n->in[0], *o = n->out[0];
+	const ir_attr *a = ir_get_attr(n, "dtype");
+	if (x->shape.rank != 2) {
+		nn_error_node(d, n, "input must be 2-D, not of rank %d",
+			      x->shape.rank);
+		return false;
+	}
+	o->dtype = x->dtype;
+	if (a) {
+		if (a->i <= 0 || a->i >= IR_NDTYPE || a->i == IR_STRING ||
+		    ir_dtype_size((ir_dtype)a->i) == 0) {
+			nn_error_node(d, n, "unsupported dtype %lld (ONNX "
+				      "TensorProto.DataType)", (long long)a->i);
+			return false;
+		}
+		o->dtype = (ir_dtype)a->i;
+	}
+	o->shape = x->shape;
+	return true;
+}
+
 bool
 ir_shape_constant(ir_graph *g, ir_node *n, nn_diag *d)
 {
 	ir_value *o = n->out[0];
+	if (n->op == OP_EyeLike)
+		return eyelike_shape(n, d);
 	if (n->op == OP_ConstantOfShape) {
 		const ir_attr *a = ir_get_attr(n, "value");
 		if (!cos_value_ok(n, d) || !cos_shape(n, &o->shape, d))
@@ -198,6 +239,18 @@ ir_eval_constant(const ir_node *n, const void *const *in, void *const *out,
 		constant_fill(constant_attr(n), out[0], cnt, es);
 		return true;
 	}
+	if (n->op == OP_EyeLike) {
+		/* ones on the diagonal k (> 0 above the main one) */
+		int64_t r = o->shape.dim[0], c = o->shape.dim[1];
+		int64_t k = ir_attr_i(n, "k");
+		if (cnt > 0)
+			memset(out[0], 0, (size_t)cnt * es);
+		if (k >= c || k <= -r)
+			return true; /* no diagonal inside (nor overflow) */
+		for (int64_t i = k < 0 ? -k : 0; i < r && i + k < c; i++)
+			ir_store_f64(out[0], o->dtype, i * c + i + k, 1);
+		return true;
+	}
 	const ir_attr *a = ir_get_attr(n, "value");
 	for (int64_t i = 0; i < cnt; i++) {
 		if (a)
@@ -216,6 +269,18 @@ ir_shape_cast(ir_graph *g, ir_node *n, nn_diag *d)
 	(void)g;
 	ir_value *x = n->in[0];
 	const ir_attr *a = ir_get_attr(n, "to");
+	if (n->op == OP_CastLike) {
+		if (ir_dtype_size(x->dtype) == 0 ||
+		    ir_dtype_size(n->in[1]->dtype) == 0) {
+			nn_error_node(d, n, "unsupported types %s to %s",
+				      ir_dtype_name(x->dtype),
+				      ir_dtype_name(n->in[1]->dtype));
+			return false;
+		}
+		n->out[0]->dtype = n->in[1]->dtype;
+		n->out[0]->shape = x->shape;
+		return true;
+	}
 	if (!a) {
 		nn_error_node(d, n, "missing attribute 'to'");
 		return false;

@@ -1,9 +1,11 @@
 /* Broadcasting elementwise ops of any arity that the arithmetic binary
- * kind does not cover: comparisons and logic (bool results), Not, Mod,
- * variadic Min/Max/Sum/Mean and Where. Integers stay exact as raw bits;
- * floats compute in double, rounded to f32 after each step for f32. */
+ * kind does not cover: comparisons, logic and the float tests IsInf/IsNaN
+ * (bool results), Not, Mod, BitShift, variadic Min/Max/Sum/Mean and
+ * Where. Integers stay exact as raw bits; floats compute in double,
+ * rounded to f32 after each step for f32. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "elem.h"
 #include "ir.h"
@@ -23,6 +25,13 @@ is_logic(ir_op op)
 	return op == OP_And || op == OP_Or || op == OP_Xor || op == OP_Not;
 }
 
+/* IsInf, IsNaN: a float in, a bool out. */
+static bool
+is_float_test(ir_op op)
+{
+	return op == OP_IsInf || op == OP_IsNaN;
+}
+
 /* The element type every (data) input must share: input 1 for Where. */
 static bool
 check_types(ir_node *n, nn_diag *d)
@@ -35,8 +44,10 @@ check_types(ir_node *n, nn_diag *d)
 		ok = t == IR_BOOL;
 	else if (n->op == OP_Equal)
 		ok = fl || in || t == IR_BOOL;
-	else if (n->op == OP_Sum || n->op == OP_Mean)
+	else if (n->op == OP_Sum || n->op == OP_Mean || is_float_test(n->op))
 		ok = fl;
+	else if (n->op == OP_BitShift)
+		ok = ir_dtype_is_unsigned(t) && t != IR_BOOL;
 	else
 		ok = fl || in || n->op == OP_Where;
 	if (!ok) {
@@ -56,6 +67,23 @@ check_types(ir_node *n, nn_diag *d)
 				      ir_dtype_name(n->in[i]->dtype));
 			return false;
 		}
+	return true;
+}
+
+/* BitShift's required direction, LEFT or RIGHT. */
+static bool
+check_direction(const ir_node *n, nn_diag *d)
+{
+	const char *dir = ir_attr_str(n, "direction", NULL);
+	if (!dir) {
+		nn_error_node(d, n, "missing attribute 'direction'");
+		return false;
+	}
+	if (strcmp(dir, "LEFT") != 0 && strcmp(dir, "RIGHT") != 0) {
+		nn_error_node(d, n, "direction must be LEFT or RIGHT, not '%s'",
+			      dir);
+		return false;
+	}
 	return true;
 }
 
@@ -88,8 +116,11 @@ ir_shape_nary(ir_graph *g, ir_node *n, nn_diag *d)
 		s = o;
 	}
 	ir_dtype t = n->in[n->op == OP_Where ? 1 : 0]->dtype;
-	n->out[0]->dtype = is_compare(n->op) || is_logic(n->op) ? IR_BOOL : t;
+	n->out[0]->dtype = is_compare(n->op) || is_logic(n->op) ||
+			   is_float_test(n->op) ? IR_BOOL : t;
 	n->out[0]->shape = s;
+	if (n->op == OP_BitShift && !check_direction(n, d))
+		return false;
 	return n->op != OP_Mod || ir_check_divisor(n, "modulo", d);
 }
 
@@ -153,11 +184,38 @@ float_elem(const ir_node *n, const double *v, ir_dtype t)
 	return acc;
 }
 
+/* IsInf (with its detect_negative/detect_positive) and IsNaN; NaN is
+ * never infinite. */
+static bool
+float_test(const ir_node *n, double x)
+{
+	if (n->op == OP_IsNaN)
+		return isnan(x);
+	return isinf(x) && (x > 0 ? ir_attr_i(n, "detect_positive")
+				  : ir_attr_i(n, "detect_negative"));
+}
+
+/* BitShift of unsigned a by b bits; a shift by the width or more gives 0
+ * (numpy's left_shift/right_shift). */
+static uint64_t
+bit_shift(const ir_node *n, uint64_t a, uint64_t b, ir_dtype t)
+{
+	if (b >= ir_dtype_size(t) * 8)
+		return 0;
+	/* a is zero-extended; the store truncates what a left shift moved
+	 * beyond the type */
+	return ir_attr_str(n, "direction", "")[0] == 'R' ? a >> b : a << b;
+}
+
 static bool
 int_elem(const ir_node *n, const uint64_t *v, ir_dtype t, uint64_t *r,
 	 nn_diag *d)
 {
 	uint64_t acc = v[0];
+	if (n->op == OP_BitShift) {
+		*r = bit_shift(n, v[0], v[1], t);
+		return true;
+	}
 	if (n->op != OP_Mod) {
 		for (int i = 1; i < n->nin; i++)
 			if (n->op == OP_Min ? elem_less(v[i], acc, t)
@@ -224,6 +282,8 @@ eval_elem(const ir_node *n, const void *const *in, void *out, int64_t o,
 		v[i] = ir_load_f64(in[i], t, off[i]);
 	if (is_compare(op))
 		((uint8_t *)out)[o] = compare_f64(op, v[0], v[1]);
+	else if (is_float_test(op))
+		((uint8_t *)out)[o] = float_test(n, v[0]);
 	else
 		ir_store_f64(out, t, o, float_elem(n, v, t));
 	return true;

@@ -174,7 +174,8 @@ reduce_final(ir_op op, double a, double cnt)
 	switch (op) {
 	case OP_ReduceMean: return a / cnt;
 	case OP_ReduceL2: return sqrt(a);
-	case OP_ReduceLogSumExp: return log(a);
+	case OP_ReduceLogSumExp:
+	case OP_ReduceLogSum: return log(a);
 	default: return a;
 	}
 }
@@ -328,9 +329,10 @@ ir_eval_reduce(const ir_node *n, const void *const *in, void *const *out,
 	walk_init(&w, &n->in[0]->shape, red);
 	int64_t nin = ir_shape_numel(&n->in[0]->shape);
 	int64_t nout = ir_shape_numel(&n->out[0]->shape);
-	/* Integer L2 and LogSumExp go through double, truncated at the end. */
+	/* Integer L2, LogSumExp and LogSum go through double, truncated at
+	 * the end. */
 	if (ir_dtype_is_int(n->in[0]->dtype) && n->op != OP_ReduceL2 &&
-	    n->op != OP_ReduceLogSumExp)
+	    n->op != OP_ReduceLogSumExp && n->op != OP_ReduceLogSum)
 		reduce_int(n, in[0], out[0], &w, nin, nout);
 	else
 		reduce_float(n, in[0], out[0], &w, nin, nout);

@@ -1,6 +1,6 @@
-/* Softmax and LogSoftmax: shape inference and reference kernels, with the
- * opset-13 semantics (one axis, default -1) and the older one (coerce to
- * 2-D at axis, default 1) for models imported at opset < 13. */
+/* Softmax, LogSoftmax and Hardmax: shape inference and reference kernels,
+ * with the opset-13 semantics (one axis, default -1) and the older one
+ * (coerce to 2-D at axis, default 1) for models imported at opset < 13. */
 #include <math.h>
 
 #include "ir.h"
@@ -79,6 +79,25 @@ softmax_f32(const float *x, float *y, int64_t len, bool logsm)
 			     : (float)(exp((double)(x[k] - mx)) / sum);
 }
 
+/* Hardmax of one line: 1 at the first maximum, 0 elsewhere; the first NaN
+ * is the maximum (np.argmax, as ArgMax). */
+static void
+hardmax_line(const void *x, void *y, ir_dtype t, int64_t base,
+	     int64_t stride, int64_t len)
+{
+	int64_t bi = 0;
+	double best = ir_load_f64(x, t, base);
+	for (int64_t k = 1; k < len && !isnan(best); k++) {
+		double v = ir_load_f64(x, t, base + k * stride);
+		if (v > best || isnan(v)) {
+			best = v;
+			bi = k;
+		}
+	}
+	for (int64_t k = 0; k < len; k++)
+		ir_store_f64(y, t, base + k * stride, k == bi);
+}
+
 bool
 ir_eval_softmax(const ir_node *n, const void *const *in, void *const *out,
 		nn_diag *d)
@@ -104,7 +123,10 @@ ir_eval_softmax(const ir_node *n, const void *const *in, void *const *out,
 	for (int64_t o = 0; o < outer; o++)
 		for (int64_t i = 0; i < inner; i++) {
 			int64_t base = o * len * inner + i;
-			if (t == IR_F32 && inner == 1)
+			if (n->op == OP_Hardmax)
+				hardmax_line(in[0], out[0], t, base, inner,
+					     len);
+			else if (t == IR_F32 && inner == 1)
 				softmax_f32((const float *)in[0] + base,
 					    (float *)out[0] + base, len, logsm);
 			else

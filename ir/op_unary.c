@@ -57,6 +57,15 @@ ir_shape_unary(ir_graph *g, ir_node *n, nn_diag *d)
 	case OP_Round: return M(rint)(x); /* half to even */               \
 	case OP_Sin: return M(sin)(x);                                     \
 	case OP_Cos: return M(cos)(x);                                     \
+	case OP_Tan: return M(tan)(x);                                     \
+	case OP_Acos: return M(acos)(x);                                   \
+	case OP_Asin: return M(asin)(x);                                   \
+	case OP_Atan: return M(atan)(x);                                   \
+	case OP_Sinh: return M(sinh)(x);                                   \
+	case OP_Cosh: return M(cosh)(x);                                   \
+	case OP_Asinh: return M(asinh)(x);                                 \
+	case OP_Acosh: return M(acosh)(x);                                 \
+	case OP_Atanh: return M(atanh)(x);                                 \
 	case OP_Sign: return x > 0 ? 1 : x < 0 ? -1 : x;                   \
 	case OP_Softsign: return x / (1 + FABS(x));                        \
 	case OP_Softplus:                                                  \
@@ -67,6 +76,8 @@ ir_shape_unary(ir_graph *g, ir_node *n, nn_diag *d)
 		return x != x ? x : (x > 0 ? x : 0) +                      \
 		       (x < 0 ? a * M(expm1)(x / a) : 0);                  \
 	case OP_ThresholdedRelu: return x > a ? x : 0;                     \
+	case OP_Shrink: /* NaN is neither: 0, as ONNX's reference */       \
+		return x < -a ? x + b : x > a ? x - b : 0;                 \
 	case OP_Abs: return FABS(x);                                       \
 	case OP_Clip: x = x < a ? a : x; return x > b ? b : x;             \
 	case OP_Erf: return ERF(x);                                        \
@@ -125,8 +136,8 @@ unary_int(ir_op op, uint64_t x, uint64_t lo, uint64_t hi, ir_dtype t)
 	}
 }
 
-/* The op's two parameters as doubles: alpha/beta or the clip bounds
- * (infinite when omitted). */
+/* The op's two parameters as doubles: alpha/beta, lambd/bias or the clip
+ * bounds (infinite when omitted). */
 static void
 params(const ir_node *n, const void *const *in, double *a, double *b)
 {
@@ -143,6 +154,10 @@ params(const ir_node *n, const void *const *in, double *a, double *b)
 	case OP_Selu:
 		*a = ir_attr_f(n, "alpha");
 		*b = ir_attr_f(n, "gamma");
+		break;
+	case OP_Shrink:
+		*a = ir_attr_f(n, "lambd");
+		*b = ir_attr_f(n, "bias");
 		break;
 	case OP_Clip:
 		*a = -INFINITY;

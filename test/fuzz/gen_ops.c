@@ -26,7 +26,8 @@ gen_unary(gen *z, ir_op op)
 	gen_want w = op == OP_Abs || op == OP_Neg || op == OP_Relu ||
 		     op == OP_Sign || op == OP_Clip ? GEN_NUM : GEN_FLOAT;
 	if (op == OP_Floor || op == OP_Ceil || op == OP_Round ||
-	    op == OP_Sign || op == OP_ThresholdedRelu || op == OP_Log ||
+	    op == OP_Sign || op == OP_ThresholdedRelu || op == OP_Shrink ||
+	    op == OP_Log ||
 	    op == OP_Sqrt || op == OP_Reciprocal)
 		w |= GEN_EXACT;
 	ir_value *x = gen_pick(z, w, 0, 4);
@@ -276,7 +277,9 @@ gen_norm(gen *z, ir_op op)
 static bool
 gen_softmax(gen *z, ir_op op)
 {
-	ir_value *x = gen_pick(z, GEN_FLOAT, 1, 4);
+	/* Hardmax jumps where two elements tie, as ArgMax */
+	ir_value *x = gen_pick(z, GEN_FLOAT | (op == OP_Hardmax ? GEN_EXACT
+					       : 0), 1, 4);
 	if (!x)
 		return false;
 	ir_node *n = gen_node(z, op, 1, &x, 1);
@@ -970,6 +973,81 @@ gen_index(gen *z, ir_op op)
 	return gen_finish(z, n);
 }
 
+/* BitShift of an unsigned cast of a value by constant amounts up to past
+ * the width: an integer one cast to u8/u32/u64 (bits kept), else a float
+ * one cast to u8 (gen_cast's types: casts of non-finite floats to u32
+ * and u64 differ from the interpreter's). */
+static bool
+gen_bitshift(gen *z, ir_op op)
+{
+	static const ir_dtype ut[] = {IR_U8, IR_U32, IR_U64};
+	ir_dtype t = ut[gen_byte(z->s) % NELEM(ut)];
+	ir_value *x = gen_pick(z, GEN_INT, 0, 4);
+	if (!x) {
+		x = gen_pick(z, GEN_NUM | GEN_EXACT, 0, 4);
+		t = IR_U8;
+	}
+	if (!x)
+		return false;
+	ir_node *c = gen_node(z, OP_Cast, 1, &x, 1);
+	gen_attr_int(z, c, "to", t);
+	if (!gen_finish(z, c))
+		return false;
+	ir_shape s = c->out[0]->shape;
+	ir_value *in[2] = {c->out[0], gen_const(z, t, &s)};
+	int bits = (int)ir_dtype_size(t) * 8;
+	for (int64_t i = 0; i < ir_shape_numel(&s); i++)
+		ir_store_f64(in[1]->data, t, i, gen_int(z->s, 0, bits + 1));
+	ir_const_facts(in[1]);
+	ir_node *n = gen_node(z, op, 2, in, 1);
+	gen_attr_str(z, n, "direction", gen_chance(z->s, 50) ? "LEFT"
+							      : "RIGHT");
+	return gen_finish(z, n);
+}
+
+/* IsInf, IsNaN, Size, EyeLike and CastLike. */
+static bool
+gen_math(gen *z, ir_op op)
+{
+	static const ir_dtype to[] = {IR_F32, IR_F64, IR_F16, IR_I32, IR_I64,
+				      IR_U8, IR_BOOL};
+	bool fl = op == OP_IsInf || op == OP_IsNaN;
+	ir_value *x = gen_pick(z, fl ? GEN_FLOAT | GEN_EXACT : op ==
+			       OP_CastLike ? GEN_F32 : GEN_ANY,
+			       op == OP_EyeLike ? 2 : 0, op == OP_EyeLike ? 2
+			       : 4);
+	ir_dtype t = to[gen_byte(z->s) % NELEM(to)];
+	if (!x)
+		return false;
+	if (op == OP_CastLike) {
+		ir_shape s1 = {1, {1}};
+		ir_value *in[2] = {x, gen_const(z, t, &s1)};
+		return gen_finish(z, gen_node(z, op, 2, in, 1));
+	}
+	ir_node *n = gen_node(z, op, 1, &x, 1);
+	if (op == OP_IsInf && gen_chance(z->s, 40))
+		gen_attr_int(z, n, gen_chance(z->s, 50) ? "detect_negative"
+			     : "detect_positive", 0);
+	if (op == OP_EyeLike) {
+		gen_attr_int(z, n, "k", gen_int(z->s, -3, 3));
+		if (gen_chance(z->s, 50))
+			gen_attr_int(z, n, "dtype", t);
+	}
+	return gen_finish(z, n);
+}
+
+/* Det of a value whose last two dims are equal (exact inputs: the
+ * determinant amplifies rounding differences). */
+static bool
+gen_det(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_FLOAT | GEN_EXACT, 2, 4);
+	int r = x ? x->shape.rank : 0;
+	if (!x || x->shape.dim[r - 1] != x->shape.dim[r - 2])
+		return false;
+	return one(z, op, x);
+}
+
 #define UN(op) [OP_##op] = gen_unary
 #define BIN(op) [OP_##op] = gen_binary
 #define NA(op) [OP_##op] = gen_nary
@@ -979,6 +1057,11 @@ const gen_op_fn gen_ops[IR_NOPS] = {
 	UN(Sigmoid), UN(Sqrt), UN(Tanh), UN(Ceil), UN(Celu), UN(Cos),
 	UN(Elu), UN(Floor), UN(Round), UN(Selu), UN(Sign), UN(Sin),
 	UN(Softplus), UN(Softsign), UN(ThresholdedRelu),
+	UN(Acos), UN(Acosh), UN(Asin), UN(Asinh), UN(Atan), UN(Atanh),
+	UN(Cosh), UN(Sinh), UN(Tan), UN(Shrink),
+	[OP_BitShift] = gen_bitshift, [OP_IsInf] = gen_math,
+	[OP_IsNaN] = gen_math, [OP_Size] = gen_math, [OP_EyeLike] = gen_math,
+	[OP_CastLike] = gen_math, [OP_Det] = gen_det,
 	BIN(Add), BIN(Div), BIN(Mul), BIN(Pow), BIN(PRelu), BIN(Sub),
 	[OP_Conv] = gen_conv, [OP_ConvTranspose] = gen_conv,
 	[OP_Gemm] = gen_gemm, [OP_MatMul] = gen_gemm,
@@ -987,6 +1070,7 @@ const gen_op_fn gen_ops[IR_NOPS] = {
 	[OP_BatchNormalization] = gen_norm,
 	[OP_LayerNormalization] = gen_norm,
 	[OP_LogSoftmax] = gen_softmax, [OP_Softmax] = gen_softmax,
+	[OP_Hardmax] = gen_softmax, [OP_ReduceLogSum] = gen_reduce,
 	[OP_ArgMax] = gen_reduce, [OP_ReduceMax] = gen_reduce,
 	[OP_ReduceMean] = gen_reduce, [OP_ReduceSum] = gen_reduce,
 	[OP_ArgMin] = gen_reduce, [OP_ReduceL1] = gen_reduce,
