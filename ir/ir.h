@@ -184,7 +184,9 @@ typedef enum ir_kind {
 	IR_KIND_CONV,      /* Conv, ConvTranspose */
 	IR_KIND_GEMM,      /* Gemm, MatMul */
 	IR_KIND_POOL,      /* MaxPool, AveragePool, Global*Pool */
-	IR_KIND_NORM,      /* BatchNormalization, LayerNormalization */
+	IR_KIND_NORM,      /* BatchNormalization, LayerNormalization,
+			      InstanceNormalization, LRN,
+			      MeanVarianceNormalization */
 	IR_KIND_SOFTMAX,   /* Softmax, LogSoftmax */
 	IR_KIND_REDUCE,    /* ReduceMean/Sum/Max, ArgMax */
 	IR_KIND_RESHAPE,   /* data-preserving views: Reshape, Flatten, Squeeze,
@@ -473,6 +475,10 @@ bool ir_eval_pool(const ir_node *n, const void *const *in, void *const *out,
 bool ir_shape_norm(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_norm(const ir_node *n, const void *const *in, void *const *out,
 		  nn_diag *d);
+/* InstanceNormalization and MeanVarianceNormalization: mask[k] says
+ * whether axis k of the input is normalized over (the others pick the
+ * group); false after reporting bad axes. */
+bool ir_norm_axes(const ir_node *n, bool *mask, nn_diag *d);
 /* op_softmax.c */
 bool ir_shape_softmax(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_softmax(const ir_node *n, const void *const *in,
