@@ -53,6 +53,11 @@ bool fe_check_dims(fe_ctx *c, const int64_t *dims, size_t n,
  * must already be in c->values or be produced by another node. */
 bool fe_import_nodes(fe_ctx *c, const Onnx__GraphProto *gp);
 
+/* einsum.c: imports an Einsum node (inputs in[0..nin-1] resolved) as
+ * nodes of the existing IR; false after reporting. */
+bool fe_import_einsum(fe_ctx *c, const Onnx__NodeProto *np, ir_value **in,
+		      int nin);
+
 /* convert.c */
 /* Rewrites an old-opset form into the newest one: attributes that became
  * inputs are moved into *in (growing *nin) and marked consumed by a NULL
