@@ -284,6 +284,7 @@ bool cg_lower_nary(cg_fn *f);    /* lower_nary.c: IR_KIND_NARY */
 bool cg_lower_expand(cg_fn *f);  /* IR_KIND_EXPAND */
 bool cg_lower_scatter(cg_fn *f); /* IR_KIND_SCATTER */
 bool cg_lower_rnn(cg_fn *f);     /* lower_rnn.c: IR_KIND_RNN */
+bool cg_lower_sample(cg_fn *f);  /* lower_sample.c: IR_KIND_SAMPLE */
 /* lower_rnn.c: the workspace a recurrent layer's kernel needs (its
  * projections, states and per-step products), 0 for any other node. */
 int64_t cg_rnn_scratch_bytes(const ir_node *n);

@@ -490,6 +490,7 @@ static const lower_fn lowerers[IR_NKINDS] = {
 	[IR_KIND_EXPAND] = cg_lower_expand,
 	[IR_KIND_SCATTER] = cg_lower_scatter,
 	[IR_KIND_RNN] = cg_lower_rnn,
+	[IR_KIND_SAMPLE] = cg_lower_sample,
 };
 
 /* Ops of a lowered kind that code generation refuses (the interpreter

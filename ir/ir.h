@@ -207,6 +207,7 @@ typedef enum ir_kind {
 	IR_KIND_EXPAND,   /* Expand, Tile, Depth/SpaceToDepth, Range */
 	IR_KIND_SCATTER,  /* ScatterND, GatherElements (op_scatter.c) */
 	IR_KIND_RNN,      /* LSTM, GRU, RNN (op_rnn.c) */
+	IR_KIND_SAMPLE,   /* GridSample, RoiAlign (op_sample.c) */
 	IR_NKINDS
 } ir_kind;
 
@@ -479,6 +480,15 @@ bool ir_eval_norm(const ir_node *n, const void *const *in, void *const *out,
  * whether axis k of the input is normalized over (the others pick the
  * group); false after reporting bad axes. */
 bool ir_norm_axes(const ir_node *n, bool *mask, nn_diag *d);
+/* op_sample.c */
+bool ir_shape_sample(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_sample(const ir_node *n, const void *const *in,
+		    void *const *out, nn_diag *d);
+/* GridSample's mode and padding_mode (IR_GRID_*); false after reporting
+ * one it does not know. */
+enum { IR_GRID_BILINEAR, IR_GRID_NEAREST, IR_GRID_BICUBIC };
+enum { IR_GRID_ZEROS, IR_GRID_BORDER, IR_GRID_REFLECTION };
+bool ir_grid_modes(const ir_node *n, int *mode, int *pad, nn_diag *d);
 /* op_softmax.c */
 bool ir_shape_softmax(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_softmax(const ir_node *n, const void *const *in,

@@ -46,6 +46,7 @@ const ir_kind_hooks ir_kinds[IR_NKINDS] = {
 	[IR_KIND_EXPAND] = {ir_shape_expand, ir_eval_expand, "expand"},
 	[IR_KIND_SCATTER] = {ir_shape_scatter, ir_eval_scatter, "scatter"},
 	[IR_KIND_RNN] = {ir_shape_rnn, ir_eval_rnn, "rnn"},
+	[IR_KIND_SAMPLE] = {ir_shape_sample, ir_eval_sample, "sample"},
 };
 
 ir_op

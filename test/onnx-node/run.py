@@ -42,6 +42,9 @@ TOLERANCE = {
     # nearest even (as onnx >= 1.14's reference does), so an element may
     # differ by one bfloat16 ulp: at most 2^-7 relative.
     "test_cast_FLOAT_to_BFLOAT16": (2.0 ** -7, 0.0, "bf16 rounding"),
+    # onnx 1.12's expected values are PyTorch's printed to 4 decimals
+    # (-0.1406 for torch's own -0.140625): off by up to 5e-5.
+    "test_gridsample_bicubic": (RTOL, 5e-5, "4-decimal reference"),
 }
 
 CASE_TIMEOUT = 120  # seconds per nncc-run
