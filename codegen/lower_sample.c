@@ -217,8 +217,179 @@ lower_grid(cg_fn *f)
 	return true;
 }
 
+/* ir_roi_grid: ceil(v) samples, 0 for v <= 0 or NaN, at most
+ * IR_ROI_MAX_GRID. */
+static LLVMValueRef
+roi_grid(cg_fn *f, LLVMValueRef v)
+{
+	LLVMValueRef ok;
+
+	v = intrin1(f, "ceil", v);
+	ok = LLVMBuildFCmp(f->b, LLVMRealOGT, v, dc(f, 0), "");
+	v = intrin2(f, "minnum", v, dc(f, IR_ROI_MAX_GRID));
+	return LLVMBuildFPToSI(f->b, LLVMBuildSelect(f->b, ok, v, dc(f, 0),
+		""), f->c->i64, "");
+}
+
+/* One roi's facts: start (x, y), bin sizes, samples per bin and their
+ * count as a divisor, the input plane index of its batch. */
+typedef struct roi_box {
+	LLVMValueRef x0, y0, bw, bh, gw, gh, cnt, plane;
+} roi_box;
+
+static void
+roi_box_of(cg_fn *f, LLVMValueRef r, bool half, roi_box *rb)
+{
+	const ir_node *n = f->n;
+	const ir_shape *o = &n->out[0]->shape;
+	int64_t sr = ir_attr_int(n, "sampling_ratio", 0), nb = n->in[0]->shape.dim[0];
+	double ss = ir_attr_float(n, "spatial_scale", 1.0);
+	LLVMValueRef c[4], rw, rh, b, bad;
+
+	for (int j = 0; j < 4; j++)
+		c[j] = fsub(f, fmul(f, load_d(f, 1, cg_iadd(f, cg_imul(f, r,
+			4), cg_i64(f, j))), dc(f, ss)), dc(f, half ? 0.5 : 0));
+	rw = fsub(f, c[2], c[0]);
+	rh = fsub(f, c[3], c[1]);
+	if (!half) {
+		rw = intrin2(f, "maxnum", rw, dc(f, 1));
+		rh = intrin2(f, "maxnum", rh, dc(f, 1));
+	}
+	rb->x0 = c[0];
+	rb->y0 = c[1];
+	rb->bh = LLVMBuildFDiv(f->b, rh, dc(f, (double)o->dim[2]), "");
+	rb->bw = LLVMBuildFDiv(f->b, rw, dc(f, (double)o->dim[3]), "");
+	rb->gh = sr > 0 ? cg_i64(f, sr) : roi_grid(f, rb->bh);
+	rb->gw = sr > 0 ? cg_i64(f, sr) : roi_grid(f, rb->bw);
+	rb->cnt = LLVMBuildNSWMul(f->b, rb->gh, rb->gw, "");
+	rb->cnt = LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSGT,
+		rb->cnt, cg_i64(f, 1), ""), rb->cnt, cg_i64(f, 1), "");
+	rb->cnt = LLVMBuildSIToFP(f->b, rb->cnt, f->c->f64, "");
+	b = cg_convert(f, cg_load(f, f->in[2], r), n->in[2]->dtype, IR_I64);
+	bad = LLVMBuildOr(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, b, cg_i64(f,
+		0), ""), LLVMBuildICmp(f->b, LLVMIntSGE, b, cg_i64(f, nb), ""),
+		"");
+	cg_runtime_error(f, bad, CG_ERR_INDEX);
+	rb->plane = LLVMBuildSelect(f->b, bad, cg_i64(f, 0), b, "");
+}
+
+/* The weighted taps of sample point (x, y) (ir/op_sample.c's
+ * roi_point), summed (avg) or their cg_max (max). */
+static LLVMValueRef
+roi_point(cg_fn *f, LLVMValueRef base, LLVMValueRef y, LLVMValueRef x,
+	  bool max)
+{
+	const ir_shape *s = &f->n->in[0]->shape;
+	int64_t h = s->dim[2], w = s->dim[3];
+	LLVMValueRef ok, yl, xl, yh, xh, cy, cx, ly, lx, pos[4], wt[4], v[4];
+
+	ok = LLVMBuildAnd(f->b, in_range(f, y, -1, (double)h), in_range(f, x,
+		-1, (double)w), "");
+	y = LLVMBuildSelect(f->b, ok, intrin2(f, "maxnum", y, dc(f, 0)),
+			    dc(f, 0), "");
+	x = LLVMBuildSelect(f->b, ok, intrin2(f, "maxnum", x, dc(f, 0)),
+			    dc(f, 0), "");
+	yl = LLVMBuildFPToSI(f->b, y, f->c->i64, "");
+	xl = LLVMBuildFPToSI(f->b, x, f->c->i64, "");
+	cy = LLVMBuildICmp(f->b, LLVMIntSGE, yl, cg_i64(f, h - 1), "");
+	cx = LLVMBuildICmp(f->b, LLVMIntSGE, xl, cg_i64(f, w - 1), "");
+	yh = LLVMBuildSelect(f->b, cy, cg_i64(f, h - 1), cg_iadd(f, yl,
+		cg_i64(f, 1)), "");
+	xh = LLVMBuildSelect(f->b, cx, cg_i64(f, w - 1), cg_iadd(f, xl,
+		cg_i64(f, 1)), "");
+	yl = LLVMBuildSelect(f->b, cy, cg_i64(f, h - 1), yl, "");
+	xl = LLVMBuildSelect(f->b, cx, cg_i64(f, w - 1), xl, "");
+	y = LLVMBuildSelect(f->b, cy, dc(f, (double)(h - 1)), y, "");
+	x = LLVMBuildSelect(f->b, cx, dc(f, (double)(w - 1)), x, "");
+	ly = fsub(f, y, LLVMBuildSIToFP(f->b, yl, f->c->f64, ""));
+	lx = fsub(f, x, LLVMBuildSIToFP(f->b, xl, f->c->f64, ""));
+	pos[0] = cg_iadd(f, cg_imul(f, yl, w), xl);
+	pos[1] = cg_iadd(f, cg_imul(f, yl, w), xh);
+	pos[2] = cg_iadd(f, cg_imul(f, yh, w), xl);
+	pos[3] = cg_iadd(f, cg_imul(f, yh, w), xh);
+	wt[0] = fmul(f, fsub(f, dc(f, 1), ly), fsub(f, dc(f, 1), lx));
+	wt[1] = fmul(f, fsub(f, dc(f, 1), ly), lx);
+	wt[2] = fmul(f, ly, fsub(f, dc(f, 1), lx));
+	wt[3] = fmul(f, ly, lx);
+	for (int q = 0; q < 4; q++) {
+		pos[q] = LLVMBuildSelect(f->b, ok, pos[q], cg_i64(f, 0), "");
+		wt[q] = LLVMBuildSelect(f->b, ok, wt[q], dc(f, 0), "");
+		v[q] = fmul(f, wt[q], load_d(f, 0, cg_iadd(f, base, pos[q])));
+	}
+	if (max)
+		return cg_max(f, IR_F64, cg_max(f, IR_F64, v[0], v[1]),
+			      cg_max(f, IR_F64, v[2], v[3]));
+	return fadd(f, fadd(f, fadd(f, v[0], v[1]), v[2]), v[3]);
+}
+
+/* y (or x) of sample i of bin p: start + p * bin + (i + .5) * bin / g. */
+static LLVMValueRef
+roi_coord(cg_fn *f, LLVMValueRef start, LLVMValueRef p, LLVMValueRef bin,
+	  LLVMValueRef i, LLVMValueRef g)
+{
+	LLVMValueRef a = fadd(f, start, fmul(f, LLVMBuildSIToFP(f->b, p,
+		f->c->f64, ""), bin));
+	LLVMValueRef s = fmul(f, fadd(f, LLVMBuildSIToFP(f->b, i, f->c->f64,
+		""), dc(f, .5)), bin);
+	return fadd(f, a, LLVMBuildFDiv(f->b, s, LLVMBuildSIToFP(f->b, g,
+		f->c->f64, ""), ""));
+}
+
+static bool
+lower_roi(cg_fn *f)
+{
+	const ir_node *n = f->n;
+	const ir_shape *o = &n->out[0]->shape, *x = &n->in[0]->shape;
+	int64_t dims[2] = {o->dim[1], o->dim[2] * o->dim[3]};
+	ir_dtype t = n->out[0]->dtype;
+	LLVMValueRef r, ivs[2], base, acc, first, iy, ix, v, y, xx, old;
+	LLVMValueRef ph, pw;
+	cg_loop lr, l[2], ly, lx;
+	roi_box rb;
+	bool max, half;
+
+	if (!ir_roi_modes(n, &max, &half, f->c->d))
+		return false;
+	acc = cg_alloca(f, f->c->f64);
+	first = cg_alloca(f, f->c->i1);
+	r = cg_loop_begin(f, o->dim[0], &lr);
+	roi_box_of(f, r, half, &rb);
+	cg_nest_begin(f, 2, dims, ivs, l);
+	base = cg_imul(f, cg_iadd(f, cg_imul(f, rb.plane, x->dim[1]), ivs[0]),
+		       x->dim[2] * x->dim[3]);
+	ph = LLVMBuildSDiv(f->b, ivs[1], cg_i64(f, o->dim[3]), "");
+	pw = LLVMBuildSRem(f->b, ivs[1], cg_i64(f, o->dim[3]), "");
+	LLVMBuildStore(f->b, dc(f, 0), acc);
+	LLVMBuildStore(f->b, LLVMConstInt(f->c->i1, 1, 0), first);
+	iy = cg_loop_begin_dyn(f, cg_i64(f, 0), rb.gh, &ly);
+	ix = cg_loop_begin_dyn(f, cg_i64(f, 0), rb.gw, &lx);
+	y = roi_coord(f, rb.y0, ph, rb.bh, iy, rb.gh);
+	xx = roi_coord(f, rb.x0, pw, rb.bw, ix, rb.gw);
+	v = roi_point(f, base, y, xx, max);
+	old = LLVMBuildLoad2(f->b, f->c->f64, acc, "");
+	if (max) {
+		v = LLVMBuildSelect(f->b, LLVMBuildLoad2(f->b, f->c->i1, first,
+			""), v, cg_max(f, IR_F64, old, v), "");
+		LLVMBuildStore(f->b, LLVMConstInt(f->c->i1, 0, 0), first);
+	} else {
+		v = fadd(f, old, v);
+	}
+	LLVMBuildStore(f->b, v, acc);
+	cg_loop_end_dyn(f, &lx);
+	cg_loop_end_dyn(f, &ly);
+	v = LLVMBuildLoad2(f->b, f->c->f64, acc, "");
+	if (!max)
+		v = LLVMBuildFDiv(f->b, v, rb.cnt, "");
+	cg_store_c(f, f->out[0], cg_iadd(f, cg_imul(f, cg_iadd(f, cg_imul(f,
+		r, o->dim[1]), ivs[0]), dims[1]), ivs[1]), cg_convert(f, v,
+		IR_F64, cg_ctype(t)), t);
+	cg_nest_end(f, 2, l);
+	cg_loop_end(f, &lr);
+	return true;
+}
+
 bool
 cg_lower_sample(cg_fn *f)
 {
-	return lower_grid(f);
+	return f->n->op == OP_GridSample ? lower_grid(f) : lower_roi(f);
 }

@@ -489,6 +489,15 @@ bool ir_eval_sample(const ir_node *n, const void *const *in,
 enum { IR_GRID_BILINEAR, IR_GRID_NEAREST, IR_GRID_BICUBIC };
 enum { IR_GRID_ZEROS, IR_GRID_BORDER, IR_GRID_REFLECTION };
 bool ir_grid_modes(const ir_node *n, int *mode, int *pad, nn_diag *d);
+/* RoiAlign's mode (max, else avg) and coordinate_transformation_mode
+ * (half_pixel, else output_half_pixel), the sizes checked; false after
+ * reporting. */
+bool ir_roi_modes(const ir_node *n, bool *max, bool *half, nn_diag *d);
+/* RoiAlign's samples per bin along an axis when sampling_ratio is 0:
+ * ceil(v), 0 for v <= 0 or NaN, at most IR_ROI_MAX_GRID (so that a huge
+ * roi cannot overflow the count; its points outside the input add 0). */
+enum { IR_ROI_MAX_GRID = 1 << 16 };
+int64_t ir_roi_grid(double v);
 /* op_softmax.c */
 bool ir_shape_softmax(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_softmax(const ir_node *n, const void *const *in,

@@ -187,10 +187,176 @@ eval_grid(const ir_node *n, const void *const *in, void *const *out,
 }
 
 bool
+ir_roi_modes(const ir_node *n, bool *max, bool *half, nn_diag *d)
+{
+	static const char *const modes[] = {"avg", "max"};
+	static const char *const cts[] = {"half_pixel", "output_half_pixel"};
+	int m = pick(n, "mode", "avg", modes, 2, d);
+	int ct = m < 0 ? -1 : pick(n, "coordinate_transformation_mode",
+				   "half_pixel", cts, 2, d);
+	*max = m == 1;
+	*half = ct == 0;
+	if (ct < 0)
+		return false;
+	if (ir_attr_int(n, "output_height", 1) < 1 ||
+	    ir_attr_int(n, "output_width", 1) < 1 ||
+	    ir_attr_int(n, "sampling_ratio", 0) < 0) {
+		nn_error_node(d, n, "output_height and output_width must be "
+			      ">= 1, sampling_ratio >= 0");
+		return false;
+	}
+	return true;
+}
+
+static bool
+shape_roi(ir_node *n, nn_diag *d)
+{
+	const ir_shape *x = &n->in[0]->shape, *r = &n->in[1]->shape;
+	const ir_shape *b = &n->in[2]->shape;
+	bool max, half;
+	if (!float_in(n, 0, d) || !float_in(n, 1, d) ||
+	    !ir_roi_modes(n, &max, &half, d))
+		return false;
+	if (!ir_dtype_is_int(n->in[2]->dtype)) {
+		nn_error_node(d, n, "batch_indices: dtype %s is not an integer "
+			      "type", ir_dtype_name(n->in[2]->dtype));
+		return false;
+	}
+	if (x->rank != 4 || r->rank != 2 || r->dim[1] != 4 || b->rank != 1 ||
+	    b->dim[0] != r->dim[0]) {
+		char a[64], c[64], e[64];
+		ir_shape_str(x, a, sizeof a);
+		ir_shape_str(r, c, sizeof c);
+		ir_shape_str(b, e, sizeof e);
+		nn_error_node(d, n, "X %s, rois %s and batch_indices %s are not "
+			      "N x C x H x W, R x 4 and R", a, c, e);
+		return false;
+	}
+	ir_shape o = {4, {r->dim[0], x->dim[1], ir_attr_int(n,
+		"output_height", 1), ir_attr_int(n, "output_width", 1)}};
+	n->out[0]->dtype = n->in[0]->dtype;
+	n->out[0]->shape = o;
+	return true;
+}
+
+int64_t
+ir_roi_grid(double v)
+{
+	v = ceil(v);
+	return v > 0 ? (int64_t)fmin(v, (double)IR_ROI_MAX_GRID) : 0;
+}
+
+/* One sample point of a bin (onnxruntime's bilinear pre-calculation):
+ * 4 flat positions into the plane and their weights. */
+static void
+roi_point(double y, double x, int64_t h, int64_t w, int64_t *pos,
+	  double *wt)
+{
+	if (!(y >= -1.0 && y <= (double)h && x >= -1.0 && x <= (double)w)) {
+		memset(pos, 0, 4 * sizeof *pos);
+		memset(wt, 0, 4 * sizeof *wt);
+		return;
+	}
+	y = fmax(y, 0);
+	x = fmax(x, 0);
+	int64_t yl = (int64_t)y, xl = (int64_t)x, yh = yl + 1, xh = xl + 1;
+	if (yl >= h - 1) {
+		yl = yh = h - 1;
+		y = (double)yl;
+	}
+	if (xl >= w - 1) {
+		xl = xh = w - 1;
+		x = (double)xl;
+	}
+	double ly = y - (double)yl, lx = x - (double)xl;
+	pos[0] = yl * w + xl;
+	pos[1] = yl * w + xh;
+	pos[2] = yh * w + xl;
+	pos[3] = yh * w + xh;
+	wt[0] = (1 - ly) * (1 - lx);
+	wt[1] = (1 - ly) * lx;
+	wt[2] = ly * (1 - lx);
+	wt[3] = ly * lx;
+}
+
+/* cg_max's NaN rule: a NaN operand wins. */
+static double
+nan_max(double a, double b)
+{
+	double m = a > b || isnan(a) ? a : b;
+	return isnan(b) ? b : m;
+}
+
+static bool
+eval_roi(const ir_node *n, const void *const *in, void *const *out,
+	 nn_diag *d)
+{
+	const ir_shape *x = &n->in[0]->shape, *o = &n->out[0]->shape;
+	ir_dtype t = n->in[0]->dtype, rt = n->in[1]->dtype;
+	int64_t h = x->dim[2], w = x->dim[3], oh = o->dim[2], ow = o->dim[3];
+	int64_t sr = ir_attr_int(n, "sampling_ratio", 0), k = 0, pos[4];
+	double ss = ir_attr_float(n, "spatial_scale", 1.0), wt[4];
+	bool max, half;
+	ir_roi_modes(n, &max, &half, d);
+	for (int64_t r = 0; r < o->dim[0]; r++) {
+		int64_t b = ir_load_i64(in[2], n->in[2]->dtype, r);
+		double off = half ? 0.5 : 0, c[4];
+		if (b < 0 || b >= x->dim[0]) {
+			nn_error_node(d, n, "batch_indices[%lld] = %lld is "
+				      "outside [0, %lld)", (long long)r,
+				      (long long)b, (long long)x->dim[0]);
+			return false;
+		}
+		for (int j = 0; j < 4; j++)
+			c[j] = ir_load_f64(in[1], rt, r * 4 + j) * ss - off;
+		double rw = c[2] - c[0], rh = c[3] - c[1];
+		if (!half) {
+			rw = fmax(rw, 1.0);
+			rh = fmax(rh, 1.0);
+		}
+		double bh = rh / (double)oh, bw = rw / (double)ow;
+		int64_t gh = sr > 0 ? sr : ir_roi_grid(rh / (double)oh);
+		int64_t gw = sr > 0 ? sr : ir_roi_grid(rw / (double)ow);
+		double cnt = (double)(gh * gw > 1 ? gh * gw : 1);
+		for (int64_t ch = 0; ch < x->dim[1]; ch++) {
+			int64_t base = (b * x->dim[1] + ch) * h * w;
+			for (int64_t p = 0; p < oh * ow; p++, k++) {
+				double acc = 0;
+				bool first = true;
+				for (int64_t iy = 0; iy < gh; iy++)
+				for (int64_t ix = 0; ix < gw; ix++) {
+					double yy = c[1] + (double)(p / ow) * bh +
+						((double)iy + .5) * bh /
+						(double)gh;
+					double xx = c[0] + (double)(p % ow) * bw +
+						((double)ix + .5) * bw /
+						(double)gw;
+					roi_point(yy, xx, h, w, pos, wt);
+					double v[4];
+					for (int q = 0; q < 4; q++)
+						v[q] = wt[q] * ir_load_f64(in[0],
+							t, base + pos[q]);
+					if (!max) {
+						acc += v[0] + v[1] + v[2] + v[3];
+						continue;
+					}
+					double m = nan_max(nan_max(v[0], v[1]),
+						nan_max(v[2], v[3]));
+					acc = first ? m : nan_max(acc, m);
+					first = false;
+				}
+				ir_store_f64(out[0], t, k, max ? acc : acc / cnt);
+			}
+		}
+	}
+	return true;
+}
+
+bool
 ir_shape_sample(ir_graph *g, ir_node *n, nn_diag *d)
 {
 	(void)g;
-	return shape_grid(n, d);
+	return n->op == OP_GridSample ? shape_grid(n, d) : shape_roi(n, d);
 }
 
 bool
@@ -198,6 +364,8 @@ ir_eval_sample(const ir_node *n, const void *const *in, void *const *out,
 	       nn_diag *d)
 {
 	int mode, pad;
+	if (n->op == OP_RoiAlign)
+		return eval_roi(n, in, out, d);
 	if (!ir_grid_modes(n, &mode, &pad, d))
 		return false;
 	eval_grid(n, in, out, mode, pad);
