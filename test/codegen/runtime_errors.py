@@ -3,7 +3,8 @@
 
 Compiles Inputs/rt_index.nnir (Gather, GatherElements, ScatterND on indices
 read at run time), Inputs/rt_div.nnir (integer Div and Mod on divisors read
-at run time) Inputs/rt_reduce.nnir (an integer mean of nothing) and Inputs/rt_empty.nnir
+at run time) Inputs/rt_reduce.nnir (an integer mean of nothing), Inputs/rt_roi.nnir
+(RoiAlign's batch indices) and Inputs/rt_empty.nnir
 (indices read by nodes with empty outputs) at -O0,
 -O3 and -Os, links them with harness.c, and feeds good and bad inputs. A bad
 input must make NAME_run return the documented code (README.md: 2 index out
@@ -64,6 +65,13 @@ def empty_inputs(i=(1, -5), j=((4,),)):
             np.array(j, np.int64), np.zeros((1, 0), np.float32)]
 
 
+def roi_inputs(b=(1, 0)):
+    rng = np.random.default_rng(2)
+    return [rng.standard_normal((2, 1, 4, 4)).astype(np.float32),
+            np.array([[0, 0, 3, 3], [1, 0.5, 2, 3.5]], np.float32),
+            np.array(b, np.int64)]
+
+
 CASES = [
     ("rt_index", "in range", index_inputs(), 0, None),
     ("rt_index", "Gather past the end", index_inputs(idx=[0, 5]),
@@ -92,6 +100,11 @@ CASES = [
     ("rt_empty", "empty ScatterND, index out of range",
      empty_inputs(j=[[-6]]), ERR_INDEX,
      "node 'scatter' (ScatterND): index -6 out of range"),
+    ("rt_roi", "RoiAlign, batch indices in range", roi_inputs(), 0, None),
+    ("rt_roi", "RoiAlign batch index past the end", roi_inputs((0, 2)),
+     ERR_INDEX, "node 'roi' (RoiAlign): batch_indices[1] = 2 is outside"),
+    ("rt_roi", "RoiAlign batch index negative", roi_inputs((-1, 0)),
+     ERR_INDEX, "node 'roi' (RoiAlign): batch_indices[0] = -1 is outside"),
     ("rt_reduce", "integer mean of nothing", [np.zeros((0, 3), np.int32)],
      0, None),
     ("rt_long", "late Div, non-zero", [np.arange(4, dtype=np.int32),
@@ -189,7 +202,7 @@ def main():
     t.nncc_run = os.path.join(a.build, "tools", "nncc-run")
     passed, failed = 0, 0
     nout = {"rt_index": 3, "rt_div": 3, "rt_empty": 2, "rt_reduce": 1,
-            "rt_long": 1}
+            "rt_long": 1, "rt_roi": 1}
     for opt in OPTS:
         wd = tempfile.mkdtemp(prefix="rterr-")
         try:
