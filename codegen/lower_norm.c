@@ -125,19 +125,39 @@ typedef struct group_axes {
 	int64_t rd[IR_MAX_RANK], rs[IR_MAX_RANK];
 } group_axes;
 
+/* Element i of input k as f64: the group normalizations and LRN compute
+ * in f64 as the interpreter does, so that a group of (nearly) equal
+ * values, whose variance is all rounding, normalizes as it does there. */
+static LLVMValueRef
+load64(cg_fn *f, int k, LLVMValueRef i)
+{
+	ir_dtype t = f->n->in[k]->dtype;
+
+	return cg_convert(f, cg_load_c(f, f->in[k], i, t), cg_ctype(t),
+			  IR_F64);
+}
+
+static void
+store64(cg_fn *f, LLVMValueRef i, LLVMValueRef v)
+{
+	ir_dtype t = f->n->out[0]->dtype;
+
+	cg_store_c(f, f->out[0], i, cg_convert(f, v, IR_F64, cg_ctype(t)), t);
+}
+
 /* Mean over the group at base of x, or of (x - m)^2 with m. */
 static LLVMValueRef
 group_mean(cg_fn *f, const group_axes *ga, LLVMValueRef base,
-	   LLVMValueRef m, ir_dtype t, int64_t cnt)
+	   LLVMValueRef m, int64_t cnt)
 {
-	ir_dtype ct = cg_ctype(t);
+	ir_dtype ct = IR_F64;
 	LLVMValueRef a = cg_alloca(f, cg_type(f->c, ct)), ivs[IR_MAX_RANK], v;
 	cg_loop l[IR_MAX_RANK];
 
 	LLVMBuildStore(f->b, cg_fconst(f, ct, 0), a);
 	cg_nest_begin(f, ga->nr, ga->rd, ivs, l);
-	v = cg_load_c(f, f->in[0], cg_iadd(f, base, cg_linear(f, ga->nr, ivs,
-		ga->rs, 0)), t);
+	v = load64(f, 0, cg_iadd(f, base, cg_linear(f, ga->nr, ivs, ga->rs,
+		0)));
 	if (m) {
 		v = LLVMBuildFSub(f->b, v, m, "");
 		v = LLVMBuildFMul(f->b, v, v, "");
@@ -157,7 +177,7 @@ lower_group(cg_fn *f)
 {
 	const ir_node *n = f->n;
 	const ir_shape *x = &n->in[0]->shape;
-	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
+	ir_dtype ct = IR_F64;
 	bool mask[IR_MAX_RANK], inst = n->op == OP_InstanceNormalization;
 	int64_t st[IR_MAX_RANK], kd[IR_MAX_RANK], ks[IR_MAX_RANK], cnt = 1;
 	int nk = 0, chan = -1;
@@ -182,8 +202,8 @@ lower_group(cg_fn *f)
 	}
 	cg_nest_begin(f, nk, kd, ivs, lo);
 	base = cg_linear(f, nk, ivs, ks, 0);
-	mean = group_mean(f, &ga, base, NULL, t, cnt);
-	sd = group_mean(f, &ga, base, mean, t, cnt);
+	mean = group_mean(f, &ga, base, NULL, cnt);
+	sd = group_mean(f, &ga, base, mean, cnt);
 	if (inst)
 		sd = LLVMBuildFAdd(f->b, sd, cg_fconst(f, ct, ir_attr_f(n,
 			"epsilon")), "");
@@ -192,16 +212,14 @@ lower_group(cg_fn *f)
 		sd = LLVMBuildFAdd(f->b, sd, cg_fconst(f, ct, 1e-9), "");
 	cg_nest_begin(f, ga.nr, ga.rd, rv, li);
 	i = cg_iadd(f, base, cg_linear(f, ga.nr, rv, ga.rs, 0));
-	v = LLVMBuildFSub(f->b, cg_load_c(f, f->in[0], i, t), mean, "");
+	v = LLVMBuildFSub(f->b, load64(f, 0, i), mean, "");
 	v = LLVMBuildFDiv(f->b, v, sd, "");
 	if (inst) {
 		NN_ASSERT(chan >= 0);
-		v = LLVMBuildFMul(f->b, v, cg_load_c(f, f->in[1], ivs[chan],
-			n->in[1]->dtype), "");
-		v = LLVMBuildFAdd(f->b, v, cg_load_c(f, f->in[2], ivs[chan],
-			n->in[2]->dtype), "");
+		v = LLVMBuildFMul(f->b, v, load64(f, 1, ivs[chan]), "");
+		v = LLVMBuildFAdd(f->b, v, load64(f, 2, ivs[chan]), "");
 	}
-	cg_store_c(f, f->out[0], i, v, t);
+	store64(f, i, v);
 	cg_nest_end(f, ga.nr, li);
 	cg_nest_end(f, nk, lo);
 	return true;
@@ -214,7 +232,7 @@ lower_lrn(cg_fn *f)
 {
 	const ir_node *n = f->n;
 	const ir_shape *x = &n->in[0]->shape;
-	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
+	ir_dtype ct = IR_F64;
 	int64_t size = ir_attr_int(n, "size", 1), pre = (size - 1) / 2;
 	int64_t dims[3] = {x->dim[0], x->dim[1], 1};
 	LLVMTypeRef ty = cg_type(f->c, ct);
@@ -233,8 +251,8 @@ lower_lrn(cg_fn *f)
 		0), ""), LLVMBuildICmp(f->b, LLVMIntSLT, cc, cg_i64(f,
 		dims[1]), ""), "");
 	cc = LLVMBuildSelect(f->b, ok, cc, ivs[1], "");
-	v = cg_load_c(f, f->in[0], cg_iadd(f, cg_iadd(f, base, cg_imul(f, cc,
-		dims[2])), ivs[2]), t);
+	v = load64(f, 0, cg_iadd(f, cg_iadd(f, base, cg_imul(f, cc, dims[2])),
+		ivs[2]));
 	v = LLVMBuildSelect(f->b, ok, LLVMBuildFMul(f->b, v, v, ""),
 			    cg_fconst(f, ct, 0), "");
 	LLVMBuildStore(f->b, LLVMBuildFAdd(f->b, LLVMBuildLoad2(f->b, ty, acc,
@@ -248,9 +266,9 @@ lower_lrn(cg_fn *f)
 	p[1] = cg_fconst(f, ct, ir_attr_f(n, "beta"));
 	base = cg_iadd(f, cg_iadd(f, base, cg_imul(f, ivs[1], dims[2])),
 		       ivs[2]);
-	v = LLVMBuildFDiv(f->b, cg_load_c(f, f->in[0], base, t),
-			  cg_intrin(f, "pow", ct, 2, p), "");
-	cg_store_c(f, f->out[0], base, v, t);
+	v = LLVMBuildFDiv(f->b, load64(f, 0, base), cg_intrin(f, "pow", ct,
+		2, p), "");
+	store64(f, base, v);
 	cg_nest_end(f, 3, lo);
 	return true;
 }
