@@ -430,13 +430,18 @@ equation(ectx *e)
 }
 
 /* Shapes of the inputs: graph inputs and constants have them; a node's
- * output gets them from inference over the graph imported so far. */
+ * output gets them from inference over the nodes imported since the last
+ * time (earlier nodes keep their types and data: import changes none). */
 static bool
 input_shapes(ectx *e, ir_value **in, int nin)
 {
+	fe_ctx *c = e->c;
 	for (int i = 0; i < nin; i++)
-		if (in[i]->dtype == IR_UNDEF)
-			return ir_infer_shapes(e->c->g, e->c->d);
+		if (in[i]->dtype == IR_UNDEF) {
+			ir_node *from = c->typed ? c->typed->next : c->g->first;
+			c->typed = c->g->last;
+			return !from || ir_infer_shapes_from(c->g, from, c->d);
+		}
 	return true;
 }
 

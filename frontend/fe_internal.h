@@ -22,6 +22,7 @@ typedef struct fe_ctx {
 	char *dir;        /* realpath of its folder, resolved on first use */
 	fe_map values;    /* ONNX name -> ir_value* defined so far */
 	int64_t opset;
+	ir_node *typed;   /* the last node an Einsum's inference typed */
 } fe_ctx;
 
 /* import.c */

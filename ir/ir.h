@@ -620,6 +620,10 @@ bool ir_eval_rnn(const ir_node *n, const void *const *in, void *const *out,
  * Shape, evaluates it so that data-dependent shapes downstream (Reshape
  * targets built by Shape/Gather/Concat chains) resolve. */
 bool ir_infer_shapes(ir_graph *g, nn_diag *d);
+/* The same from node `from` on (NULL: none), the nodes before it typed
+ * already (the importer's Einsum, frontend/einsum.c, needs its inputs'
+ * shapes while the graph is still being imported). */
+bool ir_infer_shapes_from(ir_graph *g, ir_node *from, nn_diag *d);
 /* The evaluation step of ir_infer_shapes for one typed node: if every
  * present input has data and the outputs are small (<= 1<<24 elements),
  * fills the outputs' data (in g->weights). False only on an eval error. */
