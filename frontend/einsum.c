@@ -332,13 +332,26 @@ has(const term *t, int l)
 }
 
 /* a := a x b over the labels both have: those keep[] marks stay (batch),
- * the others are summed; a's own labels then b's follow the batch. */
-static void
+ * the others are summed; a's own labels then b's follow the batch. False
+ * after reporting a product the IR's ranks cannot hold. */
+static bool
 contract(ectx *e, term *a, term *b, const bool *keep)
 {
-	int pa[IR_MAX_RANK], pb[IR_MAX_RANK], na = 0, nb = 0, nbat = 0;
+	int pa[IR_MAX_RANK], pb[IR_MAX_RANK], na = 0, nb = 0, nbat = 0, nr = 0;
 	int64_t lp = 1, kp = 1, rp = 1, da[IR_MAX_RANK], db[IR_MAX_RANK];
 	term r = {0};
+	for (int k = 0; k < a->rank; k++)
+		nbat += has(b, a->lab[k]) && keep[a->lab[k]];
+	for (int k = 0; k < a->rank; k++)
+		nr += !has(b, a->lab[k]);
+	for (int k = 0; k < b->rank; k++)
+		nr += !has(a, b->lab[k]);
+	if (nbat + 2 > IR_MAX_RANK || nbat + nr > IR_MAX_RANK) {
+		fe_error_np(e->c, e->np, "a product of two operands would "
+			    "need more than %d dims", IR_MAX_RANK);
+		return false;
+	}
+	nbat = 0;
 	for (int k = 0; k < a->rank; k++)
 		if (has(b, a->lab[k]) && keep[a->lab[k]]) {
 			pa[na++] = k;
@@ -387,6 +400,7 @@ contract(ectx *e, term *a, term *b, const bool *keep)
 		da[k] = r.dim[k];
 	r.v = reshape(e, m, da, nbat + 2, r.dim, r.rank);
 	*a = r;
+	return true;
 }
 
 /* The labels a later step needs: the output's and those of operands
@@ -485,7 +499,8 @@ fe_import_einsum(fe_ctx *c, const Onnx__NodeProto *np, ir_value **in,
 		for (int k = 0; k < t[i].rank; k++)
 			if (!has(&t[0], t[i].lab[k]))
 				keep[t[i].lab[k]] = true;
-		contract(&e, &t[0], &t[i], keep);
+		if (!contract(&e, &t[0], &t[i], keep))
+			return false;
 	}
 	needed(out, nout, t, nin, nin, keep);
 	reduce(&e, &t[0], keep);

@@ -44,6 +44,7 @@ BAD = [
     ("i1", 1, "unexpected character '1'"),
     ("ijk", 1, "input 0 has rank 2, its term 3 labels"),
     ("ij,jk", 2, "has size 5, elsewhere 4"),
+    ("abcdefgh,abcdefgh->abcdefgh", 8, "would need more than 8 dims"),
 ]
 
 
@@ -80,7 +81,7 @@ def main():
         print("%-22s %s" % (eq, "ok" if p.returncode == 0 else
                             "FAIL\n" + p.stdout))
         bad += p.returncode != 0
-    shapes = {1: [(3, 4)], 2: [(3, 4), (5, 2)]}
+    shapes = {1: [(3, 4)], 2: [(3, 4), (5, 2)], 8: [(1,) * 8] * 2}
     for k, (eq, n, msg) in enumerate(BAD):
         path = os.path.join(wd, "bad%d.onnx" % k)
         onnx.save(model(eq, shapes[n]), path)
