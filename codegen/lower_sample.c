@@ -103,7 +103,8 @@ grid_pad(cg_fn *f, LLVMValueRef v, int64_t size, int pad, bool ac)
 	if (pad == IR_GRID_ZEROS)
 		return v;
 	if (pad == IR_GRID_REFLECTION)
-		v = ac ? reflect(f, v, 0, 2 * hi) : reflect(f, v, -1, 2 * hi + 1);
+		v = ac ? reflect(f, v, 0, 2 * hi)
+		       : reflect(f, v, -1, 2 * hi + 1);
 	return intrin2(f, "minnum", intrin2(f, "maxnum", v, dc(f, 0)),
 		       dc(f, hi));
 }
@@ -242,7 +243,8 @@ roi_box_of(cg_fn *f, LLVMValueRef r, bool half, roi_box *rb)
 {
 	const ir_node *n = f->n;
 	const ir_shape *o = &n->out[0]->shape;
-	int64_t sr = ir_attr_int(n, "sampling_ratio", 0), nb = n->in[0]->shape.dim[0];
+	int64_t sr = ir_attr_int(n, "sampling_ratio", 0);
+	int64_t nb = n->in[0]->shape.dim[0];
 	double ss = ir_attr_float(n, "spatial_scale", 1.0);
 	LLVMValueRef c[4], rw, rh, b, bad;
 

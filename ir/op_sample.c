@@ -60,8 +60,8 @@ shape_grid(ir_node *n, nn_diag *d)
 		char a[64], b[64];
 		ir_shape_str(x, a, sizeof a);
 		ir_shape_str(g, b, sizeof b);
-		nn_error_node(d, n, "X %s and grid %s are not N x C x H x W and "
-			      "N x H_out x W_out x 2", a, b);
+		nn_error_node(d, n, "X %s and grid %s are not N x C x H x W "
+			      "and N x H_out x W_out x 2", a, b);
 		return false;
 	}
 	ir_shape o = {4, {x->dim[0], x->dim[1], g->dim[1], g->dim[2]}};
@@ -228,8 +228,8 @@ shape_roi(ir_node *n, nn_diag *d)
 		ir_shape_str(x, a, sizeof a);
 		ir_shape_str(r, c, sizeof c);
 		ir_shape_str(b, e, sizeof e);
-		nn_error_node(d, n, "X %s, rois %s and batch_indices %s are not "
-			      "N x C x H x W, R x 4 and R", a, c, e);
+		nn_error_node(d, n, "X %s, rois %s and batch_indices %s are "
+			      "not N x C x H x W, R x 4 and R", a, c, e);
 		return false;
 	}
 	ir_shape o = {4, {r->dim[0], x->dim[1], ir_attr_int(n,
@@ -287,66 +287,92 @@ nan_max(double a, double b)
 	return isnan(b) ? b : m;
 }
 
+/* A roi's start (x, y), bin sizes and samples per bin. */
+typedef struct roi_box {
+	double x0, y0, bw, bh;
+	int64_t gw, gh;
+} roi_box;
+
+/* Output bin (ph, pw) of the plane at base: the mean (or the cg_max) of
+ * its samples' weighted taps. */
+static double
+roi_bin(const ir_node *n, const void *x, const roi_box *rb, int64_t base,
+	int64_t ph, int64_t pw, bool max)
+{
+	const ir_shape *xs = &n->in[0]->shape;
+	int64_t pos[4], cnt = rb->gh * rb->gw > 1 ? rb->gh * rb->gw : 1;
+	double acc = 0, wt[4], v[4];
+	bool first = true;
+	for (int64_t iy = 0; iy < rb->gh; iy++)
+		for (int64_t ix = 0; ix < rb->gw; ix++) {
+			double y = rb->y0 + (double)ph * rb->bh +
+				   ((double)iy + .5) * rb->bh / (double)rb->gh;
+			double xx = rb->x0 + (double)pw * rb->bw +
+				    ((double)ix + .5) * rb->bw / (double)rb->gw;
+			roi_point(y, xx, xs->dim[2], xs->dim[3], pos, wt);
+			for (int q = 0; q < 4; q++)
+				v[q] = wt[q] * ir_load_f64(x, n->in[0]->dtype,
+							   base + pos[q]);
+			if (!max) {
+				acc += v[0] + v[1] + v[2] + v[3];
+				continue;
+			}
+			double m = nan_max(nan_max(v[0], v[1]),
+					   nan_max(v[2], v[3]));
+			acc = first ? m : nan_max(acc, m);
+			first = false;
+		}
+	return max ? acc : acc / (double)cnt;
+}
+
+static void
+roi_box_of(const ir_node *n, const void *rois, int64_t r, bool half,
+	   roi_box *rb)
+{
+	const ir_shape *o = &n->out[0]->shape;
+	int64_t sr = ir_attr_int(n, "sampling_ratio", 0);
+	double ss = ir_attr_float(n, "spatial_scale", 1.0), c[4];
+	for (int j = 0; j < 4; j++)
+		c[j] = ir_load_f64(rois, n->in[1]->dtype, r * 4 + j) * ss -
+		       (half ? 0.5 : 0);
+	double rw = c[2] - c[0], rh = c[3] - c[1];
+	if (!half) {
+		rw = fmax(rw, 1.0);
+		rh = fmax(rh, 1.0);
+	}
+	rb->x0 = c[0];
+	rb->y0 = c[1];
+	rb->bh = rh / (double)o->dim[2];
+	rb->bw = rw / (double)o->dim[3];
+	rb->gh = sr > 0 ? sr : ir_roi_grid(rb->bh);
+	rb->gw = sr > 0 ? sr : ir_roi_grid(rb->bw);
+}
+
 static bool
 eval_roi(const ir_node *n, const void *const *in, void *const *out,
 	 nn_diag *d)
 {
 	const ir_shape *x = &n->in[0]->shape, *o = &n->out[0]->shape;
-	ir_dtype t = n->in[0]->dtype, rt = n->in[1]->dtype;
-	int64_t h = x->dim[2], w = x->dim[3], oh = o->dim[2], ow = o->dim[3];
-	int64_t sr = ir_attr_int(n, "sampling_ratio", 0), k = 0, pos[4];
-	double ss = ir_attr_float(n, "spatial_scale", 1.0), wt[4];
+	int64_t ow = o->dim[3], k = 0;
 	bool max, half;
+	roi_box rb;
 	ir_roi_modes(n, &max, &half, d);
 	for (int64_t r = 0; r < o->dim[0]; r++) {
 		int64_t b = ir_load_i64(in[2], n->in[2]->dtype, r);
-		double off = half ? 0.5 : 0, c[4];
 		if (b < 0 || b >= x->dim[0]) {
 			nn_error_node(d, n, "batch_indices[%lld] = %lld is "
 				      "outside [0, %lld)", (long long)r,
 				      (long long)b, (long long)x->dim[0]);
 			return false;
 		}
-		for (int j = 0; j < 4; j++)
-			c[j] = ir_load_f64(in[1], rt, r * 4 + j) * ss - off;
-		double rw = c[2] - c[0], rh = c[3] - c[1];
-		if (!half) {
-			rw = fmax(rw, 1.0);
-			rh = fmax(rh, 1.0);
-		}
-		double bh = rh / (double)oh, bw = rw / (double)ow;
-		int64_t gh = sr > 0 ? sr : ir_roi_grid(rh / (double)oh);
-		int64_t gw = sr > 0 ? sr : ir_roi_grid(rw / (double)ow);
-		double cnt = (double)(gh * gw > 1 ? gh * gw : 1);
+		roi_box_of(n, in[1], r, half, &rb);
 		for (int64_t ch = 0; ch < x->dim[1]; ch++) {
-			int64_t base = (b * x->dim[1] + ch) * h * w;
-			for (int64_t p = 0; p < oh * ow; p++, k++) {
-				double acc = 0;
-				bool first = true;
-				for (int64_t iy = 0; iy < gh; iy++)
-				for (int64_t ix = 0; ix < gw; ix++) {
-					double yy = c[1] + (double)(p / ow) * bh +
-						((double)iy + .5) * bh /
-						(double)gh;
-					double xx = c[0] + (double)(p % ow) * bw +
-						((double)ix + .5) * bw /
-						(double)gw;
-					roi_point(yy, xx, h, w, pos, wt);
-					double v[4];
-					for (int q = 0; q < 4; q++)
-						v[q] = wt[q] * ir_load_f64(in[0],
-							t, base + pos[q]);
-					if (!max) {
-						acc += v[0] + v[1] + v[2] + v[3];
-						continue;
-					}
-					double m = nan_max(nan_max(v[0], v[1]),
-						nan_max(v[2], v[3]));
-					acc = first ? m : nan_max(acc, m);
-					first = false;
-				}
-				ir_store_f64(out[0], t, k, max ? acc : acc / cnt);
-			}
+			int64_t base = (b * x->dim[1] + ch) * x->dim[2] *
+				       x->dim[3];
+			for (int64_t p = 0; p < o->dim[2] * ow; p++, k++)
+				ir_store_f64(out[0], n->in[0]->dtype, k,
+					     roi_bin(n, in[0], &rb, base,
+						     p / ow, p % ow, max));
 		}
 	}
 	return true;

@@ -294,8 +294,10 @@ gen_norm2(gen *z, ir_op op)
 	if (op == OP_LRN) {
 		gen_attr_int(z, n, "size", gen_int(z->s, 1, 5));
 		if (gen_chance(z->s, 50)) {
-			gen_attr_float(z, n, "alpha", 0.5 * (1 + gen_float(z->s)));
-			gen_attr_float(z, n, "beta", 0.75 + 0.25 * gen_float(z->s));
+			gen_attr_float(z, n, "alpha",
+				       0.5 * (1 + gen_float(z->s)));
+			gen_attr_float(z, n, "beta",
+				       0.75 + 0.25 * gen_float(z->s));
 			gen_attr_float(z, n, "bias", 1.5 + gen_float(z->s));
 		}
 		return gen_finish(z, n);
@@ -305,8 +307,8 @@ gen_norm2(gen *z, ir_op op)
 		int k = 0;
 		for (int a = 0; a < x->shape.rank; a++)
 			if (gen_chance(z->s, 50))
-				ax[k++] = gen_chance(z->s, 30) ? a - x->shape.rank
-							       : a;
+				ax[k++] = gen_chance(z->s, 30)
+						  ? a - x->shape.rank : a;
 		gen_attr_ints(z, n, "axes", k, ax);
 	}
 	return gen_finish(z, n);
