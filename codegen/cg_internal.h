@@ -287,6 +287,7 @@ bool cg_lower_rnn(cg_fn *f);     /* lower_rnn.c: IR_KIND_RNN */
 bool cg_lower_signal(cg_fn *f);  /* lower_signal.c: IR_KIND_SIGNAL */
 bool cg_lower_loss(cg_fn *f);    /* lower_loss.c: IR_KIND_LOSS */
 bool cg_lower_index(cg_fn *f);   /* lower_index.c: IR_KIND_INDEX */
+bool cg_lower_sample(cg_fn *f);  /* lower_sample.c: IR_KIND_SAMPLE */
 /* lower_rnn.c: the workspace a recurrent layer's kernel needs (its
  * projections, states and per-step products), 0 for any other node. */
 int64_t cg_rnn_scratch_bytes(const ir_node *n);

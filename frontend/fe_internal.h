@@ -22,6 +22,7 @@ typedef struct fe_ctx {
 	char *dir;        /* realpath of its folder, resolved on first use */
 	fe_map values;    /* ONNX name -> ir_value* defined so far */
 	int64_t opset;
+	ir_node *typed;   /* the last node an Einsum's inference typed */
 } fe_ctx;
 
 /* import.c */
@@ -60,6 +61,10 @@ bool fe_import_nodes(fe_ctx *c, const Onnx__GraphProto *gp);
 bool fe_folds_at_import(fe_ctx *c, const Onnx__GraphProto *gp,
 			const Onnx__NodeProto *np);
 bool fe_fold_node(fe_ctx *c, const Onnx__NodeProto *np);
+/* einsum.c: imports an Einsum node (inputs in[0..nin-1] resolved) as
+ * nodes of the existing IR; false after reporting. */
+bool fe_import_einsum(fe_ctx *c, const Onnx__NodeProto *np, ir_value **in,
+		      int nin);
 
 /* convert.c */
 /* Rewrites an old-opset form into the newest one: attributes that became

@@ -62,13 +62,16 @@ note_bad(fe_ctx *c, bad_op *b, int *nb, const Onnx__NodeProto *np)
 
 /* ONNX ops that import as another op: Upsample (deprecated at opset 10)
  * is Resize, which convert.c turns into the current Resize form; Scatter
- * (deprecated at opset 11) is ScatterElements without reduction. */
+ * (deprecated at opset 11) is ScatterElements without reduction; Einsum
+ * becomes Transpose/Reshape/Gather/ReduceSum/MatMul nodes (einsum.c), and
+ * its row names the op at its core. */
 static const struct {
 	const char *type;
 	ir_op op;
 } aliases[] = {
 	{"Upsample", OP_Resize},
 	{"Scatter", OP_ScatterElements},
+	{"Einsum", OP_MatMul},
 };
 
 bool
@@ -464,6 +467,8 @@ import_node(fe_ctx *c, const Onnx__NodeProto *np, ir_op op)
 	ir_value **in;
 	int nattrs, nin;
 	bool ok = resolve_inputs(c, np, &in, &nin);
+	if (ok && strcmp(fe_str(np->op_type), "Einsum") == 0)
+		return fe_import_einsum(c, np, in, nin);
 	if (op == OP_Constant)
 		for (size_t i = 0; i < np->n_attribute; i++) {
 			const char *an = fe_str(np->attribute[i]->name);

@@ -100,8 +100,14 @@ ir_fold_node(ir_graph *g, ir_node *n, nn_diag *d)
 bool
 ir_infer_shapes(ir_graph *g, nn_diag *d)
 {
+	return ir_infer_shapes_from(g, g->first, d);
+}
+
+bool
+ir_infer_shapes_from(ir_graph *g, ir_node *from, nn_diag *d)
+{
 	ir_number_values(g); /* messages name unnamed values by number */
-	for (ir_node *n = g->first; n; n = n->next) {
+	for (ir_node *n = from; n; n = n->next) {
 		if (!check_arity(n, d))
 			return false;
 		/* Data from an earlier run may be stale after a pass. */

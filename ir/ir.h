@@ -184,7 +184,9 @@ typedef enum ir_kind {
 	IR_KIND_CONV,      /* Conv, ConvTranspose */
 	IR_KIND_GEMM,      /* Gemm, MatMul */
 	IR_KIND_POOL,      /* MaxPool, AveragePool, Global*Pool */
-	IR_KIND_NORM,      /* BatchNormalization, LayerNormalization */
+	IR_KIND_NORM,      /* BatchNormalization, LayerNormalization,
+			      InstanceNormalization, LRN,
+			      MeanVarianceNormalization */
 	IR_KIND_SOFTMAX,   /* Softmax, LogSoftmax */
 	IR_KIND_REDUCE,    /* ReduceMean/Sum/Max, ArgMax */
 	IR_KIND_RESHAPE,   /* data-preserving views: Reshape, Flatten, Squeeze,
@@ -213,6 +215,7 @@ typedef enum ir_kind {
 	IR_KIND_INDEX,    /* CumSum, OneHot, TopK, ReverseSequence, Compress,
 			     MaxUnpool (op_index.c) */
 	IR_KIND_LINALG,   /* Det (op_linalg.c) */
+	IR_KIND_SAMPLE,   /* GridSample, RoiAlign (op_sample.c) */
 	IR_NKINDS
 } ir_kind;
 
@@ -481,6 +484,28 @@ bool ir_eval_pool(const ir_node *n, const void *const *in, void *const *out,
 bool ir_shape_norm(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_norm(const ir_node *n, const void *const *in, void *const *out,
 		  nn_diag *d);
+/* InstanceNormalization and MeanVarianceNormalization: mask[k] says
+ * whether axis k of the input is normalized over (the others pick the
+ * group); false after reporting bad axes. */
+bool ir_norm_axes(const ir_node *n, bool *mask, nn_diag *d);
+/* op_sample.c */
+bool ir_shape_sample(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_sample(const ir_node *n, const void *const *in,
+		    void *const *out, nn_diag *d);
+/* GridSample's mode and padding_mode (IR_GRID_*); false after reporting
+ * one it does not know. */
+enum { IR_GRID_BILINEAR, IR_GRID_NEAREST, IR_GRID_BICUBIC };
+enum { IR_GRID_ZEROS, IR_GRID_BORDER, IR_GRID_REFLECTION };
+bool ir_grid_modes(const ir_node *n, int *mode, int *pad, nn_diag *d);
+/* RoiAlign's mode (max, else avg) and coordinate_transformation_mode
+ * (half_pixel, else output_half_pixel), the sizes checked; false after
+ * reporting. */
+bool ir_roi_modes(const ir_node *n, bool *max, bool *half, nn_diag *d);
+/* RoiAlign's samples per bin along an axis when sampling_ratio is 0:
+ * ceil(v), 0 for v <= 0 or NaN, at most IR_ROI_MAX_GRID (so that a huge
+ * roi cannot overflow the count; its points outside the input add 0). */
+enum { IR_ROI_MAX_GRID = 1 << 16 };
+int64_t ir_roi_grid(double v);
 /* op_softmax.c */
 bool ir_shape_softmax(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_softmax(const ir_node *n, const void *const *in,
@@ -654,6 +679,10 @@ bool ir_eval_linalg(const ir_node *n, const void *const *in,
  * Shape, evaluates it so that data-dependent shapes downstream (Reshape
  * targets built by Shape/Gather/Concat chains) resolve. */
 bool ir_infer_shapes(ir_graph *g, nn_diag *d);
+/* The same from node `from` on (NULL: none), the nodes before it typed
+ * already (the importer's Einsum, frontend/einsum.c, needs its inputs'
+ * shapes while the graph is still being imported). */
+bool ir_infer_shapes_from(ir_graph *g, ir_node *from, nn_diag *d);
 /* The evaluation step of ir_infer_shapes for one typed node: if every
  * present input has data and the outputs are small (<= 1<<24 elements),
  * fills the outputs' data (in g->weights). False only on an eval error. */

@@ -1,6 +1,6 @@
-/* BatchNormalization (inference and training_mode=1 forms) and
- * LayerNormalization: shape inference and reference kernels, computed in
- * double. */
+/* BatchNormalization (inference and training_mode=1 forms),
+ * LayerNormalization, InstanceNormalization, MeanVarianceNormalization
+ * and LRN: shape inference and reference kernels, computed in double. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,11 +111,84 @@ shape_ln(ir_node *n, nn_diag *d)
 }
 
 bool
+ir_norm_axes(const ir_node *n, bool *mask, nn_diag *d)
+{
+	static const int64_t dflt[] = {0, 2, 3};
+	int r = n->in[0]->shape.rank, na = 3;
+	const int64_t *ax = dflt;
+	for (int k = 0; k < r; k++)
+		mask[k] = n->op == OP_InstanceNormalization && k >= 2;
+	if (n->op == OP_InstanceNormalization)
+		return true;
+	if (ir_get_attr(n, "axes"))
+		ax = ir_attr_ints(n, "axes", &na);
+	for (int i = 0; i < na; i++) {
+		int64_t a = ax[i] < 0 ? ax[i] + r : ax[i];
+		if (a < 0 || a >= r || mask[a]) {
+			nn_error_node(d, n, "axes: %lld is %s for rank %d",
+				      (long long)ax[i], a >= 0 && a < r ?
+				      "given twice" : "out of range", r);
+			return false;
+		}
+		mask[a] = true;
+	}
+	return true;
+}
+
+/* InstanceNormalization: X is N x C x D1..., scale and B are [C]. */
+static bool
+shape_in(ir_node *n, nn_diag *d)
+{
+	const ir_shape *xs = &n->in[0]->shape;
+	if (xs->rank < 2) {
+		nn_error_node(d, n, "input has rank %d, expected N x C x ...",
+			      xs->rank);
+		return false;
+	}
+	for (int i = 0; i < 3; i++) {
+		const ir_shape *s = &n->in[i]->shape;
+		if (!float_input(n, i, d))
+			return false;
+		if (i > 0 && (s->rank != 1 || s->dim[0] != xs->dim[1])) {
+			nn_error_node(d, n, "input '%s' must have shape [%lld] "
+				      "(the channel count)", i == 1 ? "scale"
+				      : "B", (long long)xs->dim[1]);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+shape_lrn(ir_node *n, nn_diag *d)
+{
+	if (!float_input(n, 0, d))
+		return false;
+	if (n->in[0]->shape.rank < 2) {
+		nn_error_node(d, n, "input has rank %d, expected N x C x ...",
+			      n->in[0]->shape.rank);
+		return false;
+	}
+	if (!ir_get_attr(n, "size") || ir_attr_int(n, "size", 0) < 1) {
+		nn_error_node(d, n, "attribute 'size' (>= 1) is required");
+		return false;
+	}
+	return true;
+}
+
+bool
 ir_shape_norm(ir_graph *g, ir_node *n, nn_diag *d)
 {
+	bool mask[IR_MAX_RANK], ok;
 	(void)g;
-	bool ok = n->op == OP_BatchNormalization ? shape_bn(n, d)
-						 : shape_ln(n, d);
+	switch (n->op) {
+	case OP_BatchNormalization: ok = shape_bn(n, d); break;
+	case OP_LayerNormalization: ok = shape_ln(n, d); break;
+	case OP_InstanceNormalization: ok = shape_in(n, d); break;
+	case OP_LRN: ok = shape_lrn(n, d); break;
+	default:
+		ok = float_input(n, 0, d) && ir_norm_axes(n, mask, d);
+	}
 	if (ok) {
 		n->out[0]->dtype = n->in[0]->dtype;
 		n->out[0]->shape = n->in[0]->shape;
@@ -260,14 +333,117 @@ eval_ln(const ir_node *n, const void *const *in, void *const *out,
 	free(bi);
 }
 
+/* InstanceNormalization and MeanVarianceNormalization: the mean and
+ * population variance of each group (the elements that agree on the
+ * axes mask does not mark), then (x - mean) / sqrt(var + epsilon) * scale
+ * + B per channel, or (x - mean) / (sqrt(var) + 1e-9) (MVN's function
+ * body). */
+static void
+eval_group(const ir_node *n, const void *const *in, void *const *out,
+	   const bool *mask)
+{
+	const ir_shape *xs = &n->in[0]->shape;
+	ir_dtype t = n->in[0]->dtype;
+	int64_t total = ir_shape_numel(xs), ng = 1, cnt = 1;
+	for (int k = 0; k < xs->rank; k++)
+		*(mask[k] ? &cnt : &ng) *= xs->dim[k];
+	double *mu = nn_xmalloc((size_t)(ng > 0 ? ng : 1) * 2 * sizeof *mu);
+	double *var = mu + (ng > 0 ? ng : 1);
+	int64_t *grp = nn_xmalloc((size_t)(total > 0 ? total : 1) *
+				  sizeof *grp);
+	for (int64_t i = 0; i < total; i++) {
+		int64_t rem = i, g = 0, gs = 1;
+		for (int k = xs->rank - 1; k >= 0; k--) {
+			int64_t c = rem % xs->dim[k];
+			rem /= xs->dim[k];
+			if (!mask[k]) {
+				g += c * gs;
+				gs *= xs->dim[k];
+			}
+		}
+		grp[i] = g;
+	}
+	memset(mu, 0, (size_t)(ng > 0 ? ng : 1) * 2 * sizeof *mu);
+	for (int64_t i = 0; i < total; i++)
+		mu[grp[i]] += ir_load_f64(in[0], t, i);
+	for (int64_t g = 0; g < ng; g++)
+		mu[g] /= (double)cnt;
+	for (int64_t i = 0; i < total; i++) {
+		double v = ir_load_f64(in[0], t, i) - mu[grp[i]];
+		var[grp[i]] += v * v;
+	}
+	bool inst = n->op == OP_InstanceNormalization;
+	double eps = inst ? ir_attr_f(n, "epsilon") : 0;
+	int64_t c = xs->rank > 1 ? xs->dim[1] : 1;
+	for (int64_t i = 0; i < total; i++) {
+		int64_t g = grp[i];
+		double v = ir_load_f64(in[0], t, i) - mu[g];
+		if (inst)
+			v = v / sqrt(var[g] / (double)cnt + eps) *
+				    ir_load_f64(in[1], n->in[1]->dtype, g % c) +
+			    ir_load_f64(in[2], n->in[2]->dtype, g % c);
+		else
+			v /= sqrt(var[g] / (double)cnt) + 1e-9;
+		ir_store_f64(out[0], t, i, v);
+	}
+	free(grp);
+	free(mu);
+}
+
+/* LRN: x / (bias + alpha / size * sum of x^2 over the channel window
+ * [c - (size - 1) / 2, c + size / 2]) ^ beta. */
+static void
+eval_lrn(const ir_node *n, const void *const *in, void *const *out)
+{
+	const ir_shape *xs = &n->in[0]->shape;
+	ir_dtype t = n->in[0]->dtype;
+	int64_t c = xs->dim[1], sz = 1, size = ir_attr_int(n, "size", 1);
+	double alpha = ir_attr_f(n, "alpha"), beta = ir_attr_f(n, "beta");
+	double bias = ir_attr_f(n, "bias");
+	for (int k = 2; k < xs->rank; k++)
+		sz *= xs->dim[k];
+	for (int64_t b = 0; b < xs->dim[0]; b++)
+		for (int64_t ch = 0; ch < c; ch++)
+			for (int64_t i = 0; i < sz; i++) {
+				double sq = 0;
+				for (int64_t k = ch - (size - 1) / 2;
+				     k <= ch + size / 2; k++) {
+					if (k < 0 || k >= c)
+						continue;
+					double v = ir_load_f64(in[0], t,
+						(b * c + k) * sz + i);
+					sq += v * v;
+				}
+				int64_t o = (b * c + ch) * sz + i;
+				ir_store_f64(out[0], t, o,
+					     ir_load_f64(in[0], t, o) /
+						     pow(bias + alpha /
+							 (double)size * sq,
+							 beta));
+			}
+}
+
 bool
 ir_eval_norm(const ir_node *n, const void *const *in, void *const *out,
 	     nn_diag *d)
 {
+	bool mask[IR_MAX_RANK];
 	int axis;
-	if (n->op == OP_BatchNormalization) {
+	switch (n->op) {
+	case OP_BatchNormalization:
 		eval_bn(n, in, out);
 		return true;
+	case OP_LRN:
+		eval_lrn(n, in, out);
+		return true;
+	case OP_InstanceNormalization:
+	case OP_MeanVarianceNormalization:
+		if (!ir_norm_axes(n, mask, d))
+			return false;
+		eval_group(n, in, out, mask);
+		return true;
+	default:
+		break;
 	}
 	if (!ln_axis(n, &axis, d))
 		return false;

@@ -50,6 +50,7 @@ const ir_kind_hooks ir_kinds[IR_NKINDS] = {
 	[IR_KIND_LOSS] = {ir_shape_loss, ir_eval_loss, "loss"},
 	[IR_KIND_INDEX] = {ir_shape_index, ir_eval_index, "index"},
 	[IR_KIND_LINALG] = {ir_shape_linalg, ir_eval_linalg, "linalg"},
+	[IR_KIND_SAMPLE] = {ir_shape_sample, ir_eval_sample, "sample"},
 };
 
 ir_op

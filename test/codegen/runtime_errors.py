@@ -3,7 +3,8 @@
 
 Compiles Inputs/rt_index.nnir (Gather, GatherElements, ScatterND on indices
 read at run time), Inputs/rt_div.nnir (integer Div and Mod on divisors read
-at run time) Inputs/rt_reduce.nnir (an integer mean of nothing) and Inputs/rt_empty.nnir
+at run time) Inputs/rt_reduce.nnir (an integer mean of nothing), Inputs/rt_roi.nnir
+(RoiAlign's batch indices) and Inputs/rt_empty.nnir
 (indices read by nodes with empty outputs), Inputs/rt_loss.nnir (loss
 targets read at run time), Inputs/rt_index2.nnir (GatherND,
 ScatterElements) and Inputs/rt_index3.nnir (ReverseSequence, MaxUnpool)
@@ -105,6 +106,13 @@ def index3_inputs(**bad):
     return [ins[k] for k in ("d", "lens", "z", "lz", "xt", "xi")]
 
 
+def roi_inputs(b=(1, 0)):
+    rng = np.random.default_rng(2)
+    return [rng.standard_normal((2, 1, 4, 4)).astype(np.float32),
+            np.array([[0, 0, 3, 3], [1, 0.5, 2, 3.5]], np.float32),
+            np.array(b, np.int64)]
+
+
 CASES = [
     ("rt_index", "in range", index_inputs(), 0, None),
     ("rt_index", "Gather past the end", index_inputs(idx=[0, 5]),
@@ -166,6 +174,11 @@ CASES = [
      "node 'max_unpool' (MaxUnpool): index 16 out of range"),
     ("rt_index3", "MaxUnpool negative", index3_inputs(xi=[-1, 3, 9, 15]),
      ERR_INDEX, "node 'max_unpool' (MaxUnpool): index -1 out of range"),
+    ("rt_roi", "RoiAlign, batch indices in range", roi_inputs(), 0, None),
+    ("rt_roi", "RoiAlign batch index past the end", roi_inputs((0, 2)),
+     ERR_INDEX, "node 'roi' (RoiAlign): batch_indices[1] = 2 is outside"),
+    ("rt_roi", "RoiAlign batch index negative", roi_inputs((-1, 0)),
+     ERR_INDEX, "node 'roi' (RoiAlign): batch_indices[0] = -1 is outside"),
     ("rt_reduce", "integer mean of nothing", [np.zeros((0, 3), np.int32)],
      0, None),
     ("rt_long", "late Div, non-zero", [np.arange(4, dtype=np.int32),
@@ -263,7 +276,8 @@ def main():
     t.nncc_run = os.path.join(a.build, "tools", "nncc-run")
     passed, failed = 0, 0
     nout = {"rt_index": 3, "rt_div": 3, "rt_empty": 2, "rt_reduce": 1,
-            "rt_long": 1, "rt_loss": 2, "rt_index2": 3, "rt_index3": 3}
+            "rt_long": 1, "rt_loss": 2, "rt_index2": 3, "rt_index3": 3,
+            "rt_roi": 1}
     for opt in OPTS:
         wd = tempfile.mkdtemp(prefix="rterr-")
         try:

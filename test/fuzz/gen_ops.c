@@ -274,6 +274,102 @@ gen_norm(gen *z, ir_op op)
 	return gen_finish(z, n);
 }
 
+/* InstanceNormalization, MeanVarianceNormalization (a random subset of
+ * axes, or the default) and LRN. */
+static bool
+gen_norm2(gen *z, ir_op op)
+{
+	ir_value *x = gen_pick(z, GEN_F32, op == OP_MeanVarianceNormalization
+			       ? 1 : 2, 4);
+	if (!x)
+		return false;
+	if (op == OP_InstanceNormalization) {
+		ir_shape cs = {1, {x->shape.dim[1]}};
+		ir_value *in[3] = {x, gen_const(z, IR_F32, &cs),
+				   gen_const(z, IR_F32, &cs)};
+		ir_node *n = gen_node(z, op, 3, in, 1);
+		if (gen_chance(z->s, 30))
+			gen_attr_float(z, n, "epsilon", 1e-2);
+		return gen_finish(z, n);
+	}
+	ir_node *n = gen_node(z, op, 1, &x, 1);
+	if (op == OP_LRN) {
+		gen_attr_int(z, n, "size", gen_int(z->s, 1, 5));
+		if (gen_chance(z->s, 50)) {
+			gen_attr_float(z, n, "alpha",
+				       0.5 * (1 + gen_float(z->s)));
+			gen_attr_float(z, n, "beta",
+				       0.75 + 0.25 * gen_float(z->s));
+			gen_attr_float(z, n, "bias", 1.5 + gen_float(z->s));
+		}
+		return gen_finish(z, n);
+	}
+	if (gen_chance(z->s, 80)) {
+		int64_t ax[IR_MAX_RANK];
+		int k = 0;
+		for (int a = 0; a < x->shape.rank; a++)
+			if (gen_chance(z->s, 50))
+				ax[k++] = gen_chance(z->s, 30)
+						  ? a - x->shape.rank : a;
+		gen_attr_ints(z, n, "axes", k, ax);
+	}
+	return gen_finish(z, n);
+}
+
+/* GridSample over a constant grid (coordinates decide taps: no rounding
+ * may move them) reaching past [-1, 1]; RoiAlign over constant rois and
+ * batch indices in range. */
+static bool
+gen_sample(gen *z, ir_op op)
+{
+	static const char *const modes[] = {"bilinear", "nearest", "bicubic"};
+	static const char *const pads[] = {"zeros", "border", "reflection"};
+	ir_value *x = gen_pick(z, GEN_F32, 4, 4);
+	if (!x)
+		return false;
+	int64_t nb = x->shape.dim[0];
+	if (op == OP_GridSample) {
+		ir_shape gs = {4, {nb, gen_int(z->s, 1, 4), gen_int(z->s, 1, 4),
+				   2}};
+		ir_value *in[2] = {x, gen_const(z, IR_F32, &gs)};
+		float *g = in[1]->data;
+		for (int64_t i = 0; i < ir_shape_numel(&gs); i++)
+			g[i] *= 1.5f;
+		ir_const_facts(in[1]);
+		ir_node *n = gen_node(z, op, 2, in, 1);
+		gen_attr_str(z, n, "mode", modes[gen_int(z->s, 0, 2)]);
+		gen_attr_str(z, n, "padding_mode", pads[gen_int(z->s, 0, 2)]);
+		gen_attr_int(z, n, "align_corners", gen_int(z->s, 0, 1));
+		return gen_finish(z, n);
+	}
+	int nr = gen_int(z->s, 1, 3);
+	ir_shape rs = {2, {nr, 4}};
+	int64_t bi[3];
+	ir_value *in[3] = {x, gen_const(z, IR_F32, &rs), NULL};
+	float *r = in[1]->data;
+	for (int i = 0; i < nr; i++) {
+		r[4 * i] = (r[4 * i] + 1) * (float)x->shape.dim[3] / 2;
+		r[4 * i + 1] = (r[4 * i + 1] + 1) * (float)x->shape.dim[2] / 2;
+		r[4 * i + 2] = r[4 * i] + 2 * (r[4 * i + 2] + 1);
+		r[4 * i + 3] = r[4 * i + 1] + 2 * (r[4 * i + 3] + 1);
+		bi[i] = gen_int(z->s, 0, (int)nb - 1);
+	}
+	ir_const_facts(in[1]);
+	in[2] = gen_ints(z, nr, bi);
+	ir_node *n = gen_node(z, op, 3, in, 1);
+	gen_attr_int(z, n, "output_height", gen_int(z->s, 1, 3));
+	gen_attr_int(z, n, "output_width", gen_int(z->s, 1, 3));
+	gen_attr_int(z, n, "sampling_ratio", gen_int(z->s, 0, 2));
+	if (gen_chance(z->s, 50))
+		gen_attr_str(z, n, "mode", "max");
+	if (gen_chance(z->s, 50))
+		gen_attr_str(z, n, "coordinate_transformation_mode",
+			     "output_half_pixel");
+	if (gen_chance(z->s, 30))
+		gen_attr_float(z, n, "spatial_scale", 0.5);
+	return gen_finish(z, n);
+}
+
 static bool
 gen_softmax(gen *z, ir_op op)
 {
@@ -1105,6 +1201,9 @@ const gen_op_fn gen_ops[IR_NOPS] = {
 	[OP_DFT] = gen_signal, [OP_STFT] = gen_signal,
 	[OP_NegativeLogLikelihoodLoss] = gen_loss,
 	[OP_SoftmaxCrossEntropyLoss] = gen_loss,
+	[OP_InstanceNormalization] = gen_norm2, [OP_LRN] = gen_norm2,
+	[OP_MeanVarianceNormalization] = gen_norm2,
+	[OP_GridSample] = gen_sample, [OP_RoiAlign] = gen_sample,
 };
 
 const gen_skip gen_skipped[] = {

@@ -45,6 +45,12 @@ TOLERANCE = {
     "test_castlike_FLOAT_to_BFLOAT16": (2.0 ** -7, 0.0, "bf16 rounding"),
     "test_castlike_FLOAT_to_BFLOAT16_expanded": (2.0 ** -7, 0.0,
                                                  "bf16 rounding"),
+    # onnx 1.12's expected values are PyTorch's printed to 4 decimals
+    # (-0.1406 for torch's own -0.140625): off by up to 5e-5.
+    "test_gridsample_bicubic": (RTOL, 5e-5, "4-decimal reference"),
+    # Likewise 4 decimals (0.4664, ...) for both RoiAlign cases.
+    "test_roialign_aligned_false": (RTOL, 5e-5, "4-decimal reference"),
+    "test_roialign_aligned_true": (RTOL, 5e-5, "4-decimal reference"),
 }
 # onnx 1.12's expected windows take pi as 3.1415 (hannwindow.py and its
 # siblings in onnx/backend/test/case/node); nncc uses pi, as the ops'
