@@ -37,6 +37,58 @@ from_half(cg_fn *f, LLVMValueRef v, ir_dtype from)
 	return LLVMBuildBitCast(f->b, v, f->c->f32, "");
 }
 
+/* lo < d && d < hi on doubles (false for NaN). */
+static LLVMValueRef
+within(cg_fn *f, LLVMValueRef d, double lo, bool lo_eq, double hi)
+{
+	LLVMTypeRef dt = f->c->f64;
+	return LLVMBuildAnd(f->b, LLVMBuildFCmp(f->b, lo_eq ? LLVMRealOGE
+		: LLVMRealOGT, d, LLVMConstReal(dt, lo), ""), LLVMBuildFCmp(
+		f->b, LLVMRealOLT, d, LLVMConstReal(dt, hi), ""), "");
+}
+
+/* Float to integer with ir/op_misc.c's float_to_bits: truncation toward
+ * zero where a C cast is defined, else what numpy gives on x86 (the
+ * instruction's "indefinite" value; narrow types the low bits of a
+ * 32-bit conversion). LLVM's fptosi/fptoui are poison out of range, so
+ * each conversion reads only an in-range value. */
+static LLVMValueRef
+float_to_int(cg_fn *f, LLVMValueRef v, ir_dtype from, ir_dtype to)
+{
+	LLVMTypeRef tt = cg_type(f->c, to), i64 = f->c->i64;
+	LLVMValueRef d = from == IR_F64 ? v : LLVMBuildFPExt(f->b, v,
+		f->c->f64, ""), zero = LLVMConstReal(f->c->f64, 0), ok, r;
+	int bits = (int)ir_dtype_size(to) * 8;
+
+	if (to == IR_U32 || to == IR_U64) {
+		LLVMValueRef in = within(f, d, 0, true, to == IR_U32 ? 0x1p32
+					 : 0x1p64);
+		LLVMValueRef neg = within(f, d, -0x1p63, false, 0);
+		LLVMValueRef a = LLVMBuildFPToUI(f->b, LLVMBuildSelect(f->b, in,
+			d, zero, ""), tt, "");
+		LLVMValueRef b = LLVMBuildFPToSI(f->b, LLVMBuildSelect(f->b,
+			neg, d, zero, ""), i64, "");
+		if (to == IR_U32)
+			b = LLVMBuildTrunc(f->b, b, tt, "");
+		LLVMValueRef c = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b,
+			LLVMRealUNO, d, d, ""), LLVMConstInt(tt, 1ull <<
+			(bits - 1), 0), LLVMConstNull(tt), "");
+		return LLVMBuildSelect(f->b, in, a, LLVMBuildSelect(f->b, neg, b,
+			c, ""), "");
+	}
+	if (to == IR_I64) {
+		ok = within(f, d, -0x1p63, true, 0x1p63);
+		return LLVMBuildSelect(f->b, ok, LLVMBuildFPToSI(f->b,
+			LLVMBuildSelect(f->b, ok, d, zero, ""), i64, ""),
+			LLVMConstInt(i64, 1ull << 63, 0), "");
+	}
+	ok = within(f, d, -0x1p31 - 1, false, 0x1p31);
+	r = LLVMBuildSelect(f->b, ok, LLVMBuildFPToSI(f->b, LLVMBuildSelect(
+		f->b, ok, d, zero, ""), i64, ""), LLVMConstInt(i64,
+		(unsigned long long)(int64_t)INT32_MIN, 1), "");
+	return bits == 64 ? r : LLVMBuildTrunc(f->b, r, tt, "");
+}
+
 LLVMValueRef
 cg_convert(cg_fn *f, LLVMValueRef v, ir_dtype from, ir_dtype to)
 {
@@ -66,9 +118,7 @@ cg_convert(cg_fn *f, LLVMValueRef v, ir_dtype from, ir_dtype to)
 		       ? LLVMBuildFPExt(f->b, v, tt, "")
 		       : LLVMBuildFPTrunc(f->b, v, tt, "");
 	if (ff)
-		return ir_dtype_is_unsigned(to)
-		       ? LLVMBuildFPToUI(f->b, v, tt, "")
-		       : LLVMBuildFPToSI(f->b, v, tt, "");
+		return float_to_int(f, v, from, to);
 	if (tf)
 		return ir_dtype_is_unsigned(from)
 		       ? LLVMBuildUIToFP(f->b, v, tt, "")

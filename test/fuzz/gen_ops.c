@@ -669,7 +669,8 @@ static bool
 gen_cast(gen *z, ir_op op)
 {
 	static const ir_dtype to[] = {IR_F32, IR_F64, IR_F16, IR_BF16, IR_I32,
-				      IR_I64, IR_I8, IR_U8, IR_BOOL, IR_I16};
+				      IR_I64, IR_I8, IR_U8, IR_BOOL, IR_I16,
+				      IR_U16, IR_U32, IR_U64};
 	ir_dtype t = to[gen_byte(z->s) % NELEM(to)];
 	ir_value *x = gen_pick(z, GEN_ANY | (t == IR_F32 || t == IR_F64 ? 0
 			       : GEN_EXACT), 0, 4);
@@ -1071,8 +1072,7 @@ gen_index(gen *z, ir_op op)
 
 /* BitShift of an unsigned cast of a value by constant amounts up to past
  * the width: an integer one cast to u8/u32/u64 (bits kept), else a float
- * one cast to u8 (gen_cast's types: casts of non-finite floats to u32
- * and u64 differ from the interpreter's). */
+ * one cast to u8. */
 static bool
 gen_bitshift(gen *z, ir_op op)
 {
