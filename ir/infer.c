@@ -1,6 +1,9 @@
 /* Shape inference over a whole graph: the kind hooks type every node
  * output, and nodes whose inputs are all known are evaluated so that
  * data-dependent shapes downstream (Reshape targets) resolve statically. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "ir.h"
 
 /* Outputs bigger than this are not evaluated during inference: shape
@@ -97,26 +100,139 @@ ir_fold_node(ir_graph *g, ir_node *n, nn_diag *d)
 	return true;
 }
 
-bool
-ir_infer_shapes(ir_graph *g, nn_diag *d)
+/* Inference in order; the node it failed at is *failed (if not NULL). */
+static bool
+infer(ir_graph *g, nn_diag *d, ir_node **failed)
 {
 	ir_number_values(g); /* messages name unnamed values by number */
 	for (ir_node *n = g->first; n; n = n->next) {
-		if (!check_arity(n, d))
-			return false;
+		bool ok = check_arity(n, d);
 		/* Data from an earlier run may be stale after a pass. */
-		for (int i = 0; i < n->nout; i++)
+		for (int i = 0; ok && i < n->nout; i++)
 			if (n->out[i])
 				n->out[i]->data = NULL;
 		ir_shape_fn shape = ir_kinds[ir_ops[n->op].kind].shape;
 		NN_ASSERT(shape);
-		if (!shape(g, n, d))
-			return false;
-		for (int i = 0; i < n->nout; i++)
+		ok = ok && shape(g, n, d);
+		for (int i = 0; ok && i < n->nout; i++)
 			if (n->out[i] && !check_output(n, i, d))
-				return false;
-		if (!ir_fold_node(g, n, d))
+				ok = false;
+		if (!ok || !ir_fold_node(g, n, d)) {
+			if (failed)
+				*failed = n;
 			return false;
+		}
 	}
 	return true;
+}
+
+bool
+ir_infer_shapes(ir_graph *g, nn_diag *d)
+{
+	return infer(g, d, NULL);
+}
+
+/* On-demand binding (ir_infer_shapes_binding). The state of one search:
+ * the graph's inputs as they were, their data, and which are needed. */
+typedef struct binder {
+	ir_graph *g;
+	int n;
+	ir_value **in;
+	const void *const *avail;
+	bool *need;
+	nn_diag quiet;
+} binder;
+
+/* Runs inference quietly with the needed inputs' data attached (they stay
+ * inputs); the node it fails at, or NULL when it succeeds. */
+static ir_node *
+probe(binder *b)
+{
+	ir_node *failed = NULL;
+	for (int i = 0; i < b->n; i++)
+		b->in[i]->data = b->need[i] ? (void *)b->avail[i] : NULL;
+	if (infer(b->g, &b->quiet, &failed))
+		return NULL;
+	return failed;
+}
+
+/* Marks in *cand the inputs with data that n depends on and that are not
+ * needed yet; returns how many. Walks back from n: a node feeds n when
+ * one of its outputs is an operand of n or of a node that feeds n. */
+static int
+candidates(binder *b, ir_node *n, bool *cand)
+{
+	int cap = 64, len = 0, k = 0;
+	const ir_value **set = nn_xmalloc(sizeof *set * (size_t)cap);
+	for (ir_node *m = n; m; m = m->prev) {
+		bool feeds = m == n;
+		for (int o = 0; !feeds && o < m->nout; o++)
+			for (int j = 0; !feeds && j < len; j++)
+				feeds = m->out[o] && set[j] == m->out[o];
+		for (int i = 0; feeds && i < m->nin; i++) {
+			if (len == cap)
+				set = nn_xrealloc(set, sizeof *set *
+						  (size_t)(cap *= 2));
+			set[len++] = m->in[i];
+		}
+	}
+	for (int i = 0; i < b->n; i++) {
+		cand[i] = false;
+		for (int j = 0; j < len && b->avail[i] && !b->need[i]; j++)
+			cand[i] |= set[j] == b->in[i];
+		k += cand[i];
+	}
+	free(set);
+	return k;
+}
+
+/* Needs the fewest candidates of failed that let inference pass it: all
+ * of them, then each dropped again if failed still passes without it.
+ * False if even all of them do not help. */
+static bool
+need_some(binder *b, ir_node *failed, const bool *cand)
+{
+	for (int i = 0; i < b->n; i++)
+		b->need[i] |= cand[i];
+	if (probe(b) == failed) {
+		for (int i = 0; i < b->n; i++)
+			b->need[i] &= !cand[i];
+		return false;
+	}
+	for (int i = 0; i < b->n; i++) {
+		if (!cand[i])
+			continue;
+		b->need[i] = false;
+		b->need[i] = probe(b) == failed;
+	}
+	return true;
+}
+
+bool
+ir_infer_shapes_binding(ir_graph *g, const void *const *avail, bool *frozen,
+			nn_diag *d)
+{
+	binder b = {g, g->ninputs, NULL, avail, NULL, *d};
+	b.quiet.out = fopen("/dev/null", "w");
+	if (!b.quiet.out)
+		return ir_infer_shapes(g, d);
+	b.in = nn_xcalloc((size_t)b.n + 1, sizeof *b.in);
+	b.need = nn_xcalloc((size_t)b.n + 1, sizeof *b.need);
+	bool *cand = nn_xcalloc((size_t)b.n + 1, sizeof *cand);
+	memcpy(b.in, g->inputs, sizeof *b.in * (size_t)b.n);
+	ir_node *failed;
+	while ((failed = probe(&b)) && candidates(&b, failed, cand) > 0 &&
+	       need_some(&b, failed, cand))
+		;
+	fclose(b.quiet.out);
+	for (int i = 0; i < b.n; i++) {
+		b.in[i]->data = NULL;
+		frozen[i] = b.need[i];
+		if (b.need[i])
+			ir_freeze_input(g, b.in[i], avail[i]);
+	}
+	free(b.in);
+	free(b.need);
+	free(cand);
+	return ir_infer_shapes(g, d); /* the messages, if it still fails */
 }
