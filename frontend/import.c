@@ -409,8 +409,16 @@ infer(fe_ctx *c)
 	ir_graph *g = c->g;
 	for (int i = 0; o && o->frozen && i < o->navail; i++)
 		o->frozen[i] = NULL;
-	if (!o || !o->avail || o->navail != g->ninputs || !o->frozen)
+	if (!o || !o->avail || !o->frozen)
 		return ir_infer_shapes(g, c->d);
+	if (o->navail != g->ninputs) {
+		bool ok = ir_infer_shapes(g, c->d);
+		if (!ok)
+			nn_note(c->d, "%d arrays given for the graph's %d "
+				"inputs, so none was frozen to its data",
+				o->navail, g->ninputs);
+		return ok;
+	}
 	int n = g->ninputs;
 	const void **av = nn_xcalloc((size_t)n + 1, sizeof *av);
 	const char **names = nn_xcalloc((size_t)n + 1, sizeof *names);

@@ -143,17 +143,36 @@ typedef struct binder {
 	nn_diag quiet;
 } binder;
 
-/* Runs inference quietly with the needed inputs' data attached (they stay
- * inputs); the node it fails at, or NULL when it succeeds. */
-static ir_node *
-probe(binder *b)
+/* Where and how inference failed: the node and its message (malloc'd). */
+typedef struct outcome {
+	ir_node *node; /* NULL: it succeeded */
+	char *msg;
+} outcome;
+
+static bool
+same_outcome(const outcome *a, const outcome *b)
 {
-	ir_node *failed = NULL;
+	return a->node == b->node &&
+	       (a->msg && b->msg ? !strcmp(a->msg, b->msg) : a->msg == b->msg);
+}
+
+/* Runs inference quietly with the needed inputs' data attached (they stay
+ * inputs); false if the messages cannot be captured. */
+static bool
+probe(binder *b, outcome *o)
+{
+	size_t len;
+	o->node = NULL;
+	o->msg = NULL;
+	b->quiet.out = open_memstream(&o->msg, &len);
+	if (!b->quiet.out)
+		return false;
 	for (int i = 0; i < b->n; i++)
 		b->in[i]->data = b->need[i] ? (void *)b->avail[i] : NULL;
-	if (infer(b->g, &b->quiet, &failed))
-		return NULL;
-	return failed;
+	if (infer(b->g, &b->quiet, &o->node))
+		o->node = NULL;
+	fclose(b->quiet.out);
+	return true;
 }
 
 /* Marks in *cand the inputs with data that n depends on and that are not
@@ -186,15 +205,27 @@ candidates(binder *b, ir_node *n, bool *cand)
 	return k;
 }
 
-/* Needs the fewest candidates of failed that let inference pass it: all
- * of them, then each dropped again if failed still passes without it.
- * False if even all of them do not help. */
+/* Whether inference with the needed inputs ends otherwise than in *was
+ * (passing its node, or failing there for another reason: the data showed
+ * a real error, such as a training-mode Dropout). */
 static bool
-need_some(binder *b, ir_node *failed, const bool *cand)
+changes(binder *b, const outcome *was)
+{
+	outcome o;
+	bool ch = probe(b, &o) && !same_outcome(&o, was);
+	free(o.msg);
+	return ch;
+}
+
+/* Needs the fewest candidates that change the outcome *was: all of them,
+ * then each dropped again if the outcome still changes without it. False
+ * if even all of them do not change it. */
+static bool
+need_some(binder *b, const outcome *was, const bool *cand)
 {
 	for (int i = 0; i < b->n; i++)
 		b->need[i] |= cand[i];
-	if (probe(b) == failed) {
+	if (!changes(b, was)) {
 		for (int i = 0; i < b->n; i++)
 			b->need[i] &= !cand[i];
 		return false;
@@ -203,7 +234,7 @@ need_some(binder *b, ir_node *failed, const bool *cand)
 		if (!cand[i])
 			continue;
 		b->need[i] = false;
-		b->need[i] = probe(b) == failed;
+		b->need[i] = !changes(b, was);
 	}
 	return true;
 }
@@ -213,18 +244,15 @@ ir_infer_shapes_binding(ir_graph *g, const void *const *avail, bool *frozen,
 			nn_diag *d)
 {
 	binder b = {g, g->ninputs, NULL, avail, NULL, *d};
-	b.quiet.out = fopen("/dev/null", "w");
-	if (!b.quiet.out)
-		return ir_infer_shapes(g, d);
 	b.in = nn_xcalloc((size_t)b.n + 1, sizeof *b.in);
 	b.need = nn_xcalloc((size_t)b.n + 1, sizeof *b.need);
 	bool *cand = nn_xcalloc((size_t)b.n + 1, sizeof *cand);
 	memcpy(b.in, g->inputs, sizeof *b.in * (size_t)b.n);
-	ir_node *failed;
-	while ((failed = probe(&b)) && candidates(&b, failed, cand) > 0 &&
-	       need_some(&b, failed, cand))
-		;
-	fclose(b.quiet.out);
+	outcome o;
+	while (probe(&b, &o) && o.node && candidates(&b, o.node, cand) > 0 &&
+	       need_some(&b, &o, cand))
+		free(o.msg);
+	free(o.msg);
 	for (int i = 0; i < b.n; i++) {
 		b.in[i]->data = NULL;
 		frozen[i] = b.need[i];

@@ -602,7 +602,8 @@ bool ir_infer_shapes(ir_graph *g, nn_diag *d);
 /* ir_infer_shapes with graph inputs bound on demand (nncc-run): avail[i]
  * (borrowed, or NULL) is data of g->inputs[i]'s exact type. When
  * inference fails at a node, the fewest inputs with data that it depends
- * on and that let it pass (a Reshape's shape, a Resize's sizes) are
+ * on and that change that failure (let the node pass: a Reshape's shape,
+ * a Resize's sizes; or show the real error: a training-mode Dropout) are
  * frozen to constants (ir_freeze_input), and inference goes on; the other
  * inputs stay inputs. frozen[i] (g->ninputs entries, as on entry) tells
  * which were frozen. False after reporting what still fails. */
