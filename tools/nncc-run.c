@@ -237,10 +237,12 @@ check_input(const ir_value *v, int i, const nnrt_array *a, const char *path,
 
 /* Reads every IN.npy before the model is imported, so that the import
  * can freeze the inputs whose value shape inference needs. Input 0 of
- * --labels (many samples) is never frozen. */
-static bool
+ * --labels (many samples) is never frozen. A file that cannot be read is
+ * reported later (check_read), after the model's own errors. */
+static void
 read_inputs(const run_args *a, run_inputs *r)
 {
+	char err[256];
 	int i;
 
 	r->n = a->nin;
@@ -250,8 +252,10 @@ read_inputs(const run_args *a, run_inputs *r)
 	for (i = 0; i < r->n; i++) {
 		fe_input_value *v = &r->avail[i];
 
-		if (!load_npy(a->in[i], &r->arr[i]))
-			return false;
+		if (cli_read_npy(a->in[i], &r->arr[i], err, sizeof err) != 0) {
+			memset(&r->arr[i], 0, sizeof r->arr[i]);
+			continue; /* dtype IR_UNDEF: never frozen */
+		}
 		v->path = a->in[i];
 		v->dtype = a->labels && i == 0 ? IR_UNDEF
 					       : (ir_dtype)r->arr[i].dtype;
@@ -260,6 +264,18 @@ read_inputs(const run_args *a, run_inputs *r)
 		       sizeof(int64_t) * (size_t)r->arr[i].rank);
 		v->data = r->arr[i].data;
 	}
+}
+
+/* Reports the first IN.npy that could not be read (by reading it again:
+ * one that has become readable since is used as it is now). */
+static bool
+check_read(const run_args *a, run_inputs *r)
+{
+	int i;
+
+	for (i = 0; i < r->n; i++)
+		if (!r->avail[i].path && !load_npy(a->in[i], &r->arr[i]))
+			return false;
 	return true;
 }
 
@@ -772,7 +788,8 @@ run_model(const run_args *a, ir_graph **gp, run_inputs *r, nn_diag *d)
 	bool ok;
 	int k;
 
-	ok = check_counts(a, *gp) && check_count(a, *gp, r);
+	ok = check_counts(a, *gp) && check_count(a, *gp, r) &&
+	     check_read(a, r);
 	if (ok)
 		rebind_inputs(a, gp, r);
 	g = *gp;
@@ -820,11 +837,11 @@ main(int argc, char **argv)
 	if (r == 0) {
 		r = 1;
 		nn_diag_init(&d, TOOL, a.model);
-		if (read_inputs(&a, &in)) {
-			set_options(&a, &in, &fo, a.shapes, a.nshapes,
-				    in.frozen);
-			g = fe_load_model(a.model, &fo, &d);
-		}
+		read_inputs(&a, &in);
+		set_options(&a, &in, &fo, a.shapes, a.nshapes, in.frozen);
+		g = fe_load_model(a.model, &fo, &d);
+		if (!g) /* the data it lacked may be why */
+			check_read(&a, &in);
 		r = g && run_model(&a, &g, &in, &d) ? 0 : 1;
 	}
 	if (g)
