@@ -10,9 +10,34 @@ typedef struct fe_input_shape {
 	ir_shape shape;
 } fe_input_shape;
 
+/* A graph input frozen to a constant (--input-value NAME=VALUE): a
+ * scalar given as text and read as the input's element type, or the
+ * array of a .npy file. */
+typedef struct fe_input_value {
+	const char *name;
+	const char *text; /* the scalar as given; NULL for a .npy */
+	const char *path; /* the .npy file, named in messages */
+	ir_dtype dtype;   /* .npy only: its element type, shape and data */
+	ir_shape shape;
+	const void *data; /* borrowed */
+} fe_input_value;
+
 typedef struct fe_options {
 	const fe_input_shape *shapes; /* borrowed */
 	int nshapes;
+	/* --input-value: frozen before shape inference, so the input leaves
+	 * the graph (and the generated API) and inference sees its value. */
+	const fe_input_value *values; /* borrowed */
+	int nvalues;
+	/* nncc-run (ONNX models only): data for the graph inputs that remain
+	 * after `values`, in graph order (name unused). Where inference needs
+	 * an input's value (a Reshape's shape), that input is frozen to its
+	 * data (ir_infer_shapes_binding); frozen[i] (navail entries, the
+	 * caller's) is then its name (in the graph's arena), else NULL.
+	 * Ignored unless navail is their count. */
+	const fe_input_value *avail; /* borrowed */
+	int navail;
+	const char **frozen;
 } fe_options;
 
 /* import.c */
@@ -34,6 +59,22 @@ bool fe_parse_input_shape(const char *arg, fe_input_shape *s);
 /* Loads a model by extension: ".onnx" through fe_import_onnx, anything
  * else as IR text (then verified). */
 ir_graph *fe_load_model(const char *path, const fe_options *o, nn_diag *d);
+
+/* values.c */
+/* The --input-value for input `name`, or NULL. */
+const fe_input_value *fe_find_value(const fe_options *o, const char *name);
+/* Whether the .npy value v has element type t (u16 for bf16) and shape s. */
+bool fe_value_fits(const fe_input_value *v, ir_dtype t, const ir_shape *s);
+/* Freezes graph input `in` to v (ir_freeze_input) after checking that v
+ * fits it: a scalar for a one-element input, readable as its type, or a
+ * .npy of its dtype and shape. False after reporting a mismatch. */
+bool fe_freeze_value(ir_graph *g, ir_value *in, const fe_input_value *v,
+		     nn_diag *d);
+/* Reports every --input-value given twice, or whose input was not found
+ * (used[i] false for o->values[i]); false if there was one. */
+bool fe_check_values(const fe_options *o, const bool *used, nn_diag *d);
+/* Freezes the inputs of IR text g named by o's values, by name. */
+bool fe_freeze_text_values(ir_graph *g, const fe_options *o, nn_diag *d);
 
 /* export.c */
 /* Writes g (borrowed, unchanged) as a plain ONNX model to path ("-":

@@ -257,8 +257,39 @@ type_kind(const Onnx__TypeProto *tp)
 	}
 }
 
+/* Whether the .npy of --input-value val has the rank and the fixed
+ * dimensions of the model's input (its symbolic ones it binds). */
 static bool
-import_input(fe_ctx *c, const Onnx__ValueInfoProto *vi, bool *used)
+value_dims_fit(fe_ctx *c, const char *name, const Onnx__TensorShapeProto *sp,
+	       const fe_input_value *val)
+{
+	char got[200];
+	ir_shape_str(&val->shape, got, sizeof got);
+	if (sp && (int)sp->n_dim != val->shape.rank) {
+		nn_error(c->d, "--input-value %s: '%s' holds %s%s (rank %d), "
+			 "but input '%s' has rank %zu", name, val->path,
+			 ir_dtype_name(val->dtype), got, val->shape.rank, name,
+			 sp->n_dim);
+		return false;
+	}
+	for (size_t i = 0; sp && i < sp->n_dim; i++) {
+		const Onnx__TensorShapeProto__Dimension *dm = sp->dim[i];
+		if (dm->value_case ==
+			    ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+		    dm->dim_value >= 0 && dm->dim_value != val->shape.dim[i]) {
+			nn_error(c->d, "--input-value %s: '%s' holds %s%s, but "
+				 "dimension %zu of input '%s' is %lld", name,
+				 val->path, ir_dtype_name(val->dtype), got, i,
+				 name, (long long)dm->dim_value);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+import_input(fe_ctx *c, const Onnx__ValueInfoProto *vi, bool *used,
+	     bool *vused)
 {
 	const char *name = fe_str(vi->name);
 	ir_value *known = fe_map_get(&c->values, name);
@@ -278,13 +309,24 @@ import_input(fe_ctx *c, const Onnx__ValueInfoProto *vi, bool *used)
 	}
 	const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
 	ir_dtype t = fe_dtype(c, tt->has_elem_type ? tt->elem_type : 0, what);
+	const fe_input_value *val = fe_find_value(c->o, name);
+	const fe_input_shape *b = find_binding(c, name, used);
+	fe_input_shape vb;
+	if (val)
+		vused[val - c->o->values] = true;
+	if (val && !val->text && !b) { /* the .npy binds symbolic dims */
+		if (!value_dims_fit(c, name, tt->shape, val))
+			return false;
+		vb.name = name;
+		vb.shape = val->shape;
+		b = &vb;
+	}
 	ir_shape s;
-	if (t == IR_UNDEF ||
-	    !input_shape(c, name, tt->shape, find_binding(c, name, used), &s))
+	if (t == IR_UNDEF || !input_shape(c, name, tt->shape, b, &s))
 		return false;
 	ir_value *v = ir_add_input(c->g, ir_intern(c->g, name), t, &s);
 	fe_map_put(c, &c->values, name, v);
-	return true;
+	return !val || fe_freeze_value(c->g, v, val, c->d);
 }
 
 static bool
@@ -292,9 +334,12 @@ import_inputs(fe_ctx *c, const Onnx__GraphProto *gp)
 {
 	int nb = c->o ? c->o->nshapes : 0;
 	bool *used = nn_alloc_array(c->tmp, (size_t)nb + 1, sizeof *used);
+	int nv = c->o ? c->o->nvalues : 0;
+	bool *vused = nn_alloc_array(c->tmp, (size_t)nv + 1, sizeof *vused);
 	bool ok = true;
 	for (size_t i = 0; i < gp->n_input; i++)
-		ok &= import_input(c, gp->input[i], used);
+		ok &= import_input(c, gp->input[i], used, vused);
+	ok = fe_check_values(c->o, vused, c->d) && ok;
 	for (int i = 0; i < nb; i++)
 		if (!used[i]) {
 			nn_error(c->d, "--input-shape: the model has no input "
@@ -355,6 +400,44 @@ import_graph(fe_ctx *c, const Onnx__GraphProto *gp)
 	return ok && fe_import_nodes(c, gp) && import_outputs(c, gp);
 }
 
+/* Shape inference, binding nncc-run's data where inference needs it
+ * (fe_options.avail). */
+static bool
+infer(fe_ctx *c)
+{
+	const fe_options *o = c->o;
+	ir_graph *g = c->g;
+	for (int i = 0; o && o->frozen && i < o->navail; i++)
+		o->frozen[i] = NULL;
+	if (!o || !o->avail || !o->frozen)
+		return ir_infer_shapes(g, c->d);
+	if (o->navail != g->ninputs) {
+		bool ok = ir_infer_shapes(g, c->d);
+		if (!ok)
+			nn_note(c->d, "%d arrays given for the graph's %d "
+				"inputs, so none was frozen to its data",
+				o->navail, g->ninputs);
+		return ok;
+	}
+	int n = g->ninputs;
+	const void **av = nn_xcalloc((size_t)n + 1, sizeof *av);
+	const char **names = nn_xcalloc((size_t)n + 1, sizeof *names);
+	bool *frozen = nn_xcalloc((size_t)n + 1, sizeof *frozen);
+	for (int i = 0; i < n; i++) {
+		names[i] = g->inputs[i]->name;
+		if (fe_value_fits(&o->avail[i], g->inputs[i]->dtype,
+				  &g->inputs[i]->shape))
+			av[i] = o->avail[i].data;
+	}
+	bool ok = ir_infer_shapes_binding(g, av, frozen, c->d);
+	for (int i = 0; i < n; i++)
+		o->frozen[i] = frozen[i] ? names[i] : NULL;
+	free((void *)av);
+	free((void *)names);
+	free(frozen);
+	return ok;
+}
+
 /* Imports a decoded model (m may be NULL after a decode error), then runs
  * shape inference; frees c's scratch arena. */
 static ir_graph *
@@ -372,7 +455,7 @@ import_model(fe_ctx *c, const Onnx__ModelProto *m)
 		}
 	}
 	nn_arena_free(c->tmp);
-	if (c->g && !ir_infer_shapes(c->g, c->d)) {
+	if (c->g && !infer(c)) {
 		ir_graph_free(c->g);
 		c->g = NULL;
 	}
@@ -453,6 +536,10 @@ fe_load_model(const char *path, const fe_options *o, nn_diag *d)
 		nn_warn(d, "--input-shape is ignored for IR text, whose shapes "
 			   "are static");
 	ir_graph *g = ir_parse_file(path, d);
+	if (g && !fe_freeze_text_values(g, o, d)) {
+		ir_graph_free(g);
+		return NULL;
+	}
 	/* Verify only: inference would overwrite the text's types and hide
 	 * the mismatches the verifier reports; it fills known data itself. */
 	if (g && !ir_verify(g, d)) {

@@ -132,42 +132,86 @@ lookup_op(const char *type)
 	return ir_op_lookup(type);
 }
 
-/* Looks every op up first, so that one run lists all that are missing. */
+/* The bad-op lists of lookup_ops, over a graph and its subgraphs. */
+typedef struct bad_ops {
+	bad_op *dom, *unk, *ref[NREF];
+	int ndom, nunk, nref[NREF];
+} bad_ops;
+
+/* Nodes in gp and, through GRAPH and GRAPHS attributes, every subgraph
+ * (If's branches, Loop's and Scan's bodies) to any depth. */
+static size_t
+count_nodes(const Onnx__GraphProto *gp)
+{
+	size_t n = gp->n_node;
+	for (size_t i = 0; i < gp->n_node; i++)
+		for (size_t k = 0; k < gp->node[i]->n_attribute; k++) {
+			const Onnx__AttributeProto *a = gp->node[i]->attribute[k];
+			if (a->g)
+				n += count_nodes(a->g);
+			for (size_t j = 0; j < a->n_graphs; j++)
+				n += count_nodes(a->graphs[j]);
+		}
+	return n;
+}
+
+/* Notes the foreign and unknown ops of gp and of all its subgraphs; ops
+ * (if not NULL) gets gp's own nodes' ops, IR_NOPS for a bad one. */
+static void
+note_graph(fe_ctx *c, const Onnx__GraphProto *gp, ir_op *ops, bad_ops *b)
+{
+	for (size_t i = 0; i < gp->n_node; i++) {
+		const Onnx__NodeProto *np = gp->node[i];
+		ir_op op = IR_NOPS;
+		int why = refused_class(np);
+		if (why == REF_SHAPE && fe_folds_at_import(c, gp, np)) {
+			if (ops)
+				ops[i] = op; /* import_node evaluates it */
+			continue;
+		}
+		if (why >= 0)
+			note_bad(c, b->ref[why], &b->nref[why], np);
+		else if (!default_domain(np->domain))
+			note_bad(c, b->dom, &b->ndom, np);
+		else if ((op = lookup_op(fe_str(np->op_type))) == IR_NOPS)
+			note_bad(c, b->unk, &b->nunk, np);
+		if (ops)
+			ops[i] = op;
+		for (size_t k = 0; k < np->n_attribute; k++) {
+			const Onnx__AttributeProto *a = np->attribute[k];
+			if (a->g)
+				note_graph(c, a->g, NULL, b);
+			for (size_t j = 0; j < a->n_graphs; j++)
+				note_graph(c, a->graphs[j], NULL, b);
+		}
+	}
+}
+
+/* Looks every op up first, so that one run lists all that are missing,
+ * inside subgraphs too (an LSTM in an If's branch is named at once). */
 static bool
 lookup_ops(fe_ctx *c, const Onnx__GraphProto *gp, ir_op *ops)
 {
-	size_t n = gp->n_node;
-	bad_op *dom = nn_alloc_array(c->tmp, n + 1, sizeof *dom);
-	bad_op *unk = nn_alloc_array(c->tmp, n + 1, sizeof *unk);
-	bad_op *ref[NREF];
-	int ndom = 0, nunk = 0, nref[NREF] = {0}, nrefs = 0;
+	size_t n = count_nodes(gp);
+	bad_ops b = {nn_alloc_array(c->tmp, n + 1, sizeof *b.dom),
+		     nn_alloc_array(c->tmp, n + 1, sizeof *b.unk), {0}, 0, 0,
+		     {0}};
+	int nrefs = 0;
 	for (int k = 0; k < NREF; k++)
-		ref[k] = nn_alloc_array(c->tmp, n + 1, sizeof *ref[k]);
-	for (size_t i = 0; i < n; i++) {
-		const Onnx__NodeProto *np = gp->node[i];
-		int why = refused_class(np);
-		ops[i] = IR_NOPS;
-		if (why == REF_SHAPE && fe_folds_at_import(c, gp, np))
-			continue; /* import_node evaluates it */
-		if (why >= 0)
-			note_bad(c, ref[why], &nref[why], np);
-		else if (!default_domain(np->domain))
-			note_bad(c, dom, &ndom, np);
-		else if ((ops[i] = lookup_op(fe_str(np->op_type))) == IR_NOPS)
-			note_bad(c, unk, &nunk, np);
-	}
-	if (ndom)
-		report_bad(c, dom, ndom,
+		b.ref[k] = nn_alloc_array(c->tmp, n + 1, sizeof *b.ref[k]);
+	note_graph(c, gp, ops, &b);
+	if (b.ndom)
+		report_bad(c, b.dom, b.ndom,
 			   "ops from domains other than ai.onnx are not "
 			   "supported");
-	if (nunk)
-		report_bad(c, unk, nunk, "unsupported ops");
+	if (b.nunk)
+		report_bad(c, b.unk, b.nunk, "unsupported ops");
 	for (int k = 0; k < NREF; k++) {
-		if (nref[k])
-			report_bad(c, ref[k], nref[k], refused_why[k]);
-		nrefs += nref[k];
+		if (b.nref[k])
+			report_bad(c, b.ref[k], b.nref[k], refused_why[k]);
+		nrefs += b.nref[k];
 	}
-	return !ndom && !nunk && !nrefs;
+	return !b.ndom && !b.nunk && !nrefs;
 }
 
 /* Maps every node output name to its node's index + 1, refusing names

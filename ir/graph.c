@@ -96,6 +96,27 @@ ir_add_const(ir_graph *g, const char *name, ir_dtype t, const ir_shape *s,
 }
 
 void
+ir_freeze_input(ir_graph *g, ir_value *v, const void *data)
+{
+	int i = 0;
+	while (i < g->ninputs && g->inputs[i] != v)
+		i++;
+	NN_ASSERT(i < g->ninputs);
+	memmove(g->inputs + i, g->inputs + i + 1,
+		sizeof *g->inputs * (size_t)(g->ninputs - i - 1));
+	g->ninputs--; /* a smaller count keeps grow()'s capacity rule */
+	int64_t n = ir_shape_numel(&v->shape);
+	NN_ASSERT(n >= 0);
+	size_t bytes = (size_t)n * ir_dtype_size(v->dtype);
+	v->is_input = false;
+	v->data = nn_alloc(g->weights, bytes);
+	if (bytes)
+		memcpy(v->data, data, bytes);
+	APPEND(g, g->consts, g->nconsts, v);
+	ir_const_facts(v);
+}
+
+void
 ir_add_output(ir_graph *g, ir_value *v)
 {
 	APPEND(g, g->outputs, g->noutputs, v);

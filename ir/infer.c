@@ -1,6 +1,9 @@
 /* Shape inference over a whole graph: the kind hooks type every node
  * output, and nodes whose inputs are all known are evaluated so that
  * data-dependent shapes downstream (Reshape targets) resolve statically. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "ir.h"
 
 /* Outputs bigger than this are not evaluated during inference: shape
@@ -97,32 +100,174 @@ ir_fold_node(ir_graph *g, ir_node *n, nn_diag *d)
 	return true;
 }
 
+/* Inference in order from node `from`; the node it failed at is *failed
+ * (if not NULL). */
+static bool
+infer(ir_graph *g, ir_node *from, nn_diag *d, ir_node **failed)
+{
+	ir_number_values(g); /* messages name unnamed values by number */
+	for (ir_node *n = from; n; n = n->next) {
+		bool ok = check_arity(n, d);
+		/* Data from an earlier run may be stale after a pass. */
+		for (int i = 0; ok && i < n->nout; i++)
+			if (n->out[i])
+				n->out[i]->data = NULL;
+		ir_shape_fn shape = ir_kinds[ir_ops[n->op].kind].shape;
+		NN_ASSERT(shape);
+		ok = ok && shape(g, n, d);
+		for (int i = 0; ok && i < n->nout; i++)
+			if (n->out[i] && !check_output(n, i, d))
+				ok = false;
+		if (!ok || !ir_fold_node(g, n, d)) {
+			if (failed)
+				*failed = n;
+			return false;
+		}
+	}
+	return true;
+}
+
 bool
 ir_infer_shapes(ir_graph *g, nn_diag *d)
 {
-	return ir_infer_shapes_from(g, g->first, d);
+	return infer(g, g->first, d, NULL);
 }
 
 bool
 ir_infer_shapes_from(ir_graph *g, ir_node *from, nn_diag *d)
 {
-	ir_number_values(g); /* messages name unnamed values by number */
-	for (ir_node *n = from; n; n = n->next) {
-		if (!check_arity(n, d))
-			return false;
-		/* Data from an earlier run may be stale after a pass. */
-		for (int i = 0; i < n->nout; i++)
-			if (n->out[i])
-				n->out[i]->data = NULL;
-		ir_shape_fn shape = ir_kinds[ir_ops[n->op].kind].shape;
-		NN_ASSERT(shape);
-		if (!shape(g, n, d))
-			return false;
-		for (int i = 0; i < n->nout; i++)
-			if (n->out[i] && !check_output(n, i, d))
-				return false;
-		if (!ir_fold_node(g, n, d))
-			return false;
+	return infer(g, from, d, NULL);
+}
+
+/* On-demand binding (ir_infer_shapes_binding). The state of one search:
+ * the graph's inputs as they were, their data, and which are needed. */
+typedef struct binder {
+	ir_graph *g;
+	int n;
+	ir_value **in;
+	const void *const *avail;
+	bool *need;
+	nn_diag quiet;
+} binder;
+
+/* Where and how inference failed: the node and its message (malloc'd). */
+typedef struct outcome {
+	ir_node *node; /* NULL: it succeeded */
+	char *msg;
+} outcome;
+
+static bool
+same_outcome(const outcome *a, const outcome *b)
+{
+	return a->node == b->node &&
+	       (a->msg && b->msg ? !strcmp(a->msg, b->msg) : a->msg == b->msg);
+}
+
+/* Runs inference quietly with the needed inputs' data attached (they stay
+ * inputs); false if the messages cannot be captured. */
+static bool
+probe(binder *b, outcome *o)
+{
+	size_t len;
+	o->node = NULL;
+	o->msg = NULL;
+	b->quiet.out = open_memstream(&o->msg, &len);
+	if (!b->quiet.out)
+		return false;
+	for (int i = 0; i < b->n; i++)
+		b->in[i]->data = b->need[i] ? (void *)b->avail[i] : NULL;
+	if (infer(b->g, b->g->first, &b->quiet, &o->node))
+		o->node = NULL;
+	fclose(b->quiet.out);
+	return true;
+}
+
+/* Marks in *cand the inputs with data that n depends on and that are not
+ * needed yet; returns how many. Walks back from n: a node feeds n when
+ * one of its outputs is an operand of n or of a node that feeds n. */
+static int
+candidates(binder *b, ir_node *n, bool *cand)
+{
+	int cap = 64, len = 0, k = 0;
+	const ir_value **set = nn_xmalloc(sizeof *set * (size_t)cap);
+	for (ir_node *m = n; m; m = m->prev) {
+		bool feeds = m == n;
+		for (int o = 0; !feeds && o < m->nout; o++)
+			for (int j = 0; !feeds && j < len; j++)
+				feeds = m->out[o] && set[j] == m->out[o];
+		for (int i = 0; feeds && i < m->nin; i++) {
+			if (len == cap)
+				set = nn_xrealloc(set, sizeof *set *
+						  (size_t)(cap *= 2));
+			set[len++] = m->in[i];
+		}
+	}
+	for (int i = 0; i < b->n; i++) {
+		cand[i] = false;
+		for (int j = 0; j < len && b->avail[i] && !b->need[i]; j++)
+			cand[i] |= set[j] == b->in[i];
+		k += cand[i];
+	}
+	free(set);
+	return k;
+}
+
+/* Whether inference with the needed inputs ends otherwise than in *was
+ * (passing its node, or failing there for another reason: the data showed
+ * a real error, such as a training-mode Dropout). */
+static bool
+changes(binder *b, const outcome *was)
+{
+	outcome o;
+	bool ch = probe(b, &o) && !same_outcome(&o, was);
+	free(o.msg);
+	return ch;
+}
+
+/* Needs the fewest candidates that change the outcome *was: all of them,
+ * then each dropped again if the outcome still changes without it. False
+ * if even all of them do not change it. */
+static bool
+need_some(binder *b, const outcome *was, const bool *cand)
+{
+	for (int i = 0; i < b->n; i++)
+		b->need[i] |= cand[i];
+	if (!changes(b, was)) {
+		for (int i = 0; i < b->n; i++)
+			b->need[i] &= !cand[i];
+		return false;
+	}
+	for (int i = 0; i < b->n; i++) {
+		if (!cand[i])
+			continue;
+		b->need[i] = false;
+		b->need[i] = !changes(b, was);
 	}
 	return true;
+}
+
+bool
+ir_infer_shapes_binding(ir_graph *g, const void *const *avail, bool *frozen,
+			nn_diag *d)
+{
+	binder b = {g, g->ninputs, NULL, avail, NULL, *d};
+	b.in = nn_xcalloc((size_t)b.n + 1, sizeof *b.in);
+	b.need = nn_xcalloc((size_t)b.n + 1, sizeof *b.need);
+	bool *cand = nn_xcalloc((size_t)b.n + 1, sizeof *cand);
+	memcpy(b.in, g->inputs, sizeof *b.in * (size_t)b.n);
+	outcome o;
+	while (probe(&b, &o) && o.node && candidates(&b, o.node, cand) > 0 &&
+	       need_some(&b, &o, cand))
+		free(o.msg);
+	free(o.msg);
+	for (int i = 0; i < b.n; i++) {
+		b.in[i]->data = NULL;
+		frozen[i] = b.need[i];
+		if (b.need[i])
+			ir_freeze_input(g, b.in[i], avail[i]);
+	}
+	free(b.in);
+	free(b.need);
+	free(cand);
+	return ir_infer_shapes(g, d); /* the messages, if it still fails */
 }

@@ -377,6 +377,10 @@ ir_value *ir_add_input(ir_graph *g, const char *name, ir_dtype t,
 ir_value *ir_add_const(ir_graph *g, const char *name, ir_dtype t,
 		       const ir_shape *s, const void *data);
 void ir_add_output(ir_graph *g, ir_value *v);
+/* Turns graph input v into a constant holding data (borrowed, copied;
+ * numel * dtype size bytes of v's type): it leaves g->inputs, keeping
+ * the others' order, and joins g->consts (--input-value). */
+void ir_freeze_input(ir_graph *g, ir_value *v, const void *data);
 /* A node appended at the end with nout fresh output values (untyped until
  * shape inference). in is copied. */
 ir_node *ir_add_node(ir_graph *g, ir_op op, const char *name, int nin,
@@ -683,6 +687,16 @@ bool ir_infer_shapes(ir_graph *g, nn_diag *d);
  * already (the importer's Einsum, frontend/einsum.c, needs its inputs'
  * shapes while the graph is still being imported). */
 bool ir_infer_shapes_from(ir_graph *g, ir_node *from, nn_diag *d);
+/* ir_infer_shapes with graph inputs bound on demand (nncc-run): avail[i]
+ * (borrowed, or NULL) is data of g->inputs[i]'s exact type. When
+ * inference fails at a node, the fewest inputs with data that it depends
+ * on and that change that failure (let the node pass: a Reshape's shape,
+ * a Resize's sizes; or show the real error: a training-mode Dropout) are
+ * frozen to constants (ir_freeze_input), and inference goes on; the other
+ * inputs stay inputs. frozen[i] (g->ninputs entries, as on entry) tells
+ * which were frozen. False after reporting what still fails. */
+bool ir_infer_shapes_binding(ir_graph *g, const void *const *avail,
+			     bool *frozen, nn_diag *d);
 /* The evaluation step of ir_infer_shapes for one typed node: if every
  * present input has data and the outputs are small (<= 1<<24 elements),
  * fills the outputs' data (in g->weights). False only on an eval error. */

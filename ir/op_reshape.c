@@ -220,6 +220,19 @@ ir_shape_reshape(ir_graph *g, ir_node *n, nn_diag *d)
 	case OP_Unsqueeze: ok = unsqueeze_shape(n, &x->shape, &s, d); break;
 	case OP_Dropout: {
 		const ir_value *r = opt_in(n, 1), *t = opt_in(n, 2);
+		/* Generated code is the identity: it must know at compile
+		 * time that the node does not drop (nncc-run freezes these
+		 * inputs to the data given). */
+		if (t && !t->data) {
+			nn_error_node(d, n, "training_mode (input 2) must be a "
+				      "constant");
+			return false;
+		}
+		if (r && !r->data && t && ir_load_i64(t->data, t->dtype, 0)) {
+			nn_error_node(d, n, "ratio (input 1) must be a constant "
+				      "in training mode");
+			return false;
+		}
 		if (dropout_training(n, r ? r->data : NULL,
 				     t ? t->data : NULL)) {
 			nn_error_node(d, n, "training-mode Dropout (random) "

@@ -202,8 +202,8 @@ make_plan(const ir_node *n, const void *roi, const void *sc, const void *sz,
 	for (int i = 1; i < 4; i++) {
 		int64_t c = count_of(n, i), want = i == 1 ? 2 * na : na;
 		const void *data = i == 1 ? roi : i == 2 ? sc : sz;
-		/* roi matters only to tf_crop_and_resize, and its data only
-		 * to the output shape when scales are given. */
+		/* roi matters only to tf_crop_and_resize; generated code
+		 * bakes it in, so it is needed with sizes too. */
 		if (c == 0 || (i == 1 && p->ct != CT_TF_CROP))
 			continue;
 		if (c != want) {
@@ -212,7 +212,7 @@ make_plan(const ir_node *n, const void *roi, const void *sc, const void *sz,
 				      (long long)want);
 			return false;
 		}
-		if (!data && !(i == 1 && nz > 0)) {
+		if (!data) {
 			nn_error_node(d, n, "input '%s' must be a constant",
 				      names[i]);
 			return false;

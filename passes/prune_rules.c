@@ -134,7 +134,7 @@ parse_line(char *line, int lno, const char *path, const cmp_spec *dflt,
 				   "block=RxC, seed= or sparsity=)", w[i]);
 			return false;
 		}
-	char where[64];
+	char where[4200]; /* a path of up to PATH_MAX, then ":LINE" */
 	snprintf(where, sizeof where, "%s:%d", path, lno);
 	if (!cmp_spec_check(&s, where, d))
 		return false;

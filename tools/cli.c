@@ -40,6 +40,56 @@ cli_add_input_shape(const char *tool, fe_input_shape **shapes, int *n,
 	return true;
 }
 
+bool
+cli_add_input_value(const char *tool, fe_input_value **vals, int *n,
+		    const char *arg)
+{
+	const char *eq = strrchr(arg, '=');
+	size_t len = strlen(arg), k;
+	fe_input_value *v;
+	nnrt_array a;
+	char e[256], *name;
+
+	if (!eq || eq == arg || !eq[1]) {
+		fprintf(stderr, "%s: error: malformed --input-value '%s' "
+			"(expected NAME=SCALAR or NAME=FILE.npy)\n", tool, arg);
+		return false;
+	}
+	*vals = nn_xrealloc(*vals, sizeof **vals * (size_t)(*n + 1));
+	v = memset(&(*vals)[*n], 0, sizeof **vals);
+	k = strlen(eq + 1);
+	if (k >= 4 && !strcmp(eq + 1 + k - 4, ".npy")) {
+		int rc = cli_read_npy(eq + 1, &a, e, sizeof e);
+		if (rc != 0) {
+			fprintf(stderr, "%s: error: --input-value %s: cannot "
+				"read '%s': %s\n", tool, arg, eq + 1, e);
+			return false;
+		}
+		v->path = eq + 1;
+		v->dtype = (ir_dtype)a.dtype; /* NNRT_* are ONNX's codes */
+		v->shape.rank = a.rank;
+		memcpy(v->shape.dim, a.dim, sizeof(int64_t) * (size_t)a.rank);
+		v->data = a.data; /* freed by cli_free_input_values */
+	} else
+		v->text = eq + 1;
+	name = nn_xmalloc(len + 1);
+	memcpy(name, arg, (size_t)(eq - arg));
+	name[eq - arg] = 0;
+	v->name = name;
+	(*n)++;
+	return true;
+}
+
+void
+cli_free_input_values(fe_input_value *vals, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free((void *)vals[i].name);
+		free((void *)vals[i].data);
+	}
+	free(vals);
+}
+
 int
 cli_add_file(const char *tool, const char **list, int *n, int max,
 	     const char *flag, const char *v)

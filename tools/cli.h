@@ -17,6 +17,13 @@ const char *cli_value(const char *tool, int argc, char **argv, int *i,
  * caller frees it); false after reporting a malformed one. */
 bool cli_add_input_shape(const char *tool, fe_input_shape **shapes, int *n,
 			 const char *arg);
+/* Appends --input-value "NAME=SCALAR" or "NAME=FILE.npy" (the last '='
+ * splits; a value ending in .npy is read now) to *vals (grown with
+ * realloc); false after reporting a malformed one or a file that cannot
+ * be read. Free the list with cli_free_input_values. */
+bool cli_add_input_value(const char *tool, fe_input_value **vals, int *n,
+			 const char *arg);
+void cli_free_input_values(fe_input_value *vals, int n);
 /* Appends v to the repeatable file flag's list (at most max); 1, or -1
  * after "TOOL: error: FLAG: more than MAX files". */
 int cli_add_file(const char *tool, const char **list, int *n, int max,

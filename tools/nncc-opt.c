@@ -22,6 +22,8 @@ typedef struct opt_args {
 	pass_run_opts run;
 	fe_input_shape *shapes;
 	int nshapes;
+	fe_input_value *values; /* --input-value */
+	int nvalues;
 	/* data for the data-driven passes: one file per graph input */
 	const char *calib[16], *eval[16], *labels;
 	int ncalib, neval;
@@ -49,6 +51,9 @@ usage(FILE *f)
 		"  --print-stats         per-pass statistics table on stderr\n"
 		"  --input-shape N=DIMS  bind input N's shape, e.g. "
 		"x=1x3x224x224 (repeatable)\n"
+		"  --input-value N=V     freeze input N to a constant: a scalar "
+		"or a .npy file\n"
+		"                        (repeatable)\n"
 		"  --calib FILE.npy      calibration samples of the data-driven "
 		"passes, along\n"
 		"                        dim 0; one file per graph input, in "
@@ -112,6 +117,9 @@ parse_valued(opt_args *a, int argc, char **argv, int *i)
 		a->run.print_after = v;
 	else if (!bad && (v = VALUE("--input-shape")))
 		return cli_add_input_shape(TOOL, &a->shapes, &a->nshapes, v) ? 1 : -1;
+	else if (!bad && (v = VALUE("--input-value")))
+		return cli_add_input_value(TOOL, &a->values, &a->nvalues, v)
+			       ? 1 : -1;
 	else if (!bad && (v = VALUE("--calib")))
 		return cli_add_file(TOOL, a->calib, &a->ncalib, 16, "--calib",
 				    v);
@@ -184,7 +192,8 @@ read_stdin(size_t *len)
 static ir_graph *
 load(const opt_args *a, nn_diag *d)
 {
-	fe_options fo = { a->shapes, a->nshapes };
+	fe_options fo = {.shapes = a->shapes, .nshapes = a->nshapes,
+			 .values = a->values, .nvalues = a->nvalues};
 	ir_graph *g;
 	char *text;
 	size_t len;
@@ -194,7 +203,7 @@ load(const opt_args *a, nn_diag *d)
 	text = read_stdin(&len);
 	g = ir_parse(text, len, d);
 	free(text);
-	if (g && !ir_verify(g, d)) {
+	if (g && (!fe_freeze_text_values(g, &fo, d) || !ir_verify(g, d))) {
 		ir_graph_free(g);
 		return NULL;
 	}
@@ -269,5 +278,6 @@ main(int argc, char **argv)
 	} else if (r == 0)
 		r = run(&a);
 	free(a.shapes);
+	cli_free_input_values(a.values, a.nvalues);
 	return r;
 }

@@ -21,7 +21,19 @@ typedef struct run_args {
 	double rtol, atol;
 	fe_input_shape *shapes;
 	int nshapes;
+	fe_input_value *values; /* --input-value */
+	int nvalues;
 } run_args;
+
+/* The .npy inputs as given (all), and which of them the import froze
+ * because shape inference needed their value (fe_options.avail); the
+ * graph's inputs are the others, in order. */
+typedef struct run_inputs {
+	int n;
+	nnrt_array *arr;
+	const char **frozen; /* the frozen input's name, or NULL */
+	fe_input_value *avail;
+} run_inputs;
 
 typedef struct tensor_set {
 	int n;
@@ -48,6 +60,14 @@ usage(FILE *f)
 		"                        of output 0 against these integer "
 		"labels\n"
 		"  --input-shape N=DIMS  bind input N's shape (repeatable)\n"
+		"  --input-value N=V     freeze input N to a constant (a scalar "
+		"or a .npy file;\n"
+		"                        repeatable); then IN.npy... are the "
+		"other inputs'.\n"
+		"                        An input whose value shape inference "
+		"needs (a Reshape's\n"
+		"                        shape, ...) is frozen to its IN.npy "
+		"by itself\n"
 		"  --help                this text\n");
 }
 
@@ -77,7 +97,8 @@ static int
 parse_valued(run_args *a, const char *s, const char *v)
 {
 	if (strcmp(s, "-o") && strcmp(s, "--rtol") && strcmp(s, "--atol") &&
-	    strcmp(s, "--labels") && strcmp(s, "--input-shape"))
+	    strcmp(s, "--labels") && strcmp(s, "--input-shape") &&
+	    strcmp(s, "--input-value"))
 		return 0;
 	if (!v) {
 		fprintf(stderr, TOOL ": error: %s needs a value\n", s);
@@ -91,6 +112,9 @@ parse_valued(run_args *a, const char *s, const char *v)
 		return parse_double(s, v, &a->atol) ? 1 : -1;
 	else if (!strcmp(s, "--labels"))
 		a->labels = v;
+	else if (!strcmp(s, "--input-value"))
+		return cli_add_input_value(TOOL, &a->values, &a->nvalues, v)
+			       ? 1 : -1;
 	else if (!cli_add_input_shape(TOOL, &a->shapes, &a->nshapes, v))
 		return -1;
 	return 1;
@@ -211,40 +235,121 @@ check_input(const ir_value *v, int i, const nnrt_array *a, const char *path,
 	return false;
 }
 
+/* Reads every IN.npy before the model is imported, so that the import
+ * can freeze the inputs whose value shape inference needs. Input 0 of
+ * --labels (many samples) is never frozen. A file that cannot be read is
+ * reported later (check_read), after the model's own errors. */
+static void
+read_inputs(const run_args *a, run_inputs *r)
+{
+	char err[256];
+	int i;
+
+	r->n = a->nin;
+	r->arr = nn_xcalloc((size_t)r->n + 1, sizeof *r->arr);
+	r->frozen = nn_xcalloc((size_t)r->n + 1, sizeof *r->frozen);
+	r->avail = nn_xcalloc((size_t)r->n + 1, sizeof *r->avail);
+	for (i = 0; i < r->n; i++) {
+		fe_input_value *v = &r->avail[i];
+
+		if (cli_read_npy(a->in[i], &r->arr[i], err, sizeof err) != 0) {
+			memset(&r->arr[i], 0, sizeof r->arr[i]);
+			continue; /* dtype IR_UNDEF: never frozen */
+		}
+		v->path = a->in[i];
+		v->dtype = a->labels && i == 0 ? IR_UNDEF
+					       : (ir_dtype)r->arr[i].dtype;
+		v->shape.rank = r->arr[i].rank;
+		memcpy(v->shape.dim, r->arr[i].dim,
+		       sizeof(int64_t) * (size_t)r->arr[i].rank);
+		v->data = r->arr[i].data;
+	}
+}
+
+/* Reports the first IN.npy that could not be read (by reading it again:
+ * one that has become readable since is used as it is now). */
 static bool
-load_inputs(const run_args *a, const ir_graph *g, nnrt_array *arr)
+check_read(const run_args *a, run_inputs *r)
 {
 	int i;
 
-	if (a->nin != g->ninputs) {
-		fprintf(stderr, TOOL ": error: %s: the graph has %d input%s, "
-			"%d .npy file%s given\n", a->model, g->ninputs,
-			g->ninputs == 1 ? "" : "s", a->nin,
-			a->nin == 1 ? "" : "s");
-		for (i = 0; i < g->ninputs; i++) {
-			char t[200];
-
-			value_type_str(g->inputs[i], t, sizeof t);
-			fprintf(stderr, TOOL ": note: input %d '%s': %s\n", i,
-				ir_value_label(g->inputs[i]), t);
-		}
-		return false;
-	}
-	for (i = 0; i < a->nin; i++)
-		if (!load_npy(a->in[i], &arr[i]))
+	for (i = 0; i < r->n; i++)
+		if (!r->avail[i].path && !load_npy(a->in[i], &r->arr[i]))
 			return false;
 	return true;
 }
 
-static bool
-check_inputs(const run_args *a, const ir_graph *g, const nnrt_array *arr)
+static void
+free_inputs(run_inputs *r)
 {
 	int i;
 
-	for (i = 0; i < a->nin; i++)
-		if (!check_input(g->inputs[i], i, &arr[i], a->in[i],
-				 a->labels && i == 0))
+	for (i = 0; r->arr && i < r->n; i++)
+		nnrt_array_free(&r->arr[i]);
+	free(r->arr);
+	free((void *)r->frozen);
+	free(r->avail);
+}
+
+static void
+set_options(const run_args *a, const run_inputs *r, fe_options *fo,
+	    const fe_input_shape *sh, int nsh, const char **frozen)
+{
+	memset(fo, 0, sizeof *fo);
+	fo->shapes = sh;
+	fo->nshapes = nsh;
+	fo->values = a->values;
+	fo->nvalues = a->nvalues;
+	fo->avail = r->avail;
+	fo->navail = r->n;
+	fo->frozen = frozen;
+}
+
+/* The .npy index of graph input k: the k-th file not frozen. */
+static int
+kept(const run_inputs *r, int k)
+{
+	int i;
+
+	for (i = 0; i < r->n; i++)
+		if (!r->frozen[i] && k-- == 0)
+			return i;
+	nn_unreachable();
+}
+
+static bool
+check_count(const run_args *a, const ir_graph *g, const run_inputs *r)
+{
+	int i, nf = 0;
+
+	for (i = 0; i < r->n; i++)
+		nf += r->frozen[i] != NULL;
+	if (a->nin - nf == g->ninputs)
+		return true;
+	fprintf(stderr, TOOL ": error: %s: the graph has %d input%s, %d .npy "
+		"file%s given\n", a->model, g->ninputs,
+		g->ninputs == 1 ? "" : "s", a->nin, a->nin == 1 ? "" : "s");
+	for (i = 0; i < g->ninputs; i++) {
+		char t[200];
+
+		value_type_str(g->inputs[i], t, sizeof t);
+		fprintf(stderr, TOOL ": note: input %d '%s': %s\n", i,
+			ir_value_label(g->inputs[i]), t);
+	}
+	return false;
+}
+
+static bool
+check_inputs(const run_args *a, const ir_graph *g, const run_inputs *r)
+{
+	int k, i;
+
+	for (k = 0; k < g->ninputs; k++) {
+		i = kept(r, k);
+		if (!check_input(g->inputs[k], k, &r->arr[i], a->in[i],
+				 a->labels && k == 0))
 			return false;
+	}
 	return true;
 }
 
@@ -265,36 +370,37 @@ user_bound(const run_args *a, const char *name)
  * fixes that dimension, the mismatch is reported as usual). Input 0 of
  * --labels keeps the model's batch (samples run batch by batch). */
 static void
-rebind_inputs(const run_args *a, ir_graph **gp, const nnrt_array *arr)
+rebind_inputs(const run_args *a, ir_graph **gp, run_inputs *r)
 {
 	fe_input_shape *sh = nn_xcalloc((size_t)(a->nshapes + a->nin) + 1,
 					sizeof *sh);
+	const char **frozen = nn_xcalloc((size_t)r->n + 1, sizeof *frozen);
 	const char *ext = strrchr(a->model, '.');
-	int i, n = a->nshapes;
+	int k, n = a->nshapes;
 	ir_graph *g2 = NULL;
 	fe_options fo;
 	nn_diag d;
 
 	if (a->nshapes) /* memcpy from NULL is undefined even for 0 bytes */
 		memcpy(sh, a->shapes, sizeof *sh * (size_t)a->nshapes);
-	for (i = a->labels ? 1 : 0; i < a->nin; i++) {
-		const ir_value *v = (*gp)->inputs[i];
+	for (k = a->labels ? 1 : 0; k < (*gp)->ninputs; k++) {
+		const ir_value *v = (*gp)->inputs[k];
+		const nnrt_array *arr = &r->arr[kept(r, k)];
 
-		if (v->shape.rank != arr[i].rank || !v->name ||
+		if (v->shape.rank != arr->rank || !v->name ||
 		    user_bound(a, v->name) ||
-		    !memcmp(v->shape.dim, arr[i].dim,
-			    sizeof(int64_t) * (size_t)arr[i].rank))
+		    !memcmp(v->shape.dim, arr->dim,
+			    sizeof(int64_t) * (size_t)arr->rank))
 			continue;
 		sh[n].name = v->name;
-		sh[n].shape.rank = arr[i].rank;
-		memcpy(sh[n++].shape.dim, arr[i].dim,
-		       sizeof(int64_t) * (size_t)arr[i].rank);
+		sh[n].shape.rank = arr->rank;
+		memcpy(sh[n++].shape.dim, arr->dim,
+		       sizeof(int64_t) * (size_t)arr->rank);
 	}
 	nn_diag_init(&d, TOOL, a->model);
 	d.out = fopen("/dev/null", "w");
 	if (n > a->nshapes && ext && !strcmp(ext, ".onnx") && d.out) {
-		fo.shapes = sh;
-		fo.nshapes = n;
+		set_options(a, r, &fo, sh, n, frozen);
 		g2 = fe_load_model(a->model, &fo, &d);
 	}
 	if (d.out)
@@ -302,8 +408,24 @@ rebind_inputs(const run_args *a, ir_graph **gp, const nnrt_array *arr)
 	if (g2) {
 		ir_graph_free(*gp);
 		*gp = g2;
+		memcpy((void *)r->frozen, frozen, sizeof *frozen * (size_t)r->n);
 	}
+	free((void *)frozen);
 	free(sh);
+}
+
+/* Says which inputs the import froze, and how to compile the same. */
+static void
+note_frozen(const run_args *a, const run_inputs *r)
+{
+	int i;
+
+	for (i = 0; i < r->n; i++)
+		if (r->frozen[i])
+			fprintf(stderr, TOOL ": note: input '%s' frozen to %s: "
+				"shape inference needs its value (nncc: "
+				"--input-value %s=%s)\n", r->frozen[i],
+				a->in[i], r->frozen[i], a->in[i]);
 }
 
 static void
@@ -658,34 +780,39 @@ check_counts(const run_args *a, const ir_graph *g)
 }
 
 static bool
-run_model(const run_args *a, ir_graph **gp, nn_diag *d)
+run_model(const run_args *a, ir_graph **gp, run_inputs *r, nn_diag *d)
 {
-	int n = (*gp)->ninputs;
-	nnrt_array *in = nn_xcalloc((size_t)n + 1, sizeof *in);
-	const void **ptr = nn_xcalloc((size_t)n + 1, sizeof *ptr);
+	const void **ptr;
 	tensor_set out = { 0, NULL, NULL };
 	ir_graph *g;
 	bool ok;
-	int i;
+	int k;
 
-	ok = check_counts(a, *gp) && load_inputs(a, *gp, in);
+	ok = check_counts(a, *gp) && check_count(a, *gp, r) &&
+	     check_read(a, r);
 	if (ok)
-		rebind_inputs(a, gp, in);
+		rebind_inputs(a, gp, r);
 	g = *gp;
-	ok = ok && check_counts(a, g) && check_inputs(a, g, in);
-	if (ok && a->labels)
+	ok = ok && check_counts(a, g) && check_count(a, g, r) &&
+	     check_inputs(a, g, r);
+	if (ok)
+		note_frozen(a, r);
+	ptr = nn_xcalloc((size_t)g->ninputs + 1, sizeof *ptr);
+	if (ok && a->labels) {
+		nnrt_array *in = nn_xcalloc((size_t)g->ninputs + 1,
+					    sizeof *in);
+		for (k = 0; k < g->ninputs; k++)
+			in[k] = r->arr[kept(r, k)];
 		ok = run_labels(a, g, in, d);
-	else if (ok) {
-		for (i = 0; i < g->ninputs; i++)
-			ptr[i] = in[i].data;
+		free(in);
+	} else if (ok) {
+		for (k = 0; k < g->ninputs; k++)
+			ptr[k] = r->arr[kept(r, k)].data;
 		alloc_outputs(g, &out);
 		ok = ir_run(g, (const void *const *)ptr, out.buf, d) &&
 		     finish_outputs(a, g, &out);
 		free_outputs(&out);
 	}
-	for (i = 0; i < n; i++)
-		nnrt_array_free(&in[i]);
-	free(in);
 	free((void *)ptr);
 	return ok;
 }
@@ -694,29 +821,36 @@ int
 main(int argc, char **argv)
 {
 	run_args a;
+	run_inputs in;
 	fe_options fo;
 	ir_graph *g = NULL;
 	nn_diag d;
 	int r;
 
 	memset(&a, 0, sizeof a);
+	memset(&in, 0, sizeof in);
 	a.rtol = 1e-4;
 	a.atol = 1e-5;
 	r = parse_args(&a, argc, argv);
 	if (r == 2)
 		usage(stdout);
 	if (r == 0) {
-		fo.shapes = a.shapes;
-		fo.nshapes = a.nshapes;
+		r = 1;
 		nn_diag_init(&d, TOOL, a.model);
+		read_inputs(&a, &in);
+		set_options(&a, &in, &fo, a.shapes, a.nshapes, in.frozen);
 		g = fe_load_model(a.model, &fo, &d);
-		r = g && run_model(&a, &g, &d) ? 0 : 1;
+		if (!g) /* the data it lacked may be why */
+			check_read(&a, &in);
+		r = g && run_model(&a, &g, &in, &d) ? 0 : 1;
 	}
 	if (g)
 		ir_graph_free(g);
+	free_inputs(&in);
 	free((void *)a.in);
 	free((void *)a.out);
 	free((void *)a.expect);
 	free(a.shapes);
+	cli_free_input_values(a.values, a.nvalues);
 	return r == 2 ? 0 : r;
 }

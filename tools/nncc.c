@@ -37,6 +37,10 @@ usage(FILE *f)
 	      "  -H FILE, --emit-header FILE   write the C header\n"
 	      "  --input-shape N=DIMS    bind input N's shape, e.g. "
 	      "x=1x3x224x224 (repeatable)\n"
+	      "  --input-value N=V       freeze input N to a constant (it "
+	      "leaves the API):\n"
+	      "                          a scalar or a .npy file "
+	      "(repeatable)\n"
 	      "  --emit-ir FILE          write the IR code generation receives\n"
 	      "  --print-after=PASS      dump the IR to stderr after PASS\n"
 	      "  --print-after-all       dump the IR after every pass\n"
@@ -145,6 +149,9 @@ parse_valued(args *a, int argc, char **argv, int *i)
 		a->run.print_after = v;
 	else if (!bad && (v = VALUE("--input-shape")))
 		return cli_add_input_shape(TOOL, &a->shapes, &a->nshapes, v) ? 1 : -1;
+	else if (!bad && (v = VALUE("--input-value")))
+		return cli_add_input_value(TOOL, &a->values, &a->nvalues, v)
+			       ? 1 : -1;
 	return bad ? -1 : v ? 1 : 0;
 }
 
@@ -263,7 +270,8 @@ static ir_graph *
 load_optimized(const args *a, const char *spec, const pass_run_opts *ro,
 	       nn_diag *d)
 {
-	fe_options fo = {a->shapes, a->nshapes};
+	fe_options fo = {.shapes = a->shapes, .nshapes = a->nshapes,
+			 .values = a->values, .nvalues = a->nvalues};
 	pass_pipeline *pl = pass_pipeline_parse(spec, d);
 	ir_graph *g = pl ? fe_load_model(a->model, &fo, d) : NULL;
 
@@ -355,5 +363,6 @@ main(int argc, char **argv)
 		return 1;
 	r = compile(&a);
 	free(a.shapes);
+	cli_free_input_values(a.values, a.nvalues);
 	return r;
 }

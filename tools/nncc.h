@@ -20,6 +20,8 @@ typedef struct args {
 	pass_run_opts run;
 	fe_input_shape *shapes;
 	int nshapes;
+	fe_input_value *values; /* --input-value */
+	int nvalues;
 	/* compression (docs/compression.md); prune_spec is the pass text */
 	char prune_spec[256];
 	const char *prune, *prune_rules, *labels;

@@ -267,7 +267,8 @@ nncc_check_compression(args *a)
 void
 nncc_choose_prune_steps(args *a, nn_diag *d)
 {
-	fe_options fo = {a->shapes, a->nshapes};
+	fe_options fo = {.shapes = a->shapes, .nshapes = a->nshapes,
+			 .values = a->values, .nvalues = a->nvalues};
 	ir_graph *g;
 	int n;
 	int64_t w = 0;

@@ -142,7 +142,6 @@ def node_case(t, node_dir, name):
     for ds in onnxnode.data_sets(case):
         d = os.path.join(case, ds)
         try:
-            model, kept = onnxnode.freeze_shape_inputs(case, d)
             npys = {}
             for prefix in ("input_", "output_"):
                 npys[prefix] = []
@@ -151,11 +150,14 @@ def node_case(t, node_dir, name):
                     onnxnode.to_npy(os.path.join(d, pb), npy)
                     npys[prefix].append(npy)
             onnxnode.blank_type_only_inputs(case, npys["input_"])
+            frozen, kept = onnxnode.frozen_inputs(t.nncc_run, case,
+                                                  npys["input_"])
         except Exception as e:
             return "%s: cannot convert test data: %s" % (ds, e)
         wd = tempfile.mkdtemp(prefix="cg-")
         try:
-            exe, err = build_model(t, model, wd)
+            exe, err = build_model(t, os.path.join(case, "model.onnx"), wd,
+                                   extra=frozen)
             if err:
                 return "%s: %s" % (ds, err)
             outs = [os.path.join(wd, "out%d.npy" % k)

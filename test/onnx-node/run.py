@@ -63,24 +63,19 @@ for _w in ("hann", "hamming", "blackman"):
 
 CASE_TIMEOUT = 120  # seconds per nncc-run
 
-# Inputs that decide output shapes: (op, input index). nncc's IR has static
-# shapes, so these must be constants, as exporters emit them. The backend
-# cases pass them as graph inputs; the runner turns such graph inputs into
-# initializers holding the data set's value before running the case.
-SHAPE_INPUTS = {
-    "Reshape": (1,), "Slice": (1, 2, 3, 4), "Squeeze": (1,),
-    "Unsqueeze": (1,), "Split": (1,), "Pad": (1,), "ConstantOfShape": (0,),
-    "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,),
-    "Resize": (1, 2, 3), "Dropout": (1, 2), "Expand": (1,), "Tile": (1,),
-    "Range": (0, 1, 2), "Upsample": (1,), "Trilu": (1,),
-    "HannWindow": (0,), "HammingWindow": (0,), "BlackmanWindow": (0,),
-    "MelWeightMatrix": (0, 1, 2, 3, 4), "DFT": (1,), "STFT": (1, 3),
-    "CumSum": (1,), "OneHot": (1,), "TopK": (1,), "Compress": (1,),
-    "MaxUnpool": (2,),
-}
+# Inputs that decide output shapes (a Reshape's shape, a Resize's sizes)
+# are graph inputs in the backend cases, where exporters emit constants.
+# nncc-run freezes such an input to the data given by itself (shape
+# inference says which it needs: ir_infer_shapes_binding) and names it in
+# a note, so the runner passes every input as generated. For the compiled
+# object, run_compiled.py passes the same inputs to nncc as --input-value
+# (frozen_inputs), plus WEIGHT_INPUTS.
+#
 # Weights that nncc's code generation packs at compile time (W and R of
 # the recurrent layers): exporters emit them as initializers, the backend
-# cases as graph inputs, so the runner freezes them the same way.
+# cases as graph inputs. The interpreter runs them as inputs; the compiled
+# runner freezes them with --input-value, since code generation needs
+# them constant.
 WEIGHT_INPUTS = {"LSTM": (1, 2), "GRU": (1, 2), "RNN": (1, 2)}
 
 
@@ -158,43 +153,47 @@ def tensors(ds_dir, prefix):
     return sorted(files, key=lambda f: int(f[len(prefix):-3]))
 
 
-def freeze_shape_inputs(case_dir, ds_dir):
-    """Writes ds_dir/model_frozen.onnx with the graph inputs listed in
-    SHAPE_INPUTS turned into initializers; returns (model path, indices of
-    the graph inputs that remain)."""
+def input_names(case_dir):
     import onnx
-    model_path = os.path.join(case_dir, "model.onnx")
-    m = onnx.load(model_path)
-    names = [i.name for i in m.graph.input]
-    frozen = set()
-    nodes = list(m.graph.node)
-    # An expanded case's graph inputs are its plain sibling's: what the
-    # plain op takes as a shape input reaches the function body's shape
-    # inputs (a window's size, through Cast and Sub, is Range's limit).
-    plain = os.path.join(case_dir[:-len("_expanded")], "model.onnx")
-    if case_dir.endswith("_expanded") and os.path.exists(plain):
-        nodes += list(onnx.load(plain).graph.node)
-    for n in nodes:
+    m = onnx.load(os.path.join(case_dir, "model.onnx"))
+    inits = {t.name for t in m.graph.initializer}
+    return [i.name for i in m.graph.input if i.name not in inits]
+
+
+def weight_inputs(case_dir):
+    """Indices of the graph inputs that WEIGHT_INPUTS lists."""
+    import onnx
+    m = onnx.load(os.path.join(case_dir, "model.onnx"))
+    names = input_names(case_dir)
+    found = set()
+    for n in m.graph.node:
         if n.domain not in ("", "ai.onnx"):
             continue
-        for k in SHAPE_INPUTS.get(n.op_type, ()) + \
-                WEIGHT_INPUTS.get(n.op_type, ()):
+        for k in WEIGHT_INPUTS.get(n.op_type, ()):
             if k < len(n.input) and n.input[k] in names:
-                frozen.add(names.index(n.input[k]))
-    if not frozen:
-        return model_path, list(range(len(names)))
+                found.add(names.index(n.input[k]))
+    return found
+
+
+def frozen_inputs(nncc_run, case_dir, npys):
+    """The graph inputs the compiled object needs frozen: those nncc-run
+    freezes by itself on this data set (its notes name them) and the
+    weights of WEIGHT_INPUTS. Returns (nncc's --input-value arguments,
+    indices of the inputs that remain)."""
+    import re
+    model = os.path.join(case_dir, "model.onnx")
+    p = subprocess.run([nncc_run, model] + npys, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=CASE_TIMEOUT,
+                       universal_newlines=True)
+    names = input_names(case_dir)
+    frozen = weight_inputs(case_dir)
+    for name in re.findall(r"note: input '(.*)' frozen to ", p.stderr):
+        if name in names:
+            frozen.add(names.index(name))
+    args = []
     for j in sorted(frozen):
-        t = onnx.TensorProto()
-        with open(os.path.join(ds_dir, "input_%d.pb" % j), "rb") as f:
-            t.ParseFromString(f.read())
-        t.name = names[j]
-        m.graph.initializer.append(t)
-    keep = [i for i in m.graph.input if names.index(i.name) not in frozen]
-    del m.graph.input[:]
-    m.graph.input.extend(keep)
-    path = os.path.join(ds_dir, "model_frozen.onnx")
-    onnx.save(m, path)
-    return path, [j for j in range(len(names)) if j not in frozen]
+        args += ["--input-value", "%s=%s" % (names[j], npys[j])]
+    return args, [j for j in range(len(npys)) if j not in frozen]
 
 
 def blank_type_only_inputs(case_dir, npys):
@@ -253,7 +252,6 @@ def run_data_set(nncc_run, case_dir, ds, tol):
     """Runs one data set; returns None if it passed, else the message."""
     ds_dir = os.path.join(case_dir, ds)
     try:
-        model, kept = freeze_shape_inputs(case_dir, ds_dir)
         npys = {}
         for prefix in ("input_", "output_"):
             npys[prefix] = []
@@ -265,7 +263,7 @@ def run_data_set(nncc_run, case_dir, ds, tol):
     except Exception as e:  # a tensor numpy cannot hold (strings, ...)
         return "%s: cannot convert test data: %s%s" % (
             ds, e, import_verdict(nncc_run, case_dir))
-    args = [nncc_run, model] + [npys["input_"][j] for j in kept]
+    args = [nncc_run, os.path.join(case_dir, "model.onnx")] + npys["input_"]
     args += ["--expect"] + npys["output_"]
     args += ["--rtol", repr(tol[0]), "--atol", repr(tol[1])]
     try:

@@ -133,21 +133,49 @@ test_views(void)
 	ir_graph_free(t.g);
 
 	/* Training-mode Dropout: ratio 0 is the identity; a non-zero ratio
-	 * is random and refused at run time (training flag is data). */
+	 * is random and refused at run time. Generated code is the
+	 * identity, so the training flag must be a constant, and the ratio
+	 * too when it is set. */
 	t.g = ir_graph_new("v");
 	ir_shape s0 = {0};
 	x = ir_add_input(t.g, "x", IR_I8, &s);
 	float ratio = 0.0f;
-	ir_value *di[3] = {x, ir_add_input(t.g, "r", IR_F32, &s0),
-			   ir_add_input(t.g, "t", IR_BOOL, &s0)};
-	node(&t, OP_Dropout, 3, di, 1);
 	bool train = true;
-	const void *di_in[] = {xv, &ratio, &train};
+	ir_value *di[3] = {x, ir_add_input(t.g, "r", IR_F32, &s0),
+			   ir_add_const(t.g, "t", IR_BOOL, &s0, &train)};
+	node(&t, OP_Dropout, 3, di, 1);
+	const void *di_in[] = {xv, &ratio};
+	CHECK(!run(&t, di_in, yo));
+	CHECK(strstr(t.err, "ratio (input 1) must be a constant") != NULL);
+	ir_graph_free(t.g);
+	t.g = ir_graph_new("v");
+	x = ir_add_input(t.g, "x", IR_I8, &s);
+	di[0] = x;
+	di[1] = ir_add_const(t.g, "r", IR_F32, &s0, &ratio);
+	di[2] = ir_add_const(t.g, "t", IR_BOOL, &s0, &train);
+	node(&t, OP_Dropout, 3, di, 1);
 	CHECK(run(&t, di_in, yo));
 	CHECK(memcmp(y[0], xv, 6) == 0);
+	ir_graph_free(t.g);
 	ratio = 0.5f;
+	t.g = ir_graph_new("v");
+	x = ir_add_input(t.g, "x", IR_I8, &s);
+	di[0] = x;
+	di[1] = ir_add_const(t.g, "r", IR_F32, &s0, &ratio);
+	di[2] = ir_add_const(t.g, "t", IR_BOOL, &s0, &train);
+	node(&t, OP_Dropout, 3, di, 1);
 	CHECK(!run(&t, di_in, yo));
 	CHECK(strstr(t.err, "training-mode Dropout") != NULL);
+	ir_graph_free(t.g);
+	t.g = ir_graph_new("v");
+	x = ir_add_input(t.g, "x", IR_I8, &s);
+	di[0] = x;
+	di[1] = ir_add_const(t.g, "r", IR_F32, &s0, &ratio);
+	di[2] = ir_add_input(t.g, "t", IR_BOOL, &s0);
+	node(&t, OP_Dropout, 3, di, 1);
+	CHECK(!run(&t, di_in, yo));
+	CHECK(strstr(t.err, "training_mode (input 2) must be a constant") !=
+	      NULL);
 	ir_graph_free(t.g);
 
 	/* Squeezing a dim that is not 1. */
