@@ -199,6 +199,9 @@ LLVMValueRef cg_load_c(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx,
 		       ir_dtype t);
 void cg_store_c(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx,
 		LLVMValueRef v, ir_dtype t);
+/* Element idx of the node's input k as an f64 (kernels that compute in
+ * double as the interpreter does). */
+LLVMValueRef cg_load_f64(cg_fn *f, int k, LLVMValueRef idx);
 /* Merges adjacent dims (and drops size-1 dims) of an iteration space
  * where every stride array st[0..nst-1] stays linear. */
 void cg_coalesce(int *rank, int64_t *dims, int nst, int64_t (*st)[IR_MAX_RANK]);

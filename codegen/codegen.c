@@ -705,6 +705,15 @@ cg_load_c(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx, ir_dtype t)
 	return cg_ctype(t) == t ? v : cg_convert(f, v, t, cg_ctype(t));
 }
 
+LLVMValueRef
+cg_load_f64(cg_fn *f, int k, LLVMValueRef idx)
+{
+	ir_dtype t = f->n->in[k]->dtype;
+
+	return cg_convert(f, cg_load_c(f, f->in[k], idx, t), cg_ctype(t),
+			  IR_F64);
+}
+
 void
 cg_store_c(cg_fn *f, LLVMValueRef ptr, LLVMValueRef idx, LLVMValueRef v,
 	   ir_dtype t)

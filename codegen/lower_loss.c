@@ -7,15 +7,6 @@
 
 #include "cg_internal.h"
 
-static LLVMValueRef
-load_f64(cg_fn *f, int i, LLVMValueRef idx)
-{
-	ir_dtype t = f->n->in[i]->dtype;
-
-	return cg_convert(f, cg_load_c(f, f->in[i], idx, t), cg_ctype(t),
-			  IR_F64);
-}
-
 static void
 accumulate(cg_fn *f, LLVMValueRef acc, LLVMValueRef v)
 {
@@ -38,13 +29,13 @@ log_sum_exp(cg_fn *f, const ir_loss *l, LLVMValueRef base)
 	c = cg_loop_begin(f, l->c, &lp);
 	i = cg_iadd(f, base, cg_imul(f, c, l->d));
 	LLVMBuildStore(f->b, cg_max(f, IR_F64, LLVMBuildLoad2(f->b, f->c->f64,
-		mx, ""), load_f64(f, 0, i)), mx);
+		mx, ""), cg_load_f64(f, 0, i)), mx);
 	cg_loop_end(f, &lp);
 	m = LLVMBuildLoad2(f->b, f->c->f64, mx, "");
 	c = cg_loop_begin(f, l->c, &lp);
 	i = cg_iadd(f, base, cg_imul(f, c, l->d));
 	accumulate(f, s, cg_libm(f, "exp", IR_F64, LLVMBuildFSub(f->b,
-		load_f64(f, 0, i), m, "")));
+		cg_load_f64(f, 0, i), m, "")));
 	cg_loop_end(f, &lp);
 	lse = LLVMBuildFAdd(f->b, m, cg_libm(f, "log", IR_F64,
 		LLVMBuildLoad2(f->b, f->c->f64, s, "")), "");
@@ -52,7 +43,7 @@ log_sum_exp(cg_fn *f, const ir_loss *l, LLVMValueRef base)
 		c = cg_loop_begin(f, l->c, &lp);
 		i = cg_iadd(f, base, cg_imul(f, c, l->d));
 		cg_store_c(f, f->out[1], i, cg_convert(f, LLVMBuildFSub(f->b,
-			load_f64(f, 0, i), lse, ""), IR_F64, cg_ctype(t)), t);
+			cg_load_f64(f, 0, i), lse, ""), IR_F64, cg_ctype(t)), t);
 		cg_loop_end(f, &lp);
 	}
 	return lse;
@@ -79,10 +70,10 @@ loss_at(cg_fn *f, const ir_loss *l, LLVMValueRef a, LLVMValueRef e,
 	cg_runtime_error(f, bad, CG_ERR_INDEX);
 	ts = LLVMBuildSelect(f->b, LLVMBuildOr(f->b, ign, bad, ""),
 			     cg_i64(f, 0), tv, "");
-	x = load_f64(f, 0, cg_iadd(f, base, cg_imul(f, ts, l->d)));
+	x = cg_load_f64(f, 0, cg_iadd(f, base, cg_imul(f, ts, l->d)));
 	if (n->op == OP_SoftmaxCrossEntropyLoss)
 		x = LLVMBuildFSub(f->b, x, log_sum_exp(f, l, base), "");
-	w = n->nin > 2 && n->in[2] ? load_f64(f, 2, ts)
+	w = n->nin > 2 && n->in[2] ? cg_load_f64(f, 2, ts)
 				   : cg_fconst(f, IR_F64, 1);
 	zero = cg_fconst(f, IR_F64, 0);
 	w = LLVMBuildSelect(f->b, ign, zero, w, "");

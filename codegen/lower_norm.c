@@ -125,18 +125,9 @@ typedef struct group_axes {
 	int64_t rd[IR_MAX_RANK], rs[IR_MAX_RANK];
 } group_axes;
 
-/* Element i of input k as f64: the group normalizations and LRN compute
- * in f64 as the interpreter does, so that a group of (nearly) equal
- * values, whose variance is all rounding, normalizes as it does there. */
-static LLVMValueRef
-load64(cg_fn *f, int k, LLVMValueRef i)
-{
-	ir_dtype t = f->n->in[k]->dtype;
-
-	return cg_convert(f, cg_load_c(f, f->in[k], i, t), cg_ctype(t),
-			  IR_F64);
-}
-
+/* The group normalizations and LRN compute in f64 (cg_load_f64) as the
+ * interpreter does, so that a group of (nearly) equal values, whose
+ * variance is all rounding, normalizes as it does there. */
 static void
 store64(cg_fn *f, LLVMValueRef i, LLVMValueRef v)
 {
@@ -156,7 +147,7 @@ group_mean(cg_fn *f, const group_axes *ga, LLVMValueRef base,
 
 	LLVMBuildStore(f->b, cg_fconst(f, ct, 0), a);
 	cg_nest_begin(f, ga->nr, ga->rd, ivs, l);
-	v = load64(f, 0, cg_iadd(f, base, cg_linear(f, ga->nr, ivs, ga->rs,
+	v = cg_load_f64(f, 0, cg_iadd(f, base, cg_linear(f, ga->nr, ivs, ga->rs,
 		0)));
 	if (m) {
 		v = LLVMBuildFSub(f->b, v, m, "");
@@ -212,12 +203,12 @@ lower_group(cg_fn *f)
 		sd = LLVMBuildFAdd(f->b, sd, cg_fconst(f, ct, 1e-9), "");
 	cg_nest_begin(f, ga.nr, ga.rd, rv, li);
 	i = cg_iadd(f, base, cg_linear(f, ga.nr, rv, ga.rs, 0));
-	v = LLVMBuildFSub(f->b, load64(f, 0, i), mean, "");
+	v = LLVMBuildFSub(f->b, cg_load_f64(f, 0, i), mean, "");
 	v = LLVMBuildFDiv(f->b, v, sd, "");
 	if (inst) {
 		NN_ASSERT(chan >= 0);
-		v = LLVMBuildFMul(f->b, v, load64(f, 1, ivs[chan]), "");
-		v = LLVMBuildFAdd(f->b, v, load64(f, 2, ivs[chan]), "");
+		v = LLVMBuildFMul(f->b, v, cg_load_f64(f, 1, ivs[chan]), "");
+		v = LLVMBuildFAdd(f->b, v, cg_load_f64(f, 2, ivs[chan]), "");
 	}
 	store64(f, i, v);
 	cg_nest_end(f, ga.nr, li);
@@ -251,7 +242,7 @@ lower_lrn(cg_fn *f)
 		0), ""), LLVMBuildICmp(f->b, LLVMIntSLT, cc, cg_i64(f,
 		dims[1]), ""), "");
 	cc = LLVMBuildSelect(f->b, ok, cc, ivs[1], "");
-	v = load64(f, 0, cg_iadd(f, cg_iadd(f, base, cg_imul(f, cc, dims[2])),
+	v = cg_load_f64(f, 0, cg_iadd(f, cg_iadd(f, base, cg_imul(f, cc, dims[2])),
 		ivs[2]));
 	v = LLVMBuildSelect(f->b, ok, LLVMBuildFMul(f->b, v, v, ""),
 			    cg_fconst(f, ct, 0), "");
@@ -266,7 +257,7 @@ lower_lrn(cg_fn *f)
 	p[1] = cg_fconst(f, ct, ir_attr_f(n, "beta"));
 	base = cg_iadd(f, cg_iadd(f, base, cg_imul(f, ivs[1], dims[2])),
 		       ivs[2]);
-	v = LLVMBuildFDiv(f->b, load64(f, 0, base), cg_intrin(f, "pow", ct,
+	v = LLVMBuildFDiv(f->b, cg_load_f64(f, 0, base), cg_intrin(f, "pow", ct,
 		2, p), "");
 	store64(f, base, v);
 	cg_nest_end(f, 3, lo);

@@ -41,15 +41,6 @@ intrin2(cg_fn *f, const char *name, LLVMValueRef a, LLVMValueRef b)
 	return cg_intrin(f, name, IR_F64, 2, v);
 }
 
-/* Element i of input k as f64. */
-static LLVMValueRef
-load_d(cg_fn *f, int k, LLVMValueRef i)
-{
-	ir_dtype t = f->n->in[k]->dtype;
-	return cg_convert(f, cg_load_c(f, f->in[k], i, t), cg_ctype(t),
-			  IR_F64);
-}
-
 /* x in [lo, hi] (ordered: false for NaN). */
 static LLVMValueRef
 in_range(cg_fn *f, LLVMValueRef x, double lo, double hi)
@@ -71,7 +62,7 @@ tap(cg_fn *f, LLVMValueRef base, int64_t h, int64_t w, LLVMValueRef xi,
 		dc(f, 0), ""), f->c->i64, "");
 	LLVMValueRef y = LLVMBuildFPToSI(f->b, LLVMBuildSelect(f->b, ok, yi,
 		dc(f, 0), ""), f->c->i64, "");
-	LLVMValueRef v = load_d(f, 0, cg_iadd(f, base, cg_iadd(f, cg_imul(f,
+	LLVMValueRef v = cg_load_f64(f, 0, cg_iadd(f, base, cg_iadd(f, cg_imul(f,
 		y, w), x)));
 	return LLVMBuildSelect(f->b, ok, v, dc(f, 0), "");
 }
@@ -205,8 +196,8 @@ lower_grid(cg_fn *f)
 		return false;
 	cg_nest_begin(f, 3, dims, ivs, l);
 	gi = cg_imul(f, cg_iadd(f, cg_imul(f, ivs[0], hw), ivs[2]), 2);
-	ix = grid_unnorm(f, load_d(f, 1, gi), x->dim[3], ac);
-	iy = grid_unnorm(f, load_d(f, 1, cg_iadd(f, gi, cg_i64(f, 1))),
+	ix = grid_unnorm(f, cg_load_f64(f, 1, gi), x->dim[3], ac);
+	iy = grid_unnorm(f, cg_load_f64(f, 1, cg_iadd(f, gi, cg_i64(f, 1))),
 			 x->dim[2], ac);
 	base = cg_imul(f, cg_iadd(f, cg_imul(f, ivs[0], x->dim[1]), ivs[1]),
 		       x->dim[2] * x->dim[3]);
@@ -249,7 +240,7 @@ roi_box_of(cg_fn *f, LLVMValueRef r, bool half, roi_box *rb)
 	LLVMValueRef c[4], rw, rh, b, bad;
 
 	for (int j = 0; j < 4; j++)
-		c[j] = fsub(f, fmul(f, load_d(f, 1, cg_iadd(f, cg_imul(f, r,
+		c[j] = fsub(f, fmul(f, cg_load_f64(f, 1, cg_iadd(f, cg_imul(f, r,
 			4), cg_i64(f, j))), dc(f, ss)), dc(f, half ? 0.5 : 0));
 	rw = fsub(f, c[2], c[0]);
 	rh = fsub(f, c[3], c[1]);
@@ -316,7 +307,7 @@ roi_point(cg_fn *f, LLVMValueRef base, LLVMValueRef y, LLVMValueRef x,
 	for (int q = 0; q < 4; q++) {
 		pos[q] = LLVMBuildSelect(f->b, ok, pos[q], cg_i64(f, 0), "");
 		wt[q] = LLVMBuildSelect(f->b, ok, wt[q], dc(f, 0), "");
-		v[q] = fmul(f, wt[q], load_d(f, 0, cg_iadd(f, base, pos[q])));
+		v[q] = fmul(f, wt[q], cg_load_f64(f, 0, cg_iadd(f, base, pos[q])));
 	}
 	if (max)
 		return cg_max(f, IR_F64, cg_max(f, IR_F64, v[0], v[1]),

@@ -467,6 +467,16 @@ ir_value_label(const ir_value *v)
 	return buf[k];
 }
 
+bool
+ir_check_float_input(const ir_node *n, int i, nn_diag *d)
+{
+	if (ir_dtype_is_float(n->in[i]->dtype))
+		return true;
+	nn_error_node(d, n, "input %d ('%s'): dtype %s not supported", i,
+		      ir_value_label(n->in[i]), ir_dtype_name(n->in[i]->dtype));
+	return false;
+}
+
 const char *
 ir_node_label(const ir_node *n)
 {

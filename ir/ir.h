@@ -418,6 +418,8 @@ bool ir_is_const(const ir_value *v); /* def == NULL && !is_input */
 /* A readable name for messages: the ONNX name, or "%id". */
 const char *ir_value_label(const ir_value *v);
 const char *ir_node_label(const ir_node *n); /* node name, or "" */
+/* True if n's input i is a float tensor, else an error naming it. */
+bool ir_check_float_input(const ir_node *n, int i, nn_diag *d);
 
 /* ------------------------------------------------------------------ */
 /* ops.c: per-kind hooks, indexed by ir_kind (designated initializers).

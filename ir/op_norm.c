@@ -8,16 +8,6 @@
 #include "ir.h"
 
 static bool
-float_input(const ir_node *n, int i, nn_diag *d)
-{
-	if (ir_dtype_is_float(n->in[i]->dtype))
-		return true;
-	nn_error_node(d, n, "input %d ('%s'): dtype %s not supported", i,
-		      ir_value_label(n->in[i]), ir_dtype_name(n->in[i]->dtype));
-	return false;
-}
-
-static bool
 shape_bn(ir_node *n, nn_diag *d)
 {
 	static const char *const names[] = {"X", "scale", "B", "mean", "var"};
@@ -35,7 +25,7 @@ shape_bn(ir_node *n, nn_diag *d)
 	}
 	for (int i = 0; i < 5; i++) {
 		const ir_shape *s = &n->in[i]->shape;
-		if (!float_input(n, i, d))
+		if (!ir_check_float_input(n, i, d))
 			return false;
 		if (i > 0 && (s->rank != 1 || s->dim[0] != xs->dim[1])) {
 			nn_error_node(d, n, "input '%s' must have shape [%lld] "
@@ -86,14 +76,14 @@ ln_param(const ir_node *n, int i, int axis, nn_diag *d)
 			      "normalized dims %d.. of %s",
 			      i == 1 ? "scale" : "bias", a, axis, b);
 	}
-	return ok && float_input(n, i, d);
+	return ok && ir_check_float_input(n, i, d);
 }
 
 static bool
 shape_ln(ir_node *n, nn_diag *d)
 {
 	int axis;
-	if (!float_input(n, 0, d) || !ln_axis(n, &axis, d) ||
+	if (!ir_check_float_input(n, 0, d) || !ln_axis(n, &axis, d) ||
 	    !ln_param(n, 1, axis, d) ||
 	    (n->nin > 2 && n->in[2] && !ln_param(n, 2, axis, d)))
 		return false;
@@ -147,7 +137,7 @@ shape_in(ir_node *n, nn_diag *d)
 	}
 	for (int i = 0; i < 3; i++) {
 		const ir_shape *s = &n->in[i]->shape;
-		if (!float_input(n, i, d))
+		if (!ir_check_float_input(n, i, d))
 			return false;
 		if (i > 0 && (s->rank != 1 || s->dim[0] != xs->dim[1])) {
 			nn_error_node(d, n, "input '%s' must have shape [%lld] "
@@ -162,7 +152,7 @@ shape_in(ir_node *n, nn_diag *d)
 static bool
 shape_lrn(ir_node *n, nn_diag *d)
 {
-	if (!float_input(n, 0, d))
+	if (!ir_check_float_input(n, 0, d))
 		return false;
 	if (n->in[0]->shape.rank < 2) {
 		nn_error_node(d, n, "input has rank %d, expected N x C x ...",
@@ -187,7 +177,7 @@ ir_shape_norm(ir_graph *g, ir_node *n, nn_diag *d)
 	case OP_InstanceNormalization: ok = shape_in(n, d); break;
 	case OP_LRN: ok = shape_lrn(n, d); break;
 	default:
-		ok = float_input(n, 0, d) && ir_norm_axes(n, mask, d);
+		ok = ir_check_float_input(n, 0, d) && ir_norm_axes(n, mask, d);
 	}
 	if (ok) {
 		n->out[0]->dtype = n->in[0]->dtype;

@@ -38,21 +38,11 @@ ir_grid_modes(const ir_node *n, int *mode, int *pad, nn_diag *d)
 }
 
 static bool
-float_in(const ir_node *n, int i, nn_diag *d)
-{
-	if (ir_dtype_is_float(n->in[i]->dtype))
-		return true;
-	nn_error_node(d, n, "input %d ('%s'): dtype %s not supported", i,
-		      ir_value_label(n->in[i]), ir_dtype_name(n->in[i]->dtype));
-	return false;
-}
-
-static bool
 shape_grid(ir_node *n, nn_diag *d)
 {
 	const ir_shape *x = &n->in[0]->shape, *g = &n->in[1]->shape;
 	int mode, pad;
-	if (!float_in(n, 0, d) || !float_in(n, 1, d) ||
+	if (!ir_check_float_input(n, 0, d) || !ir_check_float_input(n, 1, d) ||
 	    !ir_grid_modes(n, &mode, &pad, d))
 		return false;
 	if (x->rank != 4 || g->rank != 4 || g->dim[0] != x->dim[0] ||
@@ -214,7 +204,7 @@ shape_roi(ir_node *n, nn_diag *d)
 	const ir_shape *x = &n->in[0]->shape, *r = &n->in[1]->shape;
 	const ir_shape *b = &n->in[2]->shape;
 	bool max, half;
-	if (!float_in(n, 0, d) || !float_in(n, 1, d) ||
+	if (!ir_check_float_input(n, 0, d) || !ir_check_float_input(n, 1, d) ||
 	    !ir_roi_modes(n, &max, &half, d))
 		return false;
 	if (!ir_dtype_is_int(n->in[2]->dtype)) {

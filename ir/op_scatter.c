@@ -48,16 +48,6 @@ check_indices(const ir_node *n, int k, int ax, nn_diag *d)
 	return true;
 }
 
-static bool
-same_shape(const ir_shape *a, const ir_shape *b)
-{
-	if (a->rank != b->rank)
-		return false;
-	for (int i = 0; i < a->rank; i++)
-		if (a->dim[i] != b->dim[i])
-			return false;
-	return true;
-}
 
 static bool
 reduction_ok(ir_node *n, nn_diag *d)
@@ -119,7 +109,7 @@ shape_gather_elements(ir_node *n, nn_diag *d)
 			return false;
 		}
 	if (n->op == OP_ScatterElements) {
-		if (!same_shape(&n->in[2]->shape, ix) ||
+		if (!ir_shape_eq(&n->in[2]->shape, ix) ||
 		    n->in[2]->dtype != n->in[0]->dtype) {
 			nn_error_node(d, n, "updates must have the indices' "
 				      "shape and the data's type");

@@ -10,15 +10,15 @@ Run: /usr/bin/python3 test/e2e/ops_transformer.py TOOLS_DIR WORK_DIR CC
 Prints the ONNX op set used, then one line per check; exits 1 on failure.
 """
 import os
-import subprocess
 import sys
 
-import numpy as np
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_check as tc  # noqa: E402
+
 RTOL, ATOL = 1e-4, 1e-5
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Block(nn.Module):
@@ -53,58 +53,9 @@ class Block(nn.Module):
         return self.head(t[:, 0]), t.amax(1)
 
 
-def sh(args):
-    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       universal_newlines=True)
-    return p.returncode, p.stdout
-
-
-def close(got, exp):
-    return np.allclose(got, exp, rtol=RTOL, atol=ATOL)
-
-
 def main():
-    tools, wd, cc, rt_inc, rt_lib = sys.argv[1:6]
-    os.makedirs(wd, exist_ok=True)
     torch.manual_seed(7)
-    m = Block().eval()
-    x = torch.randn(1, 3, 16, 16)
-    onnx_path = os.path.join(wd, "block.onnx")
-    torch.onnx.export(m, (x,), onnx_path, opset_version=13,
-                      input_names=["x"], output_names=["logits", "pool"])
-    import onnx
-    ops = sorted({n.op_type for n in onnx.load(onnx_path).graph.node})
-    print("ops:", " ".join(ops))
-    with torch.no_grad():
-        exp = [e.numpy() for e in m.double()(x.double())]
-    xin = os.path.join(wd, "x.npy")
-    np.save(xin, x.numpy())
-    expf = []
-    for i, e in enumerate(exp):
-        expf.append(os.path.join(wd, "y%d.npy" % i))
-        np.save(expf[-1], e.astype(np.float32))
-    args = [os.path.join(tools, "nncc-run"), onnx_path, xin]
-    for e in expf:
-        args += ["--expect", e]
-    rc, out = sh(args + ["--rtol", str(RTOL), "--atol", str(ATOL)])
-    print("interpreter:", "ok" if rc == 0 else "FAIL\n" + out)
-    ok = rc == 0
-    obj, hdr = os.path.join(wd, "blk.o"), os.path.join(wd, "blk.h")
-    exe = os.path.join(wd, "blk_run")
-    rc, out = sh([os.path.join(tools, "nncc"), onnx_path, "-O3", "-o", obj,
-                  "-H", hdr, "--name", "blk"])
-    if rc == 0:
-        rc, out = sh([cc, "-O1", "-o", exe,
-                      os.path.join(HERE, "..", "codegen", "harness.c"), obj,
-                      "-I" + wd, "-I" + rt_inc, "-DMODEL=blk",
-                      '-DHEADER="blk.h"', rt_lib, "-lm", "-lpthread"])
-    outs = [os.path.join(wd, "got%d.npy" % i) for i in range(len(exp))]
-    if rc == 0:
-        rc, out = sh([exe, xin] + sum([["-o", o] for o in outs], []))
-    good = rc == 0 and all(close(np.load(o).reshape(e.shape), e)
-                           for o, e in zip(outs, exp))
-    print("compiled:", "ok" if good else "FAIL\n" + out)
-    return 0 if ok and good else 1
+    return tc.check(Block().eval(), torch.randn(1, 3, 16, 16), "blk", ["logits", "pool"], RTOL, ATOL)
 
 
 if __name__ == "__main__":
