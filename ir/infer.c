@@ -254,7 +254,8 @@ ir_infer_shapes_binding(ir_graph *g, const void *const *avail, bool *frozen,
 	b.in = nn_xcalloc((size_t)b.n + 1, sizeof *b.in);
 	b.need = nn_xcalloc((size_t)b.n + 1, sizeof *b.need);
 	bool *cand = nn_xcalloc((size_t)b.n + 1, sizeof *cand);
-	memcpy(b.in, g->inputs, sizeof *b.in * (size_t)b.n);
+	if (b.n) /* a graph without inputs has no array */
+		memcpy(b.in, g->inputs, sizeof *b.in * (size_t)b.n);
 	outcome o;
 	while (probe(&b, &o) && o.node && candidates(&b, o.node, cand) > 0 &&
 	       need_some(&b, &o, cand))
