@@ -43,8 +43,8 @@ typedef struct cg_plan {
 cg_plan *cg_plan_build(ir_graph *g, nn_diag *d);
 void cg_plan_free(cg_plan *p);
 /* Whether n computes something at run time: some output is not known at
- * compile time and none is empty (or it checks its inputs anyway:
- * cg_checks_when_empty). Only such a node gets a function (and a kernel:
+ * compile time and none is empty (or it checks its inputs anyway: the
+ * CHECKS flag of ops.def). Only such a node gets a function (and a kernel:
  * cg_sparse_choose). */
 bool cg_node_runs(const ir_node *n);
 cg_buf *cg_plan_find(const cg_plan *p, const ir_value *v);
@@ -248,11 +248,6 @@ LLVMValueRef cg_index(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t d);
  * indices of type it at idx, element j against dims[j % k] (all > 0). */
 void cg_check_indices(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t count,
 		      int k, const int64_t *dims);
-/* Whether n's run-time checks read data its output's size does not
- * bound (Gather's, GatherND's and ScatterND's indices, ReverseSequence's
- * lengths), so that a node with an empty output is still compiled for
- * them (cg_node_runs), as the interpreter checks them. */
-bool cg_checks_when_empty(const ir_node *n);
 /* The node function's return value: CG_OK, or its code if a check
  * failed. */
 LLVMValueRef cg_node_status(cg_fn *f);

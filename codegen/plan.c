@@ -98,7 +98,7 @@ all_data(const ir_node *n)
 static bool
 out_empty(const ir_node *n)
 {
-	if (cg_checks_when_empty(n))
+	if (ir_op_has(n->op, IR_OPF_CHECKS))
 		return false;
 	for (int i = 0; i < n->nout; i++)
 		if (n->out[i] && ir_shape_numel(&n->out[i]->shape) != 0)

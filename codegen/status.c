@@ -141,9 +141,3 @@ cg_check_indices(cg_fn *f, LLVMValueRef idx, ir_dtype it, int64_t count,
 	cg_loop_end(f, &lq);
 }
 
-bool
-cg_checks_when_empty(const ir_node *n)
-{
-	return n->op == OP_Gather || n->op == OP_ScatterND ||
-	       n->op == OP_GatherND || n->op == OP_ReverseSequence;
-}

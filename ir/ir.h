@@ -225,6 +225,7 @@ enum {
 	IR_OPF_ACT = 1 << 1,
 	IR_OPF_VACT = 1 << 2,
 	IR_OPF_NOOP = 1 << 3,
+	IR_OPF_CHECKS = 1 << 4,
 };
 
 /* The WEIGHT column: a weight layer's weight layout (input 1). */

@@ -8,6 +8,7 @@
 #define ACT IR_OPF_ACT
 #define VACT IR_OPF_VACT
 #define NOOP IR_OPF_NOOP
+#define CHECKS IR_OPF_CHECKS
 const ir_op_info ir_ops[IR_NOPS] = {
 #define OP(id, nm, mi, ma, mo, mx, k, fl, w, os) \
 	[OP_##id] = {.name = nm, .min_in = mi, .max_in = ma, .min_out = mo, \
@@ -20,6 +21,7 @@ const ir_op_info ir_ops[IR_NOPS] = {
 #undef ACT
 #undef VACT
 #undef NOOP
+#undef CHECKS
 
 const ir_kind_hooks ir_kinds[IR_NKINDS] = {
 	[IR_KIND_UNARY] = {ir_shape_unary, ir_eval_unary, "unary"},
@@ -70,6 +72,7 @@ ir_opf_name(unsigned f)
 	case IR_OPF_ACT: return "act";
 	case IR_OPF_VACT: return "vact";
 	case IR_OPF_NOOP: return "noop";
+	case IR_OPF_CHECKS: return "checks";
 	default: return NULL;
 	}
 }
