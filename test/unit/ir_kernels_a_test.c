@@ -1,18 +1,12 @@
 /* Unit test of the Conv/ConvTranspose, Gemm/MatMul, pool, norm and Resize
  * kernels: one-node graphs built through ir.h, shape inference plus the
  * interpreter, against values computed by hand (in the comments). */
-#include "unit.h"
+#include "unit_graph.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct tg {
-	ir_graph *g;
-	ir_node *n;
-	char err[512];
-} tg;
 
 static ir_value *
 input(tg *t, const char *name, ir_shape s)
@@ -24,16 +18,6 @@ static ir_value *
 cst(tg *t, const char *name, ir_dtype dt, ir_shape s, const void *data)
 {
 	return ir_add_const(t->g, name, dt, &s, data);
-}
-
-/* A fresh graph holding one node "k" whose outputs are all graph outputs. */
-static ir_node *
-node(tg *t, ir_op op, int nin, ir_value *const *in, int nout)
-{
-	t->n = ir_add_node(t->g, op, "k", nin, in, nout);
-	for (int i = 0; i < nout; i++)
-		ir_add_output(t->g, t->n->out[i]);
-	return t->n;
 }
 
 static void
@@ -65,25 +49,6 @@ static void
 set_str(tg *t, const char *name, const char *s)
 {
 	ir_set_attr(t->g, t->n, name, IR_ATTR_STRING)->s = s;
-}
-
-/* Shape inference, then (if outputs) ir_run; error text lands in t->err. */
-static bool
-run(tg *t, const void *const *inputs, void *const *outputs)
-{
-	bool ok = unit_infer_run(t->g, inputs, outputs, t->err,
-				 sizeof t->err);
-	return ok;
-}
-
-static void
-expect_error(tg *t, const char *what)
-{
-	CHECK(!run(t, NULL, NULL));
-	CHECK(strstr(t->err, "node 'k'") && strstr(t->err, what));
-	if (!strstr(t->err, what))
-		fprintf(stderr, "  expected '%s', got: %s", what, t->err);
-	ir_graph_free(t->g);
 }
 
 static bool

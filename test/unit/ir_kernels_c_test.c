@@ -1,7 +1,7 @@
 /* Unit test of the data-movement kernels (Reshape family, Transpose,
  * Concat/Split, Slice/Gather/Pad): tiny graphs built through ir.h, shape
  * inference plus the interpreter, against hand-computed values. */
-#include "unit.h"
+#include "unit_graph.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,33 +17,6 @@ ints(ir_graph *g, int k, const int64_t *v)
 #define INTS(g, ...) ints(g, \
 	(int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), \
 	(const int64_t[]){__VA_ARGS__})
-
-/* One test graph: error text of the last infer/run lands in err. */
-typedef struct tg {
-	ir_graph *g;
-	ir_node *n;
-	char err[512];
-} tg;
-
-static ir_node *
-node(tg *t, ir_op op, int nin, ir_value *const *in, int nout)
-{
-	t->n = ir_add_node(t->g, op, "k", nin, in, nout);
-	for (int i = 0; i < nout; i++)
-		ir_add_output(t->g, t->n->out[i]);
-	return t->n;
-}
-
-/* Shape inference, then (if ok) ir_run on inputs into outputs. */
-static bool
-run(tg *t, const void *const *inputs, void *const *outputs)
-{
-	bool ok = unit_infer_run(t->g, inputs, outputs, t->err,
-				 sizeof t->err);
-	if (!ok && !strstr(t->err, "error"))
-		fprintf(stderr, "no error message: %s\n", t->err);
-	return ok;
-}
 
 static bool
 has_shape(const ir_value *v, ir_shape s)
