@@ -468,6 +468,19 @@ ir_value_label(const ir_value *v)
 }
 
 bool
+ir_norm_axis(const ir_node *n, int64_t *axis, int rank, nn_diag *d)
+{
+	if (*axis < -rank || *axis >= rank) {
+		nn_error_node(d, n, "axis %lld out of range for rank %d",
+			      (long long)*axis, rank);
+		return false;
+	}
+	if (*axis < 0)
+		*axis += rank;
+	return true;
+}
+
+bool
 ir_check_float_input(const ir_node *n, int i, nn_diag *d)
 {
 	if (ir_dtype_is_float(n->in[i]->dtype))

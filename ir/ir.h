@@ -421,6 +421,8 @@ const char *ir_value_label(const ir_value *v);
 const char *ir_node_label(const ir_node *n); /* node name, or "" */
 /* True if n's input i is a float tensor, else an error naming it. */
 bool ir_check_float_input(const ir_node *n, int i, nn_diag *d);
+/* *axis in [-rank, rank) made non-negative, else an error naming n. */
+bool ir_norm_axis(const ir_node *n, int64_t *axis, int rank, nn_diag *d);
 
 /* ------------------------------------------------------------------ */
 /* ops.c: per-kind hooks, indexed by ir_kind (designated initializers).

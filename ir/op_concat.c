@@ -5,16 +5,14 @@
 
 #include "ir.h"
 
-/* Normalizes a possibly negative axis; false (reported) if out of range. */
+/* The axis attribute made non-negative; false (reported) if out of range. */
 static bool
-norm_axis(const ir_node *n, int64_t axis, int rank, int *out, nn_diag *d)
+norm_axis(const ir_node *n, int rank, int *out, nn_diag *d)
 {
-	if (axis < -rank || axis >= rank) {
-		nn_error_node(d, n, "axis %lld out of range for rank %d",
-			      (long long)axis, rank);
+	int64_t a = ir_attr_int(n, "axis", 0);
+	if (!ir_norm_axis(n, &a, rank, d))
 		return false;
-	}
-	*out = (int)(axis < 0 ? axis + rank : axis);
+	*out = (int)a;
 	return true;
 }
 
@@ -37,7 +35,7 @@ ir_shape_concat(ir_graph *g, ir_node *n, nn_diag *d)
 		nn_error_node(d, n, "missing attribute 'axis'");
 		return false;
 	}
-	if (!norm_axis(n, ir_attr_int(n, "axis", 0), x->shape.rank, &axis, d))
+	if (!norm_axis(n, x->shape.rank, &axis, d))
 		return false;
 	ir_shape s = x->shape;
 	for (int i = 1; i < n->nin; i++) {
@@ -152,7 +150,7 @@ ir_shape_split(ir_graph *g, ir_node *n, nn_diag *d)
 	(void)g;
 	const ir_value *x = n->in[0];
 	int axis;
-	if (!norm_axis(n, ir_attr_int(n, "axis", 0), x->shape.rank, &axis, d))
+	if (!norm_axis(n, x->shape.rank, &axis, d))
 		return false;
 	const ir_value *sv = n->nin > 1 ? n->in[1] : NULL;
 	int64_t *sizes = nn_xcalloc((size_t)n->nout, sizeof *sizes);

@@ -51,19 +51,6 @@ one_int(ir_node *n, int i, const char *what, int64_t *v, nn_diag *d)
 	return true;
 }
 
-static bool
-norm_axis(ir_node *n, int64_t *a, int rank, nn_diag *d)
-{
-	if (*a < -rank || *a >= rank) {
-		nn_error_node(d, n, "axis %lld out of range for rank %d",
-			      (long long)*a, rank);
-		return false;
-	}
-	if (*a < 0)
-		*a += rank;
-	return true;
-}
-
 /* Sizes before, along and after axis a of s. */
 static void
 split3(const ir_shape *s, int a, int64_t *outer, int64_t *len,
@@ -99,7 +86,7 @@ shape_cumsum(ir_node *n, nn_diag *d)
 		nn_error_node(d, n, "axis must be an integer");
 		return false;
 	}
-	if (!norm_axis(n, &a, n->in[0]->shape.rank, d))
+	if (!ir_norm_axis(n, &a, n->in[0]->shape.rank, d))
 		return false;
 	n->out[0]->dtype = n->in[0]->dtype;
 	n->out[0]->shape = n->in[0]->shape;
@@ -259,7 +246,7 @@ shape_topk(ir_node *n, nn_diag *d)
 		nn_error_node(d, n, "K must be an integer");
 		return false;
 	}
-	if (!norm_axis(n, &a, x->rank, d))
+	if (!ir_norm_axis(n, &a, x->rank, d))
 		return false;
 	if (k < 0 || k > x->dim[a]) {
 		nn_error_node(d, n, "K %lld out of range [0, %lld]",
@@ -423,7 +410,7 @@ shape_compress(ir_node *n, nn_diag *d)
 		nn_error_node(d, n, "condition must be a 1-D bool tensor");
 		return false;
 	}
-	if (a != INT64_MIN && !norm_axis(n, &a, x->rank, d))
+	if (a != INT64_MIN && !ir_norm_axis(n, &a, x->rank, d))
 		return false;
 	len = a == INT64_MIN ? ir_shape_numel(x) : x->dim[a];
 	if (c->shape.dim[0] > len) {

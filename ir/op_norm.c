@@ -46,14 +46,10 @@ shape_bn(ir_node *n, nn_diag *d)
 static bool
 ln_axis(const ir_node *n, int *axis, nn_diag *d)
 {
-	int r = n->in[0]->shape.rank;
 	int64_t a = ir_attr_int(n, "axis", -1);
-	if (a < -r || a >= r) {
-		nn_error_node(d, n, "axis %lld out of range for rank %d",
-			      (long long)a, r);
+	if (!ir_norm_axis(n, &a, n->in[0]->shape.rank, d))
 		return false;
-	}
-	*axis = (int)(a < 0 ? a + r : a);
+	*axis = (int)a;
 	return true;
 }
 

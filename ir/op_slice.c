@@ -185,12 +185,9 @@ gather_axis(const ir_node *n, int *axis, nn_diag *d)
 {
 	const ir_value *x = n->in[0], *ix = n->in[1];
 	int64_t a = ir_attr_int(n, "axis", 0);
-	if (a < -x->shape.rank || a >= x->shape.rank) {
-		nn_error_node(d, n, "axis %lld out of range for rank %d",
-			      (long long)a, x->shape.rank);
+	if (!ir_norm_axis(n, &a, x->shape.rank, d))
 		return false;
-	}
-	*axis = (int)(a < 0 ? a + x->shape.rank : a);
+	*axis = (int)a;
 	if (ix->dtype != IR_I64 && ix->dtype != IR_I32) {
 		nn_error_node(d, n, "indices must be int32 or int64, not %s",
 			      ir_dtype_name(ix->dtype));

@@ -16,7 +16,6 @@ Prints one line per check; exits 1 on failure.
 """
 import itertools
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -25,17 +24,13 @@ import torch
 import torchvision
 from onnx import TensorProto, helper
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_check as tc  # noqa: E402
+
 RTOL, ATOL = 1e-5, 1e-6
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def sh(args):
-    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       universal_newlines=True)
-    return p.returncode, p.stdout
-
-
-def check(tools, wd, cc, rt, name, nodes, ins, exp):
+def check(wd, name, nodes, ins, exp):
     """ins: [(name, array)]; exp: [(output name, expected array)], the
     outputs of nodes that are the graph's, at most 4 (the harness's)."""
     tp = {np.dtype(np.float32): TensorProto.FLOAT,
@@ -49,39 +44,15 @@ def check(tools, wd, cc, rt, name, nodes, ins, exp):
     path = os.path.join(wd, name + ".onnx")
     onnx.save(helper.make_model(
         g, opset_imports=[helper.make_opsetid("", 16)]), path)
-    files, expf = [], []
+    files = []
     for n, a in ins:
         files.append(os.path.join(wd, "%s_%s.npy" % (name, n)))
         np.save(files[-1], a)
-    for n, e in exp:
-        expf.append(os.path.join(wd, "%s_exp_%s.npy" % (name, n)))
-        np.save(expf[-1], e.astype(np.float32))
-    rc, out = sh([os.path.join(tools, "nncc-run"), path] + files +
-                 ["--expect"] + expf + ["--rtol", str(RTOL), "--atol",
-                                        str(ATOL)])
-    print("%s interpreter:" % name, "ok" if rc == 0 else "FAIL\n" + out)
-    ok = rc == 0
-    obj, hdr = os.path.join(wd, name + ".o"), os.path.join(wd, name + ".h")
-    exe = os.path.join(wd, name + "_run")
-    rc, out = sh([os.path.join(tools, "nncc"), path, "-O2", "-o", obj,
-                  "-H", hdr, "--name", name])
-    if rc == 0:
-        rc, out = sh([cc, "-O1", "-o", exe,
-                      os.path.join(HERE, "..", "codegen", "harness.c"), obj,
-                      "-I" + wd, "-I" + rt[0], "-DMODEL=" + name,
-                      '-DHEADER="%s.h"' % name, rt[1], "-lm", "-lpthread"])
-    got = [os.path.join(wd, "%s_got%d.npy" % (name, i))
-           for i in range(len(exp))]
-    if rc == 0:
-        rc, out = sh([exe] + files + sum([["-o", o] for o in got], []))
-    bad = [n for o, (n, e) in zip(got, exp) if rc != 0 or not np.allclose(
-        np.load(o).reshape(e.shape), e, rtol=RTOL, atol=ATOL)]
-    print("%s compiled:" % name, "ok" if not bad else
-          "FAIL %s\n%s" % (" ".join(bad), out))
-    return ok and not bad
+    return tc.run_both(path, files, [e for _, e in exp], name, RTOL, ATOL,
+                       opt="-O2", label=name + " ")
 
 
-def grid(tools, wd, cc, rt, rng):
+def grid(wd, rng):
     x = rng.standard_normal((2, 3, 5, 4)).astype(np.float32)
     gr = rng.uniform(-1.6, 1.6, (2, 4, 6, 2)).astype(np.float32)
     xt, gt = torch.tensor(x, dtype=torch.float64), \
@@ -99,11 +70,11 @@ def grid(tools, wd, cc, rt, rng):
     # One output (the harness takes at most 4): every result along axis 0.
     nodes.append(helper.make_node("Concat", [n.output[0] for n in nodes],
                                   ["all"], axis=0))
-    return check(tools, wd, cc, rt, "grid", nodes, [("X", x), ("G", gr)],
+    return check(wd, "grid", nodes, [("X", x), ("G", gr)],
                  [("all", np.concatenate(exp, 0))])
 
 
-def roi(tools, wd, cc, rt, rng):
+def roi(wd, rng):
     x = rng.standard_normal((2, 3, 9, 7)).astype(np.float32)
     lo = rng.uniform(-2, 9, (6, 2))
     rois = np.concatenate([lo, lo + rng.uniform(0.2, 8, (6, 2))],
@@ -125,12 +96,12 @@ def roi(tools, wd, cc, rt, rng):
             aligned=half).numpy())
     nodes.append(helper.make_node("Concat", [n.output[0] for n in nodes],
                                   ["all"], axis=0))
-    return check(tools, wd, cc, rt, "roi", nodes,
+    return check(wd, "roi", nodes,
                  [("X", x), ("R", rois), ("B", bi)],
                  [("all", np.concatenate(exp, 0))])
 
 
-def roi_max(tools, wd, cc, rt):
+def roi_max(wd):
     """X = [[1, 2], [3, 4]]. Roi (0,0)-(1,1), one sample at (0.5, 0.5):
     taps 1, 2, 3, 4 weigh 0.25 each (max 1, avg 2.5). Roi (0,0)-(2,2),
     2x2 samples at 0.5 and 1.5; a coordinate past the last row or column
@@ -145,20 +116,19 @@ def roi_max(tools, wd, cc, rt):
         coordinate_transformation_mode="output_half_pixel",
         sampling_ratio=s) for m, s in (("max", 0), ("avg", 0))]
     # sampling_ratio 0: ceil(roi size / 1) samples, 1 and 2 per axis.
-    return check(tools, wd, cc, rt, "roimax", nodes,
+    return check(wd, "roimax", nodes,
                  [("X", x), ("R", rois), ("B", bi)],
                  [("max", np.array([1, 4.0]).reshape(2, 1, 1, 1)),
                   ("avg", np.array([2.5, 3.25]).reshape(2, 1, 1, 1))])
 
 
 def main():
-    tools, wd, cc, rt_inc, rt_lib = sys.argv[1:6]
+    wd = sys.argv[2]
     os.makedirs(wd, exist_ok=True)
     rng = np.random.default_rng(3)
-    rt = (rt_inc, rt_lib)
-    ok = grid(tools, wd, cc, rt, rng)
-    ok &= roi(tools, wd, cc, rt, rng)
-    ok &= roi_max(tools, wd, cc, rt)
+    ok = grid(wd, rng)
+    ok &= roi(wd, rng)
+    ok &= roi_max(wd)
     return 0 if ok else 1
 
 
