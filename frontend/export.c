@@ -343,6 +343,7 @@ fe_ex_copy_attr(ex_ctx *x, Onnx__NodeProto *np, const ir_attr *a)
 		ap->t = tensor_proto(x, NULL, a->t->dtype, &a->t->shape,
 		                     a->t->data);
 		return;
+	case IR_ATTR_GRAPH: /* build_model refused the node */
 	case IR_NATTR_KINDS:
 		break;
 	}
@@ -454,6 +455,14 @@ build_model(ex_ctx *x)
 	*m = (Onnx__ModelProto)ONNX__MODEL_PROTO__INIT;
 	*os = (Onnx__OperatorSetIdProto)ONNX__OPERATOR_SET_ID_PROTO__INIT;
 	x->opset = EX_MIN_OPSET;
+	for (const ir_node *n = x->g->first; n; n = n->next)
+		if (ir_ops[n->op].kind == IR_KIND_CONTROL) {
+			nn_error_node(x->fc.d, n, "--emit-onnx does not write "
+				      "control flow yet (an If whose "
+				      "condition is known is inlined: freeze "
+				      "its inputs with --input-value)");
+			return NULL;
+		}
 	for (const ir_node *n = x->g->first; n; n = n->next)
 		if (fe_ex_node_opset(n) > x->opset)
 			x->opset = fe_ex_node_opset(n);

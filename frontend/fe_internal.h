@@ -13,6 +13,22 @@ typedef struct fe_map {
 	size_t cap, len;
 } fe_map;
 
+/* The outer values the graph attributes of one node capture, in order of
+ * first use (they become the node's trailing inputs). */
+typedef struct fe_caps {
+	ir_value **v;
+	int n;
+} fe_caps;
+
+/* An enclosing graph while one of its node's graph attributes imports:
+ * its graph, its names, and that node's captures. */
+typedef struct fe_frame {
+	struct fe_frame *up;
+	ir_graph *g;
+	fe_map values;
+	fe_caps *caps;
+} fe_frame;
+
 typedef struct fe_ctx {
 	nn_diag *d;
 	const fe_options *o;
@@ -23,10 +39,25 @@ typedef struct fe_ctx {
 	fe_map values;    /* ONNX name -> ir_value* defined so far */
 	int64_t opset;
 	ir_node *typed;   /* the last node an Einsum's inference typed */
+	fe_frame *up;     /* the enclosing graphs of a subgraph, or NULL */
+	fe_caps *caps;    /* the captures of the node whose attributes
+			     decode */
 } fe_ctx;
 
 /* import.c */
 void *fe_map_get(const fe_map *m, const char *key);
+/* The value `name` names in the graph being imported: its own, or an
+ * outer graph's, captured (a constant is copied, sharing its data); NULL
+ * if no graph defines it. */
+ir_value *fe_lookup(fe_ctx *c, const char *name);
+/* Imports graph attribute gp of node np as a subgraph of c->g into *out,
+ * its captures added to c->caps; false after reporting. */
+bool fe_import_subgraph(fe_ctx *c, const Onnx__NodeProto *np,
+			const Onnx__GraphProto *gp, ir_graph **out);
+/* After every graph attribute of a node imported: each subgraph's
+ * captured inputs in the order of caps (unused ones added). */
+void fe_align_captures(fe_ctx *c, ir_attr *attrs, int nattrs,
+		       const fe_caps *caps);
 void fe_map_put(fe_ctx *c, fe_map *m, const char *key, void *val);
 const char *fe_str(const char *s); /* NULL-safe: "" for NULL */
 /* nn_error with the node's location, like nn_error_node, for a node that

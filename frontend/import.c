@@ -362,7 +362,7 @@ import_outputs(fe_ctx *c, const Onnx__GraphProto *gp)
 	}
 	for (size_t i = 0; i < gp->n_output; i++) {
 		const char *name = fe_str(gp->output[i]->name);
-		ir_value *v = fe_map_get(&c->values, name);
+		ir_value *v = fe_lookup(c, name);
 		if (!v) {
 			nn_error(c->d, "graph output '%s' is not defined", name);
 			ok = false;
@@ -398,6 +398,110 @@ import_graph(fe_ctx *c, const Onnx__GraphProto *gp)
 	}
 	ok = ok && import_inputs(c, gp);
 	return ok && fe_import_nodes(c, gp) && import_outputs(c, gp);
+}
+
+/* ------------------------------------------------------------------ */
+/* Subgraphs: If's branches, Loop's and Scan's bodies. */
+
+/* `name` as seen from graph g (names m) inside the enclosing frames f. */
+static ir_value *
+see(fe_ctx *c, fe_frame *f, ir_graph *g, fe_map *m, const char *name)
+{
+	ir_value *v = fe_map_get(m, name), *o;
+	if (v || !f || !*name || !(o = see(c, f->up, f->g, &f->values, name)))
+		return v;
+	if (ir_is_const(o)) {
+		v = ir_add_const_shared(g, o);
+	} else {
+		v = ir_add_input(g, o->name, IR_UNDEF, NULL);
+		g->ncaptured++;
+		int k = 0;
+		while (k < f->caps->n && f->caps->v[k] != o)
+			k++;
+		if (k == f->caps->n) {
+			ir_value **a = nn_alloc_array(c->tmp,
+						      (size_t)k + 1, sizeof *a);
+			if (k)
+				memcpy(a, f->caps->v, sizeof *a * (size_t)k);
+			a[k] = o;
+			f->caps->v = a;
+			f->caps->n++;
+		}
+	}
+	fe_map_put(c, m, name, v);
+	return v;
+}
+
+ir_value *
+fe_lookup(fe_ctx *c, const char *name)
+{
+	return see(c, c->up, c->g, &c->values, name);
+}
+
+bool
+fe_import_subgraph(fe_ctx *c, const Onnx__NodeProto *np,
+		   const Onnx__GraphProto *gp, ir_graph **out)
+{
+	fe_frame f = {c->up, c->g, c->values, c->caps};
+	ir_graph *sub = ir_subgraph_new(c->g, gp->name && *gp->name
+						      ? gp->name : "body");
+	bool ok = true;
+	c->g = sub;
+	c->values = (fe_map){0};
+	c->up = &f;
+	c->caps = NULL;
+	if (gp->n_sparse_initializer > 0) {
+		fe_error_np(c, np, "sparse initializers are not supported");
+		ok = false;
+	}
+	for (size_t i = 0; ok && i < gp->n_initializer; i++) {
+		ir_value *v = fe_initializer(c, gp->initializer[i]);
+		if (v)
+			fe_map_put(c, &c->values, v->name, v);
+		ok = v != NULL;
+	}
+	/* the node's hook types the inputs (ONNX may leave them untyped) */
+	for (size_t i = 0; ok && i < gp->n_input; i++) {
+		const char *name = fe_str(gp->input[i]->name);
+		if (fe_map_get(&c->values, name))
+			continue;
+		ir_value *v = ir_add_input(sub, name, IR_UNDEF, NULL);
+		fe_map_put(c, &c->values, name, v);
+	}
+	ok = ok && fe_import_nodes(c, gp) && import_outputs(c, gp);
+	c->g = f.g;
+	c->values = f.values;
+	c->up = f.up;
+	c->caps = f.caps;
+	*out = sub;
+	return ok;
+}
+
+void
+fe_align_captures(fe_ctx *c, ir_attr *attrs, int nattrs, const fe_caps *caps)
+{
+	for (int a = 0; a < nattrs; a++) {
+		ir_graph *sub = attrs[a].kind == IR_ATTR_GRAPH ? attrs[a].g
+							       : NULL;
+		if (!sub)
+			continue;
+		int own = sub->ninputs - sub->ncaptured;
+		ir_value **in = nn_alloc_array(c->tmp, (size_t)own +
+					       (size_t)caps->n + 1, sizeof *in);
+		memcpy(in, sub->inputs, sizeof *in * (size_t)own);
+		for (int k = 0; k < caps->n; k++) {
+			ir_value *v = NULL;
+			for (int i = own; i < sub->ninputs && !v; i++)
+				if (sub->inputs[i]->name == caps->v[k]->name ||
+				    !strcmp(sub->inputs[i]->name,
+					    caps->v[k]->name))
+					v = sub->inputs[i];
+			in[own + k] = v ? v : ir_add_input(sub,
+				caps->v[k]->name, IR_UNDEF, NULL);
+		}
+		ir_set_inputs(sub, in, own + caps->n);
+		sub->ncaptured = caps->n;
+	}
 }
 
 /* Shape inference, binding nncc-run's data where inference needs it
@@ -455,7 +559,8 @@ import_model(fe_ctx *c, const Onnx__ModelProto *m)
 		}
 	}
 	nn_arena_free(c->tmp);
-	if (c->g && !infer(c)) {
+	/* an If whose condition inference knows is its branch from here on */
+	if (c->g && (!infer(c) || !ir_fold_ifs(c->g, c->d))) {
 		ir_graph_free(c->g);
 		c->g = NULL;
 	}

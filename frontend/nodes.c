@@ -319,6 +319,7 @@ ir_kind_of(int proto)
 	case 2: return IR_ATTR_INT;
 	case 3: return IR_ATTR_STRING;
 	case 4: return IR_ATTR_TENSOR;
+	case 5: return IR_ATTR_GRAPH;
 	case 6: return IR_ATTR_FLOATS;
 	case 7: return IR_ATTR_INTS;
 	case 8: return IR_ATTR_STRINGS;
@@ -364,6 +365,8 @@ decode_value(fe_ctx *c, const Onnx__NodeProto *np,
 		for (size_t i = 0; i < a->n_strings; i++)
 			out->strings[i] = bytes_str(c, a->strings[i]);
 		break;
+	case IR_ATTR_GRAPH:
+		return a->g ? fe_import_subgraph(c, np, a->g, &out->g) : false;
 	case IR_ATTR_TENSOR: {
 		char what[300];
 		snprintf(what, sizeof what, "node '%s' (%s): attribute '%s'",
@@ -470,7 +473,7 @@ resolve_inputs(fe_ctx *c, const Onnx__NodeProto *np, ir_value ***in,
 		const char *s = fe_str(np->input[i]);
 		if (!*s)
 			continue;
-		if (!((*in)[i] = fe_map_get(&c->values, s))) {
+		if (!((*in)[i] = fe_lookup(c, s))) {
 			fe_error_np(c, np, "input '%s' is not defined "
 					   "(missing initializer?)", s);
 			ok = false;
@@ -523,8 +526,21 @@ import_node(fe_ctx *c, const Onnx__NodeProto *np, ir_op op)
 				return false;
 			}
 		}
-	if (!decode_attrs(c, np, op, &attrs, &nattrs) || !ok)
+	fe_caps caps = {0};
+	c->caps = &caps;
+	ok = decode_attrs(c, np, op, &attrs, &nattrs) && ok;
+	c->caps = NULL;
+	if (!ok)
 		return false;
+	if (caps.n) { /* the captured outer values trail the inputs */
+		fe_align_captures(c, attrs, nattrs, &caps);
+		ir_value **all = nn_alloc_array(c->tmp, (size_t)(nin + caps.n)
+						+ 1, sizeof *all);
+		memcpy(all, in, sizeof *all * (size_t)nin);
+		memcpy(all + nin, caps.v, sizeof *all * (size_t)caps.n);
+		in = all;
+		nin += caps.n;
+	}
 	if (op == OP_Constant)
 		return import_constant(c, np, attrs, nattrs);
 	if (!fe_convert_old_form(c, np, op, &attrs, &nattrs, &in, &nin))

@@ -90,7 +90,7 @@ ir_attr_kind_name(ir_attr_kind k)
 		[IR_ATTR_INT] = "int",		[IR_ATTR_FLOAT] = "float",
 		[IR_ATTR_STRING] = "string",	[IR_ATTR_INTS] = "ints",
 		[IR_ATTR_FLOATS] = "floats",	[IR_ATTR_STRINGS] = "strings",
-		[IR_ATTR_TENSOR] = "tensor",
+		[IR_ATTR_TENSOR] = "tensor",	[IR_ATTR_GRAPH] = "graph",
 	};
 	NN_ASSERT(k >= 0 && k < IR_NATTR_KINDS);
 	return names[k];

@@ -42,10 +42,31 @@ ir_graph_new(const char *name)
 	return g;
 }
 
+ir_graph *
+ir_subgraph_new(ir_graph *parent, const char *name)
+{
+	ir_graph *g = nn_alloc(parent->arena, sizeof *g);
+	g->arena = parent->arena;
+	g->weights = parent->weights;
+	g->name = nn_strdup(g->arena, name ? name : "body");
+	g->opset = parent->opset;
+	g->parent = parent;
+	return g;
+}
+
+int
+ir_node_ncaptured(const ir_node *n)
+{
+	for (int i = 0; i < n->nattrs; i++)
+		if (n->attrs[i].kind == IR_ATTR_GRAPH)
+			return n->attrs[i].g->ncaptured;
+	return 0;
+}
+
 void
 ir_graph_free(ir_graph *g)
 {
-	if (!g)
+	if (!g || g->parent)
 		return;
 	nn_arena_free(g->weights);
 	nn_arena_free(g->arena); /* g itself lives here: free it last */
@@ -93,6 +114,32 @@ ir_add_const(ir_graph *g, const char *name, ir_dtype t, const ir_shape *s,
 	if (data)
 		ir_const_facts(v);
 	return v;
+}
+
+ir_value *
+ir_add_const_shared(ir_graph *g, const ir_value *v)
+{
+	ir_value *c = new_value(g, v->name, v->dtype, &v->shape);
+	c->data = v->data;
+	c->elided = v->elided;
+	c->nnz = v->nnz;
+	c->hash = v->hash;
+	c->ncodes = v->ncodes;
+	c->codebook = v->codebook;
+	c->codes = v->codes;
+	APPEND(g, g->consts, g->nconsts, c);
+	return c;
+}
+
+void
+ir_set_inputs(ir_graph *g, ir_value *const *in, int n)
+{
+	ir_value **a = NULL;
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		APPEND(g, a, k, in[i]);
+	g->inputs = a;
+	g->ninputs = k;
 }
 
 void
@@ -585,10 +632,25 @@ map_values(ir_graph *g)
 	return map;
 }
 
-ir_graph *
-ir_graph_clone(ir_graph *g)
+static void clone_into(ir_graph *c, ir_graph *g);
+
+static ir_attr
+clone_attr_in(ir_graph *c, const ir_attr *a)
 {
-	ir_graph *c = ir_graph_new(g->name);
+	ir_attr r = clone_attr(c, a);
+	if (a->g) {
+		r.g = ir_subgraph_new(c, a->g->name);
+		r.g->ncaptured = a->g->ncaptured;
+		clone_into(r.g, a->g);
+	}
+	return r;
+}
+
+/* Copies g's inputs, constants, nodes (subgraphs too) and outputs into
+ * the empty graph c. */
+static void
+clone_into(ir_graph *c, ir_graph *g)
+{
 	ir_value **map = map_values(g);
 
 	c->opset = g->opset;
@@ -612,7 +674,7 @@ ir_graph_clone(ir_graph *g)
 		y->attrs = nn_alloc_array(c->arena, (size_t)x->nattrs + 1,
 					  sizeof *y->attrs);
 		for (int i = 0; i < x->nattrs; i++)
-			y->attrs[i] = clone_attr(c, &x->attrs[i]);
+			y->attrs[i] = clone_attr_in(c, &x->attrs[i]);
 		for (int i = 0; i < x->nout; i++) {
 			if (!x->out[i]) {
 				y->out[i] = NULL;
@@ -628,5 +690,52 @@ ir_graph_clone(ir_graph *g)
 	free(map);
 	ir_number_values(g);
 	ir_number_values(c);
+}
+
+ir_value **
+ir_inline_graph(ir_graph *g, ir_node *before, ir_graph *sub,
+		ir_value *const *args)
+{
+	ir_value **map = map_values(sub);
+	for (int i = 0; i < sub->ninputs; i++)
+		map[sub->inputs[i]->id] = args[i];
+	for (int i = 0; i < sub->nconsts; i++)
+		map[sub->consts[i]->id] = ir_add_const_shared(g, sub->consts[i]);
+	for (ir_node *x = sub->first; x; x = x->next) {
+		ir_value **in = nn_xcalloc((size_t)x->nin + 1, sizeof *in);
+		for (int i = 0; i < x->nin; i++)
+			in[i] = x->in[i] ? map[x->in[i]->id] : NULL;
+		ir_node *y = ir_insert_node(g, before, x->op, x->name, x->nin,
+					    in, x->nout);
+		free(in);
+		y->nattrs = x->nattrs;
+		y->attrs = nn_alloc_array(g->arena, (size_t)x->nattrs + 1,
+					  sizeof *y->attrs);
+		for (int i = 0; i < x->nattrs; i++)
+			y->attrs[i] = clone_attr_in(g, &x->attrs[i]);
+		for (int i = 0; i < x->nout; i++) {
+			if (!x->out[i]) {
+				y->out[i] = NULL;
+				continue;
+			}
+			y->out[i]->name = x->out[i]->name;
+			y->out[i]->dtype = x->out[i]->dtype;
+			y->out[i]->shape = x->out[i]->shape;
+			map[x->out[i]->id] = y->out[i];
+		}
+	}
+	ir_value **outs = nn_xcalloc((size_t)sub->noutputs + 1, sizeof *outs);
+	for (int i = 0; i < sub->noutputs; i++)
+		outs[i] = map[sub->outputs[i]->id];
+	free(map);
+	ir_number_values(sub);
+	return outs;
+}
+
+ir_graph *
+ir_graph_clone(ir_graph *g)
+{
+	ir_graph *c = ir_graph_new(g->name);
+	clone_into(c, g);
 	return c;
 }

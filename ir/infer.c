@@ -107,6 +107,10 @@ infer(ir_graph *g, ir_node *from, nn_diag *d, ir_node **failed)
 {
 	ir_number_values(g); /* messages name unnamed values by number */
 	for (ir_node *n = from; n; n = n->next) {
+		while (n && n->op == OP_Loop && ir_loop_unrolls(n))
+			n = ir_unroll_loop(g, n);
+		if (!n)
+			break;
 		bool ok = check_arity(n, d);
 		/* Data from an earlier run may be stale after a pass. */
 		for (int i = 0; ok && i < n->nout; i++)

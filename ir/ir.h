@@ -216,6 +216,7 @@ typedef enum ir_kind {
 			     MaxUnpool (op_index.c) */
 	IR_KIND_LINALG,   /* Det (op_linalg.c) */
 	IR_KIND_SAMPLE,   /* GridSample, RoiAlign (op_sample.c) */
+	IR_KIND_CONTROL,  /* If, Loop, Scan (op_control.c) */
 	IR_NKINDS
 } ir_kind;
 
@@ -267,6 +268,7 @@ typedef enum ir_attr_kind {
 	IR_ATTR_FLOATS,
 	IR_ATTR_STRINGS,
 	IR_ATTR_TENSOR,
+	IR_ATTR_GRAPH, /* a subgraph: If's branches, Loop's and Scan's body */
 	IR_NATTR_KINDS
 } ir_attr_kind;
 
@@ -287,6 +289,7 @@ typedef struct ir_attr {
 	double *floats;
 	const char **strings;
 	ir_tensor *t;
+	struct ir_graph *g; /* IR_ATTR_GRAPH (see ir_subgraph_new) */
 } ir_attr;
 
 /* attrs.c: the schema of attrs.def. */
@@ -363,10 +366,22 @@ typedef struct ir_graph {
 	 * nnumbered; inputs, constants and graph outputs printed by their
 	 * name have ids from nnumbered up. */
 	int nnumbered;
+	/* A subgraph (an IR_ATTR_GRAPH attribute of a node of `parent`)
+	 * shares its parent's arenas and sees nothing outside itself: the
+	 * outer values it reads are its last `ncaptured` inputs, bound to
+	 * the node's last ncaptured inputs in the same order (every graph
+	 * attribute of one node has the same captures). */
+	struct ir_graph *parent;
+	int ncaptured;
 } ir_graph;
 
 ir_graph *ir_graph_new(const char *name);
-void ir_graph_free(ir_graph *g);
+void ir_graph_free(ir_graph *g); /* nothing for a subgraph */
+/* An empty subgraph in parent's arenas (freed with the outermost graph). */
+ir_graph *ir_subgraph_new(ir_graph *parent, const char *name);
+/* The captured outer values at the end of n's inputs: the ncaptured of
+ * its graph attributes, 0 for a node without any. */
+int ir_node_ncaptured(const ir_node *n);
 /* A deep copy of g (structure, attributes, data, codebooks) in arenas
  * of its own; the caller frees it with ir_graph_free. */
 ir_graph *ir_graph_clone(ir_graph *g);
@@ -378,6 +393,12 @@ ir_value *ir_add_input(ir_graph *g, const char *name, ir_dtype t,
 ir_value *ir_add_const(ir_graph *g, const char *name, ir_dtype t,
 		       const ir_shape *s, const void *data);
 void ir_add_output(ir_graph *g, ir_value *v);
+/* A constant of g with the type, data and codebook of v, a constant of a
+ * graph sharing g's arenas (an outer graph of subgraph g): the data is
+ * shared, as it is immutable. */
+ir_value *ir_add_const_shared(ir_graph *g, const ir_value *v);
+/* g's inputs become in[0..n-1] (copied; values already of g). */
+void ir_set_inputs(ir_graph *g, ir_value *const *in, int n);
 /* Turns graph input v into a constant holding data (borrowed, copied;
  * numel * dtype size bytes of v's type): it leaves g->inputs, keeping
  * the others' order, and joins g->consts (--input-value). */
@@ -391,6 +412,13 @@ ir_node *ir_insert_node(ir_graph *g, ir_node *before, ir_op op,
 			const char *name, int nin, ir_value *const *in,
 			int nout);
 void ir_remove_node(ir_graph *g, ir_node *n); /* unlinks; arena keeps it */
+/* Links node n, unlinked and in g's arenas (a subgraph's, ir_inline_if),
+ * into g before `before`; ir_adopt_const likewise adds constant v. */
+/* Copies the nodes of subgraph sub (of a node of g) into g before
+ * `before`, sub's inputs bound to args[0..ninputs-1]; returns what sub's
+ * outputs became (malloc'd). Nodes are typed as in sub; infer again. */
+ir_value **ir_inline_graph(ir_graph *g, ir_node *before, ir_graph *sub,
+			   ir_value *const *args);
 /* Replace every use of `from` (node inputs and graph outputs) by `to`. */
 void ir_replace_uses(ir_graph *g, ir_value *from, ir_value *to);
 ir_attr *ir_set_attr(ir_graph *g, ir_node *n, const char *name,
@@ -515,6 +543,40 @@ bool ir_roi_modes(const ir_node *n, bool *max, bool *half, nn_diag *d);
  * roi cannot overflow the count; its points outside the input add 0). */
 enum { IR_ROI_MAX_GRID = 1 << 16 };
 int64_t ir_roi_grid(double v);
+/* op_control.c: If, Loop and Scan run their graph attributes with the
+ * interpreter; the facts below are shared with codegen. */
+bool ir_shape_control(ir_graph *g, ir_node *n, nn_diag *d);
+bool ir_eval_control(const ir_node *n, const void *const *in,
+		     void *const *out, nn_diag *d);
+/* The graph attribute `name` of n, or NULL. */
+ir_graph *ir_attr_graph(const ir_node *n, const char *name);
+/* Loop n's iteration count when it is known at compile time (M constant
+ * and the loop unable to stop early), else -1. */
+int64_t ir_loop_trips(const ir_node *n);
+/* Scan n's layout: N states, K scan inputs, the trip count, and per scan
+ * input / output its axis and whether it runs backwards. */
+enum { IR_SCAN_MAX = 64 }; /* scan inputs, and scan outputs */
+typedef struct ir_scan {
+	int nstate, nscan_in, nscan_out;
+	int64_t trips;
+	int in_axis[IR_SCAN_MAX], out_axis[IR_SCAN_MAX];
+	bool in_rev[IR_SCAN_MAX], out_rev[IR_SCAN_MAX];
+} ir_scan;
+/* False after reporting bad attributes (into d when not NULL). */
+bool ir_scan_get(const ir_node *n, ir_scan *s, nn_diag *d);
+/* Replaces If n, whose condition is known, by the nodes of the branch
+ * it takes (ir_infer_shapes has typed it). */
+void ir_inline_if(ir_graph *g, ir_node *n);
+/* Whether Loop n (inputs inferred) is unrolled: its trip count known and
+ * small; ir_unroll_loop then replaces it by copies of its body, returning
+ * the first node inserted (the node after n when there is none). Shape
+ * inference does this, as iteration-dependent slices of a body (Slice at
+ * the iteration number) only have static shapes once unrolled. */
+bool ir_loop_unrolls(const ir_node *n);
+ir_node *ir_unroll_loop(ir_graph *g, ir_node *n);
+/* Inlines every If of g whose condition inference knows, inferring again
+ * until none is left; false after reporting an inference error. */
+bool ir_fold_ifs(ir_graph *g, nn_diag *d);
 /* op_softmax.c */
 bool ir_shape_softmax(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_softmax(const ir_node *n, const void *const *in,

@@ -53,6 +53,7 @@ const ir_kind_hooks ir_kinds[IR_NKINDS] = {
 	[IR_KIND_INDEX] = {ir_shape_index, ir_eval_index, "index"},
 	[IR_KIND_LINALG] = {ir_shape_linalg, ir_eval_linalg, "linalg"},
 	[IR_KIND_SAMPLE] = {ir_shape_sample, ir_eval_sample, "sample"},
+	[IR_KIND_CONTROL] = {ir_shape_control, ir_eval_control, "control"},
 };
 
 ir_op

@@ -126,6 +126,8 @@ parse_tensor_attr(parser *P, ir_attr *a)
 	return ir_lex_expect_punct(P, '>');
 }
 
+static bool parse_graph_attr(parser *P, ir_attr *a);
+
 static bool
 parse_attr_value(parser *P, ir_attr *a, ir_attr_kind want)
 {
@@ -149,6 +151,8 @@ parse_attr_value(parser *P, ir_attr *a, ir_attr_kind want)
 		return parse_attr_list(P, a, want);
 	} else if (ir_lex_is_ident(P, "tensor")) {
 		return parse_tensor_attr(P, a);
+	} else if (ir_lex_is_ident(P, "graph")) {
+		return parse_graph_attr(P, a);
 	} else {
 		ir_lex_expected(P, "an attribute value");
 		return false;
@@ -396,13 +400,15 @@ parse_stmt(parser *P)
 	return ok;
 }
 
+/* (%x: type, ...) appended to the graph's inputs. */
 static bool
-parse_params(parser *P)
+parse_param_list(parser *P)
 {
+	int k = 0;
 	if (!ir_lex_expect_punct(P, '('))
 		return false;
 	while (!P->failed && !ir_lex_is_punct(P, ')')) {
-		if (P->g->ninputs && !ir_lex_expect_punct(P, ','))
+		if (k++ && !ir_lex_expect_punct(P, ','))
 			return false;
 		if (P->tok.kind != T_VALUE) {
 			ir_lex_expected(P, "an input like %x: f32[1,4]");
@@ -428,6 +434,27 @@ parse_params(parser *P)
 			return false;
 	}
 	return ir_lex_expect_punct(P, ')');
+}
+
+/* The inputs, and a subgraph's captured ones: (...) captures(...). */
+static bool
+parse_params(parser *P)
+{
+	if (!parse_param_list(P))
+		return false;
+	if (!ir_lex_is_ident(P, "captures"))
+		return true;
+	token at = P->tok;
+	if (!P->g->parent) {
+		ir_lex_err(P, &at, "only a graph attribute captures values");
+		return false;
+	}
+	int own = P->g->ninputs;
+	ir_lex_next(P);
+	if (!parse_param_list(P))
+		return false;
+	P->g->ncaptured = P->g->ninputs - own;
+	return true;
 }
 
 /* -> (type, ...) or -> type; the types are checked against `return`. */
@@ -531,13 +558,29 @@ parse_graph(parser *P)
 		if (!parse_stmt(P))
 			return false;
 	}
-	if (!parse_return(P, t, s, nres))
-		return false;
-	if (P->tok.kind != T_EOF) {
-		ir_lex_expected(P, "end of file");
-		return false;
-	}
-	return true;
+	return parse_return(P, t, s, nres);
+}
+
+/* A graph attribute: a graph of its own names, in P->g's arenas. */
+static bool
+parse_graph_attr(parser *P, ir_attr *a)
+{
+	parser saved = *P;
+	a->kind = IR_ATTR_GRAPH;
+	a->g = ir_subgraph_new(P->g, NULL);
+	P->g = a->g;
+	P->cap = 64;
+	P->nsyms = 0;
+	P->syms = nn_xcalloc(P->cap, sizeof *P->syms);
+	bool ok = parse_graph(P);
+	for (size_t i = 0; i < P->cap; i++)
+		free(P->syms[i].key);
+	free(P->syms);
+	P->g = saved.g;
+	P->syms = saved.syms;
+	P->nsyms = saved.nsyms;
+	P->cap = saved.cap;
+	return ok;
 }
 
 ir_graph *
@@ -553,6 +596,10 @@ ir_parse(const char *text, size_t len, nn_diag *d)
 	P.g = ir_graph_new("main");
 	ir_lex_next(&P);
 	bool ok = parse_graph(&P) && !P.failed;
+	if (ok && P.tok.kind != T_EOF) {
+		ir_lex_expected(&P, "end of file");
+		ok = false;
+	}
 	if (!ok && !P.failed)
 		ir_lex_err(&P, &P.tok,
 		           "syntax error"); /* every path reports; a net */

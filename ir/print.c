@@ -188,9 +188,18 @@ print_codebook(FILE *f, const ir_value *v, bool full)
 }
 
 static void
-print_const(FILE *f, const ir_graph *g, const ir_value *v, bool weights)
+indent(FILE *f, int depth)
 {
-	fputs("  ", f);
+	fprintf(f, "%*s", 2 * depth, "");
+}
+
+static void print_graph(FILE *f, ir_graph *g, bool weights, int depth);
+
+static void
+print_const(FILE *f, const ir_graph *g, const ir_value *v, bool weights,
+	    int depth)
+{
+	indent(f, depth);
 	print_ref(f, g, v);
 	fputs(" = const ", f);
 	print_type(f, v->dtype, &v->shape);
@@ -206,7 +215,7 @@ print_const(FILE *f, const ir_graph *g, const ir_value *v, bool weights)
 }
 
 static void
-print_attr_value(FILE *f, const ir_attr *a)
+print_attr_value(FILE *f, const ir_attr *a, bool weights, int depth)
 {
 	char buf[IR_NUM_BUF];
 	switch (a->kind) {
@@ -240,14 +249,16 @@ print_attr_value(FILE *f, const ir_attr *a)
 		print_data(f, a->t->dtype, &a->t->shape, a->t->data, true);
 		fputc('>', f);
 		break;
+	case IR_ATTR_GRAPH: print_graph(f, a->g, weights, depth); break;
 	default: nn_unreachable();
 	}
 }
 
 static void
-print_node(FILE *f, const ir_graph *g, const ir_node *n)
+print_node(FILE *f, const ir_graph *g, const ir_node *n, bool weights,
+	   int depth)
 {
-	fputs("  ", f);
+	indent(f, depth);
 	for (int i = 0; i < n->nout; i++) {
 		fputs(i ? ", " : "", f);
 		if (n->out[i])
@@ -268,7 +279,7 @@ print_node(FILE *f, const ir_graph *g, const ir_node *n)
 		fputs(i ? ", " : " {", f);
 		print_name(f, n->attrs[i].name);
 		fputc('=', f);
-		print_attr_value(f, &n->attrs[i]);
+		print_attr_value(f, &n->attrs[i], weights, depth + 1);
 	}
 	fputs(n->nattrs ? "} :" : " :", f);
 	for (int i = 0, k = 0; i < n->nout; i++)
@@ -285,42 +296,66 @@ print_node(FILE *f, const ir_graph *g, const ir_node *n)
 }
 
 static void
-print_header(FILE *f, const ir_graph *g)
+print_params(FILE *f, const ir_graph *g, int from, int to)
 {
-	fputs("graph @", f);
-	print_name(f, g->name);
 	fputc('(', f);
-	for (int i = 0; i < g->ninputs; i++) {
-		fputs(i ? ", " : "", f);
+	for (int i = from; i < to; i++) {
+		fputs(i > from ? ", " : "", f);
 		print_ref(f, g, g->inputs[i]);
 		fputs(": ", f);
 		print_type(f, g->inputs[i]->dtype, &g->inputs[i]->shape);
 	}
-	fputs(") -> (", f);
+	fputc(')', f);
+}
+
+/* graph @name(inputs) [captures(inputs)] -> (types) [opset(N)] { */
+static void
+print_header(FILE *f, const ir_graph *g)
+{
+	int own = g->ninputs - g->ncaptured;
+	fputs("graph @", f);
+	print_name(f, g->name);
+	print_params(f, g, 0, own);
+	if (g->ncaptured) {
+		fputs(" captures", f);
+		print_params(f, g, own, g->ninputs);
+	}
+	fputs(" -> (", f);
 	for (int i = 0; i < g->noutputs; i++) {
 		fputs(i ? ", " : "", f);
 		print_type(f, g->outputs[i]->dtype, &g->outputs[i]->shape);
 	}
 	fputc(')', f);
-	if (g->opset)
+	if (g->opset && !g->parent)
 		fprintf(f, " opset(%lld)", (long long)g->opset);
 	fputs(" {\n", f);
+}
+
+/* The graph; a subgraph (depth > 0) ends without a newline, inside its
+ * node's attribute list. */
+static void
+print_graph(FILE *f, ir_graph *g, bool weights, int depth)
+{
+	ir_number_values(g);
+	print_header(f, g);
+	for (int i = 0; i < g->nconsts; i++)
+		print_const(f, g, g->consts[i], weights, depth + 1);
+	for (const ir_node *n = g->first; n; n = n->next)
+		print_node(f, g, n, weights, depth + 1);
+	indent(f, depth + 1);
+	fputs("return", f);
+	for (int i = 0; i < g->noutputs; i++) {
+		fputs(i ? ", " : " ", f);
+		print_ref(f, g, g->outputs[i]);
+	}
+	fputc('\n', f);
+	indent(f, depth);
+	fputc('}', f);
 }
 
 void
 ir_print(FILE *f, ir_graph *g, const ir_print_opts *o)
 {
-	bool weights = o && o->weights;
-	ir_number_values(g);
-	print_header(f, g);
-	for (int i = 0; i < g->nconsts; i++)
-		print_const(f, g, g->consts[i], weights);
-	for (const ir_node *n = g->first; n; n = n->next)
-		print_node(f, g, n);
-	fputs("  return", f);
-	for (int i = 0; i < g->noutputs; i++) {
-		fputs(i ? ", " : " ", f);
-		print_ref(f, g, g->outputs[i]);
-	}
-	fputs("\n}\n", f);
+	print_graph(f, g, o && o->weights, 0);
+	fputc('\n', f);
 }

@@ -161,8 +161,38 @@ check_operands(const ir_node *n, const vset *defs, nn_diag *d)
 	}
 }
 
+/* A node's graph attributes: subgraphs of g with the same captures,
+ * well-formed themselves. */
 static void
-check_node(const ir_node *n, vset *defs, nn_diag *d)
+check_subgraphs(ir_graph *g, const ir_node *n, nn_diag *d)
+{
+	int nc = -1;
+	for (int i = 0; i < n->nattrs; i++) {
+		const ir_attr *a = &n->attrs[i];
+		if (a->kind != IR_ATTR_GRAPH)
+			continue;
+		ir_graph *sub = a->g;
+		if (!sub || sub->parent != g) {
+			nn_error_node(d, n, "graph attribute '%s' is not a "
+				      "subgraph of this graph", a->name);
+			continue;
+		}
+		if (nc >= 0 && sub->ncaptured != nc)
+			nn_error_node(d, n, "graph attribute '%s' captures %d "
+				      "values, another %d", a->name,
+				      sub->ncaptured, nc);
+		nc = sub->ncaptured;
+		if (nc < 0 || nc > n->nin || nc > sub->ninputs)
+			nn_error_node(d, n, "graph attribute '%s' captures %d "
+				      "values of the node's %d inputs", a->name,
+				      nc, n->nin);
+		else
+			ir_verify(sub, d);
+	}
+}
+
+static void
+check_node(ir_graph *g, const ir_node *n, vset *defs, nn_diag *d)
 {
 	const ir_op_info *op = &ir_ops[n->op];
 	if (n->nin < op->min_in || (op->max_in >= 0 && n->nin > op->max_in))
@@ -173,6 +203,7 @@ check_node(const ir_node *n, vset *defs, nn_diag *d)
 		nn_error_node(d, n, "%d outputs, expected %d to %d", n->nout,
 			      op->min_out, op->max_out);
 	check_operands(n, defs, d);
+	check_subgraphs(g, n, d);
 	for (int i = 0; i < n->nout; i++) {
 		const ir_value *v = n->out[i];
 		if (!v)
@@ -240,7 +271,7 @@ ir_verify(ir_graph *g, nn_diag *d)
 			nn_error(d, "node %d has an invalid op", nnodes);
 			continue;
 		}
-		check_node(n, &defs, d);
+		check_node(g, n, &defs, d);
 	}
 	if (nnodes != g->nnodes)
 		nn_error(d, "graph counts %d nodes but links %d", g->nnodes,
