@@ -98,6 +98,12 @@ void cg_add_attr(cg_ctx *c, LLVMValueRef fn, unsigned idx, const char *name);
 /* run.c: the run function over the node functions (false after
  * reporting), then NAME_run and NAME_workspace_size. */
 bool cg_build_run(cg_ctx *c, cg_plan *p);
+/* An internal function (ins, outs, ws) -> status running subgraph g on
+ * plan p (its node functions, their calls, the output copies), without
+ * the entry checks: the caller built the arrays. NULL after reporting.
+ * The builder's position is kept. */
+LLVMValueRef cg_build_graph_fn(cg_ctx *c, ir_graph *g, cg_plan *p,
+			       const char *name);
 /* fpenv.c: whether the target's run wraps its body to set the contract's
  * FP state (x86), and the wrapper: wrap(ins, outs, ws) saves the caller's
  * state, sets the contract's, returns body(ins, outs, ws) after restoring. */
@@ -293,6 +299,10 @@ bool cg_lower_linalg(cg_fn *f);  /* lower_linalg.c: IR_KIND_LINALG */
 /* lower_linalg.c: Det's scratch (one matrix in double), 0 for any other
  * node. */
 int64_t cg_linalg_scratch_bytes(const ir_node *n);
+/* lower_control.c: If, Loop and Scan call their subgraphs' functions;
+ * the scratch holds the subgraph's arena and the loop state. */
+bool cg_lower_control(cg_fn *f);
+int64_t cg_control_scratch_bytes(const ir_node *n);
 
 /* sparse_cost.c: the kernel of a weight layer (dense, or a sparse kernel
  * that cg_lower_sparse builds); announce: print it under --print-stats. */

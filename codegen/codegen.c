@@ -495,6 +495,7 @@ static const lower_fn lowerers[IR_NKINDS] = {
 	[IR_KIND_INDEX] = cg_lower_index,
 	[IR_KIND_LINALG] = cg_lower_linalg,
 	[IR_KIND_SAMPLE] = cg_lower_sample,
+	[IR_KIND_CONTROL] = cg_lower_control,
 };
 
 /* Ops of a lowered kind that code generation refuses (the interpreter

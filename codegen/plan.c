@@ -167,6 +167,8 @@ cg_node_scratch_bytes(const ir_node *n)
 		return cg_rnn_scratch_bytes(n);
 	if (ir_ops[n->op].kind == IR_KIND_LINALG)
 		return cg_linalg_scratch_bytes(n);
+	if (ir_ops[n->op].kind == IR_KIND_CONTROL)
+		return cg_control_scratch_bytes(n);
 
 	return dense > sparse ? dense : sparse;
 }

@@ -245,6 +245,47 @@ cg_build_run(cg_ctx *c, cg_plan *p)
 	return ok;
 }
 
+LLVMValueRef
+cg_build_graph_fn(cg_ctx *c, ir_graph *g, cg_plan *p, const char *name)
+{
+	ir_graph *pg = c->g;
+	LLVMValueRef **pconsts = c->consts, *fns, run = NULL;
+	const char *pname = c->name;
+	bool pprofile = c->profile, ok = true;
+	LLVMBasicBlockRef at = LLVMGetInsertBlock(c->b);
+	ir_node *n;
+	int i = 0;
+
+	c->g = g;
+	c->name = name;
+	c->profile = false;
+	c->consts = nn_xcalloc((size_t)p->nnodes + 1, sizeof *c->consts);
+	fns = nn_xcalloc((size_t)p->nnodes + 1, sizeof *fns);
+	for (n = g->first; n; n = n->next, i++)
+		if (!p->skip[i] && cg_node_runs(n) &&
+		    !(fns[i] = cg_build_node(c, n, i)))
+			ok = false;
+	if (ok) {
+		run = add_run_fn(c, name, true);
+		n = g->first;
+		i = 0;
+		while (n)
+			build_calls(c, p, run, fns, &n, &i);
+		copy_outputs(c, p, run);
+		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+	}
+	for (i = 0; i < p->nnodes; i++)
+		free(c->consts[i]);
+	free(c->consts);
+	free(fns);
+	c->g = pg;
+	c->consts = pconsts;
+	c->name = pname;
+	c->profile = pprofile;
+	LLVMPositionBuilderAtEnd(c->b, at);
+	return run;
+}
+
 void
 cg_build_entries(cg_ctx *c, const cg_plan *p)
 {

@@ -34,13 +34,14 @@ unique_name(ex_ctx *x, const char *base)
 		base = "t";
 	const char *s = base;
 	size_t len = strlen(base) + 24;
-	for (long k = 1; fe_map_get(&x->used, s); k++) {
+	fe_map *used = x->names ? x->names : &x->used;
+	for (long k = 1; fe_map_get(used, s); k++) {
 		char *t = nn_alloc(x->fc.tmp, len);
 		snprintf(t, len, "%s_%ld", base, k);
 		s = t;
 	}
 	s = xstrdup(x, s);
-	fe_map_put(&x->fc, &x->used, s, (void *)s);
+	fe_map_put(&x->fc, used, s, (void *)s);
 	return s;
 }
 
@@ -80,9 +81,10 @@ name_value(ex_ctx *x, const ir_value *v, const char *what, int k)
 }
 
 /* Names every value, the graph's inputs and outputs first so that theirs
- * survive, then constants and node outputs in order. */
+ * survive, then constants and node outputs in order; a subgraph's
+ * captured inputs take the names cap[] of the outer values. */
 static void
-name_values(ex_ctx *x)
+name_values(ex_ctx *x, const char *const *cap)
 {
 	const ir_graph *g = x->g;
 	size_t n = (size_t)g->ninputs + (size_t)g->noutputs +
@@ -92,6 +94,10 @@ name_values(ex_ctx *x)
 	for (x->vcap = 64; x->vcap < 2 * n;)
 		x->vcap *= 2;
 	x->vn = nn_alloc_array(x->fc.tmp, x->vcap, sizeof *x->vn);
+	for (int k = 0; k < g->ncaptured; k++) {
+		const ir_value *v = g->inputs[g->ninputs - g->ncaptured + k];
+		*slot(x, v) = (vname){v, cap[k], true};
+	}
 	for (int i = 0; i < g->ninputs; i++)
 		name_value(x, g->inputs[i], "input", i);
 	for (int i = 0; i < g->noutputs; i++)
@@ -343,11 +349,37 @@ fe_ex_copy_attr(ex_ctx *x, Onnx__NodeProto *np, const ir_attr *a)
 		ap->t = tensor_proto(x, NULL, a->t->dtype, &a->t->shape,
 		                     a->t->data);
 		return;
-	case IR_ATTR_GRAPH: /* build_model refused the node */
+	case IR_ATTR_GRAPH: /* fe_ex_graph_attr, which knows the node */
 	case IR_NATTR_KINDS:
 		break;
 	}
 	nn_unreachable();
+}
+
+static Onnx__GraphProto *build_graph(ex_ctx *x);
+
+bool
+fe_ex_graph_attr(ex_ctx *x, Onnx__NodeProto *np, const ir_node *n,
+		 const ir_attr *a)
+{
+	const ir_graph *sub = a->g;
+	ex_ctx s = {.fc = x->fc, .g = sub, .opset = x->opset,
+		    .names = x->names ? x->names : &x->used};
+	const char **cap = nn_alloc_array(x->fc.tmp,
+					  (size_t)sub->ncaptured + 1,
+					  sizeof *cap);
+	for (int k = 0; k < sub->ncaptured; k++)
+		if (!(cap[k] = fe_ex_ref(x, n->in[n->nin - sub->ncaptured +
+						  k])))
+			return false;
+	name_values(&s, cap);
+	Onnx__GraphProto *gp = build_graph(&s);
+	if (!gp)
+		return false;
+	Onnx__AttributeProto *ap = new_attr(x, np, a->name,
+		ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH);
+	ap->g = gp;
+	return true;
 }
 
 /* The IR version that came with each opset's ONNX release. */
@@ -425,10 +457,11 @@ build_graph(ex_ctx *x)
 	Onnx__GraphProto *gp = nn_alloc(x->fc.tmp, sizeof *gp);
 	*gp = (Onnx__GraphProto)ONNX__GRAPH_PROTO__INIT;
 	gp->name = xstrdup(x, g->name && *g->name ? g->name : "nncc");
-	gp->n_input = (size_t)g->ninputs;
-	gp->input = nn_alloc_array(x->fc.tmp, (size_t)g->ninputs + 1,
+	int own = g->ninputs - g->ncaptured; /* captures are outer names */
+	gp->n_input = (size_t)own;
+	gp->input = nn_alloc_array(x->fc.tmp, (size_t)own + 1,
 	                           sizeof *gp->input);
-	for (int i = 0; i < g->ninputs; i++) {
+	for (int i = 0; i < own; i++) {
 		const ir_value *v = g->inputs[i];
 		gp->input[i] = fe_ex_value_info(x, fe_ex_ref(x, v), v->dtype,
 		                                &v->shape);
@@ -456,17 +489,9 @@ build_model(ex_ctx *x)
 	*os = (Onnx__OperatorSetIdProto)ONNX__OPERATOR_SET_ID_PROTO__INIT;
 	x->opset = EX_MIN_OPSET;
 	for (const ir_node *n = x->g->first; n; n = n->next)
-		if (ir_ops[n->op].kind == IR_KIND_CONTROL) {
-			nn_error_node(x->fc.d, n, "--emit-onnx does not write "
-				      "control flow yet (an If whose "
-				      "condition is known is inlined: freeze "
-				      "its inputs with --input-value)");
-			return NULL;
-		}
-	for (const ir_node *n = x->g->first; n; n = n->next)
 		if (fe_ex_node_opset(n) > x->opset)
 			x->opset = fe_ex_node_opset(n);
-	name_values(x);
+	name_values(x, NULL);
 	if (!(m->graph = build_graph(x)))
 		return NULL;
 	os->domain = "";

@@ -28,6 +28,8 @@ typedef struct ex_ctx {
 	const ir_graph *g;
 	int64_t opset;
 	fe_map used; /* ONNX names taken */
+	fe_map *names; /* the outermost graph's `used` (names are unique
+			  model-wide); NULL: this graph's */
 	vname *vn;   /* open addressing on the value pointer */
 	size_t vcap;
 	ptrvec nodes, inits, vinfo;
@@ -60,6 +62,11 @@ void fe_ex_attr_float(ex_ctx *x, Onnx__NodeProto *np, const char *name,
 void fe_ex_attr_ints(ex_ctx *x, Onnx__NodeProto *np, const char *name,
                      const int64_t *v, int n);
 void fe_ex_copy_attr(ex_ctx *x, Onnx__NodeProto *np, const ir_attr *a);
+/* Graph attribute a of node n as a GraphProto attribute of np: the
+ * subgraph's captured inputs become n's trailing inputs' outer names;
+ * false after an error. */
+bool fe_ex_graph_attr(ex_ctx *x, Onnx__NodeProto *np, const ir_node *n,
+		      const ir_attr *a);
 
 /* export_nodes.c */
 /* Writes IR node n as one or more ONNX nodes; false after an error. */

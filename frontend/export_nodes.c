@@ -240,9 +240,31 @@ emit_fused(ex_ctx *x, const ir_node *n)
 	return true;
 }
 
+/* If, Loop, Scan: the ONNX inputs (the captured ones are the subgraphs'
+ * outer names) and the graph attributes built in their own scope. */
+static bool
+emit_control(ex_ctx *x, const ir_node *n)
+{
+	int nin = n->nin - ir_node_ncaptured(n);
+	const char **in = in_names(x, n, 0);
+	if (!in)
+		return false;
+	Onnx__NodeProto *np = fe_ex_add_node(x, ir_ops[n->op].name, n->name,
+					     nin, in, n->nout,
+					     out_names(x, n), n->nattrs);
+	for (int i = 0; i < n->nattrs; i++)
+		if (n->attrs[i].kind != IR_ATTR_GRAPH)
+			fe_ex_copy_attr(x, np, &n->attrs[i]);
+		else if (!fe_ex_graph_attr(x, np, n, &n->attrs[i]))
+			return false;
+	return true;
+}
+
 bool
 fe_ex_emit_node(ex_ctx *x, const ir_node *n)
 {
+	if (ir_ops[n->op].kind == IR_KIND_CONTROL)
+		return emit_control(x, n);
 	if (ir_ops[n->op].kind == IR_KIND_FUSED)
 		return emit_fused(x, n);
 	if (is_reduce_with_axes(n->op))
@@ -342,6 +364,11 @@ fe_ex_node_opset(const ir_node *n)
 		int s = ir_attr_since(n->op, n->attrs[i].name);
 		if (s > v && !skip_attr(n, n->attrs[i].name))
 			v = s;
+		if (n->attrs[i].kind != IR_ATTR_GRAPH)
+			continue;
+		for (const ir_node *m = n->attrs[i].g->first; m; m = m->next)
+			if (fe_ex_node_opset(m) > v)
+				v = fe_ex_node_opset(m);
 	}
 	return v;
 }

@@ -147,6 +147,8 @@ ir_infer_shapes_from(ir_graph *g, ir_node *from, nn_diag *d)
  * the graph's inputs as they were, their data, and which are needed. */
 typedef struct binder {
 	ir_graph *g;
+	ir_graph *copy;  /* the last probe's graph, when loops (else g) */
+	bool loops;
 	int n;
 	ir_value **in;
 	const void *const *avail;
@@ -157,18 +159,37 @@ typedef struct binder {
 /* Where and how inference failed: the node and its message (malloc'd). */
 typedef struct outcome {
 	ir_node *node; /* NULL: it succeeded */
+	int index;     /* its position in the graph (probes may copy it) */
 	char *msg;
 } outcome;
 
 static bool
 same_outcome(const outcome *a, const outcome *b)
 {
-	return a->node == b->node &&
+	return a->index == b->index &&
 	       (a->msg && b->msg ? !strcmp(a->msg, b->msg) : a->msg == b->msg);
 }
 
+/* Whether g or one of its subgraphs has a Loop, which inference may
+ * unroll (ir_unroll_loop): a probe then runs on a copy, or data only
+ * attached for the probe would be compiled in. */
+static bool
+has_loop(const ir_graph *g)
+{
+	for (const ir_node *n = g->first; n; n = n->next) {
+		if (n->op == OP_Loop)
+			return true;
+		for (int i = 0; i < n->nattrs; i++)
+			if (n->attrs[i].kind == IR_ATTR_GRAPH &&
+			    has_loop(n->attrs[i].g))
+				return true;
+	}
+	return false;
+}
+
 /* Runs inference quietly with the needed inputs' data attached (they stay
- * inputs); false if the messages cannot be captured. */
+ * inputs); false if the messages cannot be captured. On a graph with a
+ * Loop it runs on a copy (b->copy, kept for candidates()). */
 static bool
 probe(binder *b, outcome *o)
 {
@@ -178,10 +199,21 @@ probe(binder *b, outcome *o)
 	b->quiet.out = open_memstream(&o->msg, &len);
 	if (!b->quiet.out)
 		return false;
+	ir_graph *g = b->g;
+	if (b->loops) {
+		ir_graph_free(b->copy);
+		g = b->copy = ir_graph_clone(b->g);
+	}
 	for (int i = 0; i < b->n; i++)
-		b->in[i]->data = b->need[i] ? (void *)b->avail[i] : NULL;
-	if (infer(b->g, b->g->first, &b->quiet, &o->node))
+		g->inputs[i]->data = b->need[i] ? (void *)b->avail[i] : NULL;
+	if (infer(g, g->first, &b->quiet, &o->node))
 		o->node = NULL;
+	o->index = -1;
+	if (o->node) {
+		o->index = 0;
+		for (ir_node *m = g->first; m != o->node; m = m->next)
+			o->index++;
+	}
 	fclose(b->quiet.out);
 	return true;
 }
@@ -208,8 +240,9 @@ candidates(binder *b, ir_node *n, bool *cand)
 	}
 	for (int i = 0; i < b->n; i++) {
 		cand[i] = false;
+		const ir_value *in = b->loops ? b->copy->inputs[i] : b->in[i];
 		for (int j = 0; j < len && b->avail[i] && !b->need[i]; j++)
-			cand[i] |= set[j] == b->in[i];
+			cand[i] |= set[j] == in;
 		k += cand[i];
 	}
 	free(set);
@@ -254,7 +287,7 @@ bool
 ir_infer_shapes_binding(ir_graph *g, const void *const *avail, bool *frozen,
 			nn_diag *d)
 {
-	binder b = {g, g->ninputs, NULL, avail, NULL, *d};
+	binder b = {g, NULL, has_loop(g), g->ninputs, NULL, avail, NULL, *d};
 	b.in = nn_xcalloc((size_t)b.n + 1, sizeof *b.in);
 	b.need = nn_xcalloc((size_t)b.n + 1, sizeof *b.need);
 	bool *cand = nn_xcalloc((size_t)b.n + 1, sizeof *cand);
@@ -265,6 +298,7 @@ ir_infer_shapes_binding(ir_graph *g, const void *const *avail, bool *frozen,
 	       need_some(&b, &o, cand))
 		free(o.msg);
 	free(o.msg);
+	ir_graph_free(b.copy);
 	for (int i = 0; i < b.n; i++) {
 		b.in[i]->data = NULL;
 		frozen[i] = b.need[i];

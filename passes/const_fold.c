@@ -1,6 +1,7 @@
 /* const-fold: every node whose inputs are all known (constants, or data
  * shape inference computed, such as Shape of a statically shaped value)
- * becomes constants, evaluated by the interpreter's own hooks through
+ * becomes constants, an If whose condition is known its branch (and
+ * inference unrolls small Loops of known count: ir_unroll_loop), evaluated by the interpreter's own hooks through
  * ir_infer_shapes/ir_fold_node, so folding cannot disagree with nncc-run. */
 #include "opt_util.h"
 
@@ -34,7 +35,14 @@ pass_const_fold(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 {
 	if (!pass_opts_allow(o, "const-fold", NULL, d))
 		return false;
+	int before = g->nnodes;
 	if (!ir_infer_shapes(g, d))
+		return false;
+	/* an If whose condition is now known becomes its branch */
+	bool inlined = false;
+	for (ir_node *n = g->first; n && !inlined; n = n->next)
+		inlined = n->op == OP_If && n->in[0]->data;
+	if (inlined && !ir_fold_ifs(g, d))
 		return false;
 	ir_compute_uses(g);
 	int folded = 0;
@@ -43,6 +51,6 @@ pass_const_fold(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 		next = n->next;
 		folded += fold(g, n);
 	}
-	*changed = folded > 0;
+	*changed = folded > 0 || inlined || g->nnodes != before;
 	return true;
 }

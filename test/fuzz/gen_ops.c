@@ -1144,6 +1144,144 @@ gen_det(gen *z, ir_op op)
 	return one(z, op, x);
 }
 
+/* ------------------------------------------------------------------ */
+/* Control flow: small subgraphs over one captured pool value. */
+
+/* A subgraph of z->g whose own inputs are types t[0..nown-1] and whose
+ * one captured input has x's type; *cap is that input. */
+static ir_graph *
+sub_new(gen *z, const char *name, int nown, const ir_dtype *t,
+	const ir_shape *s, const ir_value *x, ir_value **cap)
+{
+	ir_graph *g = ir_subgraph_new(z->g, name);
+	for (int i = 0; i < nown; i++)
+		ir_add_input(g, NULL, t[i], &s[i]);
+	*cap = ir_add_input(g, NULL, x->dtype, &x->shape);
+	g->ncaptured = 1;
+	return g;
+}
+
+static ir_value *
+sub_node(ir_graph *g, ir_op op, ir_value *a, ir_value *b)
+{
+	ir_value *in[2] = {a, b};
+	return ir_add_node(g, op, NULL, b ? 2 : 1, in, 1)->out[0];
+}
+
+static ir_value *
+sub_scalar(ir_graph *g, ir_dtype t, double v)
+{
+	ir_shape s = {0};
+	ir_value *c = ir_add_const(g, NULL, t, &s, NULL);
+	ir_store_f64(c->data, t, 0, v);
+	ir_const_facts(c);
+	return c;
+}
+
+static void
+set_graph(gen *z, ir_node *n, const char *name, ir_graph *g)
+{
+	ir_set_attr(z->g, n, name, IR_ATTR_GRAPH)->g = g;
+}
+
+/* The sum of x's elements compared with 0: a run-time condition. */
+static ir_value *
+gen_cond(gen *z, ir_value *x)
+{
+	ir_node *r = gen_node(z, OP_ReduceSum, 1, &x, 1);
+	gen_attr_int(z, r, "keepdims", 0);
+	if (!gen_finish(z, r))
+		return NULL;
+	ir_value *in[2] = {r->out[0], gen_scalar(z, x->dtype, 0)};
+	ir_node *c = gen_node(z, OP_Greater, 2, in, 1);
+	return gen_finish(z, c) ? c->out[0] : NULL;
+}
+
+/* If: a condition known (inlined) or computed; branches of one unary op
+ * each on the captured value. Loop: v = v * 0.5 + x for a constant count,
+ * stopping early (a run-time loop) when asked, with a scan output when
+ * the count is static. Scan: a running sum over x's slices along an
+ * axis, either direction. */
+static bool
+gen_control(gen *z, ir_op op)
+{
+	static const ir_op un[] = {OP_Neg, OP_Tanh, OP_Abs, OP_Sigmoid,
+				   OP_Relu, OP_Exp};
+	ir_value *x = gen_pick(z, GEN_F32, 0, 3);
+	if (!x)
+		return false;
+	ir_value *cap;
+	if (op == OP_If) {
+		ir_value *c = gen_chance(z->s, 25)
+			? gen_scalar(z, IR_BOOL, gen_chance(z->s, 50))
+			: gen_cond(z, x);
+		if (!c)
+			return false;
+		ir_graph *t = sub_new(z, "then", 0, NULL, NULL, x, &cap);
+		ir_add_output(t, sub_node(t, un[gen_byte(z->s) % NELEM(un)],
+					  cap, NULL));
+		ir_graph *e = sub_new(z, "else", 0, NULL, NULL, x, &cap);
+		ir_add_output(e, sub_node(e, un[gen_byte(z->s) % NELEM(un)],
+					  cap, NULL));
+		ir_value *in[2] = {c, x};
+		ir_node *n = gen_node(z, OP_If, 2, in, 1);
+		set_graph(z, n, "then_branch", t);
+		set_graph(z, n, "else_branch", e);
+		return gen_finish(z, n);
+	}
+	if (op == OP_Loop) {
+		bool early = gen_chance(z->s, 50), scan = !early &&
+						       gen_chance(z->s, 60);
+		ir_dtype t[3] = {IR_I64, IR_BOOL, IR_F32};
+		ir_shape s[3] = {{0}, {0}, x->shape};
+		ir_graph *b = sub_new(z, "body", 3, t, s, x, &cap);
+		ir_value *v = sub_node(b, OP_Mul, b->inputs[2],
+				       sub_scalar(b, IR_F32, 0.5));
+		v = sub_node(b, OP_Add, v, cap);
+		ir_value *c = b->inputs[1];
+		if (early) {
+			ir_value *r = sub_node(b, OP_ReduceSum, v, NULL);
+			ir_set_attr(z->g, r->def, "keepdims", IR_ATTR_INT)->i = 0;
+			c = sub_node(b, OP_Less, r, sub_scalar(b, IR_F32,
+				4 * gen_float(z->s)));
+		}
+		ir_add_output(b, sub_node(b, OP_Identity, c, NULL));
+		ir_add_output(b, v);
+		if (scan)
+			ir_add_output(b, v);
+		ir_value *in[4] = {gen_scalar(z, IR_I64, gen_int(z->s, 0, 6)),
+				   gen_scalar(z, IR_BOOL, 1), x, x};
+		ir_node *n = gen_node(z, OP_Loop, 4, in, scan ? 2 : 1);
+		set_graph(z, n, "body", b);
+		return gen_finish(z, n);
+	}
+	if (x->shape.rank < 1)
+		return false;
+	int ax = gen_int(z->s, 0, x->shape.rank - 1);
+	ir_dtype t[2] = {IR_F32, IR_F32};
+	ir_shape sl = x->shape;
+	sl.rank--;
+	memmove(sl.dim + ax, sl.dim + ax + 1,
+		sizeof(int64_t) * (size_t)(sl.rank - ax));
+	ir_shape s[2] = {sl, sl};
+	ir_graph *b = sub_new(z, "body", 2, t, s, x, &cap);
+	ir_value *h = sub_node(b, OP_Add, b->inputs[0], b->inputs[1]);
+	ir_add_output(b, h);
+	ir_add_output(b, sub_node(b, OP_Tanh, h, NULL));
+	ir_value *in[3] = {gen_const(z, IR_F32, &sl), x, x};
+	ir_node *n = gen_node(z, OP_Scan, 3, in, 2);
+	set_graph(z, n, "body", b);
+	gen_attr_int(z, n, "num_scan_inputs", 1);
+	int64_t axes[1] = {ax}, dir[1] = {gen_chance(z->s, 50)};
+	gen_attr_ints(z, n, "scan_input_axes", 1, axes);
+	gen_attr_ints(z, n, "scan_input_directions", 1, dir);
+	axes[0] = gen_int(z->s, 0, sl.rank);
+	dir[0] = gen_chance(z->s, 50);
+	gen_attr_ints(z, n, "scan_output_axes", 1, axes);
+	gen_attr_ints(z, n, "scan_output_directions", 1, dir);
+	return gen_finish(z, n);
+}
+
 #define UN(op) [OP_##op] = gen_unary
 #define BIN(op) [OP_##op] = gen_binary
 #define NA(op) [OP_##op] = gen_nary
@@ -1204,6 +1342,8 @@ const gen_op_fn gen_ops[IR_NOPS] = {
 	[OP_InstanceNormalization] = gen_norm2, [OP_LRN] = gen_norm2,
 	[OP_MeanVarianceNormalization] = gen_norm2,
 	[OP_GridSample] = gen_sample, [OP_RoiAlign] = gen_sample,
+	[OP_If] = gen_control, [OP_Loop] = gen_control,
+	[OP_Scan] = gen_control,
 };
 
 const gen_skip gen_skipped[] = {

@@ -246,6 +246,10 @@ REFUSED = {
     "test_castlike_STRING_to_FLOAT_expanded": "string",
     "test_identity_opt": "optional",
     "test_identity_sequence": "sequence",
+    "test_if_seq": "SequenceConstruct",
+    "test_if_opt": "Optional",
+    "test_loop13_seq": "is a sequence",
+    "test_loop16_seq_none": "is an optional",
 }
 
 def run_data_set(nncc_run, case_dir, ds, tol):
