@@ -178,6 +178,62 @@ convert_upsample(fe_ctx *c, const Onnx__NodeProto *np, ir_attr **attrs,
 	return true;
 }
 
+/* Scan-8 runs its body per batch row (every input and output has the
+ * batch as axis 0, the scan inputs time as axis 1): it becomes a Scan
+ * over the batch (all its inputs scanned along axis 0) whose body is a
+ * Scan-9 over time with the original body. sequence_lens (input 0) must
+ * be omitted. */
+static bool
+convert_scan8(fe_ctx *c, const Onnx__NodeProto *np, ir_attr *a, int na,
+	      ir_value ***in, int *nin)
+{
+	ir_attr *body = find_attr(a, na, "body"), *k = find_attr(a, na,
+		"num_scan_inputs"), *dirs = find_attr(a, na, "directions");
+	if (!body || !k) {
+		fe_error_np(c, np, "needs body and num_scan_inputs");
+		return false;
+	}
+	if (*nin > 0 && (*in)[0]) {
+		fe_error_np(c, np, "Scan (opset 8) with sequence_lens is not "
+			    "supported (every sequence must be whole)");
+		return false;
+	}
+	ir_graph *b = body->g;
+	int nc = b->ncaptured, nx = *nin - 1 - nc;
+	if (nx < (int)k->i || k->i < 1 || (dirs && dirs->n != (int)k->i)) {
+		fe_error_np(c, np, "num_scan_inputs %lld or directions do not "
+			    "fit its %d inputs", (long long)k->i, nx);
+		return false;
+	}
+	/* the body of the batch Scan: the time Scan over one batch row */
+	ir_graph *w = ir_subgraph_new(c->g, "scan8_row");
+	ir_value **win = nn_alloc_array(c->tmp, (size_t)(nx + nc) + 1,
+					sizeof *win);
+	for (int i = 0; i < nx + nc; i++)
+		win[i] = ir_add_input(w, (*in)[1 + i] ? (*in)[1 + i]->name
+				      : NULL, IR_UNDEF, NULL);
+	w->ncaptured = nc;
+	ir_node *t = ir_add_node(w, OP_Scan, np->name, nx + nc, win,
+				 b->noutputs);
+	ir_set_attr(w, t, "body", IR_ATTR_GRAPH)->g = b;
+	b->parent = w;
+	ir_set_attr(w, t, "num_scan_inputs", IR_ATTR_INT)->i = k->i;
+	if (dirs) {
+		ir_attr *d = ir_set_attr(w, t, "scan_input_directions",
+					 IR_ATTR_INTS);
+		d->n = dirs->n;
+		d->ints = dirs->ints;
+		dirs->name = NULL;
+	}
+	for (int i = 0; i < b->noutputs; i++)
+		ir_add_output(w, t->out[i]);
+	body->g = w;
+	k->i = nx;
+	*in += 1; /* sequence_lens, omitted, goes */
+	*nin -= 1;
+	return true;
+}
+
 bool
 fe_convert_old_form(fe_ctx *c, const Onnx__NodeProto *np, ir_op op,
 		    ir_attr **attrs, int *nattrs, ir_value ***in, int *nin)
@@ -222,6 +278,8 @@ fe_convert_old_form(fe_ctx *c, const Onnx__NodeProto *np, ir_op op,
 			return false;
 		}
 		return true;
+	case OP_Scan:
+		return c->opset >= 9 || convert_scan8(c, np, a, na, in, nin);
 	case OP_Resize:
 		if (strcmp(fe_str(np->op_type), "Upsample") == 0)
 			return convert_upsample(c, np, attrs, nattrs, in, nin);

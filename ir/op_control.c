@@ -404,6 +404,13 @@ ir_scan_get(const ir_node *n, ir_scan *s, nn_diag *d)
 	const ir_attr *k = ir_get_attr(n, "num_scan_inputs");
 	int nc = ir_node_ncaptured(n);
 	memset(s, 0, sizeof *s);
+	if (ir_get_attr(n, "directions")) {
+		if (d)
+			nn_error_node(d, n, "attribute 'directions' is Scan-8's "
+				      "(the import converts that form); opset "
+				      "9 has scan_input_directions");
+		return false;
+	}
 	if (!body || !k) {
 		if (d)
 			nn_error_node(d, n, "needs body and num_scan_inputs");
