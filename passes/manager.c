@@ -425,6 +425,31 @@ log_stage(pass_env *e, const char *pass, ir_graph *g, nn_diag *d)
 	return true;
 }
 
+/* A lossless pass also runs inside g's subgraphs (If's branches, Loop's
+ * and Scan's bodies), innermost last; not on the branch an If with a
+ * known condition skips (inference never typed it). Lossy passes act on
+ * the top-level weight layers only. */
+static bool
+run_in_subgraphs(const pass_step *s, ir_graph *g, const pass_opts *opts,
+		 nn_diag *d)
+{
+	for (ir_node *n = g->first; n; n = n->next) {
+		const uint8_t *known = n->op == OP_If ? n->in[0]->data : NULL;
+		for (int i = 0; i < n->nattrs; i++) {
+			const ir_attr *a = &n->attrs[i];
+			bool changed = false;
+			if (a->kind != IR_ATTR_GRAPH ||
+			    (known && strcmp(a->name, *known ? "then_branch"
+							     : "else_branch")))
+				continue;
+			if (!s->info->fn(a->g, opts, d, &changed) ||
+			    !run_in_subgraphs(s, a->g, opts, d))
+				return false;
+		}
+	}
+	return true;
+}
+
 /* Runs one step with its verification and dump; false on error. */
 static bool
 run_step(const pass_step *s, ir_graph *g, const pass_run_opts *o,
@@ -437,6 +462,8 @@ run_step(const pass_step *s, ir_graph *g, const pass_run_opts *o,
 	pass_opts opts = s->opts;
 	opts.env = o->env;
 	ok = s->info->fn(g, &opts, d, &changed);
+	if (ok && !s->info->lossy)
+		ok = run_in_subgraphs(s, g, &opts, d);
 	*ms = now_ms() - t0;
 	if (!ok) {
 		if (d->nerrors == 0)
