@@ -1,4 +1,5 @@
 /* Command-line pieces the nncc tools share (see cli.h). */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,4 +230,123 @@ cli_env_free(pass_env *e)
 	pass_data_free(&e->calib);
 	pass_data_free(&e->eval);
 	pass_env_free(e);
+}
+
+void
+cli_version(const char *tool)
+{
+	/* the values CMake found: the LLVM the tools are built against and
+	 * its default target (what nncc compiles for without --target) */
+	printf("%s %s\nLLVM %s\ndefault target: %s\n", tool, NNCC_VERSION,
+	       NNCC_LLVM_VERSION, NNCC_DEFAULT_TARGET);
+}
+
+const char *
+cli_model_name(const char *model)
+{
+	return model && !strcmp(model, "-") ? "<stdin>" : model;
+}
+
+void
+cli_timer_start(cli_timer *t, const char *tool, bool on)
+{
+	t->tool = tool;
+	t->on = on;
+	t->start = t->last = nnrt_now_ns();
+}
+
+void
+cli_phase(cli_timer *t, const char *phase)
+{
+	double now = nnrt_now_ns();
+
+	if (t->on)
+		fprintf(stderr, "%s: %-12s %10.3f ms\n", t->tool, phase,
+			(now - t->last) / 1e6);
+	t->last = now;
+}
+
+void
+cli_timer_end(cli_timer *t)
+{
+	if (t->on)
+		fprintf(stderr, "%s: %-12s %10.3f ms\n", t->tool, "total",
+			(nnrt_now_ns() - t->start) / 1e6);
+}
+
+/* Levenshtein distance of a[0..n) and b[0..m). */
+static size_t
+edit_distance(const char *a, size_t n, const char *b, size_t m)
+{
+	size_t *row = nn_xmalloc((m + 1) * sizeof *row), best;
+
+	for (size_t j = 0; j <= m; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= n; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= m; j++) {
+			size_t up = row[j], d = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < d)
+				d = up + 1;
+			if (row[j - 1] + 1 < d)
+				d = row[j - 1] + 1;
+			row[j] = d;
+			diag = up;
+		}
+	}
+	best = row[m];
+	free(row);
+	return best;
+}
+
+size_t
+cli_option_at(const char *s, const char **start)
+{
+	/* an option is a word of the help text that starts with '-' and a
+	 * letter (after an opening parenthesis); it ends where its value
+	 * does: "--prune=SPARSITY", "--distill[=T]", "-H FILE, ..." */
+	if (*s == '(')
+		s++;
+	*start = s;
+	if (s[0] != '-' || !(isalpha((unsigned char)s[1]) ||
+			     (s[1] == '-' && isalpha((unsigned char)s[2]))))
+		return 0;
+	return strcspn(s, " \t\n=[,;)|");
+}
+
+int
+cli_unknown_option(const char *tool, const char *arg, void (*usage)(FILE *))
+{
+	/* the candidates are the options --help lists: the one table */
+	size_t keylen = strcspn(arg, "="), best = (size_t)-1, len = 0, bl = 0;
+	const char *bs = NULL, *p, *o;
+	char *help = NULL;
+	FILE *f = open_memstream(&help, &len);
+
+	if (f) {
+		usage(f);
+		fclose(f);
+	}
+	for (p = help; p && *p; p += strcspn(p, " \t\n"),
+	     p += strspn(p, " \t\n")) {
+		size_t n = cli_option_at(p, &o), d;
+		if (!n)
+			continue;
+		d = edit_distance(arg, keylen, o, n);
+		if (d < best) {
+			best = d;
+			bs = o;
+			bl = n;
+		}
+	}
+	if (bs && best > 0 && 2 * best < keylen &&
+	    best <= (keylen / 4 > 2 ? keylen / 4 : 2))
+		fprintf(stderr, "%s: error: unknown option '%s' (did you mean "
+			"'%.*s'?)\n", tool, arg, (int)bl, bs);
+	else
+		fprintf(stderr, "%s: error: unknown option '%s' (see --help)\n",
+			tool, arg);
+	free(help);
+	return 1;
 }

@@ -15,15 +15,13 @@
  * argc, argv, i and a bool bad in scope. */
 #define VALUE(name) cli_value(TOOL, argc, argv, i, name, &bad)
 
-#define NNCC_VERSION "0.1.0"
-
-
 static void
 usage(FILE *f)
 {
 	fputs("usage: " TOOL " MODEL [options] -o FILE\n"
 	      "       " TOOL " MODEL [options] --emit-onnx FILE [-o FILE]\n"
-	      "  MODEL                   .onnx file or IR text (.nnir)\n"
+	      "  MODEL                   ONNX or IR text, told apart by "
+	      "content; - for stdin\n"
 	      "  -o FILE                 output (object by default; - for "
 	      "stdout)\n"
 	      "  -O0 -O1 -O2 -O3 -Os     optimization level (default -O2)\n"
@@ -111,6 +109,11 @@ usage(FILE *f)
 	      "unrolled or table\n"
 	      "                          for every weight layer that can take "
 	      "it (testing)\n"
+	      "  -v                      print each phase and its time "
+	      "(stderr)\n"
+	      "  --                      the next argument is the model, even"
+	      " if it starts\n"
+	      "                          with -\n"
 	      "  --help, --version\n", f);
 }
 
@@ -174,26 +177,35 @@ parse_flag(args *a, const char *s)
 		a->run.print_stats = true;
 	else if (!strcmp(s, "--report"))
 		a->report = true;
+	else if (!strcmp(s, "-v"))
+		a->verbose = true;
 	else
-		return nncc_err("unknown option '%s' (see --help)", s);
+		return cli_unknown_option(TOOL, s, usage);
 	return 0;
 }
 
-/* 0 ok, 1 error, 2 --help, 3 --version. */
+/* 0 ok, 1 error, 2 --help, 3 --version. After "--", every argument is
+ * the model, whatever it starts with. */
 static int
 parse_args(args *a, int argc, char **argv)
 {
+	bool options = true;
+
 	for (int i = 1; i < argc; i++) {
 		const char *s = argv[i];
 		int r;
-		if (!strcmp(s, "--help") || !strcmp(s, "-h"))
+		if (options && !strcmp(s, "--")) {
+			options = false;
+			continue;
+		}
+		if (options && (!strcmp(s, "--help") || !strcmp(s, "-h")))
 			return 2;
-		if (!strcmp(s, "--version"))
+		if (options && !strcmp(s, "--version"))
 			return 3;
-		if ((r = parse_valued(a, argc, argv, &i)) != 0) {
+		if (options && (r = parse_valued(a, argc, argv, &i)) != 0) {
 			if (r < 0)
 				return 1;
-		} else if (s[0] == '-' && s[1]) {
+		} else if (options && s[0] == '-' && s[1]) {
 			if (parse_flag(a, s))
 				return 1;
 		} else if (a->model) {
@@ -266,9 +278,11 @@ emit_all(const args *a, ir_graph *g, const char *name, nn_diag *d)
 }
 
 
+/* The model through the pipeline spec; with t, "import" and "passes"
+ * are its phases. */
 static ir_graph *
 load_optimized(const args *a, const char *spec, const pass_run_opts *ro,
-	       nn_diag *d)
+	       cli_timer *t, nn_diag *d)
 {
 	fe_options fo = {.shapes = a->shapes, .nshapes = a->nshapes,
 			 .values = a->values, .nvalues = a->nvalues};
@@ -280,12 +294,16 @@ load_optimized(const args *a, const char *spec, const pass_run_opts *ro,
 	if (pl && a->emit_rules)
 		pass_pipeline_add_opt(pl, "prune-auto", "emit", a->emit_rules);
 
+	if (g && t)
+		cli_phase(t, "import");
 	if (g && !pass_pipeline_run(pl, g, ro, d)) {
 		ir_graph_free(g);
 		g = NULL;
 	}
 	if (pl)
 		pass_pipeline_free(pl);
+	if (g && t)
+		cli_phase(t, "passes");
 	return g;
 }
 
@@ -310,26 +328,37 @@ compile(args *a)
 	nn_diag d;
 	ir_graph *g = NULL, *ref = NULL;
 	pass_env *env = NULL;
+	cli_timer t;
 	bool ok = true;
 
-	nn_diag_init(&d, TOOL, a->model);
+	cli_timer_start(&t, TOOL, a->verbose);
+	nn_diag_init(&d, TOOL, cli_model_name(a->model));
 	nncc_choose_prune_steps(a, &d);
 	if (nncc_lossy(a))
 		nncc_lossy_spec(a, ospec, spec, sizeof spec);
 	else
 		snprintf(spec, sizeof spec, "%s", ospec);
 	name = a->name ? nn_xstrdup(a->name)
-		       : cg_default_name(a->out && strcmp(a->out, "-")
-					 ? a->out : a->model);
-	if (a->ncalib || a->neval)
+		       : cg_default_name(a->out && strcmp(a->out, "-") ? a->out
+					 : strcmp(a->model, "-") ? a->model
+					 : "model");
+	if (a->ncalib || a->neval) {
 		ok = (env = nncc_env_new(a, &d)) != NULL;
+		cli_phase(&t, "data");
+	}
 	a->run.env = env;
-	ok = ok && (g = load_optimized(a, spec, &a->run, &d)) != NULL;
+	ok = ok && (g = load_optimized(a, spec, &a->run, &t, &d)) != NULL;
 	if (ok && (nncc_lossy(a) || a->report || a->tolerance >= 0)) {
-		ref = load_optimized(a, ospec, &quiet, &d);
+		ref = load_optimized(a, ospec, &quiet, NULL, &d);
+		cli_phase(&t, "reference");
 		ok = ref && nncc_account(a, env, ref, g, name, &d);
+		cli_phase(&t, "fidelity");
 	}
 	ok = ok && emit_all(a, g, name, &d);
+	if (ok) {
+		cli_phase(&t, "codegen");
+		cli_timer_end(&t);
+	}
 	if (ok && a->report)
 		report_object(a);
 	if (g)
@@ -356,7 +385,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (r == 3) {
-		printf(TOOL " " NNCC_VERSION "\n");
+		cli_version(TOOL);
 		return 0;
 	}
 	if (r != 0)
