@@ -42,8 +42,8 @@ usage(FILE *f)
 	      "  --emit-ir FILE          write the IR code generation receives\n"
 	      "  --print-after=PASS      dump the IR to stderr after PASS\n"
 	      "  --print-after-all       dump the IR after every pass\n"
-	      "  --print-stats           per-pass statistics on stderr\n"
-	      "compression (lossy, only when asked; runs after the -O passes):\n"
+	      "  --print-stats           per-pass statistics on stderr\n", f);
+	fputs("compression (lossy, only when asked; runs after the -O passes):\n"
 	      "  --prune=SPARSITY[:METHOD]  prune weight layers to SPARSITY in "
 	      "[0, 1];\n"
 	      "                          METHOD: default (classifier at half "
@@ -114,7 +114,9 @@ usage(FILE *f)
 	      "  --                      the next argument is the model, even"
 	      " if it starts\n"
 	      "                          with -\n"
-	      "  --help, --version\n", f);
+	      "  --help, --version       this text; the versions of nncc and "
+	      "LLVM, the default\n"
+	      "                          target\n", f);
 }
 
 int
