@@ -312,7 +312,7 @@ cli_option_at(const char *s, const char **start)
 	if (s[0] != '-' || !(isalpha((unsigned char)s[1]) ||
 			     (s[1] == '-' && isalpha((unsigned char)s[2]))))
 		return 0;
-	return strcspn(s, " \t\n=[,;)|");
+	return strcspn(s, " \t\n=[,;:)|");
 }
 
 int

@@ -135,7 +135,7 @@ static int
 parse_args(run_args *a, int argc, char **argv)
 {
 	bool expecting = false, options = true;
-	int i, r = 0;
+	int i, r;
 
 	for (i = 1; i < argc; i++) {
 		const char *s = argv[i];
@@ -156,9 +156,8 @@ parse_args(run_args *a, int argc, char **argv)
 			a->verbose = true;
 			continue;
 		}
-		if (options)
-			r = parse_valued(a, s, i + 1 < argc ? argv[i + 1]
-							    : NULL);
+		r = !options ? 0 : parse_valued(a, s, i + 1 < argc ? argv[i + 1]
+								: NULL);
 		if (r < 0)
 			return 1;
 		if (r > 0) {
