@@ -300,19 +300,36 @@ edit_distance(const char *a, size_t n, const char *b, size_t m)
 	return best;
 }
 
-size_t
-cli_option_at(const char *s, const char **start)
+int
+cli_help_options(const char *help, const char **opt, size_t *len, int max)
 {
-	/* an option is a word of the help text that starts with '-' and a
-	 * letter (after an opening parenthesis); it ends where its value
-	 * does: "--prune=SPARSITY", "--distill[=T]", "-H FILE, ..." */
-	if (*s == '(')
-		s++;
-	*start = s;
-	if (s[0] != '-' || !(isalpha((unsigned char)s[1]) ||
-			     (s[1] == '-' && isalpha((unsigned char)s[2]))))
-		return 0;
-	return strcspn(s, " \t\n=[,;:)|");
+	int n = 0;
+
+	for (const char *l = help; *l && n < max;) {
+		size_t ll = strcspn(l, "\n");
+		/* an option line starts with two spaces and '-'; its first
+		 * column ends at two spaces in a row */
+		if (!strncmp(l, "  -", 3)) {
+			const char *w = l + 2, *end = strstr(w, "  ");
+			if (!end || end > l + ll)
+				end = l + ll;
+			while (w < end && n < max) {
+				size_t wl = strcspn(w, " \n");
+				if (w[0] == '-' && (isalpha((unsigned char)w[1]) ||
+				    (w[1] == '-' && isalpha((unsigned char)w[2])))) {
+					size_t k = strcspn(w, "=[,;:)| \n");
+					opt[n] = w;
+					len[n++] = k < wl ? k : wl;
+				}
+				w += wl;
+				w += strspn(w, " ");
+			}
+		}
+		l += ll;
+		if (*l)
+			l++;
+	}
+	return n;
 }
 
 int
@@ -320,24 +337,23 @@ cli_unknown_option(const char *tool, const char *arg, void (*usage)(FILE *))
 {
 	/* the candidates are the options --help lists: the one table */
 	size_t keylen = strcspn(arg, "="), best = (size_t)-1, len = 0, bl = 0;
-	const char *bs = NULL, *p, *o;
+	size_t olen[CLI_MAX_OPTIONS];
+	const char *bs = NULL, *opt[CLI_MAX_OPTIONS];
 	char *help = NULL;
 	FILE *f = open_memstream(&help, &len);
+	int n = 0;
 
 	if (f) {
 		usage(f);
 		fclose(f);
+		n = cli_help_options(help, opt, olen, CLI_MAX_OPTIONS);
 	}
-	for (p = help; p && *p; p += strcspn(p, " \t\n"),
-	     p += strspn(p, " \t\n")) {
-		size_t n = cli_option_at(p, &o), d;
-		if (!n)
-			continue;
-		d = edit_distance(arg, keylen, o, n);
+	for (int i = 0; i < n; i++) {
+		size_t d = edit_distance(arg, keylen, opt[i], olen[i]);
 		if (d < best) {
 			best = d;
-			bs = o;
-			bl = n;
+			bs = opt[i];
+			bl = olen[i];
 		}
 	}
 	if (bs && best > 0 && 2 * best < keylen &&

@@ -62,10 +62,16 @@ void cli_timer_start(cli_timer *t, const char *tool, bool on);
 void cli_phase(cli_timer *t, const char *phase); /* the one just ended */
 void cli_timer_end(cli_timer *t);
 
-/* The length of the option name at s, a word of a --help text ("-o",
- * "--prune" of "--prune=SPARSITY"), with *start at its first '-'; 0 if
- * the word is no option. */
-size_t cli_option_at(const char *s, const char **start);
+/* The options of a --help text: on each option line (two spaces, then
+ * '-'), the words of its first column (up to two spaces in a row) that
+ * start with '-' and a letter, each cut where its value starts: "--prune"
+ * of "--prune=SPARSITY[:METHOD]", "-H" and "--emit-header" of "-H FILE,
+ * --emit-header FILE". Fills opt (pointers into help) and len, at most
+ * max; returns the count. test/tools/Inputs/check_man.py reads them the
+ * same way. */
+#define CLI_MAX_OPTIONS 128
+int cli_help_options(const char *help, const char **opt, size_t *len,
+		     int max);
 /* Reports "TOOL: error: unknown option 'ARG'", with "did you mean" the
  * nearest option (edit distance) of the tool's --help text, which usage
  * prints: the options' one table. Returns 1. */
