@@ -518,6 +518,9 @@ fe_parse_input_shape(const char *arg, fe_input_shape *s)
 	return true;
 }
 
+/* The bytes of a model's head that tell its format. */
+#define FE_FORMAT_HEAD 4096
+
 /* stdin ("-") is read once: the tools load a model more than once (the
  * reference pipeline, a second import with shapes), and every load of "-"
  * sees the same bytes. Static like shape_names, for the same reason. */
@@ -558,7 +561,7 @@ fe_is_ir_text(const void *data, size_t len)
 	 * text has none but whitespace. Only the head is looked at. */
 	const unsigned char *p = data;
 
-	for (size_t i = 0; i < len && i < 4096; i++)
+	for (size_t i = 0; i < len && i < FE_FORMAT_HEAD; i++)
 		if (p[i] < 0x20 && !strchr("\t\n\v\f\r", p[i]))
 			return false;
 	return len > 0;
@@ -567,15 +570,25 @@ fe_is_ir_text(const void *data, size_t len)
 int
 fe_model_format(const char *path)
 {
+	/* a file's head is enough; stdin is read whole (and kept) */
 	const char *why;
-	size_t len;
-	char *buf = strcmp(path, "-") ? nn_in_read(path, &len, &why)
-				      : read_stdin(&len, &why);
-	int f = !buf ? -1 : fe_is_ir_text(buf, len) ? FE_MODEL_TEXT
-						    : FE_MODEL_ONNX;
+	size_t len = 0;
+	char *buf = NULL;
+	FILE *f;
+	int fmt;
 
+	if (!strcmp(path, "-")) {
+		buf = read_stdin(&len, &why);
+	} else if ((f = nn_in_open(path, &why))) {
+		buf = nn_xmalloc(FE_FORMAT_HEAD);
+		len = fread(buf, 1, FE_FORMAT_HEAD, f);
+		fclose(f);
+	}
+	if (!buf)
+		return -1;
+	fmt = fe_is_ir_text(buf, len) ? FE_MODEL_TEXT : FE_MODEL_ONNX;
 	free(buf);
-	return f;
+	return fmt;
 }
 
 static ir_graph *
