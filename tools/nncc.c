@@ -256,12 +256,21 @@ nncc_output_kind(const args *a)
 	return a->asm_out ? CG_OUT_ASM : CG_OUT_OBJ;
 }
 
-/* Writes the requested files; on failure removes the ones written. */
+static void
+codegen_phase(void *t, const char *name)
+{
+	cli_phase(t, name);
+}
+
+/* Writes the requested files; on failure removes the ones written. With
+ * -v, code generation's phases are t's. */
 static bool
-emit_all(const args *a, ir_graph *g, const char *name, nn_diag *d)
+emit_all(const args *a, ir_graph *g, const char *name, cli_timer *t,
+	 nn_diag *d)
 {
 	cg_options o = {name, a->opt, a->size, a->cpu, a->triple,
-			nncc_output_kind(a), a->run.print_stats, a->kernel};
+			nncc_output_kind(a), a->run.print_stats, a->kernel,
+			codegen_phase, t};
 	const char *done[3];
 	int n = 0;
 	bool ok = true;
@@ -356,9 +365,9 @@ compile(args *a)
 		ok = ref && nncc_account(a, env, ref, g, name, &d);
 		cli_phase(&t, "fidelity");
 	}
-	ok = ok && emit_all(a, g, name, &d);
+	ok = ok && emit_all(a, g, name, &t, &d);
 	if (ok) {
-		cli_phase(&t, "codegen");
+		cli_phase(&t, "emit");
 		cli_timer_end(&t);
 	}
 	if (ok && a->report)
