@@ -685,6 +685,8 @@ cg_compile(ir_graph *g, const cg_options *o, const char *path, nn_diag *d)
 
 	if (!ok)
 		return false;
+	if (o->phase)
+		o->phase(o->phase_ctx, "lower");
 	ok = cg_emit(&c, o, path); /* disposes the module */
 	cg_ctx_dispose(&c);
 	if (ok && o->print_stats)

@@ -22,6 +22,10 @@ typedef struct cg_options {
 	bool print_stats;   /* per-layer kernel choice and cost to stderr */
 	int force_kernel;   /* a cg_kernel for every eligible layer; 0: the
 			       cost model decides */
+	/* if set, called as each phase of cg_compile ends ("lower": the
+	 * LLVM module built; "optimize": LLVM's passes run), for nncc -v */
+	void (*phase)(void *ctx, const char *name);
+	void *phase_ctx;
 } cg_options;
 
 /* What the generated run functions return (status.def). */

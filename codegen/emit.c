@@ -361,7 +361,10 @@ cg_emit(cg_ctx *c, const cg_options *o, const char *path)
 	tag_functions(c, o);
 	if (o->size_level)
 		shrink_object(c);
-	ok = optimize(c, o) && write_module(c, o, path);
+	ok = optimize(c, o);
+	if (ok && o->phase)
+		o->phase(o->phase_ctx, "optimize");
+	ok = ok && write_module(c, o, path);
 	LLVMDisposeModule(c->mod);
 	LLVMDisposeTargetMachine(tm_cache);
 	tm_cache = NULL;

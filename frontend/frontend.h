@@ -56,9 +56,17 @@ ir_graph *fe_import_onnx_buffer(const void *data, size_t len,
  * IR_MAX_ELEMS elements). NAME may contain '=' (the last one splits).
  * s->name is a copy that lives until the process exits. */
 bool fe_parse_input_shape(const char *arg, fe_input_shape *s);
-/* Loads a model by extension: ".onnx" through fe_import_onnx, anything
- * else as IR text (then verified). */
+/* Loads a model by its content, whatever its name: ONNX (imported as by
+ * fe_import_onnx) or IR text (parsed, then verified). path "-" is stdin,
+ * read once and kept: every later load of "-" sees the same model. */
 ir_graph *fe_load_model(const char *path, const fe_options *o, nn_diag *d);
+/* Whether a model's bytes are IR text rather than ONNX: no control
+ * bytes but whitespace in its head (ONNX starts with a protobuf tag). */
+bool fe_is_ir_text(const void *data, size_t len);
+enum { FE_MODEL_ONNX, FE_MODEL_TEXT };
+/* The format of the model at path ("-": stdin): FE_MODEL_ONNX or
+ * FE_MODEL_TEXT, or -1 if it cannot be read. */
+int fe_model_format(const char *path);
 
 /* values.c */
 /* The --input-value for input `name`, or NULL. */

@@ -623,24 +623,86 @@ fe_parse_input_shape(const char *arg, fe_input_shape *s)
 	return true;
 }
 
-static bool
-has_suffix(const char *s, const char *suf)
+/* The bytes of a model's head that tell its format. */
+#define FE_FORMAT_HEAD 4096
+
+/* stdin ("-") is read once: the tools load a model more than once (the
+ * reference pipeline, a second import with shapes), and every load of "-"
+ * sees the same bytes. Static like shape_names, for the same reason. */
+static char *stdin_buf;
+static size_t stdin_len;
+
+static char *
+read_stdin(size_t *len, const char **why)
 {
-	size_t n = strlen(s), k = strlen(suf);
-	return n >= k && strcmp(s + n - k, suf) == 0;
+	size_t cap = 1 << 16, got;
+
+	if (!stdin_buf) {
+		stdin_buf = nn_xmalloc(cap);
+		while ((got = fread(stdin_buf + stdin_len, 1,
+				    cap - stdin_len - 1, stdin)) > 0)
+			if ((stdin_len += got) == cap - 1)
+				stdin_buf = nn_xrealloc(stdin_buf, cap *= 2);
+		stdin_buf[stdin_len] = 0;
+		if (ferror(stdin)) {
+			*why = strerror(errno);
+			free(stdin_buf);
+			stdin_buf = NULL;
+			stdin_len = 0;
+			return NULL;
+		}
+	}
+	char *copy = nn_xmalloc(stdin_len + 1);
+	memcpy(copy, stdin_buf, stdin_len + 1);
+	*len = stdin_len;
+	return copy;
 }
 
-ir_graph *
-fe_load_model(const char *path, const fe_options *o, nn_diag *d)
+bool
+fe_is_ir_text(const void *data, size_t len)
 {
-	if (has_suffix(path, ".onnx"))
-		return fe_import_onnx(path, o, d);
-	if (!d->file)
-		d->file = path;
+	/* ONNX is protobuf: every exporter's first byte is ir_version's tag
+	 * 0x08, and protobuf tags and lengths soon give control bytes; IR
+	 * text has none but whitespace. Only the head is looked at. */
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len && i < FE_FORMAT_HEAD; i++)
+		if (p[i] < 0x20 && !strchr("\t\n\v\f\r", p[i]))
+			return false;
+	return len > 0;
+}
+
+int
+fe_model_format(const char *path)
+{
+	/* a file's head is enough; stdin is read whole (and kept) */
+	const char *why;
+	size_t len = 0;
+	char *buf = NULL;
+	FILE *f;
+	int fmt;
+
+	if (!strcmp(path, "-")) {
+		buf = read_stdin(&len, &why);
+	} else if ((f = nn_in_open(path, &why))) {
+		buf = nn_xmalloc(FE_FORMAT_HEAD);
+		len = fread(buf, 1, FE_FORMAT_HEAD, f);
+		fclose(f);
+	}
+	if (!buf)
+		return -1;
+	fmt = fe_is_ir_text(buf, len) ? FE_MODEL_TEXT : FE_MODEL_ONNX;
+	free(buf);
+	return fmt;
+}
+
+static ir_graph *
+load_text(const char *text, size_t len, const fe_options *o, nn_diag *d)
+{
 	if (o && o->nshapes > 0)
 		nn_warn(d, "--input-shape is ignored for IR text, whose shapes "
 			   "are static");
-	ir_graph *g = ir_parse_file(path, d);
+	ir_graph *g = ir_parse(text, len, d);
 	if (g && !fe_freeze_text_values(g, o, d)) {
 		ir_graph_free(g);
 		return NULL;
@@ -651,5 +713,35 @@ fe_load_model(const char *path, const fe_options *o, nn_diag *d)
 		ir_graph_free(g);
 		g = NULL;
 	}
+	return g;
+}
+
+ir_graph *
+fe_load_model(const char *path, const fe_options *o, nn_diag *d)
+{
+	bool in = !strcmp(path, "-");
+	const char *why;
+	size_t len;
+	char *buf = in ? read_stdin(&len, &why) : nn_in_read(path, &len, &why);
+	ir_graph *g;
+
+	if (!d->file)
+		d->file = in ? "<stdin>" : path;
+	if (!buf) {
+		nn_error(d, "cannot open: %s", why);
+		return NULL;
+	}
+	if (len == 0) {
+		nn_error(d, "empty file, not an ONNX model or IR text");
+		g = NULL;
+	} else if (fe_is_ir_text(buf, len)) {
+		g = load_text(buf, len, o, d);
+	} else {
+		/* stdin has no folder: external data is refused */
+		fe_ctx c = {.d = d, .o = o, .path = in ? NULL : path,
+			    .tmp = nn_arena_new()};
+		g = import_model(&c, decode_buffer(&c, buf, len));
+	}
+	free(buf);
 	return g;
 }

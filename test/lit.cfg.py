@@ -44,6 +44,12 @@ config.substitutions.append(("%nnrt_include",
 config.substitutions.append(("%nnrt_lib",
                              os.path.join(config.nncc_rt_dir, "libnncc_rt.a")))
 config.substitutions.append(("%cc", config.cc))
+# The CMake that configured this build, and its generator, for the test
+# that installs nncc and builds examples/cmake against it.
+config.substitutions.append(("%cmake_generator",
+                             '"%s" -DCMAKE_MAKE_PROGRAM="%s"'
+                             % (config.cmake_generator, config.make_program)))
+config.substitutions.append(("%cmake", config.cmake))
 # Scripts that build harnesses read CC (a wrapper adding the sanitizer flags
 # in a sanitized build).
 config.environment["CC"] = config.cc

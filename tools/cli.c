@@ -1,4 +1,5 @@
 /* Command-line pieces the nncc tools share (see cli.h). */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,4 +230,139 @@ cli_env_free(pass_env *e)
 	pass_data_free(&e->calib);
 	pass_data_free(&e->eval);
 	pass_env_free(e);
+}
+
+void
+cli_version(const char *tool)
+{
+	/* the values CMake found: the LLVM the tools are built against and
+	 * its default target (what nncc compiles for without --target) */
+	printf("%s %s\nLLVM %s\ndefault target: %s\n", tool, NNCC_VERSION,
+	       NNCC_LLVM_VERSION, NNCC_DEFAULT_TARGET);
+}
+
+const char *
+cli_model_name(const char *model)
+{
+	return model && !strcmp(model, "-") ? "<stdin>" : model;
+}
+
+void
+cli_timer_start(cli_timer *t, const char *tool, bool on)
+{
+	t->tool = tool;
+	t->on = on;
+	t->start = t->last = nnrt_now_ns();
+}
+
+void
+cli_phase(cli_timer *t, const char *phase)
+{
+	double now = nnrt_now_ns();
+
+	if (t->on)
+		fprintf(stderr, "%s: %-12s %10.3f ms\n", t->tool, phase,
+			(now - t->last) / 1e6);
+	t->last = now;
+}
+
+void
+cli_timer_end(cli_timer *t)
+{
+	if (t->on)
+		fprintf(stderr, "%s: %-12s %10.3f ms\n", t->tool, "total",
+			(nnrt_now_ns() - t->start) / 1e6);
+}
+
+/* Levenshtein distance of a[0..n) and b[0..m). */
+static size_t
+edit_distance(const char *a, size_t n, const char *b, size_t m)
+{
+	size_t *row = nn_xmalloc((m + 1) * sizeof *row), best;
+
+	for (size_t j = 0; j <= m; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= n; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= m; j++) {
+			size_t up = row[j], d = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < d)
+				d = up + 1;
+			if (row[j - 1] + 1 < d)
+				d = row[j - 1] + 1;
+			row[j] = d;
+			diag = up;
+		}
+	}
+	best = row[m];
+	free(row);
+	return best;
+}
+
+int
+cli_help_options(const char *help, const char **opt, size_t *len, int max)
+{
+	int n = 0;
+
+	for (const char *l = help; *l && n < max;) {
+		size_t ll = strcspn(l, "\n");
+		/* an option line starts with two spaces and '-'; its first
+		 * column ends at two spaces in a row */
+		if (!strncmp(l, "  -", 3)) {
+			const char *w = l + 2, *end = strstr(w, "  ");
+			if (!end || end > l + ll)
+				end = l + ll;
+			while (w < end && n < max) {
+				size_t wl = strcspn(w, " \n");
+				if (w[0] == '-' && (isalpha((unsigned char)w[1]) ||
+				    (w[1] == '-' && isalpha((unsigned char)w[2])))) {
+					size_t k = strcspn(w, "=[,;:)| \n");
+					opt[n] = w;
+					len[n++] = k < wl ? k : wl;
+				}
+				w += wl;
+				w += strspn(w, " ");
+			}
+		}
+		l += ll;
+		if (*l)
+			l++;
+	}
+	return n;
+}
+
+int
+cli_unknown_option(const char *tool, const char *arg, void (*usage)(FILE *))
+{
+	/* the candidates are the options --help lists: the one table */
+	size_t keylen = strcspn(arg, "="), best = (size_t)-1, len = 0, bl = 0;
+	size_t olen[CLI_MAX_OPTIONS];
+	const char *bs = NULL, *opt[CLI_MAX_OPTIONS];
+	char *help = NULL;
+	FILE *f = open_memstream(&help, &len);
+	int n = 0;
+
+	if (f) {
+		usage(f);
+		fclose(f);
+		n = cli_help_options(help, opt, olen, CLI_MAX_OPTIONS);
+	}
+	for (int i = 0; i < n; i++) {
+		size_t d = edit_distance(arg, keylen, opt[i], olen[i]);
+		if (d < best) {
+			best = d;
+			bs = opt[i];
+			bl = olen[i];
+		}
+	}
+	if (bs && best > 0 && 2 * best < keylen &&
+	    best <= (keylen / 4 > 2 ? keylen / 4 : 2))
+		fprintf(stderr, "%s: error: unknown option '%s' (did you mean "
+			"'%.*s'?)\n", tool, arg, (int)bl, bs);
+	else
+		fprintf(stderr, "%s: error: unknown option '%s' (see --help)\n",
+			tool, arg);
+	free(help);
+	return 1;
 }

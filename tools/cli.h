@@ -45,4 +45,37 @@ pass_env *cli_env_new(const char *const *calib, int ncalib,
 		      nn_diag *d);
 void cli_env_free(pass_env *e);
 
+/* --version: the tool's and nncc's version, the LLVM version and the
+ * default target triple (stdout). */
+void cli_version(const char *tool);
+/* The model's name in messages: "<stdin>" for "-". */
+const char *cli_model_name(const char *model);
+
+/* -v: each phase's wall time on stderr as it ends ("TOOL: PHASE  1.2 ms"),
+ * then the total; silent unless on. */
+typedef struct cli_timer {
+	const char *tool;
+	bool on;
+	double start, last; /* nnrt_now_ns */
+} cli_timer;
+void cli_timer_start(cli_timer *t, const char *tool, bool on);
+void cli_phase(cli_timer *t, const char *phase); /* the one just ended */
+void cli_timer_end(cli_timer *t);
+
+/* The options of a --help text: on each option line (two spaces, then
+ * '-'), the words of its first column (up to two spaces in a row) that
+ * start with '-' and a letter, each cut where its value starts: "--prune"
+ * of "--prune=SPARSITY[:METHOD]", "-H" and "--emit-header" of "-H FILE,
+ * --emit-header FILE". Fills opt (pointers into help) and len, at most
+ * max; returns the count. test/tools/Inputs/check_man.py reads them the
+ * same way. */
+#define CLI_MAX_OPTIONS 128
+int cli_help_options(const char *help, const char **opt, size_t *len,
+		     int max);
+/* Reports "TOOL: error: unknown option 'ARG'", with "did you mean" the
+ * nearest option (edit distance) of the tool's --help text, which usage
+ * prints: the options' one table. Returns 1. */
+int cli_unknown_option(const char *tool, const char *arg,
+		       void (*usage)(FILE *));
+
 #endif

@@ -18,7 +18,7 @@
 
 typedef struct opt_args {
 	const char *model, *passes, *out;
-	bool print_weights, report;
+	bool print_weights, report, verbose;
 	pass_run_opts run;
 	fe_input_shape *shapes;
 	int nshapes;
@@ -36,8 +36,8 @@ usage(FILE *f)
 
 	fprintf(f,
 		"usage: " TOOL " MODEL [options]\n"
-		"  MODEL                 .onnx file, IR text (.nnir), or - for "
-		"IR text on stdin\n"
+		"  MODEL                 ONNX or IR text, told apart by "
+		"content; - for stdin\n"
 		"  --passes=LIST         passes to run, comma-separated, each "
 		"with optional {key=value,...}\n"
 		"  -o FILE               write the IR to FILE (default: "
@@ -69,7 +69,12 @@ usage(FILE *f)
 		"                        weight layout, export opset; then "
 		"the names the\n"
 		"                        importer reads as another op\n"
-		"  --help                this text\n"
+		"  -v                    print each phase and its time "
+		"(stderr)\n"
+		"  --                    the next argument is the model, even "
+		"if it starts with -\n"
+		"  --help, --version     this text; the versions of nncc and "
+		"LLVM\n"
 		"passes:\n");
 	for (i = 0; i < pass_count; i++)
 		fprintf(f, "  %-20s  %s\n", pass_table[i].name,
@@ -130,36 +135,54 @@ parse_valued(opt_args *a, int argc, char **argv, int *i)
 	return bad ? -1 : v ? 1 : 0;
 }
 
-/* 0 ok, 1 error, 2 --help given, 3 --list-ops given. */
+/* The flag s (an option without a value): false if it is none. */
+static bool
+parse_flag(opt_args *a, const char *s)
+{
+	if (!strcmp(s, "--print-weights"))
+		a->print_weights = true;
+	else if (!strcmp(s, "--print-after-all"))
+		a->run.print_after_all = true;
+	else if (!strcmp(s, "--verify-each"))
+		a->run.verify_each = true;
+	else if (!strcmp(s, "--report"))
+		a->report = true;
+	else if (!strcmp(s, "--print-stats"))
+		a->run.print_stats = true;
+	else if (!strcmp(s, "-v"))
+		a->verbose = true;
+	else
+		return false;
+	return true;
+}
+
+/* 0 ok, 1 error, 2 --help given, 3 --list-ops given, 4 --version.
+ * After "--", the argument is the model whatever it starts with. */
 static int
 parse_args(opt_args *a, int argc, char **argv)
 {
+	bool options = true;
 	int i, r;
 
 	for (i = 1; i < argc; i++) {
 		const char *s = argv[i];
 
-		if (!strcmp(s, "--help") || !strcmp(s, "-h"))
+		if (options && !strcmp(s, "--")) {
+			options = false;
+			continue;
+		}
+		if (options && (!strcmp(s, "--help") || !strcmp(s, "-h")))
 			return 2;
-		if (!strcmp(s, "--list-ops"))
+		if (options && !strcmp(s, "--list-ops"))
 			return 3;
-		if ((r = parse_valued(a, argc, argv, &i)) != 0) {
+		if (options && !strcmp(s, "--version"))
+			return 4;
+		if (options && (r = parse_valued(a, argc, argv, &i)) != 0) {
 			if (r < 0)
 				return 1;
-		} else if (!strcmp(s, "--print-weights"))
-			a->print_weights = true;
-		else if (!strcmp(s, "--print-after-all"))
-			a->run.print_after_all = true;
-		else if (!strcmp(s, "--verify-each"))
-			a->run.verify_each = true;
-		else if (!strcmp(s, "--report"))
-			a->report = true;
-		else if (!strcmp(s, "--print-stats"))
-			a->run.print_stats = true;
-		else if (s[0] == '-' && s[1] != 0) {
-			fprintf(stderr, TOOL ": error: unknown option '%s' "
-				"(see --help)\n", s);
-			return 1;
+		} else if (options && s[0] == '-' && s[1] != 0) {
+			if (!parse_flag(a, s))
+				return cli_unknown_option(TOOL, s, usage);
 		} else if (a->model) {
 			fprintf(stderr, TOOL ": error: more than one model "
 				"given ('%s' and '%s')\n", a->model, s);
@@ -174,40 +197,13 @@ parse_args(opt_args *a, int argc, char **argv)
 	return 0;
 }
 
-static char *
-read_stdin(size_t *len)
-{
-	size_t cap = 1 << 16, n = 0, r;
-	char *buf = nn_xmalloc(cap);
-
-	while ((r = fread(buf + n, 1, cap - n, stdin)) > 0) {
-		n += r;
-		if (n == cap)
-			buf = nn_xrealloc(buf, cap *= 2);
-	}
-	*len = n;
-	return buf;
-}
-
 static ir_graph *
 load(const opt_args *a, nn_diag *d)
 {
 	fe_options fo = {.shapes = a->shapes, .nshapes = a->nshapes,
 			 .values = a->values, .nvalues = a->nvalues};
-	ir_graph *g;
-	char *text;
-	size_t len;
 
-	if (strcmp(a->model, "-") != 0)
-		return fe_load_model(a->model, &fo, d);
-	text = read_stdin(&len);
-	g = ir_parse(text, len, d);
-	free(text);
-	if (g && (!fe_freeze_text_values(g, &fo, d) || !ir_verify(g, d))) {
-		ir_graph_free(g);
-		return NULL;
-	}
-	return g;
+	return fe_load_model(a->model, &fo, d);
 }
 
 /* Writes the IR to path (see nn_out_open: never a partial file). */
@@ -231,13 +227,15 @@ run(opt_args *a)
 	pass_pipeline *pl;
 	nn_diag pd, d;
 	ir_graph *g;
+	cli_timer t;
 	bool ok;
 
+	cli_timer_start(&t, TOOL, a->verbose);
 	nn_diag_init(&pd, TOOL, NULL);
 	pl = pass_pipeline_parse(a->passes ? a->passes : "", &pd);
 	if (!pl)
 		return 1;
-	nn_diag_init(&d, TOOL, strcmp(a->model, "-") ? a->model : "<stdin>");
+	nn_diag_init(&d, TOOL, cli_model_name(a->model));
 	ok = true;
 	if (a->ncalib || a->neval) {
 		a->run.env = cli_env_new(a->calib, a->ncalib, a->eval,
@@ -247,13 +245,21 @@ run(opt_args *a)
 	if (a->run.env)
 		a->run.env->stages = a->report;
 	g = ok ? load(a, &d) : NULL;
+	if (g)
+		cli_phase(&t, "import");
 	ok = g && pass_pipeline_run(pl, g, &a->run, &d);
+	if (ok)
+		cli_phase(&t, "passes");
 	if (a->run.env && a->run.env->log)
 		fputs(a->run.env->log, stderr);
 	if (ok && a->out)
 		ok = write_output(a->out, g, &po, &d);
 	else if (ok)
 		ok = write_output("-", g, &po, &d);
+	if (ok) {
+		cli_phase(&t, "print");
+		cli_timer_end(&t);
+	}
 	pass_pipeline_free(pl);
 	cli_env_free(a->run.env);
 	if (g)
@@ -274,6 +280,9 @@ main(int argc, char **argv)
 		r = 0;
 	} else if (r == 3) {
 		list_ops(stdout);
+		r = 0;
+	} else if (r == 4) {
+		cli_version(TOOL);
 		r = 0;
 	} else if (r == 0)
 		r = run(&a);

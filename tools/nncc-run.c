@@ -19,6 +19,7 @@ typedef struct run_args {
 	const char **in, **out, **expect;
 	int nin, nout, nexpect;
 	double rtol, atol;
+	bool verbose; /* -v */
 	fe_input_shape *shapes;
 	int nshapes;
 	fe_input_value *values; /* --input-value */
@@ -46,7 +47,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " TOOL " MODEL IN.npy... [options]\n"
-		"  MODEL                 .onnx file or IR text (.nnir)\n"
+		"  MODEL                 ONNX or IR text, told apart by "
+		"content; - for stdin\n"
 		"  IN.npy...             one array per graph input, in graph "
 		"order\n"
 		"  -o OUT.npy            write the next output (repeat for "
@@ -68,7 +70,13 @@ usage(FILE *f)
 		"needs (a Reshape's\n"
 		"                        shape, ...) is frozen to its IN.npy "
 		"by itself\n"
-		"  --help                this text\n");
+		"  -v                    print each phase and its time "
+		"(stderr)\n"
+		"  --                    the arguments after it are files, "
+		"even if they start\n"
+		"                        with -\n"
+		"  --help, --version     this text; the versions of nncc and "
+		"LLVM\n");
 }
 
 static void
@@ -121,33 +129,43 @@ parse_valued(run_args *a, const char *s, const char *v)
 }
 
 /* Positional arguments after MODEL are inputs, or expected outputs after
- * --expect (until the next option). 0 ok, 1 error, 2 --help. */
+ * --expect (until the next option); after "--", every argument is
+ * positional. 0 ok, 1 error, 2 --help, 3 --version. */
 static int
 parse_args(run_args *a, int argc, char **argv)
 {
-	bool expecting = false;
+	bool expecting = false, options = true;
 	int i, r;
 
 	for (i = 1; i < argc; i++) {
 		const char *s = argv[i];
 
-		if (!strcmp(s, "--help") || !strcmp(s, "-h"))
+		if (options && !strcmp(s, "--")) {
+			options = false;
+			continue;
+		}
+		if (options && (!strcmp(s, "--help") || !strcmp(s, "-h")))
 			return 2;
-		if (!strcmp(s, "--expect")) {
+		if (options && !strcmp(s, "--version"))
+			return 3;
+		if (options && !strcmp(s, "--expect")) {
 			expecting = true;
 			continue;
 		}
-		r = parse_valued(a, s, i + 1 < argc ? argv[i + 1] : NULL);
+		if (options && !strcmp(s, "-v")) {
+			a->verbose = true;
+			continue;
+		}
+		r = !options ? 0 : parse_valued(a, s, i + 1 < argc ? argv[i + 1]
+								: NULL);
 		if (r < 0)
 			return 1;
 		if (r > 0) {
 			i++;
 			expecting = false;
-		} else if (s[0] == '-') {
-			fprintf(stderr, TOOL ": error: unknown option '%s' "
-				"(see --help)\n", s);
-			return 1;
-		} else if (!a->model)
+		} else if (options && s[0] == '-' && s[1])
+			return cli_unknown_option(TOOL, s, usage);
+		else if (!a->model)
 			a->model = s;
 		else if (expecting)
 			push(&a->expect, &a->nexpect, s);
@@ -375,7 +393,6 @@ rebind_inputs(const run_args *a, ir_graph **gp, run_inputs *r)
 	fe_input_shape *sh = nn_xcalloc((size_t)(a->nshapes + a->nin) + 1,
 					sizeof *sh);
 	const char **frozen = nn_xcalloc((size_t)r->n + 1, sizeof *frozen);
-	const char *ext = strrchr(a->model, '.');
 	int k, n = a->nshapes;
 	ir_graph *g2 = NULL;
 	fe_options fo;
@@ -397,9 +414,10 @@ rebind_inputs(const run_args *a, ir_graph **gp, run_inputs *r)
 		memcpy(sh[n++].shape.dim, arr->dim,
 		       sizeof(int64_t) * (size_t)arr->rank);
 	}
-	nn_diag_init(&d, TOOL, a->model);
+	nn_diag_init(&d, TOOL, cli_model_name(a->model));
 	d.out = fopen("/dev/null", "w");
-	if (n > a->nshapes && ext && !strcmp(ext, ".onnx") && d.out) {
+	if (n > a->nshapes && fe_model_format(a->model) == FE_MODEL_ONNX &&
+	    d.out) {
 		set_options(a, r, &fo, sh, n, frozen);
 		g2 = fe_load_model(a->model, &fo, &d);
 	}
@@ -834,15 +852,28 @@ main(int argc, char **argv)
 	r = parse_args(&a, argc, argv);
 	if (r == 2)
 		usage(stdout);
+	if (r == 3) {
+		cli_version(TOOL);
+		r = 2;
+	}
 	if (r == 0) {
+		cli_timer t;
+		cli_timer_start(&t, TOOL, a.verbose);
 		r = 1;
-		nn_diag_init(&d, TOOL, a.model);
+		nn_diag_init(&d, TOOL, cli_model_name(a.model));
 		read_inputs(&a, &in);
+		cli_phase(&t, "inputs");
 		set_options(&a, &in, &fo, a.shapes, a.nshapes, in.frozen);
 		g = fe_load_model(a.model, &fo, &d);
 		if (!g) /* the data it lacked may be why */
 			check_read(&a, &in);
+		else
+			cli_phase(&t, "import");
 		r = g && run_model(&a, &g, &in, &d) ? 0 : 1;
+		if (r == 0) {
+			cli_phase(&t, "run");
+			cli_timer_end(&t);
+		}
 	}
 	if (g)
 		ir_graph_free(g);

@@ -15,15 +15,13 @@
  * argc, argv, i and a bool bad in scope. */
 #define VALUE(name) cli_value(TOOL, argc, argv, i, name, &bad)
 
-#define NNCC_VERSION "0.1.0"
-
-
 static void
 usage(FILE *f)
 {
 	fputs("usage: " TOOL " MODEL [options] -o FILE\n"
 	      "       " TOOL " MODEL [options] --emit-onnx FILE [-o FILE]\n"
-	      "  MODEL                   .onnx file or IR text (.nnir)\n"
+	      "  MODEL                   ONNX or IR text, told apart by "
+	      "content; - for stdin\n"
 	      "  -o FILE                 output (object by default; - for "
 	      "stdout)\n"
 	      "  -O0 -O1 -O2 -O3 -Os     optimization level (default -O2)\n"
@@ -44,8 +42,8 @@ usage(FILE *f)
 	      "  --emit-ir FILE          write the IR code generation receives\n"
 	      "  --print-after=PASS      dump the IR to stderr after PASS\n"
 	      "  --print-after-all       dump the IR after every pass\n"
-	      "  --print-stats           per-pass statistics on stderr\n"
-	      "compression (lossy, only when asked; runs after the -O passes):\n"
+	      "  --print-stats           per-pass statistics on stderr\n", f);
+	fputs("compression (lossy, only when asked; runs after the -O passes):\n"
 	      "  --prune=SPARSITY[:METHOD]  prune weight layers to SPARSITY in "
 	      "[0, 1];\n"
 	      "                          METHOD: default (classifier at half "
@@ -111,7 +109,14 @@ usage(FILE *f)
 	      "unrolled or table\n"
 	      "                          for every weight layer that can take "
 	      "it (testing)\n"
-	      "  --help, --version\n", f);
+	      "  -v                      print each phase and its time "
+	      "(stderr)\n"
+	      "  --                      the next argument is the model, even"
+	      " if it starts\n"
+	      "                          with -\n"
+	      "  --help, --version       this text; the versions of nncc and "
+	      "LLVM, the default\n"
+	      "                          target\n", f);
 }
 
 int
@@ -174,26 +179,35 @@ parse_flag(args *a, const char *s)
 		a->run.print_stats = true;
 	else if (!strcmp(s, "--report"))
 		a->report = true;
+	else if (!strcmp(s, "-v"))
+		a->verbose = true;
 	else
-		return nncc_err("unknown option '%s' (see --help)", s);
+		return cli_unknown_option(TOOL, s, usage);
 	return 0;
 }
 
-/* 0 ok, 1 error, 2 --help, 3 --version. */
+/* 0 ok, 1 error, 2 --help, 3 --version. After "--", every argument is
+ * the model, whatever it starts with. */
 static int
 parse_args(args *a, int argc, char **argv)
 {
+	bool options = true;
+
 	for (int i = 1; i < argc; i++) {
 		const char *s = argv[i];
 		int r;
-		if (!strcmp(s, "--help") || !strcmp(s, "-h"))
+		if (options && !strcmp(s, "--")) {
+			options = false;
+			continue;
+		}
+		if (options && (!strcmp(s, "--help") || !strcmp(s, "-h")))
 			return 2;
-		if (!strcmp(s, "--version"))
+		if (options && !strcmp(s, "--version"))
 			return 3;
-		if ((r = parse_valued(a, argc, argv, &i)) != 0) {
+		if (options && (r = parse_valued(a, argc, argv, &i)) != 0) {
 			if (r < 0)
 				return 1;
-		} else if (s[0] == '-' && s[1]) {
+		} else if (options && s[0] == '-' && s[1]) {
 			if (parse_flag(a, s))
 				return 1;
 		} else if (a->model) {
@@ -242,12 +256,21 @@ nncc_output_kind(const args *a)
 	return a->asm_out ? CG_OUT_ASM : CG_OUT_OBJ;
 }
 
-/* Writes the requested files; on failure removes the ones written. */
+static void
+codegen_phase(void *t, const char *name)
+{
+	cli_phase(t, name);
+}
+
+/* Writes the requested files; on failure removes the ones written. With
+ * -v, code generation's phases are t's. */
 static bool
-emit_all(const args *a, ir_graph *g, const char *name, nn_diag *d)
+emit_all(const args *a, ir_graph *g, const char *name, cli_timer *t,
+	 nn_diag *d)
 {
 	cg_options o = {name, a->opt, a->size, a->cpu, a->triple,
-			nncc_output_kind(a), a->run.print_stats, a->kernel};
+			nncc_output_kind(a), a->run.print_stats, a->kernel,
+			codegen_phase, t};
 	const char *done[3];
 	int n = 0;
 	bool ok = true;
@@ -266,9 +289,11 @@ emit_all(const args *a, ir_graph *g, const char *name, nn_diag *d)
 }
 
 
+/* The model through the pipeline spec; with t, "import" and "passes"
+ * are its phases. */
 static ir_graph *
 load_optimized(const args *a, const char *spec, const pass_run_opts *ro,
-	       nn_diag *d)
+	       cli_timer *t, nn_diag *d)
 {
 	fe_options fo = {.shapes = a->shapes, .nshapes = a->nshapes,
 			 .values = a->values, .nvalues = a->nvalues};
@@ -280,12 +305,16 @@ load_optimized(const args *a, const char *spec, const pass_run_opts *ro,
 	if (pl && a->emit_rules)
 		pass_pipeline_add_opt(pl, "prune-auto", "emit", a->emit_rules);
 
+	if (g && t)
+		cli_phase(t, "import");
 	if (g && !pass_pipeline_run(pl, g, ro, d)) {
 		ir_graph_free(g);
 		g = NULL;
 	}
 	if (pl)
 		pass_pipeline_free(pl);
+	if (g && t)
+		cli_phase(t, "passes");
 	return g;
 }
 
@@ -310,26 +339,37 @@ compile(args *a)
 	nn_diag d;
 	ir_graph *g = NULL, *ref = NULL;
 	pass_env *env = NULL;
+	cli_timer t;
 	bool ok = true;
 
-	nn_diag_init(&d, TOOL, a->model);
+	cli_timer_start(&t, TOOL, a->verbose);
+	nn_diag_init(&d, TOOL, cli_model_name(a->model));
 	nncc_choose_prune_steps(a, &d);
 	if (nncc_lossy(a))
 		nncc_lossy_spec(a, ospec, spec, sizeof spec);
 	else
 		snprintf(spec, sizeof spec, "%s", ospec);
 	name = a->name ? nn_xstrdup(a->name)
-		       : cg_default_name(a->out && strcmp(a->out, "-")
-					 ? a->out : a->model);
-	if (a->ncalib || a->neval)
+		       : cg_default_name(a->out && strcmp(a->out, "-") ? a->out
+					 : strcmp(a->model, "-") ? a->model
+					 : "model");
+	if (a->ncalib || a->neval) {
 		ok = (env = nncc_env_new(a, &d)) != NULL;
-	a->run.env = env;
-	ok = ok && (g = load_optimized(a, spec, &a->run, &d)) != NULL;
-	if (ok && (nncc_lossy(a) || a->report || a->tolerance >= 0)) {
-		ref = load_optimized(a, ospec, &quiet, &d);
-		ok = ref && nncc_account(a, env, ref, g, name, &d);
+		cli_phase(&t, "data");
 	}
-	ok = ok && emit_all(a, g, name, &d);
+	a->run.env = env;
+	ok = ok && (g = load_optimized(a, spec, &a->run, &t, &d)) != NULL;
+	if (ok && (nncc_lossy(a) || a->report || a->tolerance >= 0)) {
+		ref = load_optimized(a, ospec, &quiet, NULL, &d);
+		cli_phase(&t, "reference");
+		ok = ref && nncc_account(a, env, ref, g, name, &d);
+		cli_phase(&t, "fidelity");
+	}
+	ok = ok && emit_all(a, g, name, &t, &d);
+	if (ok) {
+		cli_phase(&t, "emit");
+		cli_timer_end(&t);
+	}
 	if (ok && a->report)
 		report_object(a);
 	if (g)
@@ -356,7 +396,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (r == 3) {
-		printf(TOOL " " NNCC_VERSION "\n");
+		cli_version(TOOL);
 		return 0;
 	}
 	if (r != 0)

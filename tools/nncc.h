@@ -17,6 +17,7 @@ typedef struct args {
 	const char *emit_onnx; /* --emit-onnx: the graph as plain ONNX */
 	int opt;          /* 0..3 */
 	bool size, asm_out, emit_llvm;
+	bool verbose;     /* -v: phases and their times */
 	pass_run_opts run;
 	fe_input_shape *shapes;
 	int nshapes;

@@ -510,7 +510,7 @@ nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
 	     const char *name, nn_diag *d)
 {
 	cg_options o = {name, a->opt, a->size, a->cpu, a->triple,
-			nncc_output_kind(a), false, a->kernel};
+			nncc_output_kind(a), false, a->kernel, NULL, NULL};
 	bool out_stdout = (a->out && !strcmp(a->out, "-")) ||
 			  (a->emit_onnx && !strcmp(a->emit_onnx, "-"));
 	FILE *f = out_stdout ? stderr : stdout;

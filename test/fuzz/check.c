@@ -292,7 +292,7 @@ run_object(ir_graph *g, const plan *p, const void *const *in,
 	   void *const *ref, bool ref_ok, nn_diag *d)
 {
 	cg_options o = {"fz", p->level, p->size, NULL, NULL, CG_OUT_OBJ,
-			false, p->kernel};
+			false, p->kernel, NULL, NULL};
 	const char *path = tmp_path("m.o");
 	char *msg = NULL;
 	size_t msglen = 0;
