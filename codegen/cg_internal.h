@@ -186,6 +186,14 @@ LLVMValueRef cg_intrin(cg_fn *f, const char *name, ir_dtype t, int nargs,
 		       LLVMValueRef *args);
 /* A libm call (for float: NAMEf) of one operand. */
 LLVMValueRef cg_libm(cg_fn *f, const char *name, ir_dtype t, LLVMValueRef x);
+/* vmath.c: f32 exp, log, tanh, sigmoid and erf of a float or <n x float>
+ * value as inline, branchless LLVM IR (loops over them vectorize; no libm
+ * call); cg_math: fn in type t (cg_ctype), cg_vm for f32 and libm for
+ * f64; cg_vm_const: the float v in like's type (splat for a vector). */
+typedef enum cg_mfn { CG_EXP, CG_LOG, CG_TANH, CG_SIGMOID, CG_ERF } cg_mfn;
+LLVMValueRef cg_vm(cg_fn *f, cg_mfn fn, LLVMValueRef x);
+LLVMValueRef cg_math(cg_fn *f, cg_mfn fn, ir_dtype t, LLVMValueRef x);
+LLVMValueRef cg_vm_const(cg_fn *f, LLVMValueRef like, double v);
 /* Converts v from type `from` to `to` with ONNX Cast semantics. */
 LLVMValueRef cg_convert(cg_fn *f, LLVMValueRef v, ir_dtype from,
 			ir_dtype to);

@@ -5,17 +5,21 @@
 
 #include "cg_internal.h"
 
+/* The float v in x's type: t, or (an activation in the GEMM kernel's
+ * registers, cg_act_apply) a vector of f32. */
 static LLVMValueRef
-fconst(cg_fn *f, ir_dtype t, double v)
+fk(cg_fn *f, ir_dtype t, LLVMValueRef x, double v)
 {
+	if (LLVMGetTypeKind(LLVMTypeOf(x)) == LLVMVectorTypeKind)
+		return cg_vm_const(f, x, v);
 	return cg_fconst(f, cg_ctype(t), v);
 }
 
 static LLVMValueRef
 clamp01(cg_fn *f, ir_dtype t, LLVMValueRef x)
 {
-	x = cg_min(f, t, x, fconst(f, t, 1.0));
-	return cg_max(f, t, x, fconst(f, t, 0.0));
+	x = cg_min(f, t, x, fk(f, t, x, 1.0));
+	return cg_max(f, t, x, fk(f, t, x, 0.0));
 }
 
 /* A Clip bound: the scalar input if given, else the type's extreme. */
@@ -27,7 +31,7 @@ clip_bound(cg_fn *f, ir_dtype t, int i, bool hi)
 	if (i < n->nin && n->in[i])
 		return cg_load_c(f, f->in[i], cg_i64(f, 0), n->in[i]->dtype);
 	if (ir_dtype_is_float(t))
-		return fconst(f, t, hi ? INFINITY : -INFINITY);
+		return cg_fconst(f, t, hi ? INFINITY : -INFINITY);
 	if (ir_dtype_is_unsigned(t))
 		return hi ? LLVMConstAllOnes(cg_type(f->c, t))
 			  : LLVMConstNull(cg_type(f->c, t));
@@ -105,36 +109,36 @@ unary_more(cg_fn *f, ir_dtype t, LLVMValueRef x)
 		a = cg_libm(f, "log1p", t, cg_intrin(f, "exp", t, 1, &a));
 		return LLVMBuildFAdd(f->b, cg_max(f, t, x, zero), a, "");
 	case OP_Elu:
-		a = LLVMBuildFMul(f->b, fconst(f, t, al),
+		a = LLVMBuildFMul(f->b, fk(f, t, x, al),
 				  cg_libm(f, "expm1", t, x), "");
 		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, x,
 			zero, ""), a, x, "");
 	case OP_Selu:
-		a = LLVMBuildFMul(f->b, fconst(f, t, al), cg_intrin(f, "exp",
-			t, 1, &x), "");
-		a = LLVMBuildFSub(f->b, a, fconst(f, t, al), "");
+		a = LLVMBuildFMul(f->b, fk(f, t, x, al), cg_math(f, CG_EXP,
+			t, x), "");
+		a = LLVMBuildFSub(f->b, a, fk(f, t, x, al), "");
 		a = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLE, x,
 			zero, ""), a, x, "");
-		return LLVMBuildFMul(f->b, a, fconst(f, t, ir_attr_f(n,
+		return LLVMBuildFMul(f->b, a, fk(f, t, x, ir_attr_f(n,
 			"gamma")), "");
 	case OP_Celu:
-		e = LLVMBuildFDiv(f->b, x, fconst(f, t, al), "");
-		a = LLVMBuildFMul(f->b, fconst(f, t, al),
+		e = LLVMBuildFDiv(f->b, x, fk(f, t, x, al), "");
+		a = LLVMBuildFMul(f->b, fk(f, t, x, al),
 				  cg_libm(f, "expm1", t, e), "");
 		return LLVMBuildFAdd(f->b, cg_max(f, t, x, zero),
 				     cg_min(f, t, a, zero), "");
 	case OP_ThresholdedRelu:
 		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOGT, x,
-			fconst(f, t, al), ""), x, zero, "");
+			fk(f, t, x, al), ""), x, zero, "");
 	case OP_Shrink: /* NaN compares false both ways: 0, as ir/op_unary.c */
 		al = ir_attr_f(n, "lambd");
-		e = fconst(f, t, ir_attr_f(n, "bias"));
+		e = fk(f, t, x, ir_attr_f(n, "bias"));
 		a = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOGT, x,
-			fconst(f, t, al), ""), LLVMBuildFSub(f->b, x, e, ""),
+			fk(f, t, x, al), ""), LLVMBuildFSub(f->b, x, e, ""),
 			zero, "");
 		e = LLVMBuildFAdd(f->b, x, e, "");
 		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, x,
-			fconst(f, t, -al), ""), e, a, "");
+			fk(f, t, x, -al), ""), e, a, "");
 	default:
 		return NULL;
 	}
@@ -145,7 +149,8 @@ unary_op(cg_fn *f, ir_dtype t, LLVMValueRef x)
 {
 	const ir_node *n = f->n;
 	bool fl = ir_dtype_is_float(t);
-	LLVMValueRef zero = cg_const(f, t, 0), one = cg_const(f, t, 1), a;
+	LLVMValueRef zero = fl ? fk(f, t, x, 0) : cg_const(f, t, 0);
+	LLVMValueRef one = fl ? fk(f, t, x, 1) : cg_const(f, t, 1), a;
 
 	switch (n->op) {
 	case OP_Abs:
@@ -155,31 +160,27 @@ unary_op(cg_fn *f, ir_dtype t, LLVMValueRef x)
 	case OP_Clip:
 		x = cg_max(f, t, x, clip_bound(f, t, 1, false));
 		return cg_min(f, t, x, clip_bound(f, t, 2, true));
-	case OP_Erf: return cg_libm(f, "erf", t, x);
-	case OP_Exp: return cg_intrin(f, "exp", t, 1, &x);
-	case OP_Log: return cg_intrin(f, "log", t, 1, &x);
+	case OP_Erf: return cg_math(f, CG_ERF, t, x);
+	case OP_Exp: return cg_math(f, CG_EXP, t, x);
+	case OP_Log: return cg_math(f, CG_LOG, t, x);
 	case OP_Sqrt: return cg_intrin(f, "sqrt", t, 1, &x);
-	case OP_Tanh: return cg_libm(f, "tanh", t, x);
+	case OP_Tanh: return cg_math(f, CG_TANH, t, x);
 	case OP_Neg: return neg(f, t, x);
 	case OP_Reciprocal: return LLVMBuildFDiv(f->b, one, x, "");
 	case OP_Relu: return cg_max(f, t, x, zero);
-	case OP_Sigmoid:
-		a = neg(f, t, x);
-		a = cg_intrin(f, "exp", t, 1, &a);
-		return LLVMBuildFDiv(f->b, one, LLVMBuildFAdd(f->b, one, a, ""),
-				     "");
+	case OP_Sigmoid: return cg_math(f, CG_SIGMOID, t, x);
 	case OP_HardSigmoid:
-		a = LLVMBuildFMul(f->b, x, fconst(f, t, ir_attr_f(n, "alpha")),
+		a = LLVMBuildFMul(f->b, x, fk(f, t, x, ir_attr_f(n, "alpha")),
 				  "");
-		a = LLVMBuildFAdd(f->b, a, fconst(f, t, ir_attr_f(n, "beta")),
+		a = LLVMBuildFAdd(f->b, a, fk(f, t, x, ir_attr_f(n, "beta")),
 				  "");
 		return clamp01(f, t, a);
 	case OP_HardSwish:
-		a = LLVMBuildFMul(f->b, x, fconst(f, t, 1.0 / 6), "");
-		a = clamp01(f, t, LLVMBuildFAdd(f->b, a, fconst(f, t, 0.5), ""));
+		a = LLVMBuildFMul(f->b, x, fk(f, t, x, 1.0 / 6), "");
+		a = clamp01(f, t, LLVMBuildFAdd(f->b, a, fk(f, t, x, 0.5), ""));
 		return LLVMBuildFMul(f->b, x, a, "");
 	case OP_LeakyRelu:
-		a = LLVMBuildFMul(f->b, x, fconst(f, t, ir_attr_f(n, "alpha")),
+		a = LLVMBuildFMul(f->b, x, fk(f, t, x, ir_attr_f(n, "alpha")),
 				  "");
 		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, x,
 			zero, ""), a, x, "");

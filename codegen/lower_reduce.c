@@ -233,7 +233,7 @@ smax_pass(cg_fn *f, int mode, LLVMValueRef base, int64_t len,
 		if (mode == 2 && n->op == OP_LogSoftmax) {
 			v = LLVMBuildFSub(f->b, v, s, "");
 		} else {
-			v = cg_intrin(f, "exp", ct, 1, &v);
+			v = cg_math(f, CG_EXP, ct, v);
 			if (mode == 2)
 				v = LLVMBuildFDiv(f->b, v, s, "");
 		}
@@ -309,7 +309,7 @@ lower_softmax(cg_fn *f)
 	m = smax_pass(f, 0, base, len, inner, NULL, NULL);
 	s = smax_pass(f, 1, base, len, inner, m, NULL);
 	if (n->op == OP_LogSoftmax)
-		s = cg_intrin(f, "log", ct, 1, &s);
+		s = cg_math(f, CG_LOG, ct, s);
 	smax_pass(f, 2, base, len, inner, m, s);
 	cg_nest_end(f, 2, lo);
 	return true;
