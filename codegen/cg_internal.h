@@ -286,6 +286,9 @@ bool cg_lower_data(cg_fn *f); /* reshape, transpose, concat, split, slice,
 bool cg_lower_resize(cg_fn *f);
 bool cg_lower_fused(cg_fn *f); /* base Conv/Gemm + epilogue */
 bool cg_lower_fused_epilogue(cg_fn *f);
+/* lower_elementwise.c: the activation of the fused node being lowered
+ * (f->fused, else f->n) on y, a float or a vector of f32 (not Clip). */
+LLVMValueRef cg_act_apply(cg_fn *f, LLVMValueRef y);
 bool cg_lower_nary(cg_fn *f);    /* lower_nary.c: IR_KIND_NARY */
 bool cg_lower_expand(cg_fn *f);  /* IR_KIND_EXPAND */
 bool cg_lower_scatter(cg_fn *f); /* IR_KIND_SCATTER */
@@ -308,7 +311,10 @@ cg_kernel cg_sparse_kernel(cg_ctx *c, const ir_node *n, bool announce);
 bool cg_lower_sparse(cg_fn *f, cg_kernel k);
 
 /* gemm_kernel.c: register-blocked C = A * B on explicit vectors. */
-typedef enum cg_act { CG_ACT_NONE, CG_ACT_RELU, CG_ACT_CLIP } cg_act;
+/* CG_ACT_OP: any other VACT row, through cg_act_apply. */
+typedef enum cg_act {
+	CG_ACT_NONE, CG_ACT_RELU, CG_ACT_CLIP, CG_ACT_OP
+} cg_act;
 
 typedef struct cg_gemm {
 	int64_t m, n, k;

@@ -303,6 +303,44 @@ cg_lower_binary(cg_fn *f)
 	return true;
 }
 
+/* The activation node of fused node n (borrowed: the activation op on
+ * n's output, its alpha/beta from n's activation_alpha/beta, in attrs). */
+static ir_node
+act_node(const ir_node *n, ir_op act, ir_attr *attrs)
+{
+	const ir_attr *al = ir_get_attr(n, "activation_alpha");
+	const ir_attr *be = ir_get_attr(n, "activation_beta");
+	ir_node u = {.op = act, .name = n->name, .nin = 1, .nout = 1,
+		     .in = n->out, .out = n->out, .attrs = attrs};
+
+	if (al)
+		attrs[u.nattrs++] = (ir_attr){.name = "alpha",
+			.kind = IR_ATTR_FLOAT, .f = al->f};
+	if (be)
+		attrs[u.nattrs++] = (ir_attr){.name = "beta",
+			.kind = IR_ATTR_FLOAT, .f = be->f};
+	return u;
+}
+
+/* The activation of the fused node being lowered (f->fused, or f->n for
+ * a kernel that takes the whole node) on y, a float or a vector of f32:
+ * the same arithmetic as the unary op alone. NULL for a missing case. */
+LLVMValueRef
+cg_act_apply(cg_fn *f, LLVMValueRef y)
+{
+	const ir_node *n = f->fused ? f->fused : f->n, *saved = f->n;
+	ir_op act = ir_op_lookup(ir_attr_str(n, "activation", ""));
+	ir_attr attrs[2];
+	ir_node u = act_node(n, act, attrs);
+	ir_dtype ct = cg_ctype(n->out[0]->dtype);
+
+	NN_ASSERT(act != IR_NOPS && act != OP_Clip);
+	f->n = &u;
+	y = unary_op(f, ct, y);
+	f->n = saved;
+	return y;
+}
+
 /* The epilogue of nncc.FusedConv/FusedGemm, after the base op wrote y:
  * y = act(y + residual), with the activation's alpha/beta attributes
  * (Clip: min/max). */
@@ -317,8 +355,7 @@ cg_lower_fused_epilogue(cg_fn *f)
 	const ir_attr *al = ir_get_attr(n, "activation_alpha");
 	const ir_attr *be = ir_get_attr(n, "activation_beta");
 	ir_attr attrs[2];
-	ir_node u = {.op = act, .name = n->name, .nin = 1, .nout = 1,
-		     .in = n->out, .out = n->out, .attrs = attrs};
+	ir_node u = act_node(n, act, attrs);
 	const ir_node *saved = f->n;
 	LLVMValueRef i, y;
 	cg_loop l;
@@ -327,12 +364,6 @@ cg_lower_fused_epilogue(cg_fn *f)
 		return true;
 	if (act == IR_NOPS && an)
 		return cg_fail(f, "unknown activation '%s'", an);
-	if (al)
-		attrs[u.nattrs++] = (ir_attr){.name = "alpha",
-			.kind = IR_ATTR_FLOAT, .f = al->f};
-	if (be)
-		attrs[u.nattrs++] = (ir_attr){.name = "beta",
-			.kind = IR_ATTR_FLOAT, .f = be->f};
 	i = cg_loop_begin(f, ir_shape_numel(&n->out[0]->shape), &l);
 	y = cg_load_c(f, f->out[0], i, t);
 	if (res)
