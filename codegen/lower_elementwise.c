@@ -169,6 +169,13 @@ unary_op(cg_fn *f, ir_dtype t, LLVMValueRef x)
 	case OP_Reciprocal: return LLVMBuildFDiv(f->b, one, x, "");
 	case OP_Relu: return cg_max(f, t, x, zero);
 	case OP_Sigmoid: return cg_math(f, CG_SIGMOID, t, x);
+	case OP_Silu: return LLVMBuildFMul(f->b, x, cg_math(f, CG_SIGMOID, t,
+						     x), "");
+	case OP_Gelu: /* the order of ir/op_unary.c */
+		a = LLVMBuildFDiv(f->b, x, fk(f, t, x, 1.41421354f), "");
+		a = LLVMBuildFAdd(f->b, cg_math(f, CG_ERF, t, a), one, "");
+		return LLVMBuildFMul(f->b, LLVMBuildFMul(f->b, x, a, ""),
+				     fk(f, t, x, ir_attr_f(n, "alpha")), "");
 	case OP_HardSigmoid:
 		a = LLVMBuildFMul(f->b, x, fk(f, t, x, ir_attr_f(n, "alpha")),
 				  "");

@@ -163,6 +163,49 @@ emit_legacy_softmax(ex_ctx *x, const ir_node *n)
 	return true;
 }
 
+/* nncc.Silu / nncc.Gelu (ops.def) of n's type from `in` to `out` as the
+ * chain PyTorch exports and passes/fuse.c absorbs: Sigmoid, Mul; Div,
+ * Erf, Add, Mul, Mul. */
+static void
+emit_chain(ex_ctx *x, const ir_node *n, ir_op act, const char *in,
+	   const char *out)
+{
+	static const char *const silu[] = {"Sigmoid", "Mul"};
+	static const char *const gelu[] = {"Div", "Erf", "Add", "Mul", "Mul"};
+	const ir_attr *al = ir_get_attr(n, "activation_alpha");
+	double k[] = {1.41421354f, 0, 1, 0, n->op == OP_Gelu
+		      ? ir_attr_f(n, "alpha") : al ? al->f : 0.5};
+	bool si = act == OP_Silu;
+	const char *const *ops = si ? silu : gelu;
+	int len = si ? 2 : 5;
+	const ir_value *y = n->out[0];
+	const char *base = node_base(x, n), *cur = in;
+	ir_shape sc = {.rank = 0};
+	double buf[1];
+	NN_ASSERT(act == OP_Silu || act == OP_Gelu);
+	for (int i = 0; i < len; i++) {
+		const char *to = i == len - 1 ? out
+				 : fe_ex_derived_name(x, base, "_act");
+		const char *cin[2] = {cur, in};
+		int nin = 2;
+		if (i == 0 && si)
+			nin = 1;
+		else if (!si && i == 1)
+			nin = 1;
+		else if (!si && i != 3) {
+			ir_store_f64(buf, y->dtype, 0, k[i]);
+			cin[1] = fe_ex_add_init(x, base, "_k", y->dtype, &sc,
+						buf);
+		}
+		fe_ex_add_node(x, ops[i], fe_ex_derived_name(x, base, "_act"),
+			       nin, cin, 1, &to, 0);
+		if (to != out)
+			fe_ex_push(x, &x->vinfo, fe_ex_value_info(x, to,
+				   y->dtype, &y->shape));
+		cur = to;
+	}
+}
+
 /* The activation of a fused node as its own node from `in` to `out`. */
 static void
 emit_activation(ex_ctx *x, const ir_node *n, const char *in, const char *out)
@@ -174,6 +217,10 @@ emit_activation(ex_ctx *x, const ir_node *n, const char *in, const char *out)
 	const char *name = fe_ex_derived_name(x, base, "_act");
 	const char *cin[3] = {in, "", ""};
 	NN_ASSERT(act != IR_NOPS);
+	if (act == OP_Silu || act == OP_Gelu) {
+		emit_chain(x, n, act, in, out);
+		return;
+	}
 	if (act == OP_Clip) {
 		ir_dtype t = n->out[0]->dtype;
 		ir_shape s = {.rank = 0};
@@ -250,6 +297,13 @@ fe_ex_emit_node(ex_ctx *x, const ir_node *n)
 	if (ir_ops[n->op].kind == IR_KIND_SOFTMAX &&
 	    ir_attr_int(n, "nncc.legacy", 0))
 		return emit_legacy_softmax(x, n);
+	if (n->op == OP_Silu || n->op == OP_Gelu) {
+		const char *in = fe_ex_ref(x, n->in[0]);
+		if (!in)
+			return false;
+		emit_chain(x, n, n->op, in, fe_ex_out_name(x, n->out[0]));
+		return true;
+	}
 	if (strncmp(ir_ops[n->op].name, "nncc.", 5) == 0) {
 		nn_error_node(x->fc.d, n, "has no ONNX form");
 		return false;

@@ -1,7 +1,9 @@
 /* fuse: a Conv/Gemm (or a 2-D MatMul) with the bias Add, residual Add and
  * activation after it becomes one nncc.FusedConv / nncc.FusedGemm
  * (ir/op_fused.c gives the exact meaning). Each absorbed intermediate
- * value must have that single reader and not be a graph output. */
+ * value must have that single reader and not be a graph output. The
+ * activation may also be one of the chains PyTorch exports SiLU and GELU
+ * as, which read the value twice: nncc.Silu, nncc.Gelu (ops.def). */
 #include <string.h>
 
 #include "opt_util.h"
@@ -11,9 +13,14 @@
 typedef struct group {
 	ir_node *base, *last;
 	ir_value *in[4];
-	ir_node *act;
+	ir_node *act; /* the activation node (NULL for a chain) */
+	ir_op act_op; /* its op, IR_NOPS while there is none */
+	double alpha; /* a chain's alpha (nncc.Gelu) */
 	int nabsorbed;
 } group;
+
+/* The most nodes a group absorbs: bias, residual, a 5-node chain. */
+enum { MAX_ABSORBED = 7 };
 
 /* The value the group currently produces, and its only reader if it may
  * be absorbed. Needs uses (a value in dirty has a stale list). */
@@ -60,7 +67,7 @@ absorb_bias(group *gr, ir_node *u, ir_value *y)
 static bool
 absorb_residual(group *gr, ir_node *u, ir_value *y)
 {
-	if (u->op != OP_Add || gr->in[3] || gr->act)
+	if (u->op != OP_Add || gr->in[3] || gr->act_op != IR_NOPS)
 		return false;
 	ir_value *r = u->in[0] == y ? u->in[1] : u->in[0];
 	if (r == y || r->dtype != y->dtype ||
@@ -75,13 +82,122 @@ absorb_residual(group *gr, ir_node *u, ir_value *y)
 static bool
 absorb_activation(group *gr, ir_node *u)
 {
-	if (!ir_op_has(u->op, IR_OPF_ACT) || gr->act)
+	if (!ir_op_has(u->op, IR_OPF_ACT) || gr->act_op != IR_NOPS)
 		return false;
 	for (int i = 1; i < u->nin; i++)
 		if (u->in[i] && !pass_has_data(u->in[i]))
 			return false;
 	gr->act = u;
+	gr->act_op = u->op;
 	return true;
+}
+
+/* An f32 constant of one element (its value in *v). */
+static bool
+scalar_of(const ir_value *c, double *v)
+{
+	if (!c || !pass_has_data(c) || c->dtype != IR_F32 ||
+	    ir_shape_numel(&c->shape) != 1)
+		return false;
+	*v = ir_load_f64(c->data, IR_F32, 0);
+	return true;
+}
+
+/* An f32 constant of one element that is exactly v. */
+static bool
+is_scalar(const ir_value *c, float v)
+{
+	double x;
+	return scalar_of(c, &x) && x == v;
+}
+
+/* The operand of binary u that is not v (NULL when neither or both). */
+static ir_value *
+other(const ir_node *u, const ir_value *v)
+{
+	if (u->nin != 2 || (u->in[0] == v) == (u->in[1] == v))
+		return NULL;
+	return u->in[0] == v ? u->in[1] : u->in[0];
+}
+
+/* u, when it is op and v's only reader and v may vanish. */
+static ir_node *
+only(const ir_graph *g, const ir_value *v, ir_op op, const pass_vset *dirty)
+{
+	ir_node *u = pass_sole_user(v);
+	if (!u || u->op != op || pass_is_output(g, v) || pass_vset_has(dirty, v))
+		return NULL;
+	return u;
+}
+
+/* y's reader of op other than skip (y has two readers), or NULL. */
+static ir_node *
+reader(const ir_value *y, ir_op op, const ir_node *skip)
+{
+	for (int k = 0; k < y->nuses; k++)
+		if (y->uses[k].node->op == op && y->uses[k].node != skip)
+			return y->uses[k].node;
+	return NULL;
+}
+
+/* Mul(y, Sigmoid(y)): the chain's nodes into c, their count (0: none). */
+static int
+match_silu(const ir_graph *g, ir_value *y, const pass_vset *dirty,
+	   ir_node **c)
+{
+	ir_node *s = reader(y, OP_Sigmoid, NULL), *m;
+	if (!s || !(m = only(g, s->out[0], OP_Mul, dirty)) ||
+	    other(m, s->out[0]) != y || reader(y, OP_Mul, NULL) != m)
+		return 0;
+	c[0] = s;
+	c[1] = m;
+	return 2;
+}
+
+/* Mul(y, Add(Erf(Div(y, sqrt 2)), 1)) and a Mul by a scalar alpha after
+ * it if there is one (either operand order), torch.nn.functional.gelu as
+ * PyTorch exports it (alpha 0.5, unless eliminate-layers folded it into
+ * the next layer). */
+static int
+match_gelu(const ir_graph *g, ir_value *y, const pass_vset *dirty,
+	   ir_node **c, double *alpha)
+{
+	ir_node *d = reader(y, OP_Div, NULL), *e, *a, *m1, *m2;
+	if (!d || d->in[0] != y || !is_scalar(d->in[1], 1.41421354f) ||
+	    !(e = only(g, d->out[0], OP_Erf, dirty)) ||
+	    !(a = only(g, e->out[0], OP_Add, dirty)) ||
+	    !is_scalar(other(a, e->out[0]), 1.0f) ||
+	    !(m1 = only(g, a->out[0], OP_Mul, dirty)) ||
+	    other(m1, a->out[0]) != y || reader(y, OP_Mul, NULL) != m1)
+		return 0;
+	c[0] = d, c[1] = e, c[2] = a, c[3] = m1;
+	*alpha = 1;
+	m2 = only(g, m1->out[0], OP_Mul, dirty);
+	if (!m2 || !scalar_of(other(m2, m1->out[0]), alpha))
+		return 4;
+	c[4] = m2;
+	return 5;
+}
+
+/* A SiLU or GELU chain reading the group's value (its only two readers,
+ * f32: the chain's rounding is the op's) as the activation; the number
+ * of nodes absorbed into c. */
+static int
+absorb_chain(const ir_graph *g, group *gr, const pass_vset *dirty,
+	     ir_node **c)
+{
+	ir_value *y = gr->last->out[0];
+	int k;
+	if (gr->act_op != IR_NOPS || y->nuses != 2 || y->dtype != IR_F32 ||
+	    pass_is_output(g, y) || pass_vset_has(dirty, y))
+		return 0;
+	if ((k = match_silu(g, y, dirty, c)))
+		gr->act_op = OP_Silu;
+	else if ((k = match_gelu(g, y, dirty, c, &gr->alpha)))
+		gr->act_op = OP_Gelu;
+	if (k)
+		gr->last = c[k - 1];
+	return k;
 }
 
 static void
@@ -90,12 +206,15 @@ set_float(ir_graph *g, ir_node *n, const char *name, double v)
 	ir_set_attr(g, n, name, IR_ATTR_FLOAT)->f = v;
 }
 
-/* Copies the activation of gr into the fused node's attributes. */
+/* Copies the activation of gr (its node a, NULL for a chain) into the
+ * fused node's attributes. */
 static void
-set_activation(ir_graph *g, ir_node *f, const ir_node *a)
+set_activation(ir_graph *g, ir_node *f, ir_op op, const ir_node *a)
 {
 	ir_set_attr(g, f, "activation", IR_ATTR_STRING)->s =
-		ir_intern(g, ir_ops[a->op].name);
+		ir_intern(g, ir_ops[op].name);
+	if (!a)
+		return;
 	if (a->op == OP_Clip) {
 		for (int i = 1; i < a->nin && i < 3; i++)
 			if (a->in[i])
@@ -131,8 +250,10 @@ emit(ir_graph *g, group *gr, ir_node *const *absorbed, pass_vset *dirty)
 	if (f->nattrs)
 		memcpy(f->attrs, b->attrs,
 		       (size_t)f->nattrs * sizeof *f->attrs);
-	if (gr->act)
-		set_activation(g, f, gr->act);
+	if (gr->act_op != IR_NOPS)
+		set_activation(g, f, gr->act_op, gr->act);
+	if (gr->act_op == OP_Gelu)
+		set_float(g, f, "activation_alpha", gr->alpha);
 	ir_value *y = gr->last->out[0];
 	f->out[0]->dtype = y->dtype;
 	f->out[0]->shape = y->shape;
@@ -154,20 +275,22 @@ static ir_node *
 fuse_from(ir_graph *g, ir_node *n, pass_vset *dirty)
 {
 	group gr = {n, n, {n->in[0], n->in[1], n->nin > 2 ? n->in[2] : NULL,
-			   NULL}, NULL, 0};
-	ir_node *absorbed[3];
+			   NULL}, NULL, IR_NOPS, 0, 0};
+	ir_node *absorbed[MAX_ABSORBED];
 	ir_node *u;
 	if (!base_ok(n))
 		return NULL;
-	while (gr.nabsorbed < 3 && (u = next_reader(g, &gr, dirty))) {
+	while (gr.act_op == IR_NOPS && gr.nabsorbed < 3) {
+		int k = absorb_chain(g, &gr, dirty, absorbed + gr.nabsorbed);
+		gr.nabsorbed += k;
+		if (k || !(u = next_reader(g, &gr, dirty)))
+			break;
 		ir_value *y = gr.last->out[0];
 		if (!absorb_bias(&gr, u, y) && !absorb_residual(&gr, u, y) &&
 		    !absorb_activation(&gr, u))
 			break;
 		absorbed[gr.nabsorbed++] = u;
 		gr.last = u;
-		if (gr.act)
-			break;
 	}
 	if (!gr.nabsorbed)
 		return NULL;
