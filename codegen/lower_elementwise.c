@@ -176,6 +176,14 @@ unary_op(cg_fn *f, ir_dtype t, LLVMValueRef x)
 		a = LLVMBuildFAdd(f->b, cg_math(f, CG_ERF, t, a), one, "");
 		return LLVMBuildFMul(f->b, LLVMBuildFMul(f->b, x, a, ""),
 				     fk(f, t, x, ir_attr_f(n, "alpha")), "");
+	case OP_GeluTanh: /* the order of ir/op_unary.c */
+		a = LLVMBuildFMul(f->b, x, LLVMBuildFMul(f->b, x, x, ""), "");
+		a = LLVMBuildFMul(f->b, fk(f, t, x, 0.044715f), a, "");
+		a = LLVMBuildFMul(f->b, fk(f, t, x, 0.7978846f),
+				  LLVMBuildFAdd(f->b, x, a, ""), "");
+		a = LLVMBuildFAdd(f->b, one, cg_math(f, CG_TANH, t, a), "");
+		return LLVMBuildFMul(f->b, LLVMBuildFMul(f->b, x, a, ""),
+				     fk(f, t, x, ir_attr_f(n, "alpha")), "");
 	case OP_HardSigmoid:
 		a = LLVMBuildFMul(f->b, x, fk(f, t, x, ir_attr_f(n, "alpha")),
 				  "");

@@ -3,7 +3,8 @@
  * (ir/op_fused.c gives the exact meaning). Each absorbed intermediate
  * value must have that single reader and not be a graph output. The
  * activation may also be one of the chains PyTorch exports SiLU and GELU
- * as, which read the value twice: nncc.Silu, nncc.Gelu (ops.def). */
+ * as, which read the value more than once: nncc.Silu, nncc.Gelu,
+ * nncc.GeluTanh (ops.def). */
 #include <string.h>
 
 #include "opt_util.h"
@@ -19,8 +20,8 @@ typedef struct group {
 	int nabsorbed;
 } group;
 
-/* The most nodes a group absorbs: bias, residual, a 5-node chain. */
-enum { MAX_ABSORBED = 7 };
+/* The most nodes a group absorbs: bias, residual, a 10-node chain. */
+enum { MAX_ABSORBED = 12 };
 
 /* The value the group currently produces, and its only reader if it may
  * be absorbed. Needs uses (a value in dirty has a stale list). */
@@ -130,12 +131,12 @@ only(const ir_graph *g, const ir_value *v, ir_op op, const pass_vset *dirty)
 	return u;
 }
 
-/* y's reader of op other than skip (y has two readers), or NULL. */
+/* y's first reader of op, or NULL. */
 static ir_node *
-reader(const ir_value *y, ir_op op, const ir_node *skip)
+reader(const ir_value *y, ir_op op)
 {
 	for (int k = 0; k < y->nuses; k++)
-		if (y->uses[k].node->op == op && y->uses[k].node != skip)
+		if (y->uses[k].node->op == op)
 			return y->uses[k].node;
 	return NULL;
 }
@@ -145,13 +146,28 @@ static int
 match_silu(const ir_graph *g, ir_value *y, const pass_vset *dirty,
 	   ir_node **c)
 {
-	ir_node *s = reader(y, OP_Sigmoid, NULL), *m;
-	if (!s || !(m = only(g, s->out[0], OP_Mul, dirty)) ||
-	    other(m, s->out[0]) != y || reader(y, OP_Mul, NULL) != m)
+	ir_node *s = reader(y, OP_Sigmoid), *m;
+	if (y->nuses != 2 || !s || !(m = only(g, s->out[0], OP_Mul, dirty)) ||
+	    other(m, s->out[0]) != y || reader(y, OP_Mul) != m)
 		return 0;
 	c[0] = s;
 	c[1] = m;
 	return 2;
+}
+
+/* The Mul of GELU's result m by a scalar, its last factor (alpha, else
+ * 1: folded away): 1 if absorbed into c. */
+static int
+last_scale(const ir_graph *g, ir_node *m, const pass_vset *dirty,
+	   ir_node **c, double *alpha)
+{
+	ir_node *s = only(g, m->out[0], OP_Mul, dirty);
+	if (!s || !scalar_of(other(s, m->out[0]), alpha)) {
+		*alpha = 1;
+		return 0;
+	}
+	c[0] = s;
+	return 1;
 }
 
 /* Mul(y, Add(Erf(Div(y, sqrt 2)), 1)) and a Mul by a scalar alpha after
@@ -162,39 +178,69 @@ static int
 match_gelu(const ir_graph *g, ir_value *y, const pass_vset *dirty,
 	   ir_node **c, double *alpha)
 {
-	ir_node *d = reader(y, OP_Div, NULL), *e, *a, *m1, *m2;
-	if (!d || d->in[0] != y || !is_scalar(d->in[1], 1.41421354f) ||
+	ir_node *d = reader(y, OP_Div), *e, *a, *m1;
+	if (y->nuses != 2 || !d || d->in[0] != y ||
+	    !is_scalar(d->in[1], 1.41421354f) ||
 	    !(e = only(g, d->out[0], OP_Erf, dirty)) ||
 	    !(a = only(g, e->out[0], OP_Add, dirty)) ||
 	    !is_scalar(other(a, e->out[0]), 1.0f) ||
 	    !(m1 = only(g, a->out[0], OP_Mul, dirty)) ||
-	    other(m1, a->out[0]) != y || reader(y, OP_Mul, NULL) != m1)
+	    other(m1, a->out[0]) != y || reader(y, OP_Mul) != m1)
 		return 0;
 	c[0] = d, c[1] = e, c[2] = a, c[3] = m1;
-	*alpha = 1;
-	m2 = only(g, m1->out[0], OP_Mul, dirty);
-	if (!m2 || !scalar_of(other(m2, m1->out[0]), alpha))
-		return 4;
-	c[4] = m2;
-	return 5;
+	return 4 + last_scale(g, m1, dirty, c + 4, alpha);
 }
 
-/* A SiLU or GELU chain reading the group's value (its only two readers,
- * f32: the chain's rounding is the op's) as the activation; the number
- * of nodes absorbed into c. */
+/* The tanh GELU as PyTorch exports it: with c = Mul(y, Mul(y, y)),
+ * Mul(y, Add(1, Tanh(Mul(0.7978846, Add(y, Mul(0.044715, c)))))) and
+ * the scalar Mul after it if there is one (operands in either order). */
+static int
+match_gelu_tanh(const ir_graph *g, ir_value *y, const pass_vset *dirty,
+		ir_node **c, double *alpha)
+{
+	ir_node *q = NULL, *cu, *k, *a, *i, *t, *a2, *m;
+	for (int u = 0; u < y->nuses; u++)
+		if (y->uses[u].node->op == OP_Mul &&
+		    y->uses[u].node->in[0] == y && y->uses[u].node->in[1] == y)
+			q = y->uses[u].node;
+	if (y->nuses != 5 || !q ||
+	    !(cu = only(g, q->out[0], OP_Mul, dirty)) ||
+	    other(cu, q->out[0]) != y ||
+	    !(k = only(g, cu->out[0], OP_Mul, dirty)) ||
+	    !is_scalar(other(k, cu->out[0]), 0.044715f) ||
+	    !(a = only(g, k->out[0], OP_Add, dirty)) ||
+	    other(a, k->out[0]) != y ||
+	    !(i = only(g, a->out[0], OP_Mul, dirty)) ||
+	    !is_scalar(other(i, a->out[0]), 0.7978846f) ||
+	    !(t = only(g, i->out[0], OP_Tanh, dirty)) ||
+	    !(a2 = only(g, t->out[0], OP_Add, dirty)) ||
+	    !is_scalar(other(a2, t->out[0]), 1.0f) ||
+	    !(m = only(g, a2->out[0], OP_Mul, dirty)) ||
+	    other(m, a2->out[0]) != y)
+		return 0;
+	c[0] = q, c[1] = cu, c[2] = k, c[3] = a, c[4] = i, c[5] = t;
+	c[6] = a2, c[7] = m;
+	return 8 + last_scale(g, m, dirty, c + 8, alpha);
+}
+
+/* A SiLU or GELU chain reading the group's value (its only readers; f32:
+ * the chain's rounding is the op's) as the activation; the number of
+ * nodes absorbed into c. */
 static int
 absorb_chain(const ir_graph *g, group *gr, const pass_vset *dirty,
 	     ir_node **c)
 {
 	ir_value *y = gr->last->out[0];
 	int k;
-	if (gr->act_op != IR_NOPS || y->nuses != 2 || y->dtype != IR_F32 ||
+	if (gr->act_op != IR_NOPS || y->dtype != IR_F32 ||
 	    pass_is_output(g, y) || pass_vset_has(dirty, y))
 		return 0;
 	if ((k = match_silu(g, y, dirty, c)))
 		gr->act_op = OP_Silu;
 	else if ((k = match_gelu(g, y, dirty, c, &gr->alpha)))
 		gr->act_op = OP_Gelu;
+	else if ((k = match_gelu_tanh(g, y, dirty, c, &gr->alpha)))
+		gr->act_op = OP_GeluTanh;
 	if (k)
 		gr->last = c[k - 1];
 	return k;
@@ -252,7 +298,7 @@ emit(ir_graph *g, group *gr, ir_node *const *absorbed, pass_vset *dirty)
 		       (size_t)f->nattrs * sizeof *f->attrs);
 	if (gr->act_op != IR_NOPS)
 		set_activation(g, f, gr->act_op, gr->act);
-	if (gr->act_op == OP_Gelu)
+	if (gr->act_op == OP_Gelu || gr->act_op == OP_GeluTanh)
 		set_float(g, f, "activation_alpha", gr->alpha);
 	ir_value *y = gr->last->out[0];
 	f->out[0]->dtype = y->dtype;

@@ -2,9 +2,9 @@
 """An EfficientNet-like block exported from PyTorch at test time: Conv +
 BatchNorm + SiLU, a depthwise Conv + SiLU, squeeze-and-excitation
 (Sigmoid gate), then a head of Linear + GELU (erf) and Linear + GELU
-(tanh form) and HardSwish. Checks that -O3 fuses the SiLU and erf-GELU
-chains into their Conv/Gemm (nncc.Silu / nncc.Gelu activations in
---emit-ir), then the interpreter and the object compiled with -O3 against
+(tanh form) and HardSwish. Checks that -O3 fuses the SiLU and GELU
+chains into their Conv/Gemm (nncc.Silu / nncc.Gelu / nncc.GeluTanh
+activations in --emit-ir), then the interpreter and the object compiled with -O3 against
 PyTorch in float64, within 1e-4.
 
 Run: /usr/bin/python3 test/e2e/act_torch.py TOOLS_DIR WORK_DIR CC
@@ -63,6 +63,7 @@ def main():
     text = open(ir).read()
     print("fused silu:", text.count('activation="nncc.Silu"'),
           "gelu:", text.count('activation="nncc.Gelu"'),
+          "gelu_tanh:", text.count('activation="nncc.GeluTanh"'),
           "hardswish:", text.count('activation="HardSwish"'))
     return rc
 

@@ -1155,6 +1155,7 @@ const gen_op_fn gen_ops[IR_NOPS] = {
 	UN(Softplus), UN(Softsign), UN(ThresholdedRelu),
 	UN(Acos), UN(Acosh), UN(Asin), UN(Asinh), UN(Atan), UN(Atanh),
 	UN(Cosh), UN(Sinh), UN(Tan), UN(Shrink), UN(Silu), UN(Gelu),
+	UN(GeluTanh),
 	[OP_BitShift] = gen_bitshift, [OP_IsInf] = gen_math,
 	[OP_IsNaN] = gen_math, [OP_Size] = gen_math, [OP_EyeLike] = gen_math,
 	[OP_CastLike] = gen_math, [OP_Det] = gen_det,
