@@ -207,7 +207,8 @@ emit_chain(ex_ctx *x, const ir_node *n, ir_op act, const char *in,
            const char *out)
 {
 	const ir_attr *al = ir_get_attr(n, "activation_alpha");
-	double alpha = n->op == act ? ir_attr_f(n, "alpha") : al ? al->f : 0.5;
+	double alpha = act == OP_Silu ? 0 : n->op == act ? ir_attr_f(n, "alpha")
+	               : al ? al->f : 0.5;
 	chain c = {x, n, out};
 	const char *t;
 	switch (act) {

@@ -4,7 +4,8 @@
  * value must have that single reader and not be a graph output. The
  * activation may also be one of the chains PyTorch exports SiLU and GELU
  * as, which read the value more than once: nncc.Silu, nncc.Gelu,
- * nncc.GeluTanh (ops.def). */
+ * nncc.GeluTanh (ops.def); after any other node such a chain becomes
+ * that one unary node. */
 #include <string.h>
 
 #include "opt_util.h"
@@ -316,6 +317,31 @@ emit(ir_graph *g, group *gr, ir_node *const *absorbed, pass_vset *dirty)
 	return f;
 }
 
+/* A SiLU/GELU chain after n, which is no Conv/Gemm (a BatchNorm, a
+ * batched MatMul, an Add), as its one unary node; that node, or NULL.
+ * Needs uses. */
+static ir_node *
+chain_from(ir_graph *g, ir_node *n, pass_vset *dirty)
+{
+	group gr = {.base = n, .last = n, .act_op = IR_NOPS};
+	ir_node *c[MAX_ABSORBED], *u;
+	ir_value *y = n->out[0];
+	int k;
+	if (n->nout < 1 || !y || !(k = absorb_chain(g, &gr, dirty, c)))
+		return NULL;
+	u = ir_insert_node(g, gr.last->next, gr.act_op, c[k - 1]->name, 1, &y,
+			   1);
+	if (gr.act_op != OP_Silu)
+		set_float(g, u, "alpha", gr.alpha);
+	u->out[0]->dtype = y->dtype;
+	u->out[0]->shape = y->shape;
+	pass_replace(g, gr.last->out[0], u->out[0]);
+	pass_vset_add(dirty, y);
+	for (int i = 0; i < k; i++)
+		ir_remove_node(g, c[i]);
+	return u;
+}
+
 /* Grows a group from base n; the fused node, or NULL. Needs uses. */
 static ir_node *
 fuse_from(ir_graph *g, ir_node *n, pass_vset *dirty)
@@ -325,7 +351,7 @@ fuse_from(ir_graph *g, ir_node *n, pass_vset *dirty)
 	ir_node *absorbed[MAX_ABSORBED];
 	ir_node *u;
 	if (!base_ok(n))
-		return NULL;
+		return chain_from(g, n, dirty);
 	while (gr.act_op == IR_NOPS && gr.nabsorbed < 3) {
 		int k = absorb_chain(g, &gr, dirty, absorbed + gr.nabsorbed);
 		gr.nabsorbed += k;
