@@ -192,6 +192,14 @@ LLVMValueRef cg_intrin(cg_fn *f, const char *name, ir_dtype t, int nargs,
 		       LLVMValueRef *args);
 /* A libm call (for float: NAMEf) of one operand. */
 LLVMValueRef cg_libm(cg_fn *f, const char *name, ir_dtype t, LLVMValueRef x);
+/* vmath.c: f32 exp, log, tanh, sigmoid and erf of a float or <n x float>
+ * value as inline, branchless LLVM IR (loops over them vectorize; no libm
+ * call); cg_math: fn in type t (cg_ctype), cg_vm for f32 and libm for
+ * f64; cg_vm_const: the float v in like's type (splat for a vector). */
+typedef enum cg_mfn { CG_EXP, CG_LOG, CG_TANH, CG_SIGMOID, CG_ERF } cg_mfn;
+LLVMValueRef cg_vm(cg_fn *f, cg_mfn fn, LLVMValueRef x);
+LLVMValueRef cg_math(cg_fn *f, cg_mfn fn, ir_dtype t, LLVMValueRef x);
+LLVMValueRef cg_vm_const(cg_fn *f, LLVMValueRef like, double v);
 /* Converts v from type `from` to `to` with ONNX Cast semantics. */
 LLVMValueRef cg_convert(cg_fn *f, LLVMValueRef v, ir_dtype from,
 			ir_dtype to);
@@ -284,6 +292,9 @@ bool cg_lower_data(cg_fn *f); /* reshape, transpose, concat, split, slice,
 bool cg_lower_resize(cg_fn *f);
 bool cg_lower_fused(cg_fn *f); /* base Conv/Gemm + epilogue */
 bool cg_lower_fused_epilogue(cg_fn *f);
+/* lower_elementwise.c: the activation of the fused node being lowered
+ * (f->fused, else f->n) on y, a float or a vector of f32 (not Clip). */
+LLVMValueRef cg_act_apply(cg_fn *f, LLVMValueRef y);
 bool cg_lower_nary(cg_fn *f);    /* lower_nary.c: IR_KIND_NARY */
 bool cg_lower_expand(cg_fn *f);  /* IR_KIND_EXPAND */
 bool cg_lower_scatter(cg_fn *f); /* IR_KIND_SCATTER */
@@ -310,7 +321,10 @@ cg_kernel cg_sparse_kernel(cg_ctx *c, const ir_node *n, bool announce);
 bool cg_lower_sparse(cg_fn *f, cg_kernel k);
 
 /* gemm_kernel.c: register-blocked C = A * B on explicit vectors. */
-typedef enum cg_act { CG_ACT_NONE, CG_ACT_RELU, CG_ACT_CLIP } cg_act;
+/* CG_ACT_OP: any other VACT row, through cg_act_apply. */
+typedef enum cg_act {
+	CG_ACT_NONE, CG_ACT_RELU, CG_ACT_CLIP, CG_ACT_OP
+} cg_act;
 
 typedef struct cg_gemm {
 	int64_t m, n, k;

@@ -116,6 +116,8 @@ cg_vact(cg_fn *f, LLVMValueRef v, cg_act act, double lo, double hi)
 
 	if (act == CG_ACT_NONE)
 		return v;
+	if (act == CG_ACT_OP)
+		return cg_act_apply(f, v);
 	if (act == CG_ACT_RELU || lo > -INFINITY) {
 		m = vconst(f, act == CG_ACT_RELU ? 0.0 : lo);
 		v = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealUGT, v, m,
@@ -149,7 +151,10 @@ cg_gemm_act(const ir_node *n, cg_act *act, double *lo, double *hi)
 		*act = CG_ACT_RELU;
 		return true;
 	}
-	NN_ASSERT(op == OP_Clip);
+	if (op != OP_Clip) {
+		*act = CG_ACT_OP; /* unary_op's arithmetic on vectors */
+		return true;
+	}
 	*act = CG_ACT_CLIP;
 	if (al)
 		*lo = al->f;

@@ -5,17 +5,21 @@
 
 #include "cg_internal.h"
 
+/* The float v in x's type: t, or (an activation in the GEMM kernel's
+ * registers, cg_act_apply) a vector of f32. */
 static LLVMValueRef
-fconst(cg_fn *f, ir_dtype t, double v)
+fk(cg_fn *f, ir_dtype t, LLVMValueRef x, double v)
 {
+	if (LLVMGetTypeKind(LLVMTypeOf(x)) == LLVMVectorTypeKind)
+		return cg_vm_const(f, x, v);
 	return cg_fconst(f, cg_ctype(t), v);
 }
 
 static LLVMValueRef
 clamp01(cg_fn *f, ir_dtype t, LLVMValueRef x)
 {
-	x = cg_min(f, t, x, fconst(f, t, 1.0));
-	return cg_max(f, t, x, fconst(f, t, 0.0));
+	x = cg_min(f, t, x, fk(f, t, x, 1.0));
+	return cg_max(f, t, x, fk(f, t, x, 0.0));
 }
 
 /* A Clip bound: the scalar input if given, else the type's extreme. */
@@ -27,7 +31,7 @@ clip_bound(cg_fn *f, ir_dtype t, int i, bool hi)
 	if (i < n->nin && n->in[i])
 		return cg_load_c(f, f->in[i], cg_i64(f, 0), n->in[i]->dtype);
 	if (ir_dtype_is_float(t))
-		return fconst(f, t, hi ? INFINITY : -INFINITY);
+		return cg_fconst(f, t, hi ? INFINITY : -INFINITY);
 	if (ir_dtype_is_unsigned(t))
 		return hi ? LLVMConstAllOnes(cg_type(f->c, t))
 			  : LLVMConstNull(cg_type(f->c, t));
@@ -105,36 +109,36 @@ unary_more(cg_fn *f, ir_dtype t, LLVMValueRef x)
 		a = cg_libm(f, "log1p", t, cg_intrin(f, "exp", t, 1, &a));
 		return LLVMBuildFAdd(f->b, cg_max(f, t, x, zero), a, "");
 	case OP_Elu:
-		a = LLVMBuildFMul(f->b, fconst(f, t, al),
+		a = LLVMBuildFMul(f->b, fk(f, t, x, al),
 				  cg_libm(f, "expm1", t, x), "");
 		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, x,
 			zero, ""), a, x, "");
 	case OP_Selu:
-		a = LLVMBuildFMul(f->b, fconst(f, t, al), cg_intrin(f, "exp",
-			t, 1, &x), "");
-		a = LLVMBuildFSub(f->b, a, fconst(f, t, al), "");
+		a = LLVMBuildFMul(f->b, fk(f, t, x, al), cg_math(f, CG_EXP,
+			t, x), "");
+		a = LLVMBuildFSub(f->b, a, fk(f, t, x, al), "");
 		a = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLE, x,
 			zero, ""), a, x, "");
-		return LLVMBuildFMul(f->b, a, fconst(f, t, ir_attr_f(n,
+		return LLVMBuildFMul(f->b, a, fk(f, t, x, ir_attr_f(n,
 			"gamma")), "");
 	case OP_Celu:
-		e = LLVMBuildFDiv(f->b, x, fconst(f, t, al), "");
-		a = LLVMBuildFMul(f->b, fconst(f, t, al),
+		e = LLVMBuildFDiv(f->b, x, fk(f, t, x, al), "");
+		a = LLVMBuildFMul(f->b, fk(f, t, x, al),
 				  cg_libm(f, "expm1", t, e), "");
 		return LLVMBuildFAdd(f->b, cg_max(f, t, x, zero),
 				     cg_min(f, t, a, zero), "");
 	case OP_ThresholdedRelu:
 		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOGT, x,
-			fconst(f, t, al), ""), x, zero, "");
+			fk(f, t, x, al), ""), x, zero, "");
 	case OP_Shrink: /* NaN compares false both ways: 0, as ir/op_unary.c */
 		al = ir_attr_f(n, "lambd");
-		e = fconst(f, t, ir_attr_f(n, "bias"));
+		e = fk(f, t, x, ir_attr_f(n, "bias"));
 		a = LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOGT, x,
-			fconst(f, t, al), ""), LLVMBuildFSub(f->b, x, e, ""),
+			fk(f, t, x, al), ""), LLVMBuildFSub(f->b, x, e, ""),
 			zero, "");
 		e = LLVMBuildFAdd(f->b, x, e, "");
 		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, x,
-			fconst(f, t, -al), ""), e, a, "");
+			fk(f, t, x, -al), ""), e, a, "");
 	default:
 		return NULL;
 	}
@@ -145,7 +149,8 @@ unary_op(cg_fn *f, ir_dtype t, LLVMValueRef x)
 {
 	const ir_node *n = f->n;
 	bool fl = ir_dtype_is_float(t);
-	LLVMValueRef zero = cg_const(f, t, 0), one = cg_const(f, t, 1), a;
+	LLVMValueRef zero = fl ? fk(f, t, x, 0) : cg_const(f, t, 0);
+	LLVMValueRef one = fl ? fk(f, t, x, 1) : cg_const(f, t, 1), a;
 
 	switch (n->op) {
 	case OP_Abs:
@@ -155,31 +160,42 @@ unary_op(cg_fn *f, ir_dtype t, LLVMValueRef x)
 	case OP_Clip:
 		x = cg_max(f, t, x, clip_bound(f, t, 1, false));
 		return cg_min(f, t, x, clip_bound(f, t, 2, true));
-	case OP_Erf: return cg_libm(f, "erf", t, x);
-	case OP_Exp: return cg_intrin(f, "exp", t, 1, &x);
-	case OP_Log: return cg_intrin(f, "log", t, 1, &x);
+	case OP_Erf: return cg_math(f, CG_ERF, t, x);
+	case OP_Exp: return cg_math(f, CG_EXP, t, x);
+	case OP_Log: return cg_math(f, CG_LOG, t, x);
 	case OP_Sqrt: return cg_intrin(f, "sqrt", t, 1, &x);
-	case OP_Tanh: return cg_libm(f, "tanh", t, x);
+	case OP_Tanh: return cg_math(f, CG_TANH, t, x);
 	case OP_Neg: return neg(f, t, x);
 	case OP_Reciprocal: return LLVMBuildFDiv(f->b, one, x, "");
 	case OP_Relu: return cg_max(f, t, x, zero);
-	case OP_Sigmoid:
-		a = neg(f, t, x);
-		a = cg_intrin(f, "exp", t, 1, &a);
-		return LLVMBuildFDiv(f->b, one, LLVMBuildFAdd(f->b, one, a, ""),
-				     "");
+	case OP_Sigmoid: return cg_math(f, CG_SIGMOID, t, x);
+	case OP_Silu: return LLVMBuildFMul(f->b, x, cg_math(f, CG_SIGMOID, t,
+						     x), "");
+	case OP_Gelu: /* the order of ir/op_unary.c */
+		a = LLVMBuildFDiv(f->b, x, fk(f, t, x, 1.41421354f), "");
+		a = LLVMBuildFAdd(f->b, cg_math(f, CG_ERF, t, a), one, "");
+		return LLVMBuildFMul(f->b, LLVMBuildFMul(f->b, x, a, ""),
+				     fk(f, t, x, ir_attr_f(n, "alpha")), "");
+	case OP_GeluTanh: /* the order of ir/op_unary.c */
+		a = LLVMBuildFMul(f->b, x, LLVMBuildFMul(f->b, x, x, ""), "");
+		a = LLVMBuildFMul(f->b, fk(f, t, x, 0.044715f), a, "");
+		a = LLVMBuildFMul(f->b, fk(f, t, x, 0.7978846f),
+				  LLVMBuildFAdd(f->b, x, a, ""), "");
+		a = LLVMBuildFAdd(f->b, one, cg_math(f, CG_TANH, t, a), "");
+		return LLVMBuildFMul(f->b, LLVMBuildFMul(f->b, x, a, ""),
+				     fk(f, t, x, ir_attr_f(n, "alpha")), "");
 	case OP_HardSigmoid:
-		a = LLVMBuildFMul(f->b, x, fconst(f, t, ir_attr_f(n, "alpha")),
+		a = LLVMBuildFMul(f->b, x, fk(f, t, x, ir_attr_f(n, "alpha")),
 				  "");
-		a = LLVMBuildFAdd(f->b, a, fconst(f, t, ir_attr_f(n, "beta")),
+		a = LLVMBuildFAdd(f->b, a, fk(f, t, x, ir_attr_f(n, "beta")),
 				  "");
 		return clamp01(f, t, a);
 	case OP_HardSwish:
-		a = LLVMBuildFMul(f->b, x, fconst(f, t, 1.0 / 6), "");
-		a = clamp01(f, t, LLVMBuildFAdd(f->b, a, fconst(f, t, 0.5), ""));
+		a = LLVMBuildFMul(f->b, x, fk(f, t, x, 1.0 / 6), "");
+		a = clamp01(f, t, LLVMBuildFAdd(f->b, a, fk(f, t, x, 0.5), ""));
 		return LLVMBuildFMul(f->b, x, a, "");
 	case OP_LeakyRelu:
-		a = LLVMBuildFMul(f->b, x, fconst(f, t, ir_attr_f(n, "alpha")),
+		a = LLVMBuildFMul(f->b, x, fk(f, t, x, ir_attr_f(n, "alpha")),
 				  "");
 		return LLVMBuildSelect(f->b, LLVMBuildFCmp(f->b, LLVMRealOLT, x,
 			zero, ""), a, x, "");
@@ -302,6 +318,44 @@ cg_lower_binary(cg_fn *f)
 	return true;
 }
 
+/* The activation node of fused node n (borrowed: the activation op on
+ * n's output, its alpha/beta from n's activation_alpha/beta, in attrs). */
+static ir_node
+act_node(const ir_node *n, ir_op act, ir_attr *attrs)
+{
+	const ir_attr *al = ir_get_attr(n, "activation_alpha");
+	const ir_attr *be = ir_get_attr(n, "activation_beta");
+	ir_node u = {.op = act, .name = n->name, .nin = 1, .nout = 1,
+		     .in = n->out, .out = n->out, .attrs = attrs};
+
+	if (al)
+		attrs[u.nattrs++] = (ir_attr){.name = "alpha",
+			.kind = IR_ATTR_FLOAT, .f = al->f};
+	if (be)
+		attrs[u.nattrs++] = (ir_attr){.name = "beta",
+			.kind = IR_ATTR_FLOAT, .f = be->f};
+	return u;
+}
+
+/* The activation of the fused node being lowered (f->fused, or f->n for
+ * a kernel that takes the whole node) on y, a float or a vector of f32:
+ * the same arithmetic as the unary op alone. NULL for a missing case. */
+LLVMValueRef
+cg_act_apply(cg_fn *f, LLVMValueRef y)
+{
+	const ir_node *n = f->fused ? f->fused : f->n, *saved = f->n;
+	ir_op act = ir_op_lookup(ir_attr_str(n, "activation", ""));
+	ir_attr attrs[2];
+	ir_node u = act_node(n, act, attrs);
+	ir_dtype ct = cg_ctype(n->out[0]->dtype);
+
+	NN_ASSERT(act != IR_NOPS && act != OP_Clip);
+	f->n = &u;
+	y = unary_op(f, ct, y);
+	f->n = saved;
+	return y;
+}
+
 /* The epilogue of nncc.FusedConv/FusedGemm, after the base op wrote y:
  * y = act(y + residual), with the activation's alpha/beta attributes
  * (Clip: min/max). */
@@ -316,8 +370,7 @@ cg_lower_fused_epilogue(cg_fn *f)
 	const ir_attr *al = ir_get_attr(n, "activation_alpha");
 	const ir_attr *be = ir_get_attr(n, "activation_beta");
 	ir_attr attrs[2];
-	ir_node u = {.op = act, .name = n->name, .nin = 1, .nout = 1,
-		     .in = n->out, .out = n->out, .attrs = attrs};
+	ir_node u = act_node(n, act, attrs);
 	const ir_node *saved = f->n;
 	LLVMValueRef i, y;
 	cg_loop l;
@@ -326,12 +379,6 @@ cg_lower_fused_epilogue(cg_fn *f)
 		return true;
 	if (act == IR_NOPS && an)
 		return cg_fail(f, "unknown activation '%s'", an);
-	if (al)
-		attrs[u.nattrs++] = (ir_attr){.name = "alpha",
-			.kind = IR_ATTR_FLOAT, .f = al->f};
-	if (be)
-		attrs[u.nattrs++] = (ir_attr){.name = "beta",
-			.kind = IR_ATTR_FLOAT, .f = be->f};
 	i = cg_loop_begin(f, ir_shape_numel(&n->out[0]->shape), &l);
 	y = cg_load_c(f, f->out[0], i, t);
 	if (res)

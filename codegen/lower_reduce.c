@@ -209,7 +209,9 @@ lower_argmax(cg_fn *f)
 }
 
 /* One pass over the softmax axis: max (mode 0), sum of exp (1), or the
- * output (2). */
+ * output (2). Softmax in f32/f64 keeps each exp in the output in pass 1
+ * and divides it there in pass 2 (the same values: one exp per element);
+ * f16/bf16 would round them, so they compute the exp twice. */
 static LLVMValueRef
 smax_pass(cg_fn *f, int mode, LLVMValueRef base, int64_t len,
 	  int64_t inner, LLVMValueRef m, LLVMValueRef s)
@@ -218,6 +220,7 @@ smax_pass(cg_fn *f, int mode, LLVMValueRef base, int64_t len,
 	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
 	LLVMTypeRef ty = cg_type(f->c, ct);
 	LLVMValueRef a = cg_alloca(f, ty), k, i, v;
+	bool keep = n->op == OP_Softmax && t == ct;
 	cg_loop l;
 
 	LLVMBuildStore(f->b, cg_fconst(f, ct, mode == 0 ? -INFINITY : 0), a);
@@ -225,7 +228,10 @@ smax_pass(cg_fn *f, int mode, LLVMValueRef base, int64_t len,
 	i = LLVMBuildNSWAdd(f->b, base, LLVMBuildNSWMul(f->b, k,
 		cg_i64(f, inner), ""), "");
 	v = cg_load_c(f, f->in[0], i, t);
-	if (mode == 0) {
+	if (mode == 2 && keep) {
+		v = LLVMBuildFDiv(f->b, cg_load(f, f->out[0], i), s, "");
+		cg_store(f, f->out[0], i, v);
+	} else if (mode == 0) {
 		LLVMBuildStore(f->b, cg_max(f, ct, v, LLVMBuildLoad2(f->b, ty,
 			a, "")), a);
 	} else {
@@ -233,10 +239,12 @@ smax_pass(cg_fn *f, int mode, LLVMValueRef base, int64_t len,
 		if (mode == 2 && n->op == OP_LogSoftmax) {
 			v = LLVMBuildFSub(f->b, v, s, "");
 		} else {
-			v = cg_intrin(f, "exp", ct, 1, &v);
+			v = cg_math(f, CG_EXP, ct, v);
 			if (mode == 2)
 				v = LLVMBuildFDiv(f->b, v, s, "");
 		}
+		if (mode == 1 && keep)
+			cg_store(f, f->out[0], i, v);
 		if (mode == 1)
 			LLVMBuildStore(f->b, LLVMBuildFAdd(f->b, LLVMBuildLoad2(
 				f->b, ty, a, ""), v, ""), a);
@@ -309,7 +317,7 @@ lower_softmax(cg_fn *f)
 	m = smax_pass(f, 0, base, len, inner, NULL, NULL);
 	s = smax_pass(f, 1, base, len, inner, m, NULL);
 	if (n->op == OP_LogSoftmax)
-		s = cg_intrin(f, "log", ct, 1, &s);
+		s = cg_math(f, CG_LOG, ct, s);
 	smax_pass(f, 2, base, len, inner, m, s);
 	cg_nest_end(f, 2, lo);
 	return true;

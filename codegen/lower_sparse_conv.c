@@ -290,8 +290,8 @@ table_channels(cg_fn *f, const sp_layer *L, const centries *e,
 	cg_loop_end(f, &lo);
 }
 
-/* The fused residual add and activation, applied while a tile is copied
- * out (Relu, Clip); other activations run after, as for dense. */
+/* The fused residual add and activation (the VACT rows), applied while
+ * a tile is copied out; other activations run after, as for dense. */
 typedef struct cepi {
 	LLVMValueRef res;
 	cg_act act;
@@ -312,6 +312,8 @@ epi_apply(cg_fn *f, const cepi *ep, LLVMValueRef v, LLVMValueRef i)
 {
 	if (ep->res)
 		v = LLVMBuildFAdd(f->b, v, cg_load(f, ep->res, i), "");
+	if (ep->act == CG_ACT_OP)
+		return cg_act_apply(f, v);
 	if (ep->act == CG_ACT_RELU || ep->lo > -INFINITY)
 		v = fsel(f, LLVMRealUGT, v, ep->act == CG_ACT_RELU ? 0 : ep->lo);
 	if (ep->act == CG_ACT_CLIP && ep->hi < INFINITY)

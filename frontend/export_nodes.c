@@ -163,6 +163,80 @@ emit_legacy_softmax(ex_ctx *x, const ir_node *n)
 	return true;
 }
 
+/* A chain being written (emit_chain): the node and where it ends. */
+typedef struct chain {
+	ex_ctx *x;
+	const ir_node *n;
+	const char *out;
+} chain;
+
+/* op(a, b) (b NULL: unary) into a fresh value, or into the chain's end
+ * when last; returns the value's name. */
+static const char *
+chain_node(const chain *c, const char *op, const char *a, const char *b,
+           bool last)
+{
+	const ir_value *y = c->n->out[0];
+	const char *base = node_base(c->x, c->n);
+	const char *to = last ? c->out : fe_ex_derived_name(c->x, base, "_act");
+	const char *in[2] = {a, b};
+	fe_ex_add_node(c->x, op, fe_ex_derived_name(c->x, base, "_act"),
+	               b ? 2 : 1, in, 1, &to, 0);
+	if (!last)
+		fe_ex_push(c->x, &c->x->vinfo,
+		           fe_ex_value_info(c->x, to, y->dtype, &y->shape));
+	return to;
+}
+
+/* A scalar initializer of the chain's type holding v. */
+static const char *
+chain_const(const chain *c, double v)
+{
+	ir_dtype t = c->n->out[0]->dtype;
+	ir_shape sc = {.rank = 0};
+	double buf[1];
+	ir_store_f64(buf, t, 0, v);
+	return fe_ex_add_init(c->x, node_base(c->x, c->n), "_k", t, &sc, buf);
+}
+
+/* nncc.Silu / nncc.Gelu / nncc.GeluTanh (ops.def) of n's type (n itself,
+ * or a fused node with that activation) from `in` to `out` as the chain
+ * PyTorch exports and passes/fuse.c absorbs. */
+static void
+emit_chain(ex_ctx *x, const ir_node *n, ir_op act, const char *in,
+           const char *out)
+{
+	const ir_attr *al = ir_get_attr(n, "activation_alpha");
+	double alpha = act == OP_Silu ? 0 : n->op == act ? ir_attr_f(n, "alpha")
+	               : al ? al->f : 0.5;
+	chain c = {x, n, out};
+	const char *t;
+	switch (act) {
+	case OP_Silu:
+		t = chain_node(&c, "Sigmoid", in, NULL, false);
+		chain_node(&c, "Mul", in, t, true);
+		return;
+	case OP_Gelu:
+		t = chain_node(&c, "Div", in, chain_const(&c, 1.41421354f),
+		               false);
+		t = chain_node(&c, "Erf", t, NULL, false);
+		t = chain_node(&c, "Add", t, chain_const(&c, 1), false);
+		break;
+	case OP_GeluTanh:
+		t = chain_node(&c, "Mul", in, in, false);
+		t = chain_node(&c, "Mul", in, t, false);
+		t = chain_node(&c, "Mul", chain_const(&c, 0.044715f), t, false);
+		t = chain_node(&c, "Add", in, t, false);
+		t = chain_node(&c, "Mul", chain_const(&c, 0.7978846f), t, false);
+		t = chain_node(&c, "Tanh", t, NULL, false);
+		t = chain_node(&c, "Add", chain_const(&c, 1), t, false);
+		break;
+	default: nn_unreachable();
+	}
+	t = chain_node(&c, "Mul", in, t, false);
+	chain_node(&c, "Mul", t, chain_const(&c, alpha), true);
+}
+
 /* The activation of a fused node as its own node from `in` to `out`. */
 static void
 emit_activation(ex_ctx *x, const ir_node *n, const char *in, const char *out)
@@ -174,6 +248,10 @@ emit_activation(ex_ctx *x, const ir_node *n, const char *in, const char *out)
 	const char *name = fe_ex_derived_name(x, base, "_act");
 	const char *cin[3] = {in, "", ""};
 	NN_ASSERT(act != IR_NOPS);
+	if (act == OP_Silu || act == OP_Gelu || act == OP_GeluTanh) {
+		emit_chain(x, n, act, in, out);
+		return;
+	}
 	if (act == OP_Clip) {
 		ir_dtype t = n->out[0]->dtype;
 		ir_shape s = {.rank = 0};
@@ -272,6 +350,13 @@ fe_ex_emit_node(ex_ctx *x, const ir_node *n)
 	if (ir_ops[n->op].kind == IR_KIND_SOFTMAX &&
 	    ir_attr_int(n, "nncc.legacy", 0))
 		return emit_legacy_softmax(x, n);
+	if (n->op == OP_Silu || n->op == OP_Gelu || n->op == OP_GeluTanh) {
+		const char *in = fe_ex_ref(x, n->in[0]);
+		if (!in)
+			return false;
+		emit_chain(x, n, n->op, in, fe_ex_out_name(x, n->out[0]));
+		return true;
+	}
 	if (strncmp(ir_ops[n->op].name, "nncc.", 5) == 0) {
 		nn_error_node(x->fc.d, n, "has no ONNX form");
 		return false;

@@ -101,6 +101,16 @@ ir_shape_unary(ir_graph *g, ir_node *n, nn_diag *d)
 		return EXP(x) / (1 + EXP(x));                              \
 	case OP_Sqrt: return SQRT(x);                                      \
 	case OP_Tanh: return TANH(x);                                      \
+	case OP_Silu: /* the Sigmoid above, then the Mul */                \
+		return x * (x >= 0 ? 1 / (1 + EXP(-x))                     \
+				   : EXP(x) / (1 + EXP(x)));               \
+	case OP_Gelu: /* Div, Erf, Add, Mul, Mul by alpha, rounding each */\
+		return x * (ERF(x / (T)1.41421354f) + 1) * a;              \
+	case OP_GeluTanh: { /* Mul, Mul, Mul, Add, Mul, Tanh, Add, Mul, */ \
+		T c = (T)0.044715f * (x * (x * x)); /* Mul by alpha */     \
+		T i = (T)0.7978846f * (x + c);                             \
+		return x * (1 + TANH(i)) * a;                              \
+	}                                                                  \
 	default: nn_unreachable();                                         \
 	}
 
@@ -150,7 +160,9 @@ params(const ir_node *n, const void *const *in, double *a, double *b)
 	case OP_LeakyRelu: *a = ir_attr_f(n, "alpha"); break;
 	case OP_Elu:
 	case OP_Celu:
-	case OP_ThresholdedRelu: *a = ir_attr_f(n, "alpha"); break;
+	case OP_ThresholdedRelu:
+	case OP_Gelu:
+	case OP_GeluTanh: *a = ir_attr_f(n, "alpha"); break;
 	case OP_Selu:
 		*a = ir_attr_f(n, "alpha");
 		*b = ir_attr_f(n, "gamma");

@@ -314,6 +314,12 @@ activation(const ir_node *n, double x)
 		return x < 0 ? ir_attr_f(n, "alpha") * x : x;
 	case OP_Sigmoid: return 1 / (1 + exp(-x));
 	case OP_Tanh: return tanh(x);
+	case OP_Silu: return x / (1 + exp(-x));
+	case OP_Gelu:
+		return x * (erf(x / 1.41421354f) + 1) * ir_attr_f(n, "alpha");
+	case OP_GeluTanh:
+		return x * (1 + tanh(0.7978846f * (x + 0.044715f * x * x * x))) *
+		       ir_attr_f(n, "alpha");
 	case OP_HardSigmoid:
 		x = ir_attr_f(n, "alpha") * x + ir_attr_f(n, "beta");
 		return x < 0 ? 0 : x > 1 ? 1 : x;
