@@ -324,8 +324,7 @@ cg_conv_spans(const cplan *p, int a, int *nsp)
 	return sp;
 }
 
-/* The rows of B (im2col) a span of kernel rows [ka, kb) needs: its taps
- * are (kh, kd, kw)-major, so that they are one window of A's k. */
+/* The rows of B (im2col) a span of kernel rows [ka, kb) needs. */
 static int64_t
 span_k(const cplan *p, const cspan *s)
 {
@@ -542,43 +541,55 @@ im2col_row(cg_fn *f, const geo *g, const LLVMValueRef *xd, LLVMValueRef d0,
 }
 
 /* The im2col matrix of band b over kernel rows s->ka..s->kb - 1: row
- * (t, ic) at (t * cg + ic) * bh * bw, t the tap in (kh, kd, kw) order. */
+ * (ic, t) at (ic * ntap + t) * bh * bw, t the tap in (kd, kh, kw) order
+ * (A's own, less the kernel rows outside the span). */
 static void
 im2col(cg_fn *f, const cplan *p, LLVMValueRef x0, LLVMValueRef dst,
        const cspan *s, const cband *b)
 {
 	const geo *g = &p->g;
-	int64_t t = 0, bc = b->bh * b->bw, kk[3];
-	LLVMValueRef ic, xd[3];
+	int64_t t = 0, bc = b->bh * b->bw, kk[3], ntap = span_k(p, s) / p->cg;
+	LLVMValueRef ic, xd[3], d0;
 	cg_loop l;
 
 	ic = cg_loop_begin(f, p->cg, &l);
 	xd[0] = f->in[0];
 	xd[1] = add_mul(f, x0, ic, g->isz);
 	xd[2] = dst;
-	for (kk[1] = s->ka; kk[1] < s->kb; kk[1]++)
-		for (kk[0] = 0; kk[0] < g->k[0]; kk[0]++)
+	d0 = LLVMBuildNSWMul(f->b, ic, cg_i64(f, ntap * bc), "");
+	for (kk[0] = 0; kk[0] < g->k[0]; kk[0]++)
+		for (kk[1] = s->ka; kk[1] < s->kb; kk[1]++)
 			for (kk[2] = 0; kk[2] < g->k[2]; kk[2]++, t++)
-				im2col_row(f, g, xd, LLVMBuildNSWMul(f->b,
-					add_mul(f, ic, cg_i64(f, t), p->cg),
-					cg_i64(f, bc), ""), kk, b);
+				im2col_row(f, g, xd, LLVMBuildNSWAdd(f->b, d0,
+					cg_i64(f, t * bc), ""), kk, b);
 	cg_loop_end(f, &l);
 }
 
-/* A's column for k index kk of the (kh, kd, kw, ic) order: the weight's
- * own [ic][kd][kh][kw]. */
-static int64_t
-tap_col(const cplan *p, int64_t kk)
+/* For a span of fewer kernel rows than the kernel's, A's k of each row
+ * of B (the gemm's kmap); NULL for all of them. */
+static LLVMValueRef
+span_kmap(cg_fn *f, const cplan *p, const cspan *s)
 {
 	const geo *g = &p->g;
-	int64_t t = kk / p->cg, ic = kk % p->cg, kw = t % g->k[2];
-	int64_t kd = t / g->k[2] % g->k[0], kh = t / (g->k[2] * g->k[0]);
+	int64_t n = span_k(p, s), i = 0, *k;
+	LLVMValueRef t;
 
-	return ic * g->kvol + (kd * g->k[1] + kh) * g->k[2] + kw;
+	if (s->ka == 0 && s->kb == g->k[1])
+		return NULL;
+	k = nn_xmalloc((size_t)n * sizeof *k);
+	for (int64_t ic = 0; ic < p->cg; ic++)
+		for (int64_t kd = 0; kd < g->k[0]; kd++)
+			for (int64_t kh = s->ka; kh < s->kb; kh++)
+				for (int64_t kw = 0; kw < g->k[2]; kw++)
+					k[i++] = ic * g->kvol + (kd * g->k[1] +
+						 kh) * g->k[2] + kw;
+	t = cg_i64_table(f, k, n);
+	free(k);
+	return t;
 }
 
-/* Weights [grp][mg][K] as [grp][ceil(mg/mr)][K][mr] in tap_col's k order,
- * zero-padded: f32, or for shared weights their codes (m->acb set). */
+/* Weights [grp][mg][K] as [grp][ceil(mg/mr)][K][mr], zero-padded: f32,
+ * or for shared weights their codes (m->acb set). */
 static void
 pack_a(cg_fn *f, const cplan *p, int64_t k, cg_gemm *m)
 {
@@ -595,7 +606,7 @@ pack_a(cg_fn *f, const cplan *p, int64_t k, cg_gemm *m)
 			for (int64_t kk = 0; kk < k; kk++) {
 				int64_t to = ((gi * mb + i / mr) * k + kk) * mr +
 					     i % mr, from = (gi * p->mg + i) * k
-					     + tap_col(p, kk);
+					     + kk;
 				if (codes)
 					d[to] = (char)wv->codes[from];
 				else
@@ -684,13 +695,14 @@ span_gemm(cg_fn *f, const cplan *p, cg_gemm *m, LLVMValueRef x0,
 /* Per image and group, C[mg][cols] = W[mg][K] * B[K][cols]: B the input
  * itself (1x1), or per output depth, span of kernel rows and band, the
  * im2col copy of the span's taps in the scratch (taps that read only
- * padding are not copied, and their k not multiplied). */
+ * padding are not copied, and their k not multiplied: the kmap lists the
+ * others; in A's order, so the sums keep the interpreter's). */
 static bool
 conv_gemm(cg_fn *f, const cplan *p)
 {
 	const geo *g = &p->g;
 	int64_t k = p->cg * g->kvol, bh, bw, mb;
-	LLVMValueRef bi, gi, x0, c0, a0, od = cg_i64(f, 0);
+	LLVMValueRef bi, gi, x0, c0, od = cg_i64(f, 0), *kmap = NULL;
 	cg_loop lb, lg, ld;
 	cg_gemm m = {0};
 	cspan one = {0, g->out[1], 0, g->k[1]}, *sp = &one;
@@ -699,6 +711,9 @@ conv_gemm(cg_fn *f, const cplan *p)
 	if (p->kind == CK_IM2COL) {
 		sp = cg_conv_spans(p, 1, &nsp);
 		band_of(p, span_k(p, &sp[0]), sp[0].hi - sp[0].lo, &bh, &bw);
+		kmap = nn_xmalloc((size_t)nsp * sizeof *kmap);
+		for (int i = 0; i < nsp; i++)
+			kmap[i] = span_kmap(f, p, &sp[i]);
 	} else {
 		bh = 1, bw = g->osz;
 	}
@@ -718,12 +733,12 @@ conv_gemm(cg_fn *f, const cplan *p)
 	gi = cg_loop_begin(f, p->grp, &lg);
 	x0 = LLVMBuildNSWMul(f->b, add_mul(f, gi, bi, p->grp),
 			     cg_i64(f, p->cg * g->isz), "");
-	a0 = LLVMBuildNSWMul(f->b, gi, cg_i64(f, mb * k * m.mr), "");
+	m.a0 = LLVMBuildNSWMul(f->b, gi, cg_i64(f, mb * k * m.mr), "");
 	c0 = LLVMBuildNSWMul(f->b, add_mul(f, gi, bi, p->grp),
 			     cg_i64(f, p->mg * g->osz), "");
 	m.bias0 = LLVMBuildNSWMul(f->b, gi, cg_i64(f, p->mg), "");
 	if (p->kind != CK_IM2COL) {
-		m.a0 = a0, m.c0 = m.res0 = c0;
+		m.c0 = m.res0 = c0;
 		m.b = f->in[0], m.b0 = x0;
 		cg_gemm_emit(f, &m);
 	} else {
@@ -732,14 +747,14 @@ conv_gemm(cg_fn *f, const cplan *p)
 			od = cg_loop_begin(f, g->out[0], &ld);
 		for (int i = 0; i < nsp; i++) {
 			m.k = span_k(p, &sp[i]);
-			m.a0 = LLVMBuildNSWAdd(f->b, a0, cg_i64(f, sp[i].ka *
-				g->k[0] * g->k[2] * p->cg * m.mr), "");
+			m.kmap = kmap[i];
 			span_gemm(f, p, &m, x0, add_mul(f, c0, od, g->out[1] *
 				g->out[2]), &sp[i], od);
 		}
 		if (g->out[0] > 1)
 			cg_loop_end_nounroll(f, &ld);
 		free(sp);
+		free(kmap);
 	}
 	cg_loop_end(f, &lg);
 	cg_loop_end(f, &lb);

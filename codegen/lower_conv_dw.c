@@ -14,23 +14,37 @@
 
 /* Padded columns [j0 * sw, (j0 + vl) * sw) of input row src, loaded as
  * one vector of sw * vl floats and split by lane into the sw phases at
- * dst + q * wq + j0: a strided element copy was vectorized by LLVM into
- * gathers and scatters (the stride-2 layers' copy cost them more than
- * their FMAs). */
+ * dst + q * wq + j0 (a strided element copy was vectorized by LLVM into
+ * gathers and scatters, and a short row's scalar copy cost a 7x7
+ * stride-2 layer more than its FMAs). The lanes outside the row (mask:
+ * the first and last chunks; NULL: none) are not read and store the
+ * padding's 0. */
 static void
 pack_vector(cg_fn *f, const cplan *p, LLVMValueRef src, LLVMValueRef dst,
-	    LLVMValueRef j0, LLVMValueRef pl)
+	    LLVMValueRef j0, LLVMValueRef mask, LLVMValueRef pl)
 {
 	int vl = f->c->vl, sw = (int)p->sw;
 	LLVMTypeRef wt = LLVMVectorType(f->c->f32, (unsigned)(sw * vl));
-	LLVMValueRef col, wide, lanes[64], v;
+	LLVMValueRef col, ptr, wide, lanes[64], v, args[4];
+	char name[64];
 
 	col = LLVMBuildNSWSub(f->b, LLVMBuildNSWMul(f->b, j0,
 		cg_i64(f, sw), ""), cg_i64(f, p->g.p[2]), "");
-	wide = LLVMBuildLoad2(f->b, wt, LLVMBuildBitCast(f->b, cg_gep(f,
-		f->in[0], LLVMBuildNSWAdd(f->b, src, col, "")),
-		LLVMPointerType(wt, 0), ""), "");
-	LLVMSetAlignment(wide, 4);
+	ptr = LLVMBuildBitCast(f->b, LLVMBuildGEP2(f->b, f->c->f32,
+		f->in[0], (LLVMValueRef[]){LLVMBuildAdd(f->b, src, col, "")},
+		1, ""), LLVMPointerType(wt, 0), "");
+	if (mask) {
+		snprintf(name, sizeof name, "llvm.masked.load.v%df32.p0v%df32",
+			 sw * vl, sw * vl);
+		args[0] = ptr;
+		args[1] = LLVMConstInt(f->c->i32, 4, 0);
+		args[2] = mask;
+		args[3] = LLVMConstNull(wt);
+		wide = cg_call(f, name, wt, args, 4);
+	} else {
+		wide = LLVMBuildLoad2(f->b, wt, ptr, "");
+		LLVMSetAlignment(wide, 4);
+	}
 	for (int q = 0; q < sw; q++) {
 		for (int i = 0; i < vl; i++)
 			lanes[i] = LLVMConstInt(f->c->i32,
@@ -43,67 +57,59 @@ pack_vector(cg_fn *f, const cplan *p, LLVMValueRef src, LLVMValueRef dst,
 	}
 }
 
-/* Phase q's columns [lo, hi) of one row, element by element. */
-static void
-pack_scalar(cg_fn *f, const cplan *p, LLVMValueRef src, LLVMValueRef dst,
-	    int64_t q, int64_t lo, int64_t hi, LLVMValueRef pl)
+/* The lanes of chunk j0 inside the input row, NULL when all are. */
+static LLVMValueRef
+chunk_mask(cg_fn *f, const cplan *p, int64_t j0)
 {
-	LLVMValueRef j;
-	cg_loop l;
+	int64_t n = p->sw * f->c->vl, c0 = j0 * p->sw - p->g.p[2];
+	LLVMValueRef bits[64];
+	bool all = true;
 
-	if (hi <= lo)
-		return;
-	j = LLVMBuildNSWAdd(f->b, cg_loop_begin(f, hi - lo, &l),
-			    cg_i64(f, lo), "");
-	cg_store(f, pl, LLVMBuildNSWAdd(f->b, dst, LLVMBuildNSWAdd(f->b, j,
-		cg_i64(f, q * p->wq), ""), ""), cg_load(f, f->in[0],
-		LLVMBuildNSWAdd(f->b, add_mul(f, src, j, p->sw),
-		cg_i64(f, q - p->g.p[2]), "")));
-	cg_loop_end_novec(f, &l, false);
+	for (int64_t i = 0; i < n; i++) {
+		bool in = c0 + i >= 0 && c0 + i < p->g.in[2];
+		bits[i] = LLVMConstInt(f->c->i1, in, 0);
+		all = all && in;
+	}
+	return all ? NULL : LLVMConstVector(bits, (unsigned)n);
 }
 
 /* Input channel plane x0 into the zero-bordered plane: padded column
  * c = j*sw + q lives in phase q at j, so stride-sw taps read contiguous
- * vectors. Borders are zeroed once per layer and never written. The
- * columns j in [j0, j1), which every phase has, go vl at a time. */
+ * vectors. Borders are zeroed once per layer; chunks of vl columns j
+ * write the data and, at the ends, zeros into the borders (the slack
+ * after each phase row holds a chunk's overhang). */
 static void
 dw_pack(cg_fn *f, const cplan *p, LLVMValueRef x0, LLVMValueRef pl)
 {
 	const geo *g = &p->g;
 	int64_t rows = g->in[1], rs = p->sw * p->wq, vl = f->c->vl;
-	int64_t j0 = (g->p[2] + p->sw - 1) / p->sw, j1, nv = 0;
-	LLVMValueRef ih, src, dst;
+	int64_t nj = (g->in[2] + g->p[2] + p->sw - 1) / p->sw, nc, c, c1;
+	LLVMValueRef ih, src, dst, mask;
 	cg_loop lh, lv;
 
 	if (rows > p->hp - g->p[1])
 		rows = p->hp - g->p[1];
-	if (rows <= 0)
+	nj = nj < p->wq - SLACK ? nj : p->wq - SLACK;
+	if (rows <= 0 || nj <= 0)
 		return;
-	j1 = (g->in[2] + g->p[2]) / p->sw;
-	j1 = j1 < p->wq - SLACK ? j1 : p->wq - SLACK;
-	if (p->sw * vl <= 64 && j1 > j0)
-		nv = (j1 - j0) / vl;
-	j1 = j0 + nv * vl;
+	nc = (nj + vl - 1) / vl;
 	ih = cg_loop_begin(f, rows, &lh);
 	src = add_mul(f, x0, ih, g->in[2]);
 	dst = add_mul(f, cg_i64(f, g->p[1] * rs), ih, rs);
-	if (nv > 0) {
-		LLVMValueRef j = add_mul(f, cg_i64(f, j0), cg_loop_begin(f, nv,
-			&lv), vl);
-		pack_vector(f, p, src, dst, j, pl);
+	/* masked chunks at the start, a loop over the whole ones, the end */
+	for (c = 0; c < nc && (mask = chunk_mask(f, p, c * vl)); c++)
+		pack_vector(f, p, src, dst, cg_i64(f, c * vl), mask, pl);
+	for (c1 = c; c1 < nc && !chunk_mask(f, p, c1 * vl); c1++)
+		;
+	if (c1 > c) {
+		LLVMValueRef j = add_mul(f, cg_i64(f, c * vl), cg_loop_begin(f,
+			c1 - c, &lv), vl);
+		pack_vector(f, p, src, dst, j, NULL, pl);
 		cg_loop_end_novec(f, &lv, false);
 	}
-	for (int64_t q = 0; q < p->sw; q++) {
-		int64_t lo, hi;
-		cg_conv_range(p->wq - SLACK, g->in[2], p->sw, q, g->p[2], &lo,
-			      &hi);
-		if (nv == 0) {
-			pack_scalar(f, p, src, dst, q, lo, hi, pl);
-			continue;
-		}
-		pack_scalar(f, p, src, dst, q, lo, hi < j0 ? hi : j0, pl);
-		pack_scalar(f, p, src, dst, q, lo > j1 ? lo : j1, hi, pl);
-	}
+	for (c = c1; c < nc; c++)
+		pack_vector(f, p, src, dst, cg_i64(f, c * vl),
+			    chunk_mask(f, p, c * vl), pl);
 	cg_loop_end(f, &lh);
 }
 
