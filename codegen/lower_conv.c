@@ -262,7 +262,7 @@ kind_of(const ir_node *n, cplan *p)
 	for (int a = 0; a < 3; a++)
 		one = one && g->k[a] == 1 && g->s[a] == 1 && g->p[a] == 0 &&
 		      g->out[a] == g->in[a];
-	flat = g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1;
+	flat = g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->p[0] == 0;
 	if (p->cg == 1 && p->grp > 1)
 		return flat ? CK_DW : CK_GENERIC;
 	return one ? CK_GEMM : CK_IM2COL;

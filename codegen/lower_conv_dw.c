@@ -73,6 +73,25 @@ chunk_mask(cg_fn *f, const cplan *p, int64_t j0)
 	return all ? NULL : LLVMConstVector(bits, (unsigned)n);
 }
 
+/* Phase q's columns [lo, hi) of one row, element by element. */
+static void
+pack_scalar(cg_fn *f, const cplan *p, LLVMValueRef src, LLVMValueRef dst,
+	    int64_t q, int64_t lo, int64_t hi, LLVMValueRef pl)
+{
+	LLVMValueRef j;
+	cg_loop l;
+
+	if (hi <= lo)
+		return;
+	j = LLVMBuildNSWAdd(f->b, cg_loop_begin(f, hi - lo, &l),
+			    cg_i64(f, lo), "");
+	cg_store(f, pl, LLVMBuildNSWAdd(f->b, dst, LLVMBuildNSWAdd(f->b, j,
+		cg_i64(f, q * p->wq), ""), ""), cg_load(f, f->in[0],
+		LLVMBuildNSWAdd(f->b, add_mul(f, src, j, p->sw),
+		cg_i64(f, q - p->g.p[2]), "")));
+	cg_loop_end(f, &l);
+}
+
 /* Input channel plane x0 into the zero-bordered plane: padded column
  * c = j*sw + q lives in phase q at j, so stride-sw taps read contiguous
  * vectors. Borders are zeroed once per layer; chunks of vl columns j
@@ -96,6 +115,14 @@ dw_pack(cg_fn *f, const cplan *p, LLVMValueRef x0, LLVMValueRef pl)
 	ih = cg_loop_begin(f, rows, &lh);
 	src = add_mul(f, x0, ih, g->in[2]);
 	dst = add_mul(f, cg_i64(f, g->p[1] * rs), ih, rs);
+	if (p->sw * vl > 64) { /* wider than a chunk's lane tables */
+		for (int64_t q = 0, lo, hi; q < p->sw; q++) {
+			cg_conv_range(nj, g->in[2], p->sw, q, g->p[2], &lo, &hi);
+			pack_scalar(f, p, src, dst, q, lo, hi, pl);
+		}
+		cg_loop_end(f, &lh);
+		return;
+	}
 	/* masked chunks at the start, a loop over the whole ones, the end */
 	for (c = 0; c < nc && (mask = chunk_mask(f, p, c * vl)); c++)
 		pack_vector(f, p, src, dst, cg_i64(f, c * vl), mask, pl);
@@ -142,7 +169,8 @@ dw_vectors(cg_fn *f, const cplan *p, const dwrow *r, LLVMValueRef ow0,
 					LLVMBuildNSWAdd(f->b, r->row,
 					LLVMBuildNSWAdd(f->b, col,
 					cg_i64(f, off), ""), ""), vl);
-				acc = cg_vfma(f, r->w[kh * g->k[2] + kw], x, acc);
+				acc = cg_vfma(f, r->w[kh * g->k[2] + kw], x,
+					      acc);
 			}
 		y = LLVMBuildNSWAdd(f->b, r->y0, col, "");
 		if (r->res)
