@@ -1,17 +1,14 @@
 /* Lowering of Conv and ConvTranspose. conv_kind picks the kernel of each
- * layer: 2-D f32 convolutions with constant weights become the blocked
- * GEMM of gemm_kernel.c (1x1 directly on the input, others on an im2col
- * copy in the workspace) or a vector depthwise kernel over a padded copy;
- * the rest (1-D/3-D, f64, ConvTranspose) get the generic loop nests. */
+ * layer: f32 convolutions with constant weights (1-D as a 1 x L plane,
+ * 3-D with its depth a loop) become the blocked GEMM of gemm_kernel.c
+ * (1x1 directly on the input, others on an im2col copy in the workspace)
+ * or a vector depthwise kernel over a padded copy (lower_conv_dw.c); the
+ * rest (f64, ConvTranspose, 3-D depthwise) get the generic loop nests. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cg_internal.h"
-
-typedef struct geo {
-	int64_t in[3], out[3], k[3], s[3], d[3], p[3];
-	int64_t kvol, isz, osz;
-} geo;
+#include "conv.h"
 
 static bool geo_of(const ir_node *n, geo *g, bool transpose);
 
@@ -91,8 +88,8 @@ geo_of(const ir_node *n, geo *g, bool transpose)
 }
 
 /* The positions t in [0, cnt) with 0 <= t*s + kk*d - p < lim. */
-static void
-range(int64_t cnt, int64_t lim, int64_t s, int64_t kd, int64_t p,
+void
+cg_conv_range(int64_t cnt, int64_t lim, int64_t s, int64_t kd, int64_t p,
       int64_t *lo, int64_t *hi)
 {
 	*lo = -floor_div(kd - p, s);
@@ -117,7 +114,7 @@ kernel_pos(cg_fn *f, const geo *g, const int64_t *kk, bool tr,
 	cg_loop loops[3];
 
 	for (int a = 0; a < 3; a++) {
-		range(cnt[a], lim[a], g->s[a], kk[a] * g->d[a], g->p[a],
+		cg_conv_range(cnt[a], lim[a], g->s[a], kk[a] * g->d[a], g->p[a],
 		      &lo[a], &hi[a]);
 		if (hi[a] <= lo[a])
 			return;
@@ -183,8 +180,8 @@ all_positions(cg_fn *f, const geo *g, bool tr, LLVMValueRef wbase,
 			}
 }
 
-static bool
-generic_conv(cg_fn *f)
+bool
+cg_conv_generic(cg_fn *f)
 {
 	const ir_node *n = f->n;
 	bool tr = n->op == OP_ConvTranspose;
@@ -230,37 +227,45 @@ generic_conv(cg_fn *f)
 	return true;
 }
 
-/* The fast kernels (2-D, f32, constant weights). */
-typedef enum conv_kind { CK_GENERIC, CK_GEMM, CK_IM2COL, CK_DW } conv_kind;
+/* The fast kernels (f32, constant weights). */
 
-typedef struct cplan {
-	conv_kind kind;
-	geo g;
-	int64_t nb, cin, cout, grp, cg, mg;
-	int64_t hp, wq, sw; /* depthwise: padded rows, phase width, phases */
-} cplan;
-
-#define SLACK 64 /* floats a vector may read past a padded row */
 #define MAX_SCRATCH ((int64_t)1 << 30)
+#define BAND_BYTES (640 << 10) /* im2col band kept in L2 for its GEMM */
+#define BAND_COLS 96           /* narrower bands waste the column tiles */
+
+/* Every weight finite: then a tap that reads only padding adds exactly 0
+ * and may be left out (a NaN or Inf weight owes NaN there, as the
+ * interpreter's product computes). */
+static bool
+weights_finite(const ir_value *w)
+{
+	const float *d = w->data;
+	int64_t n = ir_shape_numel(&w->shape);
+
+	for (int64_t i = 0; i < n; i++)
+		if (!isfinite(d[i]))
+			return false;
+	return true;
+}
 
 static conv_kind
 kind_of(const ir_node *n, cplan *p)
 {
 	const geo *g = &p->g;
-	bool one;
+	bool one = true, flat;
 
 	if ((n->op != OP_Conv && n->op != OP_FusedConv) ||
-	    n->out[0]->dtype != IR_F32 || n->in[0]->shape.rank != 4 ||
+	    n->out[0]->dtype != IR_F32 || n->in[0]->shape.rank < 3 ||
 	    !n->in[1]->data || !geo_of(n, &p->g, false) || p->g.osz == 0)
 		return CK_GENERIC;
-	one = g->k[1] == 1 && g->k[2] == 1 && g->s[1] == 1 && g->s[2] == 1 &&
-	      g->p[1] == 0 && g->p[2] == 0;
+	/* ONNX pads may differ at the end; out == in leaves none */
+	for (int a = 0; a < 3; a++)
+		one = one && g->k[a] == 1 && g->s[a] == 1 && g->p[a] == 0 &&
+		      g->out[a] == g->in[a];
+	flat = g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->p[0] == 0;
 	if (p->cg == 1 && p->grp > 1)
-		return CK_DW;
-	/* ONNX pads may differ at the end; one=true needs none at all */
-	if (one && g->out[1] == g->in[1] && g->out[2] == g->in[2])
-		return CK_GEMM;
-	return CK_IM2COL;
+		return flat ? CK_DW : CK_GENERIC;
+	return one ? CK_GEMM : CK_IM2COL;
 }
 
 static void
@@ -276,24 +281,107 @@ conv_plan(const ir_node *n, cplan *p)
 	p->cg = p->grp > 0 ? p->cin / p->grp : 0;
 	p->mg = p->grp > 0 ? p->cout / p->grp : 0;
 	p->kind = p->grp > 0 ? kind_of(n, p) : CK_GENERIC;
+	p->skip = p->kind != CK_GENERIC && weights_finite(n->in[1]);
 	if (p->kind == CK_DW) {
 		const geo *g = &p->g;
 		int64_t wp = (g->out[2] - 1) * g->s[2] + (g->k[2] - 1) * g->d[2]
 			     + 1;
 		p->sw = g->s[2];
 		p->hp = (g->out[1] - 1) * g->s[1] + (g->k[1] - 1) * g->d[1] + 1;
-		p->wq = (wp + p->sw - 1) / p->sw + SLACK;
+		p->wq = (wp + p->sw - 1) / p->sw + CG_CONV_SLACK;
 	}
+}
+
+cspan *
+cg_conv_spans(const cplan *p, int a, int *nsp)
+{
+	const geo *g = &p->g;
+	int64_t k = g->k[a], all = 0, used = 0;
+	cspan *sp = nn_xmalloc((size_t)g->out[a] * sizeof *sp);
+	int n = 0;
+
+	for (int64_t t = 0; t < g->out[a]; t++) {
+		int64_t ka = 0, kb = k, at = t * g->s[a] - g->p[a];
+		while (ka < k && at + ka * g->d[a] < 0)
+			ka++;
+		while (kb > ka && at + (kb - 1) * g->d[a] >= g->in[a])
+			kb--;
+		if (ka == kb) {
+			ka = ka < k ? ka : k - 1;
+			kb = ka + 1;
+		}
+		all += k, used += kb - ka;
+		if (n > 0 && sp[n - 1].ka == ka && sp[n - 1].kb == kb)
+			sp[n - 1].hi = t + 1;
+		else
+			sp[n++] = (cspan){t, t + 1, ka, kb};
+	}
+	if (!p->skip || (all - used) * 8 < all) {
+		sp[0] = (cspan){0, g->out[a], 0, k};
+		n = 1;
+	}
+	*nsp = n;
+	return sp;
+}
+
+/* The rows of B (im2col) a span of kernel rows [ka, kb) needs. */
+static int64_t
+span_k(const cplan *p, const cspan *s)
+{
+	return (s->kb - s->ka) * p->g.k[0] * p->g.k[2] * p->cg;
+}
+
+/* The band of an im2col span of nr output rows with kr rows of B: bh
+ * rows of bw columns, bw < OW only for single rows (a long 1-D row). */
+static void
+band_of(const cplan *p, int64_t kr, int64_t nr, int64_t *bh, int64_t *bw)
+{
+	int64_t ow = p->g.out[2], row = kr * ow * 4, b = BAND_BYTES / row;
+
+	*bw = ow, *bh = nr;
+	if (row * nr <= BAND_BYTES)
+		return;
+	if (b == 0) {
+		int64_t c = BAND_BYTES / (kr * 4) / 16 * 16;
+		c = c < BAND_COLS ? BAND_COLS : c;
+		if (c < ow) {
+			*bw = c, *bh = 1;
+			return;
+		}
+		b = 1;
+	}
+	if (b * ow < BAND_COLS)
+		b = (BAND_COLS + ow - 1) / ow;
+	if (b > nr)
+		b = nr;
+	/* a divisor close below spares the tail band's second kernel */
+	for (int64_t d = b; 2 * d > b; d--)
+		if (nr % d == 0) {
+			b = d;
+			break;
+		}
+	*bh = b;
 }
 
 static int64_t
 plan_bytes(const cplan *p)
 {
-	if (p->kind == CK_IM2COL)
-		return p->cg * p->g.kvol * p->g.osz * 4;
+	int64_t most = 0, bh, bw;
+	cspan *sp;
+	int n;
+
 	if (p->kind == CK_DW)
 		return p->hp * p->sw * p->wq * 4;
-	return 0;
+	if (p->kind != CK_IM2COL)
+		return 0;
+	sp = cg_conv_spans(p, 1, &n);
+	for (int i = 0; i < n; i++) {
+		int64_t kr = span_k(p, &sp[i]);
+		band_of(p, kr, sp[i].hi - sp[i].lo, &bh, &bw);
+		most = kr * bh * bw * 4 > most ? kr * bh * bw * 4 : most;
+	}
+	free(sp);
+	return most;
 }
 
 int64_t
@@ -308,21 +396,21 @@ cg_scratch_bytes(const ir_node *n)
 	return plan_bytes(&p) <= MAX_SCRATCH ? plan_bytes(&p) : 0;
 }
 
-static LLVMValueRef
-fptr(cg_fn *f, LLVMValueRef p)
+LLVMValueRef
+cg_conv_fptr(cg_fn *f, LLVMValueRef p)
 {
 	return LLVMBuildBitCast(f->b, p, LLVMPointerType(f->c->f32, 0), "");
 }
 
-static LLVMValueRef
-add_mul(cg_fn *f, LLVMValueRef base, LLVMValueRef i, int64_t k)
+LLVMValueRef
+cg_conv_add_mul(cg_fn *f, LLVMValueRef base, LLVMValueRef i, int64_t k)
 {
 	return LLVMBuildNSWAdd(f->b, base, LLVMBuildNSWMul(f->b, i,
 		cg_i64(f, k), ""), "");
 }
 
-static void
-zero_fill(cg_fn *f, LLVMValueRef p, LLVMValueRef idx, int64_t n)
+void
+cg_conv_zero(cg_fn *f, LLVMValueRef p, LLVMValueRef idx, int64_t n)
 {
 	if (n <= 0)
 		return;
@@ -330,6 +418,10 @@ zero_fill(cg_fn *f, LLVMValueRef p, LLVMValueRef idx, int64_t n)
 		f->c->ptr, ""), LLVMConstInt(f->c->i8, 0, 0),
 		cg_i64(f, n * 4), 4);
 }
+
+#define add_mul cg_conv_add_mul
+#define fptr cg_conv_fptr
+#define zero_fill cg_conv_zero
 
 /* n floats of zeros at p[idx], n a runtime count (may be 0). */
 static void
@@ -340,58 +432,123 @@ zero_fill_dyn(cg_fn *f, LLVMValueRef p, LLVMValueRef idx, LLVMValueRef n)
 		LLVMBuildNSWMul(f->b, n, cg_i64(f, 4), ""), 4);
 }
 
-/* Row (ic, kh, kw) of the im2col matrix over the band of output rows
- * [oh0, oh0 + bh): B[row][(oh - oh0)*OW + ow] =
- * X[ic][oh*sh + kh*dh - ph][ow*sw + kw*dw - pw], 0 outside; the in-range
- * columns are compile-time intervals, the rows clamped to the band. */
+/* One band of output pixels: rows [oh0, oh0 + bh) of columns [ow0, ow0 +
+ * bw) at output depth od (bw < OW only when bh == 1). */
+typedef struct cband {
+	LLVMValueRef od, oh0, ow0;
+	int64_t bh, bw;
+} cband;
+
+/* The input row base of tap kk at depth b->od, or NULL when no output
+ * depth of the layer reads that tap; *valid (NULL: always) says whether
+ * b->od does. */
+static LLVMValueRef
+tap_base(cg_fn *f, const geo *g, LLVMValueRef x0, const int64_t *kk,
+	 const cband *b, LLVMValueRef *valid)
+{
+	int64_t dlo, dhi, off = (kk[1] * g->d[1] - g->p[1]) * g->in[2] +
+				kk[2] * g->d[2] - g->p[2];
+	LLVMValueRef id;
+
+	*valid = NULL;
+	cg_conv_range(g->out[0], g->in[0], g->s[0], kk[0] * g->d[0], g->p[0],
+		      &dlo, &dhi);
+	if (dhi <= dlo)
+		return NULL;
+	x0 = LLVMBuildNSWAdd(f->b, x0, cg_i64(f, off), "");
+	if (g->out[0] == 1 && g->in[0] == 1)
+		return x0;
+	if (dlo > 0 || dhi < g->out[0])
+		*valid = LLVMBuildAnd(f->b, LLVMBuildICmp(f->b, LLVMIntSGE,
+			b->od, cg_i64(f, dlo), ""), LLVMBuildICmp(f->b,
+			LLVMIntSLT, b->od, cg_i64(f, dhi), ""), "");
+	id = LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, b->od,
+		cg_i64(f, g->s[0]), ""), cg_i64(f, kk[0] * g->d[0] - g->p[0]),
+		"");
+	if (*valid)
+		id = LLVMBuildSelect(f->b, *valid, id, cg_i64(f, 0), "");
+	return add_mul(f, x0, id, g->in[1] * g->in[2]);
+}
+
+/* Row d0 of the im2col matrix, tap kk = (kd, kh, kw), over band b:
+ * B[(oh - oh0)*bw + ow - ow0] = X[ic][id][oh*sh + kh*dh - ph][ow*sw +
+ * kw*dw - pw], 0 outside; the in-range rows and columns are compile-time
+ * intervals clamped to the band. */
 static void
 im2col_row(cg_fn *f, const geo *g, const LLVMValueRef *xd, LLVMValueRef d0,
-	   int64_t kh, int64_t kw, LLVMValueRef oh0, int64_t bh)
+	   const int64_t *kk, const cband *b)
 {
-	int64_t olo, ohi, wlo, whi, ow = g->out[2], iw = g->in[2];
-	LLVMValueRef oh, drow, srow, j, lo, hi, end, x = xd[0], dst = xd[2];
+	int64_t olo, ohi, wlo, whi, ow = g->out[2], iw = g->in[2], bw = b->bw;
+	LLVMValueRef oh, drow, srow, j, lo, hi, end, valid, x = xd[0];
+	LLVMValueRef dst = xd[2], base;
 	cg_loop lh, lw;
 
-	range(g->out[1], g->in[1], g->s[1], kh * g->d[1], g->p[1], &olo, &ohi);
-	range(ow, iw, g->s[2], kw * g->d[2], g->p[2], &wlo, &whi);
-	if (ohi <= olo || whi <= wlo) {
-		zero_fill(f, dst, d0, bh * ow);
+	cg_conv_range(g->out[1], g->in[1], g->s[1], kk[1] * g->d[1], g->p[1],
+		      &olo, &ohi);
+	cg_conv_range(ow, iw, g->s[2], kk[2] * g->d[2], g->p[2], &wlo, &whi);
+	base = ohi > olo && whi > wlo ? tap_base(f, g, xd[1], kk, b, &valid)
+				      : NULL;
+	if (!base) {
+		zero_fill(f, dst, d0, b->bh * bw);
 		return;
 	}
-	end = LLVMBuildNSWAdd(f->b, oh0, cg_i64(f, bh), "");
-	lo = cg_max(f, IR_I64, oh0, cg_i64(f, olo));
+	end = LLVMBuildNSWAdd(f->b, b->oh0, cg_i64(f, b->bh), "");
+	/* [lo, hi) within [oh0, end), possibly empty at either end */
+	lo = cg_min(f, IR_I64, end, cg_max(f, IR_I64, b->oh0,
+					   cg_i64(f, olo)));
 	hi = cg_max(f, IR_I64, lo, cg_min(f, IR_I64, end, cg_i64(f, ohi)));
+	if (valid)
+		hi = LLVMBuildSelect(f->b, valid, hi, lo, "");
 	zero_fill_dyn(f, dst, d0, LLVMBuildNSWMul(f->b, LLVMBuildNSWSub(f->b,
-		lo, oh0, ""), cg_i64(f, ow), ""));
-	zero_fill_dyn(f, dst, add_mul(f, d0, LLVMBuildNSWSub(f->b, hi, oh0, ""),
-		ow), LLVMBuildNSWMul(f->b, LLVMBuildNSWSub(f->b, end, hi, ""),
-		cg_i64(f, ow), ""));
+		lo, b->oh0, ""), cg_i64(f, bw), ""));
+	zero_fill_dyn(f, dst, add_mul(f, d0, LLVMBuildNSWSub(f->b, hi,
+		b->oh0, ""), bw), LLVMBuildNSWMul(f->b, LLVMBuildNSWSub(f->b,
+		end, hi, ""), cg_i64(f, bw), ""));
 	oh = cg_loop_begin_dyn(f, lo, hi, &lh);
-	drow = add_mul(f, d0, LLVMBuildNSWSub(f->b, oh, oh0, ""), ow);
-	srow = add_mul(f, LLVMBuildNSWAdd(f->b, xd[1], cg_i64(f,
-		(kh * g->d[1] - g->p[1]) * iw + kw * g->d[2] - g->p[2]), ""),
-		oh, g->s[1] * iw);
-	zero_fill(f, dst, drow, wlo);
-	zero_fill(f, dst, LLVMBuildNSWAdd(f->b, drow, cg_i64(f, whi), ""),
-		  ow - whi);
-	j = LLVMBuildNSWAdd(f->b, cg_loop_begin(f, whi - wlo, &lw),
-			    cg_i64(f, wlo), "");
+	drow = add_mul(f, d0, LLVMBuildNSWSub(f->b, oh, b->oh0, ""), bw);
+	srow = add_mul(f, base, oh, g->s[1] * iw);
+	if (bw == ow) {
+		zero_fill(f, dst, drow, wlo);
+		zero_fill(f, dst, LLVMBuildNSWAdd(f->b, drow, cg_i64(f, whi),
+						  ""), ow - whi);
+		j = LLVMBuildNSWAdd(f->b, cg_loop_begin(f, whi - wlo, &lw),
+				    cg_i64(f, wlo), "");
+	} else {
+		LLVMValueRef e = LLVMBuildNSWAdd(f->b, b->ow0, cg_i64(f, bw),
+						 ""), clo, chi;
+		clo = cg_min(f, IR_I64, e, cg_max(f, IR_I64, b->ow0,
+						  cg_i64(f, wlo)));
+		chi = cg_max(f, IR_I64, clo, cg_min(f, IR_I64, e,
+						     cg_i64(f, whi)));
+		zero_fill_dyn(f, dst, drow, LLVMBuildNSWSub(f->b, clo, b->ow0,
+							    ""));
+		zero_fill_dyn(f, dst, LLVMBuildNSWAdd(f->b, drow,
+			LLVMBuildNSWSub(f->b, chi, b->ow0, ""), ""),
+			LLVMBuildNSWSub(f->b, e, chi, ""));
+		drow = LLVMBuildNSWSub(f->b, drow, b->ow0, "");
+		j = cg_loop_begin_dyn(f, clo, chi, &lw);
+	}
 	cg_store(f, dst, LLVMBuildNSWAdd(f->b, drow, j, ""), cg_load(f, x,
 		add_mul(f, srow, j, g->s[2])));
-	cg_loop_end(f, &lw);
+	if (bw == ow)
+		cg_loop_end(f, &lw);
+	else
+		cg_loop_end_dyn(f, &lw);
 	cg_loop_end_dyn(f, &lh);
 	/* runtime-unrolled copies of every row loop tripled LLVM's time */
 	cg_no_unroll(f, LLVMGetBasicBlockTerminator(LLVMGetIncomingBlock(
 		lh.iv, 1)));
 }
 
-/* The band [oh0, oh0 + bh) of the im2col matrix (row stride bh*OW). */
+/* The im2col matrix of band b over kernel rows s->ka..s->kb - 1: row
+ * (ic, t) at (ic * ntap + t) * bh * bw, t the tap in (kd, kh, kw) order
+ * (A's own, less the kernel rows outside the span). */
 static void
 im2col(cg_fn *f, const cplan *p, LLVMValueRef x0, LLVMValueRef dst,
-       LLVMValueRef oh0, int64_t bh)
+       const cspan *s, const cband *b)
 {
 	const geo *g = &p->g;
-	int64_t kidx = 0, bc = bh * g->out[2];
+	int64_t t = 0, bc = b->bh * b->bw, kk[3], ntap = span_k(p, s) / p->cg;
 	LLVMValueRef ic, xd[3], d0;
 	cg_loop l;
 
@@ -399,12 +556,36 @@ im2col(cg_fn *f, const cplan *p, LLVMValueRef x0, LLVMValueRef dst,
 	xd[0] = f->in[0];
 	xd[1] = add_mul(f, x0, ic, g->isz);
 	xd[2] = dst;
-	d0 = LLVMBuildNSWMul(f->b, ic, cg_i64(f, g->kvol * bc), "");
-	for (int64_t kh = 0; kh < g->k[1]; kh++)
-		for (int64_t kw = 0; kw < g->k[2]; kw++, kidx++)
-			im2col_row(f, g, xd, LLVMBuildNSWAdd(f->b, d0,
-				cg_i64(f, kidx * bc), ""), kh, kw, oh0, bh);
+	d0 = LLVMBuildNSWMul(f->b, ic, cg_i64(f, ntap * bc), "");
+	for (kk[0] = 0; kk[0] < g->k[0]; kk[0]++)
+		for (kk[1] = s->ka; kk[1] < s->kb; kk[1]++)
+			for (kk[2] = 0; kk[2] < g->k[2]; kk[2]++, t++)
+				im2col_row(f, g, xd, LLVMBuildNSWAdd(f->b, d0,
+					cg_i64(f, t * bc), ""), kk, b);
 	cg_loop_end(f, &l);
+}
+
+/* For a span of fewer kernel rows than the kernel's, A's k of each row
+ * of B (the gemm's kmap); NULL for all of them. */
+static LLVMValueRef
+span_kmap(cg_fn *f, const cplan *p, const cspan *s)
+{
+	const geo *g = &p->g;
+	int64_t n = span_k(p, s), i = 0, *k;
+	LLVMValueRef t;
+
+	if (s->ka == 0 && s->kb == g->k[1])
+		return NULL;
+	k = nn_xmalloc((size_t)n * sizeof *k);
+	for (int64_t ic = 0; ic < p->cg; ic++)
+		for (int64_t kd = 0; kd < g->k[0]; kd++)
+			for (int64_t kh = s->ka; kh < s->kb; kh++)
+				for (int64_t kw = 0; kw < g->k[2]; kw++)
+					k[i++] = ic * g->kvol + (kd * g->k[1] +
+						 kh) * g->k[2] + kw;
+	t = cg_i64_table(f, k, n);
+	free(k);
+	return t;
 }
 
 /* Weights [grp][mg][K] as [grp][ceil(mg/mr)][K][mr], zero-padded: f32,
@@ -444,9 +625,9 @@ pack_a(cg_fn *f, const cplan *p, int64_t k, cg_gemm *m)
 }
 
 /* Bias, residual and activation of the (fused) node into the kernel. */
-static void
-conv_epilogue(cg_fn *f, cg_act *act, double *lo, double *hi,
-	      LLVMValueRef *res)
+void
+cg_conv_epilogue(cg_fn *f, cg_act *act, double *lo, double *hi,
+		 LLVMValueRef *res)
 {
 	const ir_node *fn = f->fused;
 
@@ -461,207 +642,121 @@ conv_epilogue(cg_fn *f, cg_act *act, double *lo, double *hi,
 	f->epi_done = true;
 }
 
-#define BAND_BYTES (640 << 10) /* im2col band kept in L2 for its GEMM */
-#define BAND_COLS 96           /* narrower bands waste the column tiles */
-
-/* Output rows per im2col band: the whole plane when its matrix fits the
- * budget, else the largest divisor of OH whose band does and is still
- * wide; written and read back from L2 instead of memory. */
-static int64_t
-band_rows(const cplan *p)
+/* The GEMM of band b: C[mg][band] = W[mg][span's k] * im2col(band). */
+static void
+band_gemm(cg_fn *f, const cplan *p, cg_gemm *m, LLVMValueRef x0,
+	  LLVMValueRef c0, const cspan *s, const cband *b)
 {
-	const geo *g = &p->g;
-	int64_t row = p->cg * g->kvol * g->out[2] * 4;
-
-	if (p->kind != CK_IM2COL || row * g->out[1] <= BAND_BYTES)
-		return g->out[1];
-	for (int64_t bh = g->out[1] - 1; bh >= 1; bh--)
-		if (g->out[1] % bh == 0 && bh * row <= BAND_BYTES)
-			return bh * g->out[2] >= BAND_COLS ? bh : g->out[1];
-	return g->out[1];
+	im2col(f, p, x0, m->b, s, b);
+	m->n = m->sbk = b->bh * b->bw;
+	m->c0 = LLVMBuildNSWAdd(f->b, add_mul(f, c0, b->oh0, p->g.out[2]),
+				b->ow0, "");
+	m->res0 = m->c0;
+	cg_gemm_emit(f, m);
 }
 
-/* Per image, group and band of output rows: C[mg][cols] = W[mg][K] *
- * B[K][cols], B being the input itself (1x1) or its im2col copy in the
- * scratch. */
+/* The bands of span s at depth od: bh rows at a time and a last band of
+ * the rows left, or row by row in bands of bw columns. */
+static void
+span_gemm(cg_fn *f, const cplan *p, cg_gemm *m, LLVMValueRef x0,
+	  LLVMValueRef c0, const cspan *s, LLVMValueRef od)
+{
+	int64_t nr = s->hi - s->lo, ow = p->g.out[2], full, left;
+	cband b = {od, NULL, cg_i64(f, 0), 0, ow};
+	cg_loop lr, lc;
+
+	band_of(p, span_k(p, s), nr, &b.bh, &b.bw);
+	if (b.bw == ow) {
+		full = nr / b.bh, left = nr % b.bh;
+		if (full > 0) {
+			b.oh0 = add_mul(f, cg_i64(f, s->lo), cg_loop_begin(f,
+				full, &lr), b.bh);
+			band_gemm(f, p, m, x0, c0, s, &b);
+			cg_loop_end_nounroll(f, &lr);
+		}
+		b.oh0 = cg_i64(f, s->lo + full * b.bh), b.bh = left;
+		if (left > 0)
+			band_gemm(f, p, m, x0, c0, s, &b);
+		return;
+	}
+	full = ow / b.bw, left = ow % b.bw;
+	b.oh0 = LLVMBuildNSWAdd(f->b, cg_loop_begin(f, nr, &lr),
+				cg_i64(f, s->lo), "");
+	b.ow0 = LLVMBuildNSWMul(f->b, cg_loop_begin(f, full, &lc),
+				cg_i64(f, b.bw), "");
+	band_gemm(f, p, m, x0, c0, s, &b);
+	cg_loop_end_nounroll(f, &lc);
+	b.ow0 = cg_i64(f, full * b.bw), b.bw = left;
+	if (left > 0)
+		band_gemm(f, p, m, x0, c0, s, &b);
+	cg_loop_end_nounroll(f, &lr);
+}
+
+/* Per image and group, C[mg][cols] = W[mg][K] * B[K][cols]: B the input
+ * itself (1x1), or per output depth, span of kernel rows and band, the
+ * im2col copy of the span's taps in the scratch (taps that read only
+ * padding are not copied, and their k not multiplied: the kmap lists the
+ * others; in A's order, so the sums keep the interpreter's). */
 static bool
 conv_gemm(cg_fn *f, const cplan *p)
 {
 	const geo *g = &p->g;
-	int64_t k = p->kind == CK_GEMM ? p->cg : p->cg * g->kvol;
-	int64_t bh = band_rows(p), bc = bh * g->out[2];
-	LLVMValueRef bi, gi, x0, oh0, sc = NULL;
-	cg_loop lb, lg, lr;
+	int64_t k = p->cg * g->kvol, bh, bw, mb;
+	LLVMValueRef bi, gi, x0, c0, od = cg_i64(f, 0), *kmap = NULL;
+	cg_loop lb, lg, ld;
 	cg_gemm m = {0};
+	cspan one = {0, g->out[1], 0, g->k[1]}, *sp = &one;
+	int nsp = 1;
 
-	m.m = p->mg, m.n = bc, m.k = k;
+	if (p->kind == CK_IM2COL) {
+		sp = cg_conv_spans(p, 1, &nsp);
+		band_of(p, span_k(p, &sp[0]), sp[0].hi - sp[0].lo, &bh, &bw);
+		kmap = nn_xmalloc((size_t)nsp * sizeof *kmap);
+		for (int i = 0; i < nsp; i++)
+			kmap[i] = span_kmap(f, p, &sp[i]);
+	} else {
+		bh = 1, bw = g->osz;
+	}
+	m.m = p->mg, m.n = bh * bw, m.k = k;
 	cg_gemm_tile(f->c, m.m, m.n, &m.mr, &m.nv);
 	pack_a(f, p, k, &m);
+	mb = (p->mg + m.mr - 1) / m.mr;
 	m.sam = 1, m.sak = m.mr, m.amb = k * m.mr;
-	m.sbk = bc, m.bnb = (int64_t)m.nv * f->c->vl;
+	m.sbk = m.n, m.bnb = (int64_t)m.nv * f->c->vl;
 	m.scm = g->osz;
 	m.alpha = m.beta = 1.0;
-	conv_epilogue(f, &m.act, &m.lo, &m.hi, &m.res);
+	cg_conv_epilogue(f, &m.act, &m.lo, &m.hi, &m.res);
 	if (f->n->nin > 2 && f->in[2])
 		m.bias = f->in[2], m.sbi = 1;
-	if (p->kind == CK_IM2COL)
-		sc = fptr(f, f->scratch);
+	m.c = f->out[0];
 	bi = cg_loop_begin(f, p->nb, &lb);
 	gi = cg_loop_begin(f, p->grp, &lg);
 	x0 = LLVMBuildNSWMul(f->b, add_mul(f, gi, bi, p->grp),
 			     cg_i64(f, p->cg * g->isz), "");
-	m.a0 = LLVMBuildNSWMul(f->b, gi, cg_i64(f, (p->mg + m.mr - 1) / m.mr *
-						k * m.mr), "");
-	oh0 = LLVMBuildNSWMul(f->b, cg_loop_begin(f, g->out[1] / bh, &lr),
-			      cg_i64(f, bh), "");
-	m.c0 = add_mul(f, LLVMBuildNSWMul(f->b, add_mul(f, gi, bi, p->grp),
-		cg_i64(f, p->mg * g->osz), ""), oh0, g->out[2]);
-	m.res0 = m.c0;
+	m.a0 = LLVMBuildNSWMul(f->b, gi, cg_i64(f, mb * k * m.mr), "");
+	c0 = LLVMBuildNSWMul(f->b, add_mul(f, gi, bi, p->grp),
+			     cg_i64(f, p->mg * g->osz), "");
 	m.bias0 = LLVMBuildNSWMul(f->b, gi, cg_i64(f, p->mg), "");
-	m.c = f->out[0];
-	if (p->kind == CK_IM2COL) {
-		im2col(f, p, x0, sc, oh0, bh);
-		m.b = sc, m.b0 = cg_i64(f, 0);
-	} else {
+	if (p->kind != CK_IM2COL) {
+		m.c0 = m.res0 = c0;
 		m.b = f->in[0], m.b0 = x0;
+		cg_gemm_emit(f, &m);
+	} else {
+		m.b = fptr(f, f->scratch), m.b0 = cg_i64(f, 0);
+		if (g->out[0] > 1)
+			od = cg_loop_begin(f, g->out[0], &ld);
+		for (int i = 0; i < nsp; i++) {
+			m.k = span_k(p, &sp[i]);
+			m.kmap = kmap[i];
+			span_gemm(f, p, &m, x0, add_mul(f, c0, od, g->out[1] *
+				g->out[2]), &sp[i], od);
+		}
+		if (g->out[0] > 1)
+			cg_loop_end_nounroll(f, &ld);
+		free(sp);
+		free(kmap);
 	}
-	cg_gemm_emit(f, &m);
-	cg_loop_end_nounroll(f, &lr);
 	cg_loop_end(f, &lg);
-	cg_loop_end(f, &lb);
-	return true;
-}
-
-/* Input channel plane x0 into the zero-bordered plane: padded column
- * c = j*sw + q lives in phase q at j, so stride-sw taps read contiguous
- * vectors. Borders are zeroed once per layer and never written. */
-static void
-dw_pack(cg_fn *f, const cplan *p, LLVMValueRef x0, LLVMValueRef pl)
-{
-	const geo *g = &p->g;
-	int64_t rows = g->in[1], rs = p->sw * p->wq;
-	LLVMValueRef ih, src, dst, j;
-	cg_loop lh, lj;
-
-	if (rows > p->hp - g->p[1])
-		rows = p->hp - g->p[1];
-	if (rows <= 0)
-		return;
-	ih = cg_loop_begin(f, rows, &lh);
-	src = add_mul(f, x0, ih, g->in[2]);
-	dst = add_mul(f, cg_i64(f, g->p[1] * rs), ih, rs);
-	for (int64_t q = 0; q < p->sw; q++) {
-		int64_t lo, hi;
-		range(p->wq - SLACK, g->in[2], p->sw, q, g->p[2], &lo, &hi);
-		if (hi <= lo)
-			continue;
-		j = LLVMBuildNSWAdd(f->b, cg_loop_begin(f, hi - lo, &lj),
-				    cg_i64(f, lo), "");
-		cg_store(f, pl, LLVMBuildNSWAdd(f->b, dst, LLVMBuildNSWAdd(f->b,
-			j, cg_i64(f, q * p->wq), ""), ""), cg_load(f, f->in[0],
-			LLVMBuildNSWAdd(f->b, add_mul(f, src, j, p->sw),
-			cg_i64(f, q - g->p[2]), "")));
-		cg_loop_end(f, &lj);
-	}
-	cg_loop_end(f, &lh);
-}
-
-typedef struct dwrow {
-	LLVMValueRef row, y0, bias, w[64];
-	cg_act act;
-	double lo, hi;
-	LLVMValueRef res;
-} dwrow;
-
-/* nvec vectors of output row (plane row base r->row, output y0) from
- * column ow0; the last one has `lanes` lanes. */
-static void
-dw_vectors(cg_fn *f, const cplan *p, const dwrow *r, LLVMValueRef ow0,
-	   int nvec, int lanes)
-{
-	const geo *g = &p->g;
-	int vl = f->c->vl;
-
-	for (int v = 0; v < nvec; v++) {
-		LLVMValueRef acc = r->bias, col, y;
-		int64_t kidx = 0;
-		col = LLVMBuildNSWAdd(f->b, ow0, cg_i64(f, v * vl), "");
-		for (int64_t kh = 0; kh < g->k[1]; kh++)
-			for (int64_t kw = 0; kw < g->k[2]; kw++, kidx++) {
-				int64_t c = kw * g->d[2];
-				int64_t off = kh * g->d[1] * p->sw * p->wq +
-					      c % p->sw * p->wq + c / p->sw;
-				LLVMValueRef x = cg_vload(f, fptr(f, f->scratch),
-					LLVMBuildNSWAdd(f->b, r->row,
-					LLVMBuildNSWAdd(f->b, col,
-					cg_i64(f, off), ""), ""), vl);
-				acc = cg_vfma(f, r->w[kidx], x, acc);
-			}
-		y = LLVMBuildNSWAdd(f->b, r->y0, col, "");
-		if (r->res)
-			acc = LLVMBuildFAdd(f->b, acc, cg_vload(f, r->res, y,
-				v == nvec - 1 ? lanes : vl), "");
-		acc = cg_vact(f, acc, r->act, r->lo, r->hi);
-		cg_vstore(f, f->out[0], y, acc, v == nvec - 1 ? lanes : vl);
-	}
-}
-
-/* One output plane: rows, groups of four vectors, then the tail. */
-static void
-dw_plane(cg_fn *f, const cplan *p, dwrow *r, LLVMValueRef y0)
-{
-	const geo *g = &p->g;
-	int vl = f->c->vl;
-	int64_t ow = g->out[2], ng = ow / (4 * vl), rem = ow - ng * 4 * vl;
-	LLVMValueRef oh;
-	cg_loop lh, lg;
-
-	oh = cg_loop_begin(f, g->out[1], &lh);
-	r->row = LLVMBuildNSWMul(f->b, oh, cg_i64(f, g->s[1] * p->sw * p->wq),
-				 "");
-	r->y0 = add_mul(f, y0, oh, ow);
-	if (ng > 0) {
-		LLVMValueRef gi = cg_loop_begin(f, ng, &lg);
-		dw_vectors(f, p, r, LLVMBuildNSWMul(f->b, gi,
-			cg_i64(f, 4 * vl), ""), 4, vl);
-		cg_loop_end_nounroll(f, &lg);
-	}
-	if (rem > 0) {
-		int nvec = (int)((rem + vl - 1) / vl);
-		dw_vectors(f, p, r, cg_i64(f, ng * 4 * vl), nvec,
-			   (int)(rem - (nvec - 1) * vl));
-	}
-	cg_loop_end_nounroll(f, &lh);
-}
-
-static bool
-conv_dw(cg_fn *f, const cplan *p)
-{
-	const geo *g = &p->g;
-	LLVMValueRef bi, ci, mi, oc, pl = fptr(f, f->scratch);
-	cg_loop lb, lc, lm;
-	dwrow r;
-
-	if (g->kvol > 64)
-		return generic_conv(f);
-	conv_epilogue(f, &r.act, &r.lo, &r.hi, &r.res);
-	zero_fill(f, pl, cg_i64(f, 0), p->hp * p->sw * p->wq);
-	bi = cg_loop_begin(f, p->nb, &lb);
-	ci = cg_loop_begin(f, p->cin, &lc);
-	dw_pack(f, p, add_mul(f, cg_i64(f, 0), add_mul(f, ci, bi, p->cin),
-			      g->isz), pl);
-	mi = cg_loop_begin(f, p->mg, &lm);
-	oc = add_mul(f, mi, ci, p->mg);
-	for (int64_t k = 0; k < g->kvol; k++)
-		r.w[k] = cg_vsplat(f, cg_weight_load(f, add_mul(f,
-			cg_i64(f, k), oc, g->kvol)));
-	r.bias = f->n->nin > 2 && f->in[2]
-		 ? cg_vsplat(f, cg_load(f, f->in[2], oc))
-		 : LLVMConstNull(cg_vtype(f->c));
-	dw_plane(f, p, &r, LLVMBuildNSWMul(f->b, add_mul(f, oc, bi, p->cout),
-					   cg_i64(f, g->osz), ""));
-	cg_loop_end(f, &lm);
-	cg_loop_end(f, &lc);
 	cg_loop_end(f, &lb);
 	return true;
 }
@@ -683,8 +778,8 @@ cg_lower_conv(cg_fn *f)
 	conv_plan(n, &p);
 	if (p.kind == CK_GENERIC || plan_bytes(&p) > MAX_SCRATCH ||
 	    (plan_bytes(&p) > 0 && !f->scratch))
-		return generic_conv(f);
+		return cg_conv_generic(f);
 	if (p.kind == CK_DW)
-		return conv_dw(f, &p);
+		return cg_conv_dw(f, &p);
 	return conv_gemm(f, &p);
 }

@@ -37,7 +37,8 @@ typedef struct sp_layer {
 	int64_t m, mc;    /* batch rows, and per vector chunk (divides m) */
 	bool tb;          /* weight stored [rows, cols] (else [cols, rows]) */
 	double alpha, beta;
-	/* Conv (2-D): x[nb, c, h, w] -> y[nb, rows, oh, ow] */
+	/* Conv (2-D; 1-D as h = oh = kh = 1): x[nb, c, h, w] ->
+	 * y[nb, rows, oh, ow] */
 	int64_t nb, c, h, wd, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, group;
 	int64_t hq, wq;   /* one stride phase plane of the padded input */
 	int64_t nph, npw; /* phases some kernel tap reads (1 for 1x1) */

@@ -180,20 +180,24 @@ describe_conv(const ir_node *n, sp_layer *L)
 {
 	const ir_shape *x = &n->in[0]->shape, *w = &n->in[1]->shape,
 		       *y = &n->out[0]->shape;
+	int h = x->rank - 4, wa = x->rank - 3; /* the H and W axes, -1: none */
 
-	if (x->rank != 4 || n->out[0]->dtype != IR_F32 ||
+	if ((x->rank != 3 && x->rank != 4) || n->out[0]->dtype != IR_F32 ||
 	    n->in[0]->dtype != IR_F32)
 		return false;
+	/* a 1-D convolution is a 2-D one over a 1 x L plane */
 	L->conv = true;
-	L->nb = x->dim[0], L->c = x->dim[1], L->h = x->dim[2];
-	L->wd = x->dim[3], L->rows = y->dim[1], L->oh = y->dim[2];
-	L->ow = y->dim[3], L->kh = w->dim[2], L->kw = w->dim[3];
+	L->nb = x->dim[0], L->c = x->dim[1], L->h = h < 0 ? 1 : x->dim[2];
+	L->wd = x->dim[2 + wa], L->rows = y->dim[1];
+	L->oh = h < 0 ? 1 : y->dim[2], L->ow = y->dim[2 + wa];
+	L->kh = h < 0 ? 1 : w->dim[2], L->kw = w->dim[2 + wa];
 	L->group = ir_attr_i(n, "group");
 	L->cols = w->dim[1] * L->kh * L->kw;
-	L->sh = attr_at(n, "strides", 0), L->sw = attr_at(n, "strides", 1);
-	L->dh = attr_at(n, "dilations", 0), L->dw = attr_at(n, "dilations", 1);
-	L->pt = pad_begin(n, 0, L->h, L->oh, L->kh, L->sh, L->dh);
-	L->pl = pad_begin(n, 1, L->wd, L->ow, L->kw, L->sw, L->dw);
+	L->sh = h < 0 ? 1 : attr_at(n, "strides", h);
+	L->dh = h < 0 ? 1 : attr_at(n, "dilations", h);
+	L->sw = attr_at(n, "strides", wa), L->dw = attr_at(n, "dilations", wa);
+	L->pt = h < 0 ? 0 : pad_begin(n, h, L->h, L->oh, L->kh, L->sh, L->dh);
+	L->pl = pad_begin(n, wa, L->wd, L->ow, L->kw, L->sw, L->dw);
 	/* empty layers (no input channels, outputs or batch) stay dense */
 	if (L->oh <= 0 || L->ow <= 0 || L->sh <= 0 || L->sw <= 0 ||
 	    L->cols <= 0 || L->rows <= 0 || L->nb <= 0)

@@ -6,7 +6,7 @@ Models (written here with numpy weights of an exact sparsity, plus an
 empty row and an empty column whenever some zeros are asked for):
 FC Gemm(transB=1)+Relu+Gemm at batch 1 and 8, MatMul [K,N] at batch 3,
 Conv 3x3 pad 1 + Relu + Conv 3x3 stride 2 + grouped 1x1 conv, at 0, 50,
-90, 99 and 100% sparsity, each with the table and the unrolled kernel
+90, 99 and 100% sparsity (and 1-D convs: dilated, strided, grouped), each with the table and the unrolled kernel
 forced, plus the cost model's choice under -O3 and -Os; then 16-centroid
 sharing with and without 90% pruning; then the -Os table's edge cases
 (2 to 256 centroids, 50-100% sparsity, wide layers with long runs of
@@ -198,6 +198,12 @@ def cases():
     yield "rconv", 1, 0.9, ["-O3"]
     yield "rconv", 1, 0.9, ["-O3", "--sparse-kernel=unrolled"]
     yield "rconv", 1, 0.9, ["-O3", "--share=16", "--sparse-kernel=table"]
+    for s in (0.0, 0.5, 0.9, 1.0):
+        for k in ("table", "unrolled"):
+            yield "c1conv", 2, s, ["-O3", "--sparse-kernel=" + k]
+    yield "c1conv", 1, 0.9, ["-O3"]
+    yield "c1conv", 1, 0.9, ["-Os"]
+    yield "c1conv", 1, 0.9, ["-O3", "--share=16", "--sparse-kernel=table"]
     for batch in (1, 8):  # -Os compact table with byte (not 4-bit) codes
         yield "fc", batch, 0.9, ["-Os", "--share=32"]
     yield "wconv", 1, 0.9, ["-Os", "--share=16"]
@@ -229,11 +235,35 @@ def cases():
             yield "fcw", 1, s, ["-O3", "--sparse-kernel=table", *share]
 
 
+def c1conv_model(path, s, batch, rng):
+    """1-D convolutions (a 1 x L plane to the sparse kernels): dilated
+    with asymmetric pads, strided, grouped."""
+    w1 = sparse((8, 3, 5), s, rng)
+    w2 = sparse((6, 8, 3), s, rng)
+    w3 = sparse((6, 2, 3), s, rng)
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["h"], pads=[4, 3],
+                              dilations=[2]),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Conv", ["r", "w2"], ["c"], strides=[2],
+                              pads=[1, 0]),
+             helper.make_node("Conv", ["c", "w3"], ["y"], group=3,
+                              pads=[1, 1])]
+    inits = [("w1", w1), ("w2", w2), ("w3", w3),
+             ("b1", rng.standard_normal(8).astype(np.float32))]
+    save(nodes, inits,
+         helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                       [batch, 3, 150]),
+         helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                       [batch, 6, 74]),
+         path)
+    return (batch, 3, 150)
+
+
 def make_model(kind, model, s, batch, rng):
     if kind in ("fcw", "fcr", "fcb"):
         return fc_edge_model(model, s, batch, rng, kind)
     make = {"conv": conv_model, "wconv": wconv_model,
-            "rconv": rconv_model}.get(kind, fc_model)
+            "rconv": rconv_model, "c1conv": c1conv_model}.get(kind, fc_model)
     return make(model, s, batch, rng, *([True] if kind == "mm" else []))
 
 
@@ -291,6 +321,13 @@ def main():
         n += 1
         if ks != ["unrolled", "table"] and ks != ["table", "table"]:
             fails.append(f"90%-sparse 512x512: kernels {ks}")
+        # 1-D convolutions reach the sparse kernels
+        c1 = os.path.join(wd, "c1.onnx")
+        c1conv_model(c1, 0.9, 1, rng)
+        ks = kernels_chosen(t, c1, ["-O3", "--sparse-kernel=table"])
+        n += 1
+        if ks != ["table"] * 3:
+            fails.append(f"90%-sparse conv1d: kernels {ks}")
     return report(fails, n)
 
 
