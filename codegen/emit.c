@@ -8,6 +8,7 @@
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/BitWriter.h>
+#include <llvm-c/Object.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
@@ -273,6 +274,99 @@ shrink_object(cg_ctx *c)
 	LLVMSetLinkage(a, LLVMExternalLinkage);
 }
 
+
+bool
+cg_elf_target(cg_ctx *c)
+{
+	const char *t = LLVMGetTarget(c->mod);
+	return !strstr(t, "apple") && !strstr(t, "darwin") &&
+	       !strstr(t, "windows") && !strstr(t, "wasm");
+}
+
+void
+cg_meta_section(cg_ctx *c, LLVMValueRef g)
+{
+	if (cg_elf_target(c) && !c->o->size_level)
+		LLVMSetSection(g, CG_META_SECTION);
+}
+
+/* Where every function and global goes: the weights (constant data) in
+ * --weights-section when given; on ELF targets, but for -Os (whose point
+ * is the fewest bytes), one section per function, weight and the static
+ * arena, so that the linker's --gc-sections drops what the program does
+ * not call (NAME_run and its arena when only NAME_run_with_workspace is
+ * used). */
+static void
+place_sections(cg_ctx *c, const cg_options *o)
+{
+	bool split = !o->size_level && cg_elf_target(c);
+	char sec[300];
+	size_t len;
+
+	for (LLVMValueRef g = LLVMGetFirstGlobal(c->mod); g;
+	     g = LLVMGetNextGlobal(g)) {
+		const char *nm = LLVMGetValueName2(g, &len);
+		if (LLVMIsDeclaration(g) || LLVMGetSection(g))
+			continue;
+		if (LLVMIsGlobalConstant(g) && o->weights_section) {
+			LLVMSetSection(g, o->weights_section);
+			continue;
+		}
+		if (!split)
+			continue;
+		snprintf(sec, sizeof sec, "%s.%.*s", LLVMIsGlobalConstant(g)
+			 ? ".rodata" : LLVMIsNull(LLVMGetInitializer(g))
+			 ? ".bss" : ".data", (int)len, nm);
+		LLVMSetSection(g, sec);
+	}
+	for (LLVMValueRef f = LLVMGetFirstFunction(c->mod); split && f;
+	     f = LLVMGetNextFunction(f)) {
+		const char *nm = LLVMGetValueName2(f, &len);
+		if (LLVMIsDeclaration(f) || LLVMGetSection(f))
+			continue;
+		snprintf(sec, sizeof sec, ".text.%.*s", (int)len, nm);
+		LLVMSetSection(f, sec);
+	}
+}
+
+static bool
+has_prefix(const char *s, const char *p)
+{
+	return s && !strncmp(s, p, strlen(p));
+}
+
+/* The object's code and weight bytes, from its sections. */
+static void
+measure_object(cg_ctx *c, const cg_options *o, LLVMMemoryBufferRef mb)
+{
+	char *err = NULL;
+	LLVMBinaryRef bin = LLVMCreateBinary(mb, c->ctx, &err);
+	LLVMSectionIteratorRef it;
+
+	LLVMDisposeMessage(err);
+	if (!bin)
+		return;
+	o->sizes->code = o->sizes->weights = 0;
+	it = LLVMObjectFileCopySectionIterator(bin);
+	for (; !LLVMObjectFileIsSectionIteratorAtEnd(bin, it);
+	     LLVMMoveToNextSection(it)) {
+		const char *nm = LLVMGetSectionName(it);
+		int64_t n = (int64_t)LLVMGetSectionSize(it);
+		if (has_prefix(nm, ".text") || has_prefix(nm, "__text"))
+			o->sizes->code += n;
+		else if (has_prefix(nm, CG_META_SECTION))
+			continue;
+		else if (has_prefix(nm, ".rodata") ||
+			 has_prefix(nm, ".lrodata") ||
+			 has_prefix(nm, "__const") ||
+			 (o->weights_section && nm &&
+			  !strcmp(nm, o->weights_section)))
+			o->sizes->weights += n;
+	}
+	LLVMDisposeSectionIterator(it);
+	LLVMDisposeBinary(bin);
+}
+
 /* mergefunc first, at every level: the layers of a long graph repeat,
  * and each node function merged away is one less through the pipeline
  * and instruction selection (per-function costs dominate those). */
@@ -333,6 +427,8 @@ write_module(cg_ctx *c, const cg_options *o, const char *path)
 	}
 	ok = nn_out_write_file(path, LLVMGetBufferStart(mb),
 			       LLVMGetBufferSize(mb), c->d);
+	if (ok && o->sizes && o->output == CG_OUT_OBJ)
+		measure_object(c, o, mb);
 	LLVMDisposeMemoryBuffer(mb);
 	return ok;
 }
@@ -361,6 +457,7 @@ cg_emit(cg_ctx *c, const cg_options *o, const char *path)
 	tag_functions(c, o);
 	if (o->size_level)
 		shrink_object(c);
+	place_sections(c, o);
 	ok = optimize(c, o);
 	if (ok && o->phase)
 		o->phase(o->phase_ctx, "optimize");

@@ -774,6 +774,25 @@ read_stdin(size_t *len, const char **why)
 }
 
 bool
+fe_model_hash(const char *path, char hex[17])
+{
+	const char *why;
+	size_t len = 0;
+	char *buf = !strcmp(path, "-") ? read_stdin(&len, &why)
+				       : nn_in_read(path, &len, &why);
+	uint64_t h = 0xcbf29ce484222325ull;
+	if (!buf)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)buf[i];
+		h *= 0x100000001b3ull;
+	}
+	free(buf);
+	snprintf(hex, 17, "%016llx", (unsigned long long)h);
+	return true;
+}
+
+bool
 fe_is_ir_text(const void *data, size_t len)
 {
 	/* ONNX is protobuf: every exporter's first byte is ir_version's tag
