@@ -391,7 +391,7 @@ int64_t cg_sparse_scratch_bytes(const ir_node *n);
 
 /* emit.c */
 /* Verifies, optimizes and writes the module (taken: disposed here). */
-bool cg_emit(cg_ctx *c, const cg_options *o, const char *path);
+bool cg_emit(cg_ctx *c, const cg_options *o, cg_bytes *out);
 /* cg_emit's verification and optimization, without writing. */
 bool cg_prepare(cg_ctx *c, const cg_options *o);
 /* Sets the module's triple and data layout for o; false on a bad target.

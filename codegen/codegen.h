@@ -82,9 +82,17 @@ cg_kernel cg_sparse_choose(const ir_node *n, const cg_options *o,
 const char *cg_kernel_name(cg_kernel k);
 
 /* codegen.c */
+/* The bytes of an emitted object (or assembly, LLVM IR); malloc'd. */
+typedef struct cg_bytes {
+	char *data;
+	size_t len;
+} cg_bytes;
 /* Lowers g (borrowed; must have static shapes and pass ir_verify) to
- * LLVM IR, optimizes it and writes it to path ("-" is stdout) through a
- * temporary file, so that nothing is left behind on error. */
+ * LLVM IR, optimizes it and emits it into *out (o->sizes measured). */
+bool cg_compile_bytes(ir_graph *g, const cg_options *o, cg_bytes *out,
+		      nn_diag *d);
+/* The same, written to path ("-" is stdout) through a temporary file, so
+ * that nothing is left behind on error. */
 bool cg_compile(ir_graph *g, const cg_options *o, const char *path,
 		nn_diag *d);
 /* Whether ops of kind k have a lowering, and whether op is one of those

@@ -398,21 +398,23 @@ optimize(cg_ctx *c, const cg_options *o)
 	return true;
 }
 
-/* LLVM emits into memory, and the bytes go out through nn_out_open, so
- * that every output follows the same rules (stdout, devices, symlinks,
- * atomic replacement, write errors). */
+/* LLVM emits into memory: the bytes go to *out (malloc'd), which the
+ * caller writes through nn_out_open, so that every output follows the
+ * same rules (stdout, devices, symlinks, atomic replacement, write
+ * errors). */
 static bool
-write_module(cg_ctx *c, const cg_options *o, const char *path)
+write_module(cg_ctx *c, const cg_options *o, cg_bytes *out)
 {
 	LLVMMemoryBufferRef mb = NULL;
 	char *err = NULL;
-	bool ok;
 
 	if (o->output == CG_OUT_LL) {
 		char *s = LLVMPrintModuleToString(c->mod);
-		ok = nn_out_write_file(path, s, strlen(s), c->d);
+		out->len = strlen(s);
+		out->data = nn_xmalloc(out->len + 1);
+		memcpy(out->data, s, out->len);
 		LLVMDisposeMessage(s);
-		return ok;
+		return true;
 	}
 	if (o->output == CG_OUT_BC)
 		mb = LLVMWriteBitcodeToMemoryBuffer(c->mod);
@@ -421,16 +423,17 @@ write_module(cg_ctx *c, const cg_options *o, const char *path)
 		 &err, &mb))
 		mb = NULL;
 	if (!mb) {
-		nn_error(c->d, "cannot emit '%s': %s", path, err ? err : "");
+		nn_error(c->d, "cannot emit code: %s", err ? err : "");
 		LLVMDisposeMessage(err);
 		return false;
 	}
-	ok = nn_out_write_file(path, LLVMGetBufferStart(mb),
-			       LLVMGetBufferSize(mb), c->d);
-	if (ok && o->sizes && o->output == CG_OUT_OBJ)
+	out->len = LLVMGetBufferSize(mb);
+	out->data = nn_xmalloc(out->len + 1);
+	memcpy(out->data, LLVMGetBufferStart(mb), out->len);
+	if (o->sizes && o->output == CG_OUT_OBJ)
 		measure_object(c, o, mb);
 	LLVMDisposeMemoryBuffer(mb);
-	return ok;
+	return true;
 }
 
 void
@@ -442,7 +445,7 @@ cg_release_target(void)
 }
 
 bool
-cg_emit(cg_ctx *c, const cg_options *o, const char *path)
+cg_emit(cg_ctx *c, const cg_options *o, cg_bytes *out)
 {
 	char *err = NULL;
 	bool ok;
@@ -461,7 +464,7 @@ cg_emit(cg_ctx *c, const cg_options *o, const char *path)
 	ok = optimize(c, o);
 	if (ok && o->phase)
 		o->phase(o->phase_ctx, "optimize");
-	ok = ok && write_module(c, o, path);
+	ok = ok && write_module(c, o, out);
 	LLVMDisposeModule(c->mod);
 	LLVMDisposeTargetMachine(tm_cache);
 	tm_cache = NULL;

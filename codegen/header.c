@@ -154,7 +154,10 @@ put_header(FILE *f, ir_graph *g, const cg_options *o, int64_t ws)
 	put_cstr(f, o->options ? o->options : "");
 	fprintf(f, "\"\n#define %s_PROVENANCE \"", name);
 	put_cstr(f, prov);
-	fprintf(f, "\"\nextern const char %s_provenance[];\n\n", name);
+	fprintf(f, "\"\n");
+	if (!o->size_level)
+		fprintf(f, "extern const char %s_provenance[];\n", name);
+	fprintf(f, "\n");
 	free(prov);
 	fprintf(f, "/* %s_run and %s_run_with_workspace return %s_OK (0) or "
 		"one of these\n * codes; after an error the outputs may be "
@@ -170,8 +173,11 @@ put_header(FILE *f, ir_graph *g, const cg_options *o, int64_t ws)
 		"for best speed. */\n", name);
 	fprintf(f, "int %s_run_with_workspace(const void *const *inputs, "
 		"void *const *outputs, void *workspace);\n", name);
-	fprintf(f, "/* The inputs and outputs as a static table. */\n");
-	fprintf(f, "const nncc_model_info *%s_info(void);\n\n", name);
+	if (!o->size_level) { /* -Os leaves the table out */
+		fprintf(f, "/* The inputs and outputs as a static table. */\n");
+		fprintf(f, "const nncc_model_info *%s_info(void);\n", name);
+	}
+	fprintf(f, "\n");
 	fprintf(f, "#define %s_WORKSPACE_SIZE %lld\n", name, (long long)ws);
 	fprintf(f, "/* Every buffer (and the workspace) must be aligned to at "
 		"least this many\n * bytes; 64 is fastest. */\n");

@@ -426,5 +426,9 @@ cg_build_entries(cg_ctx *c, const cg_plan *p)
 		c->ctx, fn, "entry"));
 	LLVMBuildRet(c->b, LLVMConstInt(sz, (unsigned long long)p->arena_size,
 					0));
-	build_info(c, p, sz);
+	/* -Os is the fewest bytes: the table's relocations and strings
+	 * would add a third to a small object (its header keeps the
+	 * provenance macros and declares no NAME_info) */
+	if (!c->o->size_level)
+		build_info(c, p, sz);
 }

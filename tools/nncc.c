@@ -344,14 +344,18 @@ emit_all(const args *a, ir_graph *g, const char *name, cli_timer *t,
 		done[n++] = a->emit_onnx;
 	if (ok && a->emit_ir && (ok = write_ir(a->emit_ir, g, d)))
 		done[n++] = a->emit_ir;
-	/* the object first: the header gives its measured sizes */
-	if (ok && a->out && (ok = cg_compile(g, &o, a->out, d)) &&
-	    strcmp(a->out, "-"))
-		done[n++] = a->out;
-	if (ok && a->header)
-		ok = cg_write_header(g, &o, a->header, d);
+	/* the object is built before the header, which gives its measured
+	 * sizes, and written after it */
+	cg_bytes obj = {NULL, 0};
+	if (ok && a->out)
+		ok = cg_compile_bytes(g, &o, &obj, d);
+	if (ok && a->header && (ok = cg_write_header(g, &o, a->header, d)))
+		done[n++] = a->header;
+	if (ok && a->out)
+		ok = nn_out_write_file(a->out, obj.data, obj.len, d);
 	while (!ok && n-- > 0)
 		nn_out_remove(done[n]);
+	free(obj.data);
 	free(opts);
 	return ok;
 }
