@@ -95,6 +95,18 @@ void cg_ctx_dispose(cg_ctx *c);
 LLVMValueRef cg_build_node(cg_ctx *c, const ir_node *n, int idx);
 void cg_add_attr(cg_ctx *c, LLVMValueRef fn, unsigned idx, const char *name);
 
+/* The section of the metadata (NAME_info's tables, NAME_provenance),
+ * which are not weights whatever --weights-section says (emit.c). */
+#define CG_META_SECTION ".rodata.nncc_meta"
+/* Whether the module's target writes ELF objects; g into the metadata
+ * section (ELF, but not -Os: one section less). */
+bool cg_elf_target(cg_ctx *c);
+void cg_meta_section(cg_ctx *c, LLVMValueRef g);
+
+/* header.c: the provenance text (malloc'd) of the object's
+ * NAME_provenance and the header's NAME_PROVENANCE. */
+char *cg_provenance(const cg_options *o);
+
 /* run.c: the run function over the node functions (false after
  * reporting), then NAME_run and NAME_workspace_size. */
 bool cg_build_run(cg_ctx *c, cg_plan *p);
@@ -393,7 +405,7 @@ int64_t cg_sparse_scratch_bytes(const ir_node *n);
 
 /* emit.c */
 /* Verifies, optimizes and writes the module (taken: disposed here). */
-bool cg_emit(cg_ctx *c, const cg_options *o, const char *path);
+bool cg_emit(cg_ctx *c, const cg_options *o, cg_bytes *out);
 /* cg_emit's verification and optimization, without writing. */
 bool cg_prepare(cg_ctx *c, const cg_options *o);
 /* Sets the module's triple and data layout for o; false on a bad target.

@@ -678,19 +678,33 @@ cg_ctx_dispose(cg_ctx *c)
 }
 
 bool
-cg_compile(ir_graph *g, const cg_options *o, const char *path, nn_diag *d)
+cg_compile_bytes(ir_graph *g, const cg_options *o, cg_bytes *out,
+		 nn_diag *d)
 {
 	cg_ctx c;
 	bool ok = cg_build(&c, g, o, false, d);
 
+	out->data = NULL;
+	out->len = 0;
 	if (!ok)
 		return false;
 	if (o->phase)
 		o->phase(o->phase_ctx, "lower");
-	ok = cg_emit(&c, o, path); /* disposes the module */
+	ok = cg_emit(&c, o, out); /* disposes the module */
 	cg_ctx_dispose(&c);
 	if (ok && o->print_stats)
 		cg_print_measured(g, o, d);
+	return ok;
+}
+
+bool
+cg_compile(ir_graph *g, const cg_options *o, const char *path, nn_diag *d)
+{
+	cg_bytes b;
+	bool ok = cg_compile_bytes(g, o, &b, d) &&
+		  nn_out_write_file(path, b.data, b.len, d);
+
+	free(b.data);
 	return ok;
 }
 

@@ -12,6 +12,16 @@ typedef enum cg_output {
 	CG_OUT_LL    /* --emit-llvm -S */
 } cg_output;
 
+/* The object's bytes by kind, measured from its sections (object output
+ * only; -1 when not measured). */
+typedef struct cg_sizes {
+	int64_t code, weights, workspace;
+} cg_sizes;
+
+/* The generated API's version (NNCC_API_VERSION in every header): bumped
+ * when an entry point, macro or table of the header changes meaning. */
+#define CG_API_VERSION 1
+
 typedef struct cg_options {
 	const char *name;   /* symbol prefix, a C identifier; borrowed */
 	int opt_level;      /* 0..3 */
@@ -26,6 +36,14 @@ typedef struct cg_options {
 	 * LLVM module built; "optimize": LLVM's passes run), for nncc -v */
 	void (*phase)(void *ctx, const char *name);
 	void *phase_ctx;
+	/* the model's provenance, as NAME_provenance in the object and macros
+	 * in the header (NULL: none) */
+	const char *version;    /* nncc's */
+	const char *model_hash; /* FNV-1a 64 of the model file, hex */
+	const char *options;    /* the options it was built with */
+	bool no_static_arena;   /* --no-static-arena: no NAME_run, no arena */
+	const char *weights_section; /* --weights-section: the weights' */
+	cg_sizes *sizes;        /* if set, filled by cg_compile */
 } cg_options;
 
 /* What the generated run functions return (status.def). */
@@ -64,9 +82,17 @@ cg_kernel cg_sparse_choose(const ir_node *n, const cg_options *o,
 const char *cg_kernel_name(cg_kernel k);
 
 /* codegen.c */
+/* The bytes of an emitted object (or assembly, LLVM IR); malloc'd. */
+typedef struct cg_bytes {
+	char *data;
+	size_t len;
+} cg_bytes;
 /* Lowers g (borrowed; must have static shapes and pass ir_verify) to
- * LLVM IR, optimizes it and writes it to path ("-" is stdout) through a
- * temporary file, so that nothing is left behind on error. */
+ * LLVM IR, optimizes it and emits it into *out (o->sizes measured). */
+bool cg_compile_bytes(ir_graph *g, const cg_options *o, cg_bytes *out,
+		      nn_diag *d);
+/* The same, written to path ("-" is stdout) through a temporary file, so
+ * that nothing is left behind on error. */
 bool cg_compile(ir_graph *g, const cg_options *o, const char *path,
 		nn_diag *d);
 /* Whether ops of kind k have a lowering, and whether op is one of those
@@ -82,7 +108,7 @@ char *cg_default_name(const char *path);
 /* header.c */
 /* Writes the C header of the generated API for g to path (through a
  * temporary file). */
-bool cg_write_header(ir_graph *g, const char *name, const char *path,
+bool cg_write_header(ir_graph *g, const cg_options *o, const char *path,
 		     nn_diag *d);
 
 /* jit.c */

@@ -8,6 +8,7 @@
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/BitWriter.h>
+#include <llvm-c/Object.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
@@ -273,6 +274,99 @@ shrink_object(cg_ctx *c)
 	LLVMSetLinkage(a, LLVMExternalLinkage);
 }
 
+
+bool
+cg_elf_target(cg_ctx *c)
+{
+	const char *t = LLVMGetTarget(c->mod);
+	return !strstr(t, "apple") && !strstr(t, "darwin") &&
+	       !strstr(t, "windows") && !strstr(t, "wasm");
+}
+
+void
+cg_meta_section(cg_ctx *c, LLVMValueRef g)
+{
+	if (cg_elf_target(c) && !c->o->size_level)
+		LLVMSetSection(g, CG_META_SECTION);
+}
+
+/* Where every function and global goes: the weights (constant data) in
+ * --weights-section when given; on ELF targets, but for -Os (whose point
+ * is the fewest bytes), one section per function, weight and the static
+ * arena, so that the linker's --gc-sections drops what the program does
+ * not call (NAME_run and its arena when only NAME_run_with_workspace is
+ * used). */
+static void
+place_sections(cg_ctx *c, const cg_options *o)
+{
+	bool split = !o->size_level && cg_elf_target(c);
+	char sec[300];
+	size_t len;
+
+	for (LLVMValueRef g = LLVMGetFirstGlobal(c->mod); g;
+	     g = LLVMGetNextGlobal(g)) {
+		const char *nm = LLVMGetValueName2(g, &len);
+		if (LLVMIsDeclaration(g) || LLVMGetSection(g))
+			continue;
+		if (LLVMIsGlobalConstant(g) && o->weights_section) {
+			LLVMSetSection(g, o->weights_section);
+			continue;
+		}
+		if (!split)
+			continue;
+		snprintf(sec, sizeof sec, "%s.%.*s", LLVMIsGlobalConstant(g)
+			 ? ".rodata" : LLVMIsNull(LLVMGetInitializer(g))
+			 ? ".bss" : ".data", (int)len, nm);
+		LLVMSetSection(g, sec);
+	}
+	for (LLVMValueRef f = LLVMGetFirstFunction(c->mod); split && f;
+	     f = LLVMGetNextFunction(f)) {
+		const char *nm = LLVMGetValueName2(f, &len);
+		if (LLVMIsDeclaration(f) || LLVMGetSection(f))
+			continue;
+		snprintf(sec, sizeof sec, ".text.%.*s", (int)len, nm);
+		LLVMSetSection(f, sec);
+	}
+}
+
+static bool
+has_prefix(const char *s, const char *p)
+{
+	return s && !strncmp(s, p, strlen(p));
+}
+
+/* The object's code and weight bytes, from its sections. */
+static void
+measure_object(cg_ctx *c, const cg_options *o, LLVMMemoryBufferRef mb)
+{
+	char *err = NULL;
+	LLVMBinaryRef bin = LLVMCreateBinary(mb, c->ctx, &err);
+	LLVMSectionIteratorRef it;
+
+	LLVMDisposeMessage(err);
+	if (!bin)
+		return;
+	o->sizes->code = o->sizes->weights = 0;
+	it = LLVMObjectFileCopySectionIterator(bin);
+	for (; !LLVMObjectFileIsSectionIteratorAtEnd(bin, it);
+	     LLVMMoveToNextSection(it)) {
+		const char *nm = LLVMGetSectionName(it);
+		int64_t n = (int64_t)LLVMGetSectionSize(it);
+		if (has_prefix(nm, ".text") || has_prefix(nm, "__text"))
+			o->sizes->code += n;
+		else if (has_prefix(nm, CG_META_SECTION))
+			continue;
+		else if (has_prefix(nm, ".rodata") ||
+			 has_prefix(nm, ".lrodata") ||
+			 has_prefix(nm, "__const") ||
+			 (o->weights_section && nm &&
+			  !strcmp(nm, o->weights_section)))
+			o->sizes->weights += n;
+	}
+	LLVMDisposeSectionIterator(it);
+	LLVMDisposeBinary(bin);
+}
+
 /* mergefunc first, at every level: the layers of a long graph repeat,
  * and each node function merged away is one less through the pipeline
  * and instruction selection (per-function costs dominate those). */
@@ -304,21 +398,23 @@ optimize(cg_ctx *c, const cg_options *o)
 	return true;
 }
 
-/* LLVM emits into memory, and the bytes go out through nn_out_open, so
- * that every output follows the same rules (stdout, devices, symlinks,
- * atomic replacement, write errors). */
+/* LLVM emits into memory: the bytes go to *out (malloc'd), which the
+ * caller writes through nn_out_open, so that every output follows the
+ * same rules (stdout, devices, symlinks, atomic replacement, write
+ * errors). */
 static bool
-write_module(cg_ctx *c, const cg_options *o, const char *path)
+write_module(cg_ctx *c, const cg_options *o, cg_bytes *out)
 {
 	LLVMMemoryBufferRef mb = NULL;
 	char *err = NULL;
-	bool ok;
 
 	if (o->output == CG_OUT_LL) {
 		char *s = LLVMPrintModuleToString(c->mod);
-		ok = nn_out_write_file(path, s, strlen(s), c->d);
+		out->len = strlen(s);
+		out->data = nn_xmalloc(out->len + 1);
+		memcpy(out->data, s, out->len);
 		LLVMDisposeMessage(s);
-		return ok;
+		return true;
 	}
 	if (o->output == CG_OUT_BC)
 		mb = LLVMWriteBitcodeToMemoryBuffer(c->mod);
@@ -327,14 +423,17 @@ write_module(cg_ctx *c, const cg_options *o, const char *path)
 		 &err, &mb))
 		mb = NULL;
 	if (!mb) {
-		nn_error(c->d, "cannot emit '%s': %s", path, err ? err : "");
+		nn_error(c->d, "cannot emit code: %s", err ? err : "");
 		LLVMDisposeMessage(err);
 		return false;
 	}
-	ok = nn_out_write_file(path, LLVMGetBufferStart(mb),
-			       LLVMGetBufferSize(mb), c->d);
+	out->len = LLVMGetBufferSize(mb);
+	out->data = nn_xmalloc(out->len + 1);
+	memcpy(out->data, LLVMGetBufferStart(mb), out->len);
+	if (o->sizes && o->output == CG_OUT_OBJ)
+		measure_object(c, o, mb);
 	LLVMDisposeMemoryBuffer(mb);
-	return ok;
+	return true;
 }
 
 void
@@ -346,7 +445,7 @@ cg_release_target(void)
 }
 
 bool
-cg_emit(cg_ctx *c, const cg_options *o, const char *path)
+cg_emit(cg_ctx *c, const cg_options *o, cg_bytes *out)
 {
 	char *err = NULL;
 	bool ok;
@@ -361,10 +460,11 @@ cg_emit(cg_ctx *c, const cg_options *o, const char *path)
 	tag_functions(c, o);
 	if (o->size_level)
 		shrink_object(c);
+	place_sections(c, o);
 	ok = optimize(c, o);
 	if (ok && o->phase)
 		o->phase(o->phase_ctx, "optimize");
-	ok = ok && write_module(c, o, path);
+	ok = ok && write_module(c, o, out);
 	LLVMDisposeModule(c->mod);
 	LLVMDisposeTargetMachine(tm_cache);
 	tm_cache = NULL;

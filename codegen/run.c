@@ -1,7 +1,9 @@
 /* The exported functions of a model: NAME_run_with_workspace calling the
  * node functions in order (through part functions on long graphs, the
- * status checks of status.c around them), NAME_run on the static arena,
- * and NAME_workspace_size. */
+ * status checks of status.c around them), NAME_run on the static arena
+ * (not with --no-static-arena), NAME_workspace_size, NAME_info and
+ * NAME_provenance; and the internal functions of subgraphs. */
+#include <string.h>
 #include <ctype.h>
 #include <stdlib.h>
 
@@ -286,6 +288,105 @@ cg_build_graph_fn(cg_ctx *c, ir_graph *g, cg_plan *p, const char *name)
 	return run;
 }
 
+/* A constant global named name (private if NULL) holding the bytes of s
+ * with their NUL; an i8* to it. */
+static LLVMValueRef
+cstring(cg_ctx *c, const char *name, const char *s)
+{
+	LLVMValueRef init = LLVMConstStringInContext(c->ctx, s,
+						     (unsigned)strlen(s), 0);
+	LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init),
+				       name ? name : "str");
+	LLVMSetInitializer(g, init);
+	LLVMSetGlobalConstant(g, 1);
+	LLVMSetLinkage(g, name ? LLVMExternalLinkage : LLVMPrivateLinkage);
+	cg_meta_section(c, g);
+	if (!name)
+		LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
+	return LLVMConstBitCast(g, c->ptr);
+}
+
+/* The nncc_tensor_info array of the header (name, dtype, rank, shape,
+ * size) for n values. */
+static LLVMValueRef
+tensor_table(cg_ctx *c, LLVMTypeRef ti, LLVMTypeRef sz, ir_value *const *v,
+	     int n)
+{
+	LLVMValueRef *rows = nn_xcalloc((size_t)n + 1, sizeof *rows);
+	LLVMTypeRef p64 = LLVMPointerType(c->i64, 0);
+	for (int i = 0; i < n; i++) {
+		LLVMValueRef dims[IR_MAX_RANK + 1];
+		int r = v[i]->shape.rank;
+		for (int k = 0; k < r; k++)
+			dims[k] = LLVMConstInt(c->i64, (unsigned long long)
+					       v[i]->shape.dim[k], 0);
+		dims[r] = LLVMConstInt(c->i64, 1, 0); /* a scalar's {1} */
+		LLVMValueRef arr = LLVMConstArray(c->i64, dims,
+						  (unsigned)(r ? r : 1));
+		LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(arr), "dims");
+		LLVMSetInitializer(g, arr);
+		LLVMSetGlobalConstant(g, 1);
+		LLVMSetLinkage(g, LLVMPrivateLinkage);
+		cg_meta_section(c, g);
+		LLVMValueRef f[5] = {
+			cstring(c, NULL, v[i]->name ? v[i]->name : ""),
+			LLVMConstInt(c->i32, (unsigned)v[i]->dtype, 0),
+			LLVMConstInt(c->i32, (unsigned)r, 0),
+			LLVMConstBitCast(g, p64),
+			LLVMConstInt(sz, (unsigned long long)ir_shape_numel(
+				&v[i]->shape), 0)};
+		rows[i] = LLVMConstNamedStruct(ti, f, 5);
+	}
+	LLVMValueRef arr = LLVMConstArray(ti, rows, (unsigned)n);
+	LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(arr), "ports");
+	LLVMSetInitializer(g, arr);
+	LLVMSetGlobalConstant(g, 1);
+	LLVMSetLinkage(g, LLVMPrivateLinkage);
+	cg_meta_section(c, g);
+	free(rows);
+	return n ? LLVMConstBitCast(g, LLVMPointerType(ti, 0))
+		 : LLVMConstNull(LLVMPointerType(ti, 0));
+}
+
+/* NAME_provenance and NAME_info (the header's nncc_model_info). */
+static void
+build_info(cg_ctx *c, const cg_plan *p, LLVMTypeRef sz)
+{
+	char name[256], *prov = cg_provenance(c->o);
+	snprintf(name, sizeof name, "%s_provenance", c->name);
+	LLVMValueRef pv = cstring(c, name, prov);
+	free(prov);
+	LLVMTypeRef ti = LLVMStructCreateNamed(c->ctx, "nncc_tensor_info");
+	LLVMTypeRef tf[5] = {c->ptr, c->i32, c->i32,
+			     LLVMPointerType(c->i64, 0), sz};
+	LLVMStructSetBody(ti, tf, 5, 0);
+	LLVMTypeRef mi = LLVMStructCreateNamed(c->ctx, "nncc_model_info");
+	LLVMTypeRef tp = LLVMPointerType(ti, 0);
+	LLVMTypeRef mf[8] = {c->i32, c->i32, c->i32, c->ptr, c->ptr, tp, tp,
+			     sz};
+	LLVMStructSetBody(mi, mf, 8, 0);
+	LLVMValueRef f[8] = {
+		LLVMConstInt(c->i32, CG_API_VERSION, 0),
+		LLVMConstInt(c->i32, (unsigned)c->g->ninputs, 0),
+		LLVMConstInt(c->i32, (unsigned)c->g->noutputs, 0),
+		cstring(c, NULL, c->name), pv,
+		tensor_table(c, ti, sz, c->g->inputs, c->g->ninputs),
+		tensor_table(c, ti, sz, c->g->outputs, c->g->noutputs),
+		LLVMConstInt(sz, (unsigned long long)p->arena_size, 0)};
+	LLVMValueRef info = LLVMAddGlobal(c->mod, mi, "info");
+	LLVMSetInitializer(info, LLVMConstNamedStruct(mi, f, 8));
+	LLVMSetGlobalConstant(info, 1);
+	LLVMSetLinkage(info, LLVMPrivateLinkage);
+	cg_meta_section(c, info);
+	snprintf(name, sizeof name, "%s_info", c->name);
+	LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
+		LLVMPointerType(mi, 0), NULL, 0, 0));
+	cg_add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
+		c->ctx, fn, "entry"));
+	LLVMBuildRet(c->b, info);
+}
+
 void
 cg_build_entries(cg_ctx *c, const cg_plan *p)
 {
@@ -298,24 +399,26 @@ cg_build_entries(cg_ctx *c, const cg_plan *p)
 	char name[256];
 	LLVMValueRef fn, arena, call[3], ws;
 
-	snprintf(name, sizeof name, "%s_arena", c->name);
-	arena = LLVMAddGlobal(c->mod, at, name);
-	LLVMSetInitializer(arena, LLVMConstNull(at));
-	LLVMSetLinkage(arena, LLVMInternalLinkage);
-	LLVMSetAlignment(arena, 64);
-	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
-	ws = LLVMGetNamedFunction(c->mod, name);
-	snprintf(name, sizeof name, "%s_run", c->name);
-	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->i32, args, 2,
-							    0));
-	cg_add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
-	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
-		c->ctx, fn, "entry"));
-	call[0] = LLVMGetParam(fn, 0);
-	call[1] = LLVMGetParam(fn, 1);
-	call[2] = LLVMBuildBitCast(c->b, arena, c->ptr, "");
-	LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGetElementType(
-		LLVMTypeOf(ws)), ws, call, 3, ""));
+	if (!c->o->no_static_arena) {
+		snprintf(name, sizeof name, "%s_arena", c->name);
+		arena = LLVMAddGlobal(c->mod, at, name);
+		LLVMSetInitializer(arena, LLVMConstNull(at));
+		LLVMSetLinkage(arena, LLVMInternalLinkage);
+		LLVMSetAlignment(arena, 64);
+		snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
+		ws = LLVMGetNamedFunction(c->mod, name);
+		snprintf(name, sizeof name, "%s_run", c->name);
+		fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->i32,
+			args, 2, 0));
+		cg_add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+		LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
+			c->ctx, fn, "entry"));
+		call[0] = LLVMGetParam(fn, 0);
+		call[1] = LLVMGetParam(fn, 1);
+		call[2] = LLVMBuildBitCast(c->b, arena, c->ptr, "");
+		LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGetElementType(
+			LLVMTypeOf(ws)), ws, call, 3, ""));
+	}
 	snprintf(name, sizeof name, "%s_workspace_size", c->name);
 	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(sz, NULL, 0, 0));
 	cg_add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
@@ -323,4 +426,9 @@ cg_build_entries(cg_ctx *c, const cg_plan *p)
 		c->ctx, fn, "entry"));
 	LLVMBuildRet(c->b, LLVMConstInt(sz, (unsigned long long)p->arena_size,
 					0));
+	/* -Os is the fewest bytes: the table's relocations and strings
+	 * would add a third to a small object (its header keeps the
+	 * provenance macros and declares no NAME_info) */
+	if (!c->o->size_level)
+		build_info(c, p, sz);
 }

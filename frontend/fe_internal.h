@@ -40,6 +40,7 @@ typedef struct fe_ctx {
 	int64_t opset;
 	ir_node *typed;   /* the last node an Einsum's inference typed */
 	fe_frame *up;     /* the enclosing graphs of a subgraph, or NULL */
+	fe_map dims;      /* symbolic dimension -> its value + 1 (intptr) */
 	fe_caps *caps;    /* the captures of the node whose attributes
 			     decode */
 } fe_ctx;

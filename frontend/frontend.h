@@ -56,6 +56,9 @@ ir_graph *fe_import_onnx_buffer(const void *data, size_t len,
  * IR_MAX_ELEMS elements). NAME may contain '=' (the last one splits).
  * s->name is a copy that lives until the process exits. */
 bool fe_parse_input_shape(const char *arg, fe_input_shape *s);
+/* FNV-1a 64 of the bytes of the model at path ("-": stdin, as read) as
+ * 16 hex digits into hex[17]; false if it cannot be read. */
+bool fe_model_hash(const char *path, char hex[17]);
 /* Loads a model by its content, whatever its name: ONNX (imported as by
  * fe_import_onnx) or IR text (parsed, then verified). path "-" is stdin,
  * read once and kept: every later load of "-" sees the same model. */

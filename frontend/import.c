@@ -153,8 +153,36 @@ read_opset(fe_ctx *c, const Onnx__ModelProto *m)
 	return true;
 }
 
-/* One dimension of input `name`: the model's fixed value, a binding, or
- * 1 for an unbound symbolic batch (first) dimension. */
+/* A symbolic dimension's name, or NULL for a fixed or anonymous one. */
+static const char *
+dim_symbol(const Onnx__TensorShapeProto__Dimension *dm)
+{
+	return dm->value_case ==
+			       ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+		       dm->dim_param && *dm->dim_param
+		       ? dm->dim_param
+		       : NULL;
+}
+
+static bool
+sym_get(fe_ctx *c, const char *sym, int64_t *v)
+{
+	intptr_t k = sym ? (intptr_t)fe_map_get(&c->dims, sym) : 0;
+	*v = (int64_t)k - 1;
+	return k > 0;
+}
+
+static void
+sym_put(fe_ctx *c, const char *sym, int64_t v)
+{
+	if (sym && v >= 0 && v < INTPTR_MAX)
+		fe_map_put(c, &c->dims, sym, (void *)(intptr_t)(v + 1));
+}
+
+/* One dimension of input `name`: the model's fixed value, a binding of the
+ * input, the value of its symbolic dimension (bound by name, or by another
+ * input that has it: one symbol, one value), or 1 for an unbound symbolic
+ * batch (first) dimension. */
 static bool
 bind_dim(fe_ctx *c, const char *name, const Onnx__TensorShapeProto__Dimension *dm,
 	 int i, const fe_input_shape *b, int64_t *out)
@@ -162,11 +190,7 @@ bind_dim(fe_ctx *c, const char *name, const Onnx__TensorShapeProto__Dimension *d
 	bool fixed = dm->value_case ==
 			     ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
 		     dm->dim_value >= 0;
-	const char *sym = dm->value_case ==
-					  ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
-				  dm->dim_param && *dm->dim_param
-			  ? dm->dim_param
-			  : "?";
+	const char *sym = dim_symbol(dm);
 	if (fixed && b && b->shape.dim[i] != dm->dim_value) {
 		nn_error(c->d,
 			 "--input-shape %s: dimension %d is %lld in the model, "
@@ -179,18 +203,21 @@ bind_dim(fe_ctx *c, const char *name, const Onnx__TensorShapeProto__Dimension *d
 		*out = fixed ? dm->dim_value : b->shape.dim[i];
 		return true;
 	}
+	if (sym_get(c, sym, out))
+		return true;
 	if (i == 0) {
 		nn_note(c->d,
 			"input '%s': symbolic dimension '%s' bound to 1 (use "
 			"--input-shape %s=...)",
-			name, sym, name);
+			name, sym ? sym : "?", sym ? sym : name);
 		*out = 1;
+		sym_put(c, sym, 1);
 		return true;
 	}
 	nn_error(c->d,
 		 "input '%s': symbolic dimension '%s' (dimension %d) is not "
 		 "bound (use --input-shape %s=...)",
-		 name, sym, i, name);
+		 name, sym ? sym : "?", i, sym ? sym : name);
 	return false;
 }
 
@@ -329,6 +356,94 @@ import_input(fe_ctx *c, const Onnx__ValueInfoProto *vi, bool *used,
 	return !val || fe_freeze_value(c->g, v, val, c->d);
 }
 
+/* The tensor shape the model declares for input vi, or NULL. */
+static const Onnx__TensorShapeProto *
+declared_shape(const Onnx__ValueInfoProto *vi)
+{
+	const Onnx__TypeProto *tp = vi->type;
+	return tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE
+		       ? tp->tensor_type->shape
+		       : NULL;
+}
+
+/* Records the value a binding gives to each symbolic dimension of the
+ * input it binds; false (reported) when two bindings disagree. */
+static bool
+learn_symbols(fe_ctx *c, const char *name, const Onnx__TensorShapeProto *sp,
+	      const ir_shape *s, const char *how)
+{
+	for (size_t i = 0; sp && i < sp->n_dim && (int)i < s->rank; i++) {
+		const char *sym = dim_symbol(sp->dim[i]);
+		int64_t v;
+		if (!sym)
+			continue;
+		if (sym_get(c, sym, &v) && v != s->dim[i]) {
+			nn_error(c->d, "%s %s makes symbolic dimension '%s' "
+				 "%lld, but it is %lld already (every input "
+				 "with '%s' shares its value)", how, name, sym,
+				 (long long)s->dim[i], (long long)v, sym);
+			return false;
+		}
+		sym_put(c, sym, s->dim[i]);
+	}
+	return true;
+}
+
+/* Before any input imports: the symbolic dimensions bound by name
+ * (--input-shape N=8, N no input's name) and through the inputs bound
+ * by --input-shape or a .npy --input-value, so that every input sharing a
+ * symbol gets the same value. */
+static bool
+bind_symbols(fe_ctx *c, const Onnx__GraphProto *gp, bool *used)
+{
+	bool ok = true;
+	for (int k = 0; c->o && k < c->o->nshapes; k++) {
+		const fe_input_shape *b = &c->o->shapes[k];
+		bool input = false, named = false;
+		for (size_t i = 0; i < gp->n_input; i++) {
+			const Onnx__TensorShapeProto *sp =
+				declared_shape(gp->input[i]);
+			input |= !strcmp(fe_str(gp->input[i]->name), b->name);
+			for (size_t j = 0; sp && j < sp->n_dim; j++)
+				named |= dim_symbol(sp->dim[j]) &&
+					 !strcmp(dim_symbol(sp->dim[j]), b->name);
+		}
+		if (input || !named)
+			continue; /* an input's binding, or reported later */
+		if (b->shape.rank != 1) {
+			nn_error(c->d, "--input-shape %s: a symbolic dimension "
+				 "takes one value (%s=8)", b->name, b->name);
+			ok = false;
+			continue;
+		}
+		used[k] = true;
+		ir_shape one = {1, {b->shape.dim[0]}};
+		const char *sym = b->name;
+		int64_t v;
+		if (sym_get(c, sym, &v) && v != one.dim[0]) {
+			nn_error(c->d, "--input-shape binds symbolic dimension "
+				 "'%s' twice", sym);
+			ok = false;
+		}
+		sym_put(c, sym, one.dim[0]);
+	}
+	for (size_t i = 0; ok && i < gp->n_input; i++) {
+		const char *name = fe_str(gp->input[i]->name);
+		const Onnx__TensorShapeProto *sp = declared_shape(gp->input[i]);
+		const fe_input_value *val = fe_find_value(c->o, name);
+		for (int k = 0; c->o && k < c->o->nshapes; k++)
+			if (!strcmp(c->o->shapes[k].name, name))
+				ok &= learn_symbols(c, name, sp,
+						    &c->o->shapes[k].shape,
+						    "--input-shape");
+		if (val && !val->text && sp && (int)sp->n_dim ==
+		    val->shape.rank)
+			ok &= learn_symbols(c, name, sp, &val->shape,
+					    "--input-value");
+	}
+	return ok;
+}
+
 static bool
 import_inputs(fe_ctx *c, const Onnx__GraphProto *gp)
 {
@@ -336,14 +451,14 @@ import_inputs(fe_ctx *c, const Onnx__GraphProto *gp)
 	bool *used = nn_alloc_array(c->tmp, (size_t)nb + 1, sizeof *used);
 	int nv = c->o ? c->o->nvalues : 0;
 	bool *vused = nn_alloc_array(c->tmp, (size_t)nv + 1, sizeof *vused);
-	bool ok = true;
+	bool ok = bind_symbols(c, gp, used);
 	for (size_t i = 0; i < gp->n_input; i++)
 		ok &= import_input(c, gp->input[i], used, vused);
 	ok = fe_check_values(c->o, vused, c->d) && ok;
 	for (int i = 0; i < nb; i++)
 		if (!used[i]) {
 			nn_error(c->d, "--input-shape: the model has no input "
-				       "named '%s'",
+				       "or symbolic dimension named '%s'",
 				 c->o->shapes[i].name);
 			ok = false;
 		}
@@ -656,6 +771,25 @@ read_stdin(size_t *len, const char **why)
 	memcpy(copy, stdin_buf, stdin_len + 1);
 	*len = stdin_len;
 	return copy;
+}
+
+bool
+fe_model_hash(const char *path, char hex[17])
+{
+	const char *why;
+	size_t len = 0;
+	char *buf = !strcmp(path, "-") ? read_stdin(&len, &why)
+				       : nn_in_read(path, &len, &why);
+	uint64_t h = 0xcbf29ce484222325ull;
+	if (!buf)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)buf[i];
+		h *= 0x100000001b3ull;
+	}
+	free(buf);
+	snprintf(hex, 17, "%016llx", (unsigned long long)h);
+	return true;
 }
 
 bool

@@ -232,12 +232,18 @@ cli_env_free(pass_env *e)
 	pass_env_free(e);
 }
 
+const char *
+cli_nncc_version(void)
+{
+	return NNCC_VERSION;
+}
+
 void
 cli_version(const char *tool)
 {
 	/* the values CMake found: the LLVM the tools are built against and
 	 * its default target (what nncc compiles for without --target) */
-	printf("%s %s\nLLVM %s\ndefault target: %s\n", tool, NNCC_VERSION,
+	printf("%s %s\nLLVM %s\ndefault target: %s\n", tool, cli_nncc_version(),
 	       NNCC_LLVM_VERSION, NNCC_DEFAULT_TARGET);
 }
 

@@ -47,6 +47,8 @@ void cli_env_free(pass_env *e);
 
 /* --version: the tool's and nncc's version, the LLVM version and the
  * default target triple (stdout). */
+/* nncc's version (the project's), for --version and the provenance. */
+const char *cli_nncc_version(void);
 void cli_version(const char *tool);
 /* The model's name in messages: "<stdin>" for "-". */
 const char *cli_model_name(const char *model);

@@ -33,8 +33,14 @@ usage(FILE *f)
 	      "  --name NAME             symbol prefix (default: output file "
 	      "stem)\n"
 	      "  -H FILE, --emit-header FILE   write the C header\n"
+	      "  --no-static-arena       no NAME_run and no static arena (only "
+	      "NAME_run_with_workspace)\n"
+	      "  --weights-section NAME  put the weights in section NAME (flash, "
+	      "external memory)\n"
 	      "  --input-shape N=DIMS    bind input N's shape, e.g. "
-	      "x=1x3x224x224 (repeatable)\n"
+	      "x=1x3x224x224, or symbolic\n"
+	      "                          dimension N in every input (N=8; "
+	      "repeatable)\n"
 	      "  --input-value N=V       freeze input N to a constant (it "
 	      "leaves the API):\n"
 	      "                          a scalar or a .npy file "
@@ -148,6 +154,8 @@ parse_valued(args *a, int argc, char **argv, int *i)
 		a->header = v;
 	else if (!bad && (v = VALUE("--emit-ir")))
 		a->emit_ir = v;
+	else if (!bad && (v = VALUE("--weights-section")))
+		a->weights_section = v;
 	else if (!bad && (v = VALUE("--target")))
 		a->triple = v;
 	else if (!bad && (v = VALUE("--print-after")))
@@ -181,6 +189,8 @@ parse_flag(args *a, const char *s)
 		a->report = true;
 	else if (!strcmp(s, "-v"))
 		a->verbose = true;
+	else if (!strcmp(s, "--no-static-arena"))
+		a->no_static_arena = true;
 	else
 		return cli_unknown_option(TOOL, s, usage);
 	return 0;
@@ -262,29 +272,91 @@ codegen_phase(void *t, const char *name)
 	cli_phase(t, name);
 }
 
+/* Whether argv[i] is (or carries) the value of an output option. */
+static bool
+output_path(const args *a, const char *s)
+{
+	const char *out[4] = {a->out, a->header, a->emit_ir, a->emit_onnx};
+	for (int k = 0; k < 4; k++)
+		if (out[k] && out[k] >= s && out[k] <= s + strlen(s))
+			return true;
+	return false;
+}
+
+/* The options of the command line, for the provenance: every argument
+ * but the model and the output files (which name, not make, the model).
+ * malloc'd. */
+static char *
+options_text(const args *a)
+{
+	size_t n = 1;
+	for (int i = 1; i < a->argc; i++)
+		n += strlen(a->argv[i]) + 1;
+	char *t = nn_xmalloc(n), *p = t;
+	*p = 0;
+	for (int i = 1; i < a->argc; i++) {
+		const char *s = a->argv[i];
+		if (s == a->model || output_path(a, s))
+			continue;
+		if (i + 1 < a->argc && output_path(a, a->argv[i + 1]) &&
+		    a->argv[i + 1] != a->model && s[0] == '-' &&
+		    !strchr(s, '='))
+			continue; /* "-o" of "-o FILE" */
+		p += sprintf(p, "%s%s", p == t ? "" : " ", s);
+	}
+	return t;
+}
+
+cg_options
+nncc_cg_options(const args *a, const char *name)
+{
+	return (cg_options){.name = name, .opt_level = a->opt,
+			    .size_level = a->size, .cpu = a->cpu,
+			    .triple = a->triple,
+			    .output = nncc_output_kind(a),
+			    .force_kernel = a->kernel,
+			    .no_static_arena = a->no_static_arena,
+			    .weights_section = a->weights_section};
+}
+
 /* Writes the requested files; on failure removes the ones written. With
  * -v, code generation's phases are t's. */
 static bool
 emit_all(const args *a, ir_graph *g, const char *name, cli_timer *t,
 	 nn_diag *d)
 {
-	cg_options o = {name, a->opt, a->size, a->cpu, a->triple,
-			nncc_output_kind(a), a->run.print_stats, a->kernel,
-			codegen_phase, t};
+	cg_options o = nncc_cg_options(a, name);
+	cg_sizes sizes = {-1, -1, -1};
+	char hash[17] = "?", *opts = options_text(a);
 	const char *done[3];
 	int n = 0;
 	bool ok = true;
 
+	o.print_stats = a->run.print_stats;
+	o.phase = codegen_phase;
+	o.phase_ctx = t;
+	o.version = cli_nncc_version();
+	o.options = opts;
+	o.sizes = &sizes;
+	if (fe_model_hash(a->model, hash))
+		o.model_hash = hash;
 	if (a->emit_onnx && (ok = fe_export_onnx(g, a->emit_onnx, d)))
 		done[n++] = a->emit_onnx;
 	if (ok && a->emit_ir && (ok = write_ir(a->emit_ir, g, d)))
 		done[n++] = a->emit_ir;
-	if (ok && a->header && (ok = cg_write_header(g, name, a->header, d)))
+	/* the object is built before the header, which gives its measured
+	 * sizes, and written after it */
+	cg_bytes obj = {NULL, 0};
+	if (ok && a->out)
+		ok = cg_compile_bytes(g, &o, &obj, d);
+	if (ok && a->header && (ok = cg_write_header(g, &o, a->header, d)))
 		done[n++] = a->header;
 	if (ok && a->out)
-		ok = cg_compile(g, &o, a->out, d);
+		ok = nn_out_write_file(a->out, obj.data, obj.len, d);
 	while (!ok && n-- > 0)
 		nn_out_remove(done[n]);
+	free(obj.data);
+	free(opts);
 	return ok;
 }
 
@@ -390,6 +462,8 @@ main(int argc, char **argv)
 	memset(&a, 0, sizeof a);
 	a.opt = 2;
 	a.tolerance = -1;
+	a.argc = argc;
+	a.argv = argv;
 	r = parse_args(&a, argc, argv);
 	if (r == 2) {
 		usage(stdout);

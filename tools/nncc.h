@@ -18,6 +18,10 @@ typedef struct args {
 	int opt;          /* 0..3 */
 	bool size, asm_out, emit_llvm;
 	bool verbose;     /* -v: phases and their times */
+	bool no_static_arena;        /* --no-static-arena */
+	const char *weights_section; /* --weights-section NAME */
+	int argc;         /* the command line, for the provenance */
+	char **argv;
 	pass_run_opts run;
 	fe_input_shape *shapes;
 	int nshapes;
@@ -64,6 +68,8 @@ pass_env *nncc_env_new(const args *a, nn_diag *d);
 /* --report (stdout, or stderr when the object goes to stdout), or the
  * one-line cost of the lossy passes; then --tolerance. ref is the
  * uncompressed optimized graph, g the compressed one. */
+/* The code generation options of a (name: the symbol prefix). */
+cg_options nncc_cg_options(const args *a, const char *name);
 bool nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
 		  const char *name, nn_diag *d);
 

@@ -509,8 +509,7 @@ bool
 nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
 	     const char *name, nn_diag *d)
 {
-	cg_options o = {name, a->opt, a->size, a->cpu, a->triple,
-			nncc_output_kind(a), false, a->kernel, NULL, NULL};
+	cg_options o = nncc_cg_options(a, name);
 	bool out_stdout = (a->out && !strcmp(a->out, "-")) ||
 			  (a->emit_onnx && !strcmp(a->emit_onnx, "-"));
 	FILE *f = out_stdout ? stderr : stdout;

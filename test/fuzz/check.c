@@ -291,8 +291,9 @@ static void
 run_object(ir_graph *g, const plan *p, const void *const *in,
 	   void *const *ref, bool ref_ok, nn_diag *d)
 {
-	cg_options o = {"fz", p->level, p->size, NULL, NULL, CG_OUT_OBJ,
-			false, p->kernel, NULL, NULL};
+	cg_options o = {.name = "fz", .opt_level = p->level,
+			.size_level = p->size, .output = CG_OUT_OBJ,
+			.force_kernel = p->kernel};
 	const char *path = tmp_path("m.o");
 	char *msg = NULL;
 	size_t msglen = 0;
@@ -415,7 +416,8 @@ onnx_round_trip(ir_graph *g, const void *const *in, void *const *ref,
 static void
 writers(ir_graph *orig, ir_graph *g, nn_diag *d)
 {
-	if (!cg_write_header(g, "fz", tmp_path("m.h"), d))
+	if (!cg_write_header(g, &(cg_options){.name = "fz"}, tmp_path("m.h"),
+			     d))
 		finding("the header writer failed%s%s", "", "");
 	pass_fidelity fid;
 	pass_data x;
