@@ -283,9 +283,23 @@ output_path(const args *a, const char *s)
 	return false;
 }
 
+/* Arguments that change nothing in the object: what the tool prints, and
+ * the symbol prefix (which the object's symbols show anyway). */
+static bool
+no_effect(const char *s)
+{
+	static const char *const flags[] = {"-v", "--print-stats",
+					    "--print-after-all", "--report"};
+	for (size_t k = 0; k < sizeof flags / sizeof *flags; k++)
+		if (!strcmp(s, flags[k]))
+			return true;
+	return !strncmp(s, "--print-after=", 14) || !strncmp(s, "--name=", 7);
+}
+
 /* The options of the command line, for the provenance: every argument
- * but the model and the output files (which name, not make, the model).
- * malloc'd. */
+ * but the model, the output files (which name, not make, the model),
+ * --name and the printing flags (no_effect), so that two builds of the
+ * same object carry the same text. malloc'd. */
 static char *
 options_text(const args *a)
 {
@@ -296,12 +310,16 @@ options_text(const args *a)
 	*p = 0;
 	for (int i = 1; i < a->argc; i++) {
 		const char *s = a->argv[i];
-		if (s == a->model || output_path(a, s))
+		if (s == a->model || output_path(a, s) || no_effect(s) ||
+		    !strcmp(s, "--"))
 			continue;
-		if (i + 1 < a->argc && output_path(a, a->argv[i + 1]) &&
-		    a->argv[i + 1] != a->model && s[0] == '-' &&
-		    !strchr(s, '='))
-			continue; /* "-o" of "-o FILE" */
+		if (i + 1 < a->argc && s[0] == '-' && !strchr(s, '=') &&
+		    ((output_path(a, a->argv[i + 1]) &&
+		      a->argv[i + 1] != a->model) || !strcmp(s, "--name") ||
+		     !strcmp(s, "--print-after"))) {
+			i++; /* "-o FILE", "--name NAME" */
+			continue;
+		}
 		p += sprintf(p, "%s%s", p == t ? "" : " ", s);
 	}
 	return t;
