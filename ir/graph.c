@@ -646,6 +646,37 @@ clone_attr_in(ir_graph *c, const ir_attr *a)
 	return r;
 }
 
+/* Copies the nodes of src (their graph attributes too) into dst before
+ * `before` (NULL: at the end), their operands through map (indexed by
+ * map_values ids), which gains their outputs. */
+static void
+clone_nodes(ir_graph *dst, ir_node *before, const ir_graph *src,
+	    ir_value **map)
+{
+	for (ir_node *x = src->first; x; x = x->next) {
+		ir_value **in = nn_xcalloc((size_t)x->nin + 1, sizeof *in);
+		for (int i = 0; i < x->nin; i++)
+			in[i] = x->in[i] ? map[x->in[i]->id] : NULL;
+		ir_node *y = ir_insert_node(dst, before, x->op, x->name,
+					    x->nin, in, x->nout);
+		free(in);
+		y->nattrs = x->nattrs;
+		y->attrs = nn_alloc_array(dst->arena, (size_t)x->nattrs + 1,
+					  sizeof *y->attrs);
+		for (int i = 0; i < x->nattrs; i++)
+			y->attrs[i] = clone_attr_in(dst, &x->attrs[i]);
+		for (int i = 0; i < x->nout; i++) {
+			if (!x->out[i]) {
+				y->out[i] = NULL;
+				continue;
+			}
+			y->out[i]->name = ir_intern(dst, x->out[i]->name);
+			clone_value_facts(dst, y->out[i], x->out[i]);
+			map[x->out[i]->id] = y->out[i];
+		}
+	}
+}
+
 /* Copies g's inputs, constants, nodes (subgraphs too) and outputs into
  * the empty graph c. */
 static void
@@ -664,27 +695,7 @@ clone_into(ir_graph *c, ir_graph *g)
 					  v->data);
 		clone_value_facts(c, map[v->id], v);
 	}
-	for (ir_node *x = g->first; x; x = x->next) {
-		ir_value **in = nn_xcalloc((size_t)x->nin + 1, sizeof *in);
-		for (int i = 0; i < x->nin; i++)
-			in[i] = x->in[i] ? map[x->in[i]->id] : NULL;
-		ir_node *y = ir_add_node(c, x->op, x->name, x->nin, in, x->nout);
-		free(in);
-		y->nattrs = x->nattrs;
-		y->attrs = nn_alloc_array(c->arena, (size_t)x->nattrs + 1,
-					  sizeof *y->attrs);
-		for (int i = 0; i < x->nattrs; i++)
-			y->attrs[i] = clone_attr_in(c, &x->attrs[i]);
-		for (int i = 0; i < x->nout; i++) {
-			if (!x->out[i]) {
-				y->out[i] = NULL;
-				continue;
-			}
-			y->out[i]->name = ir_intern(c, x->out[i]->name);
-			clone_value_facts(c, y->out[i], x->out[i]);
-			map[x->out[i]->id] = y->out[i];
-		}
-	}
+	clone_nodes(c, NULL, g, map);
 	for (int i = 0; i < g->noutputs; i++)
 		ir_add_output(c, map[g->outputs[i]->id]);
 	free(map);
@@ -701,29 +712,7 @@ ir_inline_graph(ir_graph *g, ir_node *before, ir_graph *sub,
 		map[sub->inputs[i]->id] = args[i];
 	for (int i = 0; i < sub->nconsts; i++)
 		map[sub->consts[i]->id] = ir_add_const_shared(g, sub->consts[i]);
-	for (ir_node *x = sub->first; x; x = x->next) {
-		ir_value **in = nn_xcalloc((size_t)x->nin + 1, sizeof *in);
-		for (int i = 0; i < x->nin; i++)
-			in[i] = x->in[i] ? map[x->in[i]->id] : NULL;
-		ir_node *y = ir_insert_node(g, before, x->op, x->name, x->nin,
-					    in, x->nout);
-		free(in);
-		y->nattrs = x->nattrs;
-		y->attrs = nn_alloc_array(g->arena, (size_t)x->nattrs + 1,
-					  sizeof *y->attrs);
-		for (int i = 0; i < x->nattrs; i++)
-			y->attrs[i] = clone_attr_in(g, &x->attrs[i]);
-		for (int i = 0; i < x->nout; i++) {
-			if (!x->out[i]) {
-				y->out[i] = NULL;
-				continue;
-			}
-			y->out[i]->name = x->out[i]->name;
-			y->out[i]->dtype = x->out[i]->dtype;
-			y->out[i]->shape = x->out[i]->shape;
-			map[x->out[i]->id] = y->out[i];
-		}
-	}
+	clone_nodes(g, before, sub, map);
 	ir_value **outs = nn_xcalloc((size_t)sub->noutputs + 1, sizeof *outs);
 	for (int i = 0; i < sub->noutputs; i++)
 		outs[i] = map[sub->outputs[i]->id];

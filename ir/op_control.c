@@ -180,7 +180,33 @@ eval_if(const ir_node *n, const void *const *in, void *const *out,
 	return ok;
 }
 
-/* -------------------------------------------------------------- Loop */
+/* ------------------------------------------------------- Loop, Scan */
+
+/* The n values a loop carries (body inputs from `in`, outputs from `out`)
+ * keep their types, which node outputs 0..n-1 take; false (reported,
+ * naming each by `what`) when one changes. */
+static bool
+type_carried(ir_node *n, const ir_graph *body, int in, int out, int count,
+	     const char *what, nn_diag *d)
+{
+	for (int k = 0; k < count; k++) {
+		const ir_value *x = body->inputs[in + k];
+		char a[160], b[160];
+		if (!same_type(body->outputs[out + k], x)) {
+			type_str(x, a, sizeof a);
+			type_str(body->outputs[out + k], b, sizeof b);
+			nn_error_node(d, n, "%s %d enters the body as %s and "
+				      "leaves it as %s (shapes must stay the "
+				      "same)", what, k, a, b);
+			return false;
+		}
+		if (n->out[k]) {
+			n->out[k]->dtype = x->dtype;
+			n->out[k]->shape = x->shape;
+		}
+	}
+	return true;
+}
 
 /* Whether the body's condition output v (through Identity nodes) is its
  * condition input or the constant true: the loop cannot stop early. */
@@ -252,21 +278,8 @@ shape_loop(ir_node *n, nn_diag *d)
 			      "be a bool with one element");
 		return false;
 	}
-	for (int k = 0; k < nv; k++) {
-		char a[160], b[160];
-		if (!same_type(body->outputs[1 + k], body->inputs[2 + k])) {
-			type_str(body->inputs[2 + k], a, sizeof a);
-			type_str(body->outputs[1 + k], b, sizeof b);
-			nn_error_node(d, n, "loop-carried value %d enters the "
-				      "body as %s and leaves it as %s (shapes "
-				      "must stay the same)", k, a, b);
-			return false;
-		}
-		if (n->out[k]) {
-			n->out[k]->dtype = body->inputs[2 + k]->dtype;
-			n->out[k]->shape = body->inputs[2 + k]->shape;
-		}
-	}
+	if (!type_carried(n, body, 2, 1, nv, "loop-carried value", d))
+		return false;
 	int64_t trips = ir_loop_trips(n);
 	for (int k = nv; k < n->nout; k++) {
 		const ir_value *s = body->outputs[1 + k];
@@ -473,21 +486,8 @@ shape_scan(ir_node *n, nn_diag *d)
 	}
 	if (!type_captures(body, n, "body", d) || !ir_infer_shapes(body, d))
 		return false;
-	for (int k = 0; k < s.nstate; k++) {
-		char a[160], b[160];
-		if (!same_type(body->outputs[k], body->inputs[k])) {
-			type_str(body->inputs[k], a, sizeof a);
-			type_str(body->outputs[k], b, sizeof b);
-			nn_error_node(d, n, "state %d enters the body as %s and "
-				      "leaves it as %s (shapes must stay the "
-				      "same)", k, a, b);
-			return false;
-		}
-		if (n->out[k]) {
-			n->out[k]->dtype = body->inputs[k]->dtype;
-			n->out[k]->shape = body->inputs[k]->shape;
-		}
-	}
+	if (!type_carried(n, body, 0, 0, s.nstate, "state", d))
+		return false;
 	for (int k = 0; k < s.nscan_out; k++) {
 		const ir_value *y = body->outputs[s.nstate + k];
 		int64_t ax = s.out_axis[k];
