@@ -46,6 +46,9 @@ usage(FILE *f)
 	      "                          a scalar or a .npy file "
 	      "(repeatable)\n"
 	      "  --emit-ir FILE          write the IR code generation receives\n"
+	      "  --emit-dot FILE         write that graph as Graphviz DOT (weight"
+	      " layers with\n"
+	      "                          shape, sparsity and kernel)\n"
 	      "  --print-after=PASS      dump the IR to stderr after PASS\n"
 	      "  --print-after-all       dump the IR after every pass\n"
 	      "  --print-stats           per-pass statistics on stderr\n", f);
@@ -154,6 +157,8 @@ parse_valued(args *a, int argc, char **argv, int *i)
 		a->header = v;
 	else if (!bad && (v = VALUE("--emit-ir")))
 		a->emit_ir = v;
+	else if (!bad && (v = VALUE("--emit-dot")))
+		a->emit_dot = v;
 	else if (!bad && (v = VALUE("--weights-section")))
 		a->weights_section = v;
 	else if (!bad && (v = VALUE("--target")))
@@ -276,8 +281,9 @@ codegen_phase(void *t, const char *name)
 static bool
 output_path(const args *a, const char *s)
 {
-	const char *out[4] = {a->out, a->header, a->emit_ir, a->emit_onnx};
-	for (int k = 0; k < 4; k++)
+	const char *out[5] = {a->out, a->header, a->emit_ir, a->emit_onnx,
+			      a->emit_dot};
+	for (int k = 0; k < 5; k++)
 		if (out[k] && out[k] >= s && out[k] <= s + strlen(s))
 			return true;
 	return false;
@@ -346,7 +352,7 @@ emit_all(const args *a, ir_graph *g, const char *name, cli_timer *t,
 	cg_options o = nncc_cg_options(a, name);
 	cg_sizes sizes = {-1, -1, -1};
 	char hash[17] = "?", *opts = options_text(a);
-	const char *done[3];
+	const char *done[4];
 	int n = 0;
 	bool ok = true;
 
@@ -362,6 +368,8 @@ emit_all(const args *a, ir_graph *g, const char *name, cli_timer *t,
 		done[n++] = a->emit_onnx;
 	if (ok && a->emit_ir && (ok = write_ir(a->emit_ir, g, d)))
 		done[n++] = a->emit_ir;
+	if (ok && a->emit_dot && (ok = nncc_write_dot(a->emit_dot, g, &o, d)))
+		done[n++] = a->emit_dot;
 	/* the object is built before the header, which gives its measured
 	 * sizes, and written after it */
 	cg_bytes obj = {NULL, 0};

@@ -15,6 +15,7 @@
 typedef struct args {
 	const char *model, *out, *name, *header, *emit_ir, *cpu, *triple;
 	const char *emit_onnx; /* --emit-onnx: the graph as plain ONNX */
+	const char *emit_dot;  /* --emit-dot: the graph as Graphviz DOT */
 	int opt;          /* 0..3 */
 	bool size, asm_out, emit_llvm;
 	bool verbose;     /* -v: phases and their times */
@@ -68,6 +69,10 @@ pass_env *nncc_env_new(const args *a, nn_diag *d);
 /* --report (stdout, or stderr when the object goes to stdout), or the
  * one-line cost of the lossy passes; then --tolerance. ref is the
  * uncompressed optimized graph, g the compressed one. */
+/* nncc_dot.c: g (after the passes) as Graphviz DOT, the weight layers
+ * with the kernels code generation under o gives them. */
+bool nncc_write_dot(const char *path, ir_graph *g, const cg_options *o,
+		    nn_diag *d);
 /* The code generation options of a (name: the symbol prefix). */
 cg_options nncc_cg_options(const args *a, const char *name);
 bool nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
