@@ -318,6 +318,14 @@ cmp_prune_data(ir_graph *g, pass_env *e, const cmp_layer *L, int nl,
 		/* the outputs are the model's answer, not features */
 		if (cmp_is_output_layer(g, L[i].n))
 			specs[i].method = CMP_DENSE;
+		else if (!cmp_rows_free(&L[i])) {
+			nn_warn(d, "prune: layer '%s' left dense: %s removes "
+				"whole rows, and a recurrent weight's rows are "
+				"gate units tied to its other weight, bias and "
+				"state", cmp_layer_name(&L[i]),
+				cmp_method_names[m]);
+			specs[i].method = CMP_DENSE;
+		}
 		else if (chan_init(&cs[nc], g, &L[i], d))
 			who[nc++] = i;
 		else

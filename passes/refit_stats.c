@@ -14,11 +14,13 @@
  * and the same weight shape unless the student's input width may differ
  * (any_width: slim took away the layer before it). */
 static bool
-same_layer(const ir_node *n, const ir_node *t, bool any_width)
+same_layer(const ir_node *n, const ir_node *t, int slot, bool any_width)
 {
-	return t && t->op == n->op && t->nin > 1 && t->in[1] &&
-	       (any_width || ir_shape_eq(&t->in[1]->shape, &n->in[1]->shape)) &&
-	       t->out[0] && ir_shape_eq(&t->out[0]->shape, &n->out[0]->shape);
+	return t && t->op == n->op && t->nin > slot && t->in[slot] &&
+	       (any_width || ir_shape_eq(&t->in[slot]->shape,
+					 &n->in[slot]->shape)) &&
+	       t->nout > 0 && t->out[0] && n->out[0] &&
+	       ir_shape_eq(&t->out[0]->shape, &n->out[0]->shape);
 }
 
 /* Whether the layer changed from its teacher (pruned or shared). */
@@ -61,6 +63,13 @@ geometry(cmp_refit *L, const ir_node *n, const char **why, nn_diag *d)
 {
 	L->alpha = L->beta = 1;
 	L->st.ngroups = 1;
+	if (ir_ops[n->op].kind == IR_KIND_RNN) {
+		/* h_t = f(x_t W^T + h_(t-1) R^T + b): the rows the layer
+		 * reads depend on its own weights through the state */
+		*why = "a recurrent weight (its inputs depend on it through "
+		       "the state; no least-squares refit)";
+		return false;
+	}
 	L->bias = n->nin > 2 && n->in[2] && ir_is_const(n->in[2]) &&
 			  n->in[2]->data ? n->in[2] : NULL;
 	if (n->nin > 2 && n->in[2] && !L->bias) {
@@ -120,9 +129,9 @@ init(cmp_refit *L, ir_graph *g, const pass_env *e, const cmp_layer *cl,
 	L->n = cl->n;
 	L->dense = any_width;
 	L->t = pass_teacher_node(e, g, cl->n);
-	if (!same_layer(L->n, L->t, any_width))
+	if (!same_layer(L->n, L->t, cl->slot, any_width))
 		return false; /* a layer the teacher lacks: nothing to match */
-	if (!all && !any_width && !compressed(cl->w, L->t->in[1]))
+	if (!all && !any_width && !compressed(cl->w, L->t->in[cl->slot]))
 		return false;
 	if (!geometry(L, L->n, &why, d)) {
 		nn_warn(d, "refit: layer '%s' left as it is: %s",
