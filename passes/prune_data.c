@@ -272,7 +272,9 @@ prune_wanda(ir_graph *g, pass_env *e, const cmp_layer *L, double *v,
 	    double s, bool *ok, nn_diag *d)
 {
 	cmp_refit R;
-	if (!cmp_refit_init(&R, g, e, L, true, d))
+	/* a recurrent weight: refit has no statistics for it (warned) */
+	if (ir_ops[L->n->op].weight == IR_W_GATES ||
+	    !cmp_refit_init(&R, g, e, L, true, d))
 		return false;
 	if (!(*ok = cmp_refit_gather(&R, g, e, d))) {
 		cmp_refit_fini(&R);

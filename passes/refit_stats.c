@@ -63,13 +63,6 @@ geometry(cmp_refit *L, const ir_node *n, const char **why, nn_diag *d)
 {
 	L->alpha = L->beta = 1;
 	L->st.ngroups = 1;
-	if (ir_ops[n->op].kind == IR_KIND_RNN) {
-		/* h_t = f(x_t W^T + h_(t-1) R^T + b): the rows the layer
-		 * reads depend on its own weights through the state */
-		*why = "a recurrent weight (its inputs depend on it through "
-		       "the state; no least-squares refit)";
-		return false;
-	}
 	L->bias = n->nin > 2 && n->in[2] && ir_is_const(n->in[2]) &&
 			  n->in[2]->data ? n->in[2] : NULL;
 	if (n->nin > 2 && n->in[2] && !L->bias) {
@@ -129,6 +122,18 @@ init(cmp_refit *L, ir_graph *g, const pass_env *e, const cmp_layer *cl,
 	L->n = cl->n;
 	L->dense = any_width;
 	L->t = pass_teacher_node(e, g, cl->n);
+	if (ir_ops[L->n->op].kind == IR_KIND_RNN) {
+		/* h_t = f(x_t W^T + h_(t-1) R^T + b): the rows R reads (and
+		 * the later rows W reads) depend on the weights through the
+		 * state, so no least squares fits them */
+		if (all || !L->t || L->t->op != L->n->op ||
+		    compressed(cl->w, L->t->in[cl->slot]))
+			nn_warn(d, "refit: layer '%s' left as it is: a "
+				"recurrent weight (its inputs depend on it "
+				"through the state; no least-squares refit)",
+				cmp_layer_name(cl));
+		return false;
+	}
 	if (!same_layer(L->n, L->t, cl->slot, any_width))
 		return false; /* a layer the teacher lacks: nothing to match */
 	if (!all && !any_width && !compressed(cl->w, L->t->in[cl->slot]))
