@@ -125,9 +125,9 @@ init(cmp_refit *L, ir_graph *g, const pass_env *e, const cmp_layer *cl,
 	if (ir_ops[L->n->op].kind == IR_KIND_RNN) {
 		/* h_t = f(x_t W^T + h_(t-1) R^T + b): the rows R reads (and
 		 * the later rows W reads) depend on the weights through the
-		 * state, so no least squares fits them */
-		if (all || !L->t || L->t->op != L->n->op ||
-		    compressed(cl->w, L->t->in[cl->slot]))
+		 * state, so no least squares fits them; said once a run
+		 * (pass_refit sets said_recurrent), for every such weight */
+		if (!e->said_recurrent)
 			nn_warn(d, "refit: layer '%s' left as it is: a "
 				"recurrent weight (its inputs depend on it "
 				"through the state; no least-squares refit)",
