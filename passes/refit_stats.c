@@ -123,14 +123,16 @@ init(cmp_refit *L, ir_graph *g, const pass_env *e, const cmp_layer *cl,
 	L->dense = any_width;
 	L->t = pass_teacher_node(e, g, cl->n);
 	if (ir_ops[L->n->op].kind == IR_KIND_RNN) {
-		/* h_t = f(x_t W^T + h_(t-1) R^T + b): the rows R reads (and
-		 * the later rows W reads) depend on the weights through the
-		 * state, so no least squares fits them; said once a run
-		 * (pass_refit sets said_recurrent), for every such weight */
+		/* h_t = f(x_t W^T + h_(t-1) R^T + b): the node's outputs are
+		 * states after the recurrence, not products of one weight,
+		 * and R's inputs are earlier states that R itself changes;
+		 * said once a run (pass_refit sets said_recurrent), for
+		 * every such weight */
 		if (!e->said_recurrent)
 			nn_warn(d, "refit: layer '%s' left as it is: a "
-				"recurrent weight (its inputs depend on it "
-				"through the state; no least-squares refit)",
+				"recurrent weight (the layer's outputs are "
+				"states after the recurrence, not its "
+				"products; no least-squares refit)",
 				cmp_layer_name(cl));
 		return false;
 	}
