@@ -449,11 +449,14 @@ estimate_rnn(const ir_node *n, int slot, cg_kernel_choice *c)
 	sp_layer L;
 	ir_rnn r;
 	double calls;
+	int64_t params = c->params;
 
 	if (!ir_rnn_get(n, &r, NULL) ||
 	    !sp_describe_rnn(n, slot, -1, 0, r.gates * r.h, &L))
 		return false;
+	c->params = params / r.dirs; /* the dense product of one direction */
 	estimate_fc(&L, false, c);
+	c->params = params;
 	calls = (double)r.dirs * (slot == IR_RNN_IN_R ? (double)r.t : 1.0);
 	for (int k = 0; k < 4; k++)
 		c->ns[k] *= calls;
