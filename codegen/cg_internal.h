@@ -328,7 +328,9 @@ bool cg_lower_control(cg_fn *f);
 int64_t cg_control_scratch_bytes(const ir_node *n);
 
 /* sparse_cost.c: the kernel of a weight layer (dense, or a sparse kernel
- * that cg_lower_sparse builds); announce: print it under --print-stats. */
+ * that cg_lower_sparse builds; a recurrent layer's is dense here: its
+ * lowering asks cg_sparse_choose for each weight); announce: print every
+ * weight's under --print-stats. */
 cg_kernel cg_sparse_kernel(cg_ctx *c, const ir_node *n, bool announce);
 bool cg_lower_sparse(cg_fn *f, cg_kernel k);
 

@@ -72,12 +72,14 @@ typedef struct cg_kernel_choice {
 	int64_t code[4];    /* predicted code bytes, per kernel kind */
 } cg_kernel_choice;
 
-/* The kernel n gets under o; fills *c (may be NULL). The one place the
- * choice is made: code generation emits this kernel, and --print-stats,
- * --report and the measured column print it (CG_KERNEL_NONE for a node
- * that is no weight layer or has no code: its outputs were computed at
- * compile time). Pure. */
-cg_kernel cg_sparse_choose(const ir_node *n, const cg_options *o,
+/* The kernel the weight at input slot of n gets under o (slot 1; W or
+ * R, 1 or 2, of LSTM/GRU/RNN: ir_weight_inputs); fills *c (may be
+ * NULL). The one place the choice is made: code generation emits this
+ * kernel (a recurrent layer: for each of the weight's per-direction
+ * products), and --print-stats, --report and the measured column print
+ * it (CG_KERNEL_NONE for an input that is no weight, or a node that has
+ * no code: its outputs were computed at compile time). Pure. */
+cg_kernel cg_sparse_choose(const ir_node *n, int slot, const cg_options *o,
 			   cg_kernel_choice *c);
 const char *cg_kernel_name(cg_kernel k);
 

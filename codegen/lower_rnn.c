@@ -1,12 +1,14 @@
 /* Lowering of LSTM, GRU and RNN (ir/op_rnn.c defines them). Per
- * direction: one register-blocked product (gemm_kernel.c) for the input
- * projections of the whole sequence, then a run-time loop over the time
- * steps, each one product of the hidden state with the packed recurrent
- * weights followed by the gate arithmetic. W and R must be constants;
- * everything else (B, P, initial states, sequence_lens) may be computed
- * or given at run time. */
+ * direction: one product for the input projections of the whole
+ * sequence, then a run-time loop over the time steps, each one product
+ * of the hidden state with the recurrent weights followed by the gate
+ * arithmetic. A product is the register-blocked dense one (gemm_kernel.c)
+ * over packed weights, or, for a pruned W or R, the sparse FC kernel
+ * over its non-zeros (lower_sparse_fc.c), as cg_sparse_choose says for
+ * that weight. W and R must be constants; everything else (B, P,
+ * initial states, sequence_lens) may be computed or given at run time. */
 
-#include "cg_internal.h"
+#include "sparse.h"
 
 /* Scratch layout, in floats: xw [T*B][G*H] (projections), h and c
  * [B][H] (states), rec [B][G*H] (recurrence), and for GRU z, rh, rec2
@@ -59,6 +61,7 @@ typedef struct rnn_cg {
 	cg_fn *f;
 	const rnn_lay *l;
 	int dir;
+	cg_kernel kw, kr;  /* W's and R's kernels (cg_sparse_choose) */
 	LLVMValueRef s;    /* i64: the time step */
 	LLVMValueRef sc;   /* float* scratch */
 } rnn_cg;
@@ -209,6 +212,35 @@ product(cg_fn *f, LLVMValueRef a, LLVMValueRef a0, int64_t m, int64_t k,
 	g.c = c, g.c0 = c0, g.scm = n;
 	g.alpha = g.beta = 1.0;
 	cg_gemm_emit(f, &g);
+}
+
+static bool
+sparse(cg_kernel k)
+{
+	return k == CG_KERNEL_UNROLLED || k == CG_KERNEL_TABLE;
+}
+
+/* c (at c0) = a (m x k, at a0) times the transpose of rows [r0, r0 + nr)
+ * of weight input slot's direction q->dir (nr x k), with the kernel the
+ * weight has. */
+static void
+mat(rnn_cg *q, int slot, int64_t r0, int64_t nr, LLVMValueRef a,
+    LLVMValueRef a0, int64_t m, LLVMValueRef c, LLVMValueRef c0)
+{
+	const ir_rnn *r = &q->l->r;
+	cg_fn *f = q->f;
+	int64_t k = slot == IR_RNN_IN_W ? r->i : r->h;
+	cg_kernel kind = slot == IR_RNN_IN_W ? q->kw : q->kr;
+	const float *w = f->n->in[slot]->data;
+	sp_layer L;
+
+	if (sparse(kind)) {
+		NN_ASSERT(sp_describe_rnn(f->n, slot, q->dir, r0, nr, &L));
+		sp_fc_product(f, &L, kind, cg_gep(f, a, a0), cg_gep(f, c, c0));
+		return;
+	}
+	product(f, a, a0, m, k, w + (q->dir * r->gates * r->h + r0) * k, nr,
+		c, c0);
 }
 
 /* Row of X and of Y for batch b at time tt. */
@@ -379,7 +411,7 @@ rnn_step(rnn_cg *q)
  * linear_before_reset), then without linear_before_reset the product of
  * r * h with Rh, then the new gate and state. */
 static void
-gru_step(rnn_cg *q, const float *rw)
+gru_step(rnn_cg *q)
 {
 	const rnn_lay *l = q->l;
 	cg_fn *f = q->f;
@@ -400,8 +432,8 @@ gru_step(rnn_cg *q, const float *rw)
 	sstore(q, l->rh, hc, vmul(f, r, x));
 	row_end(q, &w);
 	if (!l->r.lbr)
-		product(f, q->sc, cg_i64(f, l->rh), l->r.b, hs,
-			rw + 2 * hs * hs, hs, q->sc, cg_i64(f, l->rec2));
+		mat(q, IR_RNN_IN_R, 2 * hs, hs, q->sc, cg_i64(f, l->rh), l->r.b,
+		    q->sc, cg_i64(f, l->rec2));
 	row_begin(q, &w);
 	hc = cg_iadd(f, cg_imul(f, w.b, hs), w.j);
 	x = vadd(f, sload(q, l->xw, cg_iadd(f, w.xr, cg_iadd(f,
@@ -449,26 +481,23 @@ static void
 direction(cg_fn *f, const rnn_lay *l, int dir)
 {
 	const ir_rnn *r = &l->r;
-	const float *w = f->n->in[IR_RNN_IN_W]->data;
-	const float *rw = f->n->in[IR_RNN_IN_R]->data;
-	int64_t gh = r->gates * r->h;
-	rnn_cg q = {f, l, dir, NULL, NULL};
+	rnn_cg q = {f, l, dir, CG_KERNEL_DENSE, CG_KERNEL_DENSE, NULL, NULL};
 	cg_loop ls;
 
+	q.kw = cg_sparse_choose(f->n, IR_RNN_IN_W, f->c->o, NULL);
+	q.kr = cg_sparse_choose(f->n, IR_RNN_IN_R, f->c->o, NULL);
 	q.sc = LLVMBuildBitCast(f->b, f->scratch, LLVMPointerType(f->c->f32,
 		0), "");
-	w += dir * gh * r->i;
-	rw += dir * gh * r->h;
-	product(f, f->in[IR_RNN_IN_X], cg_i64(f, 0), r->t * r->b, r->i, w, gh,
-		q.sc, cg_i64(f, l->xw));
+	mat(&q, IR_RNN_IN_W, 0, r->gates * r->h, f->in[IR_RNN_IN_X],
+	    cg_i64(f, 0), r->t * r->b, q.sc, cg_i64(f, l->xw));
 	states(&q, false);
 	q.s = cg_loop_begin(f, r->t, &ls);
-	product(f, q.sc, cg_i64(f, l->h), r->b, r->h, rw, rec_cols(r), q.sc,
-		cg_i64(f, l->rec));
+	mat(&q, IR_RNN_IN_R, 0, rec_cols(r), q.sc, cg_i64(f, l->h), r->b,
+	    q.sc, cg_i64(f, l->rec));
 	if (r->gates == 4)
 		lstm_step(&q);
 	else if (r->gates == 3)
-		gru_step(&q, rw);
+		gru_step(&q);
 	else
 		rnn_step(&q);
 	cg_loop_end_nounroll(f, &ls);

@@ -581,7 +581,7 @@ cg_lower_sparse_conv(cg_fn *f, const sp_layer *L, cg_kernel k)
 	}
 	cg_loop_end(f, &li);
 	entries_free(&e);
-	sp_fix_nonfinite(f, L);
+	sp_fix_nonfinite(f, L, f->in[0], f->out[0]);
 	f->epi_done = blocked;
 	return true;
 }

@@ -526,20 +526,19 @@ add_bias(cg_fn *f, const sp_layer *L)
 	cg_nest_end(f, 2, loops);
 }
 
-bool
-cg_lower_sparse_fc(cg_fn *f, const sp_layer *L, cg_kernel k)
+void
+sp_fc_product(cg_fn *f, const sp_layer *L, cg_kernel k, LLVMValueRef x,
+	      LLVMValueRef y)
 {
 	csr s;
 	cg_loop lc;
 	LLVMValueRef ch, x0, y0, xs;
 
-	if (f->c->o->size_level && k == CG_KERNEL_TABLE && sp_compact_fc(f, L))
-		return true;
 	csr_build(L, k != CG_KERNEL_TABLE ? 1 : L->mc == 1 ? SP_B1 : 4, &s);
 	ch = cg_loop_begin(f, L->m / L->mc, &lc);
-	x0 = cg_gep(f, f->in[0], LLVMBuildNSWMul(f->b, ch,
+	x0 = cg_gep(f, x, LLVMBuildNSWMul(f->b, ch,
 		cg_i64(f, L->mc * L->cols), ""));
-	y0 = cg_gep(f, f->out[0], LLVMBuildNSWMul(f->b, ch,
+	y0 = cg_gep(f, y, LLVMBuildNSWMul(f->b, ch,
 		cg_i64(f, L->mc * L->rows), ""));
 	xs = L->mc > 1 ? sp_transpose_chunk(f, L, x0)
 	     : s.zcol ? padded_copy(f, L, x0) : x0;
@@ -548,8 +547,16 @@ cg_lower_sparse_fc(cg_fn *f, const sp_layer *L, cg_kernel k)
 	else
 		unrolled_rows(f, L, &s, xs, y0);
 	cg_loop_end(f, &lc);
-	add_bias(f, L);
-	sp_fix_nonfinite(f, L);
+	sp_fix_nonfinite(f, L, x, y);
 	csr_free(&s);
+}
+
+bool
+cg_lower_sparse_fc(cg_fn *f, const sp_layer *L, cg_kernel k)
+{
+	if (f->c->o->size_level && k == CG_KERNEL_TABLE && sp_compact_fc(f, L))
+		return true;
+	sp_fc_product(f, L, k, f->in[0], f->out[0]);
+	add_bias(f, L);
 	return true;
 }

@@ -206,18 +206,27 @@ cg_print_measured(ir_graph *g, const cg_options *o, nn_diag *d)
 		return;
 	}
 	for (ir_node *n = g->first; n; n = n->next, i++) {
-		cg_kernel_choice ch;
+		char kinds[64] = "";
+		double pred = 0;
 		total += ns[i];
-		if (cg_sparse_choose(n, o, &ch) == CG_KERNEL_NONE)
+		/* one node: its weights' kernels ("table/dense": W, R) */
+		for (int slot = 1; slot < n->nin; slot++) {
+			cg_kernel_choice ch;
+			if (cg_sparse_choose(n, slot, o, &ch) == CG_KERNEL_NONE)
+				continue;
+			snprintf(kinds + strlen(kinds), sizeof kinds -
+				 strlen(kinds), "%s%s", *kinds ? "/" : "",
+				 cg_kernel_name(ch.kind));
+			pred += ch.ns[ch.kind];
+		}
+		if (!*kinds)
 			continue;
 		layers += ns[i];
 		fprintf(stderr, "nncc: measured %-20s %-14s %-8s %9.2f us",
 			n->name ? n->name : ir_value_label(n->out[0]),
-			ir_ops[n->op].name, cg_kernel_name(ch.kind),
-			ns[i] / 1e3);
-		if (ch.ns[ch.kind] > 0)
-			fprintf(stderr, " (predicted %.2f us)",
-				ch.ns[ch.kind] / 1e3);
+			ir_ops[n->op].name, kinds, ns[i] / 1e3);
+		if (pred > 0)
+			fprintf(stderr, " (predicted %.2f us)", pred / 1e3);
 		fputc('\n', stderr);
 	}
 	fprintf(stderr, "nncc: measured run %.2f us, of which weight layers "

@@ -31,6 +31,8 @@
 typedef struct sp_layer {
 	const ir_node *n;
 	const ir_value *w;
+	int64_t w0;       /* element of w where the matrix starts (a
+			   * recurrent layer's direction and gate rows) */
 	bool conv;
 	int64_t rows, cols, nnz;
 	/* FC: y[M, rows] = alpha * x[M, cols] . W^T + beta * C */
@@ -55,6 +57,13 @@ typedef struct sp_layer {
 /* sparse_cost.c */
 /* Whether n can take a sparse kernel, with its geometry in *L. */
 bool sp_describe(const ir_node *n, sp_layer *L);
+/* One product of recurrent layer n (lower_rnn.c) as an FC layer: weight
+ * input slot (W: the input projections of the whole sequence, T*B rows;
+ * R: one time step's, B rows), direction dir, gate rows [r0, r0 + nr)
+ * of its G*H; y[m, nr] = x[m, cols] . w^T. dir < 0: the mean direction,
+ * for the cost model. */
+bool sp_describe_rnn(const ir_node *n, int slot, int dir, int64_t r0,
+		     int64_t nr, sp_layer *L);
 /* Index of phase p among the phases of stride s that taps 0..k-1 of
  * dilation d read (their count for p == s). */
 int64_t sp_phase(int64_t k, int64_t d, int64_t s, int64_t p);
@@ -64,6 +73,11 @@ int sp_code(const sp_layer *L, int64_t r, int64_t c);
 
 /* lower_sparse_fc.c, lower_sparse_conv.c: the kernels. */
 bool cg_lower_sparse_fc(cg_fn *f, const sp_layer *L, cg_kernel k);
+/* y = x . W^T for FC layer L (no bias, alpha applied) with kernel k
+ * (table or unrolled, not -Os's compact one), NaN fix included; x and y
+ * float pointers. */
+void sp_fc_product(cg_fn *f, const sp_layer *L, cg_kernel k,
+		   LLVMValueRef x, LLVMValueRef y);
 bool cg_lower_sparse_conv(cg_fn *f, const sp_layer *L, cg_kernel k);
 
 /* lower_sparse_compact.c: the -Os FC table kernel (false: C cannot be
@@ -72,9 +86,11 @@ bool sp_compact_fc(cg_fn *f, const sp_layer *L);
 int64_t sp_compact_bytes(const sp_layer *L);
 
 /* sparse_nonfinite.c: after a sparse kernel (before the fused epilogue),
- * NaN where a skipped zero weight meets a NaN or Inf input, as the dense
- * product gives; nothing but one scan of the input when all is finite. */
-void sp_fix_nonfinite(cg_fn *f, const sp_layer *L);
+ * NaN where a skipped zero weight meets a NaN or Inf input of x, in y, as
+ * the dense product gives; nothing but one scan of x when all is
+ * finite. */
+void sp_fix_nonfinite(cg_fn *f, const sp_layer *L, LLVMValueRef x,
+		      LLVMValueRef y);
 /* 1 (of integer type t) when the f32 v is NaN or +-Inf, else 0. */
 LLVMValueRef sp_nonfinite(cg_fn *f, LLVMValueRef v, LLVMTypeRef t);
 

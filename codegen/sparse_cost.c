@@ -247,7 +247,7 @@ cg_sparse_scratch_bytes(const ir_node *n)
 static int64_t
 flat(const sp_layer *L, int64_t r, int64_t c)
 {
-	return L->conv || L->tb ? r * L->cols + c : c * L->rows + r;
+	return L->w0 + (L->conv || L->tb ? r * L->cols + c : c * L->rows + r);
 }
 
 float
@@ -262,12 +262,68 @@ sp_code(const sp_layer *L, int64_t r, int64_t c)
 	return L->w->codes[flat(L, r, c)];
 }
 
-/* A WEIGHT row of ops.def whose weight is a float constant. */
+/* Input slot of n is a weight input of its WEIGHT row (ops.def) and a
+ * float constant. */
 static bool
-is_weight_layer(const ir_node *n)
+is_weight_layer(const ir_node *n, int slot)
 {
-	return ir_ops[n->op].weight != IR_W_NONE && n->nin > 1 && n->in[1] &&
-	       n->in[1]->data && ir_dtype_is_float(n->in[1]->dtype);
+	const ir_value *w = slot < n->nin ? n->in[slot] : NULL;
+
+	return (ir_weight_inputs(n->op) >> slot & 1) && w && w->data &&
+	       ir_dtype_is_float(w->dtype);
+}
+
+/* Non-zeros of the nr x cols matrix at element w0 of w. */
+static int64_t
+count_nnz(const ir_value *w, int64_t w0, int64_t n)
+{
+	const float *p = (const float *)w->data + w0;
+	int64_t k = 0;
+
+	for (int64_t i = 0; i < n; i++)
+		k += p[i] != 0;
+	return k;
+}
+
+bool
+sp_describe_rnn(const ir_node *n, int slot, int dir, int64_t r0,
+		int64_t nr, sp_layer *L)
+{
+	ir_rnn r;
+	const ir_value *w = slot < n->nin ? n->in[slot] : NULL;
+
+	memset(L, 0, sizeof *L);
+	L->n = n;
+	if (!is_f32_const(w) || !n->in[0] || n->in[0]->dtype != IR_F32 ||
+	    !ir_rnn_get(n, &r, NULL) || (slot != IR_RNN_IN_W &&
+					 slot != IR_RNN_IN_R))
+		return false;
+	L->w = w;
+	L->tb = true;
+	L->alpha = 1.0;
+	L->rows = nr;
+	L->cols = slot == IR_RNN_IN_W ? r.i : r.h;
+	L->m = slot == IR_RNN_IN_W ? r.t * r.b : r.b;
+	if (L->rows == 0 || L->cols == 0 || L->m == 0 ||
+	    r0 + nr > r.gates * r.h)
+		return false;
+	if (dir >= 0) {
+		L->w0 = (dir * r.gates * r.h + r0) * L->cols;
+		L->nnz = count_nnz(w, L->w0, nr * L->cols);
+	} else {
+		int64_t z = 0;
+		for (int d = 0; d < r.dirs; d++)
+			z += count_nnz(w, (d * r.gates * r.h + r0) * L->cols,
+				       nr * L->cols);
+		L->nnz = z / r.dirs;
+	}
+	L->mc = 1;
+	for (int64_t d = 16; d > 1; d--)
+		if (L->m % d == 0 && L->cols * d <= SP_MAX_SCRATCH) {
+			L->mc = d;
+			break;
+		}
+	return true;
 }
 
 /* Bytes of n stored entries of the -O3 table kernel: index + value, or
@@ -388,39 +444,71 @@ dense_rows_dropped(const ir_node *n, const cg_options *o)
 	return nl > 0 && nl < k ? (k - nl) * cols * 4 - nl * 8 : 0;
 }
 
+/* A recurrent layer's weight (GATES): its per-direction products as
+ * one FC layer (sp_describe_rnn), their time that of every call: once
+ * per direction for W, once per direction and time step for R. */
+static bool
+estimate_rnn(const ir_node *n, int slot, cg_kernel_choice *c)
+{
+	sp_layer L;
+	ir_rnn r;
+	double calls;
+	int64_t params = c->params;
+
+	if (!ir_rnn_get(n, &r, NULL) ||
+	    !sp_describe_rnn(n, slot, -1, 0, r.gates * r.h, &L))
+		return false;
+	c->params = params / r.dirs; /* the dense product of one direction */
+	estimate_fc(&L, false, c);
+	c->params = params;
+	calls = (double)r.dirs * (slot == IR_RNN_IN_R ? (double)r.t : 1.0);
+	for (int k = 0; k < 4; k++)
+		c->ns[k] *= calls;
+	/* one table or unrolled body per direction (and GRU's extra R) */
+	c->bytes[CG_KERNEL_TABLE] *= r.dirs;
+	c->bytes[CG_KERNEL_UNROLLED] *= r.dirs;
+	c->code[CG_KERNEL_UNROLLED] *= r.dirs;
+	return true;
+}
+
 cg_kernel
-cg_sparse_choose(const ir_node *n, const cg_options *o, cg_kernel_choice *c)
+cg_sparse_choose(const ir_node *n, int slot, const cg_options *o,
+		 cg_kernel_choice *c)
 {
 	cg_kernel_choice tmp;
 	sp_layer L;
+	const ir_value *w;
+	bool gates = ir_ops[n->op].weight == IR_W_GATES, conv;
 
 	if (!c)
 		c = &tmp;
 	memset(c, 0, sizeof *c);
 	/* a layer shape inference computed has no code, hence no kernel */
-	if (!is_weight_layer(n) || !cg_node_runs(n))
+	if (!is_weight_layer(n, slot) || !cg_node_runs(n))
 		return c->kind = CG_KERNEL_NONE;
-	c->params = ir_shape_numel(&n->in[1]->shape);
-	c->nnz = n->in[1]->nnz;
-	c->bytes[CG_KERNEL_DENSE] = cg_weight_shared(n->in[1]) ?
-		(c->params * ir_code_bits(n->in[1]->ncodes) + 7) / 8 +
-		n->in[1]->ncodes * 4 :
-		c->params * (int64_t)ir_dtype_size(n->in[1]->dtype);
+	w = n->in[slot];
+	c->params = ir_shape_numel(&w->shape);
+	c->nnz = w->nnz;
+	c->bytes[CG_KERNEL_DENSE] = cg_weight_shared(w) ?
+		(c->params * ir_code_bits(w->ncodes) + 7) / 8 +
+		w->ncodes * 4 :
+		c->params * (int64_t)ir_dtype_size(w->dtype);
 	c->bytes[CG_KERNEL_DENSE] -= dense_rows_dropped(n, o);
-	if (!sp_describe(n, &L))
+	if (gates ? !estimate_rnn(n, slot, c) : !sp_describe(n, &L))
 		return c->kind = CG_KERNEL_DENSE;
-	if (L.conv)
+	conv = !gates && L.conv;
+	if (conv)
 		estimate_conv(&L, c);
-	else
+	else if (!gates)
 		estimate_fc(&L, o->size_level > 0, c);
-	c->kind = pick(o, c, L.conv);
-	/* The FC table (not -Os's) pads rows with code 0, which is a zero
-	 * only when the codebook holds one (share.c puts it first): a
-	 * zero-free codebook layer is not eligible, --sparse-kernel=table
-	 * included, and stays dense. */
-	if (c->kind == CG_KERNEL_TABLE && !L.conv && !o->size_level &&
-	    cg_weight_shared(n->in[1]) && n->in[1]->codebook &&
-	    n->in[1]->codebook[0] != 0.0f)
+	c->kind = pick(o, c, conv);
+	/* The FC table (not -Os's, which a recurrent layer does not use)
+	 * pads rows with code 0, which is a zero only when the codebook
+	 * holds one (share.c puts it first): a zero-free codebook layer is
+	 * not eligible, --sparse-kernel=table included, and stays dense. */
+	if (c->kind == CG_KERNEL_TABLE && !conv && (gates ||
+	    !o->size_level) && cg_weight_shared(w) && w->codebook &&
+	    w->codebook[0] != 0.0f)
 		c->kind = CG_KERNEL_DENSE;
 	return c->kind;
 }
@@ -435,12 +523,17 @@ cg_kernel_name(cg_kernel k)
 }
 
 static void
-print_choice(const ir_node *n, const cg_kernel_choice *c)
+print_choice(const ir_node *n, int slot, const cg_kernel_choice *c)
 {
+	const char *in = ir_weight_input_name(n->op, slot);
+	char name[512];
+
+	/* a recurrent layer's weights as the report names them: "NODE:W" */
+	snprintf(name, sizeof name, "%s%s%s", n->name ? n->name :
+		 ir_value_label(n->out[0]), in ? ":" : "", in ? in : "");
 	fprintf(stderr, "nncc: kernel %-20s %-14s nnz %9lld/%-9lld -> %-8s "
 		"predicted dense %.1f us, unrolled %.1f us (%lld B code), "
-		"table %.1f us (%lld B)\n",
-		n->name ? n->name : ir_value_label(n->out[0]),
+		"table %.1f us (%lld B)\n", name,
 		ir_ops[n->op].name, (long long)c->nnz, (long long)c->params,
 		cg_kernel_name(c->kind), c->ns[CG_KERNEL_DENSE] / 1e3,
 		c->ns[CG_KERNEL_UNROLLED] / 1e3,
@@ -453,10 +546,21 @@ cg_kernel
 cg_sparse_kernel(cg_ctx *c, const ir_node *n, bool announce)
 {
 	cg_kernel_choice ch;
-	cg_kernel k = cg_sparse_choose(n, c->o, &ch);
+	cg_kernel k = CG_KERNEL_NONE;
 
-	if (c->o->print_stats && k != CG_KERNEL_NONE && announce)
-		print_choice(n, &ch);
+	for (int slot = 1; slot < n->nin; slot++) {
+		cg_kernel ks = cg_sparse_choose(n, slot, c->o, &ch);
+		if (ks == CG_KERNEL_NONE)
+			continue;
+		if (c->o->print_stats && announce)
+			print_choice(n, slot, &ch);
+		if (k == CG_KERNEL_NONE)
+			k = ks;
+	}
+	/* a recurrent layer's products take their kernels inside its own
+	 * lowering (lower_rnn.c) */
+	if (k != CG_KERNEL_NONE && ir_ops[n->op].weight == IR_W_GATES)
+		k = CG_KERNEL_DENSE;
 	return k;
 }
 

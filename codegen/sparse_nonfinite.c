@@ -186,7 +186,8 @@ any_nonfinite(cg_fn *f, LLVMValueRef x, int64_t n)
 }
 
 void
-sp_fix_nonfinite(cg_fn *f, const sp_layer *L)
+sp_fix_nonfinite(cg_fn *f, const sp_layer *L, LLVMValueRef x0,
+		 LLVMValueRef y0)
 {
 	bool narrow = L->cols <= 65536;
 	int64_t k = 0, n = L->nnz > 0 ? L->nnz : 1;
@@ -211,8 +212,8 @@ sp_fix_nonfinite(cg_fn *f, const sp_layer *L)
 		}
 	}
 	ptr[L->rows] = (int32_t)k;
-	args[0] = LLVMBuildBitCast(f->b, f->in[0], f->c->ptr, "");
-	args[1] = LLVMBuildBitCast(f->b, f->out[0], f->c->ptr, "");
+	args[0] = LLVMBuildBitCast(f->b, x0, f->c->ptr, "");
+	args[1] = LLVMBuildBitCast(f->b, y0, f->c->ptr, "");
 	args[2] = LLVMBuildBitCast(f->b, sp_table(f, ptr, L->rows + 1, 4),
 				   f->c->ptr, "");
 	args[3] = LLVMBuildBitCast(f->b, sp_table(f, col, n, narrow ? 2 : 4),
@@ -223,7 +224,7 @@ sp_fix_nonfinite(cg_fn *f, const sp_layer *L)
 	 * the fast path), the rest in a function of its own */
 	slow = LLVMAppendBasicBlockInContext(f->c->ctx, f->fn, "nonfinite");
 	done = LLVMAppendBasicBlockInContext(f->c->ctx, f->fn, "finite");
-	LLVMBuildCondBr(f->b, any_nonfinite(f, f->in[0], L->conv ? L->nb *
+	LLVMBuildCondBr(f->b, any_nonfinite(f, x0, L->conv ? L->nb *
 		L->c * L->h * L->wd : L->m * L->cols), slow, done);
 	LLVMPositionBuilderAtEnd(f->b, slow);
 	fn = sp_sub_begin(f, &s, 4, &b);

@@ -229,12 +229,15 @@ enum {
 	IR_OPF_CHECKS = 1 << 4,
 };
 
-/* The WEIGHT column: a weight layer's weight layout (input 1). */
+/* The WEIGHT column: a weight layer's weight layout, which also says
+ * which inputs are its weights (ir_weight_inputs). */
 typedef enum ir_weight_form {
 	IR_W_NONE, /* not a weight layer */
 	IR_W_OIHW, /* [out, in/group, k...]: Conv */
 	IR_W_IOHW, /* [in, out/group, k...]: ConvTranspose */
 	IR_W_KN,   /* [..., in, out] ([out, in] with transB): Gemm, MatMul */
+	IR_W_GATES, /* [dirs, gates*hidden, in]: W (input 1) and R (input 2)
+		     * of LSTM, GRU, RNN */
 } ir_weight_form;
 
 typedef struct ir_op_info {
@@ -440,6 +443,12 @@ const int64_t *ir_attr_ints(const ir_node *n, const char *name, int *count);
  * *oax holds the outputs, *iax the inputs (Gemm's transB swaps them);
  * false if n is not a weight layer or its weight has too few axes. */
 bool ir_weight_axes(const ir_node *n, int *oax, int *iax);
+/* The weight inputs of op's WEIGHT form as a bit set (bit k: input k):
+ * input 1, or W and R (inputs 1 and 2) for GATES; 0 without one. */
+unsigned ir_weight_inputs(ir_op op);
+/* The ONNX name of weight input k of op when it has several ("W", "R"),
+ * else NULL (the node's name names its one weight). */
+const char *ir_weight_input_name(ir_op op, int k);
 void ir_compute_uses(ir_graph *g);
 void ir_number_values(ir_graph *g);
 void ir_const_facts(ir_value *v); /* nnz and hash of a constant */

@@ -103,7 +103,25 @@ ir_weight_axes(const ir_node *n, int *oax, int *iax)
 		*oax = ir_attr_int(n, "transB", 0) ? r - 2 : r - 1;
 		*iax = ir_attr_int(n, "transB", 0) ? r - 1 : r - 2;
 		return r >= 2;
-	default:
+	default: /* GATES: the outputs span two axes (dirs, gates*hidden) */
 		return false;
 	}
+}
+
+unsigned
+ir_weight_inputs(ir_op op)
+{
+	switch (ir_ops[op].weight) {
+	case IR_W_NONE: return 0;
+	case IR_W_GATES: return 1u << 1 | 1u << 2;
+	default: return 1u << 1;
+	}
+}
+
+const char *
+ir_weight_input_name(ir_op op, int k)
+{
+	if (ir_ops[op].weight != IR_W_GATES)
+		return NULL;
+	return k == 1 ? "W" : k == 2 ? "R" : NULL;
 }

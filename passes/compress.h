@@ -26,11 +26,13 @@ typedef struct cmp_key {
 } cmp_key;
 int cmp_key_order(const void *x, const void *y);
 
-/* A weight layer: node n whose input `slot` is the weight constant w,
+/* A weight layer: node n whose input `slot` is the weight constant w
+ * (input 1; W or R, inputs 1 and 2, of LSTM/GRU/RNN: ir_weight_inputs),
  * seen as the 2-D matrix [rows = outputs, cols = reduction] (Conv:
  * [M, C/g*kh*kw]; Gemm: one row per output whatever transB; MatMul B
  * [..., K, N]: [N, batch*K]; ConvTranspose W [C, M/g, k...]: [M/g,
- * C*k]). Element (r, c) of the view is w's flat element
+ * C*k]; LSTM/GRU/RNN W [D, G*H, I], R [D, G*H, H]: [D*G*H, I or H]).
+ * Element (r, c) of the view is w's flat element
  * r*rs + (c / inner)*os + (c % inner)*is. */
 typedef struct cmp_layer {
 	ir_node *n;
@@ -38,14 +40,19 @@ typedef struct cmp_layer {
 	ir_value *w;
 	int64_t rows, cols;
 	int64_t rs, inner, os, is;
+	const char *name; /* cmp_layer_name's, set by cmp_weight_layers */
 } cmp_layer;
 /* The weight layers of g in node order, each weight constant once (the
  * first node using it); malloc'd array, count in *n. Constants without
  * data or of a non-float type are left out. */
 cmp_layer *cmp_weight_layers(ir_graph *g, int *n);
 /* Whether op is a weight layer's (a WEIGHT row of ops.def: Conv,
- * ConvTranspose, Gemm, MatMul and their fused forms). */
+ * ConvTranspose, Gemm, MatMul and their fused forms, LSTM, GRU, RNN). */
 bool cmp_is_weight_op(ir_op op);
+/* Whether whole rows of L may be pruned as neurons or channels (l1, l2,
+ * apoz, activation): not for a recurrent layer's W and R, whose rows are
+ * gate units tied to the rows of the other weight, B and the state. */
+bool cmp_rows_free(const cmp_layer *L);
 /* Reports a weight layer whose weight constant was parsed elided (no
  * data to compress); false if there is one. */
 bool cmp_check_data(ir_graph *g, const char *pass, nn_diag *d);
@@ -64,7 +71,8 @@ double cmp_now(void);
 void cmp_progress(nn_diag *d, bool quiet, const char *pass, double t0,
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* The layer's name for messages and rules: the node's name, else the
- * weight's, else its label. */
+ * weight's, else its label; "NODE:W" and "NODE:R" for a recurrent
+ * layer's two weights. */
 const char *cmp_layer_name(const cmp_layer *L);
 /* Makes w' (a new constant holding vals, converted to w's dtype) the
  * weight of every layer node that reads w in a weight slot. */

@@ -104,15 +104,15 @@ cmp_is_weight_op(ir_op op)
 	return ir_ops[op].weight != IR_W_NONE;
 }
 
-/* The weight slot of n (1 for every weight layer), or -1. */
-static int
-weight_slot(const ir_node *n)
+/* Whether input k of n is a weight to compress: a weight input of its
+ * row (ir_weight_inputs) holding a float constant with data. */
+static bool
+weight_at(const ir_node *n, int k)
 {
-	const ir_value *w = n->nin > 1 ? n->in[1] : NULL;
-	if (!cmp_is_weight_op(n->op) || !w || !ir_is_const(w) || !w->data ||
-	    w->elided || !ir_dtype_is_float(w->dtype) || w->shape.rank < 1)
-		return -1;
-	return 1;
+	const ir_value *w = k < n->nin ? n->in[k] : NULL;
+	return (ir_weight_inputs(n->op) >> k & 1) && w && ir_is_const(w) &&
+	       w->data && !w->elided && ir_dtype_is_float(w->dtype) &&
+	       w->shape.rank >= 1;
 }
 
 /* Fills the 2-D view of L->w for L->n's op (see compress.h). */
@@ -123,13 +123,21 @@ layer_view(cmp_layer *L)
 	int64_t numel = ir_shape_numel(s);
 	ir_weight_form form = ir_ops[L->n->op].weight;
 	bool conv = form == IR_W_OIHW;
-	if (conv || (form == IR_W_KN && ir_attr_int(L->n, "transB", 0)) ||
-	    s->rank == 1) {
+	if (form == IR_W_GATES) {
+		/* [dirs, gates*hidden, in]: one row per gate unit */
+		L->cols = s->dim[s->rank - 1];
+		L->rows = L->cols ? numel / L->cols : 0;
+		*L = (cmp_layer){ L->n, L->slot, L->w, L->rows, L->cols,
+				  L->cols, L->cols ? L->cols : 1, 0, 1,
+				  L->name };
+	} else if (conv || (form == IR_W_KN &&
+			    ir_attr_int(L->n, "transB", 0)) || s->rank == 1) {
 		/* rows are dim 0 (a rank-1 MatMul B is one column) */
 		L->rows = s->rank == 1 && !conv ? 1 : s->dim[0];
 		L->cols = L->rows ? numel / L->rows : 0;
 		*L = (cmp_layer){ L->n, L->slot, L->w, L->rows, L->cols,
-				  L->cols, L->cols ? L->cols : 1, 0, 1 };
+				  L->cols, L->cols ? L->cols : 1, 0, 1,
+				  L->name };
 	} else if (form == IR_W_IOHW) {
 		/* [C_in, M/group, k...]; an empty weight has no kernel */
 		int64_t k = s->dim[0] && s->dim[1] ? numel / s->dim[0] /
@@ -151,38 +159,64 @@ layer_view(cmp_layer *L)
 	}
 }
 
+/* The layer's name: the node's (or its weight's) name, and for a node
+ * with several weights "NODE:W", "NODE:R" (ir_weight_input_name). */
+static const char *
+layer_name(ir_graph *g, const ir_node *n, int k)
+{
+	const char *base = n->name && *n->name ? n->name
+			   : ir_value_label(n->in[k]);
+	const char *in = ir_weight_input_name(n->op, k);
+	char buf[1024];
+	if (!in)
+		return base;
+	snprintf(buf, sizeof buf, "%s:%s", base, in);
+	return ir_intern(g, buf);
+}
+
 cmp_layer *
 cmp_weight_layers(ir_graph *g, int *count)
 {
 	cmp_layer *L = NULL;
 	int n = 0;
-	for (ir_node *nd = g->first; nd; nd = nd->next) {
-		int slot = weight_slot(nd), i;
-		if (slot < 0)
-			continue;
-		for (i = 0; i < n && L[i].w != nd->in[slot]; i++)
-			;
-		if (i < n)
-			continue;
-		L = nn_xrealloc(L, sizeof *L * (size_t)(n + 1));
-		L[n] = (cmp_layer){ .n = nd, .slot = slot, .w = nd->in[slot] };
-		layer_view(&L[n++]);
-	}
+	for (ir_node *nd = g->first; nd; nd = nd->next)
+		for (int slot = 1; slot < nd->nin; slot++) {
+			int i;
+			if (!weight_at(nd, slot))
+				continue;
+			for (i = 0; i < n && L[i].w != nd->in[slot]; i++)
+				;
+			if (i < n)
+				continue;
+			L = nn_xrealloc(L, sizeof *L * (size_t)(n + 1));
+			L[n] = (cmp_layer){ .n = nd, .slot = slot,
+					    .w = nd->in[slot],
+					    .name = layer_name(g, nd, slot) };
+			layer_view(&L[n++]);
+		}
 	*count = n;
 	return L;
+}
+
+bool
+cmp_rows_free(const cmp_layer *L)
+{
+	return ir_ops[L->n->op].weight != IR_W_GATES;
 }
 
 bool
 cmp_check_data(ir_graph *g, const char *pass, nn_diag *d)
 {
 	for (ir_node *n = g->first; n; n = n->next)
-		if (cmp_is_weight_op(n->op) && n->nin > 1 && n->in[1] &&
-		    n->in[1]->elided) {
-			nn_error_node(d, n, "%s: weight '%s' is elided (print "
-				      "the IR with --print-weights)", pass,
-				      ir_value_label(n->in[1]));
-			return false;
-		}
+		for (int k = 1; k < n->nin; k++)
+			if ((ir_weight_inputs(n->op) >> k & 1) && n->in[k] &&
+			    n->in[k]->elided) {
+				nn_error_node(d, n, "%s: weight '%s' is elided "
+					      "(print the IR with "
+					      "--print-weights)", pass,
+					      ir_value_label(n->in[k]));
+				return false;
+			}
 	return true;
 }
 
@@ -193,13 +227,15 @@ cmp_check_layers(int nlayers, const char *pass, nn_diag *d)
 		return true;
 	nn_error(d, "%s: the model has no weight layer to compress (a Conv, "
 		 "ConvTranspose, Gemm or MatMul whose input 1 is a float "
-		 "constant)", pass);
+		 "constant, or an LSTM, GRU or RNN whose W or R is)", pass);
 	return false;
 }
 
 const char *
 cmp_layer_name(const cmp_layer *L)
 {
+	if (L->name)
+		return L->name;
 	if (L->n->name && *L->n->name)
 		return L->n->name;
 	return ir_value_label(L->w);
@@ -253,8 +289,9 @@ cmp_replace_weight(ir_graph *g, ir_value *w, const double *vals)
 {
 	ir_value *nw = const_like(g, w, vals);
 	for (ir_node *n = g->first; n; n = n->next)
-		if (weight_slot(n) == 1 && n->in[1] == w)
-			n->in[1] = nw;
+		for (int k = 1; k < n->nin; k++)
+			if (n->in[k] == w && weight_at(n, k))
+				n->in[k] = nw;
 	take_place(g, w, nw);
 	return nw;
 }

@@ -145,6 +145,8 @@ struct pass_env {
 	double distill_t; /* --distill temperature; 0: no distillation */
 	uint64_t seed;
 	char *log;        /* --report lines of the passes, or NULL */
+	bool said_recurrent; /* refit has warned of the recurrent weights it
+			      * leaves (once a run, not at every step) */
 };
 pass_env *pass_env_new(void);
 void pass_env_free(pass_env *e); /* frees the teacher, log and search set,

@@ -261,9 +261,9 @@ teacher_vals(ir_graph *g, const pass_env *e, const cmp_layer *L,
 {
 	ir_node *t = e ? pass_teacher_node(e, g, L->n) : NULL;
 	int64_t n;
-	if (t && t->nin > 1 && t->in[1] && t->in[1]->data &&
-	    ir_shape_numel(&t->in[1]->shape) == numel)
-		return load(t->in[1], &n);
+	const ir_value *tw = t && t->nin > L->slot ? t->in[L->slot] : NULL;
+	if (tw && tw->data && ir_shape_numel(&tw->shape) == numel)
+		return load(tw, &n);
 	return load(L->w, &n);
 }
 
@@ -335,7 +335,8 @@ resolve_specs(ir_graph *g, const pass_opts *o, const cmp_layer *L, int nl,
 /* The per-layer methods at this step (magnitude in steps; the others,
  * data-driven ones included, at the last step). Whole-row methods leave
  * a layer that produces the model's outputs dense: its rows are the
- * classes (a classifier cut to a few logits), not neurons. */
+ * classes (a classifier cut to a few logits), not neurons; and a
+ * recurrent weight, whose rows are not neurons either (cmp_rows_free). */
 static void
 run_layers(ir_graph *g, const cmp_layer *L, int nl, cmp_spec *specs,
 	   double **vals, const int64_t *numel, const schedule *sc,
@@ -343,6 +344,16 @@ run_layers(ir_graph *g, const cmp_layer *L, int nl, cmp_spec *specs,
 {
 	for (int i = 0; i < nl; i++) {
 		cmp_spec si = specs[i];
+		if ((si.method == CMP_L1 || si.method == CMP_L2) &&
+		    !cmp_rows_free(&L[i])) {
+			nn_warn(d, "prune: layer '%s' left dense: %s removes "
+				"whole rows, and a recurrent weight's rows are "
+				"gate units tied to its other weight, bias and "
+				"state", cmp_layer_name(&L[i]),
+				cmp_method_names[si.method]);
+			specs[i].method = CMP_DENSE;
+			continue;
+		}
 		if ((si.method == CMP_L1 || si.method == CMP_L2) &&
 		    cmp_is_output_layer(g, L[i].n)) {
 			nn_warn(d, "prune: layer '%s' left dense: %s would "

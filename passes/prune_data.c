@@ -272,7 +272,9 @@ prune_wanda(ir_graph *g, pass_env *e, const cmp_layer *L, double *v,
 	    double s, bool *ok, nn_diag *d)
 {
 	cmp_refit R;
-	if (!cmp_refit_init(&R, g, e, L, true, d))
+	/* a recurrent weight: refit has no statistics for it (warned) */
+	if (ir_ops[L->n->op].weight == IR_W_GATES ||
+	    !cmp_refit_init(&R, g, e, L, true, d))
 		return false;
 	if (!(*ok = cmp_refit_gather(&R, g, e, d))) {
 		cmp_refit_fini(&R);
@@ -318,6 +320,14 @@ cmp_prune_data(ir_graph *g, pass_env *e, const cmp_layer *L, int nl,
 		/* the outputs are the model's answer, not features */
 		if (cmp_is_output_layer(g, L[i].n))
 			specs[i].method = CMP_DENSE;
+		else if (!cmp_rows_free(&L[i])) {
+			nn_warn(d, "prune: layer '%s' left dense: %s removes "
+				"whole rows, and a recurrent weight's rows are "
+				"gate units tied to its other weight, bias and "
+				"state", cmp_layer_name(&L[i]),
+				cmp_method_names[m]);
+			specs[i].method = CMP_DENSE;
+		}
 		else if (chan_init(&cs[nc], g, &L[i], d))
 			who[nc++] = i;
 		else

@@ -205,8 +205,10 @@ pass_refit(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 		return false;
 	}
 	cmp_layer *cl = cmp_weight_layers(g, &nl);
+	bool rnn = false;
 	for (int i = 0; i < nl && ok; i++) {
 		bool done;
+		rnn |= ir_ops[cl[i].n->op].kind == IR_KIND_RNN;
 		ok = cmp_refit_one(g, e, &cl[i], all, false, damp, d, &done);
 		*changed |= done;
 		/* the replaced weight moved: look the layers up again */
@@ -214,5 +216,8 @@ pass_refit(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 		cl = cmp_weight_layers(g, &nl);
 	}
 	free(cl);
+	/* the recurrent weights it left were warned of (cmp_refit_init);
+	 * the driver's later refit steps need not repeat it */
+	e->said_recurrent |= rnn;
 	return ok;
 }

@@ -14,11 +14,13 @@
  * and the same weight shape unless the student's input width may differ
  * (any_width: slim took away the layer before it). */
 static bool
-same_layer(const ir_node *n, const ir_node *t, bool any_width)
+same_layer(const ir_node *n, const ir_node *t, int slot, bool any_width)
 {
-	return t && t->op == n->op && t->nin > 1 && t->in[1] &&
-	       (any_width || ir_shape_eq(&t->in[1]->shape, &n->in[1]->shape)) &&
-	       t->out[0] && ir_shape_eq(&t->out[0]->shape, &n->out[0]->shape);
+	return t && t->op == n->op && t->nin > slot && t->in[slot] &&
+	       (any_width || ir_shape_eq(&t->in[slot]->shape,
+					 &n->in[slot]->shape)) &&
+	       t->nout > 0 && t->out[0] && n->out[0] &&
+	       ir_shape_eq(&t->out[0]->shape, &n->out[0]->shape);
 }
 
 /* Whether the layer changed from its teacher (pruned or shared). */
@@ -120,9 +122,23 @@ init(cmp_refit *L, ir_graph *g, const pass_env *e, const cmp_layer *cl,
 	L->n = cl->n;
 	L->dense = any_width;
 	L->t = pass_teacher_node(e, g, cl->n);
-	if (!same_layer(L->n, L->t, any_width))
+	if (ir_ops[L->n->op].kind == IR_KIND_RNN) {
+		/* h_t = f(x_t W^T + h_(t-1) R^T + b): the node's outputs are
+		 * states after the recurrence, not products of one weight,
+		 * and R's inputs are earlier states that R itself changes;
+		 * said once a run (pass_refit sets said_recurrent), for
+		 * every such weight */
+		if (!e->said_recurrent)
+			nn_warn(d, "refit: layer '%s' left as it is: a "
+				"recurrent weight (the layer's outputs are "
+				"states after the recurrence, not its "
+				"products; no least-squares refit)",
+				cmp_layer_name(cl));
+		return false;
+	}
+	if (!same_layer(L->n, L->t, cl->slot, any_width))
 		return false; /* a layer the teacher lacks: nothing to match */
-	if (!all && !any_width && !compressed(cl->w, L->t->in[1]))
+	if (!all && !any_width && !compressed(cl->w, L->t->in[cl->slot]))
 		return false;
 	if (!geometry(L, L->n, &why, d)) {
 		nn_warn(d, "refit: layer '%s' left as it is: %s",

@@ -89,7 +89,7 @@ list_ops(FILE *f)
 {
 	static const char *const forms[] = {
 		[IR_W_NONE] = "-", [IR_W_OIHW] = "oihw", [IR_W_IOHW] = "iohw",
-		[IR_W_KN] = "kn"};
+		[IR_W_KN] = "kn", [IR_W_GATES] = "gates"};
 	const char *type;
 	ir_op op;
 

@@ -446,15 +446,15 @@ method_of(const args *a, const ir_value *w)
 	return buf;
 }
 
-/* The element count of the weight of the layer named `name` in g (the
- * uncompressed graph), or `dflt` if g has no layer of that name. */
+/* The element count of weight input `slot` of the layer named `name` in
+ * g (the uncompressed graph), or `dflt` if g has no layer of that name. */
 static int64_t
-params_before(ir_graph *g, const char *name, int64_t dflt)
+params_before(ir_graph *g, const char *name, int slot, int64_t dflt)
 {
 	for (ir_node *n = g->first; n && name; n = n->next)
-		if (n->name && strcmp(n->name, name) == 0 && n->nin > 1 &&
-		    n->in[1])
-			return ir_shape_numel(&n->in[1]->shape);
+		if (n->name && strcmp(n->name, name) == 0 && n->nin > slot &&
+		    n->in[slot])
+			return ir_shape_numel(&n->in[slot]->shape);
 	return dflt;
 }
 
@@ -472,23 +472,31 @@ report_layers(FILE *f, const args *a, ir_graph *ref, ir_graph *g,
 		fprintf(f, "%-24s %-15s %-16s %10s %10s %9s %12s %-8s\n",
 			"layer", "op", "method", "params", "nnz", "sparsity",
 			"object-bytes", "kernel");
-	for (ir_node *n = g->first; n; n = n->next) {
-		cg_kernel_choice c;
-		const ir_value *w;
-		if (cg_sparse_choose(n, o, &c) == CG_KERNEL_NONE)
-			continue;
-		w = n->in[1];
-		total += c.bytes[c.kind];
-		if (!f)
-			continue;
-		int64_t p = params_before(ref, n->name, c.params);
-		fprintf(f, "%-24s %-15s %-16s %10lld %10lld %8.2f%% %12lld "
-			"%-8s\n", n->name ? n->name : ir_value_label(w),
-			ir_ops[n->op].name, method_of(a, w), (long long)p,
-			(long long)c.nnz,
-			p ? 100.0 * (1 - (double)c.nnz / (double)p) : 0.0,
-			(long long)c.bytes[c.kind], cg_kernel_name(c.kind));
-	}
+	for (ir_node *n = g->first; n; n = n->next)
+		for (int slot = 1; slot < n->nin; slot++) {
+			cg_kernel_choice c;
+			const ir_value *w = n->in[slot];
+			const char *in = ir_weight_input_name(n->op, slot);
+			char name[512];
+			if (cg_sparse_choose(n, slot, o, &c) == CG_KERNEL_NONE)
+				continue;
+			total += c.bytes[c.kind];
+			if (!f)
+				continue;
+			/* the names compress_report.c gives: "NODE:W" */
+			snprintf(name, sizeof name, "%s%s%s", n->name ? n->name
+				 : ir_value_label(w), in ? ":" : "",
+				 in ? in : "");
+			int64_t p = params_before(ref, n->name, slot,
+						  c.params);
+			fprintf(f, "%-24s %-15s %-16s %10lld %10lld %8.2f%% "
+				"%12lld %-8s\n", name, ir_ops[n->op].name,
+				method_of(a, w), (long long)p,
+				(long long)c.nnz, p ? 100.0 * (1 -
+				(double)c.nnz / (double)p) : 0.0,
+				(long long)c.bytes[c.kind],
+				cg_kernel_name(c.kind));
+		}
 	return total;
 }
 

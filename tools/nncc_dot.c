@@ -1,6 +1,6 @@
 /* nncc --emit-dot: the graph code generation receives as Graphviz DOT,
- * one box per node, the weight layers labelled with their weight's shape,
- * sparsity and the kernel cg_sparse_choose gives them (the kernel the
+ * one box per node, the weight layers labelled with each weight's shape,
+ * sparsity and the kernel cg_sparse_choose gives it (the kernel the
  * object has), edges labelled with the value's type. */
 #include <stdio.h>
 #include <string.h>
@@ -42,25 +42,32 @@ put_source(FILE *f, const ir_graph *g, const ir_value *v)
 static void
 put_node(FILE *f, const ir_node *n, const cg_options *o)
 {
-	cg_kernel_choice ch;
-	cg_kernel k = cg_sparse_choose(n, o, &ch);
+	unsigned slots = ir_weight_inputs(n->op);
+	bool layer = false;
 	fprintf(f, "  n%d [label=\"%s", n->id, ir_ops[n->op].name);
 	if (n->name) {
 		fputs("\\n", f);
 		put_str(f, n->name);
 	}
-	if (k != CG_KERNEL_NONE && n->nin > 1 && n->in[1]) {
-		const ir_value *w = n->in[1];
+	for (int k = 0; k < n->nin; k++) {
+		cg_kernel_choice ch;
+		cg_kernel kind;
+		const ir_value *w = n->in[k];
+		if (!(slots >> k & 1) || !w ||
+		    (kind = cg_sparse_choose(n, k, o, &ch)) == CG_KERNEL_NONE)
+			continue;
 		double sp = ch.params ? 1.0 - (double)ch.nnz / (double)ch.params
 				      : 0;
-		fputs("\\nW ", f);
+		const char *wn = ir_weight_input_name(n->op, k);
+		fprintf(f, "\\n%s ", wn ? wn : "W");
 		put_type(f, w);
 		fprintf(f, ", %.1f%% zero", 100 * sp);
 		if (w->ncodes)
 			fprintf(f, ", %d shared values", w->ncodes);
-		fprintf(f, "\\nkernel %s", cg_kernel_name(k));
+		fprintf(f, ", kernel %s", cg_kernel_name(kind));
+		layer = true;
 	}
-	fprintf(f, "\"%s];\n", k != CG_KERNEL_NONE
+	fprintf(f, "\"%s];\n", layer
 		? ", style=filled, fillcolor=\"#dde8f8\"" : "");
 }
 
