@@ -336,11 +336,14 @@ span_k(const cplan *p, const cspan *s)
 static void
 band_of(const cplan *p, int64_t kr, int64_t nr, int64_t *bh, int64_t *bw)
 {
-	int64_t ow = p->g.out[2], row = kr * ow * 4, b = BAND_BYTES / row;
+	int64_t ow = p->g.out[2], row = kr * ow * 4, b;
 
 	*bw = ow, *bh = nr;
-	if (row * nr <= BAND_BYTES)
+	/* an empty kernel or output (refused later, with a message) has no
+	 * band to size */
+	if (row <= 0 || row * nr <= BAND_BYTES)
 		return;
+	b = BAND_BYTES / row;
 	if (b == 0) {
 		int64_t c = BAND_BYTES / (kr * 4) / 16 * 16;
 		c = c < BAND_COLS ? BAND_COLS : c;
