@@ -460,8 +460,11 @@ cg_emit(cg_ctx *c, const cg_options *o, cg_bytes *out)
 	tag_functions(c, o);
 	if (o->size_level)
 		shrink_object(c);
-	place_sections(c, o);
 	ok = optimize(c, o);
+	/* after the passes: mergefunc does not merge functions of different
+	 * sections, and a long graph's node functions must merge */
+	if (ok)
+		place_sections(c, o);
 	if (ok && o->phase)
 		o->phase(o->phase_ctx, "optimize");
 	ok = ok && write_module(c, o, out);
