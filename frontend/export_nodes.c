@@ -1,6 +1,7 @@
 /* IR nodes as ONNX nodes for the writer in export.c: fused ops expanded
  * back into standard ones, forms that depend on the opset (reduce axes,
  * pre-13 Softmax), and the opset each node's form needs. */
+#include <ctype.h>
 #include <string.h>
 
 #include "export.h"
@@ -287,14 +288,16 @@ emit_fused(ex_ctx *x, const ir_node *n)
 	const char **in = in_names(x, n, 0), *out = fe_ex_out_name(x, y);
 	bool res = n->nin > 3 && n->in[3];
 	bool act = ir_get_attr(n, "activation") != NULL;
-	const char *base_op = n->op == OP_FusedConv ? "Conv" : "Gemm";
+	const char *base_op = ir_ops[ir_fused_base(n->op)].name;
+	char sfx[32]; /* "_conv", "_gemm": the base op's name, lower case */
+	size_t i = 0;
+	sfx[i++] = '_';
+	for (const char *c = base_op; *c && i + 1 < sizeof sfx; c++)
+		sfx[i++] = (char)tolower((unsigned char)*c);
+	sfx[i] = '\0';
 	if (!in)
 		return false;
-	const char *cur =
-	        res || act ? fe_ex_derived_name(x, out,
-	                                        n->op == OP_FusedConv ? "_conv"
-	                                                              : "_gemm")
-	                   : out;
+	const char *cur = res || act ? fe_ex_derived_name(x, out, sfx) : out;
 	add_like(x, n, base_op, n->name, n->nin > 3 ? 3 : n->nin, in, 1, &cur,
 	         0);
 	if (cur != out)

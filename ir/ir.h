@@ -254,6 +254,11 @@ ir_op ir_op_lookup(const char *name);
 const char *ir_opf_name(unsigned f);
 /* Whether op's row has all of the IR_OPF_* flags f. */
 bool ir_op_has(ir_op op, unsigned f);
+/* The base op a fused op runs (OP_FusedConv: OP_Conv, OP_FusedGemm:
+ * OP_Gemm), IR_NOPS for an op that is not fused; ir_fused_of is the
+ * inverse (IR_NOPS for an op no fused op has as its base). */
+ir_op ir_fused_base(ir_op op);
+ir_op ir_fused_of(ir_op base);
 
 /* ------------------------------------------------------------------ */
 /* Attributes. ONNX attributes are kept by name, sorted by name, and

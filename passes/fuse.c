@@ -288,7 +288,8 @@ static ir_node *
 emit(ir_graph *g, group *gr, ir_node *const *absorbed, pass_vset *dirty)
 {
 	ir_node *b = gr->base;
-	ir_op op = b->op == OP_Conv ? OP_FusedConv : OP_FusedGemm;
+	/* a MatMul fuses as the Gemm of its two inputs (no attributes) */
+	ir_op op = ir_fused_of(b->op == OP_MatMul ? OP_Gemm : b->op);
 	ir_node *f = ir_insert_node(g, gr->last->next, op, b->name, 4, gr->in,
 				    1);
 	f->nattrs = b->op == OP_MatMul ? 0 : b->nattrs;
