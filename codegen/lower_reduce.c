@@ -162,8 +162,8 @@ lower_argmax(cg_fn *f)
 	const ir_node *n = f->n;
 	const ir_shape *x = &n->in[0]->shape;
 	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
-	int ax = cg_axis(ir_attr_int(n, "axis", 0), x->rank);
-	bool last = ir_attr_int(n, "select_last_index", 0);
+	int ax = cg_axis(ir_attr_i(n, "axis"), x->rank);
+	bool last = ir_attr_i(n, "select_last_index");
 	bool min = n->op == OP_ArgMin;
 	int64_t outer = 1, inner = 1, len, dims[2];
 	LLVMValueRef ivs[2], best, bi, base, k, v, cur, better;

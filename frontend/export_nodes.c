@@ -95,7 +95,7 @@ emit_reduce(ex_ctx *x, const ir_node *n)
 	const char **in = in_names(x, n, n->nin < 2 ? 2 - n->nin : 0);
 	int cnt;
 	const int64_t *axes = ir_attr_ints(n, "axes", &cnt);
-	int64_t noop = ir_attr_int(n, "noop_with_empty_axes", 0);
+	int64_t noop = ir_attr_i(n, "noop_with_empty_axes");
 	if (!in)
 		return false;
 	if (axes_as_input(x, n->op) && axes && !*in[1]) {
@@ -351,7 +351,7 @@ fe_ex_emit_node(ex_ctx *x, const ir_node *n)
 	if (is_reduce_with_axes(n->op))
 		return emit_reduce(x, n);
 	if (ir_ops[n->op].kind == IR_KIND_SOFTMAX &&
-	    ir_attr_int(n, "nncc.legacy", 0))
+	    ir_attr_i(n, "nncc.legacy"))
 		return emit_legacy_softmax(x, n);
 	if (n->op == OP_Silu || n->op == OP_Gelu || n->op == OP_GeluTanh) {
 		const char *in = fe_ex_ref(x, n->in[0]);

@@ -172,7 +172,7 @@ ir_eval_split(const ir_node *n, const void *const *in, void *const *out,
 	      nn_diag *d)
 {
 	const ir_shape *xs = &n->in[0]->shape;
-	int axis = (int)ir_attr_int(n, "axis", 0);
+	int axis = (int)ir_attr_i(n, "axis");
 	if (axis < 0)
 		axis += xs->rank;
 	int64_t *sizes = nn_xcalloc((size_t)n->nout, sizeof *sizes);

@@ -163,7 +163,7 @@ eval_trilu(const ir_node *n, const void *x, void *y)
 	const ir_shape *s = &n->in[0]->shape;
 	int64_t r = s->dim[s->rank - 2], c = s->dim[s->rank - 1];
 	int64_t total = ir_shape_numel(s), k = ir_trilu_k(n);
-	bool up = ir_attr_int(n, "upper", 1) != 0;
+	bool up = ir_attr_i(n, "upper") != 0;
 	size_t es = ir_dtype_size(n->in[0]->dtype);
 	for (int64_t e = 0; e < total; e++) {
 		int64_t i = e / c % r, j = e % c;
@@ -200,7 +200,7 @@ src_offset(const ir_node *n, const int64_t *idx)
 	int64_t off = 0, b = ir_attr_int(n, "blocksize", 1);
 	if (n->op == OP_DepthToSpace) {
 		int64_t c = idx[1], h = idx[2], w = idx[3], ic;
-		bool crd = strcmp(ir_attr_str(n, "mode", "DCR"), "CRD") == 0;
+		bool crd = strcmp(ir_attr_s(n, "mode"), "CRD") == 0;
 		ic = crd ? (c * b + h % b) * b + w % b
 			 : ((h % b) * b + w % b) * o->dim[1] + c;
 		return ((idx[0] * x->dim[1] + ic) * x->dim[2] + h / b) *

@@ -14,7 +14,7 @@
 static int64_t
 default_axis(const ir_node *n)
 {
-	return ir_attr_int(n, LEGACY_ATTR, 0) ? 1 : -1;
+	return ir_attr_i(n, LEGACY_ATTR) ? 1 : -1;
 }
 
 bool
@@ -113,7 +113,7 @@ ir_eval_softmax(const ir_node *n, const void *const *in, void *const *out,
 	for (int i = 0; i < s->rank; i++) {
 		if (i < axis)
 			outer *= s->dim[i];
-		else if (i == axis || ir_attr_int(n, LEGACY_ATTR, 0))
+		else if (i == axis || ir_attr_i(n, LEGACY_ATTR))
 			len *= s->dim[i];
 		else
 			inner *= s->dim[i];

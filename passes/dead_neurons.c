@@ -102,7 +102,7 @@ map_step(const ir_node *n, const ir_value *y, dn_layout *l)
 	case OP_Flatten: case OP_Reshape:
 		if (l->axis != 1 || l->blk != 1 || os->rank != 2 ||
 		    os->dim[0] != ys->dim[0] ||
-		    (n->op == OP_Flatten && ir_attr_int(n, "axis", 1) != 1))
+		    (n->op == OP_Flatten && ir_attr_i(n, "axis") != 1))
 			return false;
 		l->blk = os->dim[1] / l->total;
 		l->rank = 2;
