@@ -208,7 +208,8 @@ lower_blocks(cg_fn *f, bool split)
 	const ir_node *n = f->n;
 	const ir_value *whole = split ? n->in[0] : n->out[0];
 	int rank = whole->shape.rank;
-	int ax = cg_axis(ir_attr_int(n, "axis", split ? 0 : 1), rank);
+	int ax = cg_axis(split ? ir_attr_i(n, "axis") : ir_attr_req_i(n, "axis"),
+			 rank);
 	int64_t outer = 1, inner = 1, off = 0;
 	int np = split ? n->nout : n->nin;
 

@@ -108,7 +108,7 @@ bit_shift(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 		(double)(ir_dtype_size(t) * 8)), ""), r;
 
 	b = LLVMBuildSelect(f->b, big, cg_const(f, t, 0), b, "");
-	r = ir_attr_str(f->n, "direction", "")[0] == 'R'
+	r = ir_attr_req_s(f->n, "direction")[0] == 'R'
 	    ? LLVMBuildLShr(f->b, a, b, "") : LLVMBuildShl(f->b, a, b, "");
 	return LLVMBuildSelect(f->b, big, cg_const(f, t, 0), r, "");
 }

@@ -224,7 +224,7 @@ lower_lrn(cg_fn *f)
 	const ir_node *n = f->n;
 	const ir_shape *x = &n->in[0]->shape;
 	ir_dtype ct = IR_F64;
-	int64_t size = ir_attr_int(n, "size", 1), pre = (size - 1) / 2;
+	int64_t size = ir_attr_req_i(n, "size"), pre = (size - 1) / 2;
 	int64_t dims[3] = {x->dim[0], x->dim[1], 1};
 	LLVMTypeRef ty = cg_type(f->c, ct);
 	LLVMValueRef ivs[3], acc, k, cc, ok, v, base, p[2];

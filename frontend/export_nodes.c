@@ -130,7 +130,7 @@ emit_legacy_softmax(ex_ctx *x, const ir_node *n)
 {
 	const ir_value *xv = n->in[0], *y = n->out[0];
 	int r = xv->shape.rank;
-	int64_t axis = ir_attr_int(n, "axis", 1);
+	int64_t axis = ir_softmax_axis(n);
 	const char **in = in_names(x, n, 0), **out = out_names(x, n);
 	if (!in)
 		return false;
@@ -350,8 +350,7 @@ fe_ex_emit_node(ex_ctx *x, const ir_node *n)
 		return emit_fused(x, n);
 	if (is_reduce_with_axes(n->op))
 		return emit_reduce(x, n);
-	if (ir_ops[n->op].kind == IR_KIND_SOFTMAX &&
-	    ir_attr_i(n, "nncc.legacy"))
+	if (ir_ops[n->op].kind == IR_KIND_SOFTMAX && ir_softmax_legacy(n))
 		return emit_legacy_softmax(x, n);
 	if (n->op == OP_Silu || n->op == OP_Gelu || n->op == OP_GeluTanh) {
 		const char *in = fe_ex_ref(x, n->in[0]);
@@ -389,7 +388,7 @@ reduce_opset(const ir_node *n)
 	/* axes the export cannot turn into an attribute, or the flag that
 	 * came with axes as an input */
 	if ((n->nin > 1 && n->in[1] && !n->in[1]->data) ||
-	    ir_attr_int(n, "noop_with_empty_axes", 0))
+	    ir_attr_i(n, "noop_with_empty_axes"))
 		return 18;
 	return EX_MIN_OPSET;
 }

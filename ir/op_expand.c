@@ -76,7 +76,7 @@ static bool
 shape_depth(ir_node *n, nn_diag *d)
 {
 	const ir_shape *x = &n->in[0]->shape;
-	int64_t b = ir_attr_int(n, "blocksize", 0);
+	int64_t b = ir_attr_int(n, "blocksize", 0); /* absent: refused */
 	bool d2s = n->op == OP_DepthToSpace;
 	if (x->rank != 4 || b < 1) {
 		nn_error_node(d, n, "needs a rank-4 input and blocksize >= 1");
@@ -87,7 +87,8 @@ shape_depth(ir_node *n, nn_diag *d)
 			      (long long)b);
 		return false;
 	}
-	const char *mode = ir_attr_str(n, "mode", "DCR");
+	/* SpaceToDepth has no mode: its order is DCR's */
+	const char *mode = ir_attr_s_or(n, "mode", "DCR");
 	if (d2s && strcmp(mode, "DCR") != 0 && strcmp(mode, "CRD") != 0) {
 		nn_error_node(d, n, "unknown mode '%s'", mode);
 		return false;
@@ -197,7 +198,7 @@ static int64_t
 src_offset(const ir_node *n, const int64_t *idx)
 {
 	const ir_shape *x = &n->in[0]->shape, *o = &n->out[0]->shape;
-	int64_t off = 0, b = ir_attr_int(n, "blocksize", 1);
+	int64_t off = 0, b = ir_attr_req_i(n, "blocksize");
 	if (n->op == OP_DepthToSpace) {
 		int64_t c = idx[1], h = idx[2], w = idx[3], ic;
 		bool crd = strcmp(ir_attr_s(n, "mode"), "CRD") == 0;

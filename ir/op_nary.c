@@ -204,7 +204,7 @@ bit_shift(const ir_node *n, uint64_t a, uint64_t b, ir_dtype t)
 		return 0;
 	/* a is zero-extended; the store truncates what a left shift moved
 	 * beyond the type */
-	return ir_attr_str(n, "direction", "")[0] == 'R' ? a >> b : a << b;
+	return ir_attr_req_s(n, "direction")[0] == 'R' ? a >> b : a << b;
 }
 
 static bool

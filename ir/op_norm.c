@@ -155,7 +155,7 @@ shape_lrn(ir_node *n, nn_diag *d)
 			      n->in[0]->shape.rank);
 		return false;
 	}
-	if (!ir_get_attr(n, "size") || ir_attr_int(n, "size", 0) < 1) {
+	if (!ir_get_attr(n, "size") || ir_get_attr(n, "size")->i < 1) {
 		nn_error_node(d, n, "attribute 'size' (>= 1) is required");
 		return false;
 	}
@@ -383,7 +383,7 @@ eval_lrn(const ir_node *n, const void *const *in, void *const *out)
 {
 	const ir_shape *xs = &n->in[0]->shape;
 	ir_dtype t = n->in[0]->dtype;
-	int64_t c = xs->dim[1], sz = 1, size = ir_attr_int(n, "size", 1);
+	int64_t c = xs->dim[1], sz = 1, size = ir_attr_req_i(n, "size");
 	double alpha = ir_attr_f(n, "alpha"), beta = ir_attr_f(n, "beta");
 	double bias = ir_attr_f(n, "bias");
 	for (int k = 2; k < xs->rank; k++)

@@ -42,7 +42,7 @@ reduced_dims(const ir_node *n, const void *axes, nn_diag *d,
 {
 	int r = n->in[0]->shape.rank;
 	int64_t na = axes_count(n, axes);
-	bool all = na == 0 && !ir_attr_int(n, "noop_with_empty_axes", 0);
+	bool all = na == 0 && !ir_attr_i_or(n, "noop_with_empty_axes", 0);
 	for (int i = 0; i < IR_MAX_RANK; i++)
 		red[i] = all;
 	for (int64_t k = 0; k < na; k++) {

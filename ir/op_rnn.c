@@ -146,7 +146,7 @@ ir_rnn_get(const ir_node *n, ir_rnn *r, nn_diag *d)
 	r->t = x->dim[r->batch_first ? 1 : 0];
 	r->b = x->dim[r->batch_first ? 0 : 1];
 	r->i = x->dim[2];
-	r->h = ir_attr_int(n, "hidden_size", rs->dim[2]);
+	r->h = ir_attr_int(n, "hidden_size", rs->dim[2]); /* absent: R's */
 	r->has_clip = ir_get_attr(n, "clip") != NULL;
 	r->clip = ir_attr_float(n, "clip", 0);
 	r->lbr = n->op == OP_GRU && ir_attr_i(n, "linear_before_reset") != 0;

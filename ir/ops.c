@@ -127,8 +127,8 @@ ir_weight_axes(const ir_node *n, int *oax, int *iax)
 		*iax = 0;
 		return true;
 	case IR_W_KN: /* MatMul's [..., K, N] too */
-		*oax = ir_attr_int(n, "transB", 0) ? r - 2 : r - 1;
-		*iax = ir_attr_int(n, "transB", 0) ? r - 1 : r - 2;
+		*oax = ir_attr_i_or(n, "transB", 0) ? r - 2 : r - 1;
+		*iax = ir_attr_i_or(n, "transB", 0) ? r - 1 : r - 2;
 		return r >= 2;
 	default:
 		return false;

@@ -123,7 +123,7 @@ layer_view(cmp_layer *L)
 	int64_t numel = ir_shape_numel(s);
 	ir_weight_form form = ir_ops[L->n->op].weight;
 	bool conv = form == IR_W_OIHW;
-	if (conv || (form == IR_W_KN && ir_attr_int(L->n, "transB", 0)) ||
+	if (conv || (form == IR_W_KN && ir_attr_i_or(L->n, "transB", 0)) ||
 	    s->rank == 1) {
 		/* rows are dim 0 (a rank-1 MatMul B is one column) */
 		L->rows = s->rank == 1 && !conv ? 1 : s->dim[0];

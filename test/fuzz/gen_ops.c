@@ -123,8 +123,8 @@ gen_conv(gen *z, ir_op op)
 	ir_value *in[4] = {x, gen_const(z, IR_F32, &ws),
 			   gen_chance(z->s, 60) ? gen_const(z, IR_F32, &bs)
 						: NULL, NULL};
-	ir_node *n = gen_node(z, ir_fused_base(op) != IR_NOPS ? ir_fused_base(op) : op,
-				3, in, 1);
+	ir_op base = ir_fused_base(op);
+	ir_node *n = gen_node(z, base != IR_NOPS ? base : op, 3, in, 1);
 	window_attrs(z, n, nd, k, true);
 	if (grp > 1)
 		gen_attr_int(z, n, "group", grp);

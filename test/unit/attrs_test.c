@@ -100,9 +100,9 @@ main(void)
 		if (r->has) {
 			bool ok = o->has && same_default(r, o);
 			if (!ok)
-				fprintf(stderr, "%s '%s': attrs.def's default is "
-					"not ONNX's\n", ir_ops[r->op].name,
-					r->name);
+				fprintf(stderr, "%s '%s': attrs.def's "
+					"default is not ONNX's\n",
+					ir_ops[r->op].name, r->name);
 			CHECK(ok);
 			checked++;
 		} else if (o->has) {
