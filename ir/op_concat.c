@@ -9,7 +9,8 @@
 static bool
 norm_axis(const ir_node *n, int rank, int *out, nn_diag *d)
 {
-	int64_t a = ir_attr_req_i(n, "axis");
+	int64_t a = n->op == OP_Split ? ir_attr_i(n, "axis")
+				      : ir_attr_req_i(n, "axis");
 	if (!ir_norm_axis(n, &a, rank, d))
 		return false;
 	*out = (int)a;

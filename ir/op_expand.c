@@ -198,7 +198,9 @@ static int64_t
 src_offset(const ir_node *n, const int64_t *idx)
 {
 	const ir_shape *x = &n->in[0]->shape, *o = &n->out[0]->shape;
-	int64_t off = 0, b = ir_attr_req_i(n, "blocksize");
+	int64_t off = 0, b = n->op == OP_DepthToSpace ||
+				     n->op == OP_SpaceToDepth
+				     ? ir_attr_req_i(n, "blocksize") : 1;
 	if (n->op == OP_DepthToSpace) {
 		int64_t c = idx[1], h = idx[2], w = idx[3], ic;
 		bool crd = strcmp(ir_attr_s(n, "mode"), "CRD") == 0;
