@@ -528,7 +528,7 @@ cg_lower_fused(cg_fn *f)
 	ir_node b = *n;
 	bool ok;
 
-	b.op = n->op == OP_FusedConv ? OP_Conv : OP_Gemm;
+	b.op = ir_fused_base(n->op);
 	b.nin = n->nin > 3 ? 3 : n->nin;
 	f->n = &b;
 	f->fused = n;

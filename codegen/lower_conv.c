@@ -47,7 +47,7 @@ geo_of(const ir_node *n, geo *g, bool transpose)
 	const int64_t *st = ir_attr_ints(n, "strides", &ns);
 	const int64_t *dl = ir_attr_ints(n, "dilations", &nd);
 	const int64_t *op = ir_attr_ints(n, "output_padding", &nd);
-	const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+	const char *ap = ir_attr_s(n, "auto_pad");
 	bool auto_p = strcmp(ap, "NOTSET") != 0 ||
 		      ir_get_attr(n, "output_shape") != NULL;
 
@@ -186,7 +186,7 @@ cg_conv_generic(cg_fn *f)
 	const ir_node *n = f->n;
 	bool tr = n->op == OP_ConvTranspose;
 	ir_dtype t = n->out[0]->dtype;
-	int64_t grp = ir_attr_int(n, "group", 1), nb = n->in[0]->shape.dim[0];
+	int64_t grp = ir_attr_i(n, "group"), nb = n->in[0]->shape.dim[0];
 	int64_t cin = n->in[0]->shape.dim[1], cout = n->out[0]->shape.dim[1];
 	int64_t cg = cin / grp, mg = cout / grp, dims[4];
 	LLVMValueRef ivs[4], oc, ic, y0, x0, wb;
@@ -277,7 +277,7 @@ conv_plan(const ir_node *n, cplan *p)
 	p->nb = x->dim[0];
 	p->cin = x->dim[1];
 	p->cout = y->dim[1];
-	p->grp = ir_attr_int(n, "group", 1);
+	p->grp = ir_attr_i(n, "group");
 	p->cg = p->grp > 0 ? p->cin / p->grp : 0;
 	p->mg = p->grp > 0 ? p->cout / p->grp : 0;
 	p->kind = p->grp > 0 ? kind_of(n, p) : CK_GENERIC;

@@ -208,7 +208,8 @@ lower_blocks(cg_fn *f, bool split)
 	const ir_node *n = f->n;
 	const ir_value *whole = split ? n->in[0] : n->out[0];
 	int rank = whole->shape.rank;
-	int ax = cg_axis(ir_attr_int(n, "axis", split ? 0 : 1), rank);
+	int ax = cg_axis(split ? ir_attr_i(n, "axis") : ir_attr_req_i(n, "axis"),
+			 rank);
 	int64_t outer = 1, inner = 1, off = 0;
 	int np = split ? n->nout : n->nin;
 
@@ -285,7 +286,7 @@ lower_gather(cg_fn *f)
 {
 	const ir_node *n = f->n;
 	const ir_shape *x = &n->in[0]->shape;
-	int ax = cg_axis(ir_attr_int(n, "axis", 0), x->rank);
+	int ax = cg_axis(ir_attr_i(n, "axis"), x->rank);
 	int64_t outer = 1, inner = 1, d, nidx, dims[3];
 	LLVMValueRef ivs[3], idx, src, dst;
 	cg_loop loops[3];
@@ -347,7 +348,7 @@ lower_pad(cg_fn *f)
 {
 	const ir_node *n = f->n;
 	const ir_shape *x = &n->in[0]->shape, *y = &n->out[0]->shape;
-	const char *mode = ir_attr_str(n, "mode", "constant");
+	const char *mode = ir_attr_s(n, "mode");
 	int64_t pads[2 * IR_MAX_RANK], axes[IR_MAX_RANK], pb[IR_MAX_RANK] = {0};
 	int64_t np, na = x->rank, xs[IR_MAX_RANK];
 	LLVMValueRef ivs[IR_MAX_RANK], valid, li, v, cv;

@@ -83,7 +83,7 @@ lower_gemm(cg_fn *f)
 {
 	const ir_node *n = f->n;
 	const ir_shape *as = &n->in[0]->shape, *bs = &n->in[1]->shape;
-	bool ta = ir_attr_int(n, "transA", 0), tb = ir_attr_int(n, "transB", 0);
+	bool ta = ir_attr_i(n, "transA"), tb = ir_attr_i(n, "transB");
 	mm p = {0};
 
 	p.t = n->out[0]->dtype;
@@ -97,8 +97,8 @@ lower_gemm(cg_fn *f)
 	p.a = f->in[0];
 	p.b = f->in[1];
 	p.y = f->out[0];
-	p.alpha = ir_attr_float(n, "alpha", 1.0);
-	p.beta = ir_attr_float(n, "beta", 1.0);
+	p.alpha = ir_attr_f(n, "alpha");
+	p.beta = ir_attr_f(n, "beta");
 	if (tb && n->in[1]->data) {
 		p.b = transposed(f, n->in[1], p.n, p.k);
 		p.sb_k = p.n;
@@ -335,10 +335,10 @@ fast_gemm(cg_fn *f)
 	    (!gemm && as->rank < 1))
 		return false;
 	if (gemm) {
-		ta = ir_attr_int(n, "transA", 0);
-		tb = ir_attr_int(n, "transB", 0);
-		g.alpha = ir_attr_float(n, "alpha", 1.0);
-		g.beta = ir_attr_float(n, "beta", 1.0);
+		ta = ir_attr_i(n, "transA");
+		tb = ir_attr_i(n, "transB");
+		g.alpha = ir_attr_f(n, "alpha");
+		g.beta = ir_attr_f(n, "beta");
 		g.m = ta ? as->dim[1] : as->dim[0];
 		g.k = ta ? as->dim[0] : as->dim[1];
 	} else {

@@ -51,7 +51,7 @@ mod(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 		r = ir_dtype_is_unsigned(t) ? LLVMBuildURem(f->b, a, b, "")
 			   : LLVMBuildSRem(f->b, a, b, "");
 	}
-	if (ir_dtype_is_unsigned(t) || ir_attr_int(f->n, "fmod", 0))
+	if (ir_dtype_is_unsigned(t) || ir_attr_i(f->n, "fmod"))
 		return r;
 	if (fl)
 		fix = LLVMBuildAnd(f->b, LLVMBuildFCmp(f->b, LLVMRealONE, r,
@@ -108,7 +108,7 @@ bit_shift(cg_fn *f, ir_dtype t, LLVMValueRef a, LLVMValueRef b)
 		(double)(ir_dtype_size(t) * 8)), ""), r;
 
 	b = LLVMBuildSelect(f->b, big, cg_const(f, t, 0), b, "");
-	r = ir_attr_str(f->n, "direction", "")[0] == 'R'
+	r = ir_attr_req_s(f->n, "direction")[0] == 'R'
 	    ? LLVMBuildLShr(f->b, a, b, "") : LLVMBuildShl(f->b, a, b, "");
 	return LLVMBuildSelect(f->b, big, cg_const(f, t, 0), r, "");
 }
@@ -209,7 +209,7 @@ lower_trilu(cg_fn *f)
 {
 	const ir_shape *s = &f->n->in[0]->shape;
 	int64_t dims[3], k = ir_trilu_k(f->n);
-	bool up = ir_attr_int(f->n, "upper", 1) != 0;
+	bool up = ir_attr_i(f->n, "upper") != 0;
 	LLVMValueRef ivs[3], idx, diff, keep, v;
 	cg_loop loops[3];
 
@@ -281,7 +281,7 @@ lower_scatternd(cg_fn *f)
 	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t), it = n->in[1]->dtype;
 	int k = (int)ix->dim[ix->rank - 1];
 	int64_t inner = 1, nidx = ir_shape_numel(ix) / k, st[IR_MAX_RANK];
-	char r = ir_attr_str(n, "reduction", "none")[0];
+	char r = ir_attr_s(n, "reduction")[0];
 	LLVMValueRef q, e, off, src, dst, v;
 	cg_loop lq, le;
 

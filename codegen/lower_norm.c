@@ -11,11 +11,11 @@ lower_batchnorm(cg_fn *f)
 	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
 	int64_t dims[2] = {x->dim[0], x->rank > 1 ? x->dim[1] : 1};
 	int64_t sp = ir_shape_numel(x) / (dims[0] * dims[1]);
-	double eps = ir_attr_float(n, "epsilon", 1e-5);
+	double eps = ir_attr_f(n, "epsilon");
 	LLVMValueRef ivs[2], c, a, mean, b, base, i, v;
 	cg_loop lo[2], li;
 
-	if (ir_attr_int(n, "training_mode", 0))
+	if (ir_attr_i(n, "training_mode"))
 		return cg_fail(f, "training_mode=1 is not supported");
 	cg_nest_begin(f, 2, dims, ivs, lo);
 	c = ivs[1];
@@ -79,7 +79,7 @@ lower_layernorm(cg_fn *f)
 	const ir_node *n = f->n;
 	const ir_shape *x = &n->in[0]->shape;
 	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
-	int ax = cg_axis(ir_attr_int(n, "axis", -1), x->rank);
+	int ax = cg_axis(ir_attr_i(n, "axis"), x->rank);
 	int64_t outer = 1, inner = 1;
 	LLVMValueRef o, base, mean, inv, i, v;
 	cg_loop lo, li;
@@ -224,7 +224,7 @@ lower_lrn(cg_fn *f)
 	const ir_node *n = f->n;
 	const ir_shape *x = &n->in[0]->shape;
 	ir_dtype ct = IR_F64;
-	int64_t size = ir_attr_int(n, "size", 1), pre = (size - 1) / 2;
+	int64_t size = ir_attr_req_i(n, "size"), pre = (size - 1) / 2;
 	int64_t dims[3] = {x->dim[0], x->dim[1], 1};
 	LLVMTypeRef ty = cg_type(f->c, ct);
 	LLVMValueRef ivs[3], acc, k, cc, ok, v, base, p[2];
@@ -271,7 +271,7 @@ cg_lower_norm(cg_fn *f)
 		return cg_fail(f, "element type %s is not supported",
 			       ir_dtype_name(f->n->in[0]->dtype));
 	if (f->n->op == OP_BatchNormalization &&
-	    ir_attr_int(f->n, "training_mode", 0) != 0)
+	    ir_attr_i(f->n, "training_mode") != 0)
 		return cg_fail(f, "training_mode=1 is not supported");
 	switch (f->n->op) {
 	case OP_BatchNormalization: return lower_batchnorm(f);

@@ -26,7 +26,7 @@ get_pgeo(const ir_node *n, pgeo *g)
 	const int64_t *pads = ir_attr_ints(n, "pads", &np);
 	const int64_t *st = ir_attr_ints(n, "strides", &ns);
 	const int64_t *dl = ir_attr_ints(n, "dilations", &nd);
-	const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+	const char *ap = ir_attr_s(n, "auto_pad");
 	bool same = !strncmp(ap, "SAME", 4);
 
 	g->isz = g->osz = 1;
@@ -124,7 +124,7 @@ window_step(cg_fn *f, const pgeo *g, acc *ac, LLVMValueRef *oiv,
 	}
 	v = LLVMBuildSelect(f->b, valid, v, cg_fconst(f, cg_ctype(t), 0), "");
 	LLVMBuildStore(f->b, LLVMBuildFAdd(f->b, cur, v, ""), ac->val);
-	if (ir_attr_int(f->n, "count_include_pad", 0))
+	if (ir_attr_i(f->n, "count_include_pad"))
 		valid = inpad;
 	LLVMBuildStore(f->b, LLVMBuildNSWAdd(f->b, LLVMBuildLoad2(f->b,
 		f->c->i64, ac->cnt, ""), LLVMBuildZExt(f->b, valid, f->c->i64,
@@ -138,7 +138,7 @@ max_index(cg_fn *f, const pgeo *g, LLVMValueRef nc, LLVMValueRef rel)
 {
 	LLVMValueRef h, w;
 
-	if (ir_attr_int(f->n, "storage_order", 0)) {
+	if (ir_attr_i(f->n, "storage_order")) {
 		h = LLVMBuildSDiv(f->b, rel, cg_i64(f, g->in[2]), "");
 		w = LLVMBuildSRem(f->b, rel, cg_i64(f, g->in[2]), "");
 		rel = LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, w,

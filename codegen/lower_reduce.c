@@ -26,7 +26,7 @@ reduced_axes(cg_fn *f, bool *red, bool *noop)
 	}
 	for (int k = 0; k < rank; k++)
 		red[k] = cnt == 0;
-	if (cnt == 0 && ir_attr_int(n, "noop_with_empty_axes", 0)) {
+	if (cnt == 0 && ir_attr_i_or(n, "noop_with_empty_axes", 0)) {
 		for (int k = 0; k < rank; k++)
 			red[k] = false;
 		*noop = true;
@@ -162,8 +162,8 @@ lower_argmax(cg_fn *f)
 	const ir_node *n = f->n;
 	const ir_shape *x = &n->in[0]->shape;
 	ir_dtype t = n->in[0]->dtype, ct = cg_ctype(t);
-	int ax = cg_axis(ir_attr_int(n, "axis", 0), x->rank);
-	bool last = ir_attr_int(n, "select_last_index", 0);
+	int ax = cg_axis(ir_attr_i(n, "axis"), x->rank);
+	bool last = ir_attr_i(n, "select_last_index");
 	bool min = n->op == OP_ArgMin;
 	int64_t outer = 1, inner = 1, len, dims[2];
 	LLVMValueRef ivs[2], best, bi, base, k, v, cur, better;
@@ -294,8 +294,8 @@ lower_softmax(cg_fn *f)
 {
 	const ir_node *n = f->n;
 	const ir_shape *x = &n->in[0]->shape;
-	bool old = f->c->g->opset > 0 && f->c->g->opset < 13;
-	int ax = cg_axis(ir_attr_int(n, "axis", old ? 1 : -1), x->rank);
+	bool old = ir_softmax_legacy(n);
+	int ax = cg_axis(ir_softmax_axis(n), x->rank);
 	int64_t outer = 1, len = 1, inner = 1, dims[2];
 	LLVMValueRef ivs[2], base, m, s;
 	cg_loop lo[2];

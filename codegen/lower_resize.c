@@ -257,13 +257,13 @@ cg_lower_resize(cg_fn *f)
 	rz r;
 	bool ok, single = true, crop;
 
-	r.ctm = ir_attr_str(n, "coordinate_transformation_mode", "half_pixel");
-	r.mode = ir_attr_str(n, "mode", "nearest");
-	r.nmode = ir_attr_str(n, "nearest_mode", "round_prefer_floor");
-	r.a = ir_attr_float(n, "cubic_coeff_a", -0.75);
-	r.excl = ir_attr_int(n, "exclude_outside", 0);
+	r.ctm = ir_attr_s(n, "coordinate_transformation_mode");
+	r.mode = ir_attr_s(n, "mode");
+	r.nmode = ir_attr_s(n, "nearest_mode");
+	r.a = ir_attr_f(n, "cubic_coeff_a");
+	r.excl = ir_attr_i(n, "exclude_outside");
 	crop = !strcmp(r.ctm, "tf_crop_and_resize");
-	if (ir_attr_int(n, "antialias", 0))
+	if (ir_attr_i(n, "antialias"))
 		return cg_fail(f, "antialias is not supported");
 	ok = build_tabs(f, &r, tab);
 	for (int a = 0; ok && a < y->rank; a++) {
@@ -291,7 +291,7 @@ cg_lower_resize(cg_fn *f)
 				free(o);
 			}
 			v = LLVMBuildSelect(f->b, any, cg_fconst(f, cg_ctype(t),
-				ir_attr_float(n, "extrapolation_value", 0)), v,
+				ir_attr_f(n, "extrapolation_value")), v,
 				"");
 		}
 		if (single)

@@ -184,7 +184,7 @@ lower_grid(cg_fn *f)
 {
 	const ir_node *n = f->n;
 	const ir_shape *o = &n->out[0]->shape, *x = &n->in[0]->shape;
-	bool ac = ir_attr_int(n, "align_corners", 0) != 0;
+	bool ac = ir_attr_i(n, "align_corners") != 0;
 	int64_t hw = o->dim[2] * o->dim[3];
 	int64_t dims[3] = {o->dim[0], o->dim[1], hw};
 	ir_dtype t = n->out[0]->dtype;
@@ -234,9 +234,9 @@ roi_box_of(cg_fn *f, LLVMValueRef r, bool half, roi_box *rb)
 {
 	const ir_node *n = f->n;
 	const ir_shape *o = &n->out[0]->shape;
-	int64_t sr = ir_attr_int(n, "sampling_ratio", 0);
+	int64_t sr = ir_attr_i(n, "sampling_ratio");
 	int64_t nb = n->in[0]->shape.dim[0];
-	double ss = ir_attr_float(n, "spatial_scale", 1.0);
+	double ss = ir_attr_f(n, "spatial_scale");
 	LLVMValueRef c[4], rw, rh, b, bad;
 
 	for (int j = 0; j < 4; j++)

@@ -431,7 +431,7 @@ static int64_t
 dense_rows_dropped(const ir_node *n, const cg_options *o)
 {
 	const ir_value *w = n->in[1];
-	bool tb = n->op != OP_MatMul && ir_attr_int(n, "transB", 0);
+	bool tb = ir_attr_i_or(n, "transB", 0);
 	int64_t k, cols, nl;
 
 	if (o->opt_level < 2 || ir_ops[n->op].weight != IR_W_KN ||

@@ -1,6 +1,7 @@
 /* IR nodes as ONNX nodes for the writer in export.c: fused ops expanded
  * back into standard ones, forms that depend on the opset (reduce axes,
  * pre-13 Softmax), and the opset each node's form needs. */
+#include <ctype.h>
 #include <string.h>
 
 #include "export.h"
@@ -94,7 +95,7 @@ emit_reduce(ex_ctx *x, const ir_node *n)
 	const char **in = in_names(x, n, n->nin < 2 ? 2 - n->nin : 0);
 	int cnt;
 	const int64_t *axes = ir_attr_ints(n, "axes", &cnt);
-	int64_t noop = ir_attr_int(n, "noop_with_empty_axes", 0);
+	int64_t noop = ir_attr_i(n, "noop_with_empty_axes");
 	if (!in)
 		return false;
 	if (axes_as_input(x, n->op) && axes && !*in[1]) {
@@ -129,7 +130,7 @@ emit_legacy_softmax(ex_ctx *x, const ir_node *n)
 {
 	const ir_value *xv = n->in[0], *y = n->out[0];
 	int r = xv->shape.rank;
-	int64_t axis = ir_attr_int(n, "axis", 1);
+	int64_t axis = ir_softmax_axis(n);
 	const char **in = in_names(x, n, 0), **out = out_names(x, n);
 	if (!in)
 		return false;
@@ -287,14 +288,16 @@ emit_fused(ex_ctx *x, const ir_node *n)
 	const char **in = in_names(x, n, 0), *out = fe_ex_out_name(x, y);
 	bool res = n->nin > 3 && n->in[3];
 	bool act = ir_get_attr(n, "activation") != NULL;
-	const char *base_op = n->op == OP_FusedConv ? "Conv" : "Gemm";
+	const char *base_op = ir_ops[ir_fused_base(n->op)].name;
+	char sfx[32]; /* "_conv", "_gemm": the base op's name, lower case */
+	size_t i = 0;
+	sfx[i++] = '_';
+	for (const char *c = base_op; *c && i + 1 < sizeof sfx; c++)
+		sfx[i++] = (char)tolower((unsigned char)*c);
+	sfx[i] = '\0';
 	if (!in)
 		return false;
-	const char *cur =
-	        res || act ? fe_ex_derived_name(x, out,
-	                                        n->op == OP_FusedConv ? "_conv"
-	                                                              : "_gemm")
-	                   : out;
+	const char *cur = res || act ? fe_ex_derived_name(x, out, sfx) : out;
 	add_like(x, n, base_op, n->name, n->nin > 3 ? 3 : n->nin, in, 1, &cur,
 	         0);
 	if (cur != out)
@@ -347,8 +350,7 @@ fe_ex_emit_node(ex_ctx *x, const ir_node *n)
 		return emit_fused(x, n);
 	if (is_reduce_with_axes(n->op))
 		return emit_reduce(x, n);
-	if (ir_ops[n->op].kind == IR_KIND_SOFTMAX &&
-	    ir_attr_int(n, "nncc.legacy", 0))
+	if (ir_ops[n->op].kind == IR_KIND_SOFTMAX && ir_softmax_legacy(n))
 		return emit_legacy_softmax(x, n);
 	if (n->op == OP_Silu || n->op == OP_Gelu || n->op == OP_GeluTanh) {
 		const char *in = fe_ex_ref(x, n->in[0]);
@@ -386,7 +388,7 @@ reduce_opset(const ir_node *n)
 	/* axes the export cannot turn into an attribute, or the flag that
 	 * came with axes as an input */
 	if ((n->nin > 1 && n->in[1] && !n->in[1]->data) ||
-	    ir_attr_int(n, "noop_with_empty_axes", 0))
+	    ir_attr_i(n, "noop_with_empty_axes"))
 		return 18;
 	return EX_MIN_OPSET;
 }

@@ -83,6 +83,50 @@ ir_attr_s(const ir_node *n, const char *name)
 	return ir_attr_str(n, name, dflt_row(n, name, IR_ATTR_STRING)->str);
 }
 
+/* The attribute `name` of kind k, which the shape hook made sure n has. */
+static const ir_attr *
+required(const ir_node *n, const char *name, ir_attr_kind k)
+{
+	const ir_attr *a = ir_get_attr(n, name);
+	if (!a || a->kind != k) {
+		fprintf(stderr, "nncc: %s '%s' has no %s '%s'\n",
+			ir_ops[n->op].name, n->name ? n->name : "",
+			ir_attr_kind_name(k), name);
+		NN_ASSERT(0);
+	}
+	return a;
+}
+
+int64_t
+ir_attr_req_i(const ir_node *n, const char *name)
+{
+	return required(n, name, IR_ATTR_INT)->i;
+}
+
+const char *
+ir_attr_req_s(const ir_node *n, const char *name)
+{
+	return required(n, name, IR_ATTR_STRING)->s;
+}
+
+int64_t
+ir_attr_i_or(const ir_node *n, const char *name, int64_t none)
+{
+	return find(n->op, name) ? ir_attr_i(n, name) : none;
+}
+
+double
+ir_attr_f_or(const ir_node *n, const char *name, double none)
+{
+	return find(n->op, name) ? ir_attr_f(n, name) : none;
+}
+
+const char *
+ir_attr_s_or(const ir_node *n, const char *name, const char *none)
+{
+	return find(n->op, name) ? ir_attr_s(n, name) : none;
+}
+
 const char *
 ir_attr_kind_name(ir_attr_kind k)
 {

@@ -257,6 +257,11 @@ ir_op ir_op_lookup(const char *name);
 const char *ir_opf_name(unsigned f);
 /* Whether op's row has all of the IR_OPF_* flags f. */
 bool ir_op_has(ir_op op, unsigned f);
+/* The base op a fused op runs (OP_FusedConv: OP_Conv, OP_FusedGemm:
+ * OP_Gemm), IR_NOPS for an op that is not fused; ir_fused_of is the
+ * inverse (IR_NOPS for an op no fused op has as its base). */
+ir_op ir_fused_base(ir_op op);
+ir_op ir_fused_of(ir_op base);
 
 /* ------------------------------------------------------------------ */
 /* Attributes. ONNX attributes are kept by name, sorted by name, and
@@ -427,6 +432,10 @@ void ir_replace_uses(ir_graph *g, ir_value *from, ir_value *to);
 ir_attr *ir_set_attr(ir_graph *g, ir_node *n, const char *name,
 		     ir_attr_kind k); /* added or reset; kept sorted */
 const ir_attr *ir_get_attr(const ir_node *n, const char *name);
+/* dflt is what an absent attribute means at the call site: never an ONNX
+ * default (those are read through ir_attr_i/f/s below), but nncc's own
+ * "absent" for a row that says NONE (NULL, "", a value computed from the
+ * node, a sentinel the hook refuses). */
 int64_t ir_attr_int(const ir_node *n, const char *name, int64_t dflt);
 double ir_attr_float(const ir_node *n, const char *name, double dflt);
 const char *ir_attr_str(const ir_node *n, const char *name,
@@ -437,6 +446,17 @@ const char *ir_attr_str(const ir_node *n, const char *name,
 int64_t ir_attr_i(const ir_node *n, const char *name);
 double ir_attr_f(const ir_node *n, const char *name);
 const char *ir_attr_s(const ir_node *n, const char *name);
+/* A required attribute (attrs.def: NONE) the shape hook has refused to
+ * go without: there is no default to state. */
+int64_t ir_attr_req_i(const ir_node *n, const char *name);
+const char *ir_attr_req_s(const ir_node *n, const char *name);
+/* For a site several ops share: ir_attr_i/f/s when n's op has the row
+ * (with its default), else `none`, the value that stands for an op
+ * without the attribute (MatMul read as a Gemm: transB 0). */
+int64_t ir_attr_i_or(const ir_node *n, const char *name, int64_t none);
+double ir_attr_f_or(const ir_node *n, const char *name, double none);
+const char *ir_attr_s_or(const ir_node *n, const char *name,
+			 const char *none);
 /* The ints list, or NULL (and *count 0) if absent. */
 const int64_t *ir_attr_ints(const ir_node *n, const char *name, int *count);
 /* The axes of weight layer n's weight (input 1, from its WEIGHT column):
@@ -586,7 +606,11 @@ ir_node *ir_unroll_loop(ir_graph *g, ir_node *n);
 /* Inlines every If of g whose condition inference knows, inferring again
  * until none is left; false after reporting an inference error. */
 bool ir_fold_ifs(ir_graph *g, nn_diag *d);
-/* op_softmax.c */
+/* op_softmax.c. Whether n (Softmax, LogSoftmax, Hardmax) has the
+ * pre-13 semantics (marked nncc.legacy by the shape hook), and its axis
+ * as given or the default of its opset. */
+bool ir_softmax_legacy(const ir_node *n);
+int64_t ir_softmax_axis(const ir_node *n);
 bool ir_shape_softmax(ir_graph *g, ir_node *n, nn_diag *d);
 bool ir_eval_softmax(const ir_node *n, const void *const *in,
 		     void *const *out, nn_diag *d);

@@ -9,7 +9,8 @@
 static bool
 norm_axis(const ir_node *n, int rank, int *out, nn_diag *d)
 {
-	int64_t a = ir_attr_int(n, "axis", 0);
+	int64_t a = n->op == OP_Split ? ir_attr_i(n, "axis")
+				      : ir_attr_req_i(n, "axis");
 	if (!ir_norm_axis(n, &a, rank, d))
 		return false;
 	*out = (int)a;
@@ -69,7 +70,7 @@ ir_eval_concat(const ir_node *n, const void *const *in, void *const *out,
 {
 	(void)d;
 	const ir_shape *ys = &n->out[0]->shape;
-	int axis = (int)ir_attr_int(n, "axis", 0);
+	int axis = (int)ir_attr_req_i(n, "axis");
 	if (axis < 0)
 		axis += ys->rank;
 	size_t esz = ir_dtype_size(n->out[0]->dtype);
@@ -172,7 +173,7 @@ ir_eval_split(const ir_node *n, const void *const *in, void *const *out,
 	      nn_diag *d)
 {
 	const ir_shape *xs = &n->in[0]->shape;
-	int axis = (int)ir_attr_int(n, "axis", 0);
+	int axis = (int)ir_attr_i(n, "axis");
 	if (axis < 0)
 		axis += xs->rank;
 	int64_t *sizes = nn_xcalloc((size_t)n->nout, sizeof *sizes);

@@ -60,7 +60,7 @@ read_ints(const ir_node *n, const char *name, int want, int64_t dflt,
 static int
 auto_pad_mode(const ir_node *n, nn_diag *d)
 {
-	const char *s = ir_attr_str(n, "auto_pad", "NOTSET");
+	const char *s = ir_attr_s(n, "auto_pad");
 	if (!strcmp(s, "NOTSET") || !s[0])
 		return PAD_NOTSET;
 	if (!strcmp(s, "SAME_UPPER"))
@@ -349,7 +349,7 @@ conv_geometry(const ir_node *n, conv_geom *cg, nn_diag *d)
 	memset(cg, 0, sizeof *cg);
 	cg->n = xs->dim[0];
 	cg->c = xs->dim[1];
-	cg->g = ir_attr_int(n, "group", 1);
+	cg->g = ir_attr_i(n, "group");
 	cg->w.nd = xs->rank - 2;
 	if (!check_channels(n, cg, d))
 		return false;

@@ -76,7 +76,7 @@ static bool
 shape_depth(ir_node *n, nn_diag *d)
 {
 	const ir_shape *x = &n->in[0]->shape;
-	int64_t b = ir_attr_int(n, "blocksize", 0);
+	int64_t b = ir_attr_int(n, "blocksize", 0); /* absent: refused */
 	bool d2s = n->op == OP_DepthToSpace;
 	if (x->rank != 4 || b < 1) {
 		nn_error_node(d, n, "needs a rank-4 input and blocksize >= 1");
@@ -87,7 +87,8 @@ shape_depth(ir_node *n, nn_diag *d)
 			      (long long)b);
 		return false;
 	}
-	const char *mode = ir_attr_str(n, "mode", "DCR");
+	/* SpaceToDepth has no mode: its order is DCR's */
+	const char *mode = ir_attr_s_or(n, "mode", "DCR");
 	if (d2s && strcmp(mode, "DCR") != 0 && strcmp(mode, "CRD") != 0) {
 		nn_error_node(d, n, "unknown mode '%s'", mode);
 		return false;
@@ -163,7 +164,7 @@ eval_trilu(const ir_node *n, const void *x, void *y)
 	const ir_shape *s = &n->in[0]->shape;
 	int64_t r = s->dim[s->rank - 2], c = s->dim[s->rank - 1];
 	int64_t total = ir_shape_numel(s), k = ir_trilu_k(n);
-	bool up = ir_attr_int(n, "upper", 1) != 0;
+	bool up = ir_attr_i(n, "upper") != 0;
 	size_t es = ir_dtype_size(n->in[0]->dtype);
 	for (int64_t e = 0; e < total; e++) {
 		int64_t i = e / c % r, j = e % c;
@@ -197,10 +198,12 @@ static int64_t
 src_offset(const ir_node *n, const int64_t *idx)
 {
 	const ir_shape *x = &n->in[0]->shape, *o = &n->out[0]->shape;
-	int64_t off = 0, b = ir_attr_int(n, "blocksize", 1);
+	int64_t off = 0, b = n->op == OP_DepthToSpace ||
+				     n->op == OP_SpaceToDepth
+				     ? ir_attr_req_i(n, "blocksize") : 1;
 	if (n->op == OP_DepthToSpace) {
 		int64_t c = idx[1], h = idx[2], w = idx[3], ic;
-		bool crd = strcmp(ir_attr_str(n, "mode", "DCR"), "CRD") == 0;
+		bool crd = strcmp(ir_attr_s(n, "mode"), "CRD") == 0;
 		ic = crd ? (c * b + h % b) * b + w % b
 			 : ((h % b) * b + w % b) * o->dim[1] + c;
 		return ((idx[0] * x->dim[1] + ic) * x->dim[2] + h / b) *

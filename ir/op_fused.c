@@ -27,7 +27,7 @@ static ir_node
 base_view(const ir_node *n)
 {
 	ir_node b = *n;
-	b.op = n->op == OP_FusedConv ? OP_Conv : OP_Gemm;
+	b.op = ir_fused_base(n->op);
 	b.nin = n->nin > 3 ? 3 : n->nin;
 	return b;
 }

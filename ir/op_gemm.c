@@ -33,7 +33,7 @@ gemm_dims(const ir_node *n, int64_t *m, int64_t *nn, int64_t *k,
 	  nn_diag *d)
 {
 	const ir_shape *a = &n->in[0]->shape, *b = &n->in[1]->shape;
-	bool ta = ir_attr_int(n, "transA", 0), tb = ir_attr_int(n, "transB", 0);
+	bool ta = ir_attr_i(n, "transA"), tb = ir_attr_i(n, "transB");
 	if (a->rank != 2 || b->rank != 2) {
 		nn_error_node(d, n, "A and B must be 2-D, got ranks %d and %d",
 			      a->rank, b->rank);
@@ -161,9 +161,9 @@ set_elem(const gemm_bufs *io, int64_t i, double v)
 static void
 run_gemm(const ir_node *n, const gemm_bufs *io)
 {
-	bool ta = ir_attr_int(n, "transA", 0), tb = ir_attr_int(n, "transB", 0);
-	double alpha = ir_attr_float(n, "alpha", 1.0);
-	double beta = ir_attr_float(n, "beta", 1.0);
+	bool ta = ir_attr_i(n, "transA"), tb = ir_attr_i(n, "transB");
+	double alpha = ir_attr_f(n, "alpha");
+	double beta = ir_attr_f(n, "beta");
 	int64_t m = n->out[0]->shape.dim[0], nn = n->out[0]->shape.dim[1];
 	int64_t k = n->in[0]->shape.dim[ta ? 0 : 1];
 	bool with_c = io->c && beta != 0.0;

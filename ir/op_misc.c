@@ -15,7 +15,8 @@ static void
 shape_range(const ir_node *n, int64_t *start, int64_t *end)
 {
 	int64_t r = n->in[0]->shape.rank;
-	int64_t s = ir_attr_int(n, "start", 0), e = ir_attr_int(n, "end", r);
+	/* end has no default: absent, it is the rank (every dim) */
+	int64_t s = ir_attr_i(n, "start"), e = ir_attr_int(n, "end", r);
 	s = s < 0 ? s + r : s;
 	e = e < 0 ? e + r : e;
 	s = s < 0 ? 0 : s > r ? r : s;

@@ -167,7 +167,7 @@ float_elem(const ir_node *n, const double *v, ir_dtype t)
 	bool f32 = t == IR_F32;
 	double acc = v[0];
 	if (n->op == OP_Mod)
-		return mod_f64(v[0], v[1], ir_attr_int(n, "fmod", 0) != 0);
+		return mod_f64(v[0], v[1], ir_attr_i(n, "fmod") != 0);
 	for (int i = 1; i < n->nin; i++) {
 		double x = v[i];
 		if (n->op == OP_Sum || n->op == OP_Mean)
@@ -204,7 +204,7 @@ bit_shift(const ir_node *n, uint64_t a, uint64_t b, ir_dtype t)
 		return 0;
 	/* a is zero-extended; the store truncates what a left shift moved
 	 * beyond the type */
-	return ir_attr_str(n, "direction", "")[0] == 'R' ? a >> b : a << b;
+	return ir_attr_req_s(n, "direction")[0] == 'R' ? a >> b : a << b;
 }
 
 static bool
@@ -235,7 +235,7 @@ int_elem(const ir_node *n, const uint64_t *v, ir_dtype t, uint64_t *r,
 	}
 	int64_t sa = (int64_t)a, sb = (int64_t)b;
 	int64_t m = sb == -1 ? 0 : sa % sb;
-	if (!ir_attr_int(n, "fmod", 0) && m != 0 && (m < 0) != (sb < 0))
+	if (!ir_attr_i(n, "fmod") && m != 0 && (m < 0) != (sb < 0))
 		m += sb;
 	*r = (uint64_t)m;
 	return true;

@@ -12,7 +12,7 @@ shape_bn(ir_node *n, nn_diag *d)
 {
 	static const char *const names[] = {"X", "scale", "B", "mean", "var"};
 	const ir_shape *xs = &n->in[0]->shape;
-	int64_t tm = ir_attr_int(n, "training_mode", 0);
+	int64_t tm = ir_attr_i(n, "training_mode");
 	if (tm != 0 && tm != 1) {
 		nn_error_node(d, n, "training_mode=%lld is not supported (0 or "
 			      "1)", (long long)tm);
@@ -46,7 +46,7 @@ shape_bn(ir_node *n, nn_diag *d)
 static bool
 ln_axis(const ir_node *n, int *axis, nn_diag *d)
 {
-	int64_t a = ir_attr_int(n, "axis", -1);
+	int64_t a = ir_attr_i(n, "axis");
 	if (!ir_norm_axis(n, &a, n->in[0]->shape.rank, d))
 		return false;
 	*axis = (int)a;
@@ -86,7 +86,7 @@ shape_ln(ir_node *n, nn_diag *d)
 	ir_shape rs = n->in[0]->shape;
 	for (int k = axis; k < rs.rank; k++)
 		rs.dim[k] = 1;
-	ir_dtype st = ir_attr_int(n, "stash_type", 1) == 1 ? IR_F32 :
+	ir_dtype st = ir_attr_i(n, "stash_type") == 1 ? IR_F32 :
 							     n->in[0]->dtype;
 	for (int i = 1; i < n->nout; i++)
 		if (n->out[i]) {
@@ -155,7 +155,7 @@ shape_lrn(ir_node *n, nn_diag *d)
 			      n->in[0]->shape.rank);
 		return false;
 	}
-	if (!ir_get_attr(n, "size") || ir_attr_int(n, "size", 0) < 1) {
+	if (!ir_get_attr(n, "size") || ir_get_attr(n, "size")->i < 1) {
 		nn_error_node(d, n, "attribute 'size' (>= 1) is required");
 		return false;
 	}
@@ -192,7 +192,7 @@ batch_stats(const ir_node *n, const void *const *in, void *const *out,
 	const ir_shape *xs = &n->in[0]->shape;
 	ir_dtype t = n->in[0]->dtype;
 	int64_t c = xs->dim[1], cnt = xs->dim[0] * sz;
-	double mom = ir_attr_float(n, "momentum", 0.9);
+	double mom = ir_attr_f(n, "momentum");
 	for (int64_t ch = 0; ch < c; ch++) {
 		double sum = 0, sq = 0;
 		for (int64_t b = 0; b < xs->dim[0]; b++)
@@ -224,11 +224,11 @@ eval_bn(const ir_node *n, const void *const *in, void *const *out)
 {
 	const ir_shape *xs = &n->in[0]->shape;
 	ir_dtype t = n->in[0]->dtype;
-	double eps = ir_attr_float(n, "epsilon", 1e-5);
+	double eps = ir_attr_f(n, "epsilon");
 	int64_t c = xs->dim[1], sz = 1;
 	double *mu = nn_xmalloc((size_t)(c > 0 ? c : 1) * 2 * sizeof *mu);
 	double *var = mu + (c > 0 ? c : 1);
-	bool train = ir_attr_int(n, "training_mode", 0) == 1;
+	bool train = ir_attr_i(n, "training_mode") == 1;
 	for (int k = 2; k < xs->rank; k++)
 		sz *= xs->dim[k];
 	for (int64_t ch = 0; !train && ch < c; ch++) {
@@ -284,7 +284,7 @@ eval_ln(const ir_node *n, const void *const *in, void *const *out,
 	const ir_shape *xs = &n->in[0]->shape;
 	ir_dtype t = n->in[0]->dtype;
 	bool has_b = n->nin > 2 && n->in[2];
-	double eps = ir_attr_float(n, "epsilon", 1e-5);
+	double eps = ir_attr_f(n, "epsilon");
 	int64_t cols = 1, rows = ir_shape_numel(xs);
 	for (int k = axis; k < xs->rank; k++)
 		cols *= xs->dim[k];
@@ -383,7 +383,7 @@ eval_lrn(const ir_node *n, const void *const *in, void *const *out)
 {
 	const ir_shape *xs = &n->in[0]->shape;
 	ir_dtype t = n->in[0]->dtype;
-	int64_t c = xs->dim[1], sz = 1, size = ir_attr_int(n, "size", 1);
+	int64_t c = xs->dim[1], sz = 1, size = ir_attr_req_i(n, "size");
 	double alpha = ir_attr_f(n, "alpha"), beta = ir_attr_f(n, "beta");
 	double bias = ir_attr_f(n, "bias");
 	for (int k = 2; k < xs->rank; k++)

@@ -48,7 +48,7 @@ pool_window(const ir_node *n, ir_window *w, nn_diag *d)
 			      "has %d spatial dims", cnt, xs->rank - 2);
 		return false;
 	}
-	return ir_window_init(n, xs, k, ir_attr_int(n, "ceil_mode", 0) != 0,
+	return ir_window_init(n, xs, k, ir_attr_i(n, "ceil_mode") != 0,
 			      w, d);
 }
 
@@ -75,7 +75,7 @@ ir_shape_pool(ir_graph *g, ir_node *n, nn_diag *d)
 			return false;
 		memcpy(ys.dim + 2, w.out, (size_t)w.nd * sizeof(int64_t));
 	}
-	int64_t so = ir_attr_int(n, "storage_order", 0);
+	int64_t so = n->op == OP_MaxPool ? ir_attr_i(n, "storage_order") : 0;
 	if (n->op == OP_MaxPool && so != 0 && so != 1) {
 		nn_error_node(d, n, "storage_order must be 0 or 1, got %lld",
 			      (long long)so);
@@ -151,8 +151,9 @@ window_pool(const ir_node *n, const ir_window *w, const double *x,
 {
 	pool_ctx pc = {w, ir_window_map(w), 1, 1, 1};
 	const ir_shape *xs = &n->in[0]->shape;
-	bool incl = ir_attr_int(n, "count_include_pad", 0) != 0;
-	bool cm = ir_attr_int(n, "storage_order", 0) == 1;
+	bool incl = n->op == OP_AveragePool &&
+		    ir_attr_i(n, "count_include_pad") != 0;
+	bool cm = n->op == OP_MaxPool && ir_attr_i(n, "storage_order") == 1;
 	for (int i = 0; i < w->nd; i++) {
 		pc.kn *= w->k[i];
 		pc.np *= w->out[i];

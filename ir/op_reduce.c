@@ -27,7 +27,7 @@ axis_at(const ir_node *n, const void *axes, int64_t k)
 {
 	int cnt;
 	if (n->op == OP_ArgMax || n->op == OP_ArgMin)
-		return ir_attr_int(n, "axis", 0);
+		return ir_attr_i(n, "axis");
 	if (n->nin > 1 && n->in[1])
 		return ir_load_i64(axes, n->in[1]->dtype, k);
 	return ir_attr_ints(n, "axes", &cnt)[k];
@@ -42,7 +42,7 @@ reduced_dims(const ir_node *n, const void *axes, nn_diag *d,
 {
 	int r = n->in[0]->shape.rank;
 	int64_t na = axes_count(n, axes);
-	bool all = na == 0 && !ir_attr_int(n, "noop_with_empty_axes", 0);
+	bool all = na == 0 && !ir_attr_i_or(n, "noop_with_empty_axes", 0);
 	for (int i = 0; i < IR_MAX_RANK; i++)
 		red[i] = all;
 	for (int64_t k = 0; k < na; k++) {
@@ -93,7 +93,7 @@ ir_shape_reduce(ir_graph *g, ir_node *n, nn_diag *d)
 		return false;
 	const ir_shape *s = &n->in[0]->shape;
 	ir_shape o = {0};
-	bool keep = ir_attr_int(n, "keepdims", 1) != 0;
+	bool keep = ir_attr_i(n, "keepdims") != 0;
 	for (int i = 0; i < s->rank; i++) {
 		if (!red[i])
 			o.dim[o.rank++] = s->dim[i];
@@ -265,7 +265,7 @@ argmax_line(const ir_node *n, const void *x, int64_t base, int64_t stride,
 	    int64_t len, int64_t *y)
 {
 	ir_dtype t = n->in[0]->dtype;
-	bool last = ir_attr_int(n, "select_last_index", 0) != 0;
+	bool last = ir_attr_i(n, "select_last_index") != 0;
 	bool min = n->op == OP_ArgMin;
 	int64_t bi = 0;
 	if (ir_dtype_is_int(t)) {
@@ -295,7 +295,7 @@ static bool
 eval_argmax(const ir_node *n, const void *x, int64_t *y, nn_diag *d)
 {
 	const ir_shape *s = &n->in[0]->shape;
-	int64_t axis = ir_attr_int(n, "axis", 0);
+	int64_t axis = ir_attr_i(n, "axis");
 	if (axis < 0)
 		axis += s->rank;
 	int64_t outer = 1, len = s->dim[axis], inner = 1;

@@ -48,7 +48,7 @@ reshape_target(const ir_node *n, const ir_shape *in, ir_shape *out,
 	int k;
 	if (!const_ints(n, 1, "shape", v, IR_MAX_RANK, &k, d))
 		return false;
-	bool allowzero = ir_attr_int(n, "allowzero", 0) != 0;
+	bool allowzero = ir_attr_i(n, "allowzero") != 0;
 	int infer = -1;
 	int64_t known = 1;
 	out->rank = k;
@@ -109,7 +109,7 @@ static bool
 flatten_shape(const ir_node *n, const ir_shape *in, ir_shape *out,
 	      nn_diag *d)
 {
-	int64_t axis = ir_attr_int(n, "axis", 1);
+	int64_t axis = ir_attr_i(n, "axis");
 	if (axis < -in->rank || axis > in->rank) {
 		nn_error_node(d, n, "axis %lld out of range for rank %d",
 			      (long long)axis, in->rank);

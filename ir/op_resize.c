@@ -44,9 +44,9 @@ read_modes(const ir_node *n, rz_plan *p, nn_diag *d)
 		"asymmetric", "tf_crop_and_resize", "tf_half_pixel_for_nn"};
 	static const char *const nrs[] = {"round_prefer_floor",
 					  "round_prefer_ceil", "floor", "ceil"};
-	int64_t aa = ir_attr_int(n, "antialias", 0);
-	int64_t ex = ir_attr_int(n, "exclude_outside", 0);
-	p->mode = pick(n, "mode", ir_attr_str(n, "mode", "nearest"), modes, 3,
+	int64_t aa = ir_attr_i(n, "antialias");
+	int64_t ex = ir_attr_i(n, "exclude_outside");
+	p->mode = pick(n, "mode", ir_attr_s(n, "mode"), modes, 3,
 		       d);
 	if (p->mode < 0)
 		return false;
@@ -60,14 +60,13 @@ read_modes(const ir_node *n, rz_plan *p, nn_diag *d)
 	/* The spec gives antialias to linear and cubic only. */
 	p->antialias = aa == 1 && p->mode != RZ_NEAREST;
 	p->exclude_outside = ex == 1;
-	p->cubic_a = ir_attr_float(n, "cubic_coeff_a", -0.75);
+	p->cubic_a = ir_attr_f(n, "cubic_coeff_a");
 	p->ct = pick(n, "coordinate_transformation_mode",
-		     ir_attr_str(n, "coordinate_transformation_mode",
-				 "half_pixel"), cts, 6, d);
+		     ir_attr_s(n, "coordinate_transformation_mode"), cts, 6, d);
 	p->nearest = pick(n, "nearest_mode",
-			  ir_attr_str(n, "nearest_mode", "round_prefer_floor"),
+			  ir_attr_s(n, "nearest_mode"),
 			  nrs, 4, d);
-	p->extrap = ir_attr_float(n, "extrapolation_value", 0.0);
+	p->extrap = ir_attr_f(n, "extrapolation_value");
 	return p->ct >= 0 && p->nearest >= 0;
 }
 
@@ -144,7 +143,7 @@ apply_sizes(const ir_node *n, rz_plan *p, const int *ax, int na,
 	static const char *const pols[] = {"stretch", "not_larger",
 					   "not_smaller"};
 	int pol = pick(n, "keep_aspect_ratio_policy",
-		       ir_attr_str(n, "keep_aspect_ratio_policy", "stretch"),
+		       ir_attr_s(n, "keep_aspect_ratio_policy"),
 		       pols, 3, d);
 	double common = pol == 1 ? INFINITY : 0;
 	if (pol < 0)

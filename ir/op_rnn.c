@@ -120,12 +120,12 @@ ir_rnn_get(const ir_node *n, ir_rnn *r, nn_diag *d)
 {
 	const ir_shape *x = &n->in[IR_RNN_IN_X]->shape;
 	const ir_shape *rs = &n->in[IR_RNN_IN_R]->shape;
-	const char *dir = ir_attr_str(n, "direction", "forward");
+	const char *dir = ir_attr_s(n, "direction");
 
 	memset(r, 0, sizeof *r);
 	r->gates = n->op == OP_LSTM ? 4 : n->op == OP_GRU ? 3 : 1;
 	r->nacts = n->op == OP_LSTM ? 3 : n->op == OP_GRU ? 2 : 1;
-	r->batch_first = ir_attr_int(n, "layout", 0) != 0;
+	r->batch_first = ir_attr_i(n, "layout") != 0;
 	if (strcmp(dir, "forward") == 0 || strcmp(dir, "reverse") == 0) {
 		r->dirs = 1;
 		r->reverse = dir[0] == 'r';
@@ -146,18 +146,19 @@ ir_rnn_get(const ir_node *n, ir_rnn *r, nn_diag *d)
 	r->t = x->dim[r->batch_first ? 1 : 0];
 	r->b = x->dim[r->batch_first ? 0 : 1];
 	r->i = x->dim[2];
-	r->h = ir_attr_int(n, "hidden_size", rs->dim[2]);
+	r->h = ir_attr_int(n, "hidden_size", rs->dim[2]); /* absent: R's */
 	r->has_clip = ir_get_attr(n, "clip") != NULL;
 	r->clip = ir_attr_float(n, "clip", 0);
-	r->lbr = ir_attr_int(n, "linear_before_reset", 0) != 0;
-	r->input_forget = ir_attr_int(n, "input_forget", 0) != 0;
+	r->lbr = n->op == OP_GRU && ir_attr_i(n, "linear_before_reset") != 0;
+	r->input_forget = n->op == OP_LSTM &&
+			  ir_attr_i(n, "input_forget") != 0;
 	if (r->has_clip && !(r->clip > 0)) {
 		if (d)
 			nn_error_node(d, n, "clip %g must be positive",
 				      r->clip);
 		return false;
 	}
-	if (ir_attr_int(n, "layout", 0) & ~(int64_t)1) {
+	if (ir_attr_i(n, "layout") & ~(int64_t)1) {
 		if (d)
 			nn_error_node(d, n, "layout must be 0 or 1");
 		return false;

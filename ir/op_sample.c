@@ -10,10 +10,10 @@
 #include "ir.h"
 
 static int
-pick(const ir_node *n, const char *attr, const char *dflt,
-     const char *const *names, int count, nn_diag *d)
+pick(const ir_node *n, const char *attr, const char *const *names,
+     int count, nn_diag *d)
 {
-	const char *s = ir_attr_str(n, attr, dflt);
+	const char *s = ir_attr_s(n, attr);
 	for (int i = 0; i < count; i++)
 		if (!strcmp(s, names[i]))
 			return i;
@@ -26,14 +26,14 @@ ir_grid_modes(const ir_node *n, int *mode, int *pad, nn_diag *d)
 {
 	static const char *const modes[] = {"bilinear", "nearest", "bicubic"};
 	static const char *const pads[] = {"zeros", "border", "reflection"};
-	int64_t ac = ir_attr_int(n, "align_corners", 0);
+	int64_t ac = ir_attr_i(n, "align_corners");
 	if (ac != 0 && ac != 1) {
 		nn_error_node(d, n, "align_corners=%lld is not supported (0 "
 			      "or 1)", (long long)ac);
 		return false;
 	}
-	*mode = pick(n, "mode", "bilinear", modes, 3, d);
-	*pad = *mode < 0 ? -1 : pick(n, "padding_mode", "zeros", pads, 3, d);
+	*mode = pick(n, "mode", modes, 3, d);
+	*pad = *mode < 0 ? -1 : pick(n, "padding_mode", pads, 3, d);
 	return *mode >= 0 && *pad >= 0;
 }
 
@@ -159,7 +159,7 @@ eval_grid(const ir_node *n, const void *const *in, void *const *out,
 	const ir_shape *o = &n->out[0]->shape, *x = &n->in[0]->shape;
 	ir_dtype gt = n->in[1]->dtype;
 	grid_ctx g = {in[0], n->in[0]->dtype, x->dim[2], x->dim[3], 0, pad,
-		      ir_attr_int(n, "align_corners", 0) != 0};
+		      ir_attr_i(n, "align_corners") != 0};
 	int64_t hw = o->dim[2] * o->dim[3], k = 0;
 	for (int64_t b = 0; b < o->dim[0]; b++)
 		for (int64_t c = 0; c < o->dim[1]; c++) {
@@ -181,16 +181,16 @@ ir_roi_modes(const ir_node *n, bool *max, bool *half, nn_diag *d)
 {
 	static const char *const modes[] = {"avg", "max"};
 	static const char *const cts[] = {"half_pixel", "output_half_pixel"};
-	int m = pick(n, "mode", "avg", modes, 2, d);
+	int m = pick(n, "mode", modes, 2, d);
 	int ct = m < 0 ? -1 : pick(n, "coordinate_transformation_mode",
-				   "half_pixel", cts, 2, d);
+				   cts, 2, d);
 	*max = m == 1;
 	*half = ct == 0;
 	if (ct < 0)
 		return false;
-	if (ir_attr_int(n, "output_height", 1) < 1 ||
-	    ir_attr_int(n, "output_width", 1) < 1 ||
-	    ir_attr_int(n, "sampling_ratio", 0) < 0) {
+	if (ir_attr_i(n, "output_height") < 1 ||
+	    ir_attr_i(n, "output_width") < 1 ||
+	    ir_attr_i(n, "sampling_ratio") < 0) {
 		nn_error_node(d, n, "output_height and output_width must be "
 			      ">= 1, sampling_ratio >= 0");
 		return false;
@@ -222,8 +222,8 @@ shape_roi(ir_node *n, nn_diag *d)
 			      "not N x C x H x W, R x 4 and R", a, c, e);
 		return false;
 	}
-	ir_shape o = {4, {r->dim[0], x->dim[1], ir_attr_int(n,
-		"output_height", 1), ir_attr_int(n, "output_width", 1)}};
+	ir_shape o = {4, {r->dim[0], x->dim[1], ir_attr_i(n,
+		"output_height"), ir_attr_i(n, "output_width")}};
 	n->out[0]->dtype = n->in[0]->dtype;
 	n->out[0]->shape = o;
 	return true;
@@ -320,8 +320,8 @@ roi_box_of(const ir_node *n, const void *rois, int64_t r, bool half,
 	   roi_box *rb)
 {
 	const ir_shape *o = &n->out[0]->shape;
-	int64_t sr = ir_attr_int(n, "sampling_ratio", 0);
-	double ss = ir_attr_float(n, "spatial_scale", 1.0), c[4];
+	int64_t sr = ir_attr_i(n, "sampling_ratio");
+	double ss = ir_attr_f(n, "spatial_scale"), c[4];
 	for (int j = 0; j < 4; j++)
 		c[j] = ir_load_f64(rois, n->in[1]->dtype, r * 4 + j) * ss -
 		       (half ? 0.5 : 0);

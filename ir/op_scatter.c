@@ -202,7 +202,7 @@ eval_scatternd(const ir_node *n, const void *const *in, void *out,
 	ir_dtype t = n->in[0]->dtype, it = n->in[1]->dtype;
 	int k = (int)ix->dim[ix->rank - 1];
 	int64_t inner = 1, nidx = ir_shape_numel(ix) / k;
-	char r = ir_attr_str(n, "reduction", "none")[0];
+	char r = ir_attr_s(n, "reduction")[0];
 	for (int i = k; i < x->rank; i++)
 		inner *= x->dim[i];
 	memcpy(out, in[0], (size_t)ir_shape_numel(x) * ir_dtype_size(t));

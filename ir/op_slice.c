@@ -184,7 +184,7 @@ static bool
 gather_axis(const ir_node *n, int *axis, nn_diag *d)
 {
 	const ir_value *x = n->in[0], *ix = n->in[1];
-	int64_t a = ir_attr_int(n, "axis", 0);
+	int64_t a = ir_attr_i(n, "axis");
 	if (!ir_norm_axis(n, &a, x->shape.rank, d))
 		return false;
 	*axis = (int)a;
@@ -293,7 +293,7 @@ pad_read(const ir_node *n, const void *const *in, pad_params *p,
 	static const char *const modes[] = {"constant", "reflect", "edge",
 					    "wrap"};
 	const ir_shape *xs = &n->in[0]->shape;
-	const char *mode = ir_attr_str(n, "mode", "constant");
+	const char *mode = ir_attr_s(n, "mode");
 	int64_t pads[2 * IR_MAX_RANK], ax[IR_MAX_RANK];
 	int k, ka = xs->rank;
 	int m = 0;

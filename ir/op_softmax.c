@@ -11,10 +11,18 @@
  * printed and parsed back (the text form has no opset). */
 #define LEGACY_ATTR "nncc.legacy"
 
-static int64_t
-default_axis(const ir_node *n)
+bool
+ir_softmax_legacy(const ir_node *n)
 {
-	return ir_attr_int(n, LEGACY_ATTR, 0) ? 1 : -1;
+	return ir_attr_i(n, LEGACY_ATTR) != 0;
+}
+
+/* ONNX's default axis depends on the opset (1 before 13, -1 from 13):
+ * attrs.def says NONE and the mark picks it. */
+int64_t
+ir_softmax_axis(const ir_node *n)
+{
+	return ir_attr_int(n, "axis", ir_softmax_legacy(n) ? 1 : -1);
 }
 
 bool
@@ -30,7 +38,7 @@ ir_shape_softmax(ir_graph *g, ir_node *n, nn_diag *d)
 	if (g->opset > 0 && g->opset < 13)
 		ir_set_attr(g, n, LEGACY_ATTR, IR_ATTR_INT)->i = 1;
 	int r = x->shape.rank;
-	int64_t axis = ir_attr_int(n, "axis", default_axis(n));
+	int64_t axis = ir_softmax_axis(n);
 	/* A rank-0 tensor has no axis: treat it as one element. */
 	if (r > 0 && (axis < -r || axis >= r)) {
 		nn_error_node(d, n, "axis %lld out of range for rank %d",
@@ -106,14 +114,14 @@ ir_eval_softmax(const ir_node *n, const void *const *in, void *const *out,
 	const ir_shape *s = &n->in[0]->shape;
 	ir_dtype t = n->in[0]->dtype;
 	bool logsm = n->op == OP_LogSoftmax;
-	int64_t axis = ir_attr_int(n, "axis", default_axis(n));
+	int64_t axis = ir_softmax_axis(n);
 	if (axis < 0)
 		axis += s->rank;
 	int64_t outer = 1, len = 1, inner = 1;
 	for (int i = 0; i < s->rank; i++) {
 		if (i < axis)
 			outer *= s->dim[i];
-		else if (i == axis || ir_attr_int(n, LEGACY_ATTR, 0))
+		else if (i == axis || ir_softmax_legacy(n))
 			len *= s->dim[i];
 		else
 			inner *= s->dim[i];

@@ -85,6 +85,33 @@ ir_op_has(ir_op op, unsigned f)
 	return (ir_ops[op].flags & f) == f;
 }
 
+/* nncc's fused ops and the base op each runs (the base hooks on a view
+ * of the node, ir/op_fused.c): the one place the pairing is stated. */
+static const struct {
+	ir_op fused, base;
+} fused_pairs[] = {
+	{OP_FusedConv, OP_Conv},
+	{OP_FusedGemm, OP_Gemm},
+};
+
+ir_op
+ir_fused_base(ir_op op)
+{
+	for (size_t i = 0; i < sizeof fused_pairs / sizeof fused_pairs[0]; i++)
+		if (fused_pairs[i].fused == op)
+			return fused_pairs[i].base;
+	return IR_NOPS;
+}
+
+ir_op
+ir_fused_of(ir_op base)
+{
+	for (size_t i = 0; i < sizeof fused_pairs / sizeof fused_pairs[0]; i++)
+		if (fused_pairs[i].base == base)
+			return fused_pairs[i].fused;
+	return IR_NOPS;
+}
+
 bool
 ir_weight_axes(const ir_node *n, int *oax, int *iax)
 {
@@ -100,8 +127,8 @@ ir_weight_axes(const ir_node *n, int *oax, int *iax)
 		*iax = 0;
 		return true;
 	case IR_W_KN: /* MatMul's [..., K, N] too */
-		*oax = ir_attr_int(n, "transB", 0) ? r - 2 : r - 1;
-		*iax = ir_attr_int(n, "transB", 0) ? r - 1 : r - 2;
+		*oax = ir_attr_i_or(n, "transB", 0) ? r - 2 : r - 1;
+		*iax = ir_attr_i_or(n, "transB", 0) ? r - 1 : r - 2;
 		return r >= 2;
 	default: /* GATES: the outputs span two axes (dirs, gates*hidden) */
 		return false;

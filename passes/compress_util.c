@@ -131,7 +131,7 @@ layer_view(cmp_layer *L)
 				  L->cols, L->cols ? L->cols : 1, 0, 1,
 				  L->name };
 	} else if (conv || (form == IR_W_KN &&
-			    ir_attr_int(L->n, "transB", 0)) || s->rank == 1) {
+			    ir_attr_i_or(L->n, "transB", 0)) || s->rank == 1) {
 		/* rows are dim 0 (a rank-1 MatMul B is one column) */
 		L->rows = s->rank == 1 && !conv ? 1 : s->dim[0];
 		L->cols = L->rows ? numel / L->rows : 0;

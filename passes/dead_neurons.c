@@ -102,7 +102,7 @@ map_step(const ir_node *n, const ir_value *y, dn_layout *l)
 	case OP_Flatten: case OP_Reshape:
 		if (l->axis != 1 || l->blk != 1 || os->rank != 2 ||
 		    os->dim[0] != ys->dim[0] ||
-		    (n->op == OP_Flatten && ir_attr_int(n, "axis", 1) != 1))
+		    (n->op == OP_Flatten && ir_attr_i(n, "axis") != 1))
 			return false;
 		l->blk = os->dim[1] / l->total;
 		l->rank = 2;
@@ -195,7 +195,7 @@ static bool
 visit_concat(dn_group *gr, ir_node *u, ir_value *v, const dn_layout *l)
 {
 	int r = u->out[0]->shape.rank, seen = 0, slot = 0;
-	int64_t ax = ir_attr_int(u, "axis", 0), off = 0, pos = 0;
+	int64_t ax = ir_attr_req_i(u, "axis"), off = 0, pos = 0;
 	if (ax < 0)
 		ax += r;
 	if (ax != l->axis || l->blk != 1)
@@ -353,8 +353,8 @@ pool_keeps_constants(const ir_node *n)
 {
 	int cnt;
 	const int64_t *p = ir_attr_ints(n, "pads", &cnt);
-	bool padded = strcmp(ir_attr_str(n, "auto_pad", "NOTSET"), "NOTSET") &&
-		      strcmp(ir_attr_str(n, "auto_pad", "NOTSET"), "VALID");
+	const char *ap = ir_attr_s_or(n, "auto_pad", "NOTSET");
+	bool padded = strcmp(ap, "NOTSET") && strcmp(ap, "VALID");
 	for (int i = 0; p && i < cnt; i++)
 		padded |= p[i] != 0;
 	return n->op != OP_AveragePool || !padded ||

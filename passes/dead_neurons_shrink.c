@@ -27,7 +27,7 @@ pass_dn_w_axes(const ir_node *n, int *oax, int *iax)
 	case IR_W_OIHW:
 		return ir_attr_i(n, "group") == 1;
 	case IR_W_KN:
-		return !ir_attr_int(n, "transA", 0) && w->shape.rank == 2 &&
+		return !ir_attr_i_or(n, "transA", 0) && w->shape.rank == 2 &&
 		       n->in[0]->shape.rank == 2;
 	default:
 		return false;

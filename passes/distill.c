@@ -46,11 +46,11 @@ head_act(const ir_node *n, cmp_kd_act *a)
 	switch (n->op) {
 	case OP_Relu: case OP_Sigmoid: case OP_Tanh: case OP_Softplus:
 		return true;
-	case OP_LeakyRelu: a->a = (float)ir_attr_float(n, "alpha", 0.01); return true;
-	case OP_Elu: a->a = (float)ir_attr_float(n, "alpha", 1.0); return true;
+	case OP_LeakyRelu: a->a = (float)ir_attr_f(n, "alpha"); return true;
+	case OP_Elu: a->a = (float)ir_attr_f(n, "alpha"); return true;
 	case OP_HardSigmoid:
-		a->a = (float)ir_attr_float(n, "alpha", 0.2);
-		a->b = (float)ir_attr_float(n, "beta", 0.5);
+		a->a = (float)ir_attr_f(n, "alpha");
+		a->b = (float)ir_attr_f(n, "beta");
 		return true;
 	case OP_Clip:
 		a->a = -INFINITY;
@@ -76,7 +76,7 @@ head_fc(const ir_node *n)
 	if ((n->op != OP_Gemm && n->op != OP_MatMul) || !const_f32(w) ||
 	    w->shape.rank != 2 || n->in[0]->dtype != IR_F32)
 		return false;
-	if (n->op == OP_Gemm && ir_attr_int(n, "transA", 0))
+	if (n->op == OP_Gemm && ir_attr_i(n, "transA"))
 		return false;
 	return n->nin < 3 || !n->in[2] || const_f32(n->in[2]);
 }
@@ -119,8 +119,8 @@ load_layer(ir_graph *g, cmp_kd_layer *L, const cmp_layer *cl, nn_diag *d)
 	L->cl = *cl;
 	L->in = k;
 	L->out = m;
-	L->alpha = n->op == OP_Gemm ? (float)ir_attr_float(n, "alpha", 1) : 1;
-	L->beta = n->op == OP_Gemm ? (float)ir_attr_float(n, "beta", 1) : 1;
+	L->alpha = n->op == OP_Gemm ? (float)ir_attr_f(n, "alpha") : 1;
+	L->beta = n->op == OP_Gemm ? (float)ir_attr_f(n, "beta") : 1;
 	L->bias = n->nin > 2 ? n->in[2] : NULL;
 	int64_t nb = L->bias ? ir_shape_numel(&L->bias->shape) : 0;
 	if (L->bias && ((nb != m && nb != 1) || L->beta == 0)) {

@@ -103,7 +103,7 @@ skip_inner_reshape(ir_node *n)
 	if (!p || (p->op != OP_Reshape && p->op != OP_Flatten))
 		return 0;
 	int64_t cnt = ir_shape_numel(&n->in[1]->shape);
-	for (int64_t i = 0; i < cnt && !ir_attr_int(n, "allowzero", 0); i++)
+	for (int64_t i = 0; i < cnt && !ir_attr_i(n, "allowzero"); i++)
 		if (ir_load_i64(n->in[1]->data, n->in[1]->dtype, i) == 0)
 			return 0;
 	n->in[0] = p->in[0];
@@ -118,7 +118,7 @@ spatial_pad(const ir_node *p, int64_t *pads, double *value)
 	int r = p->in[0]->shape.rank;
 	const ir_value *pv = p->nin > 1 ? p->in[1] : NULL;
 	const ir_value *cv = p->nin > 2 ? p->in[2] : NULL;
-	if (strcmp(ir_attr_str(p, "mode", "constant"), "constant") ||
+	if (strcmp(ir_attr_s(p, "mode"), "constant") ||
 	    (p->nin > 3 && p->in[3]) || !pv || !pass_has_data(pv) ||
 	    ir_shape_numel(&pv->shape) != 2 * r || (cv && !pass_has_data(cv)))
 		return false;
@@ -137,16 +137,16 @@ spatial_pad(const ir_node *p, int64_t *pads, double *value)
 static bool
 pad_matches(const ir_node *c, double value)
 {
-	if (strcmp(ir_attr_str(c, "auto_pad", "NOTSET"), "NOTSET"))
+	if (strcmp(ir_attr_s(c, "auto_pad"), "NOTSET"))
 		return false;
 	switch (c->op) {
 	case OP_Conv:
 		return value == 0;
 	case OP_AveragePool:
-		return value == 0 && ir_attr_int(c, "count_include_pad", 0) &&
-		       !ir_attr_int(c, "ceil_mode", 0);
+		return value == 0 && ir_attr_i(c, "count_include_pad") &&
+		       !ir_attr_i(c, "ceil_mode");
 	case OP_MaxPool:
-		return value == -INFINITY && !ir_attr_int(c, "ceil_mode", 0) &&
+		return value == -INFINITY && !ir_attr_i(c, "ceil_mode") &&
 		       (c->nout < 2 || !c->out[1] || !c->out[1]->nuses);
 	default:
 		return false;

@@ -33,7 +33,7 @@ layer_channels(const ir_node *n, int *axis)
 		*axis = 1;
 		return w->shape.dim[0];
 	case OP_Gemm:
-		return w->shape.dim[ir_attr_int(n, "transB", 0) ? 0 : 1];
+		return w->shape.dim[ir_attr_i(n, "transB") ? 0 : 1];
 	case OP_MatMul:
 		return w->shape.rank == 2 && n->out[0]->shape.rank >= 1 ?
 			       w->shape.dim[1] : 0;
@@ -71,7 +71,7 @@ static bool
 gemm_bias(const ir_node *n, int64_t m, double *b)
 {
 	const ir_value *c = n->nin > 2 ? n->in[2] : NULL;
-	double beta = ir_attr_float(n, "beta", 1.0);
+	double beta = ir_attr_f(n, "beta");
 	ir_shape row = {2, {1, m}};
 	for (int64_t k = 0; k < m; k++)
 		b[k] = 0;
@@ -113,7 +113,7 @@ scale_out(ir_graph *g, const ir_node *n, const ir_value *w, const double *s,
 	double *v = pass_load_f64(w);
 	int64_t cnt = ir_shape_numel(&w->shape);
 	bool rows = n->op == OP_Conv ||
-		    (n->op == OP_Gemm && ir_attr_int(n, "transB", 0));
+		    (n->op == OP_Gemm && ir_attr_i(n, "transB"));
 	for (int64_t i = 0; i < cnt; i++)
 		v[i] *= s[rows ? i / (cnt / m) : i % m];
 	ir_value *r = pass_const_f64(g, w->dtype, &w->shape, v);
@@ -168,7 +168,7 @@ fail:
 static bool
 bn_affine(const ir_node *n, int64_t c, double *s, double *t)
 {
-	if (ir_attr_int(n, "training_mode", 0))
+	if (ir_attr_i(n, "training_mode"))
 		return false;
 	for (int i = 1; i < 5; i++)
 		if (!float_const(n->in[i]) ||
@@ -177,7 +177,7 @@ bn_affine(const ir_node *n, int64_t c, double *s, double *t)
 	for (int i = 1; i < n->nout; i++)
 		if (n->out[i] && n->out[i]->nuses)
 			return false;
-	double eps = ir_attr_float(n, "epsilon", 1e-5);
+	double eps = ir_attr_f(n, "epsilon");
 	for (int64_t k = 0; k < c; k++) {
 		double sc = ir_load_f64(n->in[1]->data, n->in[1]->dtype, k);
 		double b = ir_load_f64(n->in[2]->data, n->in[2]->dtype, k);
@@ -285,10 +285,10 @@ exact_consumer(const ir_node *c, const ir_value *y)
 	if (c->in[0] != y || c->in[1] == y || layer_channels(c, &axis) <= 0)
 		return false;
 	if (c->op == OP_Gemm)
-		return !ir_attr_int(c, "transA", 0) && y->shape.rank == 2;
+		return !ir_attr_i(c, "transA") && y->shape.rank == 2;
 	if (c->op != OP_Conv)
 		return false;
-	const char *ap = ir_attr_str(c, "auto_pad", "NOTSET");
+	const char *ap = ir_attr_s(c, "auto_pad");
 	if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID"))
 		return false;
 	const int64_t *p = ir_attr_ints(c, "pads", &cnt);
@@ -307,16 +307,16 @@ shift_into(ir_graph *g, ir_node *c, const double *s, const double *t)
 	int axis;
 	int64_t m = layer_channels(c, &axis), cnt = ir_shape_numel(&w->shape);
 	double *wv = pass_load_f64(w), *b = nn_xcalloc((size_t)m, sizeof *b);
-	bool conv = c->op == OP_Conv, tb = ir_attr_int(c, "transB", 0);
+	bool conv = c->op == OP_Conv, tb = !conv && ir_attr_i(c, "transB");
 	int64_t kin = conv ? w->shape.dim[1] : w->shape.dim[tb ? 1 : 0];
 	int64_t kk = conv ? cnt / (m * kin) : 1;
-	int64_t grp = conv ? ir_attr_int(c, "group", 1) : 1;
+	int64_t grp = conv ? ir_attr_i(c, "group") : 1;
 	if (conv && c->nin > 2 && c->in[2])
 		for (int64_t k = 0; k < m; k++)
 			b[k] = ir_load_f64(c->in[2]->data, c->in[2]->dtype, k);
 	if (!conv)
 		gemm_bias(c, m, b);
-	double alpha = conv ? 1 : ir_attr_float(c, "alpha", 1.0);
+	double alpha = conv ? 1 : ir_attr_f(c, "alpha");
 	for (int64_t i = 0; i < cnt; i++) {
 		int64_t o, ci;
 		if (conv) {

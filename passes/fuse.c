@@ -52,7 +52,7 @@ static bool
 absorb_bias(group *gr, ir_node *u, ir_value *y)
 {
 	if (u->op != OP_Add || gr->in[2] || gr->base->op == OP_Conv ||
-	    gr->nabsorbed || ir_attr_float(gr->base, "beta", 1.0) != 1.0)
+	    gr->nabsorbed || ir_attr_f_or(gr->base, "beta", 1.0) != 1.0)
 		return false;
 	ir_value *c = u->in[0] == y ? u->in[1] : u->in[0];
 	int64_t nn = y->shape.dim[1];
@@ -276,9 +276,9 @@ set_activation(ir_graph *g, ir_node *f, ir_op op, const ir_node *a)
 	const ir_attr *al = ir_get_attr(a, "alpha"), *be = ir_get_attr(a,
 								       "beta");
 	if (al)
-		set_float(g, f, "activation_alpha", ir_attr_float(a, "alpha", 0));
+		set_float(g, f, "activation_alpha", al->f);
 	if (be)
-		set_float(g, f, "activation_beta", ir_attr_float(a, "beta", 0));
+		set_float(g, f, "activation_beta", be->f);
 }
 
 /* Builds the fused node after gr->last, removes the base and the
@@ -288,7 +288,8 @@ static ir_node *
 emit(ir_graph *g, group *gr, ir_node *const *absorbed, pass_vset *dirty)
 {
 	ir_node *b = gr->base;
-	ir_op op = b->op == OP_Conv ? OP_FusedConv : OP_FusedGemm;
+	/* a MatMul fuses as the Gemm of its two inputs (no attributes) */
+	ir_op op = ir_fused_of(b->op == OP_MatMul ? OP_Gemm : b->op);
 	ir_node *f = ir_insert_node(g, gr->last->next, op, b->name, 4, gr->in,
 				    1);
 	f->nattrs = b->op == OP_MatMul ? 0 : b->nattrs;

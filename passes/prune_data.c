@@ -170,7 +170,7 @@ outgoing_norm2(ir_graph *g, const cmp_layer *L, const cmp_layer *all,
 	for (int j = 0; j < nl; j++) {
 		const cmp_layer *C = &all[j];
 		if (C == L || C->cols % L->rows != 0 ||
-		    ir_attr_int(C->n, "group", 1) != 1)
+		    ir_attr_i_or(C->n, "group", 1) != 1)
 			continue;
 		const ir_value *x = C->n->in[0];
 		bool feeds = false;

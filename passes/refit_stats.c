@@ -51,7 +51,7 @@ conv_geometry(cmp_refit *L, const ir_node *n, nn_diag *d)
 		L->pout *= L->win.out[i];
 		L->pin *= L->win.in[i];
 	}
-	L->st.ngroups = ir_attr_int(n, "group", 1);
+	L->st.ngroups = ir_attr_i(n, "group");
 	L->cin = x->dim[1] / L->st.ngroups;
 	return true;
 }
@@ -75,12 +75,12 @@ geometry(cmp_refit *L, const ir_node *n, const char **why, nn_diag *d)
 	}
 	switch (n->op) {
 	case OP_Gemm:
-		if (ir_attr_int(n, "transA", 0)) {
+		if (ir_attr_i(n, "transA")) {
 			*why = "Gemm with transA";
 			return false;
 		}
-		L->alpha = ir_attr_float(n, "alpha", 1);
-		L->beta = ir_attr_float(n, "beta", 1);
+		L->alpha = ir_attr_f(n, "alpha");
+		L->beta = ir_attr_f(n, "beta");
 		if (L->alpha == 0 || (L->bias && L->beta == 0)) {
 			*why = "alpha or beta is 0";
 			return false;

@@ -61,7 +61,7 @@ fc_layer(const ir_node *n)
 		return true;
 	int64_t outs = n->out[0]->shape.dim[1];
 	const ir_value *c = n->nin > 2 ? n->in[2] : NULL;
-	return !ir_attr_int(n, "transA", 0) &&
+	return !ir_attr_i(n, "transA") &&
 	       (!c || (pass_has_data(c) && ir_shape_numel(&c->shape) == outs));
 }
 
@@ -72,9 +72,9 @@ fc_matrix(const ir_node *n, double **wp, double **bp)
 {
 	const ir_value *w = n->in[1];
 	int64_t ins = n->in[0]->shape.dim[1], outs = n->out[0]->shape.dim[1];
-	bool tb = n->op == OP_Gemm && ir_attr_int(n, "transB", 0);
-	double alpha = n->op == OP_Gemm ? ir_attr_float(n, "alpha", 1) : 1;
-	double beta = n->op == OP_Gemm ? ir_attr_float(n, "beta", 1) : 1;
+	bool tb = n->op == OP_Gemm && ir_attr_i(n, "transB");
+	double alpha = n->op == OP_Gemm ? ir_attr_f(n, "alpha") : 1;
+	double beta = n->op == OP_Gemm ? ir_attr_f(n, "beta") : 1;
 	double *a = nn_xmalloc((size_t)(ins * outs) * sizeof *a + 1);
 	double *b = nn_xcalloc((size_t)outs + 1, sizeof *b);
 	for (int64_t r = 0; r < outs; r++)
@@ -341,7 +341,7 @@ apply_layer(ir_graph *g, const slim_match *m)
 	int64_t ins = x->shape.dim[1], mid = m->n->out[0]->shape.dim[1];
 	u->in[0] = x;
 	if (ins != mid) {
-		bool tb = u->op == OP_Gemm && ir_attr_int(u, "transB", 0);
+		bool tb = u->op == OP_Gemm && ir_attr_i(u, "transB");
 		ir_shape s = w->shape;
 		s.dim[tb ? 1 : 0] = ins;
 		ir_value *nw = pass_new_const(g, w->dtype, &s);

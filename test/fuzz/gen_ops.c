@@ -123,7 +123,8 @@ gen_conv(gen *z, ir_op op)
 	ir_value *in[4] = {x, gen_const(z, IR_F32, &ws),
 			   gen_chance(z->s, 60) ? gen_const(z, IR_F32, &bs)
 						: NULL, NULL};
-	ir_node *n = gen_node(z, op == OP_FusedConv ? OP_Conv : op, 3, in, 1);
+	ir_op base = ir_fused_base(op);
+	ir_node *n = gen_node(z, base != IR_NOPS ? base : op, 3, in, 1);
 	window_attrs(z, n, nd, k, true);
 	if (grp > 1)
 		gen_attr_int(z, n, "group", grp);
@@ -146,8 +147,8 @@ static bool
 gen_fused(gen *z, ir_op op)
 {
 	int before = z->npool;
-	bool conv = op == OP_FusedConv;
-	if (!(conv ? gen_conv(z, OP_Conv) : gen_gemm(z, OP_Gemm)) ||
+	ir_op base = ir_fused_base(op);
+	if (!(base == OP_Conv ? gen_conv(z, base) : gen_gemm(z, base)) ||
 	    z->npool != before + 1)
 		return false;
 	ir_node *n = z->g->last;
