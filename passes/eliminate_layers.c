@@ -137,6 +137,8 @@ spatial_pad(const ir_node *p, int64_t *pads, double *value)
 static bool
 pad_matches(const ir_node *c, double value)
 {
+	if (c->op != OP_Conv && c->op != OP_AveragePool && c->op != OP_MaxPool)
+		return false; /* only these have auto_pad and pads */
 	if (strcmp(ir_attr_s(c, "auto_pad"), "NOTSET"))
 		return false;
 	switch (c->op) {
