@@ -42,6 +42,17 @@ is_f32_const(const ir_value *v)
 	return v && v->dtype == IR_F32 && !v->def && !v->is_input && v->data;
 }
 
+/* Rows of the batch an FC kernel handles per pass: the largest divisor
+ * of m up to 16 whose rows fit the scratch. */
+static int64_t
+batch_rows(const sp_layer *L)
+{
+	for (int64_t d = 16; d > 1; d--)
+		if (L->m % d == 0 && L->cols * d <= SP_MAX_SCRATCH)
+			return d;
+	return 1;
+}
+
 static bool
 describe_fc(const ir_node *n, sp_layer *L)
 {
@@ -64,12 +75,7 @@ describe_fc(const ir_node *n, sp_layer *L)
 	L->m = ir_shape_numel(as) / L->cols;
 	if (L->m == 0)
 		return false;
-	L->mc = 1;
-	for (int64_t d = 16; d > 1; d--)
-		if (L->m % d == 0 && L->cols * d <= SP_MAX_SCRATCH) {
-			L->mc = d;
-			break;
-		}
+	L->mc = batch_rows(L);
 	return true;
 }
 
@@ -317,12 +323,7 @@ sp_describe_rnn(const ir_node *n, int slot, int dir, int64_t r0,
 				       nr * L->cols);
 		L->nnz = z / r.dirs;
 	}
-	L->mc = 1;
-	for (int64_t d = 16; d > 1; d--)
-		if (L->m % d == 0 && L->cols * d <= SP_MAX_SCRATCH) {
-			L->mc = d;
-			break;
-		}
+	L->mc = batch_rows(L);
 	return true;
 }
 
