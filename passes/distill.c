@@ -381,14 +381,28 @@ log_result(pass_env *e, const cmp_kd_head *h, const cmp_kd_opts *k,
 {
 	char names[512];
 	layer_names(h, names, sizeof names);
-	pass_env_log(e, "distill: %d layer%s tuned (%s) on %lld calibration "
-		     "rows, T=%g", h->n, h->n == 1 ? "" : "s", names,
-		     (long long)h->rows, k->temp);
-	pass_env_log(e, "distill: KD loss %.4g -> %.4g, top-1 agreement with "
-		     "the teacher on --calib %.4f -> %.4f, %lld iterations%s "
-		     "(best at %lld), %.1f s", r->loss0, r->loss1, r->agree0,
-		     r->agree1, (long long)r->iters, r->timed_out ?
-		     " (time limit)" : "", (long long)r->best, r->seconds);
+	pass_env_record(e, "distill", NULL,
+			PASS_FIELDS({"layers", h->n, NULL},
+				    {"layer_names", 0, names},
+				    {"rows", (double)h->rows, NULL},
+				    {"temperature", k->temp, NULL}),
+			"distill: %d layer%s tuned (%s) on %lld calibration "
+			"rows, T=%g", h->n, h->n == 1 ? "" : "s", names,
+			(long long)h->rows, k->temp);
+	pass_env_record(e, "distill-result", NULL,
+			PASS_FIELDS({"loss_before", r->loss0, NULL},
+				    {"loss_after", r->loss1, NULL},
+				    {"agreement_before", r->agree0, NULL},
+				    {"agreement_after", r->agree1, NULL},
+				    {"iterations", (double)r->iters, NULL},
+				    {"best_iteration", (double)r->best, NULL},
+				    {"time_limit", r->timed_out, NULL},
+				    {"seconds", r->seconds, NULL}),
+			"distill: KD loss %.4g -> %.4g, top-1 agreement with "
+			"the teacher on --calib %.4f -> %.4f, %lld iterations%s "
+			"(best at %lld), %.1f s", r->loss0, r->loss1, r->agree0,
+			r->agree1, (long long)r->iters, r->timed_out ?
+			" (time limit)" : "", (long long)r->best, r->seconds);
 }
 
 bool

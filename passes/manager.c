@@ -415,13 +415,33 @@ log_stage(pass_env *e, const char *pass, ir_graph *g, nn_diag *d)
 		return true;
 	if (!pass_measure_fidelity(e->teacher, g, x, &f, d))
 		return false;
+	/* the weights left, for accuracy against size (--report=svg) */
+	int nl;
+	int64_t params = 0, nnz = 0;
+	pass_layer_stat *st = pass_layer_stats(g, &nl);
+	for (int i = 0; i < nl; i++) {
+		params += st[i].params;
+		nnz += st[i].nnz;
+	}
+	free(st);
+	pass_field fl[] = {{"pass", 0, pass}, {"on", 0, x->what},
+			   {"samples", (double)f.nsamples, NULL},
+			   {"agree", (double)f.agree, NULL},
+			   {"top1_agreement", f.top1_agree, NULL},
+			   {"params", (double)params, NULL},
+			   {"nnz", (double)nnz, NULL},
+			   {"accuracy", f.accuracy, NULL},
+			   {"ref_accuracy", f.ref_accuracy, NULL}};
+	int nf = f.accuracy >= 0 ? 9 : 7;
 	if (f.accuracy >= 0)
-		pass_env_log(e, "stage %-16s top-1 agreement %.4f, accuracy "
-			     "%.4f (uncompressed %.4f) on %s", pass,
-			     f.top1_agree, f.accuracy, f.ref_accuracy, x->what);
+		pass_env_record(e, "stage", NULL, fl, nf, "stage %-16s top-1 "
+				"agreement %.4f, accuracy %.4f (uncompressed "
+				"%.4f) on %s", pass, f.top1_agree, f.accuracy,
+				f.ref_accuracy, x->what);
 	else
-		pass_env_log(e, "stage %-16s top-1 agreement %.4f on %s", pass,
-			     f.top1_agree, x->what);
+		pass_env_record(e, "stage", NULL, fl, nf, "stage %-16s top-1 "
+				"agreement %.4f on %s", pass, f.top1_agree,
+				x->what);
 	return true;
 }
 

@@ -177,11 +177,18 @@ cmp_refit_one(ir_graph *g, pass_env *e, const cmp_layer *cl, bool all,
 			cmp_refit_codes(&L, g, damp, &e0, &e1);
 		else
 			refit_rows(&L, g, damp, &e0, &e1);
-		pass_env_log(e, "refit %-24s %s reconstruction error "
-			     "%.4g -> %.4g (relative, %lld rows)",
-			     cmp_layer_name(&L.cl), L.cl.w->ncodes && !L.dense ?
-			     "centroids" : "weights", e0 / L.st.yy_total,
-			     e1 / L.st.yy_total, (long long)L.st.nrows);
+		const char *what = L.cl.w->ncodes && !L.dense ? "centroids"
+				   : "weights";
+		double r0 = e0 / L.st.yy_total, r1 = e1 / L.st.yy_total;
+		pass_env_record(e, "refit", cmp_layer_name(&L.cl),
+				PASS_FIELDS({"what", 0, what},
+					    {"error_before", r0, NULL},
+					    {"error_after", r1, NULL},
+					    {"rows", (double)L.st.nrows, NULL}),
+				"refit %-24s %s reconstruction error %.4g -> "
+				"%.4g (relative, %lld rows)",
+				cmp_layer_name(&L.cl), what, r0, r1,
+				(long long)L.st.nrows);
 		*done = true;
 	}
 	cmp_refit_fini(&L);

@@ -306,6 +306,22 @@ edit_distance(const char *a, size_t n, const char *b, size_t m)
 	return best;
 }
 
+const char *
+cli_nearest(const char *s, const char *const *words, int n)
+{
+	size_t sl = strlen(s), best = (size_t)-1;
+	const char *bw = NULL;
+
+	for (int i = 0; i < n; i++) {
+		size_t d = edit_distance(s, sl, words[i], strlen(words[i]));
+		if (d < best) {
+			best = d;
+			bw = words[i];
+		}
+	}
+	return bw && best > 0 && best <= (sl / 3 > 1 ? sl / 3 : 1) ? bw : NULL;
+}
+
 int
 cli_help_options(const char *help, const char **opt, size_t *len, int max)
 {
