@@ -530,11 +530,15 @@ pass_pipeline_run(pass_pipeline *p, ir_graph *g, const pass_run_opts *o,
 			o->env->teacher = ir_graph_clone(g);
 		if (o->print_stats)
 			rows[i].before = measure(g);
+		nn_progress("passes", "%s (%d of %d)", info->name, i + 1, p->n);
 		ok = run_step(&p->steps[i], g, o, d, &rows[i].ms);
 		if (o->print_stats)
 			rows[i].after = measure(g);
-		if (ok && info->lossy && o->env && o->env->stages)
+		if (ok && info->lossy && o->env && o->env->stages) {
+			nn_progress("passes", "%s: fidelity after it",
+				    info->name);
 			ok = log_stage(o->env, info->name, g, d);
+		}
 	}
 	if (o->print_stats)
 		print_stats(stderr, rows, i);

@@ -216,6 +216,8 @@ pass_refit(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 	for (int i = 0; i < nl && ok; i++) {
 		bool done;
 		rnn |= ir_ops[cl[i].n->op].kind == IR_KIND_RNN;
+		nn_progress("refit", "layer %s (%d of %d)",
+			    cmp_layer_name(&cl[i]), i + 1, nl);
 		ok = cmp_refit_one(g, e, &cl[i], all, false, damp, d, &done);
 		*changed |= done;
 		/* the replaced weight moved: look the layers up again */

@@ -457,7 +457,11 @@ load_optimized(const args *a, const char *spec, const pass_run_opts *ro,
 	fe_options fo = {.shapes = a->shapes, .nshapes = a->nshapes,
 			 .values = a->values, .nvalues = a->nvalues};
 	pass_pipeline *pl = pass_pipeline_parse(spec, d);
-	ir_graph *g = pl ? fe_load_model(a->model, &fo, d) : NULL;
+	ir_graph *g = NULL;
+
+	nn_progress(t ? "import" : "reference", "reading %s",
+		    cli_model_name(a->model));
+	g = pl ? fe_load_model(a->model, &fo, d) : NULL;
 
 	if (pl && a->prune_rules)  /* the reference pipeline has no prune */
 		pass_pipeline_add_opt(pl, "prune", "rules", a->prune_rules);
@@ -515,6 +519,7 @@ compile(args *a)
 					 : strcmp(a->model, "-") ? a->model
 					 : "model");
 	if (a->ncalib || a->neval) {
+		nn_progress("data", "reading --calib and --eval");
 		ok = (env = nncc_env_new(a, &d)) != NULL;
 		cli_phase(&t, "data");
 	}
@@ -567,7 +572,9 @@ main(int argc, char **argv)
 	}
 	if (r != 0)
 		return 1;
+	nn_progress_init(TOOL, a.progress);
 	r = compile(&a);
+	nn_progress_clear();
 	free(a.shapes);
 	cli_free_input_values(a.values, a.nvalues);
 	return r;
