@@ -487,6 +487,7 @@ report_object(const args *a)
 {
 	struct stat st;
 
+	nn_progress_clear();
 	if (a->out && strcmp(a->out, "-") && stat(a->out, &st) == 0)
 		fprintf(nncc_report_stream(a), "object: %s, %lld bytes (code, "
 			"data and ELF overhead)\n", a->out,

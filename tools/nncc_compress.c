@@ -576,6 +576,7 @@ nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
 	if (ok)
 		r->fid = fid;
 	report_layers(r, a, ref, g, &o);
+	nn_progress_clear(); /* a terminal's progress line ends first */
 	if (a->report) {
 		print_layers(f, r);
 		fprintf(f, "weights: %lld bytes dense f32 before, %lld bytes in "

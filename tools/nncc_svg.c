@@ -83,9 +83,9 @@ layer_bars(FILE *f, const nncc_report *r, int y)
 	}
 	fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\">sparsity "
 		"(share of the weights gone)</text>\n", x1, y);
-	fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\">weight bytes: "
-		"<tspan fill=\"#9e9e9e\">dense f32 before</tspan>, <tspan "
-		"fill=\"#1565c0\">in the object after</tspan></text>\n", x2, y);
+	fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\">bytes: "
+		"<tspan fill=\"#757575\">dense f32</tspan>, <tspan "
+		"fill=\"#1565c0\">in the object</tspan></text>\n", x2, y);
 	y += 8;
 	for (int i = 0; i < r->nlayers; i++, y += ROW) {
 		const nncc_report_layer *L = &r->layer[i];
