@@ -319,7 +319,7 @@ cli_nearest(const char *s, const char *const *words, int n)
 			bw = words[i];
 		}
 	}
-	return bw && best > 0 && best <= (sl / 3 > 1 ? sl / 3 : 1) ? bw : NULL;
+	return bw && best > 0 && 2 * best <= sl ? bw : NULL;
 }
 
 int

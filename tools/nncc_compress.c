@@ -587,7 +587,8 @@ nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
 			fputs(e->log, f);
 		if (ok)
 			pass_print_fidelity(f, &fid, r->note);
-	} else if (ok) {
+	} else if (ok && (nncc_lossy(a) || !(a->report_json ||
+					   a->report_svg))) {
 		nn_note(d, "compression: weights %lld -> %lld bytes; on %lld "
 			"samples (%s): max abs err %.3g, top-1 agreement %.4f",
 			(long long)r->before, (long long)r->after,
