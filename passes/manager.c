@@ -424,14 +424,14 @@ log_stage(pass_env *e, const char *pass, ir_graph *g, nn_diag *d)
 		nnz += st[i].nnz;
 	}
 	free(st);
-	pass_field fl[] = {{"pass", 0, pass}, {"on", 0, x->what},
-			   {"samples", (double)f.nsamples, NULL},
-			   {"agree", (double)f.agree, NULL},
-			   {"top1_agreement", f.top1_agree, NULL},
-			   {"params", (double)params, NULL},
-			   {"nnz", (double)nnz, NULL},
-			   {"accuracy", f.accuracy, NULL},
-			   {"ref_accuracy", f.ref_accuracy, NULL}};
+	pass_field fl[] = {PF_STR("pass", pass), PF_STR("on", x->what),
+			   PF_NUM("samples", (double)f.nsamples),
+			   PF_NUM("agree", (double)f.agree),
+			   PF_NUM("top1_agreement", f.top1_agree),
+			   PF_NUM("params", (double)params),
+			   PF_NUM("nnz", (double)nnz),
+			   PF_NUM("accuracy", f.accuracy),
+			   PF_NUM("ref_accuracy", f.ref_accuracy)};
 	int nf = f.accuracy >= 0 ? 9 : 7;
 	if (f.accuracy >= 0)
 		pass_env_record(e, "stage", NULL, fl, nf, "stage %-16s top-1 "

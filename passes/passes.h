@@ -133,6 +133,7 @@ typedef struct pass_field {
 	const char *key; /* a static string */
 	double num;      /* the figure, when str is NULL */
 	const char *str; /* a string value (copied into the event), or NULL */
+	bool is_bool;    /* num is a yes/no (0 or 1) */
 } pass_field;
 typedef struct pass_event {
 	const char *kind;  /* a static string */
@@ -190,8 +191,12 @@ pass_env *pass_need_data(const pass_opts *o, ir_graph *g, const char *pass,
 void pass_env_record(pass_env *e, const char *kind, const char *layer,
 		     const pass_field *f, int nf, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
-/* The fields of a record as an array and its length:
- * pass_env_record(e, "refit", name, PASS_FIELDS({"rows", 12}), "..."). */
+/* A field of each type, and the fields of a record as an array and its
+ * length: pass_env_record(e, "refit", name, PASS_FIELDS(PF_NUM("rows",
+ * 12), PF_STR("what", "weights")), "..."). */
+#define PF_NUM(k, v) {(k), (double)(v), NULL, false}
+#define PF_STR(k, s) {(k), 0, (s), false}
+#define PF_BOOL(k, b) {(k), (b) ? 1 : 0, NULL, true}
 #define PASS_FIELDS(...) (const pass_field[]){__VA_ARGS__}, \
 	(int)(sizeof (const pass_field[]){__VA_ARGS__} / sizeof(pass_field))
 /* Where e's records end, and going back there: what a trial logged is

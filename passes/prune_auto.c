@@ -170,9 +170,9 @@ sensitivity(search *s, int i)
 		A->loss[j] = loss;
 		A->nlev = j + 1;
 		pass_env_record(s->e, "prune-auto-sensitivity", A->name,
-				PASS_FIELDS({"sparsity", grid[j], NULL},
-					    {"loss", loss, NULL},
-					    {"params", (double)A->params, NULL}),
+				PASS_FIELDS(PF_NUM("sparsity", grid[j]),
+					    PF_NUM("loss", loss),
+					    PF_NUM("params", (double)A->params)),
 				NULL);
 		k += (size_t)snprintf(curve + k, sizeof curve - k, " %g:%.4f",
 				      grid[j], loss);
@@ -257,20 +257,17 @@ greedy(search *s)
 			s->level[i] = was;
 			s->L[i].frozen = true;
 		}
-		pass_env_record(s->e, "prune-auto-step", s->L[i].name,
-				PASS_FIELDS({"step", step, NULL},
-					    {"from", grid[was], NULL},
-					    {"to", grid[to], NULL},
-					    {"loss", loss, NULL},
-					    {"kept", keep, NULL},
-					    {"removed_share", removed_share(s),
-					     NULL},
-					    {"nnz", (double)tried,
-					     NULL},
-					    {"top1_agreement",
-					     s->fid.top1_agree, NULL},
-					    {"accuracy", s->fid.accuracy, NULL}),
-				NULL);
+		pass_field fl[] = {PF_NUM("step", step),
+				   PF_NUM("from", grid[was]),
+				   PF_NUM("to", grid[to]),
+				   PF_NUM("loss", loss),
+				   PF_BOOL("kept", keep),
+				   PF_NUM("removed_share", removed_share(s)),
+				   PF_NUM("nnz", (double)tried),
+				   PF_NUM("top1_agreement", s->fid.top1_agree),
+				   PF_NUM("accuracy", s->fid.accuracy)};
+		pass_env_record(s->e, "prune-auto-step", s->L[i].name, fl,
+				s->fid.accuracy >= 0 ? 9 : 8, NULL);
 		PROGRESS(s, "step %d: layer '%s' %g -> %g: loss %.4f, %s, "
 			 "%.2f%% of the weights removed", step, s->L[i].name,
 			 grid[was], grid[to], loss, keep ? "kept"
@@ -426,10 +423,9 @@ finish(search *s, bool *changed)
 		z += zeros_at(&s->L[i], s->level[i]);
 		p += s->L[i].params;
 		pass_env_record(s->e, "prune-auto-layer", s->L[i].name,
-				PASS_FIELDS({"sparsity", grid[s->level[i]],
-					     NULL},
-					    {"params", (double)s->L[i].params,
-					     NULL}),
+				PASS_FIELDS(PF_NUM("sparsity",
+						   grid[s->level[i]]),
+					    PF_NUM("params", s->L[i].params)),
 				"prune-auto %-24s sparsity %g", s->L[i].name,
 				grid[s->level[i]]);
 	}
@@ -437,15 +433,15 @@ finish(search *s, bool *changed)
 	const char *what = s->x->labels ? "accuracy lost"
 			   : "1 - top-1 agreement";
 	pass_env_record(s->e, "prune-auto", NULL,
-			PASS_FIELDS({"removed", (double)z, NULL},
-				    {"params", (double)p, NULL},
-				    {"removed_share", share, NULL},
-				    {"seconds", sec, NULL},
-				    {"trials", s->ntrials, NULL},
-				    {"loss", loss, NULL},
-				    {"loss_is", 0, what},
-				    {"tolerance", s->tol, NULL},
-				    {"on", 0, s->x->what}),
+			PASS_FIELDS(PF_NUM("removed", (double)z),
+				    PF_NUM("params", (double)p),
+				    PF_NUM("removed_share", share),
+				    PF_NUM("seconds", sec),
+				    PF_NUM("trials", s->ntrials),
+				    PF_NUM("loss", loss),
+				    PF_STR("loss_is", what),
+				    PF_NUM("tolerance", s->tol),
+				    PF_STR("on", s->x->what)),
 			"prune-auto: %lld of %lld weights removed (%.2f%%) in "
 			"%.1f s, %d trials; loss %.4f (%s) within tolerance %g",
 			(long long)z, (long long)p, 100 * share, sec,

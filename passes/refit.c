@@ -181,10 +181,10 @@ cmp_refit_one(ir_graph *g, pass_env *e, const cmp_layer *cl, bool all,
 				   : "weights";
 		double r0 = e0 / L.st.yy_total, r1 = e1 / L.st.yy_total;
 		pass_env_record(e, "refit", cmp_layer_name(&L.cl),
-				PASS_FIELDS({"what", 0, what},
-					    {"error_before", r0, NULL},
-					    {"error_after", r1, NULL},
-					    {"rows", (double)L.st.nrows, NULL}),
+				PASS_FIELDS(PF_STR("what", what),
+					    PF_NUM("error_before", r0),
+					    PF_NUM("error_after", r1),
+					    PF_NUM("rows", (double)L.st.nrows)),
 				"refit %-24s %s reconstruction error %.4g -> "
 				"%.4g (relative, %lld rows)",
 				cmp_layer_name(&L.cl), what, r0, r1,

@@ -381,10 +381,10 @@ measure(sel *s, ir_graph *g, double tol, bool *within, pass_fidelity *f)
 	if (ok && f->accuracy >= 0)
 		snprintf(acc, sizeof acc, ", accuracy %.4f", f->accuracy);
 	if (ok) {
-		pass_field fl[] = {{"features", (double)s->nkept, NULL},
-				   {"top1_agreement", f->top1_agree, NULL},
-				   {"within", *within, NULL},
-				   {"accuracy", f->accuracy, NULL}};
+		pass_field fl[] = {PF_NUM("features", (double)s->nkept),
+				   PF_NUM("top1_agreement", f->top1_agree),
+				   PF_BOOL("within", *within),
+				   PF_NUM("accuracy", f->accuracy)};
 		pass_env_record(s->e, "select-features-trial", NULL, fl,
 				f->accuracy >= 0 ? 4 : 3, "select-features: "
 				"%lld features: top-1 agreement %.4f%s%s",
@@ -445,7 +445,7 @@ static void
 log_dropped_line(const sel *s, const char *line)
 {
 	pass_env_record(s->e, "select-features-dropped", NULL,
-			PASS_FIELDS({"indices", 0, line + 1}),
+			PASS_FIELDS(PF_STR("indices", line + 1)),
 			"input features dropped:%s", line);
 }
 
@@ -485,15 +485,14 @@ report(const sel *s)
 	for (int64_t j = 0; j < s->nf; j++)
 		c[s->why[j]]++;
 	pass_env_record(s->e, "select-features", NULL,
-			PASS_FIELDS({"kept", (double)c[KEPT], NULL},
-				    {"features", (double)s->nf, NULL}),
+			PASS_FIELDS(PF_NUM("kept", (double)c[KEPT]),
+				    PF_NUM("features", (double)s->nf)),
 			"input features: %lld of %lld kept",
 			(long long)c[KEPT], (long long)s->nf);
 	pass_env_record(s->e, "select-features-why", NULL,
-			PASS_FIELDS({"never_read", (double)c[NEVER_READ], NULL},
-				    {"constant", (double)c[CONSTANT], NULL},
-				    {"eliminated", (double)c[ELIMINATED],
-				     NULL}),
+			PASS_FIELDS(PF_NUM("never_read", (double)c[NEVER_READ]),
+				    PF_NUM("constant", (double)c[CONSTANT]),
+				    PF_NUM("eliminated", (double)c[ELIMINATED])),
 			"select-features: %lld never read (zero weights), "
 			"%lld constant on the calibration data (folded into "
 			"the bias), %lld eliminated", (long long)c[NEVER_READ],

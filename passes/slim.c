@@ -476,11 +476,11 @@ log_step(const slim_ctx *c, const char *verb, const slim_match *m,
 	char acc[48] = "";
 	if (f->accuracy >= 0)
 		snprintf(acc, sizeof acc, ", accuracy %.4f", f->accuracy);
-	pass_field fl[] = {{"action", 0, verb},
-			   {"what", 0, kind_names[m->kind]},
-			   {"top1_agreement", f->top1_agree, NULL},
-			   {"weights", (double)m->params, NULL},
-			   {"accuracy", f->accuracy, NULL}};
+	pass_field fl[] = {PF_STR("action", verb),
+			   PF_STR("what", kind_names[m->kind]),
+			   PF_NUM("top1_agreement", f->top1_agree),
+			   PF_NUM("weights", (double)m->params),
+			   PF_NUM("accuracy", f->accuracy)};
 	pass_env_record(c->e, "slim", m->name, fl, f->accuracy >= 0 ? 5 : 4,
 			"slim: %s %s %s (agreement %.4f%s, %lld weights)", verb,
 			kind_names[m->kind], m->name, f->top1_agree, acc,
@@ -561,10 +561,10 @@ search(ir_graph *g, const slim_ctx *c, int *count)
 		if (1 - b.fid.top1_agree > c->tol + 1e-12) {
 			log_step(c, "kept", &b.m, &b.fid);
 			pass_env_record(c->e, "slim-stop", NULL,
-					PASS_FIELDS({"top1_agreement",
-						     b.fid.top1_agree, NULL},
-						    {"min_agreement",
-						     1 - c->tol, NULL}),
+					PASS_FIELDS(PF_NUM("top1_agreement",
+							   b.fid.top1_agree),
+						    PF_NUM("min_agreement",
+							   1 - c->tol)),
 					"slim: stopped: removing it would "
 					"leave agreement %.4f, below 1 - "
 					"tolerance = %.4f", b.fid.top1_agree,

@@ -286,9 +286,12 @@ parse_args(args *a, int argc, char **argv)
 	int nstdout = 0;
 	for (int k = 0; k < 4; k++)
 		nstdout += outs[k] && !strcmp(outs[k], "-");
+	if (a->out && a->emit_onnx && !strcmp(a->out, "-") &&
+	    !strcmp(a->emit_onnx, "-"))
+		return nncc_err("-o and --emit-onnx cannot both be stdout%s", "");
 	if (nstdout > 1)
-		return nncc_err("-o, --emit-onnx and --report=json|svg: only one "
-				"of them can be stdout%s", "");
+		return nncc_err("-o, --emit-onnx and --report=json|svg: only "
+				"one of them can be stdout%s", "");
 	if (a->name && !cg_is_identifier(a->name))
 		return nncc_err("--name '%s' is not a C identifier", a->name);
 	return nncc_check_compression(a);

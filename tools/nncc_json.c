@@ -335,6 +335,8 @@ put_log(json_w *w, const nncc_report *r)
 			j_key(w, ev->field[k].key);
 			if (ev->field[k].str)
 				j_str(w, ev->field[k].str);
+			else if (ev->field[k].is_bool)
+				j_bool(w, ev->field[k].num != 0);
 			else
 				j_num(w, ev->field[k].num);
 		}
