@@ -134,8 +134,13 @@ def check_json(a):
         if (fid["samples"], fid["on"], fid["agree"]) != (int(n), on,
                                                          int(agree)):
             fail("fidelity: JSON %s, text %s" % (fid, rep["fid"]))
-        if "%.3g" % fid["max_abs_err"] != mabs or \
-                "%.4f" % fid["top1_agreement"] != agr:
+        # a figure that is not finite is null in the JSON
+        for key, txt in (("max_abs_err", mabs), ("max_rel_err", mrel)):
+            v = fid[key]
+            if (v is None) != (txt in ("inf", "-inf", "nan")) or \
+                    (v is not None and "%.3g" % v != txt):
+                fail("fidelity %s: JSON %r, text %s" % (key, v, txt))
+        if "%.4f" % fid["top1_agreement"] != agr:
             fail("fidelity figures: JSON %s, text %s" % (fid, rep["fid"]))
     elif fid is not None:
         fail("fidelity in the JSON, not in the text")
