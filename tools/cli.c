@@ -266,15 +266,18 @@ cli_phase(cli_timer *t, const char *phase)
 {
 	double now = nnrt_now_ns();
 
-	if (t->on)
+	if (t->on) {
+		nn_progress_clear();
 		fprintf(stderr, "%s: %-12s %10.3f ms\n", t->tool, phase,
 			(now - t->last) / 1e6);
+	}
 	t->last = now;
 }
 
 void
 cli_timer_end(cli_timer *t)
 {
+	nn_progress_clear();
 	if (t->on)
 		fprintf(stderr, "%s: %-12s %10.3f ms\n", t->tool, "total",
 			(nnrt_now_ns() - t->start) / 1e6);
