@@ -75,7 +75,6 @@ typedef struct nncc_report {
 	cg_sizes sizes;            /* the object's sections (-1: unknown) */
 	int64_t object_bytes;      /* the object file's size, -1: none */
 } nncc_report;
-void nncc_report_free(nncc_report *r);
 
 /* nncc.c */
 int nncc_err(const char *fmt, const char *a); /* prints, returns 1 */
@@ -105,6 +104,7 @@ bool nncc_write_dot(const char *path, ir_graph *g, const cg_options *o,
 		    nn_diag *d);
 /* The code generation options of a (name: the symbol prefix). */
 cg_options nncc_cg_options(const args *a, const char *name);
+void nncc_report_free(nncc_report *r);
 /* Where the text report goes: stdout, or stderr when an output is. */
 FILE *nncc_report_stream(const args *a);
 /* Builds *r (free with nncc_report_free) and prints the text report to
