@@ -17,6 +17,7 @@
 #define BAR_W 250      /* each bar chart's width */
 #define PLOT_H 300     /* the accuracy chart's plot height */
 #define MAX_POINTS 4096
+#define MAX_ROWS 500   /* layers drawn; the rest are counted below them */
 
 /* Text as XML character data or an attribute value: the five markup
  * characters as entities, control characters (not allowed in XML 1.0)
@@ -70,6 +71,14 @@ title_line(FILE *f, int y, const char *text, const char *size)
 	fputs("</text>\n", f);
 }
 
+/* The layers drawn: a graph of thousands would be a picture no one
+ * scrolls through. */
+static int
+rows(const nncc_report *r)
+{
+	return r->nlayers < MAX_ROWS ? r->nlayers : MAX_ROWS;
+}
+
 /* The per-layer bars from y on; returns the y below them. */
 static int
 layer_bars(FILE *f, const nncc_report *r, int y)
@@ -87,7 +96,7 @@ layer_bars(FILE *f, const nncc_report *r, int y)
 		"<tspan fill=\"#757575\">dense f32</tspan>, <tspan "
 		"fill=\"#1565c0\">in the object</tspan></text>\n", x2, y);
 	y += 8;
-	for (int i = 0; i < r->nlayers; i++, y += ROW) {
+	for (int i = 0; i < rows(r); i++, y += ROW) {
 		const nncc_report_layer *L = &r->layer[i];
 		char b0[32], b1[32];
 		double w0 = BAR_W * (double)(4 * L->params) / (double)maxb;
@@ -116,6 +125,12 @@ layer_bars(FILE *f, const nncc_report *r, int y)
 			"fill=\"#1565c0\"/>\n", x2, y + 8, fmax(w1, 0.5));
 		fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\">%s</text>"
 			"\n</g>\n", x2 + fmax(w0, w1) + 4, y + 12, b1);
+	}
+	if (rows(r) < r->nlayers) {
+		fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">... and %d "
+			"more layers (--report=json has them all)</text>\n", x1,
+			y + 12, r->nlayers - rows(r));
+		y += ROW;
 	}
 	return y;
 }
@@ -247,7 +262,8 @@ nncc_write_report_svg(const char *path, const args *a, const nncc_report *r,
 	point *p = nn_xmalloc(MAX_POINTS * sizeof *p);
 	bool acc;
 	int np = points(r, p, &acc);
-	int h = 80 + r->nlayers * ROW + 40 + (np >= 2 ? PLOT_H + 130 : 0) + 30;
+	int h = 80 + (rows(r) + 1) * ROW + 40 + (np >= 2 ? PLOT_H + 130 : 0) +
+		30;
 	char line[600], b0[32], b1[32];
 	FILE *f = nn_out_open(&o, path, d);
 

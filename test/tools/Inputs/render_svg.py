@@ -6,6 +6,9 @@ sparsity bars' orange and the object bytes' blue (an XML error page or an
 empty picture has neither).
 
 usage: render_svg.py REPORT.svg REPORT.json WORKDIR
+       render_svg.py --xml-only REPORT.svg REPORT.json
+(--xml-only: the structure without the browser: a dense model's picture
+has no orange.) Past MAX_ROWS layers, the rest are only counted.
 """
 import json
 import os
@@ -17,6 +20,7 @@ import xml.etree.ElementTree as ET
 NS = "{http://www.w3.org/2000/svg}"
 ORANGE = (0xef, 0x6c, 0x00)  # the sparsity bars
 BLUE = (0x15, 0x65, 0xc0)    # bytes in the object, the stage points
+MAX_ROWS = 500               # nncc_svg.c's
 
 
 def fail(msg):
@@ -30,9 +34,13 @@ def structure(svg, rep):
         fail("the root is %s, not svg" % root.tag)
     groups = [g for g in root.iter(NS + "g") if g.find(NS + "title")
               is not None]
-    if len(groups) != len(rep["layers"]):
+    if len(groups) != min(len(rep["layers"]), MAX_ROWS):
         fail("%d layer groups, %d layers" % (len(groups),
                                              len(rep["layers"])))
+    more = "".join(root.itertext())
+    if len(rep["layers"]) > MAX_ROWS and "and %d more layers" % (
+            len(rep["layers"]) - MAX_ROWS) not in more:
+        fail("the layers past %d are not counted" % MAX_ROWS)
     sweep = [e for e in rep["log"] if e["kind"] in ("stage",
                                                     "prune-auto-step")]
     circles = [c for c in root.iter(NS + "circle") if c.find(NS + "title")
@@ -81,6 +89,10 @@ def pixels(png, npoints):
 
 
 def main():
+    if sys.argv[1] == "--xml-only":
+        w, h, npoints = structure(sys.argv[2], json.load(open(sys.argv[3])))
+        print("render_svg: ok: %d points, %dx%d (XML only)" % (npoints, w, h))
+        return
     svg, rep, work = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3]
     os.makedirs(work, exist_ok=True)
     w, h, npoints = structure(svg, rep)
