@@ -167,7 +167,8 @@ parse_report(args *a, int argc, char **argv, int *i)
 				"'%s' (expected text, json or svg)\n", f);
 		return false;
 	}
-	if (*i + 1 >= argc) {
+	/* "--report=json -o m.o": the option is not the file */
+	if (*i + 1 >= argc || (argv[*i + 1][0] == '-' && argv[*i + 1][1])) {
 		nncc_err("--report=%s needs a file (FILE, or - for stdout)", f);
 		return false;
 	}
