@@ -246,6 +246,9 @@ run_capture(ir_graph *g, pass_env *e, const ir_node *first,
 	c.xbytes = first ? (size_t)ir_shape_numel(&first->in[0]->shape) * 4 : 0;
 	c.ybytes = (size_t)ir_shape_numel(&last->out[0]->shape) * 4;
 	for (int64_t b = 0; b < nb; b++) {
+		nn_progress_detail("distill", "calibration sample %lld of %lld",
+				   (long long)(b * B) + 1,
+				   (long long)e->calib.nsamples);
 		if (!pass_data_run(g, &e->calib, b * B, NULL, &hook, d))
 			return false;
 		c.x = x ? (float *)((char *)c.x + c.xbytes) : NULL;
