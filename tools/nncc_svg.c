@@ -63,11 +63,11 @@ bytes_text(char *buf, size_t n, double b)
 }
 
 static void
-title_line(FILE *f, int y, const char *text, const char *size)
+title_line(FILE *f, int y, const char *text, const char *size, int max)
 {
 	fprintf(f, "<text x=\"16\" y=\"%d\" font-size=\"%s\" "
 		"font-weight=\"bold\">", y, size);
-	xml_text(f, text, 200);
+	xml_text(f, text, max);
 	fputs("</text>\n", f);
 }
 
@@ -138,6 +138,7 @@ layer_bars(FILE *f, const nncc_report *r, int y)
 typedef struct point {
 	double x, y;  /* weights left; accuracy or agreement */
 	int series;   /* 0: stages; 1: a search step kept; 2: rejected */
+	const char *what; /* the pass (stages) or the layer (steps) */
 } point;
 
 /* A figure of ev, or NAN. */
@@ -170,6 +171,13 @@ points(const nncc_report *r, point *p, bool *acc)
 		p[n].x = field(ev, "nnz");
 		p[n].y = y;
 		p[n].series = stage ? 0 : field(ev, "kept") != 0 ? 1 : 2;
+		p[n].what = "";
+		for (int k = 0; stage && k < ev->nfields; k++)
+			if (!strcmp(ev->field[k].key, "pass") &&
+			    ev->field[k].str)
+				p[n].what = ev->field[k].str;
+		if (!stage && ev->layer)
+			p[n].what = ev->layer;
 		n += isfinite(p[n].x) && isfinite(p[n].y);
 	}
 	return n;
@@ -228,7 +236,7 @@ sweep_chart(FILE *f, const point *p, int n, bool acc, int y)
 		ymax += 0.005;
 	}
 	title_line(f, y, acc ? "Accuracy against size" :
-		   "Top-1 agreement against size", "14");
+		   "Top-1 agreement against size", "14", 80);
 	axes(f, x0, y0, pw, xmin, xmax, ymin, ymax, acc);
 #define PX(v) (x0 + pw * ((v) - xmin) / (xmax - xmin))
 #define PY(v) (y0 + PLOT_H - PLOT_H * ((v) - ymin) / (ymax - ymin))
@@ -238,18 +246,26 @@ sweep_chart(FILE *f, const point *p, int n, bool acc, int y)
 		if (p[i].series == 0)
 			fprintf(f, "%.1f,%.1f ", PX(p[i].x), PY(p[i].y));
 	fputs("\"/>\n", f);
-	for (int i = 0; i < n; i++)
+	bool has[3] = {false, false, false};
+	for (int i = 0; i < n; i++) {
+		has[p[i].series] = true;
 		fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" "
-			"fill-opacity=\"0.8\"><title>%s: %.0f weights, %.4f"
-			"</title></circle>\n", PX(p[i].x), PY(p[i].y),
-			color[p[i].series], what[p[i].series], p[i].x, p[i].y);
+			"fill-opacity=\"0.8\"><title>%s (", PX(p[i].x),
+			PY(p[i].y), color[p[i].series], what[p[i].series]);
+		xml_text(f, p[i].what, 200);
+		fprintf(f, "): %.0f weights, %.4f</title></circle>\n", p[i].x,
+			p[i].y);
+	}
 #undef PX
 #undef PY
 	y = y0 + PLOT_H + 52;
-	for (int s = 0, x = x0; s < 3; s++, x += 230) {
+	for (int s = 0, x = x0; s < 3; s++) {
+		if (!has[s])
+			continue;
 		fprintf(f, "<circle cx=\"%d\" cy=\"%d\" r=\"4\" fill=\"%s\"/>"
 			"<text x=\"%d\" y=\"%d\" font-size=\"11\">%s</text>\n",
 			x, y - 4, color[s], x + 8, y, what[s]);
+		x += 230;
 	}
 	return y + 16;
 }
@@ -277,25 +293,28 @@ nncc_write_report_svg(const char *path, const args *a, const nncc_report *r,
 		h);
 	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, h);
 	snprintf(line, sizeof line, "nncc report: %s", a->model);
-	title_line(f, 24, line, "16");
+	title_line(f, 24, line, "16", 70);
 	bytes_text(b0, sizeof b0, (double)r->before);
 	bytes_text(b1, sizeof b1, (double)r->after);
 	snprintf(line, sizeof line, "weights %s dense f32 -> %s in the object "
 		 "(%.2fx smaller)", b0, b1, r->after ? (double)r->before /
 		 (double)r->after : 0.0);
 	fprintf(f, "<text x=\"16\" y=\"44\" font-size=\"12\">");
-	xml_text(f, line, 300);
+	xml_text(f, line, 110);
 	fputs("</text>\n", f);
 	if (r->measured) {
-		snprintf(line, sizeof line, "top-1 agreement %.4f on %lld "
-			 "samples (%s)", r->fid.top1_agree,
-			 (long long)r->fid.nsamples, r->note);
+		/* the figures first: a long file name may be cut */
+		line[0] = 0;
 		if (r->fid.accuracy >= 0)
-			snprintf(line + strlen(line), sizeof line - strlen(line),
-				 "; accuracy %.4f, uncompressed %.4f",
-				 r->fid.accuracy, r->fid.ref_accuracy);
+			snprintf(line, sizeof line, "accuracy %.4f (uncompressed "
+				 "%.4f), ", r->fid.accuracy,
+				 r->fid.ref_accuracy);
+		snprintf(line + strlen(line), sizeof line - strlen(line),
+			 "top-1 agreement %.4f on %lld samples (%s)",
+			 r->fid.top1_agree, (long long)r->fid.nsamples,
+			 r->note);
 		fprintf(f, "<text x=\"16\" y=\"60\" font-size=\"12\">");
-		xml_text(f, line, 300);
+		xml_text(f, line, 110);
 		fputs("</text>\n", f);
 	}
 	int y = layer_bars(f, r, 84);
