@@ -540,6 +540,7 @@ pass_pipeline_run(pass_pipeline *p, ir_graph *g, const pass_run_opts *o,
 			ok = log_stage(o->env, info->name, g, d);
 		}
 	}
+	nn_progress_clear(); /* what the caller prints next starts clean */
 	if (o->print_stats)
 		print_stats(stderr, rows, i);
 	free(rows);
