@@ -460,6 +460,9 @@ cg_emit(cg_ctx *c, const cg_options *o, cg_bytes *out)
 	tag_functions(c, o);
 	if (o->size_level)
 		shrink_object(c);
+	nn_progress("optimize", "LLVM's passes at -O%s", o->size_level ? "s"
+		    : o->opt_level == 0 ? "0" : o->opt_level == 1 ? "1"
+		    : o->opt_level == 2 ? "2" : "3");
 	ok = optimize(c, o);
 	/* after the passes: mergefunc does not merge functions of different
 	 * sections, and a long graph's node functions must merge */
@@ -467,6 +470,10 @@ cg_emit(cg_ctx *c, const cg_options *o, cg_bytes *out)
 		place_sections(c, o);
 	if (ok && o->phase)
 		o->phase(o->phase_ctx, "optimize");
+	if (ok)
+		nn_progress("emit", "writing the %s", o->output == CG_OUT_OBJ
+			    ? "object" : o->output == CG_OUT_ASM ? "assembly"
+			    : "LLVM IR");
 	ok = ok && write_module(c, o, out);
 	LLVMDisposeModule(c->mod);
 	LLVMDisposeTargetMachine(tm_cache);

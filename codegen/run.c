@@ -227,8 +227,14 @@ cg_build_run(cg_ctx *c, cg_plan *p)
 	}
 	fns = nn_xcalloc((size_t)p->nnodes + 1, sizeof *fns);
 	c->consts = nn_xcalloc((size_t)p->nnodes + 1, sizeof *c->consts);
+	if (!c->profile)
+		nn_progress("lower", "%d nodes into LLVM functions", p->nnodes);
 	for (ir_node *n = c->g->first; n; n = n->next, i++)
 		if (!p->skip[i] && cg_node_runs(n)) {
+			if (!c->profile)
+				nn_progress_detail("lower", "node %d of %d (%s)",
+					    i + 1, p->nnodes,
+					    ir_ops[n->op].name);
 			if (!(fns[i] = cg_build_node(c, n, i)))
 				ok = false;
 			ncalls++;

@@ -668,12 +668,17 @@ import_model(fe_ctx *c, const Onnx__ModelProto *m)
 					   : "main";
 		c->g = ir_graph_new(name);
 		c->g->opset = c->opset;
+		nn_progress("import", "%zu nodes, %zu initializers",
+			    m->graph->n_node, m->graph->n_initializer);
 		if (!import_graph(c, m->graph)) {
 			ir_graph_free(c->g);
 			c->g = NULL;
 		}
 	}
 	nn_arena_free(c->tmp);
+	if (c->g)
+		nn_progress("import", "shape inference over %d nodes",
+			    c->g->nnodes);
 	/* an If whose condition inference knows is its branch from here on */
 	if (c->g && (!infer(c) || !ir_fold_ifs(c->g, c->d))) {
 		ir_graph_free(c->g);

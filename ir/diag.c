@@ -21,6 +21,7 @@ out(const nn_diag *d)
 static void
 head(nn_diag *d, const char *what)
 {
+	nn_progress_clear();
 	fprintf(out(d), "%s: %s: ", d->tool ? d->tool : "nncc", what);
 	if (d->file)
 		fprintf(out(d), "%s: ", d->file);
@@ -81,6 +82,7 @@ void
 nn_error_at(nn_diag *d, int line, int col, const char *fmt, ...)
 {
 	va_list ap;
+	nn_progress_clear();
 	fprintf(out(d), "%s:%d:%d: error: ", d->file ? d->file : "<input>",
 		line, col);
 	va_start(ap, fmt);
@@ -105,6 +107,7 @@ void
 nn_note(nn_diag *d, const char *fmt, ...)
 {
 	va_list ap;
+	nn_progress_clear();
 	fprintf(out(d), "%s: note: ", d->tool ? d->tool : "nncc");
 	va_start(ap, fmt);
 	vfprintf(out(d), fmt, ap);

@@ -65,6 +65,22 @@ void nn_note(nn_diag *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void nn_verror(nn_diag *d, const char *fmt, va_list ap);
 
+/* progress.c: progress of the long stages on stderr. want: 1 on
+ * (--progress), 0 off, -1 only when stderr is a terminal. A terminal
+ * gets one line rewritten in place, anything else plain lines; the
+ * diagnostics above clear a rewritten line before they print. */
+void nn_progress_init(const char *tool, int want);
+bool nn_progress_on(void);
+/* "TOOL: STAGE: message" (printf format, no newline). */
+void nn_progress(const char *stage, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* nn_progress for the steps of a stage (nodes, batches, epochs):
+ * skipped within a quarter second of the last line. */
+void nn_progress_detail(const char *stage, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Ends a rewritten line (before other output, and at exit). */
+void nn_progress_clear(void);
+
 _Noreturn void nn_assert_fail(const char *file, int line, const char *expr);
 #define NN_ASSERT(e) ((e) ? (void)0 : nn_assert_fail(__FILE__, __LINE__, #e))
 #define nn_unreachable() nn_assert_fail(__FILE__, __LINE__, "unreachable")

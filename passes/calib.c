@@ -145,6 +145,8 @@ pass_env_new(void)
 	return e;
 }
 
+static void event_free(pass_event *ev);
+
 void
 pass_env_free(pass_env *e)
 {
@@ -154,6 +156,9 @@ pass_env_free(pass_env *e)
 		ir_graph_free(e->teacher);
 	pass_data_free(&e->search);
 	free(e->log);
+	for (int i = 0; i < e->nevents; i++)
+		event_free(&e->events[i]);
+	free(e->events);
 	free(e);
 }
 
@@ -239,23 +244,74 @@ pass_need_data(const pass_opts *o, ir_graph *g, const char *pass,
 	return e;
 }
 
-void
-pass_env_log(pass_env *e, const char *fmt, ...)
+static void
+log_line(pass_env *e, const char *line)
 {
-	va_list ap;
-	char line[1024];
-
-	if (!e)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
 	size_t n = strlen(line), have = e->log ? strlen(e->log) : 0;
 	e->log = realloc(e->log, have + n + 2);
 	NN_ASSERT(e->log);
 	memcpy(e->log + have, line, n);
 	e->log[have + n] = '\n';
 	e->log[have + n + 1] = 0;
+}
+
+void
+pass_env_record(pass_env *e, const char *kind, const char *layer,
+		const pass_field *f, int nf, const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+
+	if (!e)
+		return;
+	NN_ASSERT(nf >= 0 && nf <= PASS_MAX_FIELDS);
+	if (e->nevents == e->capevents) {
+		e->capevents = e->capevents ? 2 * e->capevents : 16;
+		e->events = realloc(e->events, (size_t)e->capevents *
+				    sizeof *e->events);
+		NN_ASSERT(e->events);
+	}
+	pass_event *ev = &e->events[e->nevents++];
+	memset(ev, 0, sizeof *ev);
+	ev->kind = kind;
+	ev->layer = layer ? nn_xstrdup(layer) : NULL;
+	ev->nfields = nf;
+	for (int i = 0; i < nf; i++) {
+		ev->field[i] = f[i];
+		if (f[i].str)
+			ev->field[i].str = nn_xstrdup(f[i].str);
+	}
+	if (!fmt)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	ev->text = nn_xstrdup(line);
+	log_line(e, line);
+}
+
+static void
+event_free(pass_event *ev)
+{
+	free(ev->layer);
+	free(ev->text);
+	for (int i = 0; i < ev->nfields; i++)
+		free((char *)ev->field[i].str);
+}
+
+pass_env_mark
+pass_env_save(const pass_env *e)
+{
+	return (pass_env_mark){e->nevents, e->log ? strlen(e->log) : 0};
+}
+
+void
+pass_env_rewind(pass_env *e, pass_env_mark m)
+{
+	while (e->nevents > m.nevents)
+		event_free(&e->events[--e->nevents]);
+	if (e->log)
+		e->log[m.loglen] = 0;
 }
 
 /* The node of t at n's position in s, if the graphs have the same

@@ -66,8 +66,9 @@ cmp_at(const cmp_layer *L, int64_t r, int64_t c)
 }
 /* Monotonic seconds, for the passes bounded in time. */
 double cmp_now(void);
-/* A progress note of a time-bounded pass ("PASS: [1.2s] ..."), unless
- * quiet; t0 is the pass's cmp_now() at its start. */
+/* A progress line of a time-bounded pass ("PASS: [1.2s] ...", through
+ * nn_progress: with --progress, or on a terminal), unless quiet; t0 is
+ * the pass's cmp_now() at its start. */
 void cmp_progress(nn_diag *d, bool quiet, const char *pass, double t0,
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* The layer's name for messages and rules: the node's name, else the

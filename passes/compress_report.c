@@ -138,6 +138,9 @@ pass_measure_fidelity(ir_graph *reference, ir_graph *compressed,
 	bool ok = true;
 	out->nsamples = x->nsamples;
 	for (int64_t s0 = 0; s0 < x->nsamples && ok; s0 += B) {
+		nn_progress_detail("fidelity", "sample %lld of %lld (%s)",
+				   (long long)s0 + 1, (long long)x->nsamples,
+				   x->what ? x->what : "random inputs");
 		ok = pass_data_run(reference, x, s0, ro, NULL, d) &&
 		     pass_data_run(compressed, x, s0, co, NULL, d);
 		if (ok)

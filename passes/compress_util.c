@@ -319,10 +319,11 @@ cmp_progress(nn_diag *d, bool quiet, const char *pass, double t0,
 {
 	char line[1024];
 	va_list ap;
-	if (quiet)
+	(void)d;
+	if (quiet || !nn_progress_on())
 		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	nn_note(d, "%s: [%.1fs] %s", pass, cmp_now() - t0, line);
+	nn_progress(pass, "[%.1fs] %s", cmp_now() - t0, line);
 }

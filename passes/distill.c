@@ -246,6 +246,9 @@ run_capture(ir_graph *g, pass_env *e, const ir_node *first,
 	c.xbytes = first ? (size_t)ir_shape_numel(&first->in[0]->shape) * 4 : 0;
 	c.ybytes = (size_t)ir_shape_numel(&last->out[0]->shape) * 4;
 	for (int64_t b = 0; b < nb; b++) {
+		nn_progress_detail("distill", "calibration sample %lld of %lld",
+				   (long long)(b * B) + 1,
+				   (long long)e->calib.nsamples);
 		if (!pass_data_run(g, &e->calib, b * B, NULL, &hook, d))
 			return false;
 		c.x = x ? (float *)((char *)c.x + c.xbytes) : NULL;
@@ -381,14 +384,28 @@ log_result(pass_env *e, const cmp_kd_head *h, const cmp_kd_opts *k,
 {
 	char names[512];
 	layer_names(h, names, sizeof names);
-	pass_env_log(e, "distill: %d layer%s tuned (%s) on %lld calibration "
-		     "rows, T=%g", h->n, h->n == 1 ? "" : "s", names,
-		     (long long)h->rows, k->temp);
-	pass_env_log(e, "distill: KD loss %.4g -> %.4g, top-1 agreement with "
-		     "the teacher on --calib %.4f -> %.4f, %lld iterations%s "
-		     "(best at %lld), %.1f s", r->loss0, r->loss1, r->agree0,
-		     r->agree1, (long long)r->iters, r->timed_out ?
-		     " (time limit)" : "", (long long)r->best, r->seconds);
+	pass_env_record(e, "distill", NULL,
+			PASS_FIELDS(PF_NUM("layers", h->n),
+				    PF_STR("layer_names", names),
+				    PF_NUM("rows", (double)h->rows),
+				    PF_NUM("temperature", k->temp)),
+			"distill: %d layer%s tuned (%s) on %lld calibration "
+			"rows, T=%g", h->n, h->n == 1 ? "" : "s", names,
+			(long long)h->rows, k->temp);
+	pass_env_record(e, "distill-result", NULL,
+			PASS_FIELDS(PF_NUM("loss_before", r->loss0),
+				    PF_NUM("loss_after", r->loss1),
+				    PF_NUM("agreement_before", r->agree0),
+				    PF_NUM("agreement_after", r->agree1),
+				    PF_NUM("iterations", (double)r->iters),
+				    PF_NUM("best_iteration", (double)r->best),
+				    PF_BOOL("time_limit", r->timed_out),
+				    PF_NUM("seconds", r->seconds)),
+			"distill: KD loss %.4g -> %.4g, top-1 agreement with "
+			"the teacher on --calib %.4f -> %.4f, %lld iterations%s "
+			"(best at %lld), %.1f s", r->loss0, r->loss1, r->agree0,
+			r->agree1, (long long)r->iters, r->timed_out ?
+			" (time limit)" : "", (long long)r->best, r->seconds);
 }
 
 bool

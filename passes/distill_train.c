@@ -439,6 +439,10 @@ cmp_kd_train(cmp_kd_head *h, const cmp_kd_opts *o, cmp_kd_result *r)
 			continue;
 		double loss = cmp_kd_loss(h, o->temp, &ag);
 		evaluated = step;
+		nn_progress_detail("distill", "epoch %lld, step %lld of at "
+				   "most %lld: KD loss %.4g",
+				   (long long)(step / epoch), (long long)step,
+				   (long long)o->iters, loss);
 		if (loss < best) {
 			best = loss;
 			r->best = step;

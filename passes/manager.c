@@ -415,13 +415,33 @@ log_stage(pass_env *e, const char *pass, ir_graph *g, nn_diag *d)
 		return true;
 	if (!pass_measure_fidelity(e->teacher, g, x, &f, d))
 		return false;
+	/* the weights left, for accuracy against size (--report=svg) */
+	int nl;
+	int64_t params = 0, nnz = 0;
+	pass_layer_stat *st = pass_layer_stats(g, &nl);
+	for (int i = 0; i < nl; i++) {
+		params += st[i].params;
+		nnz += st[i].nnz;
+	}
+	free(st);
+	pass_field fl[] = {PF_STR("pass", pass), PF_STR("on", x->what),
+			   PF_NUM("samples", (double)f.nsamples),
+			   PF_NUM("agree", (double)f.agree),
+			   PF_NUM("top1_agreement", f.top1_agree),
+			   PF_NUM("params", (double)params),
+			   PF_NUM("nnz", (double)nnz),
+			   PF_NUM("accuracy", f.accuracy),
+			   PF_NUM("ref_accuracy", f.ref_accuracy)};
+	int nf = f.accuracy >= 0 ? 9 : 7;
 	if (f.accuracy >= 0)
-		pass_env_log(e, "stage %-16s top-1 agreement %.4f, accuracy "
-			     "%.4f (uncompressed %.4f) on %s", pass,
-			     f.top1_agree, f.accuracy, f.ref_accuracy, x->what);
+		pass_env_record(e, "stage", NULL, fl, nf, "stage %-16s top-1 "
+				"agreement %.4f, accuracy %.4f (uncompressed "
+				"%.4f) on %s", pass, f.top1_agree, f.accuracy,
+				f.ref_accuracy, x->what);
 	else
-		pass_env_log(e, "stage %-16s top-1 agreement %.4f on %s", pass,
-			     f.top1_agree, x->what);
+		pass_env_record(e, "stage", NULL, fl, nf, "stage %-16s top-1 "
+				"agreement %.4f on %s", pass, f.top1_agree,
+				x->what);
 	return true;
 }
 
@@ -510,12 +530,17 @@ pass_pipeline_run(pass_pipeline *p, ir_graph *g, const pass_run_opts *o,
 			o->env->teacher = ir_graph_clone(g);
 		if (o->print_stats)
 			rows[i].before = measure(g);
+		nn_progress("passes", "%s (%d of %d)", info->name, i + 1, p->n);
 		ok = run_step(&p->steps[i], g, o, d, &rows[i].ms);
 		if (o->print_stats)
 			rows[i].after = measure(g);
-		if (ok && info->lossy && o->env && o->env->stages)
+		if (ok && info->lossy && o->env && o->env->stages) {
+			nn_progress("passes", "%s: fidelity after it",
+				    info->name);
 			ok = log_stage(o->env, info->name, g, d);
+		}
 	}
+	nn_progress_clear(); /* what the caller prints next starts clean */
 	if (o->print_stats)
 		print_stats(stderr, rows, i);
 	free(rows);

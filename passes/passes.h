@@ -123,6 +123,25 @@ typedef struct pass_fidelity pass_fidelity;
  * samples of input i along dim 0 (dense, the input's dtype), each the
  * input's shape without its batch dimension; runs take them a batch
  * (the graph's dim 0) at a time. */
+/* One record of what a data-driven pass did, for --report: its kind
+ * ("stage", "refit", ...: docs/report-json.md lists them and their
+ * fields), the layer it is about (or NULL), named figures, and the text
+ * line --report prints for it (or NULL: the JSON and SVG reports only).
+ * The figures and the line are made from the same values at once. */
+#define PASS_MAX_FIELDS 12
+typedef struct pass_field {
+	const char *key; /* a static string */
+	double num;      /* the figure, when str is NULL */
+	const char *str; /* a string value (copied into the event), or NULL */
+	bool is_bool;    /* num is a yes/no (0 or 1) */
+} pass_field;
+typedef struct pass_event {
+	const char *kind;  /* a static string */
+	char *layer;       /* owned, or NULL */
+	int nfields;
+	pass_field field[PASS_MAX_FIELDS]; /* str owned */
+	char *text;        /* owned, or NULL */
+} pass_event;
 typedef struct pass_data {
 	int ninputs;             /* 0: no data */
 	const void **x;          /* [ninputs] */
@@ -145,6 +164,9 @@ struct pass_env {
 	double distill_t; /* --distill temperature; 0: no distillation */
 	uint64_t seed;
 	char *log;        /* --report lines of the passes, or NULL */
+	pass_event *events; /* the figures behind them (and more: the
+			     * prune-auto sweep), nevents of them */
+	int nevents, capevents;
 	bool said_recurrent; /* refit has warned of the recurrent weights it
 			      * leaves (once a run, not at every step) */
 };
@@ -163,9 +185,29 @@ const pass_data *pass_env_search(pass_env *e);
  * NULL after saying what `pass` is missing. */
 pass_env *pass_need_data(const pass_opts *o, ir_graph *g, const char *pass,
 			 nn_diag *d);
-/* Appends one line (printf format, no newline) to e->log. */
-void pass_env_log(pass_env *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Records an event (kind and the keys of f static; layer, the string
+ * values and the line copied) and appends its line (printf format, no
+ * newline; fmt NULL: none) to e->log. Nothing without e. */
+void pass_env_record(pass_env *e, const char *kind, const char *layer,
+		     const pass_field *f, int nf, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+/* A field of each type, and the fields of a record as an array and its
+ * length: pass_env_record(e, "refit", name, PASS_FIELDS(PF_NUM("rows",
+ * 12), PF_STR("what", "weights")), "..."). */
+#define PF_NUM(k, v) {(k), (double)(v), NULL, false}
+#define PF_STR(k, s) {(k), 0, (s), false}
+#define PF_BOOL(k, b) {(k), (b) ? 1 : 0, NULL, true}
+#define PASS_FIELDS(...) (const pass_field[]){__VA_ARGS__}, \
+	(int)(sizeof (const pass_field[]){__VA_ARGS__} / sizeof(pass_field))
+/* Where e's records end, and going back there: what a trial logged is
+ * dropped (prune-auto's and slim's searches report only their choice). */
+typedef struct pass_env_mark {
+	int nevents;
+	size_t loglen;
+} pass_env_mark;
+pass_env_mark pass_env_save(const pass_env *e);
+void pass_env_rewind(pass_env *e, pass_env_mark m);
+
 /* The teacher's node for student node n: the one of the same name, else
  * the one at the same position when both graphs have as many nodes and
  * it has n's op; NULL if none. */

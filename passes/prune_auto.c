@@ -83,14 +83,12 @@ run_refit(search *s, ir_graph *h, bool keep_log)
 	snprintf(damp, sizeof damp, "%.17g", s->damp);
 	pass_opt kv = { "damp", damp };
 	pass_opts o = { 1, &kv, s->e };
-	char *log = s->e->log;
+	pass_env_mark m = pass_env_save(s->e);
 	bool changed = false, ok;
 	if (keep_log)
 		return pass_refit(h, &o, s->d, &changed);
-	s->e->log = NULL;
 	ok = pass_refit(h, &o, s->d, &changed);
-	free(s->e->log);
-	s->e->log = log;
+	pass_env_rewind(s->e, m);
 	return ok;
 }
 
@@ -171,6 +169,11 @@ sensitivity(search *s, int i)
 			return false;
 		A->loss[j] = loss;
 		A->nlev = j + 1;
+		pass_env_record(s->e, "prune-auto-sensitivity", A->name,
+				PASS_FIELDS(PF_NUM("sparsity", grid[j]),
+					    PF_NUM("loss", loss),
+					    PF_NUM("params", (double)A->params)),
+				NULL);
 		k += (size_t)snprintf(curve + k, sizeof curve - k, " %g:%.4f",
 				      grid[j], loss);
 		if (loss > cap)
@@ -220,6 +223,16 @@ removed_share(const search *s)
 	return p ? (double)z / (double)p : 0;
 }
 
+/* The weights left with every layer at level[]. */
+static int64_t
+nnz_at(const search *s, const int *level)
+{
+	int64_t n = 0;
+	for (int i = 0; i < s->nl; i++)
+		n += s->L[i].params - zeros_at(&s->L[i], level[i]);
+	return n;
+}
+
 /* Raises one layer a step at a time while the whole model, verified,
  * stays within the tolerance. */
 static bool
@@ -238,11 +251,23 @@ greedy(search *s)
 		s->level[i] = to;
 		if (!trial(s, s->level, &loss))
 			return false;
+		int64_t tried = nnz_at(s, s->level);
 		bool keep = loss <= s->tol + 1e-12;
 		if (!keep) {
 			s->level[i] = was;
 			s->L[i].frozen = true;
 		}
+		pass_field fl[] = {PF_NUM("step", step),
+				   PF_NUM("from", grid[was]),
+				   PF_NUM("to", grid[to]),
+				   PF_NUM("loss", loss),
+				   PF_BOOL("kept", keep),
+				   PF_NUM("removed_share", removed_share(s)),
+				   PF_NUM("nnz", (double)tried),
+				   PF_NUM("top1_agreement", s->fid.top1_agree),
+				   PF_NUM("accuracy", s->fid.accuracy)};
+		pass_env_record(s->e, "prune-auto-step", s->L[i].name, fl,
+				s->fid.accuracy >= 0 ? 9 : 8, NULL);
 		PROGRESS(s, "step %d: layer '%s' %g -> %g: loss %.4f, %s, "
 			 "%.2f%% of the weights removed", step, s->L[i].name,
 			 grid[was], grid[to], loss, keep ? "kept"
@@ -397,15 +422,30 @@ finish(search *s, bool *changed)
 	for (int i = 0; i < s->nl; i++) {
 		z += zeros_at(&s->L[i], s->level[i]);
 		p += s->L[i].params;
-		pass_env_log(s->e, "prune-auto %-24s sparsity %g", s->L[i].name,
-			     grid[s->level[i]]);
+		pass_env_record(s->e, "prune-auto-layer", s->L[i].name,
+				PASS_FIELDS(PF_NUM("sparsity",
+						   grid[s->level[i]]),
+					    PF_NUM("params", s->L[i].params)),
+				"prune-auto %-24s sparsity %g", s->L[i].name,
+				grid[s->level[i]]);
 	}
-	pass_env_log(s->e, "prune-auto: %lld of %lld weights removed (%.2f%%) "
-		     "in %.1f s, %d trials; loss %.4f (%s) within tolerance %g",
-		     (long long)z, (long long)p, p ? 100.0 * (double)z /
-		     (double)p : 0.0, cmp_now() - s->t0, s->ntrials, loss,
-		     s->x->labels ? "accuracy lost" : "1 - top-1 agreement",
-		     s->tol);
+	double share = p ? (double)z / (double)p : 0.0, sec = cmp_now() - s->t0;
+	const char *what = s->x->labels ? "accuracy lost"
+			   : "1 - top-1 agreement";
+	pass_env_record(s->e, "prune-auto", NULL,
+			PASS_FIELDS(PF_NUM("removed", (double)z),
+				    PF_NUM("params", (double)p),
+				    PF_NUM("removed_share", share),
+				    PF_NUM("seconds", sec),
+				    PF_NUM("trials", s->ntrials),
+				    PF_NUM("loss", loss),
+				    PF_STR("loss_is", what),
+				    PF_NUM("tolerance", s->tol),
+				    PF_STR("on", s->x->what)),
+			"prune-auto: %lld of %lld weights removed (%.2f%%) in "
+			"%.1f s, %d trials; loss %.4f (%s) within tolerance %g",
+			(long long)z, (long long)p, 100 * share, sec,
+			s->ntrials, loss, what, s->tol);
 	PROGRESS(s, "chosen: %.2f%% of the weights removed, loss %.4f, %d "
 		 "trials", 100 * removed_share(s), loss, s->ntrials);
 	/* the same steps as the last verified trial: a miss is a bug */

@@ -149,6 +149,9 @@ gather_channels(ir_graph *g, pass_env *e, chan_stats *cs, int n, nn_diag *d)
 	for (int64_t s0 = 0; ok && n && s0 < e->calib.nsamples; s0 += B) {
 		chan_hook h = {cs, n, 0};
 		ir_run_hook hook = {chan_fn, &h};
+		nn_progress_detail("prune", "calibration sample %lld of %lld",
+				   (long long)s0 + 1,
+				   (long long)e->calib.nsamples);
 		ok = pass_data_run(g, &e->calib, s0, out, &hook, d);
 	}
 	for (int i = 0; i < g->noutputs; i++)

@@ -177,11 +177,18 @@ cmp_refit_one(ir_graph *g, pass_env *e, const cmp_layer *cl, bool all,
 			cmp_refit_codes(&L, g, damp, &e0, &e1);
 		else
 			refit_rows(&L, g, damp, &e0, &e1);
-		pass_env_log(e, "refit %-24s %s reconstruction error "
-			     "%.4g -> %.4g (relative, %lld rows)",
-			     cmp_layer_name(&L.cl), L.cl.w->ncodes && !L.dense ?
-			     "centroids" : "weights", e0 / L.st.yy_total,
-			     e1 / L.st.yy_total, (long long)L.st.nrows);
+		const char *what = L.cl.w->ncodes && !L.dense ? "centroids"
+				   : "weights";
+		double r0 = e0 / L.st.yy_total, r1 = e1 / L.st.yy_total;
+		pass_env_record(e, "refit", cmp_layer_name(&L.cl),
+				PASS_FIELDS(PF_STR("what", what),
+					    PF_NUM("error_before", r0),
+					    PF_NUM("error_after", r1),
+					    PF_NUM("rows", (double)L.st.nrows)),
+				"refit %-24s %s reconstruction error %.4g -> "
+				"%.4g (relative, %lld rows)",
+				cmp_layer_name(&L.cl), what, r0, r1,
+				(long long)L.st.nrows);
 		*done = true;
 	}
 	cmp_refit_fini(&L);
@@ -209,6 +216,8 @@ pass_refit(ir_graph *g, const pass_opts *o, nn_diag *d, bool *changed)
 	for (int i = 0; i < nl && ok; i++) {
 		bool done;
 		rnn |= ir_ops[cl[i].n->op].kind == IR_KIND_RNN;
+		nn_progress("refit", "layer %s (%d of %d)",
+			    cmp_layer_name(&cl[i]), i + 1, nl);
 		ok = cmp_refit_one(g, e, &cl[i], all, false, damp, d, &done);
 		*changed |= done;
 		/* the replaced weight moved: look the layers up again */

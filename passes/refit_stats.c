@@ -301,6 +301,10 @@ cmp_refit_gather(cmp_refit *L, ir_graph *g, pass_env *e, nn_diag *d)
 	ir_run_hook hs = {grab_fn, &gs}, ht = {grab_fn, &gt};
 	bool ok = true;
 	for (int64_t s0 = 0; s0 < e->calib.nsamples && ok; s0 += B) {
+		nn_progress_detail("refit", "layer %s: calibration sample %lld "
+				   "of %lld", cmp_layer_name(&L->cl),
+				   (long long)s0 + 1,
+				   (long long)e->calib.nsamples);
 		ok = pass_data_run(e->teacher, &e->calib, s0, NULL, &ht, d) &&
 		     pass_data_run(g, &e->calib, s0, NULL, &hs, d);
 		if (!ok)

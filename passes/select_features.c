@@ -380,11 +380,17 @@ measure(sel *s, ir_graph *g, double tol, bool *within, pass_fidelity *f)
 	char acc[48] = "";
 	if (ok && f->accuracy >= 0)
 		snprintf(acc, sizeof acc, ", accuracy %.4f", f->accuracy);
-	if (ok)
-		pass_env_log(s->e, "select-features: %lld features: top-1 "
-			     "agreement %.4f%s%s", (long long)s->nkept,
-			     f->top1_agree, acc, *within ? "" :
-			     " (beyond the tolerance)");
+	if (ok) {
+		pass_field fl[] = {PF_NUM("features", (double)s->nkept),
+				   PF_NUM("top1_agreement", f->top1_agree),
+				   PF_BOOL("within", *within),
+				   PF_NUM("accuracy", f->accuracy)};
+		pass_env_record(s->e, "select-features-trial", NULL, fl,
+				f->accuracy >= 0 ? 4 : 3, "select-features: "
+				"%lld features: top-1 agreement %.4f%s%s",
+				(long long)s->nkept, f->top1_agree, acc,
+				*within ? "" : " (beyond the tolerance)");
+	}
 	if (ok)
 		PROGRESS(s, "%lld features: agreement %.4f%s%s",
 			 (long long)s->nkept, f->top1_agree, acc,
@@ -413,9 +419,10 @@ search_auto(sel *s, ir_graph *g, double tol, bool *keep_model)
 	if (!measure(s, g, tol, &in, &f))
 		return false;
 	if (!in) {
-		pass_env_log(s->e, "select-features: the constant features "
-			     "alone break the tolerance: the model is left as "
-			     "it is");
+		pass_env_record(s->e, "select-features-unchanged", NULL, NULL,
+				0, "select-features: the constant features "
+				"alone break the tolerance: the model is left "
+				"as it is");
 		*keep_model = false;
 		return true;
 	}
@@ -433,6 +440,14 @@ search_auto(sel *s, ir_graph *g, double tol, bool *keep_model)
 
 /* ------------------------------------------------------------------ */
 /* The report and the entry. */
+
+static void
+log_dropped_line(const sel *s, const char *line)
+{
+	pass_env_record(s->e, "select-features-dropped", NULL,
+			PASS_FIELDS(PF_STR("indices", line + 1)),
+			"input features dropped:%s", line);
+}
 
 /* "0-11 16 18-20 ..." in lines of about 72 characters. */
 static void
@@ -454,13 +469,13 @@ log_dropped(const sel *s)
 					       " %lld", (long long)j));
 		j = e;
 		if (n > 72) {
-			pass_env_log(s->e, "input features dropped:%s", line);
+			log_dropped_line(s, line);
 			n = 0;
 			line[0] = 0;
 		}
 	}
 	if (n)
-		pass_env_log(s->e, "input features dropped:%s", line);
+		log_dropped_line(s, line);
 }
 
 static void
@@ -469,12 +484,19 @@ report(const sel *s)
 	int64_t c[4] = {0};
 	for (int64_t j = 0; j < s->nf; j++)
 		c[s->why[j]]++;
-	pass_env_log(s->e, "input features: %lld of %lld kept",
-		     (long long)c[KEPT], (long long)s->nf);
-	pass_env_log(s->e, "select-features: %lld never read (zero weights), "
-		     "%lld constant on the calibration data (folded into the "
-		     "bias), %lld eliminated", (long long)c[NEVER_READ],
-		     (long long)c[CONSTANT], (long long)c[ELIMINATED]);
+	pass_env_record(s->e, "select-features", NULL,
+			PASS_FIELDS(PF_NUM("kept", (double)c[KEPT]),
+				    PF_NUM("features", (double)s->nf)),
+			"input features: %lld of %lld kept",
+			(long long)c[KEPT], (long long)s->nf);
+	pass_env_record(s->e, "select-features-why", NULL,
+			PASS_FIELDS(PF_NUM("never_read", (double)c[NEVER_READ]),
+				    PF_NUM("constant", (double)c[CONSTANT]),
+				    PF_NUM("eliminated", (double)c[ELIMINATED])),
+			"select-features: %lld never read (zero weights), "
+			"%lld constant on the calibration data (folded into "
+			"the bias), %lld eliminated", (long long)c[NEVER_READ],
+			(long long)c[CONSTANT], (long long)c[ELIMINATED]);
 	log_dropped(s);
 }
 

@@ -461,13 +461,11 @@ static bool
 apply_measure(ir_graph *g, const slim_ctx *c, int pos, slim_kind k,
 	      pass_fidelity *fid)
 {
-	char *saved = c->e->log;
-	c->e->log = NULL;
+	pass_env_mark mk = pass_env_save(c->e);
 	bool ok = apply_at(g, c, pos, k) &&
 		  pass_measure_fidelity(c->e->teacher, g,
 					pass_env_search(c->e), fid, c->d);
-	free(c->e->log);
-	c->e->log = saved;
+	pass_env_rewind(c->e, mk);
 	return ok;
 }
 
@@ -478,9 +476,15 @@ log_step(const slim_ctx *c, const char *verb, const slim_match *m,
 	char acc[48] = "";
 	if (f->accuracy >= 0)
 		snprintf(acc, sizeof acc, ", accuracy %.4f", f->accuracy);
-	pass_env_log(c->e, "slim: %s %s %s (agreement %.4f%s, %lld weights)",
-		     verb, kind_names[m->kind], m->name, f->top1_agree, acc,
-		     (long long)m->params);
+	pass_field fl[] = {PF_STR("action", verb),
+			   PF_STR("what", kind_names[m->kind]),
+			   PF_NUM("top1_agreement", f->top1_agree),
+			   PF_NUM("weights", (double)m->params),
+			   PF_NUM("accuracy", f->accuracy)};
+	pass_env_record(c->e, "slim", m->name, fl, f->accuracy >= 0 ? 5 : 4,
+			"slim: %s %s %s (agreement %.4f%s, %lld weights)", verb,
+			kind_names[m->kind], m->name, f->top1_agree, acc,
+			(long long)m->params);
 }
 
 /* The best removal: the candidate with the highest agreement (then the
@@ -556,10 +560,15 @@ search(ir_graph *g, const slim_ctx *c, int *count)
 			return true;
 		if (1 - b.fid.top1_agree > c->tol + 1e-12) {
 			log_step(c, "kept", &b.m, &b.fid);
-			pass_env_log(c->e, "slim: stopped: removing it would "
-				     "leave agreement %.4f, below 1 - "
-				     "tolerance = %.4f", b.fid.top1_agree,
-				     1 - c->tol);
+			pass_env_record(c->e, "slim-stop", NULL,
+					PASS_FIELDS(PF_NUM("top1_agreement",
+							   b.fid.top1_agree),
+						    PF_NUM("min_agreement",
+							   1 - c->tol)),
+					"slim: stopped: removing it would "
+					"leave agreement %.4f, below 1 - "
+					"tolerance = %.4f", b.fid.top1_agree,
+					1 - c->tol);
 			return true;
 		}
 		pass_fidelity f;

@@ -10,8 +10,9 @@ PACKAGES=(
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libopenblas-dev
 	python3 python3-numpy python3-onnx python3-torch python3-torchvision
-	python3-sklearn
+	python3-sklearn python3-pil
 	valgrind
+	chromium
 )
 
 missing=()

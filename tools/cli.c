@@ -266,15 +266,18 @@ cli_phase(cli_timer *t, const char *phase)
 {
 	double now = nnrt_now_ns();
 
-	if (t->on)
+	if (t->on) {
+		nn_progress_clear();
 		fprintf(stderr, "%s: %-12s %10.3f ms\n", t->tool, phase,
 			(now - t->last) / 1e6);
+	}
 	t->last = now;
 }
 
 void
 cli_timer_end(cli_timer *t)
 {
+	nn_progress_clear();
 	if (t->on)
 		fprintf(stderr, "%s: %-12s %10.3f ms\n", t->tool, "total",
 			(nnrt_now_ns() - t->start) / 1e6);
@@ -304,6 +307,22 @@ edit_distance(const char *a, size_t n, const char *b, size_t m)
 	best = row[m];
 	free(row);
 	return best;
+}
+
+const char *
+cli_nearest(const char *s, const char *const *words, int n)
+{
+	size_t sl = strlen(s), best = (size_t)-1;
+	const char *bw = NULL;
+
+	for (int i = 0; i < n; i++) {
+		size_t d = edit_distance(s, sl, words[i], strlen(words[i]));
+		if (d < best) {
+			best = d;
+			bw = words[i];
+		}
+	}
+	return bw && best > 0 && 2 * best <= sl ? bw : NULL;
 }
 
 int

@@ -74,6 +74,10 @@ void cli_timer_end(cli_timer *t);
 #define CLI_MAX_OPTIONS 128
 int cli_help_options(const char *help, const char **opt, size_t *len,
 		     int max);
+/* The one of the n words nearest to s by edit distance when it is a
+ * likely typo of it (a small distance, not 0), else NULL: the "did you
+ * mean" of a bad option value. */
+const char *cli_nearest(const char *s, const char *const *words, int n);
 /* Reports "TOOL: error: unknown option 'ARG'", with "did you mean" the
  * nearest option (edit distance) of the tool's --help text, which usage
  * prints: the options' one table. Returns 1. */

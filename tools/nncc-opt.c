@@ -286,8 +286,12 @@ main(int argc, char **argv)
 	} else if (r == 4) {
 		cli_version(TOOL);
 		r = 0;
-	} else if (r == 0)
+	} else if (r == 0) {
+		/* the searches' progress, on a terminal only */
+		nn_progress_init(TOOL, -1);
 		r = run(&a);
+		nn_progress_clear();
+	}
 	free(a.shapes);
 	cli_free_input_values(a.values, a.nvalues);
 	return r;

@@ -111,6 +111,12 @@ usage(FILE *f)
 	      "                          drops by more than X)\n"
 	      "  --report                per-layer table, sizes and fidelity "
 	      "(stdout)\n"
+	      "  --report=json FILE      the same figures as one JSON document"
+	      " (- for stdout;\n"
+	      "                          docs/report-json.md)\n"
+	      "  --report=svg FILE       charts: per-layer sparsity and bytes,"
+	      " accuracy\n"
+	      "                          against size when a search ran\n"
 	      "  --emit-onnx FILE        write the model after all passes as "
 	      "plain ONNX\n"
 	      "                          (without -o, only that file)\n"
@@ -120,6 +126,9 @@ usage(FILE *f)
 	      "it (testing)\n"
 	      "  -v                      print each phase and its time "
 	      "(stderr)\n"
+	      "  --progress, --no-progress  progress of the long stages on "
+	      "stderr (default:\n"
+	      "                          only when stderr is a terminal)\n"
 	      "  --                      the next argument is the model, even"
 	      " if it starts\n"
 	      "                          with -\n"
@@ -138,6 +147,35 @@ nncc_err(const char *fmt, const char *a)
 }
 
 
+/* --report=text, or --report=json|svg FILE (the next argument). */
+static bool
+parse_report(args *a, int argc, char **argv, int *i)
+{
+	static const char *const fmt[] = {"text", "json", "svg"};
+	const char *f = argv[*i] + 9, *near;
+
+	if (!strcmp(f, "text")) {
+		a->report = true;
+		return true;
+	}
+	if (strcmp(f, "json") && strcmp(f, "svg")) {
+		if ((near = cli_nearest(f, fmt, 3)))
+			fprintf(stderr, TOOL ": error: --report: unknown format "
+				"'%s' (did you mean '%s'?)\n", f, near);
+		else
+			fprintf(stderr, TOOL ": error: --report: unknown format "
+				"'%s' (expected text, json or svg)\n", f);
+		return false;
+	}
+	/* "--report=json -o m.o": the option is not the file */
+	if (*i + 1 >= argc || (argv[*i + 1][0] == '-' && argv[*i + 1][1])) {
+		nncc_err("--report=%s needs a file (FILE, or - for stdout)", f);
+		return false;
+	}
+	*(f[0] == 'j' ? &a->report_json : &a->report_svg) = argv[++*i];
+	return true;
+}
+
 /* 1 handled, 0 not a valued option, -1 error. */
 static int
 parse_valued(args *a, int argc, char **argv, int *i)
@@ -148,6 +186,8 @@ parse_valued(args *a, int argc, char **argv, int *i)
 
 	if (r != 0)
 		return r;
+	if (!strncmp(argv[*i], "--report=", 9))
+		return parse_report(a, argc, argv, i) ? 1 : -1;
 	if ((v = VALUE("-o")))
 		a->out = v;
 	else if (!bad && (v = VALUE("--name")))
@@ -194,6 +234,10 @@ parse_flag(args *a, const char *s)
 		a->report = true;
 	else if (!strcmp(s, "-v"))
 		a->verbose = true;
+	else if (!strcmp(s, "--progress"))
+		a->progress = 1;
+	else if (!strcmp(s, "--no-progress"))
+		a->progress = 0;
 	else if (!strcmp(s, "--no-static-arena"))
 		a->no_static_arena = true;
 	else
@@ -238,9 +282,17 @@ parse_args(args *a, int argc, char **argv)
 	if (!a->out && !a->emit_onnx)
 		return nncc_err("no output file given%s",
 			   " (-o FILE, or --emit-onnx FILE)");
+	const char *outs[4] = {a->out, a->emit_onnx, a->report_json,
+			       a->report_svg};
+	int nstdout = 0;
+	for (int k = 0; k < 4; k++)
+		nstdout += outs[k] && !strcmp(outs[k], "-");
 	if (a->out && a->emit_onnx && !strcmp(a->out, "-") &&
 	    !strcmp(a->emit_onnx, "-"))
 		return nncc_err("-o and --emit-onnx cannot both be stdout%s", "");
+	if (nstdout > 1)
+		return nncc_err("-o, --emit-onnx and --report=json|svg: only "
+				"one of them can be stdout%s", "");
 	if (a->name && !cg_is_identifier(a->name))
 		return nncc_err("--name '%s' is not a C identifier", a->name);
 	return nncc_check_compression(a);
@@ -281,9 +333,9 @@ codegen_phase(void *t, const char *name)
 static bool
 output_path(const args *a, const char *s)
 {
-	const char *out[5] = {a->out, a->header, a->emit_ir, a->emit_onnx,
-			      a->emit_dot};
-	for (int k = 0; k < 5; k++)
+	const char *out[7] = {a->out, a->header, a->emit_ir, a->emit_onnx,
+			      a->emit_dot, a->report_json, a->report_svg};
+	for (int k = 0; k < 7; k++)
 		if (out[k] && out[k] >= s && out[k] <= s + strlen(s))
 			return true;
 	return false;
@@ -295,11 +347,13 @@ static bool
 no_effect(const char *s)
 {
 	static const char *const flags[] = {"-v", "--print-stats",
-					    "--print-after-all", "--report"};
+					    "--print-after-all", "--report",
+					    "--progress", "--no-progress"};
 	for (size_t k = 0; k < sizeof flags / sizeof *flags; k++)
 		if (!strcmp(s, flags[k]))
 			return true;
-	return !strncmp(s, "--print-after=", 14) || !strncmp(s, "--name=", 7);
+	return !strncmp(s, "--print-after=", 14) || !strncmp(s, "--name=", 7) ||
+	       !strncmp(s, "--report=", 9);
 }
 
 /* The options of the command line, for the provenance: every argument
@@ -347,12 +401,12 @@ nncc_cg_options(const args *a, const char *name)
  * -v, code generation's phases are t's. */
 static bool
 emit_all(const args *a, ir_graph *g, const char *name, cli_timer *t,
-	 nn_diag *d)
+	 nncc_report *rep, nn_diag *d)
 {
 	cg_options o = nncc_cg_options(a, name);
 	cg_sizes sizes = {-1, -1, -1};
 	char hash[17] = "?", *opts = options_text(a);
-	const char *done[4];
+	const char *done[7];
 	int n = 0;
 	bool ok = true;
 
@@ -377,8 +431,19 @@ emit_all(const args *a, ir_graph *g, const char *name, cli_timer *t,
 		ok = cg_compile_bytes(g, &o, &obj, d);
 	if (ok && a->header && (ok = cg_write_header(g, &o, a->header, d)))
 		done[n++] = a->header;
-	if (ok && a->out)
-		ok = nn_out_write_file(a->out, obj.data, obj.len, d);
+	if (ok && a->out && (ok = nn_out_write_file(a->out, obj.data, obj.len,
+						    d)))
+		done[n++] = a->out;
+	/* the reports come last: they give the object's size */
+	rep->sizes = sizes;
+	rep->object_bytes = a->out && nncc_output_kind(a) == CG_OUT_OBJ
+			    ? (int64_t)obj.len : -1;
+	if (ok && a->report_json &&
+	    (ok = nncc_write_report_json(a->report_json, a, rep, d)))
+		done[n++] = a->report_json;
+	if (ok && a->report_svg &&
+	    (ok = nncc_write_report_svg(a->report_svg, a, rep, d)))
+		done[n++] = a->report_svg;
 	while (!ok && n-- > 0)
 		nn_out_remove(done[n]);
 	free(obj.data);
@@ -396,7 +461,11 @@ load_optimized(const args *a, const char *spec, const pass_run_opts *ro,
 	fe_options fo = {.shapes = a->shapes, .nshapes = a->nshapes,
 			 .values = a->values, .nvalues = a->nvalues};
 	pass_pipeline *pl = pass_pipeline_parse(spec, d);
-	ir_graph *g = pl ? fe_load_model(a->model, &fo, d) : NULL;
+	ir_graph *g = NULL;
+
+	nn_progress(t ? "import" : "reference", "reading %s",
+		    cli_model_name(a->model));
+	g = pl ? fe_load_model(a->model, &fo, d) : NULL;
 
 	if (pl && a->prune_rules)  /* the reference pipeline has no prune */
 		pass_pipeline_add_opt(pl, "prune", "rules", a->prune_rules);
@@ -422,9 +491,11 @@ report_object(const args *a)
 {
 	struct stat st;
 
+	nn_progress_clear();
 	if (a->out && strcmp(a->out, "-") && stat(a->out, &st) == 0)
-		printf("object: %s, %lld bytes (code, data and ELF overhead)\n",
-		       a->out, (long long)st.st_size);
+		fprintf(nncc_report_stream(a), "object: %s, %lld bytes (code, "
+			"data and ELF overhead)\n", a->out,
+			(long long)st.st_size);
 }
 
 static int
@@ -437,6 +508,7 @@ compile(args *a)
 	nn_diag d;
 	ir_graph *g = NULL, *ref = NULL;
 	pass_env *env = NULL;
+	nncc_report rep = {.object_bytes = -1};
 	cli_timer t;
 	bool ok = true;
 
@@ -452,18 +524,20 @@ compile(args *a)
 					 : strcmp(a->model, "-") ? a->model
 					 : "model");
 	if (a->ncalib || a->neval) {
+		nn_progress("data", "reading --calib and --eval");
 		ok = (env = nncc_env_new(a, &d)) != NULL;
 		cli_phase(&t, "data");
 	}
 	a->run.env = env;
 	ok = ok && (g = load_optimized(a, spec, &a->run, &t, &d)) != NULL;
-	if (ok && (nncc_lossy(a) || a->report || a->tolerance >= 0)) {
+	if (ok && (nncc_lossy(a) || a->report || a->report_json ||
+		   a->report_svg || a->tolerance >= 0)) {
 		ref = load_optimized(a, ospec, &quiet, NULL, &d);
 		cli_phase(&t, "reference");
-		ok = ref && nncc_account(a, env, ref, g, name, &d);
+		ok = ref && nncc_account(a, env, ref, g, name, &rep, &d);
 		cli_phase(&t, "fidelity");
 	}
-	ok = ok && emit_all(a, g, name, &t, &d);
+	ok = ok && emit_all(a, g, name, &t, &rep, &d);
 	if (ok) {
 		cli_phase(&t, "emit");
 		cli_timer_end(&t);
@@ -475,6 +549,7 @@ compile(args *a)
 	if (ref)
 		ir_graph_free(ref);
 	cli_env_free(env);
+	nncc_report_free(&rep);
 	free(name);
 	return ok ? 0 : 1;
 }
@@ -488,6 +563,7 @@ main(int argc, char **argv)
 	memset(&a, 0, sizeof a);
 	a.opt = 2;
 	a.tolerance = -1;
+	a.progress = -1;
 	a.argc = argc;
 	a.argv = argv;
 	r = parse_args(&a, argc, argv);
@@ -501,7 +577,9 @@ main(int argc, char **argv)
 	}
 	if (r != 0)
 		return 1;
+	nn_progress_init(TOOL, a.progress);
 	r = compile(&a);
+	nn_progress_clear();
 	free(a.shapes);
 	cli_free_input_values(a.values, a.nvalues);
 	return r;

@@ -41,11 +41,40 @@ typedef struct args {
 	int share;        /* 0: no sharing */
 	bool share_global; /* one codebook across layers */
 	double tolerance; /* < 0: none */
-	bool report;
+	bool report;      /* --report: the text report */
+	const char *report_json, *report_svg; /* --report=json|svg FILE */
+	int progress;     /* --progress 1, --no-progress 0, else -1: on a
+			   * terminal */
 	int kernel;       /* --sparse-kernel: a cg_kernel, 0 = cost model */
 	bool prune_auto;  /* --prune=auto: the pass prune-auto */
 	const char *emit_rules; /* --emit-rules: its choices as rules */
 } args;
+
+/* The --report figures, made once (nncc_account) and rendered as text,
+ * JSON (nncc_json.c) or SVG (nncc_svg.c). */
+typedef struct nncc_report_layer {
+	char name[512];     /* "NODE", or "NODE:W" for a recurrent weight */
+	const char *op;     /* static (the op table's) */
+	char method[96];    /* "global", "nm2:4+share16", "-" */
+	int64_t params;     /* weights in the uncompressed model */
+	int64_t nnz;        /* non-zeros in the object */
+	double sparsity;    /* 1 - nnz / params: pruned or removed */
+	int ncodes;         /* shared values (codebook size), 0: none */
+	int64_t bytes;      /* what the chosen kernel stores in the object */
+	const char *kernel; /* cg_kernel_name of the kernel emitted */
+} nncc_report_layer;
+typedef struct nncc_report {
+	int nlayers;
+	nncc_report_layer *layer;  /* malloc'd */
+	int64_t before;            /* weight bytes, dense f32, uncompressed */
+	int64_t after;             /* weight bytes the object's kernels hold */
+	bool measured;             /* fidelity was measured: fid, note */
+	pass_fidelity fid;
+	char note[512];            /* what fidelity was measured on */
+	const pass_env *env;       /* the passes' records, or NULL */
+	cg_sizes sizes;            /* the object's sections (-1: unknown) */
+	int64_t object_bytes;      /* the object file's size, -1: none */
+} nncc_report;
 
 /* nncc.c */
 int nncc_err(const char *fmt, const char *a); /* prints, returns 1 */
@@ -75,7 +104,22 @@ bool nncc_write_dot(const char *path, ir_graph *g, const cg_options *o,
 		    nn_diag *d);
 /* The code generation options of a (name: the symbol prefix). */
 cg_options nncc_cg_options(const args *a, const char *name);
+void nncc_report_free(nncc_report *r);
+/* Where the text report goes: stdout, or stderr when an output is. */
+FILE *nncc_report_stream(const args *a);
+/* Builds *r (free with nncc_report_free) and prints the text report to
+ * stdout (stderr when an output is stdout) with --report. */
 bool nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
-		  const char *name, nn_diag *d);
+		  const char *name, nncc_report *r, nn_diag *d);
+
+/* nncc_json.c: --report=json, the schema of docs/report-json.md. */
+bool nncc_write_report_json(const char *path, const args *a,
+			    const nncc_report *r, nn_diag *d);
+/* The length of the valid UTF-8 sequence at s (1 for ASCII), or 0 (an
+ * invalid byte, which both writers replace by U+FFFD). */
+int nncc_utf8_len(const unsigned char *s);
+/* nncc_svg.c: --report=svg, per-layer charts and accuracy against size. */
+bool nncc_write_report_svg(const char *path, const args *a,
+			   const nncc_report *r, nn_diag *d);
 
 #endif

@@ -380,7 +380,7 @@ nncc_env_new(const args *a, nn_diag *d)
 		e->refit = !a->no_refit;
 		e->tolerance = a->tolerance;
 		e->distill_t = a->distill;
-		e->stages = a->report;
+		e->stages = a->report || a->report_json || a->report_svg;
 	}
 	return e;
 }
@@ -416,7 +416,8 @@ measure(const args *a, const pass_env *e, ir_graph *ref, ir_graph *g,
 	if (x && x->ninputs) {
 		snprintf(note, nn, "%s", x->what);
 	} else {
-		int64_t B = pass_data_batch(ref), nb = a->report ? 64 : 16;
+		bool rep = a->report || a->report_json || a->report_svg;
+		int64_t B = pass_data_batch(ref), nb = rep ? 64 : 16;
 		pass_data_random(ref, B * nb, 1, &rnd);
 		snprintf(note, nn, "%lld seeded random batches (no --calib)",
 			 (long long)nb);
@@ -458,46 +459,70 @@ params_before(ir_graph *g, const char *name, int slot, int64_t dflt)
 	return dflt;
 }
 
-/* One row per weight layer (to f, unless NULL); returns the bytes the
- * chosen kernels store. `params` is the layer's weight count in the
- * uncompressed model and sparsity the share of those gone, pruned or
- * physically removed with dead neurons. */
-static int64_t
-report_layers(FILE *f, const args *a, ir_graph *ref, ir_graph *g,
+/* The rows of r: one per weight layer code generation emits, with the
+ * kernel cg_sparse_choose gives it (what code generation emits). params
+ * is the layer's weight count in the uncompressed model and sparsity the
+ * share of those gone, pruned or physically removed with dead neurons. */
+static void
+report_layers(nncc_report *r, const args *a, ir_graph *ref, ir_graph *g,
 	      const cg_options *o)
 {
-	int64_t total = 0;
+	int cap = 0;
 
-	if (f)
-		fprintf(f, "%-24s %-15s %-16s %10s %10s %9s %12s %-8s\n",
-			"layer", "op", "method", "params", "nnz", "sparsity",
-			"object-bytes", "kernel");
+	r->after = 0;
 	for (ir_node *n = g->first; n; n = n->next)
 		for (int slot = 1; slot < n->nin; slot++) {
 			cg_kernel_choice c;
 			const ir_value *w = n->in[slot];
 			const char *in = ir_weight_input_name(n->op, slot);
-			char name[512];
 			if (cg_sparse_choose(n, slot, o, &c) == CG_KERNEL_NONE)
 				continue;
-			total += c.bytes[c.kind];
-			if (!f)
-				continue;
+			r->after += c.bytes[c.kind];
+			if (r->nlayers == cap) {
+				cap = cap ? 2 * cap : 16;
+				r->layer = realloc(r->layer, (size_t)cap *
+						   sizeof *r->layer);
+				NN_ASSERT(r->layer);
+			}
+			nncc_report_layer *L = &r->layer[r->nlayers++];
 			/* the names compress_report.c gives: "NODE:W" */
-			snprintf(name, sizeof name, "%s%s%s", n->name ? n->name
-				 : ir_value_label(w), in ? ":" : "",
+			snprintf(L->name, sizeof L->name, "%s%s%s", n->name
+				 ? n->name : ir_value_label(w), in ? ":" : "",
 				 in ? in : "");
-			int64_t p = params_before(ref, n->name, slot,
-						  c.params);
-			fprintf(f, "%-24s %-15s %-16s %10lld %10lld %8.2f%% "
-				"%12lld %-8s\n", name, ir_ops[n->op].name,
-				method_of(a, w), (long long)p,
-				(long long)c.nnz, p ? 100.0 * (1 -
-				(double)c.nnz / (double)p) : 0.0,
-				(long long)c.bytes[c.kind],
-				cg_kernel_name(c.kind));
+			L->op = ir_ops[n->op].name;
+			snprintf(L->method, sizeof L->method, "%s",
+				 method_of(a, w));
+			L->params = params_before(ref, n->name, slot, c.params);
+			L->nnz = c.nnz;
+			L->sparsity = L->params ? 1 - (double)c.nnz /
+					(double)L->params : 0.0;
+			L->ncodes = w->ncodes;
+			L->bytes = c.bytes[c.kind];
+			L->kernel = cg_kernel_name(c.kind);
 		}
-	return total;
+}
+
+static void
+print_layers(FILE *f, const nncc_report *r)
+{
+	fprintf(f, "%-24s %-15s %-16s %10s %10s %9s %12s %-8s\n", "layer",
+		"op", "method", "params", "nnz", "sparsity", "object-bytes",
+		"kernel");
+	for (int i = 0; i < r->nlayers; i++) {
+		const nncc_report_layer *L = &r->layer[i];
+		fprintf(f, "%-24s %-15s %-16s %10lld %10lld %8.2f%% %12lld "
+			"%-8s\n", L->name, L->op, L->method,
+			(long long)L->params, (long long)L->nnz,
+			100.0 * L->sparsity, (long long)L->bytes, L->kernel);
+	}
+}
+
+void
+nncc_report_free(nncc_report *r)
+{
+	free(r->layer);
+	r->layer = NULL;
+	r->nlayers = 0;
 }
 
 static int64_t
@@ -513,20 +538,30 @@ dense_weight_bytes(ir_graph *g)
 	return t;
 }
 
+FILE *
+nncc_report_stream(const args *a)
+{
+	const char *outs[4] = {a->out, a->emit_onnx, a->report_json,
+			       a->report_svg};
+	for (int k = 0; k < 4; k++)
+		if (outs[k] && !strcmp(outs[k], "-"))
+			return stderr;
+	return stdout;
+}
+
 bool
 nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
-	     const char *name, nn_diag *d)
+	     const char *name, nncc_report *r, nn_diag *d)
 {
 	cg_options o = nncc_cg_options(a, name);
-	bool out_stdout = (a->out && !strcmp(a->out, "-")) ||
-			  (a->emit_onnx && !strcmp(a->emit_onnx, "-"));
-	FILE *f = out_stdout ? stderr : stdout;
+	FILE *f = nncc_report_stream(a);
 	pass_fidelity fid;
-	char note[512];
 	const char *why = unmeasurable(ref);
-	bool ok = !why && measure(a, e, ref, g, &fid, note, sizeof note, d);
-	int64_t before = dense_weight_bytes(ref), after;
+	bool ok = !why && measure(a, e, ref, g, &fid, r->note, sizeof r->note,
+				  d);
 
+	r->before = dense_weight_bytes(ref);
+	r->env = e;
 	/* a bad --calib/--labels is an error; a model fidelity cannot be
 	 * measured on (several inputs, ...) only when --calib or --tolerance
 	 * asks for it: else the build goes on, with a warning */
@@ -537,22 +572,27 @@ nncc_account(const args *a, pass_env *e, ir_graph *ref, ir_graph *g,
 		nn_warn(d, "fidelity not measured: %s", why);
 	if (!ok && (a->tolerance >= 0 || a->ncalib || !why))
 		return false;
+	r->measured = ok;
+	if (ok)
+		r->fid = fid;
+	report_layers(r, a, ref, g, &o);
+	nn_progress_clear(); /* a terminal's progress line ends first */
 	if (a->report) {
-		after = report_layers(f, a, ref, g, &o);
+		print_layers(f, r);
 		fprintf(f, "weights: %lld bytes dense f32 before, %lld bytes in "
-			"the object after (%.2fx smaller)\n", (long long)before,
-			(long long)after, after ? (double)before / (double)after
-			: 0.0);
+			"the object after (%.2fx smaller)\n",
+			(long long)r->before, (long long)r->after, r->after ?
+			(double)r->before / (double)r->after : 0.0);
 		if (e && e->log)
 			fputs(e->log, f);
 		if (ok)
-			pass_print_fidelity(f, &fid, note);
-	} else if (ok) {
-		after = report_layers(NULL, a, ref, g, &o);
+			pass_print_fidelity(f, &fid, r->note);
+	} else if (ok && (nncc_lossy(a) || !(a->report_json ||
+					   a->report_svg))) {
 		nn_note(d, "compression: weights %lld -> %lld bytes; on %lld "
 			"samples (%s): max abs err %.3g, top-1 agreement %.4f",
-			(long long)before, (long long)after,
-			(long long)fid.nsamples, note, fid.max_abs,
+			(long long)r->before, (long long)r->after,
+			(long long)fid.nsamples, r->note, fid.max_abs,
 			fid.top1_agree);
 	}
 	/* with --labels the tolerance is the accuracy that may be lost */
