@@ -7,7 +7,6 @@
  * model (all chosen layers pruned, then refit) and freezes a layer whose
  * step goes over the tolerance. The graph ends with the last verified
  * choice; emit= writes it as a rules file (docs/compression.md). */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,23 +296,16 @@ rules_line(FILE *f, const char *name, int level)
 static bool
 emit_rules(const search *s, const char *path)
 {
-	FILE *f = fopen(path, "w");
-	if (!f) {
-		nn_error(s->d, "prune-auto: cannot write rules '%s': %s", path,
-			 strerror(errno));
+	nn_outfile o;
+	FILE *f = nn_out_open(&o, path, s->d);
+	if (!f)
 		return false;
-	}
 	fprintf(f, "# prune-auto{tolerance=%g}: %.2f%% of the weights removed; "
 		"nncc --prune-rules FILE repeats this build\n", s->tol,
 		100 * removed_share(s));
 	for (int i = 0; i < s->nl; i++)
 		rules_line(f, s->L[i].name, s->level[i]);
-	if (fclose(f) != 0) {
-		nn_error(s->d, "prune-auto: cannot write rules '%s': %s", path,
-			 strerror(errno));
-		return false;
-	}
-	return true;
+	return nn_out_close(&o, true, s->d);
 }
 
 /* The options; the tolerance defaults to the environment's (--tolerance)
