@@ -381,7 +381,7 @@ bool
 cg_build_run(cg_ctx *c, cg_plan *p)
 {
 	char name[256];
-	LLVMValueRef run, wrap, *fns;
+	LLVMValueRef run, wrap, rw, *fns;
 	int i = 0, ncalls = 0;
 	bool ok = true;
 
@@ -405,11 +405,21 @@ cg_build_run(cg_ctx *c, cg_plan *p)
 		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
 	}
 	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
-	wrap = add_run_fn(c, name, false, false);
-	cg_fpenv_wrap(c, wrap, run);
+	rw = add_run_fn(c, name, false, false);
+	cg_fpenv_wrap(c, rw, run);
 	snprintf(name, sizeof name, "%s_run_parallel", c->name);
 	wrap = add_run_fn(c, name, false, true);
-	cg_fpenv_wrap(c, wrap, run);
+	if (c->o->size_level) { /* nothing split: a jump to the serial run */
+		LLVMValueRef args[3], st;
+		for (unsigned k = 0; k < 3; k++)
+			args[k] = LLVMGetParam(wrap, k);
+		st = LLVMBuildCall2(c->b, LLVMGetElementType(LLVMTypeOf(rw)),
+				    rw, args, 3, "");
+		LLVMSetTailCall(st, 1);
+		LLVMBuildRet(c->b, st);
+	} else {
+		cg_fpenv_wrap(c, wrap, run);
+	}
 	free(fns);
 	return ok;
 }
