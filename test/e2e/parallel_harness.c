@@ -138,6 +138,9 @@ reverse_for(void *ctx, void (*task)(void *data, size_t i), void *data,
 
 /* ------------------------------------------------ buffers */
 
+#if NOUT > 6
+#error "parallel_harness: more than 6 outputs"
+#endif
 static const int out_dtype[] = {
 #if NOUT > 0
 	SYM(OUTPUT_0_DTYPE),
@@ -149,7 +152,13 @@ static const int out_dtype[] = {
 	SYM(OUTPUT_2_DTYPE),
 #endif
 #if NOUT > 3
-#error "parallel_harness: more than 3 outputs"
+	SYM(OUTPUT_3_DTYPE),
+#endif
+#if NOUT > 4
+	SYM(OUTPUT_4_DTYPE),
+#endif
+#if NOUT > 5
+	SYM(OUTPUT_5_DTYPE),
 #endif
 	0};
 static const size_t out_size[] = {
@@ -162,6 +171,15 @@ static const size_t out_size[] = {
 #if NOUT > 2
 	SYM(OUTPUT_2_SIZE),
 #endif
+#if NOUT > 3
+	SYM(OUTPUT_3_SIZE),
+#endif
+#if NOUT > 4
+	SYM(OUTPUT_4_SIZE),
+#endif
+#if NOUT > 5
+	SYM(OUTPUT_5_SIZE),
+#endif
 	0};
 static const int out_rank[] = {
 #if NOUT > 0
@@ -173,6 +191,15 @@ static const int out_rank[] = {
 #if NOUT > 2
 	SYM(OUTPUT_2_RANK),
 #endif
+#if NOUT > 3
+	SYM(OUTPUT_3_RANK),
+#endif
+#if NOUT > 4
+	SYM(OUTPUT_4_RANK),
+#endif
+#if NOUT > 5
+	SYM(OUTPUT_5_RANK),
+#endif
 	0};
 static const int64_t out_shape[][8] = {
 #if NOUT > 0
@@ -183,6 +210,15 @@ static const int64_t out_shape[][8] = {
 #endif
 #if NOUT > 2
 	SYM(OUTPUT_2_SHAPE),
+#endif
+#if NOUT > 3
+	SYM(OUTPUT_3_SHAPE),
+#endif
+#if NOUT > 4
+	SYM(OUTPUT_4_SHAPE),
+#endif
+#if NOUT > 5
+	SYM(OUTPUT_5_SHAPE),
 #endif
 	{0}};
 

@@ -10,7 +10,10 @@ split must have made parallel_for calls (the layers really were split);
 -Os cases must have made none (-Os keeps the serial code).
 
 Run: /usr/bin/python3 test/e2e/parallel_models.py BUILD_DIR OUT_DIR
-	[--only A,B]
+	[--only A,B] [--model FILE]...
+--model: instead of the exports, a model with seeded random inputs whose
+layers must be split (test/e2e/Inputs/parallel_layers.nnir: one layer of
+each split kind).
 Environment: NNCC_E2E_SKIP_HEAVY / NNCC_E2E_ONLY as for run_models.py.
 """
 import argparse
@@ -52,20 +55,46 @@ def sh(cmd):
 	return p.returncode, p.stdout
 
 
+def seeded_inputs(hdr, wd):
+	"""Seeded standard normals for the f32 inputs the header declares."""
+	import numpy as np
+	h = open(hdr).read()
+	n = int(re.search(r"#define m_NUM_INPUTS (\d+)", h).group(1))
+	rng = np.random.default_rng(7)
+	paths = []
+	for k in range(n):
+		shape = re.search(r"#define m_INPUT_%d_SHAPE \{([^}]*)\}" % k,
+				  h).group(1)
+		x = rng.standard_normal([int(v) for v in shape.split(",")])
+		paths.append(os.path.join(wd, "input_%d.npy" % k))
+		np.save(paths[-1], x.astype(np.float32))
+	return paths, int(re.search(r"#define m_NUM_OUTPUTS (\d+)",
+				    h).group(1))
+
+
 def run_one(build, out, label, case, opts):
-	"""None, or why the run failed."""
-	d = os.path.join(out, case)
+	"""The harness's first line, or why the run failed. case: an export's
+	name, or a model file (seeded random inputs)."""
 	wd = os.path.join(out, "parallel", re.sub(r"\W+", "_", label))
 	os.makedirs(wd, exist_ok=True)
-	args = shlex.split(open(os.path.join(d, "args.txt")).read())
-	shapes, _ = run_models.split_shapes(args)
 	obj, hdr, ir = (os.path.join(wd, "m" + e) for e in (".o", ".h", ".nnir"))
-	cmd = [os.path.join(build, "tools", "nncc"), os.path.join(d,
-	       "model.onnx"), "-O3", "-o", obj, "-H", hdr, "--emit-ir", ir,
-	       "--name", "m"] + shapes + opts
+	if os.path.isfile(case):
+		model, shapes = case, []
+	else:
+		d = os.path.join(out, case)
+		model = os.path.join(d, "model.onnx")
+		args = shlex.split(open(os.path.join(d, "args.txt")).read())
+		shapes, _ = run_models.split_shapes(args)
+	cmd = [os.path.join(build, "tools", "nncc"), model, "-O3", "-o", obj,
+	       "-H", hdr, "--emit-ir", ir, "--name", "m"] + shapes + opts
 	rc, txt = sh(cmd)
 	if rc:
 		return "nncc failed: %s\n%s" % (" ".join(cmd), txt)
+	if os.path.isfile(case):
+		ins, nout = seeded_inputs(hdr, wd)
+	else:
+		ins = run_models.files(d, "input")
+		nout = len(run_models.files(d, "expected"))
 	rc, txt = sh(["nm", "-u", obj])
 	bad = [s for s in txt.split() if THREAD_SYMS.search(s)]
 	if rc or bad:
@@ -79,9 +108,7 @@ def run_one(build, out, label, case, opts):
 		     "-lpthread"])
 	if rc:
 		return "harness build failed:\n" + txt
-	ins = run_models.files(d, "input")
-	outs = [os.path.join(wd, "out_%d.npy" % k)
-		for k in range(len(run_models.files(d, "expected")))]
+	outs = [os.path.join(wd, "out_%d.npy" % k) for k in range(nout)]
 	cmd = [exe] + ins
 	for o in outs:
 		cmd += ["-o", o]
@@ -101,12 +128,20 @@ def main():
 	ap.add_argument("build")
 	ap.add_argument("out")
 	ap.add_argument("--only", default="")
+	ap.add_argument("--model", action="append", default=[],
+			help="a model file (IR text or ONNX) instead of the "
+			"exports, expected to split: repeatable")
 	a = ap.parse_args()
-	cases = run_models.select(a.only)
-	names = {c.name for c in cases}
-	run_models.ensure_exported(a.out, cases)
+	if a.model:
+		runs = [(os.path.basename(m), m, [], "some") for m in a.model]
+		names = set(a.model)
+	else:
+		cases = run_models.select(a.only)
+		names = {c.name for c in cases}
+		run_models.ensure_exported(a.out, cases)
+		runs = RUNS
 	failed = []
-	for label, case, opts, want in RUNS:
+	for label, case, opts, want in runs:
 		if case not in names:
 			continue
 		res = run_one(a.build, a.out, label, case, opts)
@@ -122,7 +157,7 @@ def main():
 		if not ok:
 			failed.append(label)
 	print("parallel e2e: %d passed, %d failed%s" % (
-	      len([r for r in RUNS if r[1] in names]) - len(failed),
+	      len([r for r in runs if r[1] in names]) - len(failed),
 	      len(failed), (": " + ", ".join(failed)) if failed else ""))
 	return 1 if failed else 0
 
