@@ -346,7 +346,8 @@ main(int argc, char **argv)
 		int rc = timing(in, ws, time_n, 0);
 		for (int t = 1; t <= time_t; t++)
 			rc |= timing(in, ws, time_n, t);
-		return rc != 0;
+		bad = rc != 0;
+		goto done;
 	}
 	if (SYM(run)(in, ref)) {
 		fprintf(stderr, "parallel_harness: MODEL_run failed\n");
@@ -384,6 +385,9 @@ main(int argc, char **argv)
 		}
 	}
 	printf("%s\n", bad ? "run_parallel: MISMATCH" : "run_parallel: equal");
+done:
+	for (int k = 0; k < nin; k++)
+		nnrt_array_free(&arr[k]);
 	free_outs(ref);
 	free_outs(got);
 	free(ws);

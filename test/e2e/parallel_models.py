@@ -136,7 +136,8 @@ def main():
 		runs = [(os.path.basename(m), m, [], "some") for m in a.model]
 		names = set(a.model)
 	else:
-		cases = run_models.select(a.only)
+		used = {r[1] for r in RUNS}
+		cases = [c for c in run_models.select(a.only) if c.name in used]
 		names = {c.name for c in cases}
 		run_models.ensure_exported(a.out, cases)
 		runs = RUNS
