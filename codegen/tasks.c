@@ -41,19 +41,18 @@ layer_work(const ir_node *n)
 int
 cg_node_tasks(const ir_node *n, const cg_options *o)
 {
-	int64_t work, t;
+	int64_t t;
 	cg_kernel k;
 
 	if (!o || o->size_level || n->out[0]->dtype != IR_F32)
 		return 1;
-	if (!(work = layer_work(n)))
-		return 1;
+	if ((t = layer_work(n) / TASK_MIN_WORK) < 2)
+		return 1; /* light: no need to ask the cost model */
 	/* the sparse kernels are not split (yet): one call */
 	k = n->in[1]->data ? cg_sparse_choose(n, 1, o, NULL) : CG_KERNEL_DENSE;
 	if (k == CG_KERNEL_UNROLLED || k == CG_KERNEL_TABLE)
 		return 1;
-	t = work / TASK_MIN_WORK;
-	return t < 1 ? 1 : t > CG_MAX_TASKS ? CG_MAX_TASKS : (int)t;
+	return t > CG_MAX_TASKS ? CG_MAX_TASKS : (int)t;
 }
 
 int64_t
