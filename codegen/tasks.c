@@ -44,7 +44,9 @@ cg_node_tasks(const ir_node *n, const cg_options *o)
 	int64_t t;
 	cg_kernel k;
 
-	if (!o || o->size_level || n->out[0]->dtype != IR_F32)
+	/* (an RNN's first output may be omitted: NULL) */
+	if (!o || o->size_level || n->nout < 1 || !n->out[0] ||
+	    n->out[0]->dtype != IR_F32)
 		return 1;
 	if ((t = layer_work(n) / TASK_MIN_WORK) < 2)
 		return 1; /* light: no need to ask the cost model */
