@@ -187,7 +187,12 @@ typedef struct cg_loop {
  * with its index, which executes only the work units whose cumulative
  * cost falls in the task's share, so that every output element is
  * computed by one task with the serial code. */
-#define CG_MAX_TASKS 8
+/* Twice the two cores nncc is developed on: on ResNet-18 with two threads,
+ * 8 tasks made the tasks' sum 17% more work than the serial run (the few
+ * large im2col bands of the 14x14 and 7x7 stages copied by every task
+ * sharing them) and ran in 1.59x less time than NAME_run; 4 tasks: 3% more
+ * work, 1.76x (bench/README.md). */
+#define CG_MAX_TASKS 4
 /* The tasks n runs as under o (1: not split; always 1 for NULL o, -Os, a
  * sparse kernel and light layers). Pure: the planner and the lowering
  * agree. */
