@@ -39,8 +39,10 @@ typedef struct cg_plan {
 	int nnodes;
 } cg_plan;
 
-/* Builds the plan of g; returns NULL after reporting a problem. */
-cg_plan *cg_plan_build(ir_graph *g, nn_diag *d);
+/* Builds the plan of g; returns NULL after reporting a problem. o: the
+ * options of a top-level graph, whose split layers (cg_node_tasks) get a
+ * scratch slot per task; NULL for a subgraph (never split). */
+cg_plan *cg_plan_build(ir_graph *g, const cg_options *o, nn_diag *d);
 void cg_plan_free(cg_plan *p);
 /* Whether n computes something at run time: some output is not known at
  * compile time and none is empty (or it checks its inputs anyway: the
@@ -74,6 +76,10 @@ typedef struct cg_ctx {
 	LLVMValueRef prof;    /* the profile's per-node tick counters */
 	LLVMValueRef **consts; /* per node: the globals its function takes
 				  as trailing parameters (lift.c), or NULL */
+	int *tasks;           /* per node of the top-level graph (NULL in a
+				 subgraph): 0, its function takes no task
+				 parameters; else the tasks run_parallel
+				 runs it as (1: one call, serially) */
 } cg_ctx;
 
 /* status.c: the run function's run-time checks. With status NULL, on
@@ -108,7 +114,7 @@ void cg_meta_section(cg_ctx *c, LLVMValueRef g);
 char *cg_provenance(const cg_options *o);
 
 /* run.c: the run function over the node functions (false after
- * reporting), then NAME_run and NAME_workspace_size. */
+ * reporting), then NAME_run, NAME_run_parallel and NAME_workspace_size. */
 bool cg_build_run(cg_ctx *c, cg_plan *p);
 /* An internal function (ins, outs, ws) -> status running subgraph g on
  * plan p (its node functions, their calls, the output copies), without
@@ -117,10 +123,16 @@ bool cg_build_run(cg_ctx *c, cg_plan *p);
 LLVMValueRef cg_build_graph_fn(cg_ctx *c, ir_graph *g, cg_plan *p,
 			       const char *name);
 /* fpenv.c: whether the target's run wraps its body to set the contract's
- * FP state (x86), and the wrapper: wrap(ins, outs, ws) saves the caller's
- * state, sets the contract's, returns body(ins, outs, ws) after restoring. */
+ * FP state (x86), and the wrapper: wrap(ins, outs, ws[, pf, ctx]) saves
+ * the caller's state, sets the contract's, returns body(ins, outs, ws,
+ * pf, ctx) (NULL for the parameters wrap lacks) after restoring; without
+ * a wrapping target the same call without the FP state. cg_fpenv_enter
+ * and cg_fpenv_leave do it around other code (a task on another thread):
+ * enter's result goes to leave (NULL: nothing to restore). */
 bool cg_fpenv_wraps(cg_ctx *c);
 void cg_fpenv_wrap(cg_ctx *c, LLVMValueRef wrap, LLVMValueRef body);
+LLVMValueRef cg_fpenv_enter(cg_ctx *c);
+void cg_fpenv_leave(cg_ctx *c, LLVMValueRef saved);
 void cg_build_entries(cg_ctx *c, const cg_plan *p);
 
 /* lift.c: fn, or fn rebuilt to take the private constants it reads as
@@ -152,12 +164,64 @@ typedef struct cg_fn {
 	LLVMValueRef wcodes;   /* cg_weight_load's code table, made once */
 	LLVMValueRef err;      /* i1 slot: a run-time error happened */
 	cg_status err_code;    /* the node function then returns this */
+	/* tasks.c: the task split (all NULL/0 when the node is not split) */
+	LLVMValueRef tlo, thi; /* this task's range of work units' cost */
+	LLVMValueRef tctr;     /* i64 slot: cost of the units passed so far */
+	LLVMValueRef tph;      /* placeholder of the total, set at the end */
+	LLVMValueRef tnt;      /* the task count parameter */
+	LLVMValueRef tg0, tsnap; /* in a group: its start, kept whole (i1) */
+	int64_t tmult;         /* trips of the static loops around the builder */
+	int64_t ttotal;        /* the units' total cost so far */
+	int tin, tdyn;         /* inside a unit; inside a run-time loop */
+	bool tunsplit;         /* the lowering wrote outside its units */
 } cg_fn;
 
 typedef struct cg_loop {
 	LLVMBasicBlockRef pre, body;
 	LLVMValueRef iv, end;
+	int64_t trip;          /* static trip count, 0 for a run-time one */
 } cg_loop;
+
+/* tasks.c: NAME_run_parallel splits a heavy layer into tasks (the one
+ * place that decides how: cg_node_tasks); each runs the node function
+ * with its index, which executes only the work units whose cumulative
+ * cost falls in the task's share, so that every output element is
+ * computed by one task with the serial code. */
+/* Twice the two cores nncc is developed on: on ResNet-18 with two threads,
+ * 8 tasks made the tasks' sum 17% more work than the serial run (the few
+ * large im2col bands of the 14x14 and 7x7 stages copied by every task
+ * sharing them) and ran in 1.59x less time than NAME_run; 4 tasks: 3% more
+ * work, 1.76x (bench/README.md). */
+#define CG_MAX_TASKS 4
+/* The tasks n runs as under o (1: not split; always 1 for NULL o, -Os, a
+ * sparse kernel and light layers). Pure: the planner and the lowering
+ * agree. */
+int cg_node_tasks(const ir_node *n, const cg_options *o);
+/* The bytes of one task's scratch slot of n (64-byte multiple). */
+int64_t cg_task_slot_bytes(const ir_node *n);
+/* At the node function's entry: the task parameters (i64 task, ntasks)
+ * and f->scratch moved to the task's slot. */
+void cg_task_setup(cg_fn *f, LLVMValueRef task, LLVMValueRef ntasks);
+/* After the lowering: whether the node is split (it emitted units and
+ * wrote nothing outside them). */
+bool cg_task_finish(cg_fn *f);
+typedef struct cg_unit {
+	LLVMBasicBlockRef skip; /* after the guarded code, or NULL */
+	bool in;                /* counted in f->tin */
+	bool group;             /* a group: f->tg0 set */
+} cg_unit;
+/* A work unit of cost w >= 1: the code up to cg_unit_end runs in the
+ * task that owns it only; inside a unit, nested ones are plain code. A
+ * unit writes output elements no other unit writes, inside static loops
+ * (cg_loop_begin) only. */
+void cg_unit_begin(cg_fn *f, int64_t w, cg_unit *u);
+void cg_unit_end(cg_fn *f, cg_unit *u);
+/* A group of units of total cost w with a prologue (an im2col copy into
+ * the scratch): cg_group_begin starts the prologue, which runs in every
+ * task that owns one of the units; cg_unit_end(g) ends it, then come the
+ * units and cg_group_end. */
+void cg_group_begin(cg_fn *f, int64_t w, cg_unit *g);
+void cg_group_end(cg_fn *f, cg_unit *g);
 
 LLVMTypeRef cg_type(cg_ctx *c, ir_dtype t);
 LLVMValueRef cg_i64(cg_fn *f, int64_t v);
@@ -378,8 +442,10 @@ LLVMValueRef cg_pack_b(cg_fn *f, const float *w, int64_t k, int64_t n,
 		       bool tb, int64_t nw);
 /* Picks mr and nv for an m x n product on c's vectors (A broadcast). */
 void cg_gemm_tile(const cg_ctx *c, int64_t m, int64_t n, int *mr, int *nv);
-/* Emits the loops of g at the builder. */
+/* Emits the loops of g at the builder; each register tile is a work
+ * unit (tasks.c) of the cost cg_gemm_work sums. */
 void cg_gemm_emit(cg_fn *f, const cg_gemm *g);
+int64_t cg_gemm_work(const cg_ctx *c, const cg_gemm *g);
 /* The fused activation of n (nncc.Fused*) when the kernels can apply it
  * in registers; false for an activation they leave to the epilogue. */
 bool cg_gemm_act(const ir_node *n, cg_act *act, double *lo, double *hi);

@@ -87,6 +87,8 @@ cg_loop_begin(cg_fn *f, int64_t n, cg_loop *l)
 
 	NN_ASSERT(n >= 1);
 	l->end = cg_i64(f, n);
+	l->trip = n;
+	f->tmult *= n;
 	if (n == 1) {
 		l->body = NULL;
 		l->iv = zero;
@@ -107,6 +109,8 @@ cg_loop_end(cg_fn *f, cg_loop *l)
 	LLVMValueRef next, cond;
 	LLVMBasicBlockRef latch, exit;
 
+	if (l->trip > 0)
+		f->tmult /= l->trip;
 	if (!l->body)
 		return;
 	next = LLVMBuildNSWAdd(f->b, l->iv, cg_i64(f, 1), "");
@@ -131,6 +135,8 @@ cg_loop_begin_dyn(cg_fn *f, LLVMValueRef lo, LLVMValueRef hi, cg_loop *l)
 	l->iv = LLVMBuildPhi(f->b, f->c->i64, "j");
 	LLVMAddIncoming(l->iv, &lo, &guard, 1);
 	l->end = hi;
+	l->trip = 0;
+	f->tdyn++;
 	return l->iv;
 }
 
@@ -144,6 +150,7 @@ cg_loop_end_dyn(cg_fn *f, cg_loop *l)
 	LLVMBuildCondBr(f->b, cond, l->body, l->pre);
 	LLVMAddIncoming(l->iv, &next, &latch, 1);
 	LLVMPositionBuilderAtEnd(f->b, l->pre);
+	f->tdyn--;
 }
 
 void
@@ -536,6 +543,9 @@ cg_lower_fused(cg_fn *f)
 	ok = b.op == OP_Conv ? cg_lower_conv(f) : cg_lower_gemm(f);
 	f->n = n;
 	f->fused = NULL;
+	/* the epilogue's pass over the whole output is no task's unit */
+	if (!f->epi_done)
+		f->tunsplit = true;
 	return ok && (f->epi_done || cg_lower_fused_epilogue(f));
 }
 
@@ -560,24 +570,28 @@ drop_unused(const ir_node *n, cg_fn *f)
 }
 
 /* Node functions take every operand as an i8*; the plan guarantees that
- * outputs never overlap inputs, hence noalias. They return a cg_status. */
+ * outputs never overlap inputs, hence noalias. They return a cg_status.
+ * A node of a top-level graph that cg_node_tasks splits takes two i64
+ * more after its scratch: its task's index and the task count (0 of 1:
+ * the whole node, as NAME_run calls it). */
 LLVMValueRef
 cg_build_node(cg_ctx *c, const ir_node *n, int idx)
 {
 	char name[256];
 	int na = n->nin + n->nout, ns = cg_node_scratch_bytes(n) > 0;
-	LLVMTypeRef *pt = nn_xcalloc((size_t)na + 2, sizeof *pt);
+	int nt = c->tasks && cg_node_tasks(n, c->o) > 1 ? 2 : 0;
+	LLVMTypeRef *pt = nn_xcalloc((size_t)na + 4, sizeof *pt);
 	LLVMValueRef fn;
-	cg_fn f = {.c = c, .b = c->b, .n = n};
+	cg_fn f = {.c = c, .b = c->b, .n = n, .tmult = 1};
 	cg_kernel k;
 	bool ok;
 
-	for (int i = 0; i < na + ns; i++)
-		pt[i] = c->ptr;
+	for (int i = 0; i < na + ns + nt; i++)
+		pt[i] = i < na + ns ? c->ptr : c->i64;
 	snprintf(name, sizeof name, "%s_%s_%d", c->name, ir_ops[n->op].name,
 		 idx);
 	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->i32, pt,
-		(unsigned)(na + ns), 0));
+		(unsigned)(na + ns + nt), 0));
 	free(pt);
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
 	cg_add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
@@ -601,6 +615,9 @@ cg_build_node(cg_ctx *c, const ir_node *n, int idx)
 	}
 	if (ns)
 		f.scratch = LLVMGetParam(fn, (unsigned)na);
+	if (nt)
+		cg_task_setup(&f, LLVMGetParam(fn, (unsigned)(na + ns)),
+			      LLVMGetParam(fn, (unsigned)(na + ns + 1)));
 	k = cg_sparse_kernel(c, n, true);
 	if (k == CG_KERNEL_UNROLLED || k == CG_KERNEL_TABLE)
 		ok = cg_lower_sparse(&f, k);
@@ -609,6 +626,9 @@ cg_build_node(cg_ctx *c, const ir_node *n, int idx)
 		     !cg_op_not_lowered(n->op)
 		     ? lowerers[ir_ops[n->op].kind](&f)
 		     : cg_fail(&f, "no code generation for this op");
+	if (c->tasks)
+		c->tasks[idx] = !nt ? 0 : cg_task_finish(&f)
+				? cg_node_tasks(n, c->o) : 1;
 	drop_unused(n, &f);
 	free(f.in);
 	free(f.out);
@@ -649,7 +669,7 @@ cg_build(cg_ctx *c, ir_graph *g, const cg_options *o, bool profile,
 	c->f64 = LLVMDoubleTypeInContext(c->ctx);
 	c->ptr = LLVMPointerType(c->i8, 0);
 	ok = cg_setup_target(c, o);
-	c->plan = ok ? cg_plan_build(g, d) : NULL;
+	c->plan = ok ? cg_plan_build(g, o, d) : NULL;
 	ok = c->plan && cg_build_run(c, c->plan);
 	if (ok)
 		cg_build_entries(c, c->plan);
@@ -672,6 +692,8 @@ cg_ctx_dispose(cg_ctx *c)
 		free(c->consts[i]);
 	free(c->consts);
 	c->consts = NULL;
+	free(c->tasks);
+	c->tasks = NULL;
 	cg_plan_free(c->plan);
 	c->ctx = NULL;
 	c->plan = NULL;

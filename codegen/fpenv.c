@@ -93,15 +93,31 @@ fp_leave(cg_ctx *c, int arch, LLVMValueRef saved)
 void
 cg_fpenv_wrap(cg_ctx *c, LLVMValueRef wrap, LLVMValueRef body)
 {
-	int arch = fp_arch(c);
-	LLVMValueRef saved, st, args[3];
+	unsigned nw = LLVMCountParams(wrap), nb = LLVMCountParams(body);
+	LLVMValueRef saved, st, args[8];
 
+	NN_ASSERT(nb <= 8 && nw <= nb);
 	LLVMPositionBuilderAtEnd(c->b, LLVMGetEntryBasicBlock(wrap));
-	saved = fp_enter(c, arch);
-	for (unsigned k = 0; k < 3; k++)
-		args[k] = LLVMGetParam(wrap, k);
+	saved = cg_fpenv_enter(c);
+	for (unsigned k = 0; k < nb; k++)
+		args[k] = k < nw ? LLVMGetParam(wrap, k) : LLVMConstNull(c->ptr);
 	st = LLVMBuildCall2(c->b, LLVMGetElementType(LLVMTypeOf(body)), body,
-			    args, 3, "");
-	fp_leave(c, arch, saved);
+			    args, nb, "");
+	cg_fpenv_leave(c, saved);
 	LLVMBuildRet(c->b, st);
+}
+
+LLVMValueRef
+cg_fpenv_enter(cg_ctx *c)
+{
+	int arch = fp_arch(c);
+
+	return arch == FP_NONE ? NULL : fp_enter(c, arch);
+}
+
+void
+cg_fpenv_leave(cg_ctx *c, LLVMValueRef saved)
+{
+	if (saved)
+		fp_leave(c, fp_arch(c), saved);
 }

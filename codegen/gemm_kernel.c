@@ -402,6 +402,26 @@ emit_tile(cg_fn *f, const cg_gemm *g, tpos *t, LLVMValueRef blk,
 	store_tile(f, g, t, acc);
 }
 
+/* A tile's cost as a work unit (tasks.c): its multiply-adds plus the
+ * stores. */
+static int64_t
+tile_work(const cg_gemm *g, int mr, int nv)
+{
+	return (g->k + 1) * mr * nv;
+}
+
+/* One tile as a work unit. */
+static void
+unit_tile(cg_fn *f, const cg_gemm *g, tpos *t, LLVMValueRef blk,
+	  LLVMValueRef tile)
+{
+	cg_unit u;
+
+	cg_unit_begin(f, tile_work(g, t->mr, t->nv), &u);
+	emit_tile(f, g, t, blk, tile);
+	cg_unit_end(f, &u);
+}
+
 /* Every row block of one column tile. */
 static void
 row_blocks(cg_fn *f, const cg_gemm *g0, LLVMValueRef tile, int nv,
@@ -415,13 +435,29 @@ row_blocks(cg_fn *f, const cg_gemm *g0, LLVMValueRef tile, int nv,
 
 	if (mb > 0) {
 		LLVMValueRef blk = cg_loop_begin(f, mb, &l);
-		emit_tile(f, g, &t, blk, tile);
+		unit_tile(f, g, &t, blk, tile);
 		cg_loop_end(f, &l);
 	}
 	if (mt) {
 		t.mr = mt;
-		emit_tile(f, g, &t, cg_i64(f, mb), tile);
+		unit_tile(f, g, &t, cg_i64(f, mb), tile);
 	}
+}
+
+/* What the units of cg_gemm_emit cost in all (the same sum). */
+int64_t
+cg_gemm_work(const cg_ctx *c, const cg_gemm *g)
+{
+	int64_t nw = (int64_t)g->nv * c->vl, nt = g->n / nw, rem = g->n % nw;
+	int64_t mb = g->m / g->mr, mt = g->m % g->mr, w;
+	int nvt = (int)((rem + c->vl - 1) / c->vl);
+
+	w = nt * (mb * tile_work(g, g->mr, g->nv) +
+		  (mt ? tile_work(g, (int)mt, g->nv) : 0));
+	if (rem)
+		w += mb * tile_work(g, g->mr, nvt) +
+		     (mt ? tile_work(g, (int)mt, nvt) : 0);
+	return w;
 }
 
 /* Column tiles outermost: one tile of B (k x nw) stays in cache while

@@ -126,6 +126,14 @@ put_info_types(FILE *f)
 		"\tconst nncc_tensor_info *inputs, *outputs;\n"
 		"\tsize_t workspace_size;\n} nncc_model_info;\n"
 		"#endif\n\n");
+	fprintf(f, "#ifndef NNCC_PARALLEL_FOR_DEFINED\n"
+		"#define NNCC_PARALLEL_FOR_DEFINED\n"
+		"/* The caller's threads for NAME_run_parallel: runs task(data, "
+		"i) for every i\n * in [0, n), on any threads in any order, "
+		"and returns when all are done. */\n"
+		"typedef void (*nncc_parallel_for)(void *ctx, void (*task)(void "
+		"*data, size_t i),\n\t\t\t\t  void *data, size_t n);\n"
+		"#endif\n\n");
 }
 
 static void
@@ -159,9 +167,10 @@ put_header(FILE *f, ir_graph *g, const cg_options *o, int64_t ws)
 		fprintf(f, "extern const char %s_provenance[];\n", name);
 	fprintf(f, "\n");
 	free(prov);
-	fprintf(f, "/* %s_run and %s_run_with_workspace return %s_OK (0) or "
-		"one of these\n * codes; after an error the outputs may be "
-		"partly written. */\n", name, name, name);
+	fprintf(f, "/* %s_run, %s_run_with_workspace and %s_run_parallel "
+		"return %s_OK (0) or\n * one of these codes; after an error "
+		"the outputs may be partly written. */\n", name, name, name,
+		name);
 	put_status(f, name);
 	if (!o->no_static_arena) {
 		fprintf(f, "/* Uses a static workspace: not reentrant. */\n");
@@ -173,6 +182,13 @@ put_header(FILE *f, ir_graph *g, const cg_options *o, int64_t ws)
 		"for best speed. */\n", name);
 	fprintf(f, "int %s_run_with_workspace(const void *const *inputs, "
 		"void *const *outputs, void *workspace);\n", name);
+	fprintf(f, "/* The same, with the heavy layers' work spread over "
+		"parallel_for's threads\n * (NULL: serial); outputs are "
+		"bitwise those of %s_run_with_workspace.\n * Reentrant with "
+		"a workspace per concurrent call. */\n", name);
+	fprintf(f, "int %s_run_parallel(const void *const *inputs, "
+		"void *const *outputs,\n\t\t void *workspace, "
+		"nncc_parallel_for parallel_for, void *ctx);\n", name);
 	if (!o->size_level) { /* -Os leaves the table out */
 		fprintf(f, "/* The inputs and outputs as a static table. */\n");
 		fprintf(f, "const nncc_model_info *%s_info(void);\n", name);
@@ -208,7 +224,7 @@ bool
 cg_write_header(ir_graph *g, const cg_options *o, const char *path,
 		nn_diag *d)
 {
-	cg_plan *p = cg_plan_build(g, d);
+	cg_plan *p = cg_plan_build(g, o, d);
 	nn_outfile of;
 	FILE *f;
 

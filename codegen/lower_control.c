@@ -32,7 +32,7 @@ sub_arena(ir_graph *g)
 {
 	nn_diag q;
 	nn_diag_init(&q, "nncc", NULL);
-	cg_plan *p = cg_plan_build(g, &q);
+	cg_plan *p = cg_plan_build(g, NULL, &q);
 	int64_t a = p ? p->arena_size : 0;
 	cg_plan_free(p);
 	return a;
@@ -209,7 +209,7 @@ sub_fn(cg_fn *f, ir_graph *g, const char *tag)
 	const char *base = LLVMGetValueName2(f->fn, &len);
 	char name[320];
 	snprintf(name, sizeof name, "%.*s_%s", (int)len, base, tag);
-	cg_plan *p = cg_plan_build(g, f->c->d);
+	cg_plan *p = cg_plan_build(g, NULL, f->c->d);
 	LLVMValueRef fn = p ? cg_build_graph_fn(f->c, g, p, name) : NULL;
 	cg_plan_free(p);
 	return fn;

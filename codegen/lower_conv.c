@@ -650,12 +650,19 @@ static void
 band_gemm(cg_fn *f, const cplan *p, cg_gemm *m, LLVMValueRef x0,
 	  LLVMValueRef c0, const cspan *s, const cband *b)
 {
-	im2col(f, p, x0, m->b, s, b);
+	cg_unit u;
+
 	m->n = m->sbk = b->bh * b->bw;
+	/* the copy, into the task's scratch, for the tasks that own one of
+	 * the band's tiles */
+	cg_group_begin(f, cg_gemm_work(f->c, m), &u);
+	im2col(f, p, x0, m->b, s, b);
+	cg_unit_end(f, &u);
 	m->c0 = LLVMBuildNSWAdd(f->b, add_mul(f, c0, b->oh0, p->g.out[2]),
 				b->ow0, "");
 	m->res0 = m->c0;
 	cg_gemm_emit(f, m);
+	cg_group_end(f, &u);
 }
 
 /* The bands of span s at depth od: bh rows at a time and a last band of

@@ -237,6 +237,7 @@ cg_conv_dw(cg_fn *f, const cplan *p)
 	cspan *rs, *cs;
 	int nr, nc;
 	dwrow r;
+	cg_unit u;
 
 	if (g->kvol > 64)
 		return cg_conv_generic(f);
@@ -246,6 +247,9 @@ cg_conv_dw(cg_fn *f, const cplan *p)
 	cg_conv_zero(f, pl, cg_i64(f, 0), p->hp * p->sw * p->wq);
 	bi = cg_loop_begin(f, p->nb, &lb);
 	ci = cg_loop_begin(f, p->cin, &lc);
+	/* a channel (its copy and its output planes) is a task's work unit
+	 * (tasks.c); every task zeroed its own scratch slot above */
+	cg_unit_begin(f, p->mg * g->osz * g->kvol + g->isz, &u);
 	dw_pack(f, p, add_mul(f, cg_i64(f, 0), add_mul(f, ci, bi, p->cin),
 			      g->isz), pl);
 	mi = cg_loop_begin(f, p->mg, &lm);
@@ -260,6 +264,7 @@ cg_conv_dw(cg_fn *f, const cplan *p)
 					   cg_i64(f, g->osz), ""), rs, nr, cs,
 		 nc);
 	cg_loop_end(f, &lm);
+	cg_unit_end(f, &u);
 	cg_loop_end(f, &lc);
 	cg_loop_end(f, &lb);
 	free(rs);

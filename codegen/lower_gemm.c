@@ -380,8 +380,10 @@ fast_gemm(cg_fn *f)
 	}
 	fuse_epilogue(f, &g);
 	cg_gemm_emit(f, &g);
-	if (ndead)
+	if (ndead) { /* a pass over the whole output, outside the units */
+		f->tunsplit = true;
 		dead_inputs_nan(f, &g, dead, ndead);
+	}
 	free(dead);
 	return true;
 }

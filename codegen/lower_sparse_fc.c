@@ -136,6 +136,7 @@ sp_sub_begin(cg_fn *f, cg_fn *sub, int nparams, LLVMBuilderRef *b)
 		LLVMCreateEnumAttribute(f->c->ctx,
 		LLVMGetEnumAttributeKindForName("noinline", 8), 0));
 	*sub = *f;
+	sub->tph = NULL; /* a unit of f cannot be in another function */
 	*b = LLVMCreateBuilderInContext(f->c->ctx);
 	sub->b = *b;
 	sub->fn = fn;

@@ -174,14 +174,18 @@ cg_node_scratch_bytes(const ir_node *n)
 }
 
 /* Kernel workspace (padded or im2col'd inputs), live only during its
- * node; not in the value table (v is NULL). */
+ * node; not in the value table (v is NULL). A node split into T tasks
+ * (cg_node_tasks) gets T slots, one per task: tasks may run at once. */
 static void
-add_scratch(cg_plan *p, ir_graph *g)
+add_scratch(cg_plan *p, ir_graph *g, const cg_options *o)
 {
 	int i = 0;
 
 	for (ir_node *n = g->first; n; n = n->next, i++) {
 		int64_t sz = p->skip[i] ? 0 : cg_node_scratch_bytes(n);
+		int t = sz > 0 && cg_node_runs(n) ? cg_node_tasks(n, o) : 1;
+		if (t > 1)
+			sz = cg_task_slot_bytes(n) * t;
 		cg_buf *b;
 		if (sz <= 0)
 			continue;
@@ -326,7 +330,7 @@ pack(cg_plan *p)
 }
 
 cg_plan *
-cg_plan_build(ir_graph *g, nn_diag *d)
+cg_plan_build(ir_graph *g, const cg_options *o, nn_diag *d)
 {
 	cg_plan *p = nn_xcalloc(1, sizeof *p);
 	int nvals = g->ninputs + g->nconsts + g->noutputs, i = 0;
@@ -361,7 +365,7 @@ cg_plan_build(ir_graph *g, nn_diag *d)
 			cg_plan_free(p);
 			return NULL;
 		}
-	add_scratch(p, g);
+	add_scratch(p, g, o);
 	/* Values copied to the outputs at the end must live to the end. */
 	for (int k = 0; k < g->noutputs; k++) {
 		cg_buf *b = cg_buf_root(cg_plan_find(p, g->outputs[k]));

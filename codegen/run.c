@@ -1,5 +1,5 @@
-/* The exported functions of a model: NAME_run_with_workspace calling the
- * node functions in order (through part functions on long graphs, the
+/* The exported functions of a model: NAME_run_with_workspace and
+ * NAME_run_parallel calling the node functions in order (through part functions on long graphs, the
  * status checks of status.c around them), NAME_run on the static arena
  * (not with --no-static-arena), NAME_workspace_size, NAME_info and
  * NAME_provenance; and the internal functions of subgraphs. */
@@ -27,9 +27,9 @@ const_ptr(cg_ctx *c, cg_buf *b)
 	return LLVMBuildBitCast(c->b, b->global, c->ptr, "");
 }
 
-/* The i8* of buffer b inside the run function (params ins, outs, ws). */
+/* The i8* of buffer b given the run's ins, outs and ws (base). */
 static LLVMValueRef
-buf_ptr(cg_ctx *c, LLVMValueRef fn, cg_buf *b)
+buf_ptr(cg_ctx *c, const LLVMValueRef *base, cg_buf *b)
 {
 	LLVMValueRef idx, arr;
 
@@ -38,25 +38,36 @@ buf_ptr(cg_ctx *c, LLVMValueRef fn, cg_buf *b)
 	case CG_LOC_INPUT:
 	case CG_LOC_OUTPUT:
 		idx = LLVMConstInt(c->i64, (unsigned long long)b->index, 0);
-		arr = LLVMGetParam(fn, b->loc == CG_LOC_INPUT ? 0 : 1);
+		arr = base[b->loc == CG_LOC_INPUT ? 0 : 1];
 		return LLVMBuildLoad2(c->b, c->ptr, LLVMBuildInBoundsGEP2(
 			c->b, c->ptr, arr, &idx, 1, ""), "");
 	case CG_LOC_CONST:
 		return const_ptr(c, b);
 	case CG_LOC_ARENA:
 		idx = LLVMConstInt(c->i64, (unsigned long long)b->offset, 0);
-		return LLVMBuildInBoundsGEP2(c->b, c->i8, LLVMGetParam(fn, 2),
-					     &idx, 1, "");
+		return LLVMBuildInBoundsGEP2(c->b, c->i8, base[2], &idx, 1, "");
 	default:
 		return LLVMConstNull(c->ptr);
 	}
 }
 
 static void
-call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
-	  const ir_node *n, int idx)
+run_base(LLVMValueRef run, LLVMValueRef *base)
+{
+	for (unsigned k = 0; k < 3; k++)
+		base[k] = LLVMGetParam(run, k);
+}
+
+/* The arguments of node n's function nf over the buffers at base: its
+ * operands, scratch, task (task of ntasks, when nf takes them) and
+ * lifted constants; *nargs of them, malloc'd. */
+static LLVMValueRef *
+node_args(cg_ctx *c, const cg_plan *p, const LLVMValueRef *base,
+	  LLVMValueRef nf, const ir_node *n, int idx, LLVMValueRef task,
+	  int ntasks, unsigned *nargs)
 {
 	int na = n->nin + n->nout, ns = p->scratch[idx] != 0, nc = 0;
+	int nt = c->tasks && c->tasks[idx] ? 2 : 0;
 	LLVMValueRef *args, *consts = c->consts[idx];
 	cg_kernel k = cg_sparse_kernel(c, n, false);
 	/* sparse kernels carry their own weight tables: no dense copy */
@@ -64,22 +75,171 @@ call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
 
 	while (consts && consts[nc])
 		nc++;
-	args = nn_xcalloc((size_t)(na + ns + nc) + 1, sizeof *args);
+	args = nn_xcalloc((size_t)(na + ns + nt + nc) + 1, sizeof *args);
 	for (int i = 0; i < na; i++) {
 		const ir_value *v = i < n->nin ? n->in[i] : n->out[i - n->nin];
 		cg_buf *b = v && !(own_w && i == 1) ? cg_plan_find(p, v) : NULL;
 		/* operands the kernel did not read (drop_unused) get NULL */
 		if (!LLVMGetFirstUse(LLVMGetParam(nf, (unsigned)i)))
 			b = NULL;
-		args[i] = b ? buf_ptr(c, run, b) : LLVMConstNull(c->ptr);
+		args[i] = b ? buf_ptr(c, base, b) : LLVMConstNull(c->ptr);
 	}
 	if (ns)
-		args[na] = buf_ptr(c, run, &p->bufs[p->scratch[idx] - 1]);
+		args[na] = buf_ptr(c, base, &p->bufs[p->scratch[idx] - 1]);
+	if (nt) {
+		args[na + ns] = task;
+		args[na + ns + 1] = LLVMConstInt(c->i64, (unsigned)ntasks, 0);
+	}
 	for (int i = 0; i < nc; i++)
-		args[na + ns + i] = consts[i];
-	cg_run_check(c, run, LLVMBuildCall2(c->b, LLVMGetElementType(
-		LLVMTypeOf(nf)), nf, args, (unsigned)(na + ns + nc), ""), 0);
+		args[na + ns + nt + i] = consts[i];
+	*nargs = (unsigned)(na + ns + nt + nc);
+	return args;
+}
+
+/* What a task of a split node reads: the run's ins, outs and ws, and the
+ * status the tasks leave (0, or the node's error code). */
+static LLVMTypeRef
+task_data_type(cg_ctx *c)
+{
+	LLVMTypeRef pp = LLVMPointerType(c->ptr, 0);
+	LLVMTypeRef f[4] = {pp, pp, c->ptr, c->i32};
+
+	return LLVMStructTypeInContext(c->ctx, f, 4, 0);
+}
+
+static LLVMTypeRef
+size_type(cg_ctx *c)
+{
+	return LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
+}
+
+/* NAME_task_IDX(data, i): task i of node idx, in the caller's thread's
+ * FP state made the contract's for its duration. */
+static LLVMValueRef
+task_fn(cg_ctx *c, const cg_plan *p, LLVMValueRef nf, const ir_node *n,
+	int idx)
+{
+	char name[256];
+	LLVMTypeRef dt = task_data_type(c), sz = size_type(c);
+	LLVMTypeRef pt[2] = {c->ptr, sz};
+	LLVMBasicBlockRef at = LLVMGetInsertBlock(c->b), bad, done;
+	LLVMValueRef fn, data, base[3], *args, st, saved, i, slot, store;
+	unsigned nargs;
+
+	snprintf(name, sizeof name, "%s_task_%d", c->name, idx);
+	fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
+		LLVMVoidTypeInContext(c->ctx), pt, 2, 0));
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	cg_add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(
+		c->ctx, fn, "entry"));
+	data = LLVMBuildBitCast(c->b, LLVMGetParam(fn, 0),
+				LLVMPointerType(dt, 0), "");
+	for (unsigned k = 0; k < 3; k++)
+		base[k] = LLVMBuildLoad2(c->b, LLVMStructGetTypeAtIndex(dt, k),
+			LLVMBuildStructGEP2(c->b, dt, data, k, ""), "");
+	i = LLVMBuildZExtOrBitCast(c->b, LLVMGetParam(fn, 1), c->i64, "");
+	args = node_args(c, p, base, nf, n, idx, i, c->tasks[idx], &nargs);
+	saved = cg_fpenv_enter(c);
+	st = LLVMBuildCall2(c->b, LLVMGetElementType(LLVMTypeOf(nf)), nf, args,
+			    nargs, "");
+	cg_fpenv_leave(c, saved);
 	free(args);
+	bad = LLVMAppendBasicBlockInContext(c->ctx, fn, "bad");
+	done = LLVMAppendBasicBlockInContext(c->ctx, fn, "done");
+	LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, st,
+		LLVMConstInt(c->i32, CG_OK, 0), ""), bad, done);
+	LLVMPositionBuilderAtEnd(c->b, bad);
+	/* tasks failing at once store the node's one code: atomic, so that
+	 * this is no data race */
+	slot = LLVMBuildStructGEP2(c->b, dt, data, 3, "");
+	store = LLVMBuildStore(c->b, st, slot);
+	LLVMSetOrdering(store, LLVMAtomicOrderingMonotonic);
+	LLVMSetAlignment(store, 4);
+	LLVMBuildBr(c->b, done);
+	LLVMPositionBuilderAtEnd(c->b, done);
+	LLVMBuildRetVoid(c->b);
+	LLVMPositionBuilderAtEnd(c->b, at);
+	return fn;
+}
+
+/* A split node in a run of the parallel signature: with a parallel_for,
+ * parallel_for(ctx, NAME_task_IDX, &data, T); without, one call as
+ * NAME_run makes. Returns the node's status. */
+static LLVMValueRef
+call_split(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
+	   const ir_node *n, int idx, const LLVMValueRef *base)
+{
+	LLVMTypeRef dt = task_data_type(c), sz = size_type(c);
+	LLVMTypeRef tt[2] = {c->ptr, sz}, ft, pft[4];
+	LLVMValueRef pf = LLVMGetParam(run, 3), tf, data, st0, st1, pargs[4];
+	LLVMValueRef *args, phi, slot;
+	LLVMBasicBlockRef ser, par, join, b0, b1;
+	LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
+	unsigned nargs;
+
+	tf = task_fn(c, p, nf, n, idx);
+	ser = LLVMAppendBasicBlockInContext(c->ctx, run, "serial");
+	par = LLVMAppendBasicBlockInContext(c->ctx, run, "parallel");
+	join = LLVMAppendBasicBlockInContext(c->ctx, run, "joined");
+	LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, pf, ""), ser, par);
+	LLVMPositionBuilderAtEnd(c->b, ser);
+	args = node_args(c, p, base, nf, n, idx, LLVMConstInt(c->i64, 0, 0),
+			 1, &nargs);
+	st0 = LLVMBuildCall2(c->b, LLVMGetElementType(LLVMTypeOf(nf)), nf,
+			     args, nargs, "");
+	free(args);
+	b0 = LLVMGetInsertBlock(c->b);
+	LLVMBuildBr(c->b, join);
+	LLVMPositionBuilderAtEnd(c->b, par);
+	LLVMPositionBuilderBefore(eb, LLVMGetFirstInstruction(
+		LLVMGetEntryBasicBlock(run)));
+	data = LLVMBuildAlloca(eb, dt, "tasks");
+	LLVMDisposeBuilder(eb);
+	for (unsigned k = 0; k < 4; k++) {
+		slot = LLVMBuildStructGEP2(c->b, dt, data, k, "");
+		LLVMBuildStore(c->b, k < 3 ? base[k] : LLVMConstInt(c->i32, 0,
+								     0), slot);
+	}
+	ft = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), tt, 2, 0);
+	pft[0] = c->ptr, pft[1] = LLVMPointerType(ft, 0), pft[2] = c->ptr;
+	pft[3] = sz;
+	ft = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), pft, 4, 0);
+	pargs[0] = LLVMGetParam(run, 4);
+	pargs[1] = tf;
+	pargs[2] = LLVMBuildBitCast(c->b, data, c->ptr, "");
+	pargs[3] = LLVMConstInt(sz, (unsigned)c->tasks[idx], 0);
+	LLVMBuildCall2(c->b, ft, LLVMBuildBitCast(c->b, pf,
+		LLVMPointerType(ft, 0), ""), pargs, 4, "");
+	st1 = LLVMBuildLoad2(c->b, c->i32, LLVMBuildStructGEP2(c->b, dt, data,
+		3, ""), "");
+	b1 = LLVMGetInsertBlock(c->b);
+	LLVMBuildBr(c->b, join);
+	LLVMPositionBuilderAtEnd(c->b, join);
+	phi = LLVMBuildPhi(c->b, c->i32, "");
+	LLVMAddIncoming(phi, (LLVMValueRef[]){st0, st1},
+			(LLVMBasicBlockRef[]){b0, b1}, 2);
+	return phi;
+}
+
+static void
+call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
+	  const ir_node *n, int idx)
+{
+	LLVMValueRef base[3], *args, st;
+	unsigned nargs;
+
+	run_base(run, base);
+	if (c->tasks && c->tasks[idx] > 1 && LLVMCountParams(run) == 5) {
+		st = call_split(c, p, run, nf, n, idx, base);
+	} else {
+		args = node_args(c, p, base, nf, n, idx, LLVMConstInt(c->i64,
+				 0, 0), 1, &nargs);
+		st = LLVMBuildCall2(c->b, LLVMGetElementType(LLVMTypeOf(nf)),
+				    nf, args, nargs, "");
+		free(args);
+	}
+	cg_run_check(c, run, st, 0);
 }
 
 /* Graph outputs not written in place (constants, inputs, views, repeated
@@ -87,6 +247,9 @@ call_node(cg_ctx *c, const cg_plan *p, LLVMValueRef run, LLVMValueRef nf,
 static void
 copy_outputs(cg_ctx *c, const cg_plan *p, LLVMValueRef run)
 {
+	LLVMValueRef base[3];
+
+	run_base(run, base);
 	for (int j = 0; j < c->g->noutputs; j++) {
 		cg_buf *b = cg_plan_find(p, c->g->outputs[j]);
 		cg_buf *r = cg_buf_root(b);
@@ -96,8 +259,8 @@ copy_outputs(cg_ctx *c, const cg_plan *p, LLVMValueRef run)
 
 		if ((r->loc == CG_LOC_OUTPUT && r->index == j) || nbytes <= 0)
 			continue;
-		LLVMBuildMemCpy(c->b, buf_ptr(c, run, &out), 1,
-				buf_ptr(c, run, r), 1,
+		LLVMBuildMemCpy(c->b, buf_ptr(c, base, &out), 1,
+				buf_ptr(c, base, r), 1,
 				LLVMConstInt(c->i64, (unsigned long long)nbytes,
 					     0));
 	}
@@ -109,15 +272,16 @@ copy_outputs(cg_ctx *c, const cg_plan *p, LLVMValueRef run)
  * at most this many calls, which the run function calls in order. */
 #define RUN_PART_CALLS 256
 
-/* A function of the run function's signature (ins, outs, ws) -> status;
- * the builder is left in its entry block. */
+/* A function of the run function's signature (ins, outs, ws) -> status,
+ * with par (parallel_for, ctx) after them; the builder is left in its
+ * entry block. */
 static LLVMValueRef
-add_run_fn(cg_ctx *c, const char *name, bool internal)
+add_run_fn(cg_ctx *c, const char *name, bool internal, bool par)
 {
 	LLVMTypeRef pp = LLVMPointerType(c->ptr, 0);
-	LLVMTypeRef args[3] = {pp, pp, c->ptr};
+	LLVMTypeRef args[5] = {pp, pp, c->ptr, c->ptr, c->ptr};
 	LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(
-		c->i32, args, 3, 0));
+		c->i32, args, par ? 5 : 3, 0));
 
 	cg_add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
 	if (internal) {
@@ -158,7 +322,7 @@ build_parts(cg_ctx *c, cg_plan *p, LLVMValueRef *fns, LLVMValueRef *parts)
 
 	while (n) {
 		snprintf(name, sizeof name, "%s_part_%d", c->name, nparts);
-		parts[nparts] = add_run_fn(c, name, true);
+		parts[nparts] = add_run_fn(c, name, true, true);
 		build_calls(c, p, parts[nparts++], fns, &n, &i);
 		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
 	}
@@ -172,7 +336,7 @@ static void
 build_run_body(cg_ctx *c, cg_plan *p, LLVMValueRef run, LLVMValueRef *fns,
 	       int ncalls)
 {
-	LLVMValueRef args[3], *parts;
+	LLVMValueRef args[5], *parts;
 	ir_node *n = c->g->first;
 	int i = 0, nparts;
 
@@ -189,11 +353,11 @@ build_run_body(cg_ctx *c, cg_plan *p, LLVMValueRef run, LLVMValueRef *fns,
 	parts = nn_xcalloc((size_t)ncalls / RUN_PART_CALLS + 2, sizeof *parts);
 	nparts = build_parts(c, p, fns, parts);
 	LLVMPositionBuilderAtEnd(c->b, LLVMGetLastBasicBlock(run));
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 5; k++)
 		args[k] = LLVMGetParam(run, (unsigned)k);
 	for (int k = 0; k < nparts; k++) {
 		LLVMValueRef st = LLVMBuildCall2(c->b, LLVMGetElementType(
-			LLVMTypeOf(parts[k])), parts[k], args, 3, "");
+			LLVMTypeOf(parts[k])), parts[k], args, 5, "");
 		LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(
 			c->ctx, run, "fail");
 		LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(
@@ -209,26 +373,25 @@ build_run_body(cg_ctx *c, cg_plan *p, LLVMValueRef run, LLVMValueRef *fns,
 	LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
 }
 
+/* The body (ins, outs, ws, parallel_for, ctx) holds the calls;
+ * NAME_run_with_workspace calls it without a parallel_for and
+ * NAME_run_parallel with the caller's, both through the FP-state
+ * wrapper (fpenv.c). */
 bool
 cg_build_run(cg_ctx *c, cg_plan *p)
 {
 	char name[256];
-	LLVMValueRef run, wrap = NULL, *fns;
+	LLVMValueRef run, wrap, rw, *fns;
 	int i = 0, ncalls = 0;
 	bool ok = true;
 
-	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
-	run = add_run_fn(c, name, false);
-	if (cg_fpenv_wraps(c)) {
-		wrap = run;
-		snprintf(name, sizeof name, "%s_body", c->name);
-		run = add_run_fn(c, name, false);
-		LLVMSetLinkage(run, LLVMInternalLinkage);
-	}
+	snprintf(name, sizeof name, "%s_body", c->name);
+	run = add_run_fn(c, name, true, true);
 	fns = nn_xcalloc((size_t)p->nnodes + 1, sizeof *fns);
 	c->consts = nn_xcalloc((size_t)p->nnodes + 1, sizeof *c->consts);
 	if (!c->profile)
 		nn_progress("lower", "%d nodes into LLVM functions", p->nnodes);
+	c->tasks = nn_xcalloc((size_t)p->nnodes + 1, sizeof *c->tasks);
 	for (ir_node *n = c->g->first; n; n = n->next, i++)
 		if (!p->skip[i] && cg_node_runs(n)) {
 			if (!c->profile)
@@ -247,8 +410,22 @@ cg_build_run(cg_ctx *c, cg_plan *p)
 		LLVMPositionBuilderAtEnd(c->b, LLVMGetEntryBasicBlock(run));
 		LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
 	}
-	if (wrap)
+	snprintf(name, sizeof name, "%s_run_with_workspace", c->name);
+	rw = add_run_fn(c, name, false, false);
+	cg_fpenv_wrap(c, rw, run);
+	snprintf(name, sizeof name, "%s_run_parallel", c->name);
+	wrap = add_run_fn(c, name, false, true);
+	if (c->o->size_level) { /* nothing split: a jump to the serial run */
+		LLVMValueRef args[3], st;
+		for (unsigned k = 0; k < 3; k++)
+			args[k] = LLVMGetParam(wrap, k);
+		st = LLVMBuildCall2(c->b, LLVMGetElementType(LLVMTypeOf(rw)),
+				    rw, args, 3, "");
+		LLVMSetTailCall(st, 1);
+		LLVMBuildRet(c->b, st);
+	} else {
 		cg_fpenv_wrap(c, wrap, run);
+	}
 	free(fns);
 	return ok;
 }
@@ -258,6 +435,7 @@ cg_build_graph_fn(cg_ctx *c, ir_graph *g, cg_plan *p, const char *name)
 {
 	ir_graph *pg = c->g;
 	LLVMValueRef **pconsts = c->consts, *fns, run = NULL;
+	int *ptasks = c->tasks;
 	const char *pname = c->name;
 	bool pprofile = c->profile, ok = true;
 	LLVMBasicBlockRef at = LLVMGetInsertBlock(c->b);
@@ -268,13 +446,14 @@ cg_build_graph_fn(cg_ctx *c, ir_graph *g, cg_plan *p, const char *name)
 	c->name = name;
 	c->profile = false;
 	c->consts = nn_xcalloc((size_t)p->nnodes + 1, sizeof *c->consts);
+	c->tasks = NULL; /* a subgraph's nodes are not split */
 	fns = nn_xcalloc((size_t)p->nnodes + 1, sizeof *fns);
 	for (n = g->first; n; n = n->next, i++)
 		if (!p->skip[i] && cg_node_runs(n) &&
 		    !(fns[i] = cg_build_node(c, n, i)))
 			ok = false;
 	if (ok) {
-		run = add_run_fn(c, name, true);
+		run = add_run_fn(c, name, true, false);
 		n = g->first;
 		i = 0;
 		while (n)
@@ -288,6 +467,7 @@ cg_build_graph_fn(cg_ctx *c, ir_graph *g, cg_plan *p, const char *name)
 	free(fns);
 	c->g = pg;
 	c->consts = pconsts;
+	c->tasks = ptasks;
 	c->name = pname;
 	c->profile = pprofile;
 	LLVMPositionBuilderAtEnd(c->b, at);
