@@ -467,6 +467,9 @@ LLVMValueRef cg_vact(cg_fn *f, LLVMValueRef v, cg_act act, double lo,
 /* lower_conv.c: workspace bytes n's kernel needs (0: none). Pure, so the
  * planner and the lowering agree. */
 int64_t cg_scratch_bytes(const ir_node *n);
+/* The dense form cg_lower_conv emits for a Conv or FusedConv ("im2col",
+ * "1x1", "depthwise" or "generic"); NULL for another op. */
+const char *cg_conv_form(const ir_node *n);
 /* sparse_cost.c: workspace bytes a sparse conv kernel for n would need
  * (0: n cannot take one). */
 int64_t cg_sparse_scratch_bytes(const ir_node *n);

@@ -387,6 +387,28 @@ plan_bytes(const cplan *p)
 	return most;
 }
 
+/* The form cg_lower_conv emits for a planned layer: its kind, or the
+ * generic loop nest when its scratch would exceed MAX_SCRATCH. */
+static conv_kind
+form_of(const cplan *p)
+{
+	return plan_bytes(p) > MAX_SCRATCH ? CK_GENERIC : p->kind;
+}
+
+const char *
+cg_conv_form(const ir_node *n)
+{
+	static const char *const names[] = {
+		[CK_GENERIC] = "generic", [CK_GEMM] = "1x1",
+		[CK_IM2COL] = "im2col", [CK_DW] = "depthwise"};
+	cplan p;
+
+	if (ir_ops[n->op].kind != IR_KIND_CONV && n->op != OP_FusedConv)
+		return NULL;
+	conv_plan(n, &p);
+	return names[form_of(&p)];
+}
+
 int64_t
 cg_scratch_bytes(const ir_node *n)
 {
@@ -786,8 +808,8 @@ cg_lower_conv(cg_fn *f)
 		return cg_fail(f, "an empty weight %s is not supported",
 			       ir_value_label(n->in[1]));
 	conv_plan(n, &p);
-	if (p.kind == CK_GENERIC || plan_bytes(&p) > MAX_SCRATCH ||
-	    (plan_bytes(&p) > 0 && !f->scratch))
+	/* (f->scratch is there whenever cg_scratch_bytes asks for it) */
+	if (form_of(&p) == CK_GENERIC || (plan_bytes(&p) > 0 && !f->scratch))
 		return cg_conv_generic(f);
 	if (p.kind == CK_DW)
 		return cg_conv_dw(f, &p);

@@ -527,16 +527,22 @@ static void
 print_choice(const ir_node *n, int slot, const cg_kernel_choice *c)
 {
 	const char *in = ir_weight_input_name(n->op, slot);
-	char name[512];
+	const char *form = cg_conv_form(n);
+	char name[512], kind[64];
 
 	/* a recurrent layer's weights as the report names them: "NODE:W" */
 	snprintf(name, sizeof name, "%s%s%s", n->name ? n->name :
 		 ir_value_label(n->out[0]), in ? ":" : "", in ? in : "");
-	fprintf(stderr, "nncc: kernel %-20s %-14s nnz %9lld/%-9lld -> %-8s "
+	/* dense: the form emitted, "gemm" for every fully connected one */
+	snprintf(kind, sizeof kind, "%s%s%s%s", cg_kernel_name(c->kind),
+		 c->kind == CG_KERNEL_DENSE ? " (" : "",
+		 c->kind != CG_KERNEL_DENSE ? "" : form ? form : "gemm",
+		 c->kind == CG_KERNEL_DENSE ? ")" : "");
+	fprintf(stderr, "nncc: kernel %-20s %-14s nnz %9lld/%-9lld -> %-17s "
 		"predicted dense %.1f us, unrolled %.1f us (%lld B code), "
 		"table %.1f us (%lld B)\n", name,
 		ir_ops[n->op].name, (long long)c->nnz, (long long)c->params,
-		cg_kernel_name(c->kind), c->ns[CG_KERNEL_DENSE] / 1e3,
+		kind, c->ns[CG_KERNEL_DENSE] / 1e3,
 		c->ns[CG_KERNEL_UNROLLED] / 1e3,
 		(long long)c->code[CG_KERNEL_UNROLLED],
 		c->ns[CG_KERNEL_TABLE] / 1e3,
