@@ -4,13 +4,13 @@
  * JSON line per configuration: the median over rounds of each round's
  * mean milliseconds per run. Uses only the generated API.
  *   bench_parallel --runs N --rounds R --threads T IN.npy... */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "nncc_pool.h"
 #include "nnrt.h"
 
 #define PASTE3(a, b, c) a##b##c
@@ -25,81 +25,6 @@
 
 #define MAXT 16
 #define MAXR 64
-
-typedef struct pool {
-	pthread_mutex_t mu;
-	pthread_cond_t go, done;
-	pthread_t th[MAXT];
-	int nth, busy, quit;
-	unsigned gen;
-	void (*task)(void *, size_t);
-	void *data;
-	size_t n;
-	atomic_size_t next;
-} pool;
-
-static void
-drain(pool *p)
-{
-	size_t i;
-
-	while ((i = atomic_fetch_add(&p->next, 1)) < p->n)
-		p->task(p->data, i);
-}
-
-static void *
-worker(void *arg)
-{
-	pool *p = arg;
-	unsigned seen = 0;
-
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (p->gen == seen && !p->quit)
-			pthread_cond_wait(&p->go, &p->mu);
-		if (p->quit)
-			break;
-		seen = p->gen;
-		pthread_mutex_unlock(&p->mu);
-		drain(p);
-		pthread_mutex_lock(&p->mu);
-		if (--p->busy == 0)
-			pthread_cond_signal(&p->done);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-static void
-pool_for(void *ctx, void (*task)(void *, size_t), void *data, size_t n)
-{
-	pool *p = ctx;
-
-	pthread_mutex_lock(&p->mu);
-	p->task = task, p->data = data, p->n = n;
-	atomic_store(&p->next, 0);
-	p->busy = p->nth;
-	p->gen++;
-	pthread_cond_broadcast(&p->go);
-	pthread_mutex_unlock(&p->mu);
-	drain(p);
-	pthread_mutex_lock(&p->mu);
-	while (p->busy > 0)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
-}
-
-static void
-pool_init(pool *p, int threads)
-{
-	memset(p, 0, sizeof *p);
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->go, NULL);
-	pthread_cond_init(&p->done, NULL);
-	p->nth = threads - 1;
-	for (int k = 0; k < p->nth; k++)
-		pthread_create(&p->th[k], NULL, worker, p);
-}
 
 static double
 now_ms(void)
@@ -125,7 +50,7 @@ main(int argc, char **argv)
 	void *out[SYM(NUM_OUTPUTS) + 1] = {0};
 	int runs = 10, rounds = 5, threads = 2, nin = 0, rc = 0;
 	static double ms[MAXT + 1][MAXR];
-	static pool pools[MAXT + 1];
+	static nncc_pool pools[MAXT + 1];
 	void *ws = malloc(SYM(workspace_size)() + 64);
 	char err[256];
 
@@ -150,14 +75,16 @@ main(int argc, char **argv)
 		return 2;
 	out[0] = malloc(SYM(OUTPUT_0_SIZE) * 8 + 8); /* any element type */
 	for (int t = 1; t <= threads; t++)
-		pool_init(&pools[t], t);
+		nncc_pool_init(&pools[t], t);
 	rc |= SYM(run)(in, out); /* warm-up */
 	for (int r = 0; r < rounds; r++)
 		for (int t = 0; t <= threads; t++) {
 			double t0 = now_ms();
 			for (int i = 0; i < runs; i++)
 				rc |= t ? SYM(run_parallel)(in, out, ws,
-					pool_for, &pools[t]) : SYM(run)(in, out);
+							    nncc_pool_for,
+							    &pools[t])
+					: SYM(run)(in, out);
 			ms[t][r] = (now_ms() - t0) / runs;
 		}
 	for (int t = 0; t <= threads; t++) {

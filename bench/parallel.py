@@ -44,7 +44,8 @@ def main():
 		exe = os.path.join(d, "bench_parallel")
 		subprocess.run([a.cc, "-O2", "-o", exe, os.path.join(
 			BENCH, "bench_parallel.c"), obj, "-I" + d, "-I" +
-			os.path.join(bench.ROOT, "runtime"), "-DMODEL=m",
+			os.path.join(bench.ROOT, "runtime"), "-I" + os.path.join(
+			bench.ROOT, "examples", "parallel"), "-DMODEL=m",
 			'-DHEADER="m.h"', os.path.join(build, "runtime",
 			"libnncc_rt.a"), "-lm", "-lpthread"], check=True)
 		out = subprocess.run([exe, "--runs", str(a.runs), "--rounds",

@@ -4,10 +4,10 @@
  * same bytes with no parallel_for, with a pool of 1, 2 and 4 threads and
  * with a callback that runs the tasks in reverse order; prints how many
  * parallel_for calls and tasks a run made. Build with -DMODEL=name
- * -DHEADER='"name.h"' and -lpthread (the harness's; the object needs none).
+ * -DHEADER='"name.h"', -I examples/parallel (its nncc_pool.h, the pool
+ * a user would take) and -lpthread (the harness's; the object needs none).
  *   parallel_harness IN.npy... -o OUT.npy...
  *   parallel_harness --time N --threads T IN.npy...   (ms per run) */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nncc_pool.h"
 #include "nnrt.h"
 
 #define PASTE3(a, b, c) a##b##c
@@ -25,104 +26,8 @@
 
 #define NIN SYM(NUM_INPUTS)
 #define NOUT SYM(NUM_OUTPUTS)
-#define MAXT 16
 
-/* ------------------------------------------------ a small thread pool */
-
-typedef struct pool {
-	pthread_mutex_t mu;
-	pthread_cond_t go, done;
-	pthread_t th[MAXT];
-	int nth;              /* worker threads (the caller works too) */
-	void (*task)(void *, size_t);
-	void *data;
-	size_t n;
-	atomic_size_t next;
-	unsigned gen;
-	int busy, quit;
-	atomic_long calls, tasks; /* statistics */
-} pool;
-
-static void
-drain(pool *p)
-{
-	size_t i;
-
-	while ((i = atomic_fetch_add(&p->next, 1)) < p->n) {
-		p->task(p->data, i);
-		atomic_fetch_add(&p->tasks, 1);
-	}
-}
-
-static void *
-worker(void *arg)
-{
-	pool *p = arg;
-	unsigned seen = 0;
-
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (p->gen == seen && !p->quit)
-			pthread_cond_wait(&p->go, &p->mu);
-		if (p->quit)
-			break;
-		seen = p->gen;
-		pthread_mutex_unlock(&p->mu);
-		drain(p);
-		pthread_mutex_lock(&p->mu);
-		if (--p->busy == 0)
-			pthread_cond_signal(&p->done);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-static void
-pool_for(void *ctx, void (*task)(void *data, size_t i), void *data,
-	 size_t n)
-{
-	pool *p = ctx;
-
-	atomic_fetch_add(&p->calls, 1);
-	pthread_mutex_lock(&p->mu);
-	p->task = task, p->data = data, p->n = n;
-	atomic_store(&p->next, 0);
-	p->busy = p->nth;
-	p->gen++;
-	pthread_cond_broadcast(&p->go);
-	pthread_mutex_unlock(&p->mu);
-	drain(p);
-	pthread_mutex_lock(&p->mu);
-	while (p->busy > 0)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
-}
-
-static void
-pool_init(pool *p, int threads)
-{
-	memset(p, 0, sizeof *p);
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->go, NULL);
-	pthread_cond_init(&p->done, NULL);
-	p->nth = threads - 1;
-	for (int k = 0; k < p->nth; k++)
-		pthread_create(&p->th[k], NULL, worker, p);
-}
-
-static void
-pool_fini(pool *p)
-{
-	pthread_mutex_lock(&p->mu);
-	p->quit = 1;
-	pthread_cond_broadcast(&p->go);
-	pthread_mutex_unlock(&p->mu);
-	for (int k = 0; k < p->nth; k++)
-		pthread_join(p->th[k], NULL);
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->go);
-	pthread_cond_destroy(&p->done);
-}
+/* ------------------------------------------------ the pool: nncc_pool.h */
 
 /* Every task, serially, last index first. */
 static void
@@ -284,23 +189,23 @@ timing(const void **in, void *ws, int n, int threads)
 {
 	void **o = new_outs();
 	double best = -1;
-	pool p;
+	nncc_pool p;
 	int rc = 0;
 
 	if (threads > 0)
-		pool_init(&p, threads);
+		nncc_pool_init(&p, threads);
 	for (int r = 0; r < 4; r++) {
 		double t0 = now_ms(), t;
 		for (int i = 0; i < n; i++)
 			rc |= threads > 0
-			      ? SYM(run_parallel)(in, o, ws, pool_for, &p)
+			      ? SYM(run_parallel)(in, o, ws, nncc_pool_for, &p)
 			      : SYM(run)(in, o);
 		t = (now_ms() - t0) / n;
 		if (r > 0 && (best < 0 || t < best)) /* round 0 warms up */
 			best = t;
 	}
 	if (threads > 0)
-		pool_fini(&p);
+		nncc_pool_fini(&p);
 	printf("%s threads %d: %.3f ms\n", threads > 0 ? "run_parallel"
 	       : "run", threads, best);
 	free_outs(o);
@@ -357,12 +262,13 @@ main(int argc, char **argv)
 	bad |= SYM(run_parallel)(in, got, ws, NULL, NULL) != 0;
 	bad |= !same(got, ref, "run_parallel(NULL)");
 	for (int t = 1; t <= 4; t *= 2) {
-		pool p;
+		nncc_pool p;
 		char what[64];
-		pool_init(&p, t);
+		nncc_pool_init(&p, t);
 		for (int rep = 0; rep < 3; rep++) {
 			poison(got);
-			bad |= SYM(run_parallel)(in, got, ws, pool_for, &p) != 0;
+			bad |= SYM(run_parallel)(in, got, ws, nncc_pool_for,
+						 &p) != 0;
 			snprintf(what, sizeof what, "a pool of %d threads", t);
 			bad |= !same(got, ref, what);
 		}
@@ -370,7 +276,7 @@ main(int argc, char **argv)
 			printf("parallel_for calls per run: %ld, tasks: %ld\n",
 			       atomic_load(&p.calls) / 3,
 			       atomic_load(&p.tasks) / 3);
-		pool_fini(&p);
+		nncc_pool_fini(&p);
 	}
 	poison(got);
 	bad |= SYM(run_parallel)(in, got, ws, reverse_for, &rcalls) != 0;

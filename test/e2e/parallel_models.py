@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """NAME_run_parallel on real exports (export_models.py): each case is
 compiled, its object checked to need no thread library (`nm -u`), linked
-with parallel_harness.c (which brings its own pthread pool), and run: the
+with parallel_harness.c and examples/parallel/nncc_pool.h (the pthread
+pool a user would take), and run: the
 outputs of NAME_run_parallel must equal NAME_run's bit for bit with no
 parallel_for, pools of 1, 2 and 4 threads and a reverse-order callback, and
 NAME_run's must equal nncc-run on the IR the object was compiled from
@@ -103,7 +104,8 @@ def run_one(build, out, label, case, opts):
 	cc = os.environ.get("CC", "cc")
 	rc, txt = sh([cc, "-O1", "-o", exe, os.path.join(HERE,
 		     "parallel_harness.c"), obj, "-I" + wd, "-I" + os.path.join(
-		     SRC, "runtime"), "-DMODEL=m", '-DHEADER="m.h"',
+		     SRC, "runtime"), "-I" + os.path.join(SRC, "examples",
+		     "parallel"), "-DMODEL=m", '-DHEADER="m.h"',
 		     os.path.join(build, "runtime", "libnncc_rt.a"), "-lm",
 		     "-lpthread"])
 	if rc:
