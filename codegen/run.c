@@ -1,6 +1,7 @@
 /* The exported functions of a model: NAME_run_with_workspace and
- * NAME_run_parallel calling the node functions in order (through part functions on long graphs, the
- * status checks of status.c around them), NAME_run on the static arena
+ * NAME_run_parallel calling the node functions in order (through part
+ * functions on long graphs, the status checks of status.c around them),
+ * NAME_run on the static arena
  * (not with --no-static-arena), NAME_workspace_size, NAME_info and
  * NAME_provenance; and the internal functions of subgraphs. */
 #include <string.h>
