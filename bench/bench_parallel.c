@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "nncc_pool.h"
 #include "nnrt.h"
@@ -26,13 +25,11 @@
 #define MAXT 16
 #define MAXR 64
 
+/* The runtime's monotonic clock, in milliseconds. */
 static double
 now_ms(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+	return nnrt_now_ns() / 1e6;
 }
 
 static int
