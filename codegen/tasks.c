@@ -28,7 +28,7 @@ layer_work(const ir_node *n)
 		red = w->rank >= 1 && w->dim[0] > 0 ? ir_shape_numel(w) /
 						     w->dim[0] : 0;
 	} else if (op == OP_Gemm) {
-		red = a->rank == 2 ? a->dim[ir_attr_i_or(n, "transA", 0) ? 0
+		red = a->rank == 2 ? a->dim[ir_attr_i(n, "transA") ? 0
 								: 1] : 0;
 	} else if (op == OP_MatMul) {
 		red = a->rank >= 1 ? a->dim[a->rank - 1] : 0;
